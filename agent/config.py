@@ -1,0 +1,42 @@
+"""Where the agent keeps its state on disk, and the knobs a deployment may turn."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+def cardio_home() -> Path:
+    """Root of everything stored: conversations, uploaded recordings, the knowledge store, model caches."""
+    return Path(os.environ.get("CARDIOAGENT_HOME", Path.home() / ".cardioagent")).expanduser()
+
+
+class AgentSettings(BaseModel):
+    home: Path = Field(default_factory=cardio_home)
+    planner: str = Field(
+        default="auto",
+        description="'rules' (deterministic), 'llm' (native tool calling) or 'auto': rules for the embedded "
+        "135M model, which cannot choose tools reliably, llm for anything configured by the user",
+    )
+    llm_summary: bool = Field(
+        default=True, description="let the LLM add a short plain-language paragraph (grounding-checked)"
+    )
+    max_tool_rounds: int = 3
+    tool_retries: int = 1
+
+    @property
+    def checkpoint_db(self) -> Path:
+        return self.home / "conversations.sqlite"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.home / "recordings"
+
+    @property
+    def threads_dir(self) -> Path:
+        return self.home / "threads"
+
+    @property
+    def kb_dir(self) -> Path:
+        return self.home / "kb"

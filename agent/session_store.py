@@ -19,6 +19,16 @@ from cardioagent.tools.signal.loaders import load_files
 from cardioagent.tools.signal.recording import Recording, RecordingSummary
 
 
+def _files_of(rec: Recording, uploads: list[Path]) -> list[Path]:
+    """The uploaded files a record came from. Members of a zip were unpacked to a temporary folder that
+    is gone by now, so for those the zip itself is kept."""
+    by_resolved = {p.resolve(): p for p in uploads}
+    own = [by_resolved.get(Path(f).resolve()) for f in rec.source_files]
+    if own and all(own):
+        return own
+    return [p for p in uploads if p.suffix.lower() == ".zip"] or uploads
+
+
 class RecordingStore:
     def __init__(self, root: Path, cache_size: int = 16) -> None:
         self.root = Path(root)
@@ -29,19 +39,20 @@ class RecordingStore:
 
     def add(self, paths: list[str | Path], *, sampling_rate_hz: float | None = None) -> list[Recording]:
         """Load (and so validate) the uploads, then keep their files. Raises InputError on bad input."""
-        recordings = load_files([Path(p) for p in paths], sampling_rate_hz=sampling_rate_hz)
+        uploads = [Path(p) for p in paths]
+        recordings = load_files(uploads, sampling_rate_hz=sampling_rate_hz)
         for rec in recordings:
-            self._persist(rec, sampling_rate_hz)
+            self._persist(rec, _files_of(rec, uploads), sampling_rate_hz)
             self._remember(rec)
         return recordings
 
-    def _persist(self, rec: Recording, sampling_rate_hz: float | None) -> None:
+    def _persist(self, rec: Recording, files: list[Path], sampling_rate_hz: float | None) -> None:
         target = self.root / rec.id
         if target.exists():
             return
         staging = Path(tempfile.mkdtemp(prefix=f".{rec.id}-", dir=self.root))
-        for src in rec.source_files:
-            shutil.copy2(src, staging / Path(src).name)
+        for src in files:
+            shutil.copy2(src, staging / src.name)
         meta = {"name": rec.name, "sampling_rate_hz": sampling_rate_hz, "summary": rec.summary().model_dump(mode="json")}
         (staging / "recording.json").write_text(json.dumps(meta, indent=1))
         try:

@@ -1,0 +1,83 @@
+"""Load uploads into ``Recording`` objects.
+
+    from cardioagent.tools.signal.loaders import load_files, load_recording
+    recs = load_files(["E07500.hea", "E07500.mat"])          # -> [Recording(name="E07500", ...)]
+    rec = load_recording("ppg.csv", sampling_rate_hz=125)    # exactly one record
+
+Every problem with the input surfaces as an ``InputError`` subclass (see ``cardioagent.tools.errors``)
+whose message names the file, what was wrong and what is accepted; no exception of wfdb, pyedflib, numpy or
+pandas escapes. ``sampling_rate_hz`` fills in for files that state no rate (.npy, CSV without time column);
+a rate stated in the file wins and a disagreement is noted in ``header_comments``.
+"""
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cardioagent.tools.errors import CorruptFileError, FileTooLargeError, InputError
+from cardioagent.tools.signal.loaders.csv_loader import load_csv
+from cardioagent.tools.signal.loaders.edf_loader import load_edf
+from cardioagent.tools.signal.loaders.grouping import RecordGroup, group_files
+from cardioagent.tools.signal.loaders.image_loader import load_image
+from cardioagent.tools.signal.loaders.numpy_loader import load_numpy
+from cardioagent.tools.signal.loaders.validate import (
+    DEFAULT_MAX_BYTES,
+    MAX_UPLOAD_ENV,
+    SUPPORTED_FORMATS,
+    resolve_max_bytes,
+)
+from cardioagent.tools.signal.loaders.wfdb_loader import load_wfdb
+from cardioagent.tools.signal.recording import Recording
+
+__all__ = ["DEFAULT_MAX_BYTES", "MAX_UPLOAD_ENV", "SUPPORTED_FORMATS", "load_files", "load_recording"]
+
+def load_files(
+    paths: Sequence[str | Path],
+    *,
+    sampling_rate_hz: float | None = None,
+    max_bytes: int | None = None,
+) -> list[Recording]:
+    """Group the uploaded paths into records, load each, and validate it.
+
+    A ``.hea`` is paired with the ``.dat``/``.mat`` it names and with ``<record>.atr``/``.qrs``, whether
+    they were uploaded with it (in any folders) or lie next to it; a ``.zip`` is unpacked and its members
+    grouped the same way. ``max_bytes`` defaults to ``CARDIOAGENT_MAX_UPLOAD_MB`` (MB), else 50 MB.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    limit = resolve_max_bytes(max_bytes)
+    with tempfile.TemporaryDirectory(prefix="cardioagent-upload-") as tmp:
+        workdir = Path(tmp)
+        groups = _guarded("(upload)", lambda: group_files(list(paths), workdir, limit))
+        return [_guarded(g.main.label, lambda g=g: _load_group(g, workdir, sampling_rate_hz)) for g in groups]
+
+
+def load_recording(path: str | Path, **kw) -> Recording:
+    """Load one upload that must hold exactly one record (e.g. a .hea, or a .zip of one record)."""
+    recordings = load_files([path], **kw)
+    if len(recordings) != 1:
+        names = ", ".join(r.name for r in recordings)
+        raise InputError(str(path), f"it holds {len(recordings)} records ({names}), not one",
+                         "a single record; use load_files for several")
+    return recordings[0]
+
+
+def _load_group(group: RecordGroup, workdir: Path, sampling_rate_hz: float | None) -> Recording:
+    if group.format == "wfdb":
+        return load_wfdb(group, workdir, sampling_rate_hz)
+    loader = {"edf": load_edf, "csv": load_csv, "numpy": load_numpy, "image": load_image}[group.format]
+    return loader(group, sampling_rate_hz)
+
+
+def _guarded(label: str, fn: Callable[[], object]):
+    """Run ``fn``; our own errors pass through, anything a library raises becomes a CorruptFileError."""
+    try:
+        return fn()
+    except InputError:
+        raise
+    except MemoryError as e:
+        raise FileTooLargeError(label, "the recording does not fit in memory", "a shorter recording") from e
+    except Exception as e:  # the contract: no raw library exception reaches the user
+        raise CorruptFileError(label, f"the file could not be read ({type(e).__name__}: {e})",
+                               SUPPORTED_FORMATS) from e

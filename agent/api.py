@@ -1,0 +1,220 @@
+"""The public API: what the UI, the CLI and the evaluation harness all call.
+
+    assistant = Assistant()                       # embedded model, ~/.cardioagent
+    answer = assistant.ask("What is the heart rate?", ["E07500.hea", "E07500.mat"])
+    for event in assistant.stream("And the HRV?", thread_id=answer.thread_id): ...
+
+Conversations are kept by a SQLite checkpointer keyed by ``thread_id`` and uploaded recordings in a store on
+disk keyed by content hash, so a thread survives a restart of the process.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.sqlite import SqliteSaver
+from pydantic import BaseModel, Field
+
+from cardioagent.agent.compose import Citation, KnowledgeBundle
+from cardioagent.agent.config import AgentSettings
+from cardioagent.agent.graph import build_graph
+from cardioagent.agent.grounding import GroundingReport
+from cardioagent.agent.knowledge import KnowledgeGatherer
+from cardioagent.agent.nodes import Nodes
+from cardioagent.agent.safety import EmergencyCheck
+from cardioagent.agent.session_store import RecordingStore
+from cardioagent.agent.state import ToolCallRecord
+from cardioagent.tools.registry import ToolRegistry, default_registry
+from cardioagent.tools.signal.recording import Demographics, Recording, RecordingSummary
+
+
+class Answer(BaseModel):
+    thread_id: str
+    question: str
+    text: str
+    citations: list[Citation]
+    trace: list[ToolCallRecord]
+    figures: list[str]
+    timings: dict[str, float]
+    grounding: GroundingReport
+    emergency: EmergencyCheck
+    route: str
+    recordings: list[RecordingSummary] = Field(default_factory=list)
+    backend: str = ""
+
+
+class AgentEvent(BaseModel):
+    kind: Literal["recordings", "tool_started", "tool_finished", "answer"]
+    tool: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    answer: Answer | None = None
+
+
+class ThreadInfo(BaseModel):
+    thread_id: str
+    title: str
+    turns: int
+
+
+def describe(summary: RecordingSummary) -> str:
+    if summary.modality.value == "ecg_image":
+        w, h = summary.image_size or (0, 0)
+        return f"ECG image, {w}x{h} px"
+    kinds = {"ecg": "ECG", "ppg": "PPG", "mixed": "ECG+PPG"}
+    n = len(summary.channels)
+    lead = f"{n}-lead " if summary.modality.value == "ecg" else f"{n}-channel "
+    return f"{lead}{kinds[summary.modality.value]}, {summary.duration_s:.1f} s at {summary.sampling_rate_hz:g} Hz"
+
+
+class Assistant:
+    def __init__(
+        self,
+        backend: Any = None,
+        settings: AgentSettings | None = None,
+        *,
+        chat_model: BaseChatModel | None = None,
+        registry: ToolRegistry | None = None,
+        knowledge: KnowledgeGatherer | None = None,
+    ) -> None:
+        from cardioagent.models.llm import BackendSpec
+
+        self.settings = settings or AgentSettings()
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        if isinstance(backend, str):
+            backend = BackendSpec.parse(backend)
+        self.backend = backend or BackendSpec.from_env()
+        self._chat_model = chat_model
+        self._chat_lock = threading.Lock()
+        self.registry = registry or default_registry()
+        self.recordings = RecordingStore(self.settings.recordings_dir)
+        self.knowledge = knowledge or KnowledgeGatherer(self.settings.kb_dir)
+        planner = self.settings.planner
+        use_llm = planner == "llm" or (planner == "auto" and self.backend.kind != "embedded")
+        self._conn = sqlite3.connect(self.settings.checkpoint_db, check_same_thread=False)
+        self.checkpointer = SqliteSaver(self._conn)
+        nodes = Nodes(
+            registry=self.registry,
+            get_recording=self.recordings.get,
+            gather_knowledge=self.knowledge.gather,
+            get_chat_model=self.chat_model,
+            settings=self.settings,
+            use_llm_planner=use_llm,
+        )
+        self.graph = build_graph(nodes, self.checkpointer)
+
+    # -- models -----------------------------------------------------------------------------------------
+    def chat_model(self) -> BaseChatModel | None:
+        with self._chat_lock:
+            if self._chat_model is None:
+                from cardioagent.models.llm import load_chat_model
+
+                self._chat_model = load_chat_model(self.backend)
+            return self._chat_model
+
+    def warm_up(self) -> float:
+        """Load the models now rather than on the first question; returns the seconds it took."""
+        started = time.perf_counter()
+        if self.settings.llm_summary or self.backend.kind != "embedded":
+            self.chat_model()
+        self.knowledge.warm_up()
+        return time.perf_counter() - started
+
+    # -- uploads ----------------------------------------------------------------------------------------
+    def upload(self, paths: Sequence[str | Path], *, sampling_rate_hz: float | None = None) -> list[Recording]:
+        """Validate and keep uploaded files. Raises ``InputError`` with a specific message on bad input."""
+        return self.recordings.add(list(paths), sampling_rate_hz=sampling_rate_hz)
+
+    # -- asking -----------------------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        attachments: Sequence[str | Path] = (),
+        thread_id: str | None = None,
+        demographics: Demographics | dict | None = None,
+    ) -> Answer:
+        final = None
+        for event in self.stream(question, attachments, thread_id, demographics):
+            if event.kind == "answer":
+                final = event.answer
+        assert final is not None, "the graph ended without an answer"
+        return final
+
+    def stream(
+        self,
+        question: str,
+        attachments: Sequence[str | Path] = (),
+        thread_id: str | None = None,
+        demographics: Demographics | dict | None = None,
+    ) -> Iterator[AgentEvent]:
+        thread_id = thread_id or uuid.uuid4().hex[:12]
+        recs = self.upload(attachments) if attachments else []
+        refs = [
+            {"id": r.id, "name": r.name, "modality": r.modality.value, "description": describe(r.summary())}
+            for r in recs
+        ]
+        if recs:
+            yield AgentEvent(kind="recordings", data={"recordings": [r.summary().model_dump(mode="json") for r in recs]})
+        if isinstance(demographics, Demographics):
+            demographics = demographics.model_dump()
+        inputs: dict[str, Any] = {
+            "messages": [("user", question)],
+            "question": question,
+            "recordings": refs,
+            "attached": [r["id"] for r in refs],
+            "demographics": demographics or {},
+        }
+        config = {"configurable": {"thread_id": thread_id}}
+        for mode, chunk in self.graph.stream(inputs, config, stream_mode=["custom", "updates"]):
+            if mode == "custom" and chunk.get("event") in ("tool_started", "tool_finished"):
+                yield AgentEvent(kind=chunk["event"], tool=chunk.get("tool"), data=chunk)
+        yield AgentEvent(kind="answer", answer=self._answer_from_state(thread_id, question))
+
+    def _answer_from_state(self, thread_id: str, question: str) -> Answer:
+        state = self.graph.get_state({"configurable": {"thread_id": thread_id}}).values
+        trace = [ToolCallRecord(**r) for r in state.get("results", [])]
+        knowledge = KnowledgeBundle(**(state.get("knowledge") or {}))
+        focus = state.get("focus", [])
+        return Answer(
+            thread_id=thread_id,
+            question=question,
+            text=str(state["messages"][-1].content),
+            citations=knowledge.citations,
+            trace=trace,
+            figures=[f for r in trace for f in r.figures],
+            timings=state.get("timings", {}),
+            grounding=GroundingReport(**state["grounding"]),
+            emergency=EmergencyCheck(**state["emergency"]),
+            route=state.get("route", ""),
+            recordings=[self.recordings.summary(rid) for rid in focus if (self.settings.recordings_dir / rid).is_dir()],
+            backend=self.backend.describe(),
+        )
+
+    # -- memory -----------------------------------------------------------------------------------------
+    def threads(self) -> list[ThreadInfo]:
+        """Conversations on disk, most recent first."""
+        try:
+            rows = self._conn.execute(
+                "SELECT thread_id, MAX(rowid) FROM checkpoints GROUP BY thread_id ORDER BY MAX(rowid) DESC"
+            ).fetchall()
+        except sqlite3.OperationalError:  # no conversation yet: the table does not exist
+            return []
+        out = []
+        for (thread_id, _) in rows:
+            history = self.history(thread_id)
+            first = next((m["content"] for m in history if m["role"] == "user"), "")
+            out.append(ThreadInfo(thread_id=thread_id, title=first[:60], turns=sum(m["role"] == "user" for m in history)))
+        return out
+
+    def history(self, thread_id: str) -> list[dict[str, str]]:
+        state = self.graph.get_state({"configurable": {"thread_id": thread_id}}).values
+        role = {"human": "user", "ai": "assistant"}
+        return [{"role": role.get(m.type, m.type), "content": str(m.content)} for m in state.get("messages", [])]
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,112 @@
+"""Sub-commands of this room: ``ask``, ``chat`` and ``demo``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO_SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data"
+DEMO_RECORD = ["E07500.hea", "E07500.mat"]
+DEMO_QUESTION = "What is the heart rate and is the rhythm regular?"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ask", help="ask the agent one question, optionally about recordings")
+    p.add_argument("question")
+    p.add_argument("--file", "-f", action="append", default=[], help="a recording file (repeat for .hea + .dat)")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print the whole Answer (text, citations, trace) as JSON")
+    p.set_defaults(func=_ask)
+
+    p = sub.add_parser("chat", help="a conversation in the terminal")
+    p.add_argument("--file", "-f", action="append", default=[], help="a recording to talk about")
+    _common(p)
+    p.set_defaults(func=_chat)
+
+    p = sub.add_parser("demo", help="analyse a bundled sample record, then chat about it")
+    _common(p)
+    p.set_defaults(func=_demo)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default=None, help="embedded | hf:/path/to/model | openai:URL#model (default: $CARDIOAGENT_BACKEND or embedded)")
+    p.add_argument("--thread", default=None, help="conversation id to continue")
+    p.add_argument("--age", type=float, default=None)
+    p.add_argument("--sex", choices=["male", "female"], default=None)
+    p.add_argument("--no-llm", action="store_true", help="skip the language model's plain-words paragraph")
+
+
+def _assistant(args: argparse.Namespace):
+    from cardioagent.agent.api import Assistant
+    from cardioagent.agent.config import AgentSettings
+
+    settings = AgentSettings(llm_summary=not args.no_llm)
+    return Assistant(args.backend, settings)
+
+
+def _demographics(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in {"age": args.age, "sex": args.sex}.items() if v is not None}
+
+
+def _ask(args: argparse.Namespace) -> int:
+    assistant = _assistant(args)
+    answer = assistant.ask(args.question, args.file, thread_id=args.thread, demographics=_demographics(args))
+    if args.json:
+        print(json.dumps(answer.model_dump(mode="json"), indent=1))
+    else:
+        print(answer.text)
+        if answer.figures:
+            print("\nFigures: " + ", ".join(answer.figures))
+        print(f"\n(thread {answer.thread_id}; continue with --thread {answer.thread_id})")
+    return 0
+
+
+def _chat(args: argparse.Namespace, first_question: str | None = None) -> int:
+    from cardioagent.tools.errors import CardioAgentError
+
+    assistant = _assistant(args)
+    thread = args.thread
+    files = list(args.file)
+    print("cardioagent chat — not a medical device. Empty line or Ctrl-D to quit; ':file PATH' to attach.")
+    question = first_question
+    while True:
+        if question is None:
+            if not sys.stdin.isatty() and sys.stdin.closed:
+                return 0
+            try:
+                question = input("\nyou> ").strip()
+            except EOFError:
+                return 0
+            if not question:
+                return 0
+        if question.startswith(":file "):
+            files.append(question[6:].strip())
+            print(f"attached {files[-1]} (sent with your next question)")
+            question = None
+            continue
+        try:
+            answer = assistant.ask(question, files, thread_id=thread, demographics=_demographics(args))
+        except CardioAgentError as exc:
+            print(f"error: {exc}")
+            files, question = [], None
+            continue
+        thread, files, question = answer.thread_id, [], None
+        for step in answer.trace:
+            status = f"{step.seconds:.2f} s" if step.ok else f"failed: {step.error}"
+            print(f"  [tool] {step.tool} — {status}")
+        print("\ncardioagent> " + answer.text)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    files = [REPO_SAMPLES / name for name in DEMO_RECORD]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        print(f"error: the demo record is missing ({', '.join(missing)}); run from a source checkout", file=sys.stderr)
+        return 2
+    args.file = [str(f) for f in files]
+    print(f"Demo: {DEMO_QUESTION}  [record {DEMO_RECORD[0]}, CinC 2021, CC BY 4.0]")
+    if not sys.stdin.isatty():
+        args.question, args.json = DEMO_QUESTION, False
+        return _ask(args)
+    return _chat(args, first_question=DEMO_QUESTION)

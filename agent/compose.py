@@ -1,0 +1,96 @@
+"""Answer assembly: the findings block is written from tool outputs, never by a model.
+
+Every number in the findings comes straight from a ``Measurement`` (with its unit, uncertainty and quality
+flag); interpretations come from the knowledge bundle with numbered citations. A language model, when
+enabled, only adds an "In plain words" paragraph written from the same facts, and that paragraph goes
+through the grounding check like everything else. A stronger model therefore makes the answer better to
+read, not different in what it claims.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from cardioagent.agent.safety import EMERGENCY_ADVICE, NOT_A_MEDICAL_DEVICE, EmergencyCheck
+from cardioagent.agent.state import ToolCallRecord
+
+
+class Citation(BaseModel):
+    n: int
+    entry_id: str
+    name: str
+    sources: list[str] = []
+    source_kind: str = "corpus"  # corpus | user
+
+
+class KnowledgeBundle(BaseModel):
+    """What retrieval contributed this turn: interpretation lines citing [n], the citations, and the
+    CKEPE prompt block a capable model writes from."""
+
+    lines: list[str] = []
+    citations: list[Citation] = []
+    prompt: str = ""
+    passages: list[str] = []  # retrieved text, a source of allowed numbers for the grounding check
+
+
+TOOL_TITLES = {
+    "recording_summary": "Recording",
+    "signal_quality": "Signal quality",
+    "heart_rate": "Heart rate",
+    "hrv_analysis": "Heart rate variability",
+    "ecg_intervals": "ECG intervals",
+    "rhythm_analysis": "Rhythm",
+    "render_ecg_paper": "12-lead ECG figure",
+    "knowledge_search": "Knowledge",
+}
+
+
+def title_of(tool: str) -> str:
+    return TOOL_TITLES.get(tool, tool.replace("_", " ").capitalize())
+
+
+def findings_block(records: list[ToolCallRecord]) -> str:
+    lines = []
+    for rec in records:
+        if rec.tool == "knowledge_search":
+            continue
+        if rec.ok:
+            body = rec.summary.strip().replace("\n", "; ") or "done"
+            flag = f" _(quality: {rec.quality})_" if rec.quality else ""
+            lines.append(f"- **{title_of(rec.tool)}**: {body}{flag}")
+        else:
+            lines.append(f"- **{title_of(rec.tool)}** could not be measured: {rec.error}")
+    return "\n".join(lines)
+
+
+def compose_answer(
+    *,
+    recordings_line: str,
+    records: list[ToolCallRecord],
+    knowledge: KnowledgeBundle,
+    emergency: EmergencyCheck,
+    plain_words: str | None = None,
+    note: str | None = None,
+) -> str:
+    parts: list[str] = []
+    if emergency.emergency:
+        parts.append(EMERGENCY_ADVICE + f" (You mentioned: {', '.join(emergency.triggers)}.)")
+    if note:
+        parts.append(note)
+    findings = findings_block(records)
+    if findings:
+        parts.append(f"**Findings** {recordings_line}".rstrip() + "\n" + findings)
+    if knowledge.lines:
+        parts.append("**What this may indicate**\n" + "\n".join(f"- {line}" for line in knowledge.lines))
+    if plain_words:
+        parts.append("**In plain words**\n" + plain_words.strip())
+    if knowledge.citations:
+        parts.append("**Sources**\n" + "\n".join(_citation_line(c) for c in knowledge.citations))
+    parts.append(f"_{NOT_A_MEDICAL_DEVICE}_")
+    return "\n\n".join(parts)
+
+
+def _citation_line(c: Citation) -> str:
+    if c.source_kind == "user":
+        return f"[{c.n}] {c.name} (user-provided document)"
+    srcs = "; ".join(c.sources[:2])
+    return f"[{c.n}] {c.name} — knowledge entry `{c.entry_id}`" + (f" (after {srcs})" if srcs else "")

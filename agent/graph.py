@@ -1,0 +1,32 @@
+"""The agent graph, on one screen.
+
+    START -> triage -> plan --(calls pending)--> act --> plan  (loops while the planner asks for more)
+                          \--(nothing pending)--> answer -> ground -> END
+
+triage: emergency check and modality routing, no model involved. plan: the deterministic planner (default
+for the embedded model) or native tool calling (a capable model). act: runs the calls with timeouts,
+retries and typed errors. answer: findings from tool outputs + CKEPE knowledge with citations (+ an optional
+plain-words paragraph by the LLM). ground: drops any sentence with a number no tool produced.
+"""
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+
+from cardioagent.agent.nodes import Nodes
+from cardioagent.agent.state import AgentState
+
+
+def build_graph(nodes: Nodes, checkpointer=None):
+    graph = StateGraph(AgentState)
+    graph.add_node("triage", nodes.triage)
+    graph.add_node("plan", nodes.plan)
+    graph.add_node("act", nodes.act)
+    graph.add_node("answer", nodes.answer)
+    graph.add_node("ground", nodes.ground)
+    graph.add_edge(START, "triage")
+    graph.add_edge("triage", "plan")
+    graph.add_conditional_edges("plan", lambda s: "act" if s.get("pending") else "answer", ["act", "answer"])
+    graph.add_edge("act", "plan")
+    graph.add_edge("answer", "ground")
+    graph.add_edge("ground", END)
+    return graph.compile(checkpointer=checkpointer)

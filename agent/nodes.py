@@ -1,0 +1,223 @@
+"""The graph's nodes. Each takes the state and returns the keys it changes."""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+
+from cardioagent.agent.compose import KnowledgeBundle, compose_answer
+from cardioagent.agent.config import AgentSettings
+from cardioagent.agent.grounding import check_answer, numbers_in
+from cardioagent.agent.planner import PlannedCall, RecordingRef, plan, route
+from cardioagent.agent.safety import EmergencyCheck, check_emergency, soften_diagnosis_claims
+from cardioagent.agent.state import AgentState, ToolCallRecord
+from cardioagent.tools.contract import ToolContext
+from cardioagent.tools.errors import InputError, ToolError
+from cardioagent.tools.registry import ToolRegistry
+from cardioagent.tools.signal.recording import Demographics, Recording
+
+PLANNER_SYSTEM = (
+    "You are cardioagent, an assistant that analyses ECG and PPG recordings with tools. Call the tools "
+    "needed to answer the user's question about the listed recordings; pass recording ids exactly as given. "
+    "When the tool results are enough, reply without calling tools."
+)
+PLAIN_WORDS_SYSTEM = (
+    "You explain heart-signal findings to a non-specialist in two short sentences. Use only the facts "
+    "given. Do not write any numbers. Do not give a diagnosis."
+)
+
+
+class Nodes:
+    def __init__(
+        self,
+        *,
+        registry: ToolRegistry,
+        get_recording: Callable[[str], Recording],
+        gather_knowledge: Callable[[str, list[ToolCallRecord]], KnowledgeBundle],
+        get_chat_model: Callable[[], BaseChatModel | None],
+        settings: AgentSettings,
+        use_llm_planner: bool,
+    ) -> None:
+        self.registry = registry
+        self.get_recording = get_recording
+        self.gather_knowledge = gather_knowledge
+        self.get_chat_model = get_chat_model
+        self.settings = settings
+        self.use_llm_planner = use_llm_planner
+
+    # -- triage ------------------------------------------------------------------------------------------
+    def triage(self, state: AgentState) -> dict:
+        emergency = check_emergency(state["question"])
+        focus = state.get("attached") or state.get("focus") or []
+        refs = [r for r in state.get("recordings", []) if r["id"] in focus]
+        return {
+            "emergency": emergency.model_dump(),
+            "focus": focus,
+            "route": route([RecordingRef(**r) for r in refs]),
+            "pending": [],
+            "results": [],
+            "rounds": 0,
+            "knowledge": {},
+            "draft": "",
+            "grounding": {},
+            "timings": {"started": time.time()},
+        }
+
+    # -- plan --------------------------------------------------------------------------------------------
+    def plan(self, state: AgentState) -> dict:
+        rounds = state.get("rounds", 0)
+        if rounds >= self.settings.max_tool_rounds:
+            return {"pending": []}
+        refs = [RecordingRef(**r) for r in state.get("recordings", []) if r["id"] in state.get("focus", [])]
+        calls: list[PlannedCall] = []
+        if self.use_llm_planner:
+            calls = self._llm_plan(state, refs)
+        elif rounds == 0:
+            calls = plan(state["question"], refs, self.registry)
+        return {"pending": [c.model_dump() for c in calls], "rounds": rounds + 1}
+
+    def _llm_plan(self, state: AgentState, refs: list[RecordingRef]) -> list[PlannedCall]:
+        llm = self.get_chat_model()
+        modalities = {r.modality for r in refs} or {"text"}
+        tools = [t for t in self.registry.names() if modalities & set(self.registry.get(t).modalities)]
+        schemas = [
+            {
+                "type": "function",
+                "function": {
+                    "name": n,
+                    "description": self.registry.get(n).description,
+                    "parameters": self.registry.get(n).input_model.model_json_schema(),
+                },
+            }
+            for n in tools
+        ]
+        listing = "\n".join(f"- recording_id={r.id} ({r.name}, {r.modality})" for r in refs) or "- none"
+        messages: list[Any] = [
+            SystemMessage(PLANNER_SYSTEM),
+            HumanMessage(f"Recordings:\n{listing}\n\nQuestion: {state['question']}"),
+        ]
+        for i, rec in enumerate(ToolCallRecord(**r) for r in state.get("results", [])):
+            call_id = f"call_{i}"
+            messages.append(AIMessage(content="", tool_calls=[{"name": rec.tool, "args": rec.args, "id": call_id}]))
+            messages.append(ToolMessage(content=rec.summary if rec.ok else f"error: {rec.error}", tool_call_id=call_id))
+        try:
+            reply = llm.bind_tools(schemas).invoke(messages)
+        except Exception as exc:  # an unreachable endpoint must not end the turn: fall back to the rules
+            if state.get("results"):
+                return []
+            fallback = plan(state["question"], refs, self.registry)
+            for c in fallback:
+                c.reason += f" (language-model planner failed: {exc}; deterministic planner used)"
+            return fallback
+        already = {(r["tool"], json.dumps(r["args"], sort_keys=True)) for r in state.get("results", [])}
+        calls = []
+        for tc in getattr(reply, "tool_calls", []) or []:
+            key = (tc["name"], json.dumps(tc.get("args", {}), sort_keys=True))
+            if tc["name"] in tools and key not in already:
+                calls.append(PlannedCall(tool=tc["name"], args=tc.get("args", {}), reason="chosen by the language model"))
+        return calls
+
+    # -- act ---------------------------------------------------------------------------------------------
+    def act(self, state: AgentState, config: RunnableConfig) -> dict:
+        write = _stream_writer()
+        ctx = ToolContext(
+            get_recording=self.get_recording,
+            demographics=Demographics(**(state.get("demographics") or {})),
+            artifacts_dir=self._figures_dir(config),
+            question=state["question"],
+        )
+        ctx.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        records = list(state.get("results", []))
+        for call in (PlannedCall(**c) for c in state.get("pending", [])):
+            write({"event": "tool_started", "tool": call.tool, "args": call.args, "reason": call.reason})
+            record = self._run_one(call, ctx)
+            write({"event": "tool_finished", **record.model_dump(mode="json")})
+            records.append(record.model_dump(mode="json"))
+        return {"results": records, "pending": []}
+
+    def _run_one(self, call: PlannedCall, ctx: ToolContext) -> ToolCallRecord:
+        started = time.perf_counter()
+        try:
+            result = self.registry.run(call.tool, call.args, ctx, retries=self.settings.tool_retries)
+        except (InputError, ToolError) as exc:
+            kind = "input" if isinstance(exc, InputError) else ("timeout" if "timed out" in str(exc) else "tool")
+            return ToolCallRecord(
+                tool=call.tool, args=call.args, reason=call.reason, ok=False,
+                seconds=time.perf_counter() - started, error=str(exc), error_kind=kind,
+            )
+        return ToolCallRecord(
+            tool=call.tool, args=call.args, reason=call.reason, ok=True,
+            seconds=time.perf_counter() - started, result=result.model_dump(mode="json"),
+            summary=result.summary(), quality=result.quality.value, figures=list(result.figures),
+        )
+
+    def _figures_dir(self, config: RunnableConfig) -> Path:
+        thread = (config or {}).get("configurable", {}).get("thread_id", "default")
+        return self.settings.threads_dir / str(thread) / "figures"
+
+    # -- answer ------------------------------------------------------------------------------------------
+    def answer(self, state: AgentState) -> dict:
+        records = [ToolCallRecord(**r) for r in state.get("results", [])]
+        knowledge = self.gather_knowledge(state["question"], records)
+        refs = [r for r in state.get("recordings", []) if r["id"] in state.get("focus", [])]
+        plain = self._plain_words(state["question"], records, knowledge) if self.settings.llm_summary else None
+        note = None
+        if not refs and state.get("route") == "text" and not any(r.ok for r in records):
+            note = "No recording is attached, and the knowledge base had nothing on this question."
+        draft = compose_answer(
+            recordings_line=_recordings_line(refs),
+            records=records,
+            knowledge=knowledge,
+            emergency=EmergencyCheck(**state["emergency"]),
+            plain_words=plain,
+            note=note,
+        )
+        return {"draft": draft, "knowledge": knowledge.model_dump()}
+
+    def _plain_words(self, question: str, records: list[ToolCallRecord], knowledge: KnowledgeBundle) -> str | None:
+        facts = [f"{r.tool}: {r.summary}" for r in records if r.ok and r.tool != "knowledge_search"]
+        facts += knowledge.lines[:4]
+        if not facts:
+            return None
+        llm = self.get_chat_model()
+        if llm is None:
+            return None
+        try:
+            reply = llm.invoke(
+                [SystemMessage(PLAIN_WORDS_SYSTEM), HumanMessage(f"Question: {question}\nFacts:\n" + "\n".join(facts))]
+            )
+        except Exception:
+            return None  # the findings stand on their own; a failed paraphrase is not worth an error
+        return soften_diagnosis_claims(str(reply.content)).strip() or None
+
+    # -- ground ------------------------------------------------------------------------------------------
+    def ground(self, state: AgentState) -> dict:
+        sources = set(numbers_in([r for r in state.get("results", [])]))
+        sources |= numbers_in([r for r in state.get("recordings", []) if r["id"] in state.get("focus", [])])
+        sources |= numbers_in(state.get("knowledge", {}).get("passages", []))
+        sources |= numbers_in(state["question"])
+        sources |= {float(c["n"]) for c in state.get("knowledge", {}).get("citations", [])}
+        text, report = check_answer(state["draft"], sources)
+        timings = dict(state.get("timings", {}))
+        timings["total_s"] = round(time.time() - timings.pop("started", time.time()), 3)
+        return {"messages": [AIMessage(content=text)], "grounding": report.model_dump(), "timings": timings}
+
+
+def _recordings_line(refs: list[dict]) -> str:
+    if not refs:
+        return ""
+    return "(" + "; ".join(f"{r['name']}: {r.get('description') or r['modality']}" for r in refs) + ")"
+
+
+def _stream_writer():
+    try:
+        return get_stream_writer()
+    except Exception:  # invoked outside a streaming run
+        return lambda _event: None

@@ -1,0 +1,134 @@
+"""The last step every signal loader shares: from arrays and names to a validated ``Recording``."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from cardioagent.tools.errors import CorruptFileError, EmptyChannelError, UnsupportedFormatError
+from cardioagent.tools.signal.loaders.channel_kinds import make_channels, millivolt_scale, modality_of
+from cardioagent.tools.signal.loaders.grouping import RecordGroup, SourceFile
+from cardioagent.tools.signal.loaders.validate import check_sampling_rate, clean_channels
+from cardioagent.tools.signal.recording import (
+    STANDARD_12_LEADS,
+    AnnotationSet,
+    ChannelKind,
+    Demographics,
+    Recording,
+)
+
+_CHUNK = 1 << 20
+
+
+def content_id(files: list[SourceFile]) -> str:
+    """First 16 hex digits of SHA-256 over the sorted (file name, bytes) pairs.
+
+    File names, not paths, go in: the same record uploaded as loose files or inside a zip gets one id.
+    """
+    h = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.name):
+        h.update(f.name.encode("utf-8") + b"\0")
+        h.update(str(f.path.stat().st_size).encode() + b"\0")
+        with open(f.path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def as_samples_by_channels(label: str, signal: np.ndarray) -> np.ndarray:
+    arr = np.asarray(signal)
+    if arr.dtype.kind not in "biuf":
+        raise CorruptFileError(label, f"the signal holds {arr.dtype} values, not numbers",
+                               "real-valued samples (integers or floats)")
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise CorruptFileError(label, f"the signal has {arr.ndim} dimensions",
+                               "a 1-D signal or a 2-D array of samples x channels")
+    return np.array(arr, dtype=np.float64, order="C")
+
+
+def build_signal_recording(
+    group: RecordGroup,
+    *,
+    signal: np.ndarray,
+    names: list[str],
+    units: list[str] | None = None,
+    sampling_rate_hz: float | None,
+    rate_source: str = "",
+    names_given: bool = True,
+    demographics: Demographics | None = None,
+    diagnoses: list[str] | None = None,
+    annotations: list[AnnotationSet] | None = None,
+    comments: list[str] | None = None,
+) -> Recording:
+    label = group.main.label
+    comments = list(comments or [])
+    signal = as_samples_by_channels(label, signal)
+    if signal.shape[0] == 0 or signal.shape[1] == 0:
+        raise EmptyChannelError(label, "the file holds no samples", "a recording with at least one channel "
+                                "of samples")
+    fs = check_sampling_rate(label, sampling_rate_hz, source=rate_source)
+    if len(names) != signal.shape[1]:
+        raise CorruptFileError(label, f"{len(names)} channel names for {signal.shape[1]} channels",
+                               "one name per channel")
+
+    if not names_given and len(names) == 12:
+        names = list(STANDARD_12_LEADS)
+        comments.append("loader: 12 unnamed channels taken as the standard leads " + ",".join(names))
+    channels = make_channels(names, units)
+    for j, ch in enumerate(channels):
+        factor, unit = millivolt_scale(ch.kind, ch.unit)
+        if factor != 1.0:
+            signal[:, j] *= factor
+            comments.append(f"loader: {ch.name} converted from {ch.unit} to mV")
+        ch.unit = unit
+
+    had_cardiac = any(c.kind in (ChannelKind.ECG, ChannelKind.PPG) for c in channels)
+    signal, channels, notes = clean_channels(label, signal, channels)
+    comments.extend(notes)
+
+    modality = modality_of(channels)
+    if modality is None:
+        if had_cardiac:
+            raise EmptyChannelError(label, "every ECG and PPG channel is empty or flat",
+                                    "a recording with at least one ECG or PPG channel of varying values")
+        unnamed = [c for c in channels if c.kind == ChannelKind.OTHER]
+        if not unnamed:
+            raise UnsupportedFormatError(
+                label, "no channel is ECG or PPG (channels: " + ", ".join(c.name for c in channels) + ")",
+                "recordings with at least one ECG or PPG channel; name ECG columns like I, II, V1 or ECG and "
+                "PPG columns like PPG or PLETH",
+            )
+        # Names such as ch1 say nothing; ECG is what people upload most, and the analysis tools check the
+        # signal itself, so call them ECG and say so.
+        for c in unnamed:
+            c.kind = ChannelKind.ECG
+        comments.append("loader: channel kind not recognised from the name(s) " +
+                        ", ".join(c.name for c in unnamed) + "; treated as ECG")
+        modality = modality_of(channels)
+
+    return Recording(
+        id=content_id(group.files),
+        name=group.name,
+        source_files=[f.label for f in group.files],
+        format=group.format,
+        modality=modality,
+        sampling_rate_hz=fs,
+        channels=channels,
+        signal=signal,
+        demographics=demographics or Demographics(),
+        diagnoses=diagnoses or [],
+        annotations=annotations or [],
+        header_comments=comments,
+    )
+
+
+def pick_rate(file_rate: float | None, given: float | None, comments: list[str]) -> float | None:
+    """The file's own rate wins; the caller's ``sampling_rate_hz`` fills in when the file has none. A
+    disagreement is kept as a note rather than silently resolved."""
+    if file_rate is None:
+        return given
+    if given is not None and abs(given - file_rate) > 0.01 * file_rate:
+        comments.append(f"loader: sampling_rate_hz={given:g} ignored; the file says {file_rate:g} Hz")
+    return file_rate

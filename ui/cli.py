@@ -1,0 +1,65 @@
+"""The ``cardioagent`` command line.
+
+Each room contributes its own sub-commands through a ``commands.register(subparsers)`` function; this module
+only assembles them and turns the errors a person can cause into one clear line (exit code 2), never a
+traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from cardioagent.tools.errors import CardioAgentError
+
+# Rooms whose commands are wired in, in the order shown by --help. A room that fails to import (a missing
+# optional dependency) loses its commands, not the whole CLI.
+COMMAND_MODULES = [
+    "cardioagent.tools.commands",
+    "cardioagent.knowledge_base.commands",
+    "cardioagent.agent.commands",
+    "cardioagent.models.commands",
+    "cardioagent.ui.commands",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cardioagent",
+        description="Local-first assistant for ECG and PPG recordings. Not a medical device.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # that room has no commands yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a hub at run time
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except CardioAgentError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

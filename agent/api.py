@@ -82,7 +82,7 @@ class Assistant:
         registry: ToolRegistry | None = None,
         knowledge: KnowledgeGatherer | None = None,
     ) -> None:
-        from cardioagent.models.llm import BackendSpec
+        from cardioagent.models.llm.spec import BackendSpec
 
         self.settings = settings or AgentSettings()
         self.settings.home.mkdir(parents=True, exist_ok=True)

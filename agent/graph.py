@@ -1,4 +1,4 @@
-"""The agent graph, on one screen.
+r"""The agent graph, on one screen.
 
     START -> triage -> plan --(calls pending)--> act --> plan  (loops while the planner asks for more)
                           \--(nothing pending)--> answer -> ground -> END

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 # Numbers as people write them; citation markers [3] and list markers "1." at line start are not claims.
 _NUMBER = re.compile(r"(?<![\w.])[-+−]?\d+(?:[.,]\d+)?(?![\d])")
 _CITATION = re.compile(r"\[\d+(?:\s*[,–-]\s*\d+)*\]")
-_LIST_MARKER = re.compile(r"^\s*\d+[.)]\s", re.MULTILINE)
+_LIST_MARKER = re.compile(r"^\s*\d+[.)]\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)")
 
 
@@ -88,7 +88,10 @@ def check_answer(answer: str, sources: Iterable[float]) -> tuple[str, GroundingR
     removed: list[UngroundedNumber] = []
     checked = grounded = 0
     for line in answer.split("\n"):
-        kept_sentences = []
+        marker = _LIST_MARKER.match(line)
+        prefix = marker.group(0) if marker else ""
+        line = line[len(prefix):]
+        kept_sentences = [prefix] if prefix else []
         for sentence in _sentences(line):
             claims = [m.group(0) for m in _NUMBER.finditer(_strip_markers(sentence))]
             bad = [c for c in claims if not is_grounded(c, source_list)]
@@ -99,7 +102,7 @@ def check_answer(answer: str, sources: Iterable[float]) -> tuple[str, GroundingR
             else:
                 kept_sentences.append(sentence)
         new_line = "".join(kept_sentences).rstrip()
-        if new_line.strip() or not line.strip():
+        if new_line.strip() != prefix.strip() or not line.strip():
             kept_parts.append(new_line)
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept_parts)).strip()
     return text, GroundingReport(checked_numbers=checked, grounded_numbers=grounded, removed=removed)
@@ -110,4 +113,4 @@ def _sentences(line: str) -> list[str]:
 
 
 def _strip_markers(sentence: str) -> str:
-    return _LIST_MARKER.sub(" ", _CITATION.sub(" ", sentence))
+    return _CITATION.sub(" ", sentence)

@@ -1,4 +1,5 @@
 """Paper-style 12-lead rendering and analysis plots."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -207,6 +208,7 @@ def test_other_sampling_rates_draw_to_the_same_scale(synthetic_12lead, fs_new):
     assert near_ref[y0:y1, x0:x1][_dark(wrong.image[y0:y1, x0:x1])].mean() < 0.9
 
 
+@pytest.mark.shared_data
 def test_real_12_lead_record(shared_data, tmp_path):
     rec = _wfdb_recording(shared_data / "ecg12_cinc2021" / "E07500")
     res = render_12lead(rec, tmp_path / "E07500.png")
@@ -217,6 +219,7 @@ def test_real_12_lead_record(shared_data, tmp_path):
         im.verify()
 
 
+@pytest.mark.shared_data
 def test_real_360_hz_two_lead_record(shared_data):
     rec = _wfdb_recording(shared_data / "mitbih" / "100")  # channels MLII, V5
     res = render_12lead(rec, rhythm_lead="MLII")

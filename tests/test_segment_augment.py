@@ -1,4 +1,5 @@
 """Windowing and training augmentations."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,7 +42,13 @@ def _brute_force_starts(n: int, window: int, step: int) -> list[int]:
 
 @pytest.mark.parametrize(
     "n, fs, window_s, step_s",
-    [(1000, 100.0, 2.0, 0.5), (37500, 125.0, 8.0, 2.0), (5000, 500.0, 10.0, 10.0), (5001, 500.0, 2.5, 2.5), (360, 360.0, 0.5, 0.3)],
+    [
+        (1000, 100.0, 2.0, 0.5),
+        (37500, 125.0, 8.0, 2.0),
+        (5000, 500.0, 10.0, 10.0),
+        (5001, 500.0, 2.5, 2.5),
+        (360, 360.0, 0.5, 0.3),
+    ],
 )
 def test_window_counts_and_starts_are_exact(n, fs, window_s, step_s):
     x = np.arange(n, dtype=float)
@@ -109,7 +116,9 @@ def test_augmentations_are_reproducible_from_the_seed(ecg_like):
     b = augment(ecg_like, FS, np.random.default_rng(42))
     c = augment(ecg_like, FS, np.random.default_rng(43))
     assert np.array_equal(a, b) and not np.array_equal(a, c)
-    assert np.array_equal(add_noise(ecg_like, 20, np.random.default_rng(5)), add_noise(ecg_like, 20, np.random.default_rng(5)))
+    assert np.array_equal(
+        add_noise(ecg_like, 20, np.random.default_rng(5)), add_noise(ecg_like, 20, np.random.default_rng(5))
+    )
 
 
 def test_baseline_wander_adds_a_slow_sinusoid_of_the_given_amplitude(ecg_like):
@@ -133,7 +142,9 @@ def test_powerline_and_scale(ecg_like):
         add_powerline(ecg_like, 100.0, freq=50.0)
     assert np.allclose(scale_amplitude(ecg_like, 1.5), 1.5 * ecg_like)
     per_channel = scale_amplitude(ecg_like, np.array([1.0, 2.0, 0.5]))
-    assert np.allclose(per_channel[:, 1], 2.0 * ecg_like[:, 1]) and np.allclose(per_channel[:, 2], 0.5 * ecg_like[:, 2])
+    assert np.allclose(per_channel[:, 1], 2.0 * ecg_like[:, 1]) and np.allclose(
+        per_channel[:, 2], 0.5 * ecg_like[:, 2]
+    )
     with pytest.raises(ValueError, match="factors"):
         scale_amplitude(ecg_like, np.array([1.0, 2.0]))
 
@@ -153,7 +164,10 @@ def test_time_warp_is_monotonic_smooth_and_length_preserving(ecg_like, max_stret
 
     warped = time_warp(ecg_like, FS, max_stretch, np.random.default_rng(3))
     assert warped.shape == ecg_like.shape
-    assert np.allclose(warped, np.stack([np.interp(path, np.arange(n), ecg_like[:, c]) for c in range(3)], axis=1))
+    assert np.allclose(
+        warped, np.stack([np.interp(path, np.arange(n), ecg_like[:, c]) for c in range(3)], axis=1)
+    )
+
     # Beats are moved, not created or lost: same number of R-like peaks; the channels share the warp.
     def count_peaks(x):
         return int(np.sum((x[1:-1] > x[:-2]) & (x[1:-1] >= x[2:]) & (x[1:-1] > 0.6)))
@@ -184,7 +198,12 @@ def test_augment_keeps_shapes_and_respects_probabilities(ecg_like):
     y = augment(ecg_like, FS, np.random.default_rng(0), noise_only)
     assert np.all(np.abs(_snr_db(ecg_like, y) - 12.0) < 1.0)
     # Mains above Nyquist is skipped rather than aliased.
-    low_fs = augment(ecg_like[:, 0], 100.0, np.random.default_rng(0), nothing.model_copy(update={"p_powerline": 1.0, "powerline_freqs_hz": (60.0,)}))
+    low_fs = augment(
+        ecg_like[:, 0],
+        100.0,
+        np.random.default_rng(0),
+        nothing.model_copy(update={"p_powerline": 1.0, "powerline_freqs_hz": (60.0,)}),
+    )
     assert np.array_equal(low_fs, ecg_like[:, 0])
 
 

@@ -5,6 +5,7 @@
 Excerpts keep the original digital samples, gains, baselines and storage formats, so they read back in
 exactly the physical units of the source record.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,7 @@ COPIES = {
 
 def excerpt(src: Path, out_name: str, seconds: float, note: str, annotators: tuple[str, ...] = ()) -> None:
     rec = wfdb.rdrecord(str(src), physical=False)
-    n = int(round(seconds * rec.fs))
+    n = round(seconds * rec.fs)
     wfdb.wrsamp(
         out_name,
         fs=rec.fs,
@@ -43,9 +44,16 @@ def excerpt(src: Path, out_name: str, seconds: float, note: str, annotators: tup
         keep = ann.sample < n
         aux = [a for a, k in zip(ann.aux_note, keep) if k] if ann.aux_note else None
         wfdb.wrann(
-            out_name, ext, sample=ann.sample[keep], symbol=np.asarray(ann.symbol)[keep].tolist(),
-            subtype=np.asarray(ann.subtype)[keep], chan=np.asarray(ann.chan)[keep],
-            num=np.asarray(ann.num)[keep], aux_note=aux, fs=rec.fs, write_dir=str(HERE),
+            out_name,
+            ext,
+            sample=ann.sample[keep],
+            symbol=np.asarray(ann.symbol)[keep].tolist(),
+            subtype=np.asarray(ann.subtype)[keep],
+            chan=np.asarray(ann.chan)[keep],
+            num=np.asarray(ann.num)[keep],
+            aux_note=aux,
+            fs=rec.fs,
+            write_dir=str(HERE),
         )
 
 
@@ -58,10 +66,19 @@ def main() -> None:
             dest = HERE / name
             shutil.copyfile(shared / folder / name, dest)
             dest.chmod(0o644)
-    excerpt(shared / "mitbih" / "100", "mitbih100_60s", 60,
-            "excerpt: first 60 s of MIT-BIH Arrhythmia Database record 100", ("atr", "qrs"))
-    excerpt(shared / "icu_ppg_ecg" / "a103l", "a103l_30s", 30,
-            "excerpt: first 30 s of PhysioNet/CinC Challenge 2015 record a103l")
+    excerpt(
+        shared / "mitbih" / "100",
+        "mitbih100_60s",
+        60,
+        "excerpt: first 60 s of MIT-BIH Arrhythmia Database record 100",
+        ("atr", "qrs"),
+    )
+    excerpt(
+        shared / "icu_ppg_ecg" / "a103l",
+        "a103l_30s",
+        30,
+        "excerpt: first 30 s of PhysioNet/CinC Challenge 2015 record a103l",
+    )
     for p in sorted(HERE.glob("*")):
         if p.is_file() and not p.name.endswith((".py", ".md")) and not p.name.startswith("synthetic_"):
             print(f"{p.name}  {p.stat().st_size:,} bytes")

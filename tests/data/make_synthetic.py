@@ -5,6 +5,7 @@
 Everything here is generated (neurokit2 simulators, numpy), so it carries no data-set licence. The
 real-record excerpts are made by make_excerpts.py instead.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -40,15 +41,28 @@ def ppg_accel_csv(path: Path) -> None:
     acc_z = 1.0 + 0.10 * np.sin(2 * step) + 0.02 * rng.standard_normal(n)
     ecg = _ecg(duration, fs, 95, SEED)
     cols = np.column_stack([t, 50 * ppg1[:n], 50 * ppg2[:n], acc_x, acc_y, acc_z, ecg[:n]])
-    np.savetxt(path, cols, delimiter=",", fmt=["%.3f", "%.2f", "%.2f", "%.4f", "%.4f", "%.4f", "%.4f"],
-               header="time_s,ppg1,ppg2,acc_x,acc_y,acc_z,ecg_chest", comments="")
+    np.savetxt(
+        path,
+        cols,
+        delimiter=",",
+        fmt=["%.3f", "%.2f", "%.2f", "%.4f", "%.4f", "%.4f", "%.4f"],
+        header="time_s,ppg1,ppg2,acc_x,acc_y,acc_z,ecg_chest",
+        comments="",
+    )
 
 
 def twelve_lead_npz(path: Path) -> None:
     """10 s, 500 Hz, 12 leads, samples x channels, float32 to stay small."""
-    df = nk.ecg_simulate(duration=10, sampling_rate=500, method="multileads", heart_rate=72, random_state=SEED)
-    np.savez_compressed(path, signal=df.to_numpy(dtype=np.float32), fs=np.float64(500),
-                        channels=np.array(list(df.columns)), units=np.array(["mV"] * df.shape[1]))
+    df = nk.ecg_simulate(
+        duration=10, sampling_rate=500, method="multileads", heart_rate=72, random_state=SEED
+    )
+    np.savez_compressed(
+        path,
+        signal=df.to_numpy(dtype=np.float32),
+        fs=np.float64(500),
+        channels=np.array(list(df.columns)),
+        units=np.array(["mV"] * df.shape[1]),
+    )
 
 
 def ecg_ppg_edf(path: Path) -> None:
@@ -60,8 +74,12 @@ def ecg_ppg_edf(path: Path) -> None:
     ppg = nk.ppg_simulate(duration=duration, sampling_rate=128, heart_rate=64, random_state=SEED)
     resp = nk.rsp_simulate(duration=duration, sampling_rate=32, respiratory_rate=14, random_state=SEED)
     eeg = 20 * rng.standard_normal(100 * duration)
-    channels = [("ECG", "uV", 256, ecg_uv), ("Pleth", "NU", 128, ppg), ("Resp", "NU", 32, resp),
-                ("EEG Fpz-Cz", "uV", 100, eeg)]
+    channels = [
+        ("ECG", "uV", 256, ecg_uv),
+        ("Pleth", "NU", 128, ppg),
+        ("Resp", "NU", 32, resp),
+        ("EEG Fpz-Cz", "uV", 100, eeg),
+    ]
     writer = pyedflib.EdfWriter(str(path), len(channels), file_type=pyedflib.FILETYPE_EDFPLUS)
     try:
         headers = []
@@ -71,9 +89,19 @@ def ecg_ppg_edf(path: Path) -> None:
             # EDF stores limits as 8 characters; round outwards so nothing is truncated.
             scale = 10.0 if max(abs(lo), abs(hi)) > 100 else 1000.0
             lo, hi = np.floor((lo - pad) * scale) / scale, np.ceil((hi + pad) * scale) / scale
-            headers.append(dict(label=label, dimension=unit, sample_frequency=fs, physical_min=lo,
-                                physical_max=hi, digital_min=-32768, digital_max=32767,
-                                transducer="", prefilter=""))
+            headers.append(
+                {
+                    "label": label,
+                    "dimension": unit,
+                    "sample_frequency": fs,
+                    "physical_min": lo,
+                    "physical_max": hi,
+                    "digital_min": -32768,
+                    "digital_max": 32767,
+                    "transducer": "",
+                    "prefilter": "",
+                }
+            )
         writer.setSignalHeaders(headers)
         writer.setStartdatetime(datetime.datetime(2021, 6, 1, 9, 30, 0))
         writer.setSex(0)  # 0 female, 1 male in EDF+
@@ -106,11 +134,14 @@ def malformed() -> None:
     digital = np.round(ecg10 * 1000).astype("<i2")
 
     (MALFORMED / "notes.txt").write_text("Patient felt palpitations after coffee.\n")
-    (MALFORMED / "missing_dat.hea").write_text(_wfdb_header("missing_dat", "missing_dat.dat", 1, fs, len(digital)))
+    (MALFORMED / "missing_dat.hea").write_text(
+        _wfdb_header("missing_dat", "missing_dat.dat", 1, fs, len(digital))
+    )
     (MALFORMED / "truncated.hea").write_text(_wfdb_header("truncated", "truncated.dat", 1, fs, len(digital)))
     (MALFORMED / "truncated.dat").write_bytes(digital[: len(digital) // 4].tobytes())
-    (MALFORMED / "lead_mismatch.hea").write_text(_wfdb_header("lead_mismatch", "lead_mismatch.dat", 12, fs,
-                                                              len(digital)))
+    (MALFORMED / "lead_mismatch.hea").write_text(
+        _wfdb_header("lead_mismatch", "lead_mismatch.dat", 12, fs, len(digital))
+    )
     (MALFORMED / "lead_mismatch.dat").write_bytes(digital.tobytes())
     (MALFORMED / "not_really.edf").write_text("This is a text file that someone renamed to .edf\n" * 10)
 

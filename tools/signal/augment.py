@@ -5,6 +5,7 @@ Inputs are 1-D signals or (samples, channels) arrays; channels share the same ti
 scale (a 12-lead record stays one heart), while additive noise and wander are drawn per channel.
 Amplitudes are in the signal's own units (mV for ECG).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,7 +64,9 @@ def scale_amplitude(x: np.ndarray, factor: float | np.ndarray) -> np.ndarray:
     return _back(a * f, one)
 
 
-def add_powerline(x: np.ndarray, fs: float, freq: float = 50.0, amplitude: float = 0.05, phase: float = 0.0) -> np.ndarray:
+def add_powerline(
+    x: np.ndarray, fs: float, freq: float = 50.0, amplitude: float = 0.05, phase: float = 0.0
+) -> np.ndarray:
     """Add mains interference: a sinusoid of peak ``amplitude`` at ``freq`` (50 or 60 Hz), same on every
     channel as mains pick-up is."""
     if freq >= fs / 2:
@@ -73,7 +76,9 @@ def add_powerline(x: np.ndarray, fs: float, freq: float = 50.0, amplitude: float
     return _back(a + amplitude * np.sin(2 * np.pi * freq * t + phase), one)
 
 
-def warp_path(n: int, fs: float, max_stretch: float, rng: np.random.Generator, knot_s: float = 1.0) -> np.ndarray:
+def warp_path(
+    n: int, fs: float, max_stretch: float, rng: np.random.Generator, knot_s: float = 1.0
+) -> np.ndarray:
     """A smooth, strictly increasing map from output sample to input sample position, from 0 to n-1.
 
     The local speed is 1 + s(t) with s a cubic spline through random knots every ``knot_s`` seconds,
@@ -120,9 +125,14 @@ class AugmentConfig(BaseModel):
     snr_db_range: tuple[float, float] = (15.0, 35.0)
 
     @model_validator(mode="after")
-    def _ranges_ordered(self) -> "AugmentConfig":
-        for name in ("scale_range", "wander_amplitude_range", "wander_freq_range_hz",
-                     "powerline_amplitude_range", "snr_db_range"):
+    def _ranges_ordered(self) -> AugmentConfig:
+        for name in (
+            "scale_range",
+            "wander_amplitude_range",
+            "wander_freq_range_hz",
+            "powerline_amplitude_range",
+            "snr_db_range",
+        ):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"{name}: low end {lo} is above high end {hi}")
@@ -131,7 +141,9 @@ class AugmentConfig(BaseModel):
         return self
 
 
-def augment(x: np.ndarray, fs: float, rng: np.random.Generator, config: AugmentConfig | None = None) -> np.ndarray:
+def augment(
+    x: np.ndarray, fs: float, rng: np.random.Generator, config: AugmentConfig | None = None
+) -> np.ndarray:
     """Apply a random subset of the augmentations in a fixed order (warp, scale, wander, mains, noise) so
     that the noise's SNR refers to the signal as it finally is."""
     cfg = config or AugmentConfig()
@@ -141,11 +153,18 @@ def augment(x: np.ndarray, fs: float, rng: np.random.Generator, config: AugmentC
     if rng.random() < cfg.p_scale:
         y = scale_amplitude(y, rng.uniform(*cfg.scale_range))
     if rng.random() < cfg.p_baseline_wander:
-        y = add_baseline_wander(y, fs, rng.uniform(*cfg.wander_amplitude_range), rng.uniform(*cfg.wander_freq_range_hz), rng)
+        y = add_baseline_wander(
+            y, fs, rng.uniform(*cfg.wander_amplitude_range), rng.uniform(*cfg.wander_freq_range_hz), rng
+        )
     usable_mains = [f for f in cfg.powerline_freqs_hz if f < fs / 2]
     if usable_mains and rng.random() < cfg.p_powerline:
-        y = add_powerline(y, fs, float(rng.choice(usable_mains)), rng.uniform(*cfg.powerline_amplitude_range),
-                          rng.uniform(0, 2 * np.pi))
+        y = add_powerline(
+            y,
+            fs,
+            float(rng.choice(usable_mains)),
+            rng.uniform(*cfg.powerline_amplitude_range),
+            rng.uniform(0, 2 * np.pi),
+        )
     if rng.random() < cfg.p_noise:
         y = add_noise(y, rng.uniform(*cfg.snr_db_range), rng)
     return y

@@ -4,6 +4,7 @@ Window ``k`` starts at sample ``k * step`` with ``window = round(window_s * fs)`
 ``step = round(step_s * fs)`` samples; a tail shorter than a window is dropped. This is the convention of
 the reference heart rates in the shared data (8-s windows starting at 0, 2, 4 ... s).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -28,8 +29,8 @@ def window_lengths(fs: float, window_s: float, step_s: float) -> tuple[int, int]
     """(window, step) in samples; raises ValueError for lengths that are not at least one sample."""
     if not fs or not np.isfinite(fs) or fs <= 0:
         raise ValueError(f"sampling rate must be a positive number of Hz, got {fs!r}")
-    window = int(round(window_s * fs))
-    step = int(round(step_s * fs))
+    window = round(window_s * fs)
+    step = round(step_s * fs)
     if window < 1:
         raise ValueError(f"window of {window_s} s at {fs} Hz is shorter than one sample")
     if step < 1:
@@ -54,7 +55,9 @@ def windows(signal: np.ndarray, fs: float, window_s: float, step_s: float) -> It
         yield Window(index=k, start_sample=start, start_s=start / fs, data=x[start : start + window])
 
 
-def window_array(signal: np.ndarray, fs: float, window_s: float, step_s: float) -> tuple[np.ndarray, np.ndarray]:
+def window_array(
+    signal: np.ndarray, fs: float, window_s: float, step_s: float
+) -> tuple[np.ndarray, np.ndarray]:
     """All complete windows at once: ``(batch, starts_s)`` with batch of shape (n, window) for a 1-D signal
     or (n, window, channels) for a 2-D one. ``batch`` is a read-only strided view (copy it to modify)."""
     x = np.asarray(signal)

@@ -9,6 +9,7 @@ whose message names the file, what was wrong and what is accepted; no exception 
 pandas escapes. ``sampling_rate_hz`` fills in for files that state no rate (.npy, CSV without time column);
 a rate stated in the file wins and a disagreement is noted in ``header_comments``.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -31,6 +32,7 @@ from cardioagent.tools.signal.loaders.wfdb_loader import load_wfdb
 from cardioagent.tools.signal.recording import Recording
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_UPLOAD_ENV", "SUPPORTED_FORMATS", "load_files", "load_recording"]
+
 
 def load_files(
     paths: Sequence[str | Path],
@@ -58,8 +60,11 @@ def load_recording(path: str | Path, **kw) -> Recording:
     recordings = load_files([path], **kw)
     if len(recordings) != 1:
         names = ", ".join(r.name for r in recordings)
-        raise InputError(str(path), f"it holds {len(recordings)} records ({names}), not one",
-                         "a single record; use load_files for several")
+        raise InputError(
+            str(path),
+            f"it holds {len(recordings)} records ({names}), not one",
+            "a single record; use load_files for several",
+        )
     return recordings[0]
 
 
@@ -79,5 +84,8 @@ def _guarded(label: str, fn: Callable[[], object]):
     except MemoryError as e:
         raise FileTooLargeError(label, "the recording does not fit in memory", "a shorter recording") from e
     except Exception as e:  # the contract: no raw library exception reaches the user
-        raise CorruptFileError(label, f"the file could not be read ({type(e).__name__}: {e})",
-                               SUPPORTED_FORMATS) from e
+        if isinstance(e, OSError) and e.filename:
+            label = str(e.filename)
+        raise CorruptFileError(
+            label, f"the file could not be read ({type(e).__name__}: {e})", SUPPORTED_FORMATS
+        ) from e

@@ -1,4 +1,5 @@
 """The last step every signal loader shares: from arrays and names to a validated ``Recording``."""
+
 from __future__ import annotations
 
 import hashlib
@@ -38,13 +39,19 @@ def content_id(files: list[SourceFile]) -> str:
 def as_samples_by_channels(label: str, signal: np.ndarray) -> np.ndarray:
     arr = np.asarray(signal)
     if arr.dtype.kind not in "biuf":
-        raise CorruptFileError(label, f"the signal holds {arr.dtype} values, not numbers",
-                               "real-valued samples (integers or floats)")
+        raise CorruptFileError(
+            label,
+            f"the signal holds {arr.dtype} values, not numbers",
+            "real-valued samples (integers or floats)",
+        )
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise CorruptFileError(label, f"the signal has {arr.ndim} dimensions",
-                               "a 1-D signal or a 2-D array of samples x channels")
+        raise CorruptFileError(
+            label,
+            f"the signal has {arr.ndim} dimensions",
+            "a 1-D signal or a 2-D array of samples x channels",
+        )
     return np.array(arr, dtype=np.float64, order="C")
 
 
@@ -66,12 +73,14 @@ def build_signal_recording(
     comments = list(comments or [])
     signal = as_samples_by_channels(label, signal)
     if signal.shape[0] == 0 or signal.shape[1] == 0:
-        raise EmptyChannelError(label, "the file holds no samples", "a recording with at least one channel "
-                                "of samples")
+        raise EmptyChannelError(
+            label, "the file holds no samples", "a recording with at least one channel of samples"
+        )
     fs = check_sampling_rate(label, sampling_rate_hz, source=rate_source)
     if len(names) != signal.shape[1]:
-        raise CorruptFileError(label, f"{len(names)} channel names for {signal.shape[1]} channels",
-                               "one name per channel")
+        raise CorruptFileError(
+            label, f"{len(names)} channel names for {signal.shape[1]} channels", "one name per channel"
+        )
 
     if not names_given and len(names) == 12:
         names = list(STANDARD_12_LEADS)
@@ -91,12 +100,16 @@ def build_signal_recording(
     modality = modality_of(channels)
     if modality is None:
         if had_cardiac:
-            raise EmptyChannelError(label, "every ECG and PPG channel is empty or flat",
-                                    "a recording with at least one ECG or PPG channel of varying values")
+            raise EmptyChannelError(
+                label,
+                "every ECG and PPG channel is empty or flat",
+                "a recording with at least one ECG or PPG channel of varying values",
+            )
         unnamed = [c for c in channels if c.kind == ChannelKind.OTHER]
         if not unnamed:
             raise UnsupportedFormatError(
-                label, "no channel is ECG or PPG (channels: " + ", ".join(c.name for c in channels) + ")",
+                label,
+                "no channel is ECG or PPG (channels: " + ", ".join(c.name for c in channels) + ")",
                 "recordings with at least one ECG or PPG channel; name ECG columns like I, II, V1 or ECG and "
                 "PPG columns like PPG or PLETH",
             )
@@ -104,8 +117,11 @@ def build_signal_recording(
         # signal itself, so call them ECG and say so.
         for c in unnamed:
             c.kind = ChannelKind.ECG
-        comments.append("loader: channel kind not recognised from the name(s) " +
-                        ", ".join(c.name for c in unnamed) + "; treated as ECG")
+        comments.append(
+            "loader: channel kind not recognised from the name(s) "
+            + ", ".join(c.name for c in unnamed)
+            + "; treated as ECG"
+        )
         modality = modality_of(channels)
 
     return Recording(

@@ -3,6 +3,7 @@
 File formats name their channels freely ("II", "MLII", "ecg_chest", "PLETH", "acc_x", "ABP"). Tools need
 to know which columns are ECG and which are PPG, so every loader passes its names through here.
 """
+
 from __future__ import annotations
 
 import re

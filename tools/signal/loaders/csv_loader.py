@@ -10,6 +10,7 @@
   ``sampling_rate_hz`` must be given.
 * A unit in brackets in a column name ("ecg (mV)") becomes the channel's unit.
 """
+
 from __future__ import annotations
 
 import io
@@ -25,8 +26,10 @@ from cardioagent.tools.signal.loaders.grouping import RecordGroup
 from cardioagent.tools.signal.loaders.validate import HOW_TO_GIVE_RATE
 from cardioagent.tools.signal.recording import Recording
 
-_ACCEPTED = ("a CSV file of numbers, one column per channel, with an optional header row and an optional "
-             "time column in seconds (time_s)")
+_ACCEPTED = (
+    "a CSV file of numbers, one column per channel, with an optional header row and an optional "
+    "time column in seconds (time_s)"
+)
 _TIME_NAMES = {"t", "seconds", "sec", "secs", "elapsed", "elapsedtime", "ms", "milliseconds", "millis"}
 _INDEX_NAMES = {"index", "idx", "sample", "samples", "samplenumber", "sampleindex", "samplenr", "n", "nr"}
 _UNIT_SCALE = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3, "milliseconds": 1e-3, "us": 1e-6, "µs": 1e-6}
@@ -110,8 +113,12 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
 
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep=sep if sep else r"\s+", header=0 if has_header else None, skiprows=skip,
-            skipinitialspace=True, engine="c" if sep else "python",
+            io.StringIO(text),
+            sep=sep if sep else r"\s+",
+            header=0 if has_header else None,
+            skiprows=skip,
+            skipinitialspace=True,
+            engine="c" if sep else "python",
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
         raise CorruptFileError(label, f"the rows cannot be parsed as CSV ({e})", _ACCEPTED) from e
@@ -133,7 +140,8 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
         if bad.any():
             row = int(np.argmax(bad.to_numpy())) + skip + 1 + (1 if has_header else 0)
             raise CorruptFileError(
-                label, f"column {col!r} has a non-numeric value {frame[col][bad].iloc[0]!r} on line {row}",
+                label,
+                f"column {col!r} has a non-numeric value {frame[col][bad].iloc[0]!r} on line {row}",
                 _ACCEPTED,
             )
         numeric[col] = values.to_numpy(dtype=np.float64)
@@ -146,18 +154,22 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
         numeric.pop(c)
     if not numeric:
         raise CorruptFileError(label, "the file has no signal column besides time/index", _ACCEPTED)
+    if not has_header:  # number the signal columns, not the time or index column
+        numeric = {f"ch{i + 1}": v for i, v in enumerate(numeric.values())}
 
     file_rate = None
     if time_values is not None:
         strict = time_col is not None and not _is_named_time(time_col)
         file_rate = _rate_from_time(time_values, strict=strict)
         if file_rate is None and not strict:
-            raise SamplingRateError(label, f"the time column {time_col!r} does not rise steadily",
-                                    HOW_TO_GIVE_RATE)
+            raise SamplingRateError(
+                label, f"the time column {time_col!r} does not rise steadily", HOW_TO_GIVE_RATE
+            )
     fs = pick_rate(file_rate, sampling_rate_hz, comments)
     if fs is None:
-        raise SamplingRateError(label, "the file has no time column and no sampling rate was given",
-                                HOW_TO_GIVE_RATE)
+        raise SamplingRateError(
+            label, "the file has no time column and no sampling rate was given", HOW_TO_GIVE_RATE
+        )
 
     names, units = [], []
     for col in numeric:

@@ -11,6 +11,7 @@ channel by channel into gigabytes.
 
 Only sex and age are taken from the EDF+ patient field; name, code and birth date are not kept.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,6 @@ from fractions import Fraction
 
 import numpy as np
 import pyedflib
-from scipy.signal import resample_poly
 
 from cardioagent.tools.errors import CorruptFileError, EmptyChannelError
 from cardioagent.tools.signal.loaders.assemble import build_signal_recording
@@ -38,6 +38,8 @@ def resample_to(x: np.ndarray, fs_from: float, fs_to: float, n_out: int) -> np.n
         t_out = np.arange(n_out) / fs_to
         y = np.interp(t_out, np.arange(len(x)) / fs_from, x)
     else:
+        from scipy.signal import resample_poly  # ~0.5 s to import; only mixed-rate EDFs need it
+
         ratio = Fraction(fs_to / fs_from).limit_denominator(1000)
         y = resample_poly(x, ratio.numerator, ratio.denominator)
     if len(y) >= n_out:
@@ -104,10 +106,11 @@ def _read(group: RecordGroup, reader: pyedflib.EdfReader) -> Recording:
     if same_rate:
         n_out = int(reader.getNSamples()[same_rate[0]])
     else:
-        n_out = int(math.floor(duration * fs))
+        n_out = math.floor(duration * fs)
     if len({rates[i] for i in keep}) > 1:
         comments.append(
-            "loader: EDF sampling rates " + ", ".join(f"{labels[i]} {rates[i]:g} Hz" for i in keep)
+            "loader: EDF sampling rates "
+            + ", ".join(f"{labels[i]} {rates[i]:g} Hz" for i in keep)
             + f"; all resampled to {fs:g} Hz"
         )
 
@@ -122,11 +125,13 @@ def _read(group: RecordGroup, reader: pyedflib.EdfReader) -> Recording:
     annotations = []
     onsets, _durations, texts = reader.readAnnotations()
     if len(onsets):
-        annotations.append(AnnotationSet(
-            source="edf",
-            samples=[int(round(float(t) * fs)) for t in onsets],
-            symbols=[str(t) for t in texts],
-        ))
+        annotations.append(
+            AnnotationSet(
+                source="edf",
+                samples=[round(float(t) * fs) for t in onsets],
+                symbols=[str(t) for t in texts],
+            )
+        )
     return build_signal_recording(
         group,
         signal=signal,

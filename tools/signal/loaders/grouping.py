@@ -6,8 +6,10 @@ and annotation files when they lie next to it. A ``.zip`` is unpacked into the w
 are grouped the same way; inside an archive, files of other types (README, .DS_Store, ...) are skipped,
 while a file of an unknown type uploaded on its own is an error.
 """
+
 from __future__ import annotations
 
+import re
 import shutil
 import zipfile
 from collections.abc import Sequence
@@ -49,6 +51,7 @@ class RecordGroup:
     main: SourceFile  # the header, or the one file of a single-file format
     data: dict[str, SourceFile] = field(default_factory=dict)  # WFDB: file name in header -> file
     annotations: dict[str, SourceFile] = field(default_factory=dict)  # WFDB: "atr"/"qrs" -> file
+    header: HeaderInfo | None = None  # WFDB: what the header's record line says
 
     @property
     def files(self) -> list[SourceFile]:
@@ -59,6 +62,11 @@ class RecordGroup:
 class HeaderInfo:
     record_name: str
     data_files: list[str]  # as named in the signal lines, in order, without duplicates
+    sampling_rate_hz: float | None  # None when the record line leaves it out (wfdb would assume 250 Hz)
+
+
+# Record line fields 3 and 4: "500", "360/360(0)" (frequency/counter frequency(base)), and the length.
+_FS_FIELD = re.compile(r"^(\d*\.?\d+(?:[eE][-+]?\d+)?)(?:/[\d.eE+-]+(?:\([^)]*\))?)?$")
 
 
 def read_header_info(src: SourceFile) -> HeaderInfo:
@@ -67,8 +75,11 @@ def read_header_info(src: SourceFile) -> HeaderInfo:
     try:
         text = src.path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        raise CorruptFileError(src.label, "the header is not a text file", "a WFDB header (.hea) as written by "
-                               "wfdb or PhysioNet tools") from None
+        raise CorruptFileError(
+            src.label,
+            "the header is not a text file",
+            "a WFDB header (.hea) as written by wfdb or PhysioNet tools",
+        ) from None
     lines = [ln.strip() for ln in text.splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith("#")]
     if not lines:
@@ -76,26 +87,48 @@ def read_header_info(src: SourceFile) -> HeaderInfo:
     record = lines[0].split()
     if "/" in record[0]:
         raise UnsupportedFormatError(
-            src.label, "multi-segment WFDB records are not supported",
+            src.label,
+            "multi-segment WFDB records are not supported",
             "single-segment WFDB records; " + SUPPORTED_FORMATS,
         )
     try:
         n_sig = int(record[1]) if len(record) > 1 else 0
     except ValueError:
-        raise CorruptFileError(src.label, f"the record line {lines[0]!r} has no valid signal count",
-                               "a WFDB header (.hea)") from None
+        raise CorruptFileError(
+            src.label, f"the record line {lines[0]!r} has no valid signal count", "a WFDB header (.hea)"
+        ) from None
+    fs: float | None = None
+    if len(record) > 2:
+        m = _FS_FIELD.match(record[2])
+        if not m:
+            raise CorruptFileError(
+                src.label,
+                f"the sampling frequency {record[2]!r} on the record line is not a number",
+                "a WFDB header whose record line reads: name, signals, Hz, samples",
+            )
+        fs = float(m.group(1))
+    if len(record) > 3 and not record[3].isdigit():
+        raise CorruptFileError(
+            src.label,
+            f"the sample count {record[3]!r} on the record line is not a whole number",
+            "a WFDB header whose record line reads: name, signals, Hz, samples",
+        )
     signal_lines = lines[1 : 1 + n_sig]
     if len(signal_lines) < n_sig:
         raise HeaderMismatchError(
-            src.label, f"the record line announces {n_sig} signals but only {len(signal_lines)} signal "
-            "line(s) follow", "a complete WFDB header with one line per signal",
+            src.label,
+            f"the record line announces {n_sig} signals but only {len(signal_lines)} signal line(s) follow",
+            "a complete WFDB header with one line per signal",
         )
     files: list[str] = []
     for ln in signal_lines:
         fname = ln.split()[0]
         if fname != "~" and fname not in files:
             files.append(fname)
-    return HeaderInfo(record_name=record[0], data_files=files)
+    return HeaderInfo(record_name=record[0], data_files=files, sampling_rate_hz=fs)
+
+
+_KNOWN_EXTENSIONS = FORMAT_OF_EXTENSION.keys() | WFDB_DATA_EXTENSIONS | WFDB_ANNOTATION_EXTENSIONS
 
 
 def _unpack_zip(src: SourceFile, workdir: Path, max_bytes: int) -> list[SourceFile]:
@@ -116,10 +149,12 @@ def _unpack_zip(src: SourceFile, workdir: Path, max_bytes: int) -> list[SourceFi
                     continue
                 suffix = rel.suffix.lower()
                 if suffix == ZIP_EXTENSION:
-                    raise UnsupportedFormatError(f"{src.label}:{info.filename}", "archives inside an archive "
-                                                 "are not unpacked", SUPPORTED_FORMATS)
-                known = FORMAT_OF_EXTENSION.keys() | WFDB_DATA_EXTENSIONS | WFDB_ANNOTATION_EXTENSIONS
-                if suffix not in known:
+                    raise UnsupportedFormatError(
+                        f"{src.label}:{info.filename}",
+                        "archives inside an archive are not unpacked",
+                        SUPPORTED_FORMATS,
+                    )
+                if suffix not in _KNOWN_EXTENSIONS:
                     continue
                 out = target.joinpath(*parts)
                 out.parent.mkdir(parents=True, exist_ok=True)
@@ -128,13 +163,17 @@ def _unpack_zip(src: SourceFile, workdir: Path, max_bytes: int) -> list[SourceFi
                     shutil.copyfileobj(_Capped(fin, max_bytes, src.label, info.filename), fout)
                 members.append(SourceFile(path=out, name=rel.name, label=f"{src.label}:{info.filename}"))
     except zipfile.BadZipFile as e:
-        raise CorruptFileError(src.label, f"the archive cannot be read ({e})", "a valid .zip of " +
-                               SUPPORTED_FORMATS) from e
+        raise CorruptFileError(
+            src.label, f"the archive cannot be read ({e})", "a valid .zip of " + SUPPORTED_FORMATS
+        ) from e
     except RuntimeError as e:  # zipfile raises RuntimeError for encrypted members
-        raise CorruptFileError(src.label, f"the archive cannot be unpacked ({e})",
-                               "an unencrypted .zip") from e
+        raise CorruptFileError(
+            src.label, f"the archive cannot be unpacked ({e})", "an unencrypted .zip"
+        ) from e
     if not members:
-        raise UnsupportedFormatError(src.label, "the archive holds no file of a supported type", SUPPORTED_FORMATS)
+        raise UnsupportedFormatError(
+            src.label, "the archive holds no file of a supported type", SUPPORTED_FORMATS
+        )
     return members
 
 
@@ -170,7 +209,7 @@ def expand_uploads(paths: Sequence[str | Path], workdir: Path, max_bytes: int) -
         suffix = src.suffix
         if suffix == ZIP_EXTENSION:
             out.extend(_unpack_zip(src, workdir, max_bytes))
-        elif suffix in FORMAT_OF_EXTENSION or suffix in WFDB_DATA_EXTENSIONS | WFDB_ANNOTATION_EXTENSIONS:
+        elif suffix in _KNOWN_EXTENSIONS:
             out.append(src)
         else:
             raise unsupported_extension(label, suffix)
@@ -179,7 +218,9 @@ def expand_uploads(paths: Sequence[str | Path], workdir: Path, max_bytes: int) -
     return out
 
 
-def _find_part(wanted: str, header: SourceFile, pool: list[SourceFile], claimed: set[int]) -> SourceFile | None:
+def _find_part(
+    wanted: str, header: SourceFile, pool: list[SourceFile], claimed: set[int]
+) -> SourceFile | None:
     """The uploaded file called ``wanted``: an unclaimed one first, and among those one in the header's own
     folder (two zips may both hold a ``100.dat``)."""
     hits = [f for f in pool if f.name == wanted]
@@ -197,7 +238,7 @@ def group_files(paths: Sequence[str | Path], workdir: Path, max_bytes: int) -> l
 
     for hea in headers:
         info = read_header_info(hea)
-        group = RecordGroup(format="wfdb", name=info.record_name, main=hea)
+        group = RecordGroup(format="wfdb", name=info.record_name, main=hea, header=info)
         for fname in info.data_files:
             found = _find_part(fname, hea, parts, claimed)
             if found is None and len(info.data_files) == 1:
@@ -210,7 +251,8 @@ def group_files(paths: Sequence[str | Path], workdir: Path, max_bytes: int) -> l
                     found = SourceFile(path=beside, name=fname, label=str(beside))
             if found is None:
                 raise HeaderMismatchError(
-                    hea.label, f"the header refers to the data file {fname}, which was not uploaded",
+                    hea.label,
+                    f"the header refers to the data file {fname}, which was not uploaded",
                     f"the .hea uploaded together with {fname} (or a .zip holding both)",
                 )
             claimed.add(id(found))
@@ -235,7 +277,8 @@ def group_files(paths: Sequence[str | Path], workdir: Path, max_bytes: int) -> l
         if id(part) not in claimed:
             kind = "annotation" if part.suffix in WFDB_ANNOTATION_EXTENSIONS else "WFDB data"
             raise HeaderMismatchError(
-                part.label, f"this {kind} file came without the WFDB header (.hea) that describes it",
+                part.label,
+                f"this {kind} file came without the WFDB header (.hea) that describes it",
                 f"the .hea uploaded together with its {part.suffix} file (or a .zip holding both); "
                 f"all formats: {SUPPORTED_FORMATS}",
             )

@@ -4,6 +4,7 @@ The result is an RGB ``uint8`` array, upright (EXIF orientation applied: phone p
 sideways with a rotation tag). Transparent pixels are laid on white, as they would show on paper.
 Whether the picture really is an ECG is for the image tools to decide, not the loader.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,9 @@ def _read_raster(group: RecordGroup) -> tuple[np.ndarray, list[str]]:
             img.load()
             return _to_rgb(img), [f"image: {img.format} {img.width}x{img.height}"]
     except Image.DecompressionBombError as e:
-        raise FileTooLargeError(label, f"the image has too many pixels ({e})",
-                                "images up to about 89 megapixels") from e
+        raise FileTooLargeError(
+            label, f"the image has too many pixels ({e})", "images up to about 89 megapixels"
+        ) from e
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise CorruptFileError(label, f"the file cannot be decoded as an image ({e})", _ACCEPTED) from e
 

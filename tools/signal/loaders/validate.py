@@ -12,6 +12,7 @@ Decisions (documented here because the loaders rely on them):
   remains is it an ``EmptyChannelError``. Isolated NaNs (and +-inf) in a kept channel are linearly
   interpolated, also with a note. Rationale: a 12-lead ECG with one lead off is still a useful ECG.
 """
+
 from __future__ import annotations
 
 import os
@@ -82,7 +83,8 @@ def check_file_size(path: Path, label: str, max_bytes: int) -> int:
     size = path.stat().st_size
     if size > max_bytes:
         raise FileTooLargeError(
-            label, f"the file is {_mb(size)}, over the upload limit of {_mb(max_bytes)}",
+            label,
+            f"the file is {_mb(size)}, over the upload limit of {_mb(max_bytes)}",
             f"files up to {_mb(max_bytes)} (the limit is set by {MAX_UPLOAD_ENV}); cut the recording shorter",
         )
     return size
@@ -92,7 +94,8 @@ def check_unpacked_size(label: str, member: str | None, size: int, max_bytes: in
     what = f"member {member} would unpack to" if member else "its members would unpack to"
     if size > max_bytes:
         raise FileTooLargeError(
-            label, f"{what} {_mb(size)}, over the upload limit of {_mb(max_bytes)}",
+            label,
+            f"{what} {_mb(size)}, over the upload limit of {_mb(max_bytes)}",
             f"archives whose unpacked content is up to {_mb(max_bytes)} (set by {MAX_UPLOAD_ENV})",
         )
 
@@ -112,7 +115,9 @@ def check_sampling_rate(label: str, fs: float | None, *, source: str = "") -> fl
         if np.isfinite(fs) and 0 < fs < 1:
             hint = "; if the time column is in milliseconds, name it time_ms"
         raise SamplingRateError(
-            label, f"the sampling rate{where} is {fs:g} Hz, below the minimum of 50 Hz{hint}", HOW_TO_GIVE_RATE
+            label,
+            f"the sampling rate{where} is {fs:g} Hz, below the minimum of 50 Hz{hint}",
+            HOW_TO_GIVE_RATE,
         )
     if fs > MAX_SAMPLING_RATE_HZ:
         raise SamplingRateError(
@@ -123,8 +128,16 @@ def check_sampling_rate(label: str, fs: float | None, *, source: str = "") -> fl
 
 # Bytes per sample of the WFDB storage formats whose size is fixed (the FLAC formats 5xx are not).
 _WFDB_BYTES_PER_SAMPLE = {
-    "8": 1.0, "16": 2.0, "24": 3.0, "32": 4.0, "61": 2.0, "80": 1.0, "160": 2.0,
-    "212": 1.5, "310": 4 / 3, "311": 4 / 3,
+    "8": 1.0,
+    "16": 2.0,
+    "24": 3.0,
+    "32": 4.0,
+    "61": 2.0,
+    "80": 1.0,
+    "160": 2.0,
+    "212": 1.5,
+    "310": 4 / 3,
+    "311": 4 / 3,
 }
 
 
@@ -204,7 +217,8 @@ def clean_channels(
             keep.append(j)
     if not keep:
         raise EmptyChannelError(
-            label, "no channel holds a usable signal: " + ", ".join(problems),
+            label,
+            "no channel holds a usable signal: " + ", ".join(problems),
             "a recording with at least one channel of finite, varying values",
         )
     if problems:

@@ -2,7 +2,8 @@
 
 matplotlib is imported only inside the plotting functions, so rendering printouts stays light.
 """
+
 from cardioagent.tools.signal.render.paper import PAPERS, PanelBox, RenderedEcg, render_12lead
 from cardioagent.tools.signal.render.plots import plot_heart_rate_trend, plot_recording
 
-__all__ = ["PAPERS", "PanelBox", "RenderedEcg", "render_12lead", "plot_recording", "plot_heart_rate_trend"]
+__all__ = ["PAPERS", "PanelBox", "RenderedEcg", "plot_heart_rate_trend", "plot_recording", "render_12lead"]

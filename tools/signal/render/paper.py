@@ -6,6 +6,7 @@ coordinate in the result can be turned back into seconds and millivolts. The gri
 pixels, is drawn once per (dpi, paper, seconds) and copied, because the ECG-image model renders thousands
 of these for training.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -15,11 +16,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
-from pydantic import BaseModel, ConfigDict, Field
-
 from cardioagent.tools.errors import InputError, SamplingRateError
 from cardioagent.tools.signal.recording import Recording
+from PIL import Image, ImageDraw, ImageFont
+from pydantic import BaseModel, ConfigDict, Field
 
 SPEED_MM_S = 25.0
 GAIN_MM_MV = 10.0
@@ -68,7 +68,9 @@ class PanelBox(BaseModel):
     row: int
     column: int
     rhythm: bool = Field(description="the 10-s rhythm strip under the 3x4 panels")
-    drawn: bool = Field(description="a trace was drawn (False when the lead is missing or the recording ended)")
+    drawn: bool = Field(
+        description="a trace was drawn (False when the lead is missing or the recording ended)"
+    )
     bbox_px: tuple[int, int, int, int] = Field(description="x0, y0, x1, y1 (x1, y1 exclusive)")
     origin_x_px: float
     baseline_y_px: float
@@ -127,8 +129,8 @@ def _geometry(dpi: int, paper: str, seconds: float) -> _Geometry:
     height_mm = 2 * lay.margin_mm + lay.header_mm + grid_h + lay.footer_mm
     return _Geometry(
         ppm=ppm,
-        width_px=int(math.ceil(width_mm * ppm)),
-        height_px=int(math.ceil(height_mm * ppm)),
+        width_px=math.ceil(width_mm * ppm),
+        height_px=math.ceil(height_mm * ppm),
         grid_x0_mm=lay.margin_mm,
         grid_y0_mm=lay.margin_mm + lay.header_mm,
         grid_w_mm=grid_w,
@@ -144,20 +146,20 @@ def _grid_background(dpi: int, paper: str, seconds: float) -> np.ndarray:
     img = np.empty((g.height_px, g.width_px, 3), dtype=np.uint8)
     img[:] = PAPER_WHITE
     x0, y0 = g.px(g.grid_x0_mm), g.px(g.grid_y0_mm)
-    x1, y1 = int(round(x0 + g.px(g.grid_w_mm))), int(round(y0 + g.px(g.grid_h_mm)))
-    major_w = max(1, int(round(0.2 * g.ppm)))  # bold lines: about 0.2 mm, never thinner than a pixel
+    x1, y1 = round(x0 + g.px(g.grid_w_mm)), round(y0 + g.px(g.grid_h_mm))
+    major_w = max(1, round(0.2 * g.ppm))  # bold lines: about 0.2 mm, never thinner than a pixel
     for axis, n_mm in ((1, int(g.grid_w_mm)), (0, int(g.grid_h_mm))):
         origin = x0 if axis == 1 else y0
         for k in range(n_mm + 1):
-            pos = int(round(origin + k * g.ppm))
+            pos = round(origin + k * g.ppm)
             major = k % 5 == 0
             w = major_w if major else 1
             lo = pos - (w - 1) // 2
             colour = GRID_MAJOR if major else GRID_MINOR
             if axis == 1:
-                sl = img[int(round(y0)) : y1 + 1, lo : lo + w]
+                sl = img[round(y0) : y1 + 1, lo : lo + w]
             else:
-                sl = img[lo : lo + w, int(round(x0)) : x1 + 1]
+                sl = img[lo : lo + w, round(x0) : x1 + 1]
             if major:
                 sl[:] = colour
             else:
@@ -237,7 +239,7 @@ def _draw_calibration(draw: ImageDraw.ImageDraw, g: _Geometry, row: int, width: 
 
 
 def _draw_label(draw: ImageDraw.ImageDraw, g: _Geometry, x_px: float, baseline_px: float, text: str) -> None:
-    font = _font(max(8, int(round(3.2 * g.ppm))))
+    font = _font(max(8, round(3.2 * g.ppm)))
     draw.text((x_px + g.px(1.5), baseline_px - g.px(10.0)), text, fill=TEXT, font=font, anchor="ls")
 
 
@@ -262,10 +264,14 @@ def render_12lead(
     and the footer follow it.
     """
     if rec.signal is None or rec.signal.ndim != 2 or rec.signal.shape[0] == 0:
-        raise InputError(rec.name, "has no signal samples to draw", "a recording with a (samples, channels) signal")
+        raise InputError(
+            rec.name, "has no signal samples to draw", "a recording with a (samples, channels) signal"
+        )
     fs = rec.sampling_rate_hz
     if not fs or not math.isfinite(fs) or fs <= 0:
-        raise SamplingRateError(rec.name, f"sampling rate {fs!r} cannot place samples on paper", "a positive rate in Hz")
+        raise SamplingRateError(
+            rec.name, f"sampling rate {fs!r} cannot place samples on paper", "a positive rate in Hz"
+        )
     if paper not in PAPERS:
         raise InputError(rec.name, f"unknown paper layout {paper!r}", ", ".join(sorted(PAPERS)))
     if not 10 <= dpi <= 1200:
@@ -273,12 +279,14 @@ def render_12lead(
     if not 1.0 <= seconds <= 60.0:
         raise InputError(rec.name, f"{seconds} s per page is out of range", "1 to 60 s")
     if not 1.0 <= gain_mm_mv <= 40.0:
-        raise InputError(rec.name, f"gain {gain_mm_mv} mm/mV is out of range", "1 to 40 mm/mV (10 is standard)")
+        raise InputError(
+            rec.name, f"gain {gain_mm_mv} mm/mV is out of range", "1 to 40 mm/mV (10 is standard)"
+        )
 
     g = _geometry(int(dpi), paper, float(seconds))
     canvas = Image.fromarray(_grid_background(int(dpi), paper, float(seconds)).copy())
     draw = ImageDraw.Draw(canvas)
-    width = max(1, int(round(0.3 * g.ppm)))
+    width = max(1, round(0.3 * g.ppm))
     lookup = _channel_lookup(rec)
     finite_channel = np.isfinite(rec.signal).any(axis=0)
     col_s = seconds / 4.0
@@ -300,16 +308,16 @@ def render_12lead(
         ox = g.px(g.trace_x0_mm + t0 * SPEED_MM_S)
         ex = g.px(g.trace_x0_mm + t1 * SPEED_MM_S)
         bbox = (
-            int(math.floor(ox)),
-            int(math.floor(g.px(g.row_top_mm(r)))),
-            int(math.ceil(ex)),
-            int(math.ceil(g.px(g.row_top_mm(r + 1)))),
+            math.floor(ox),
+            math.floor(g.px(g.row_top_mm(r))),
+            math.ceil(ex),
+            math.ceil(g.px(g.row_top_mm(r + 1))),
         )
         idx = lookup.get(lead.lower())
         if idx is not None and not finite_channel[idx]:
             idx = None  # an all-NaN channel is as good as absent
-        i0 = int(round(t0 * fs))
-        i1 = min(rec.n_samples, int(round(t1 * fs)))
+        i0 = round(t0 * fs)
+        i1 = min(rec.n_samples, round(t1 * fs))
         seg = rec.signal[i0:i1, idx] if idx is not None and i1 > i0 else None
         has_data = seg is not None and bool(np.isfinite(seg).any())
         if has_data:
@@ -336,7 +344,7 @@ def render_12lead(
                 (ox + g.px(2.0), base_px + g.px(4.0)),
                 "no data",
                 fill=MISSING_BOX,
-                font=_font(max(8, int(round(2.5 * g.ppm)))),
+                font=_font(max(8, round(2.5 * g.ppm))),
                 anchor="ls",
             )
             if lead not in missing:
@@ -393,7 +401,7 @@ def _draw_text_bands(
     draw: ImageDraw.ImageDraw, g: _Geometry, rec: Recording, fs: float, show_header: bool, gain: float
 ) -> None:
     lay = g.layout
-    small = _font(max(8, int(round(3.0 * g.ppm))))
+    small = _font(max(8, round(3.0 * g.ppm)))
     if show_header and lay.header_mm > 0:
         demo = rec.demographics
         parts = [rec.name]
@@ -401,7 +409,7 @@ def _draw_text_bands(
             parts.append(f"Age: {demo.age:g}")
         if demo.sex is not None:
             parts.append(f"Sex: {demo.sex}")
-        big = _font(max(8, int(round(4.0 * g.ppm))))
+        big = _font(max(8, round(4.0 * g.ppm)))
         y = g.px(lay.margin_mm + lay.header_mm - 4.0)
         draw.text((g.px(lay.margin_mm + 1.0), y), "    ".join(parts), fill=TEXT, font=big, anchor="ls")
     footer = f"{SPEED_MM_S:g} mm/s  {gain:g} mm/mV  {fs:g} Hz"

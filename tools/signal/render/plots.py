@@ -3,13 +3,13 @@
 Figures are built on ``matplotlib.figure.Figure`` with an Agg canvas, never through pyplot, so nothing
 here touches matplotlib's global state (current figure, backend) that other code may rely on.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from cardioagent.tools.errors import InputError, SamplingRateError
 from cardioagent.tools.signal.recording import Recording
 
@@ -53,10 +53,14 @@ def plot_recording(
     to the end of the recording.
     """
     if rec.signal is None or rec.signal.ndim != 2 or rec.signal.shape[0] == 0:
-        raise InputError(rec.name, "has no signal samples to plot", "a recording with a (samples, channels) signal")
+        raise InputError(
+            rec.name, "has no signal samples to plot", "a recording with a (samples, channels) signal"
+        )
     fs = rec.sampling_rate_hz
     if not fs or fs <= 0:
-        raise SamplingRateError(rec.name, f"sampling rate {fs!r} cannot give a time axis", "a positive rate in Hz")
+        raise SamplingRateError(
+            rec.name, f"sampling rate {fs!r} cannot give a time axis", "a positive rate in Hz"
+        )
     names = channels if channels is not None else rec.channel_names[:MAX_CHANNELS]
     if not names:
         raise InputError(rec.name, "no channels were chosen to plot", f"some of {rec.channel_names}")
@@ -68,8 +72,8 @@ def plot_recording(
             indices.append(rec.channel_index(name))
         except KeyError:
             raise InputError(rec.name, f"has no channel {name!r}", f"one of {rec.channel_names}") from None
-    i0 = max(0, int(round(start_s * fs)))
-    i1 = rec.n_samples if seconds is None else min(rec.n_samples, i0 + int(round(seconds * fs)))
+    i0 = max(0, round(start_s * fs))
+    i1 = rec.n_samples if seconds is None else min(rec.n_samples, i0 + round(seconds * fs))
     if i1 <= i0:
         raise InputError(
             rec.name,
@@ -99,7 +103,8 @@ def plot_recording(
         ax.set_ylabel(f"{ch.name} ({ch.unit})" if ch.unit else ch.name)
         ax.grid(True, alpha=0.3)
         if key in peaks_by or markers_by.get(key):
-            ax.legend(loc="upper right", fontsize=8)
+            # Outside the axes: inside, it would hide the very peaks it explains.
+            ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
     axes[-1].set_xlabel("time (s)")
     axes[-1].set_xlim(t[0], t[-1] if len(t) > 1 else t[0] + 1.0 / fs)
     fig.suptitle(title if title is not None else f"{rec.name} ({fs:g} Hz)")
@@ -119,9 +124,15 @@ def plot_heart_rate_trend(
     t = np.asarray(times_s, dtype=np.float64)
     hr = np.asarray(bpm, dtype=np.float64)
     if t.shape != hr.shape or t.ndim != 1:
-        raise InputError("heart-rate trend", f"times ({t.shape}) and rates ({hr.shape}) differ", "two 1-D arrays of one length")
+        raise InputError(
+            "heart-rate trend",
+            f"times ({t.shape}) and rates ({hr.shape}) differ",
+            "two 1-D arrays of one length",
+        )
     if quality is not None and len(quality) != len(t):
-        raise InputError("heart-rate trend", f"{len(quality)} quality flags for {len(t)} rates", "one flag per rate")
+        raise InputError(
+            "heart-rate trend", f"{len(quality)} quality flags for {len(t)} rates", "one flag per rate"
+        )
 
     fig = _new_figure(10.0, 3.5)
     ax = fig.add_subplot(1, 1, 1)
@@ -132,11 +143,17 @@ def plot_heart_rate_trend(
         flags = np.asarray([str(q).lower() for q in quality])
         for flag in dict.fromkeys(flags.tolist()):
             sel = flags == flag
-            ax.plot(t[sel], hr[sel], "o", markersize=4, color=QUALITY_COLOURS.get(flag, "#7f7f7f"), label=flag)
+            ax.plot(
+                t[sel], hr[sel], "o", markersize=4, color=QUALITY_COLOURS.get(flag, "#7f7f7f"), label=flag
+            )
     if reference is not None:
         rt, rh = (np.asarray(a, dtype=np.float64) for a in reference)
         if rt.shape != rh.shape:
-            raise InputError("heart-rate reference", f"times ({rt.shape}) and rates ({rh.shape}) differ", "two 1-D arrays of one length")
+            raise InputError(
+                "heart-rate reference",
+                f"times ({rt.shape}) and rates ({rh.shape}) differ",
+                "two 1-D arrays of one length",
+            )
         ax.plot(rt, rh, "--", color="#d62728", linewidth=1.2, label="reference")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("heart rate (bpm)")

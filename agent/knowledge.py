@@ -1,0 +1,127 @@
+"""From this turn's measurements and question to cited interpretation lines (CKEPE).
+
+Which concepts are even considered is decided here, conservatively: a heart rate of 110 bpm meets the rate
+criterion of ventricular tachycardia too, but nobody should read "ventricular tachycardia" next to a sinus
+recording. So each measured quantity brings a short list of everyday candidates, the CKEPE rule table
+(knowledge_base/ckepe.py) says which of them the numbers support, and only supported or borderline ones
+are shown, each with the criterion it was checked against and its citation. Entries the question itself
+names (by retrieval) are added with their definition, so "what does a long QT mean?" gets an answer
+even when no QT was measured.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from cardioagent.agent.compose import Citation, KnowledgeBundle
+from cardioagent.agent.state import ToolCallRecord
+from cardioagent.tools.contract import Measurement
+
+# quantity (as knowledge_base.ckepe.quantity_of names it) -> everyday candidate concepts
+CANDIDATES_BY_QUANTITY: dict[str, list[str]] = {
+    "heart_rate": ["sinus_bradycardia", "sinus_tachycardia", "resting_heart_rate"],
+    "pr": ["first_degree_av_block", "short_pr_interval"],
+    "qrs": ["bundle_branch_block", "nonspecific_intraventricular_conduction_delay"],
+    "qtc": ["prolonged_qt_interval", "marked_qt_prolongation", "short_qt_interval"],
+    "qrs_axis": ["left_axis_deviation", "right_axis_deviation"],
+}
+# tool -> concept explained whenever the tool ran (what its numbers mean), cited
+CONTEXT_BY_TOOL: dict[str, str] = {
+    "rhythm_analysis": "regular_vs_irregular_rhythm",
+    "hrv_analysis": "heart_rate_variability",
+}
+QUESTION_HIT_MIN_SCORE = 0.55
+MAX_QUESTION_HITS = 2
+
+
+def measurements_of(records: list[ToolCallRecord]) -> list[Measurement]:
+    out: list[Measurement] = []
+    for rec in records:
+        if rec.ok and rec.result:
+            _collect(rec.result, out)
+    return out
+
+
+def _collect(obj: Any, out: list[Measurement]) -> None:
+    if isinstance(obj, dict):
+        if {"name", "value", "unit"} <= obj.keys() and isinstance(obj.get("name"), str):
+            try:
+                out.append(Measurement.model_validate(obj))
+                return
+            except ValueError:
+                pass
+        for v in obj.values():
+            _collect(v, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _collect(v, out)
+
+
+class KnowledgeGatherer:
+    def __init__(self, kb_dir: Path) -> None:
+        self.kb_dir = Path(kb_dir)
+        self._store = None
+        self._lock = threading.Lock()
+
+    def store(self):
+        with self._lock:
+            if self._store is None:
+                from cardioagent.knowledge_base.store import KnowledgeStore
+
+                store = KnowledgeStore(self.kb_dir)
+                store.ensure_built()
+                self._store = store
+            return self._store
+
+    def warm_up(self) -> None:
+        self.store().search("heart rate", k=1)
+
+    def gather(self, question: str, records: list[ToolCallRecord]) -> KnowledgeBundle:
+        from cardioagent.knowledge_base.ckepe import build_ckepe_prompt, evidence_for, quantity_of
+
+        store = self.store()
+        measurements = [m for m in measurements_of(records) if m.value is not None]
+        quantities = {quantity_of(m) for m in measurements}
+        labels: list[str] = []
+        for q in quantities:
+            for entry_id in CANDIDATES_BY_QUANTITY.get(q or "", []):
+                verdicts = {e.verdict for e in evidence_for(entry_id, measurements)}
+                if verdicts & {"supports", "borderline"} and entry_id not in labels and store.get_entry(entry_id):
+                    labels.append(entry_id)
+        for rec in records:
+            concept = CONTEXT_BY_TOOL.get(rec.tool)
+            if rec.ok and concept and concept not in labels and store.get_entry(concept):
+                labels.append(concept)
+        passages: list[str] = []
+        hits = [h for r in records if r.ok and r.tool == "knowledge_search" for h in (r.result or {}).get("hits", [])]
+        if not hits:
+            hits = [h.model_dump() for h in store.search(question, k=MAX_QUESTION_HITS)
+                    if h.score >= QUESTION_HIT_MIN_SCORE]
+        question_entries = []
+        for h in hits[:MAX_QUESTION_HITS]:
+            passages.append(h["text"])
+            if h.get("source_kind", "corpus") == "corpus" and h["entry_id"] not in labels:
+                labels.append(h["entry_id"])
+                question_entries.append(h["entry_id"])
+        if not labels:
+            return KnowledgeBundle(passages=passages)
+        prompt = build_ckepe_prompt(labels, measurements, store)
+        lines = []
+        for cand in prompt.candidates:
+            if cand.entry_id is None:
+                continue
+            cite = f" [{cand.citation}]"
+            shown = [e for e in cand.evidence if e.verdict in ("supports", "borderline")]
+            for e in shown:
+                verb = "meets" if e.verdict == "supports" else "is borderline for"
+                caveat = " (from a poor-quality signal)" if e.poor_quality else ""
+                lines.append(f"{e.measurement}{caveat} {verb} the criterion of **{cand.name}**: {e.criterion}{cite}")
+            if not shown and cand.definition:
+                lines.append(f"**{cand.name}**: {cand.definition}{cite}")
+            passages.append(cand.definition)
+            passages.extend(cand.criteria)
+        citations = [
+            Citation(n=c.n, entry_id=c.entry_id, name=c.name, sources=list(c.sources)) for c in prompt.citations
+        ]
+        return KnowledgeBundle(lines=lines, citations=citations, prompt=prompt.text, passages=passages)

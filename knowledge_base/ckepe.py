@@ -1,0 +1,450 @@
+"""Clinical-knowledge-enhanced prompts (CKEPE), after MERL (Liu et al., "Zero-Shot ECG Classification
+with Multimodal Learning and Test-time Clinical Knowledge Enhancement", ICML 2024).
+
+MERL replaces a bare label ("sinus bradycardia") with a description grounded in clinical knowledge before
+comparing it with a recording. Here the knowledge comes from the local corpus, never from an LLM:
+
+- ``build_ckepe_prompt``: each candidate label is resolved to a corpus entry (id, SNOMED code, name,
+  synonym/abbreviation, then retrieval), expanded with its definition and criteria, and checked against
+  the measurements the tools produced with the explicit ``NUMERIC_RULES`` table below. The prompt carries
+  numbered citations [n] and the matching ``Citation`` list, ready for the agent's answer.
+- ``score_labels``: zero-shot ranking of labels by cosine similarity between a findings text and each
+  label's enriched description (name + synonyms + definition + criteria), as MERL does at test time.
+
+The numeric rule table
+----------------------
+One ``NumericRule`` per (entry, measured quantity) criterion, adult values, taken from the entry's own
+Criteria section so that the prompt never contradicts the text it cites. A rule states the range in
+which the criterion holds. A value inside it *supports* the entry; a value outside it by more than
+``grey`` (in the rule's unit) *contradicts* it; in between is *borderline*. Rules whose criterion is only
+typical ("usually", "often") set ``contradicts=False``: meeting them supports, missing them says nothing.
+Rules speak only to the number: HR 48 bpm supports sinus bradycardia's rate criterion and says nothing
+about whether P waves are sinus. To add a rule, add a line to ``NUMERIC_RULES``; a test checks that every
+``entry_id`` exists in the corpus.
+
+Measurements are matched to quantities by name (``quantity_of``: "heart_rate", "HR", "QTc (Bazett)",
+"PR interval", "QRS duration", "QRS axis", ...) and converted to the rule's unit (s -> ms, mm -> mV).
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from cardioagent.knowledge_base.entries import KnowledgeEntry
+from cardioagent.knowledge_base.store import KnowledgeStore
+from cardioagent.tools.contract import Measurement, Quality
+
+Quantity = Literal[
+    "heart_rate",  # bpm (ventricular rate unless stated)
+    "pr",  # ms
+    "qrs",  # QRS duration, ms
+    "qt",  # ms
+    "qtc",  # ms
+    "p_duration",  # ms
+    "p_amplitude",  # mV, lead II
+    "qrs_axis",  # degrees, frontal plane
+    "sokolow_lyon",  # mV, S V1 + R V5/V6
+]
+UNITS: dict[str, str] = {
+    "heart_rate": "bpm",
+    "pr": "ms",
+    "qrs": "ms",
+    "qt": "ms",
+    "qtc": "ms",
+    "p_duration": "ms",
+    "p_amplitude": "mV",
+    "qrs_axis": "°",
+    "sokolow_lyon": "mV",
+}
+Verdict = Literal["supports", "contradicts", "borderline"]
+
+# Labels resolved by retrieval below this cosine score are reported as unresolved rather than guessed.
+RETRIEVAL_MIN_SCORE = 0.45
+
+
+class NumericRule(BaseModel):
+    entry_id: str
+    quantity: Quantity
+    low: float = -math.inf
+    high: float = math.inf
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    criterion: str = Field(description="the criterion as a reader sees it, e.g. 'heart rate < 60 bpm (adults)'")
+    grey: float = 0.0
+    contradicts: bool = True
+
+    def holds(self, v: float) -> bool:
+        above = v >= self.low if self.low_inclusive else v > self.low
+        below = v <= self.high if self.high_inclusive else v < self.high
+        return above and below
+
+    def verdict(self, v: float) -> Verdict | None:
+        if self.holds(v):
+            return "supports"
+        if not self.contradicts:
+            return None
+        if self.low - self.grey <= v <= self.high + self.grey:
+            return "borderline"
+        return "contradicts"
+
+
+def _lt(entry_id: str, q: Quantity, x: float, criterion: str, **kw) -> NumericRule:
+    return NumericRule(entry_id=entry_id, quantity=q, high=x, high_inclusive=False, criterion=criterion, **kw)
+
+
+def _le(entry_id: str, q: Quantity, x: float, criterion: str, **kw) -> NumericRule:
+    return NumericRule(entry_id=entry_id, quantity=q, high=x, criterion=criterion, **kw)
+
+
+def _gt(entry_id: str, q: Quantity, x: float, criterion: str, **kw) -> NumericRule:
+    return NumericRule(entry_id=entry_id, quantity=q, low=x, low_inclusive=False, criterion=criterion, **kw)
+
+
+def _ge(entry_id: str, q: Quantity, x: float, criterion: str, **kw) -> NumericRule:
+    return NumericRule(entry_id=entry_id, quantity=q, low=x, criterion=criterion, **kw)
+
+
+def _in(entry_id: str, q: Quantity, lo: float, hi: float, criterion: str, **kw) -> NumericRule:
+    return NumericRule(entry_id=entry_id, quantity=q, low=lo, high=hi, criterion=criterion, **kw)
+
+
+HR, PR, QRS, QTC = "heart_rate", "pr", "qrs", "qtc"
+
+NUMERIC_RULES: list[NumericRule] = [
+    # --- rate (adults) ---
+    _lt("sinus_bradycardia", HR, 60, "heart rate < 60 bpm (adults)"),
+    _lt("bradycardia", HR, 60, "heart rate < 60 bpm (adults)"),
+    _gt("sinus_tachycardia", HR, 100, "heart rate > 100 bpm (adults)"),
+    _in("sinus_rhythm", HR, 60, 100, "resting rate 60-100 bpm (adults)", grey=10),
+    _gt("rapid_atrial_fibrillation", HR, 100, "ventricular rate > 100 bpm"),
+    _gt("supraventricular_tachycardia", HR, 100, "heart rate > 100 bpm"),
+    _gt("paroxysmal_supraventricular_tachycardia", HR, 100, "heart rate > 100 bpm"),
+    _gt("atrioventricular_nodal_reentrant_tachycardia", HR, 100, "heart rate > 100 bpm"),
+    _gt("atrioventricular_reentrant_tachycardia", HR, 100, "heart rate > 100 bpm"),
+    _gt("atrial_tachycardia", HR, 100, "atrial rate > 100 bpm"),
+    _gt("junctional_tachycardia", HR, 100, "heart rate > 100 bpm"),
+    _in("accelerated_junctional_rhythm", HR, 60, 100, "heart rate 60-100 bpm", grey=10),
+    _in("junctional_rhythm", HR, 40, 60, "escape rate 40-60 bpm (adults)", grey=10),
+    _in("idioventricular_rhythm", HR, 20, 40, "ventricular rate about 20-40 bpm (adults)", grey=10),
+    _in("accelerated_idioventricular_rhythm", HR, 40, 120, "ventricular rate about 40-120 bpm"),
+    _gt("ventricular_tachycardia", HR, 100, "ventricular rate > 100 bpm"),
+    _gt("paroxysmal_ventricular_tachycardia", HR, 100, "ventricular rate > 100 bpm"),
+    _in("ventricular_flutter", HR, 250, 350, "ventricular rate about 250-350/min", grey=50),
+    _lt("complete_heart_block", HR, 60, "escape rate 20-60 bpm (adults)", contradicts=False),
+    # --- PR interval ---
+    _gt("first_degree_av_block", PR, 200, "PR interval > 200 ms (adults)"),
+    _lt("short_pr_interval", PR, 120, "PR interval < 120 ms (adults)"),
+    _lt("wolff_parkinson_white_pattern", PR, 120, "PR interval < 120 ms (adults)"),
+    _lt("ventricular_preexcitation", PR, 120, "PR interval < 120 ms (adults)"),
+    # --- QRS duration ---
+    _gt("wolff_parkinson_white_pattern", QRS, 110, "QRS usually > 110-120 ms", contradicts=False),
+    _ge("left_bundle_branch_block", QRS, 120, "QRS duration >= 120 ms (adults)"),
+    _ge("right_bundle_branch_block", QRS, 120, "QRS duration >= 120 ms (adults)"),
+    _ge("bundle_branch_block", QRS, 120, "QRS duration >= 120 ms (adults)"),
+    _in("incomplete_right_bundle_branch_block", QRS, 110, 120, "QRS 110-119 ms (adults)",
+        high_inclusive=False, grey=10),
+    _in("incomplete_left_bundle_branch_block", QRS, 110, 120, "QRS 110-119 ms (adults)",
+        high_inclusive=False, grey=10),
+    _gt("nonspecific_intraventricular_conduction_delay", QRS, 110, "QRS duration > 110 ms (adults)"),
+    _lt("left_anterior_fascicular_block", QRS, 120, "QRS duration < 120 ms"),
+    _lt("left_posterior_fascicular_block", QRS, 120, "QRS duration < 120 ms"),
+    # --- QRS axis (frontal plane, adults) ---
+    _in("left_axis_deviation", "qrs_axis", -90, -30, "QRS axis -30° to -90°", high_inclusive=False),
+    _in("right_axis_deviation", "qrs_axis", 90, 180, "QRS axis +90° to +180°", low_inclusive=False),
+    _in("left_anterior_fascicular_block", "qrs_axis", -90, -45, "QRS axis -45° to -90°", grey=15),
+    _in("left_posterior_fascicular_block", "qrs_axis", 90, 180, "QRS axis +90° to +180°", grey=10),
+    # --- QT ---
+    _gt("prolonged_qt_interval", QTC, 460, "QTc > 460 ms (women; > 450 ms in men)", grey=20),
+    _ge("marked_qt_prolongation", QTC, 500, "QTc >= 500 ms", grey=20),
+    _le("short_qt_interval", QTC, 340, "QTc <= 340 ms (2015 ESC short QT syndrome)", grey=50),
+    # --- P wave ---
+    _ge("prolonged_p_wave", "p_duration", 120, "P-wave duration >= 120 ms (adults)", grey=10),
+    _gt("tall_p_wave", "p_amplitude", 0.25, "P amplitude > 0.25 mV (2.5 mm) in II, III or aVF", grey=0.05),
+    _gt("right_atrial_abnormality", "p_amplitude", 0.25, "P amplitude > 0.25 mV in II", contradicts=False),
+    # --- voltage ---
+    _ge("left_ventricular_high_voltage", "sokolow_lyon", 3.5, "Sokolow-Lyon S V1 + R V5/V6 >= 3.5 mV (35 mm)",
+        contradicts=False),
+    _ge("left_ventricular_hypertrophy", "sokolow_lyon", 3.5, "Sokolow-Lyon S V1 + R V5/V6 >= 3.5 mV (35 mm)",
+        contradicts=False),
+]
+
+
+# ----- measurements -> quantities ----------------------------------------------------------------------
+
+# Order matters: the first pattern that matches a normalized measurement name wins.
+_QUANTITY_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("qrs_axis", re.compile(r"\baxis\b")),
+    ("sokolow_lyon", re.compile(r"sokolow")),
+    ("qtc", re.compile(r"\bqtc\w*|\bcorrected qt\b")),
+    ("qt", re.compile(r"\bqt\b")),
+    ("pr", re.compile(r"\bpr\b|\bpq\b")),
+    ("qrs", re.compile(r"\bqrs\b")),
+    ("p_duration", re.compile(r"\bp (wave )?(duration|width)\b|\bp wave\b(?!.*amplitude)")),
+    ("p_amplitude", re.compile(r"\bp (wave )?(amplitude|height)\b")),
+    ("heart_rate", re.compile(r"\bheart rate\b|\bhr\b|\bpulse( rate)?\b|\bventricular rate\b|^rate\b")),
+]
+
+
+def quantity_of(m: Measurement) -> str | None:
+    """The quantity a measurement reports, from its name (and unit for a bare 'rate'), or None."""
+    name = re.sub(r"[^a-z0-9]+", " ", m.name.lower()).strip()
+    for quantity, pattern in _QUANTITY_PATTERNS:
+        if pattern.search(name):
+            if quantity == "heart_rate" and m.unit and m.unit.lower() not in ("bpm", "/min", "1/min", "beats/min"):
+                return None  # e.g. a respiratory "rate" in breaths/min
+            return quantity
+    return None
+
+
+def value_in(m: Measurement, quantity: str) -> float | None:
+    """The measurement's value in the rule unit of ``quantity`` (None when it cannot be converted)."""
+    if m.value is None or m.quality == Quality.UNUSABLE:
+        return None
+    unit = (m.unit or "").strip().lower()
+    target = UNITS[quantity]
+    v = float(m.value)
+    if target == "ms" and unit in ("s", "sec", "seconds"):
+        return v * 1000.0
+    if target == "mV" and unit == "mm":
+        return v / 10.0  # standard gain 10 mm/mV
+    if target == "mV" and unit in ("uv", "µv", "μv"):
+        return v / 1000.0
+    if unit in ("", target.lower(), "deg", "degrees", "beats/min", "/min", "1/min", "msec"):
+        return v
+    return None
+
+
+# ----- models -------------------------------------------------------------------------------------------
+
+class Evidence(BaseModel):
+    measurement: str = Field(description="the measurement as text, e.g. 'heart_rate: 48 bpm'")
+    quantity: str
+    value: float = Field(description="in the rule's unit")
+    unit: str
+    criterion: str
+    verdict: Verdict
+    poor_quality: bool = False
+
+    def text(self) -> str:
+        verb = {"supports": "meets", "contradicts": "does not meet", "borderline": "is borderline for"}[self.verdict]
+        flag = " (poor signal quality: weak evidence)" if self.poor_quality else ""
+        return f"{self.verdict.upper()}: {self.measurement} {verb} \"{self.criterion}\"{flag}"
+
+
+class Citation(BaseModel):
+    n: int
+    entry_id: str
+    name: str
+    sources: list[str]
+
+    def text(self) -> str:
+        return f"[{self.n}] {self.name} — cardioagent knowledge base entry '{self.entry_id}'; sources: " + "; ".join(
+            self.sources
+        )
+
+
+Resolution = Literal["id", "snomed", "name", "synonym", "retrieval", "unresolved"]
+
+
+class CandidateKnowledge(BaseModel):
+    label: str
+    entry_id: str | None = None
+    name: str | None = None
+    resolved_by: Resolution
+    urgency: str | None = None
+    definition: str = ""
+    criteria: list[str] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    citation: int | None = None
+
+    @property
+    def supported(self) -> int:
+        return sum(e.verdict == "supports" for e in self.evidence)
+
+    @property
+    def contradicted(self) -> int:
+        return sum(e.verdict == "contradicts" for e in self.evidence)
+
+
+class CkepePrompt(BaseModel):
+    text: str
+    candidates: list[CandidateKnowledge]
+    citations: list[Citation]
+    measurements: list[str] = Field(default_factory=list, description="the measurements that were considered")
+
+
+class LabelScore(BaseModel):
+    label: str
+    entry_id: str | None
+    name: str
+    score: float = Field(description="cosine similarity of the findings text to the enriched description")
+
+
+# ----- label resolution ----------------------------------------------------------------------------------
+
+def resolve_label(label: str, store: KnowledgeStore) -> tuple[KnowledgeEntry | None, Resolution]:
+    """Entry for a label by id, SNOMED code, name or synonym; else the best retrieval hit above a floor."""
+    found = store.lookup(label)
+    if found:
+        return found[0], found[1]  # type: ignore[return-value]
+    hits = store.search(label, k=1, include_user_docs=False)
+    if hits and hits[0].score >= RETRIEVAL_MIN_SCORE:
+        return store.get_entry(hits[0].entry_id), "retrieval"
+    return None, "unresolved"
+
+
+def evidence_for(entry_id: str, measurements: Sequence[Measurement]) -> list[Evidence]:
+    """Every rule of ``entry_id`` checked against every measurement of its quantity."""
+    out: list[Evidence] = []
+    rules = [r for r in NUMERIC_RULES if r.entry_id == entry_id]
+    for m in measurements:
+        q = quantity_of(m)
+        if q is None:
+            continue
+        v = value_in(m, q)
+        if v is None:
+            continue
+        for rule in rules:
+            if rule.quantity != q:
+                continue
+            verdict = rule.verdict(v)
+            if verdict is None:
+                continue
+            out.append(
+                Evidence(
+                    measurement=m.text(digits=_digits(v, q)),
+                    quantity=q,
+                    value=v,
+                    unit=UNITS[q],
+                    criterion=rule.criterion,
+                    verdict=verdict,
+                    poor_quality=m.quality == Quality.POOR,
+                )
+            )
+    return out
+
+
+def _digits(v: float, quantity: str) -> int:
+    return 2 if UNITS[quantity] == "mV" else 0
+
+
+# ----- the prompt -----------------------------------------------------------------------------------------
+
+def build_ckepe_prompt(
+    labels: Sequence[str], measurements: Sequence[Measurement], store: KnowledgeStore
+) -> CkepePrompt:
+    """The knowledge-enhanced prompt for a set of candidate labels and the measurements at hand."""
+    citations: dict[str, Citation] = {}
+    candidates: list[CandidateKnowledge] = []
+    for label in labels:
+        entry, how = resolve_label(label, store)
+        if entry is None:
+            candidates.append(CandidateKnowledge(label=label, resolved_by="unresolved"))
+            continue
+        if entry.id not in citations:
+            citations[entry.id] = Citation(
+                n=len(citations) + 1, entry_id=entry.id, name=entry.name, sources=entry.sources
+            )
+        candidates.append(
+            CandidateKnowledge(
+                label=label,
+                entry_id=entry.id,
+                name=entry.name,
+                resolved_by=how,
+                urgency=entry.urgency,
+                definition=_first_sentences(entry.section("Definition"), 2),
+                criteria=entry.criteria_items(),
+                evidence=evidence_for(entry.id, measurements),
+                citation=citations[entry.id].n,
+            )
+        )
+    used = [m.text() for m in measurements if m.value is not None]
+    return CkepePrompt(
+        text=_render(candidates, list(citations.values()), used),
+        candidates=candidates,
+        citations=list(citations.values()),
+        measurements=used,
+    )
+
+
+def _first_sentences(text: str, n: int) -> str:
+    flat = re.sub(r"\s+", " ", text).strip()
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z])", flat)
+    return " ".join(parts[:n])
+
+
+def _render(candidates: list[CandidateKnowledge], citations: list[Citation], measurements: list[str]) -> str:
+    lines = [
+        "Clinical knowledge for the candidate findings below, from the cardioagent knowledge base (numbered",
+        "references at the end). Measured evidence was checked against numeric criteria by fixed rules; a",
+        "number speaks only to the criterion it is checked against.",
+        "",
+        "Measurements: " + ("; ".join(measurements) if measurements else "none"),
+    ]
+    for i, c in enumerate(candidates, 1):
+        lines.append("")
+        if c.entry_id is None:
+            lines.append(f"Candidate {i}: {c.label} — no knowledge-base entry found; no criteria available.")
+            continue
+        shown = c.name if c.name and c.name.lower() == c.label.lower() else f"{c.label} -> {c.name}"
+        lines.append(f"Candidate {i}: {shown} [{c.citation}] (urgency: {c.urgency})")
+        lines.append(f"Definition: {c.definition} [{c.citation}]")
+        lines.append("Criteria:")
+        lines += [f"- {item}" for item in c.criteria]
+        if c.evidence:
+            lines.append("Measured evidence:")
+            lines += [f"- {e.text()}" for e in c.evidence]
+        else:
+            lines.append("Measured evidence: no measurement bears on a numeric criterion of this finding.")
+    lines += ["", "References:"]
+    lines += [c.text() for c in citations]
+    return "\n".join(lines)
+
+
+# ----- zero-shot label scoring ---------------------------------------------------------------------------
+
+_description_vectors: dict[tuple[str, str], np.ndarray] = {}
+
+
+def enriched_description(entry: KnowledgeEntry) -> str:
+    """Name + synonyms + definition + criteria: the text a label is compared through (MERL's CKEPE)."""
+    criteria = " ".join(entry.criteria_items())
+    definition = re.sub(r"\s+", " ", entry.section("Definition")).strip()
+    return f"{entry.title()}. {definition} Criteria: {criteria}"
+
+
+def score_labels(findings_text: str, labels: Sequence[str], store: KnowledgeStore) -> list[LabelScore]:
+    """Labels ranked by cosine similarity of ``findings_text`` to their enriched descriptions, best first.
+
+    A label with no entry is compared through its own words.
+    """
+    from cardioagent.knowledge_base.embedding import embed_texts
+
+    resolved = [(label, *resolve_label(label, store)) for label in labels]
+    missing: list[tuple[tuple[str, str], str]] = []
+    for label, entry, _ in resolved:
+        key = (entry.id, entry.content_hash) if entry else ("label", label)
+        if key not in _description_vectors:
+            missing.append((key, enriched_description(entry) if entry else label))
+    if missing:
+        vectors = embed_texts([text for _, text in missing])
+        for (key, _), vec in zip(missing, vectors):
+            _description_vectors[key] = vec
+    query = embed_texts([findings_text])[0]
+    scores = []
+    for label, entry, _ in resolved:
+        key = (entry.id, entry.content_hash) if entry else ("label", label)
+        scores.append(
+            LabelScore(
+                label=label,
+                entry_id=entry.id if entry else None,
+                name=entry.name if entry else label,
+                score=round(float(np.dot(query, _description_vectors[key])), 4),
+            )
+        )
+    return sorted(scores, key=lambda s: s.score, reverse=True)

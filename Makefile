@@ -25,7 +25,9 @@ $(STAMP): pyproject.toml setup.py $(wildcard $(PLUGIN)/pyproject.toml) | $(PY)
 
 install: $(STAMP)
 
+# The knowledge store is built (incrementally: quick when nothing changed) before the app starts.
 run: install
+	$(VENV)/bin/cardioagent kb build
 	$(VENV)/bin/cardioagent demo
 
 test: install
@@ -34,6 +36,9 @@ test: install
 
 bench: install
 	$(PY) bench/ecg_heart_rate.py
+	$(PY) bench/kb_retrieval.py
+	$(PY) bench/routing.py
+	$(PY) bench/agent_latency.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -10,7 +10,6 @@ even when no QT was measured.
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -61,18 +60,11 @@ def _collect(obj: Any, out: list[Measurement]) -> None:
 class KnowledgeGatherer:
     def __init__(self, kb_dir: Path) -> None:
         self.kb_dir = Path(kb_dir)
-        self._store = None
-        self._lock = threading.Lock()
 
     def store(self):
-        with self._lock:
-            if self._store is None:
-                from cardioagent.knowledge_base.store import KnowledgeStore
+        from cardioagent.knowledge_base.tool import shared_store
 
-                store = KnowledgeStore(self.kb_dir)
-                store.ensure_built()
-                self._store = store
-            return self._store
+        return shared_store(self.kb_dir)
 
     def warm_up(self) -> None:
         self.store().search("heart rate", k=1)

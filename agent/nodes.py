@@ -131,6 +131,7 @@ class Nodes:
             get_recording=self.get_recording,
             demographics=Demographics(**(state.get("demographics") or {})),
             artifacts_dir=self._figures_dir(config),
+            data_dir=self.settings.home,
             question=state["question"],
         )
         ctx.artifacts_dir.mkdir(parents=True, exist_ok=True)

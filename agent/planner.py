@@ -54,15 +54,18 @@ def plan(question: str, recordings: list[RecordingRef], registry: ToolRegistry) 
 
 
 def _plan_for(question: str, rec: RecordingRef, registry: ToolRegistry) -> list[PlannedCall]:
-    tools = [t for t in registry.tools_for(rec.modality) if not _is_prerequisite(t, rec.modality)]
-    chosen = _by_keywords(question, tools)
+    everything = registry.tools_for(rec.modality)
+    main = [t for t in everything if not _is_prerequisite(t, rec.modality)]
+    chosen = _by_keywords(question, everything)  # asking for quality itself is a request like any other
     if not chosen:
-        chosen = _by_similarity(question, tools)
+        chosen = _by_similarity(question, main)
     if not chosen:
         chosen = {t.name: f"no specific measurement asked for: runs by default for {rec.modality}"
-                  for t in tools if rec.modality in t.default_for}
+                  for t in main if rec.modality in t.default_for}
     pre = {t.name: f"runs before other {rec.modality} tools so every number carries a quality flag"
-           for t in registry.tools_for(rec.modality) if _is_prerequisite(t, rec.modality)} if chosen else {}
+           for t in everything if _is_prerequisite(t, rec.modality) and t.name not in chosen}
+    if not chosen:
+        pre = {}
     calls = []
     for name, reason in [*pre.items(), *chosen.items()]:
         fields = registry.get(name).input_model.model_fields

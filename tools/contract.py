@@ -106,6 +106,7 @@ class ToolContext(BaseModel):
     get_recording: Callable[[str], Recording]
     demographics: Demographics = Field(default_factory=Demographics)
     artifacts_dir: Path
+    data_dir: Path | None = Field(default=None, description="root of stored data (knowledge store, caches)")
     question: str = ""
 
 

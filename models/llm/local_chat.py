@@ -23,9 +23,9 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -199,12 +199,14 @@ class LocalChatModel(BaseChatModel):
         try:
             prompt = self.tokenizer.apply_chat_template(chat, **kwargs)
         except Exception as err:  # noqa: BLE001 - jinja errors have many types
-            raise LLMBackendError(f"the chat template of {self.model_name} rejected the conversation: {err}")
+            raise LLMBackendError(
+                f"the chat template of {self.model_name} rejected the conversation: {err}"
+            ) from None
         prefill = ""
         if tools and not native:
             name = forced_tool_name(tool_choice)
             if name:
-                prefill = '<tool_call>[{"name": ' + json.dumps(name) + ', "arguments": '
+                prefill = '<tool_call>[{"name": ' + json.dumps(name) + ', "arguments": {'
             elif tool_choice in _FORCE_CHOICES or tool_choice is True:
                 prefill = '<tool_call>[{"name": "'
         return prompt + prefill, prefill
@@ -213,7 +215,8 @@ class LocalChatModel(BaseChatModel):
 
     def _stop_token_ids(self) -> list[int]:
         ids: set[int] = set()
-        for source in (self.tokenizer.eos_token_id, getattr(self.hf_model.generation_config, "eos_token_id", None)):
+        generation_eos = getattr(self.hf_model.generation_config, "eos_token_id", None)
+        for source in (self.tokenizer.eos_token_id, generation_eos):
             if isinstance(source, int):
                 ids.add(source)
             elif isinstance(source, (list, tuple)):
@@ -258,15 +261,21 @@ class LocalChatModel(BaseChatModel):
             return self.threads
         return default_threads(sum(p.numel() for p in self.hf_model.parameters()))
 
-    def generate_text(self, prompt: str, stop: list[str] | None = None) -> tuple[str, dict[str, Any]]:
-        """Greedy (or sampled) continuation of a rendered prompt -> (text, usage/timing metadata)."""
+    def generate_text(
+        self, prompt: str, stop: list[str] | None = None, min_new_tokens: int = 0
+    ) -> tuple[str, dict[str, Any]]:
+        """Greedy (or sampled) continuation of a rendered prompt -> (text, usage/timing metadata).
+
+        ``min_new_tokens`` suppresses EOS until that many tokens exist (benchmarks use it for fixed lengths).
+        """
         import torch
 
         inputs = self._encode(prompt)
         n_prompt = int(inputs["input_ids"].shape[1])
         with self._lock, _torch_threads(self._threads()), torch.inference_mode():
             started = time.perf_counter()
-            output = self.hf_model.generate(**inputs, **self._generate_kwargs(stop))
+            extra = {"min_new_tokens": min_new_tokens} if min_new_tokens else {}
+            output = self.hf_model.generate(**inputs, **self._generate_kwargs(stop), **extra)
             seconds = time.perf_counter() - started
         new_ids = output[0, n_prompt:]
         n_new = int(new_ids.shape[0])
@@ -462,7 +471,9 @@ def _assistant_dict(msg: AIMessage, native_tools: bool) -> dict[str, Any]:
             {"id": c.get("id"), "type": "function", "function": {"name": c["name"], "arguments": c["args"]}}
             for c in msg.tool_calls
         ]}
-    calls = json.dumps([{"name": c["name"], "arguments": c["args"]} for c in msg.tool_calls], ensure_ascii=False)
+    calls = json.dumps(
+        [{"name": c["name"], "arguments": c["args"]} for c in msg.tool_calls], ensure_ascii=False
+    )
     text = (content.strip() + "\n" if content.strip() else "") + f"<tool_call>{calls}</tool_call>"
     return {"role": "assistant", "content": text}
 
@@ -476,7 +487,9 @@ def _tool_name_for(messages: Sequence[BaseMessage], tool_msg: ToolMessage) -> st
     return ""
 
 
-def _with_tools_system_prompt(chat: list[dict[str, Any]], tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_tools_system_prompt(
+    chat: list[dict[str, Any]], tools: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     functions = [t.get("function", t) for t in tools]
     block = _TOOLS_SYSTEM_PROMPT.format(tools=json.dumps(functions, ensure_ascii=False))
     if chat and chat[0]["role"] == "system":

@@ -132,7 +132,9 @@ class BackendSpec(BaseModel):
         elif self.kind == "hf":
             base = f"local model {self.model_path}"
         else:
-            base = f"OpenAI-compatible server {self.base_url}" + (f" model {self.model}" if self.model else "")
+            base = f"OpenAI-compatible server {self.base_url}"
+            if self.model:
+                base += f" model {self.model}"
         extras = []
         if self.quantize_4bit:
             extras.append("4-bit NF4")

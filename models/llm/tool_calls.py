@@ -52,16 +52,16 @@ def load_json_lenient(text: str) -> Any:
     text = text.strip()
     try:
         return json.loads(text)
-    except ValueError:
-        pass
+    except ValueError as err:
+        first_error = err
     try:
         return json.loads(_TRAILING_COMMA.sub(r"\1", text))
     except ValueError:
         pass
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError) as err:
-        raise ValueError(f"not valid JSON: {err}") from None
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        raise ValueError(f"not valid JSON ({first_error})") from None
 
 
 def _unwrap(obj: Any) -> Any:
@@ -90,10 +90,14 @@ def call_from_object(obj: Any, tool_names: Iterable[str] | None = None) -> ToolC
     known = set(tool_names) if tool_names is not None else None
     obj = _unwrap(obj)
     if not isinstance(obj, dict):
-        return invalid_tool_call(name=None, args=_dump(obj), id=new_call_id(), error="a tool call must be an object")
+        return invalid_tool_call(
+            name=None, args=_dump(obj), id=new_call_id(), error="a tool call must be an object"
+        )
     name = obj.get("name")
     if not isinstance(name, str) or not name.strip():
-        return invalid_tool_call(name=None, args=_dump(obj), id=new_call_id(), error="tool call has no 'name'")
+        return invalid_tool_call(
+            name=None, args=_dump(obj), id=new_call_id(), error="tool call has no 'name'"
+        )
     name = name.strip()
     args, _ = _arguments_of(obj)
     if isinstance(args, str):
@@ -125,7 +129,8 @@ def calls_from_json_text(
     try:
         value = load_json_lenient(text)
     except ValueError as err:
-        return [], [invalid_tool_call(name=_guess_name(text), args=text.strip(), id=new_call_id(), error=str(err))]
+        bad = invalid_tool_call(name=_guess_name(text), args=text.strip(), id=new_call_id(), error=str(err))
+        return [], [bad]
     if isinstance(value, dict) and isinstance(value.get("tool_calls"), list):
         value = value["tool_calls"]
     items = value if isinstance(value, list) else [value]

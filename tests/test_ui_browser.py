@@ -1,0 +1,126 @@
+"""End to end in a real headless browser: Debian's chromium driven by Playwright, against the app serving
+the real assistant (rules planner, no language-model paragraph, so the answer is deterministic).
+
+A screenshot of each test's final page is saved under ``test-artifacts/`` (override with
+``CARDIOAGENT_TEST_ARTIFACTS``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import pytest
+
+from cardioagent.tools.errors import InputError
+from cardioagent.tools.signal.loaders import load_files
+from cardioagent.ui.app import launch
+from cardioagent.ui.settings import UISettings
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("CARDIOAGENT_TEST_ARTIFACTS", REPO / "test-artifacts"))
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+HEART_RATE_LINE = re.compile(r"Heart rate[^\n]*?(\d+(?:\.\d+)?)\s*(?:±\s*\d+(?:\.\d+)?\s*)?bpm", re.I)
+ANSWER_TIMEOUT_MS = 240_000  # the first question may build the knowledge store
+
+
+def _chromium() -> Path:
+    if not CHROMIUM.exists():
+        script = REPO / ".ci" / "ensure-chromium"
+        if script.exists():
+            subprocess.run(["bash", str(script)], check=False, timeout=900)
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent and could not be installed (apt-get install chromium needs root)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def server(shared_home, tmp_path_factory):
+    settings = UISettings(home=shared_home, work_dir=tmp_path_factory.mktemp("ui-work"), llm_summary=False,
+                          auth=[], warm_up=False).model_copy(update={"port": None})
+    demo = launch(settings, prevent_thread_lock=True, quiet=True)
+    demo.cardio.pool.get(None).warm_up()
+    yield demo
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(executable), args=BROWSER_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser, server, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.goto(server.local_url)
+    pg.wait_for_selector("#chat-input textarea")
+    yield pg
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"ui_browser_{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def _chat_text(page) -> str:
+    return page.locator("#chat").inner_text()
+
+
+def _send(page, text: str, files: list[Path] = ()) -> None:
+    if files:
+        page.locator("#chat-input input[type=file]").set_input_files([str(f) for f in files])
+    page.locator("#chat-input textarea").fill(text)
+    page.locator("#chat-input textarea").press("Enter")
+
+
+def test_upload_ask_heart_rate_see_number_and_figure(page):
+    record = [DATA / "E07500.hea", DATA / "E07500.mat"]
+    page.locator("#chat-input input[type=file]").set_input_files([str(f) for f in record])
+    # the recording is summarised as soon as it is uploaded, before any question
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('12-lead ECG, 10.0 s at 500 Hz')",
+                           timeout=ANSWER_TIMEOUT_MS)
+    _send(page, "What is the heart rate?")
+    page.wait_for_function(
+        "document.querySelector('#chat').innerText.includes('not a medical device') && "
+        "document.querySelectorAll('#chat img').length > 0",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    text = _chat_text(page)
+    match = HEART_RATE_LINE.search(text)
+    assert match, f"no heart rate with a number in the answer:\n{text[-1500:]}"
+    assert 20 <= float(match.group(1)) <= 250
+    # the figure is an image the browser actually loaded (not a broken link)
+    widths = page.eval_on_selector_all("#chat img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert max(widths) > 100
+    # the tool step is a collapsible step with its title
+    assert page.locator("#chat", has_text="Heart rate").count() == 1
+    assert "Not a medical device" in page.locator("#medical-notice").inner_text()
+    # the conversation is listed
+    assert "What is the heart rate?" in page.locator("#threads").inner_text()
+
+
+def test_malformed_upload_shows_loader_error_then_session_goes_on(page):
+    bad = DATA / "malformed" / "not_really.edf"
+    with pytest.raises(InputError) as loader_error:
+        load_files([bad])
+    page.locator("#chat-input input[type=file]").set_input_files([str(bad)])
+    message = str(loader_error.value).replace(str(bad.parent) + "/", "")
+    page.wait_for_function(f"document.querySelector('#chat').innerText.includes({message[:60]!r})",
+                           timeout=ANSWER_TIMEOUT_MS)
+    assert message in _chat_text(page)
+    _send(page, "What is the heart rate?", [DATA / "E07500.hea", DATA / "E07500.mat"])
+    page.wait_for_function("document.querySelectorAll('#chat img').length > 0", timeout=ANSWER_TIMEOUT_MS)
+    assert HEART_RATE_LINE.search(_chat_text(page))

@@ -89,7 +89,7 @@ class KnowledgeGatherer:
         hits = [h for r in records if r.ok and r.tool == "knowledge_search" for h in (r.result or {}).get("hits", [])]
         if not hits:
             hits = [h.model_dump() for h in store.search(question, k=MAX_QUESTION_HITS)
-                    if h.score >= QUESTION_HIT_MIN_SCORE]
+                    if h.cosine >= QUESTION_HIT_MIN_SCORE]
         question_entries = []
         for h in hits[:MAX_QUESTION_HITS]:
             passages.append(h["text"])

@@ -12,6 +12,7 @@ Lives here:
 - ``ckepe``: clinical-knowledge-enhanced prompts (MERL's CKEPE): candidate labels expanded with their
   criteria and the measurements that support or contradict them, and zero-shot label scoring.
 - ``commands``: the ``cardioagent kb ...`` sub-commands (``register(subparsers)``).
+- ``tool``: the ``knowledge_search`` tool that offers the store to the agent like any other tool.
 
 May import: ``cardioagent.tools`` contracts and errors, and third-party libraries. Never
 ``cardioagent.agent`` or ``cardioagent.ui``: they build on this room.
@@ -37,7 +38,18 @@ _LAZY = {
     "add_user_document": "user_docs",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "BuildReport",
+    "CkepePrompt",
+    "Hit",
+    "KnowledgeEntry",
+    "KnowledgeStore",
+    "add_user_document",
+    "build_ckepe_prompt",
+    "embed_texts",
+    "load_corpus",
+    "score_labels",
+]
 
 
 def __getattr__(name: str) -> Any:

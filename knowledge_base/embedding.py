@@ -31,6 +31,7 @@ DIMENSION = 384
 SMALL_BATCH = 8  # at most this many texts are embedded on a single thread
 
 _lock = threading.Lock()
+_encode_lock = threading.Lock()
 _model: Any = None
 
 
@@ -118,7 +119,9 @@ def embed_texts(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
     if len(texts) == 0:
         return np.zeros((0, DIMENSION), dtype=np.float32)
     model = get_model()
-    with _torch_threads(1 if len(texts) <= SMALL_BATCH else _bulk_threads()):
+    # One encode at a time: torch's thread count is process-wide, and two callers switching it
+    # concurrently could leave it wrong for everyone else.
+    with _encode_lock, _torch_threads(1 if len(texts) <= SMALL_BATCH else _bulk_threads()):
         vectors = model.encode(
             list(texts),
             batch_size=batch_size,

@@ -44,8 +44,8 @@ REQUIRED_SECTIONS = ("Definition", "Criteria", "Appearance", "Significance")
 OPTIONAL_SECTIONS = ("Normal ranges",)
 SECTION_ORDER = ("Definition", "Criteria", "Normal ranges", "Appearance", "Significance")
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.S)
-_HEADING = re.compile(r"^##[ \t]+(.+?)[ \t]*$", re.M)
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
+_HEADING = re.compile(r"^##[ \t]+(.+?)[ \t]*$", re.MULTILINE)
 _ID = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 
 
@@ -111,8 +111,11 @@ class KnowledgeEntry(BaseModel):
         return ""
 
     def criteria_items(self) -> list[str]:
-        """The Criteria section as a list of bullet texts (a paragraph counts as one item)."""
-        return bullet_items(self.section("Criteria"))
+        """The Criteria section as a list of bullet texts (a paragraph counts as one item).
+
+        A lead-in line ending with a colon ("The ECG criteria for X are:") is not a criterion and is left out.
+        """
+        return [i for i in bullet_items(self.section("Criteria")) if not i.endswith(":")]
 
     def aliases(self) -> list[str]:
         """Name first, then synonyms, without duplicates (case-insensitive)."""
@@ -186,7 +189,7 @@ def parse_entry(text: str, path: Path | None = None) -> KnowledgeEntry:
     problems: list[str] = []
     sections: dict[str, str] = {}
     parts = _HEADING.split(body)
-    preamble = re.sub(r"^#[ \t].*$", "", parts[0], flags=re.M).strip()  # an optional '# Title' line is fine
+    preamble = re.sub(r"^#[ \t].*$", "", parts[0], flags=re.MULTILINE).strip()  # an optional '# Title' line is fine
     if preamble:
         problems.append(f"{where}: text before the first '## ' section: {preamble[:60]!r}")
     for title, content in zip(parts[1::2], parts[2::2]):

@@ -4,21 +4,27 @@ Layout on disk: a chromadb ``PersistentClient`` at ``$CARDIOAGENT_HOME/kb`` (``~
 default) with two collections, ``corpus`` and ``user_docs``, both cosine, both embedded by the bundled
 all-MiniLM-L6-v2 (``embedding.MiniLMEmbeddingFunction``).
 
-One chunk per entry section. The embedded text repeats the entry's name and synonyms in front of the
-section ("Atrial fibrillation (AF, AFib, ...) — Criteria: ...") so that a lay query such as "afib" lands
-on every section of the entry, and a short extra "Names" chunk carries the names alone.
+Chunks: one per entry section, plus a short "Names" chunk with the name, every synonym and the first
+sentence of the definition. Each section chunk starts with the entry's name and first synonyms
+("Atrial fibrillation (AF, AFib, a-fib) — Criteria: ...") so that it makes sense on its own and a lay
+query such as "afib" lands on it. ``build()`` is incremental: an entry is re-embedded only when its
+content hash (file text + chunk format + model) changes.
 
-Search is entry-level: chunk hits are grouped per entry, an entry scores as its best chunk, and the best
-chunk is returned as the hit. A light lexical boost is added when the query names an entry outright (its
-name, a synonym, an abbreviation or a SNOMED code as whole words); when names overlap, only the longest
-match counts ("paroxysmal atrial fibrillation" boosts that entry, not plain atrial fibrillation).
+Search is hybrid and entry-level. Dense: chunk hits are grouped per entry and an entry scores as its
+best chunk (cosine), whose section is returned as the hit. Added to that score (``entry_bonus``):
+- the query names the entry outright (name, synonym or abbreviation as whole words; when names overlap
+  only the longest match counts, so "paroxysmal atrial fibrillation" does not boost atrial fibrillation);
+- the query contains one of its SNOMED-CT codes (decisive);
+- a value in the query ("QTc 490", "48 bpm") meets one of its numeric criteria (``ckepe.NUMERIC_RULES``);
+- BM25 over the entry's names and text, scaled to the query's best entry.
+User-document hits are merged in by cosine (see ``_merge_by_cosine``).
 """
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
-import math
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -47,7 +53,9 @@ CODE_BOOST = 1.0
 NUMERIC_BOOST = 0.06
 # ... times its BM25 score over name, synonyms and text, scaled so the query's best entry gets the full
 # weight: rare exact terms ("coved", "Sokolow", "compensatory") that the small embedding model blurs.
-BM25_WEIGHT = 0.10
+# The three weights were picked on the even-numbered half of bench/kb_queries.yaml (grid of a few
+# values, near-ties resolved towards smaller changes); bench/kb_retrieval.py reports the other half.
+BM25_WEIGHT = 0.40
 MIN_BONUS = 0.01
 MAX_FETCHED = 12
 # Chunks longer than this many word pieces are split at bullet boundaries (the model reads 256).
@@ -71,7 +79,8 @@ class Hit(BaseModel):
     name: str
     section: str
     text: str
-    score: float = Field(description="cosine similarity of the chunk to the query, plus the lexical boost")
+    score: float = Field(description="corpus: cosine + search bonus (the ranking key); user documents: cosine")
+    cosine: float = Field(default=0.0, description="cosine similarity of the chunk to the query")
     category: str | None = None
     urgency: str | None = None
     source_kind: Literal["corpus", "user"] = "corpus"
@@ -111,6 +120,7 @@ class KnowledgeStore:
         self.path = Path(path) if path else default_kb_path()
         self.corpus_dir = Path(corpus_dir) if corpus_dir else CORPUS_DIR
         self._client: Any = None
+        self._collections: dict[str, Any] = {}
         self._checked = False
         self.lexical_boost = LEXICAL_BOOST
         self.numeric_boost = NUMERIC_BOOST
@@ -178,13 +188,17 @@ class KnowledgeStore:
         return self._client
 
     def collection(self, name: str = CORPUS_COLLECTION) -> Any:
-        from cardioagent.knowledge_base.embedding import MiniLMEmbeddingFunction
+        """A collection of this store, always with the bundled embedding function (never chromadb's
+        default, which would download a model)."""
+        if name not in self._collections:
+            from cardioagent.knowledge_base.embedding import MiniLMEmbeddingFunction
 
-        return self.client.get_or_create_collection(
-            name=name,
-            embedding_function=MiniLMEmbeddingFunction(),
-            configuration={"hnsw": {"space": "cosine"}},
-        )
+            self._collections[name] = self.client.get_or_create_collection(
+                name=name,
+                embedding_function=MiniLMEmbeddingFunction(),
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        return self._collections[name]
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         from cardioagent.knowledge_base.embedding import embed_texts
@@ -200,11 +214,9 @@ class KnowledgeStore:
         A second build with no change embeds nothing. ``rebuild`` drops the collection first.
         """
         t0 = time.perf_counter()
-        if rebuild:
-            try:
-                self.client.delete_collection(CORPUS_COLLECTION)
-            except Exception:  # chromadb raises NotFoundError/ValueError by version; absent is fine
-                pass
+        if rebuild and CORPUS_COLLECTION in {c.name for c in self.client.list_collections()}:
+            self.client.delete_collection(CORPUS_COLLECTION)
+            self._collections.pop(CORPUS_COLLECTION, None)
         col = self.collection()
         stored: dict[str, str] = {}
         existing = col.get(include=["metadatas"])
@@ -272,8 +284,7 @@ class KnowledgeStore:
         qvec = self._embed([query])[0]
         hits = self._search_corpus(query, qvec, k, category, per_entry)
         if include_user_docs and category is None:
-            hits += self._search_user_docs(qvec, k)
-        hits.sort(key=lambda h: h.score, reverse=True)
+            hits = _merge_by_cosine(hits, self._search_user_docs(qvec, k))
         return hits[:k]
 
     def _search_corpus(
@@ -311,7 +322,8 @@ class KnowledgeStore:
             entry = by_id.get(str(meta["entry_id"]))
             if entry is None:  # the index is older than the files; a build will drop it
                 continue
-            score = 1.0 - float(dist) + bonus.get(entry.id, 0.0)
+            cosine = 1.0 - float(dist)
+            score = cosine + bonus.get(entry.id, 0.0)
             hits.append(
                 Hit(
                     entry_id=entry.id,
@@ -319,6 +331,7 @@ class KnowledgeStore:
                     section=str(meta["section"]),
                     text=_section_text(entry, str(meta["section"]), doc),
                     score=round(score, 4),
+                    cosine=round(cosine, 4),
                     category=entry.category,
                     urgency=entry.urgency,
                     source_kind="corpus",
@@ -364,18 +377,26 @@ class KnowledgeStore:
         return self._bm25_index[1]
 
     def _lexical_matches(self, query: str, entries: list[KnowledgeEntry]) -> set[str]:
-        """Entries the query names outright; overlapping names keep only the longest match."""
+        """Entries the query names outright; overlapping names keep only the longest match.
+
+        Short all-capital abbreviations (AF, SVT, AT, EAT) must appear in capitals, so that English words
+        ("at", "eat") do not name an entry; abbreviations that are also the names of ECG measurements
+        (PR, ST, RR, HR, QTc, bpm ...) never count, since in a query they mean the measurement.
+        """
         q = _normalize(query)
+        q_cased = " " + re.sub(r"[^A-Za-z0-9]+", " ", query).strip() + " "
         spans: list[tuple[int, int, str]] = []
         for e in entries:
             for alias in e.aliases():
                 a = _normalize(alias)
-                if len(a.strip()) < 2:
+                if len(a.strip()) < 2 or a.strip() in _MEASUREMENT_TERMS:
                     continue
-                start = q.find(a)
+                cased = alias.isupper() and len(alias) <= 3
+                haystack, needle = (q_cased, f" {alias} ") if cased else (q, a)
+                start = haystack.find(needle)
                 while start >= 0:
-                    spans.append((start, start + len(a), e.id))
-                    start = q.find(a, start + 1)
+                    spans.append((start, start + len(needle), e.id))
+                    start = haystack.find(needle, start + 1)
         keep = set()
         for s, t, eid in spans:
             if not any(s2 <= s and t <= t2 and (t2 - s2) > (t - s) for s2, t2, _ in spans):
@@ -401,6 +422,7 @@ class KnowledgeStore:
                     section=str(meta.get("heading") or ""),
                     text=doc,
                     score=round(1.0 - float(dist), 4),
+                    cosine=round(1.0 - float(dist), 4),
                     source_kind="user",
                     citation=str(meta["citation"]),
                 )
@@ -417,6 +439,24 @@ class KnowledgeStore:
         from cardioagent.knowledge_base.user_docs import list_user_documents
 
         return list_user_documents(self)
+
+
+def _merge_by_cosine(corpus: list[Hit], user: list[Hit]) -> list[Hit]:
+    """Interleave user-document hits into the corpus ranking.
+
+    Corpus hits are ranked by cosine + bonus, but the bonus (names, BM25 over entries) has no counterpart
+    for user documents, so the two sources are compared on cosine alone while each keeps its own order.
+    """
+    out: list[Hit] = []
+    i = j = 0
+    while i < len(corpus) or j < len(user):
+        if j >= len(user) or (i < len(corpus) and corpus[i].cosine >= user[j].cosine):
+            out.append(corpus[i])
+            i += 1
+        else:
+            out.append(user[j])
+            j += 1
+    return out
 
 
 def entry_hash(entry: KnowledgeEntry) -> str:
@@ -493,10 +533,17 @@ def _split_long(body: str, max_words: int = int(MAX_CHUNK_TOKENS * 0.6)) -> list
 # ----- lexical side ----------------------------------------------------------------------------------------
 
 _STOPWORDS = frozenset(
-    """a an and are as at be by can do does for from has have how i if in is it its me my of on or so than that
-    the their then there these this to too was what when where which while who why with without you your
-    ecg ekg heart""".split()
+    [
+        "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has", "have",
+        "how", "i", "if", "in", "is", "it", "its", "me", "my", "of", "on", "or", "so", "than", "that", "the",
+        "their", "then", "there", "these", "this", "to", "too", "was", "what", "when", "where", "which",
+        "while", "who", "why", "with", "without", "you", "your", "ecg", "ekg", "heart",
+    ]
 )
+
+
+# Synonyms that are, in a query, the name of a measurement or a modality rather than of one entry.
+_MEASUREMENT_TERMS = frozenset(["pr", "st", "rr", "hr", "qt", "qtc", "bpm", "ecg", "ekg", "ppg"])
 
 
 def _tokens(text: str) -> list[str]:

@@ -31,7 +31,7 @@ class KnowledgeHit(BaseModel):
 
 
 class KnowledgeResult(ToolResult):
-    hits: list[KnowledgeHit] = []
+    hits: list[KnowledgeHit] = Field(default_factory=list)
 
     def summary(self) -> str:
         if not self.hits:

@@ -158,6 +158,10 @@ def test_build_is_idempotent_and_incremental(tmp_path, small_corpus):
     metas = store.collection().get(where={"entry_id": "sinus_bradycardia"}, include=["metadatas"])["metadatas"]
     assert len({m["entry_hash"] for m in metas}) == 1
 
+    count = store.collection().count()
+    fresh = store.build(rebuild=True)
+    assert (fresh.added, fresh.unchanged) == (5, 0) and store.collection().count() == count
+
 
 def test_store_uses_the_local_embedding_function(tmp_path, small_corpus):
     from chromadb.utils.embedding_functions import known_embedding_functions
@@ -195,6 +199,20 @@ def test_search_question_and_criteria_queries(kb_store):
     assert "left_bundle_branch_block" in [h.entry_id for h in kb_store.search("LBBB criteria", k=3)]
 
 
+def test_search_bonus_names_codes_and_numbers():
+    store = KnowledgeStore(path=Path("/nonexistent-never-opened"))  # the bonus needs entries only
+    store.bm25_weight = store.numeric_boost = 0.0
+    assert store.entry_bonus("I eat at home and my PR is fine") == {}  # English words, measurement names
+    named = store.entry_bonus("paroxysmal atrial fibrillation at night")
+    assert "paroxysmal_atrial_fibrillation" in named and "atrial_fibrillation" not in named  # longest match
+    assert store.entry_bonus("snomed 164889003")["atrial_fibrillation"] >= 1.0
+    store.lexical_boost = 0.0
+    store.numeric_boost = 0.06
+    assert store.entry_bonus("what does a QTc of 490 ms mean") == {"prolonged_qt_interval": 0.06}
+    slow = store.entry_bonus("resting pulse 48 bpm")
+    assert {"sinus_bradycardia", "bradycardia"} <= set(slow) and "sinus_tachycardia" not in slow
+
+
 def test_category_filter(kb_store):
     hits = kb_store.search("heart block", k=8, category="conduction")
     assert hits and all(h.category == "conduction" for h in hits)
@@ -205,7 +223,8 @@ def test_category_filter(kb_store):
 
 def test_lookup_by_id_name_synonym_and_code(kb_store):
     assert kb_store.lookup("atrial_fibrillation")[1] == "id"
-    assert kb_store.lookup("Atrial fibrillation")[1] == "name"
+    entry, how = kb_store.lookup("Normal sinus rhythm")
+    assert entry.id == "sinus_rhythm" and how == "name"
     entry, how = kb_store.lookup("AF")
     assert entry.id == "atrial_fibrillation" and how == "synonym"
     entry, how = kb_store.lookup("426177001")
@@ -351,6 +370,9 @@ def test_score_labels_ranks_af_first(kb_store):
     assert scores[0].label == "atrial fibrillation" and scores[0].entry_id == "atrial_fibrillation"
     assert [s.score for s in scores] == sorted((s.score for s in scores), reverse=True)
     assert {s.label for s in scores} == set(labels)
+    assert all(s.score == pytest.approx(s.cosine + s.bonus, abs=2e-4) for s in scores)
+    plain = score_labels(findings, labels, kb_store, hybrid=False)
+    assert all(s.bonus == 0 and s.score == s.cosine for s in plain)
 
 
 # ----- CLI ----------------------------------------------------------------------------------------------

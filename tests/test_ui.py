@@ -6,7 +6,6 @@ messages; only the analysis is scripted, so that what each handler shows can be 
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import zipfile
@@ -14,18 +13,25 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr
 import pytest
 from PIL import Image
 
 from cardioagent.agent.api import AgentEvent, Answer, ThreadInfo
 from cardioagent.agent.compose import Citation
 from cardioagent.agent.grounding import GroundingReport
-from cardioagent.agent.safety import EmergencyCheck, check_emergency
+from cardioagent.agent.safety import check_emergency
 from cardioagent.agent.state import ToolCallRecord
 from cardioagent.tools.errors import InputError
 from cardioagent.tools.signal.loaders import load_files
-from cardioagent.ui.app import CardioApp, SessionState, backend_string, build_app, launch, launch_kwargs, parse_demographics
+from cardioagent.ui.app import (
+    CardioApp,
+    SessionState,
+    backend_string,
+    build_app,
+    launch,
+    launch_kwargs,
+    parse_demographics,
+)
 from cardioagent.ui.auth import parse_auth
 from cardioagent.ui.chat_events import TurnRenderer
 from cardioagent.ui.knowledge_panel import link_citations, render_panel, unlink_citations
@@ -127,7 +133,7 @@ def texts(messages) -> list[str]:
 def test_turn_shows_steps_figures_answer_and_citations(app, ui_settings):
     state = SessionState()
     frames = run_turn(app, state, "What is the heart rate?", E07500)
-    chat, box, state_out, panel, threads, banner, stored = frames[-1]
+    chat, box, _state, panel, threads, banner, stored = frames[-1]
 
     # the first frame already shows the question, before any analysis result
     assert frames[0][0][0]["role"] == "user" and frames[0][0][0]["content"].startswith("What is the heart rate?")
@@ -171,7 +177,7 @@ def test_uploads_are_copied_per_session_and_gradio_copy_removed(app, ui_settings
         dest.write_bytes(Path(src).read_bytes())
         cached.append(str(dest))
     state = SessionState()
-    chat, _, box = app.on_box_change({"text": "", "files": cached}, state, Request("sess-a"))
+    chat, _, _box = app.on_box_change({"text": "", "files": cached}, state, Request("sess-a"))
     assert any("signal quality" in t or "📎 Received" in t for t in texts(chat))
     assert all(Path(p).is_file() for p in cached), "still in the message box: not deleted yet"
     private = list(state.uploads.values())
@@ -185,6 +191,22 @@ def test_uploads_are_copied_per_session_and_gradio_copy_removed(app, ui_settings
 
     app.end_session(Request("sess-a"))
     assert not (ui_settings.work_dir / "uploads" / "sess-a").exists()
+
+
+def test_several_formats_at_once_are_summarised_on_upload(app, tmp_path):
+    zipped = tmp_path / "E07500.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for f in E07500:
+            zf.write(f, Path(f).name)
+    files = [str(zipped), str(DATA / "synthetic_ecg_ppg.edf"), str(DATA / "synthetic_ppg_accel.csv"),
+             str(DATA / "synthetic_12lead.npz")]
+    chat, state, _box = app.on_box_change({"text": "", "files": files}, SessionState(), Request())
+    summary = texts(chat)[-1]
+    assert summary.startswith("📎 Received")
+    for name in ("E07500", "synthetic_ecg_ppg", "synthetic_ppg_accel", "synthetic_12lead"):
+        assert f"**{name}**" in summary
+    assert "12-lead ECG, 10.0 s at 500 Hz" in summary and "(EDF)" in summary and "(CSV)" in summary
+    assert len(state.summarised) == 4
 
 
 def test_upload_summary_includes_quality_when_the_tool_exists(app):
@@ -211,7 +233,7 @@ def test_upload_summary_includes_quality_when_the_tool_exists(app):
     assistant = app.pool.get(None)
     assistant.registry = Registry()
     assistant.recordings = Store(load_files([Path(p) for p in E07500]))
-    chat, state, _box = app.on_box_change({"text": "", "files": E07500}, SessionState(), Request())
+    chat, _state, _box = app.on_box_change({"text": "", "files": E07500}, SessionState(), Request())
     assert "signal quality: **acceptable**" in texts(chat)[-1]
     assert "leads I, II, III, aVR" in texts(chat)[-1] and "age 78" in texts(chat)[-1]
 
@@ -303,7 +325,7 @@ def test_with_login_users_see_only_their_own_conversations(app):
 def test_cli_conversations_open_with_their_history(app, scripted):
     scripted.threads_seen["cli123"] = [{"role": "user", "content": "from the terminal"},
                                       {"role": "assistant", "content": "an answer"}]
-    chat, state, *_ = app.load_conversation("cli123", SessionState(), Request())
+    chat, *_ = app.load_conversation("cli123", SessionState(), Request())
     assert texts(chat) == ["from the terminal", "an answer"]
 
 
@@ -382,7 +404,8 @@ def test_cli_registers_ui_command():
 
 # -- the named API endpoint through gradio_client -------------------------------------------------------
 @pytest.fixture()
-def served(ui_settings, scripted):
+def served(ui_settings, scripted, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     demo = launch(ui_settings.model_copy(update={"port": None}), lambda backend: scripted,
                   prevent_thread_lock=True, quiet=True)
     yield demo
@@ -415,6 +438,11 @@ def test_gradio_client_chat_endpoint(served):
     assert "70.0 bpm" in answer
     assert len(files) == 1 and files[0].endswith(".png") and Image.open(files[0]).size == (40, 20)
 
+    # what was uploaded is not left where Gradio serves files from
+    cached = [p.name for p in (Path(os.environ["GRADIO_TEMP_DIR"])).rglob("E07500.*")]
+    assert cached == [], cached
+    assert not (served.cardio.settings.work_dir / "figures" / "anonymous").exists()  # the session was known
+
     bad = client.predict({"text": "rate?", "files": [handle_file(str(DATA / "malformed" / "not_really.edf"))]},
                          api_name="/chat")
     with pytest.raises(InputError) as loader_error:
@@ -443,9 +471,68 @@ def test_gradio_client_real_assistant_gives_the_apis_answer(shared_home, tmp_pat
         direct = demo.cardio.pool.get(None).ask("What is the heart rate?", E07500)
     finally:
         demo.close()
-    assert unlink_citations(shown).lstrip("🚨 ") == inspect.cleandoc(direct.text)
-    rate = re.search(r"Heart rate[^\n]*?(\d+(?:\.\d+)?)\s*(?:±\s*[\d.]+\s*)?bpm", shown, re.I)
+    assert unlink_citations(shown) == inspect.cleandoc(direct.text)
+    rate = re.search(r"Heart rate[^\n]*?(\d+(?:\.\d+)?)\s*(?:±\s*[\d.]+\s*)?bpm", shown, re.IGNORECASE)
     assert rate and 20 <= float(rate.group(1)) <= 250, shown
     assert direct.figures and len(files) == len(direct.figures)
     steps = [m for m in result[0] if m.get("metadata") and m["metadata"].get("title")]
     assert {s["metadata"]["status"] for s in steps} == {"done"} and any("Heart rate" in s["metadata"]["title"] for s in steps)
+
+
+def test_login_is_required_when_configured(ui_settings, scripted):
+    import httpx
+    from gradio_client import Client
+
+    demo = launch(ui_settings.model_copy(update={"port": None, "auth": [("alice", "s3cret")]}),
+                  lambda backend: scripted, prevent_thread_lock=True, quiet=True)
+    try:
+        assert httpx.get(demo.local_url + "config").status_code == 401
+        with pytest.raises(ValueError, match="Could not login"):
+            Client(demo.local_url, auth=("alice", "wrong"), verbose=False)
+        client = Client(demo.local_url, auth=("alice", "s3cret"), verbose=False)
+        result = client.predict({"text": "hello", "files": []}, api_name="/chat")
+        assert _answer_of(result)[0] == "No recording is attached."
+        assert demo.cardio.store.owners() and set(demo.cardio.store.owners().values()) == {"alice"}
+    finally:
+        demo.close()
+
+
+def test_cardioagent_ui_command_serves_on_loopback(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "CARDIOAGENT_HOME": str(tmp_path / "home"), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env.pop("CARDIOAGENT_AUTH", None)
+    proc = subprocess.Popen([sys.executable, "-m", "cardioagent.ui.cli", "ui", "--port", str(port), "--no-warm-up"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(0.5)
+        else:
+            pytest.fail("the app did not start within 120 s")
+        assert page.status_code == 200 and "cardioagent" in page.text
+        config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=5).json()
+        assert config.get("analytics_enabled") is False and not config.get("share_url")
+        names = {d.get("api_name") for d in config["dependencies"]}
+        assert {"chat", "upload", "export", "load_conversation", "new_conversation"} <= names
+        with socket.socket() as sock:  # not reachable on another interface of this machine
+            sock.settimeout(1)
+            other = socket.gethostbyname(socket.gethostname())
+            if other != "127.0.0.1" and not other.startswith("127."):
+                assert sock.connect_ex((other, port)) != 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

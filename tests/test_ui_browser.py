@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,7 +27,7 @@ DATA = REPO / "tests" / "data"
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("CARDIOAGENT_TEST_ARTIFACTS", REPO / "test-artifacts"))
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-HEART_RATE_LINE = re.compile(r"Heart rate[^\n]*?(\d+(?:\.\d+)?)\s*(?:±\s*\d+(?:\.\d+)?\s*)?bpm", re.I)
+HEART_RATE_LINE = re.compile(r"Heart rate[^\n]*?(\d+(?:\.\d+)?)\s*(?:±\s*\d+(?:\.\d+)?\s*)?bpm", re.IGNORECASE)
 ANSWER_TIMEOUT_MS = 240_000  # the first question may build the knowledge store
 
 

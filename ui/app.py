@@ -37,7 +37,7 @@ from cardioagent.ui.chat_events import TurnRenderer, error_message, recordings_m
 from cardioagent.ui.conversations import ConversationStore, Transcript
 from cardioagent.ui.knowledge_panel import CITATION_LINK_JS, PANEL_EMPTY, render_panel
 from cardioagent.ui.report_export import export_html, export_markdown_zip
-from cardioagent.ui.samples import Sample, available_samples
+from cardioagent.ui.samples import available_samples
 from cardioagent.ui.session_files import SessionFiles
 from cardioagent.ui.settings import UISettings
 from cardioagent.ui.upload_summary import summarise_uploads
@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 DEFAULT_QUESTION = "What can you tell me about this recording?"
 SEX_CHOICES = ["not given", "female", "male"]
 BACKEND_KINDS = ["embedded", "local model path", "OpenAI-compatible URL"]
-FILE_TYPES = [".hea", ".dat", ".mat", ".atr", ".qrs", ".zip", ".edf", ".csv", ".npy", ".npz",
-              ".png", ".jpg", ".jpeg", ".pdf"]
 
 CSS = """
 #medical-notice {background:#fff4d6;border:1px solid #e0b84c;border-radius:6px;padding:4px 12px}
@@ -404,7 +402,9 @@ def build_app(assistant_factory: AssistantFactory | None = None, settings: UISet
                     "image/PDF) and ask about it — or try an example on the left.",
                 )
                 box = gr.MultimodalTextbox(
-                    file_count="multiple", file_types=FILE_TYPES, sources=["upload"], elem_id="chat-input",
+                    # No file_types filter: the loaders check every file and say what is accepted, which
+                    # reads better than Gradio's generic "invalid file type".
+                    file_count="multiple", sources=["upload"], elem_id="chat-input",
                     placeholder="Ask about your recording, e.g. “What is the heart rate?”", show_label=False,
                 )
             with gr.Column(scale=1, min_width=260):
@@ -421,6 +421,7 @@ def build_app(assistant_factory: AssistantFactory | None = None, settings: UISet
                          api_name=f"example_{sample.key}", api_visibility="undocumented", show_progress="hidden")
         conv_outputs = [chatbot, state, knowledge, threads, emergency, stored_thread]
         new_btn.click(app.new_conversation, [state], conv_outputs, api_name="new_conversation")
+        chatbot.clear(app.new_conversation, [state], conv_outputs, api_visibility="private")  # its trash icon
         threads.input(app.load_conversation, [threads, state], conv_outputs, api_name="load_conversation")
         apply.click(app.set_backend, [kind, path, url, model, state], [backend_status, state], api_name="set_backend")
         export_btn.click(app.export, [fmt, state], [export_file], api_name="export")

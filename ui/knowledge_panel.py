@@ -92,9 +92,9 @@ def render_entry(c: Citation) -> str:
         body = "".join(f"<li>{html.escape(s)}</li>" for s in c.sources)
         return (f"<details class='kb-entry' id='kb-{html.escape(c.entry_id)}' open>{head} "
                 f"<code>{html.escape(c.entry_id)}</code></summary><ul>{body}</ul></details>")
-    parts = [f"<details class='kb-entry' id='kb-{html.escape(entry.id)}' open>{head} "
-             f"<code>{html.escape(entry.id)}</code> · {html.escape(entry.category)} · urgency: "
-             f"{html.escape(entry.urgency)}</summary>"]
+    parts = [(f"<details class='kb-entry' id='kb-{html.escape(entry.id)}' open>{head} "
+              f"<code>{html.escape(entry.id)}</code> · {html.escape(entry.category)} · urgency: "
+              f"{html.escape(entry.urgency)}</summary>")]
     for title in SECTIONS_SHOWN:
         body = entry.section(title)
         if body:

@@ -157,6 +157,7 @@ def load_causal_lm(path: str | Path, quantize_4bit: bool = False) -> tuple[Any, 
             raise LLMBackendError(f"4-bit loading needs bitsandbytes: {err}") from None
         if importlib.util.find_spec("bitsandbytes") is None:
             raise LLMBackendError("4-bit loading needs the 'bitsandbytes' package")
+        _import_bitsandbytes_quietly()
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
@@ -174,3 +175,18 @@ def load_causal_lm(path: str | Path, quantize_4bit: bool = False) -> tuple[Any, 
         model = model.to(device)
     model.eval()
     return model, tokenizer
+
+
+def _import_bitsandbytes_quietly() -> None:
+    """Import bitsandbytes without its CPU warning about the optional ``kernels`` package.
+
+    That package would fetch an optimised CPU kernel from the Hugging Face Hub at import time, which this
+    project never does; bitsandbytes falls back to its own kernels, so the warning is only noise to a user.
+    """
+    noisy = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    level = noisy.level
+    noisy.setLevel(logging.ERROR)
+    try:
+        import bitsandbytes  # noqa: F401
+    finally:
+        noisy.setLevel(level)

@@ -178,6 +178,7 @@ class _Beats:
     fs: float
     sel: list[int] = field(default_factory=list)
     removed: set[int] = field(default_factory=set)
+    recovered: set[int] = field(default_factory=set)  # added for rhythm evidence: not re-judged as T waves
     notes: list[str] = field(default_factory=list)
 
     def rr(self) -> np.ndarray:
@@ -193,6 +194,7 @@ class _Beats:
         self.notes.append(why)
 
     def add(self, i: int, why: str) -> None:
+        self.recovered.add(i)
         self.sel.append(i)
         self.sel.sort()
         self.notes.append(why)
@@ -226,7 +228,7 @@ def _drop_close(b: _Beats) -> bool:
 
 def _drop_t_waves(b: _Beats) -> bool:
     """T-wave (or P-wave) oversensing shows as short-long alternation: within each short interval
-    (under 0.45 s and 0.6 of the neighbouring one) the weaker, less steep wave is the suspect. When
+    (under 0.4 s and 0.6 of the neighbouring one) the weaker, less steep wave is the suspect. When
     the suspects as a group are clearly less steep than the rest they all go; a single suspect goes
     only when it is much weaker."""
     if len(b.sel) < 4:
@@ -235,9 +237,11 @@ def _drop_t_waves(b: _Beats) -> bool:
     suspects: set[int] = set()
     for k in range(len(r)):
         neighbours = [r[q] for q in (k - 1, k + 1) if 0 <= q < len(r)]
-        if r[k] < 0.45 and r[k] < 0.6 * max(neighbours):
+        if r[k] < 0.4 and r[k] < 0.6 * max(neighbours):
             i, j = b.sel[k], b.sel[k + 1]
-            suspects.add(i if b.amp[i] < b.amp[j] else j)
+            weaker = i if b.amp[i] < b.amp[j] else j
+            if weaker not in b.recovered:
+                suspects.add(weaker)
     if not suspects:
         return False
     others = [i for i in b.sel if i not in suspects]
@@ -458,3 +462,56 @@ def robust_mean_rr(rr: np.ndarray) -> tuple[float | None, float | None, int]:
     kept = rr[keep] if keep.sum() >= max(2, len(rr) // 2) else rr
     se = float(np.std(kept) / np.sqrt(len(kept))) if len(kept) > 1 else None
     return float(np.mean(kept)), se, int(len(kept))
+
+
+# Detectors for long recordings: the two slowest (pure-Python loops, ~20x the others) are left out.
+LONG_RECORDING_DETECTORS = tuple(d for d in DETECTORS if d not in ("zong2003", "christov2004"))
+
+
+def ecg_peaks_chunked(x: np.ndarray, fs: float, chunk_s: float = 10.0, margin_s: float = 1.0) -> RPeakDetection:
+    """``ecg_peaks`` on consecutive chunks (each padded by ``margin_s`` on both sides so that no beat
+    sits at a chunk edge), for recordings longer than two chunks. The rhythm rules then act on local
+    medians, which suits rate changes over minutes. Recordings over 60 s use the faster detector set."""
+    x = np.asarray(x, dtype=float)
+    n = len(x)
+    step = int(chunk_s * fs)
+    if n <= 2 * step:
+        return ecg_peaks(x, fs)
+    detectors = LONG_RECORDING_DETECTORS if n > 60 * fs else DETECTORS
+    margin = int(margin_s * fs)
+    peaks, votes, repairs = [], [], []
+    agree: dict[str, list[float]] = {}
+    fast = 0
+    chunks = list(range(0, n, step))
+    if n - chunks[-1] < 2 * fs and len(chunks) > 1:  # fold a tail under 2 s into the previous chunk
+        chunks.pop()
+    for c, start in enumerate(chunks):
+        stop = chunks[c + 1] if c + 1 < len(chunks) else n
+        a, b = max(0, start - margin), min(n, stop + margin)
+        det = ecg_peaks(x[a:b], fs, detectors=detectors)
+        p = det.peaks + a
+        keep = (p >= start) & (p < stop)
+        peaks.append(p[keep])
+        votes.append(det.votes[keep] if len(det.votes) == len(det.peaks) else np.ones(keep.sum()))
+        repairs += det.repairs
+        fast += det.detector != "consensus"
+        for k, v in det.agreement.items():
+            agree.setdefault(k, []).append(v)
+    allp = np.concatenate(peaks) if peaks else np.array([], int)
+    allv = np.concatenate(votes) if votes else np.array([])
+    # beats found on both sides of a chunk boundary: keep one
+    keep = np.ones(len(allp), dtype=bool)
+    keep[1:] = np.diff(allp) >= REFRACTORY_S * fs
+    reason = (
+        f"{len(chunks)} chunks of {chunk_s:g} s: {fast} on the fast path (detectors agree), "
+        f"{len(chunks) - fast} by consensus of {len(detectors)} detectors"
+    )
+    return RPeakDetection(
+        allp[keep],
+        "consensus" if fast < len(chunks) else detectors[0],
+        reason,
+        {k: round(float(np.mean(v)), 3) for k, v in agree.items()},
+        len(detectors),
+        allv[keep],
+        repairs,
+    )

@@ -11,9 +11,17 @@ math in ``cardioagent_hrv_stress.baevsky`` stays importable (and testable) witho
 """
 from __future__ import annotations
 
-from cardioagent_hrv_stress.baevsky import BaevskyIndex, RrHistogram, baevsky_index, clean_rr, rr_histogram, stress_index
+from cardioagent_hrv_stress.baevsky import (
+    BaevskyIndex,
+    RrHistogram,
+    baevsky_index,
+    central_range_s,
+    clean_rr,
+    rr_histogram,
+    stress_index,
+)
 
-__all__ = ["BaevskyIndex", "RrHistogram", "baevsky_index", "clean_rr", "register_tools", "rr_histogram", "stress_index"]
+__all__ = ["BaevskyIndex", "RrHistogram", "baevsky_index", "central_range_s", "clean_rr", "register_tools", "rr_histogram", "stress_index"]
 __version__ = "0.1.0"
 
 

@@ -11,12 +11,18 @@ import numpy as np
 from cardioagent.tools.analysis import detect_peaks
 from cardioagent.tools.contract import Measurement, Quality, RecordingInput, Tool, ToolContext, ToolResult
 from cardioagent.tools.errors import InputError
-from cardioagent_hrv_stress.baevsky import baevsky_index, clean_rr
+from cardioagent_hrv_stress.baevsky import baevsky_index, central_range_s, clean_rr
 
 MIN_INTERVALS = 10  # below this the histogram has no mode worth the name: no number is given
 FEW_INTERVALS = 30  # below this the number is given but flagged poor
-REFERENCE_DURATION_S = 300.0  # the index's published values come from 5-minute recordings at rest
+# The index's published values come from 5-minute recordings at rest; a 5-minute file yields a little less
+# than 300 s of intervals (the first beat comes after the start), hence 285.
+REFERENCE_DURATION_S = 285.0
 MAX_REJECTED_FRACTION = 0.20  # more rejected intervals than this: the rhythm or the peaks are not clean
+# MxDMn more than twice the range of the central 98 % of intervals: a few extremes (artefacts the cleaning
+# missed, or rare real events) set the index, so it is not to be trusted on its own.
+MAX_RANGE_RATIO = 2.0
+MIN_INTERVALS_FOR_RANGE_CHECK = 100  # with fewer, the 1st and 99th percentiles are the extremes themselves
 
 _ORDER = [Quality.GOOD, Quality.ACCEPTABLE, Quality.POOR, Quality.UNUSABLE]
 
@@ -79,7 +85,7 @@ class HrvStressIndexTool(Tool):
     def run(self, args: RecordingInput, ctx: ToolContext) -> StressIndexResult:
         rec = ctx.get_recording(args.recording_id)
         if rec.signal is None or not rec.sampling_rate_hz:
-            raise InputError(rec.name, "is an image, not a signal: beat intervals cannot be measured on it",
+            raise InputError(rec.name, "it is an ECG image, not a sampled signal: beat intervals cannot be measured",
                              "an ECG or PPG recording (WFDB, EDF, CSV or NumPy)")
         peaks = detect_peaks(rec, channel=args.channel)
         samples = np.asarray(peaks.samples, dtype=float)
@@ -96,9 +102,11 @@ class HrvStressIndexTool(Tool):
                 intervals_rejected=max(0, int(samples.size) - 1),
             )
 
+        if peaks.quality == Quality.UNUSABLE:
+            return unusable(f"the peaks on {peaks.channel} are unusable")
         if samples.size < MIN_INTERVALS + 1:
             return unusable(f"only {samples.size} beats were detected; at least {MIN_INTERVALS + 1} are needed")
-        nn, rejected = clean_rr(np.diff(samples) / rec.sampling_rate_hz)
+        nn, rejected = clean_rr(np.diff(samples) / peaks.sampling_rate_hz)
         if nn.size < MIN_INTERVALS:
             return unusable(f"only {nn.size} of {samples.size - 1} intervals look normal-to-normal; "
                             f"at least {MIN_INTERVALS} are needed")
@@ -117,6 +125,12 @@ class HrvStressIndexTool(Tool):
                 quality = _worst(quality, Quality.POOR)
             warnings.append(f"{rejected} of {nn.size + rejected} intervals ({share:.0%}) were left out as "
                             "ectopic beats or detection artefacts")
+        if nn.size >= MIN_INTERVALS_FOR_RANGE_CHECK:
+            central = central_range_s(nn)
+            if si.variation_range_s > MAX_RANGE_RATIO * central:
+                quality = _worst(quality, Quality.POOR)
+                warnings.append(f"the variation range (MxDMn {si.variation_range_s:.3f} s) is set by a few extreme "
+                                f"intervals (central 98 %: {central:.3f} s); the index depends on them")
         if nn.sum() < REFERENCE_DURATION_S:
             quality = _worst(quality, Quality.ACCEPTABLE)
             warnings.append(f"{nn.sum():.0f} s of intervals: published values of the index come from "

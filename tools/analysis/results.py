@@ -1,0 +1,196 @@
+"""Typed results of the classical analyses. Every number is a ``Measurement`` (value, unit, uncertainty,
+quality, channel); every result says how it was obtained (``method``) and how far to trust it
+(``quality``). ``summary()`` gives the few lines a person reads; the full model stays in the trace."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from cardioagent.tools.contract import Measurement, Quality, ToolResult
+
+
+def _line(m: Measurement | None, digits: int = 0) -> str:
+    if m is None:
+        return ""
+    note = "" if m.value is None or m.quality == Quality.GOOD else f" ({m.quality.value} quality)"
+    return m.text(digits) + note
+
+
+# ---------------------------------------------------------------------------------------------- quality
+
+
+class ChannelQuality(BaseModel):
+    channel: str
+    kind: str
+    quality: Quality
+    reason: str
+    indices: list[Measurement] = Field(default_factory=list, description="the SQI numbers behind the flag")
+
+
+class QualityReport(ToolResult):
+    recording: str
+    channels: list[ChannelQuality]
+    overall: Quality = Field(description="quality of the best channel usable for heart rate (ECG, else PPG)")
+    best_channel: str | None = None
+    usable_channels: list[str] = Field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"overall {self.overall.value}" + (f"; best channel {self.best_channel}" if self.best_channel else "")]
+        for c in self.channels:
+            lines.append(f"{c.channel} ({c.kind}): {c.quality.value} — {c.reason}")
+        lines += [f"note: {w}" for w in self.warnings]
+        return "\n".join(lines[:16])
+
+
+# ------------------------------------------------------------------------------------------------ peaks
+
+
+class DetectorAgreement(BaseModel):
+    detector: str
+    f1_vs_final: float = Field(description="F1 (150 ms tolerance) of this detector's peaks against the final peaks")
+
+
+class PeaksResult(ToolResult):
+    recording: str
+    channel: str
+    kind: Literal["ecg", "ppg"]
+    sampling_rate_hz: float
+    samples: list[int] = Field(description="peak positions, sample indices")
+    times_s: list[float]
+    n_peaks: int
+    detector: str = Field(description="the detector whose peaks were used, or 'consensus'")
+    reason: str = Field(description="why this detector / channel was chosen")
+    agreement: list[DetectorAgreement] = Field(default_factory=list)
+    repairs: list[str] = Field(default_factory=list, description="beats removed or recovered by rhythm rules")
+
+    def summary(self) -> str:
+        return (f"{self.n_peaks} {'R' if self.kind == 'ecg' else 'systolic'} peaks on {self.channel} "
+                f"({self.detector}; {self.quality.value} quality): {self.reason}")
+
+
+# ------------------------------------------------------------------------------------------- heart rate
+
+
+class HrWindow(BaseModel):
+    start_s: float
+    end_s: float
+    bpm: Measurement
+
+
+class HeartRateResult(ToolResult):
+    recording: str
+    heart_rate: Measurement
+    channels_used: list[str]
+    per_channel: list[Measurement] = Field(default_factory=list, description="one estimate per channel tried")
+    windows: list[HrWindow] = Field(default_factory=list, description="per-window trace")
+    window_s: float
+    step_s: float
+    n_beats: int = 0
+    reason: str = Field(default="", description="why no number was given, or how channels were combined")
+
+    def summary(self) -> str:
+        lines = [_line(self.heart_rate)]
+        if self.heart_rate.value is None and self.reason:
+            lines.append(self.reason)
+        lines.append(f"from {', '.join(self.channels_used) or 'no channel'}; {self.method}")
+        vals = [w.bpm.value for w in self.windows if w.bpm.value is not None]
+        if len(vals) > 1:
+            lines.append(f"{len(self.windows)} windows of {self.window_s:g} s: {min(vals):.0f}-{max(vals):.0f} bpm")
+        lines += [f"note: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------------- HRV
+
+
+class HrvResult(ToolResult):
+    recording: str
+    channel: str | None
+    duration_s: float
+    n_beats: int
+    n_nn: int = Field(description="intervals kept as normal-to-normal")
+    mean_nn: Measurement
+    sdnn: Measurement
+    rmssd: Measurement
+    pnn50: Measurement
+    frequency_domain_available: bool
+    frequency_domain_note: str
+    lf: Measurement | None = None
+    hf: Measurement | None = None
+    lf_hf: Measurement | None = None
+
+    def summary(self) -> str:
+        lines = [_line(m) for m in (self.mean_nn, self.sdnn, self.rmssd, self.pnn50)]
+        if self.frequency_domain_available:
+            lines += [_line(m, 2 if m is self.lf_hf else 0) for m in (self.lf, self.hf, self.lf_hf) if m is not None]
+        lines.append(self.frequency_domain_note)
+        lines += [f"note: {w}" for w in self.warnings]
+        return "\n".join(x for x in lines if x)
+
+
+# ---------------------------------------------------------------------------------------------- intervals
+
+
+class LeadIntervals(BaseModel):
+    lead: str
+    quality: Quality
+    reason: str
+    n_beats: int = 0
+    pr: Measurement
+    qrs: Measurement
+    qt: Measurement
+    qtc_bazett: Measurement
+    qtc_fridericia: Measurement
+    p_wave_present: bool | None = None
+
+
+class IntervalsResult(ToolResult):
+    recording: str
+    rr: Measurement = Field(description="median RR of the beats used, the basis of QTc")
+    heart_rate: Measurement
+    leads: list[LeadIntervals]
+    pr: Measurement = Field(description="median across leads")
+    qrs: Measurement
+    qt: Measurement
+    qtc_bazett: Measurement
+    qtc_fridericia: Measurement
+    fiducial_channel: str = Field(description="lead whose R-peaks aligned the beats of every lead")
+
+    def summary(self) -> str:
+        lines = [f"median across {sum(1 for lead in self.leads if lead.quality != Quality.UNUSABLE)} leads:"]
+        lines += [_line(m) for m in (self.pr, self.qrs, self.qt, self.qtc_bazett, self.qtc_fridericia)]
+        bad = [lead.lead for lead in self.leads if lead.quality == Quality.UNUSABLE]
+        if bad:
+            lines.append(f"not measured in: {', '.join(bad)}")
+        lines += [f"note: {w}" for w in self.warnings]
+        return "\n".join(x for x in lines if x)
+
+
+# ------------------------------------------------------------------------------------------------ rhythm
+
+
+class RhythmResult(ToolResult):
+    recording: str
+    channel: str | None
+    n_beats: int
+    heart_rate: Measurement
+    rr_cv: Measurement
+    rmssd: Measurement
+    successive_irregularity: Measurement = Field(
+        description="share of successive RR differences larger than 10% of the median RR"
+    )
+    normalized_rmssd: Measurement = Field(description="RMSSD divided by mean RR")
+    premature_fraction: Measurement
+    p_wave_presence: Measurement | None = None
+    statement: Literal["regular", "irregular", "irregularly irregular", "undetermined"]
+    rule: str = Field(description="the rule that produced the statement, with the numbers it compared")
+
+    def summary(self) -> str:
+        lines = [f"rhythm: {self.statement} — {self.rule}"]
+        lines += [_line(m, 2) for m in (self.rr_cv, self.successive_irregularity, self.premature_fraction)]
+        lines.append(_line(self.rmssd))
+        if self.p_wave_presence is not None:
+            lines.append(_line(self.p_wave_presence, 2))
+        lines += [f"note: {w}" for w in self.warnings]
+        return "\n".join(x for x in lines if x)

@@ -1,0 +1,150 @@
+"""``rhythm``: regularity features of the beat-to-beat intervals and a plain statement (regular,
+irregular, irregularly irregular) with the rule and numbers behind it.
+
+The statement describes the intervals only; it is not a diagnosis. "Irregularly irregular" (most
+successive intervals differ, with no premature-beat pattern to explain it, and P waves mostly absent
+when that can be judged) is the interval pattern of atrial fibrillation, which only a clinician can
+diagnose.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cardioagent.tools.analysis.common import MIN_RATE_SECONDS, require_duration, signal_of
+from cardioagent.tools.analysis.peaks import Beats, beats_of, pick_beat_channel
+from cardioagent.tools.analysis.quality import best_channel
+from cardioagent.tools.analysis.results import RhythmResult
+from cardioagent.tools.contract import Measurement, Quality
+from cardioagent.tools.signal import delineation as dl
+from cardioagent.tools.signal.recording import ChannelKind, Recording
+
+MIN_INTERVALS = 5
+REGULAR_CV = 0.10
+REGULAR_SD_SHARE = 0.25
+IRREG_SD_SHARE = 0.5
+IRREG_NRMSSD = 0.08
+
+
+def premature_mask(rr: np.ndarray, window: int = 10) -> np.ndarray:
+    """True for intervals ending in a premature beat: under 80% of the local median RR and followed by a
+    longer interval (the pause after an early beat)."""
+    rr = np.asarray(rr, dtype=float)
+    out = np.zeros(len(rr), dtype=bool)
+    for i in range(len(rr) - 1):
+        local = np.median(rr[max(0, i - window) : i + window + 1])
+        out[i] = rr[i] < 0.8 * local and rr[i + 1] > 1.1 * rr[i]
+    return out
+
+
+def _p_presence(rec: Recording, b: Beats) -> tuple[float | None, str]:
+    """P-wave presence on the first lead whose median beat shows a P wave, trying lead II first (where
+    sinus P waves are largest), then the beat channel, then the other usable ECG leads best first. When
+    no lead shows one, the share is 0 on the first lead tried."""
+    if b.kind != "ecg":
+        return None, "no P waves in a PPG"
+    sig, fs = signal_of(rec)
+    names = [n.lower() for n in rec.channel_names]
+    _, usable = best_channel(rec, (ChannelKind.ECG,))
+    order = ([names.index("ii")] if "ii" in names and names.index("ii") in usable else []) + [b.index] + usable
+    tried: list[int] = []
+    first: tuple[float | None, str] | None = None
+    for idx in order:
+        if idx in tried or len(tried) >= 4:  # a few leads are enough; each costs a delineation
+            continue
+        tried.append(idx)
+        x = dl.clean_for_delineation(sig[:, idx], fs)
+        beats, rr = dl.dominant_beats(b.peaks, fs, len(x))
+        mb = dl.median_beat(x, beats, fs)
+        if mb is None or rr is None:
+            continue
+        d = dl.delineate_beat(mb, fs, rr)
+        share, tested = dl.p_wave_presence(x, b.peaks, fs, mb, d)
+        result = (share, f"on {rec.channel_names[idx]}, {tested} beats tested")
+        if d.p_present and share is not None:
+            return result
+        first = first or result
+    if first is None:
+        return None, "too few complete beats to judge P waves"
+    return first[0], first[1] + "; no lead shows a distinct P wave in its median beat"
+
+
+def rhythm(rec: Recording, channel: str | None = None) -> RhythmResult:
+    require_duration(rec, MIN_RATE_SECONDS, "rhythm analysis")
+    idx = pick_beat_channel(rec, channel)
+    b = beats_of(rec, idx)
+    rr = np.diff(b.peaks) / b.fs
+    rr = rr[(rr >= 0.2) & (rr <= 3.0) & b.rr_valid()]  # intervals across a signal gap say nothing of rhythm
+    ch = b.channel
+
+    def m(name: str, value: float | None, unit: str, q: Quality, digits: int = 3) -> Measurement:
+        return Measurement(name=name, value=None if value is None else round(float(value), digits), unit=unit,
+                           channel=ch, quality=Quality.UNUSABLE if value is None else q)
+
+    q = b.quality
+    if q == Quality.UNUSABLE or len(rr) < MIN_INTERVALS:
+        why = b.channel_reason if q == Quality.UNUSABLE else f"only {len(rr) + 1} beats found (at least {MIN_INTERVALS + 1} needed)"
+        none = Quality.UNUSABLE
+        return RhythmResult(
+            quality=Quality.UNUSABLE, method="no estimate", warnings=[f"{ch}: {why}"], recording=rec.name, channel=ch,
+            n_beats=int(len(b.peaks)), heart_rate=m("heart rate", None, "bpm", none), rr_cv=m("RR CV", None, "", none),
+            rmssd=m("RMSSD", None, "ms", none), successive_irregularity=m("successive irregularity", None, "fraction", none),
+            normalized_rmssd=m("normalized RMSSD", None, "", none), premature_fraction=m("premature beats", None, "fraction", none),
+            statement="undetermined", rule=why)
+
+    mean, med = float(np.mean(rr)), float(np.median(rr))
+    sd = np.diff(rr)
+    cv = float(np.std(rr) / mean)
+    rmssd = float(np.sqrt(np.mean(sd**2)))
+    nrmssd = rmssd / mean
+    sd_share = float(np.mean(np.abs(sd) > 0.1 * med))
+    prem = premature_mask(rr)
+    prem_frac = float(prem.sum() / (len(rr) + 1))
+    p_share, p_note = _p_presence(rec, b)
+
+    # intervals around premature beats removed: is what remains regular?
+    around = prem.copy()
+    around[1:] |= prem[:-1]
+    rest = rr[~around]
+    rest_cv = float(np.std(rest) / np.mean(rest)) if len(rest) >= 3 else None
+
+    if cv <= REGULAR_CV and sd_share <= REGULAR_SD_SHARE and prem.sum() == 0:
+        statement = "regular"
+        rule = (f"RR CV {cv:.2f} <= {REGULAR_CV}, successive differences over 10% of the median RR in "
+                f"{sd_share:.0%} <= {REGULAR_SD_SHARE:.0%} of beats, no premature beats")
+    elif prem.sum() > 0 and rest_cv is not None and rest_cv <= REGULAR_CV:
+        statement = "irregular"
+        rule = (f"{int(prem.sum())} premature beat(s) ({prem_frac:.0%} of beats) in an otherwise regular rhythm "
+                f"(RR CV without them {rest_cv:.2f} <= {REGULAR_CV})")
+    elif sd_share >= IRREG_SD_SHARE and nrmssd >= IRREG_NRMSSD and (p_share is None or p_share < 0.5):
+        statement = "irregularly irregular"
+        rule = (f"successive differences over 10% of the median RR in {sd_share:.0%} >= {IRREG_SD_SHARE:.0%} of beats, "
+                f"normalized RMSSD {nrmssd:.2f} >= {IRREG_NRMSSD}, no premature-beat pattern explains it"
+                + ("" if p_share is None else f", P waves before only {p_share:.0%} of beats"))
+    else:
+        statement = "irregular"
+        parts = [f"RR CV {cv:.2f}", f"successive differences over 10% in {sd_share:.0%} of beats",
+                 f"normalized RMSSD {nrmssd:.2f}"]
+        if p_share is not None and p_share >= 0.5 and sd_share >= IRREG_SD_SHARE:
+            parts.append(f"P waves before {p_share:.0%} of beats (not the pattern of atrial fibrillation)")
+        rule = "not regular (" + ", ".join(parts) + ") and not irregularly irregular"
+
+    warnings = []
+    if q == Quality.POOR:
+        warnings.append("noisy signal: missed or false beats may look like irregularity")
+    if len(rr) < 10:
+        warnings.append(f"only {len(rr) + 1} beats: a longer recording judges rhythm more reliably")
+    return RhythmResult(
+        quality=q,
+        method=(f"beat-to-beat (RR) intervals from {'R-peaks' if b.kind == 'ecg' else 'PPG pulse peaks'} on {ch}; "
+                f"premature beat = interval under 80% of the local median followed by a longer one; "
+                f"P-wave presence by correlation with the median beat's P wave ({p_note})"),
+        warnings=warnings, recording=rec.name, channel=ch, n_beats=int(len(b.peaks)),
+        heart_rate=m("heart rate", 60.0 / mean, "bpm", q, 1),
+        rr_cv=m("RR CV", cv, "", q),
+        rmssd=m("RMSSD", rmssd * 1000.0, "ms", q, 1),
+        successive_irregularity=m("successive irregularity", sd_share, "fraction", q),
+        normalized_rmssd=m("normalized RMSSD", nrmssd, "", q),
+        premature_fraction=m("premature beats", prem_frac, "fraction", q),
+        p_wave_presence=None if p_share is None else m("P-wave presence", p_share, "fraction", q),
+        statement=statement, rule=rule,
+    )

@@ -9,7 +9,7 @@ import pytest
 
 nk = pytest.importorskip("neurokit2")
 
-from cardioagent.tools.analysis import (  # noqa: E402
+from cardioagent.tools.analysis import (
     HeartRateResult,
     assess_quality,
     detect_peaks,
@@ -18,10 +18,10 @@ from cardioagent.tools.analysis import (  # noqa: E402
     intervals,
     rhythm,
 )
-from cardioagent.tools.contract import Measurement, Quality, ToolResult  # noqa: E402
-from cardioagent.tools.errors import InputError, TooShortError  # noqa: E402
-from cardioagent.tools.signal.ecg import peak_f1  # noqa: E402
-from cardioagent.tools.signal.recording import (  # noqa: E402
+from cardioagent.tools.contract import Measurement, Quality, ToolResult
+from cardioagent.tools.errors import InputError, TooShortError
+from cardioagent.tools.signal.ecg import peak_f1
+from cardioagent.tools.signal.recording import (
     STANDARD_12_LEADS,
     Channel,
     ChannelKind,
@@ -150,7 +150,7 @@ def test_unusable_channel_gives_no_number_but_a_reason():
     auto = heart_rate(rec)  # left to choose, it skips the flat lead
     assert auto.channels_used == ["II"] and abs(auto.heart_rate.value - 70) < 2
     q = assess_quality(rec)
-    assert [c.quality for c in q.channels][0] == Quality.UNUSABLE and q.best_channel == "II"
+    assert q.channels[0].quality == Quality.UNUSABLE and q.best_channel == "II"
     assert rhythm(rec, channel="flat").statement == "undetermined"
     assert hrv(rec, channel="flat").rmssd.value is None
 

@@ -6,9 +6,9 @@ import pytest
 
 nk = pytest.importorskip("neurokit2")
 
-from cardioagent.tools.contract import Quality  # noqa: E402
-from cardioagent.tools.signal import delineation as dl  # noqa: E402
-from cardioagent.tools.signal import ecg, filters, hrv_math, ppg, sqi  # noqa: E402
+from cardioagent.tools.contract import Quality
+from cardioagent.tools.signal import delineation as dl
+from cardioagent.tools.signal import ecg, filters, hrv_math, ppg, sqi
 
 FS = 500
 

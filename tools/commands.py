@@ -75,7 +75,7 @@ def _render(args: argparse.Namespace) -> int:
 def _tools_list(args: argparse.Namespace) -> int:
     from cardioagent.tools.registry import default_registry
 
-    reg = default_registry()
+    reg = default_registry(refresh=True)
     specs = reg.specs()
     if args.json:
         print(json.dumps([s.model_dump() for s in specs], indent=1))
@@ -92,7 +92,7 @@ def _tools_list(args: argparse.Namespace) -> int:
 def _tools_check(args: argparse.Namespace) -> int:
     from cardioagent.tools.registry import default_registry
 
-    reg = default_registry()
+    reg = default_registry(refresh=True)
     for s in reg.specs():
         print(f"ok      {s.name} ({s.plugin})" + ("" if s.available else f" — unavailable: {s.unavailable_reason}"))
     for p in reg.problems:

@@ -57,6 +57,17 @@ def contract_problems(tool_cls: Any) -> list[str]:
             output_model.model_json_schema()
         except Exception as exc:  # a schema pydantic cannot express is a contract breach, not a crash
             problems.append(f"schemas cannot be generated: {exc}")
+    for pattern in getattr(tool_cls, "keywords", ()):
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            problems.append(f"keyword {pattern!r} is not a valid regular expression: {exc}")
+    if not all(isinstance(e, str) for e in getattr(tool_cls, "examples", ())):
+        problems.append("examples must be strings")
+    for attr in ("default_for", "prerequisite_for"):
+        extra = set(getattr(tool_cls, attr, ())) - modalities
+        if extra:
+            problems.append(f"{attr} names modalities the tool does not accept: {sorted(extra)}")
     timeout = getattr(tool_cls, "timeout_s", None)
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         problems.append("timeout_s must be a positive number of seconds")
@@ -93,7 +104,9 @@ class ToolRegistry:
         return True
 
     def discover(self) -> "ToolRegistry":
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        # The project's own entry points load first, so a plugin cannot take a built-in tool's name.
+        own = lambda e: not e.value.startswith("cardioagent.")  # noqa: E731
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (own(e), e.name)):
             try:
                 obj = ep.load()
             except Exception as exc:
@@ -154,6 +167,7 @@ class ToolRegistry:
             parsed = tool.input_model.model_validate(args)
         except ValidationError as exc:
             raise ToolError(name, f"invalid arguments: {_short_validation(exc)}") from None
+        _check_modality(tool, parsed, ctx)
         attempt = 0
         while True:
             attempt += 1
@@ -172,19 +186,32 @@ class ToolRegistry:
                 raise ToolError(name, f"{type(exc).__name__}: {exc}") from exc
 
 
-_POOL = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="cardioagent-tool")
+def _check_modality(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> None:
+    recording_id = getattr(parsed, "recording_id", None)
+    if not recording_id:
+        return
+    modality = ctx.get_recording(recording_id).modality.value
+    if modality not in tool.modalities:
+        raise InputError(
+            recording_id, f"tool {tool.name!r} does not accept {modality} recordings",
+            f"{', '.join(tool.modalities)} recordings for this tool",
+        )
 
 
 def _call_with_timeout(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> ToolResult:
     started = time.monotonic()
-    future = _POOL.submit(tool.run, parsed, ctx)
+    # A thread per call: Python threads cannot be killed, so a hung tool must not hold a pooled worker
+    # that later calls would queue behind. The hung thread finishes in the background; its result is dropped.
+    executor = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tool-{tool.name}")
+    future = executor.submit(tool.run, parsed, ctx)
     try:
         return future.result(timeout=tool.timeout_s)
     except cf.TimeoutError:
-        # Python threads cannot be killed; the worker finishes in the background and its result is dropped.
         raise ToolError(
             tool.name, f"timed out after {time.monotonic() - started:.1f} s (limit {tool.timeout_s:g} s)", retryable=True
         ) from None
+    finally:
+        executor.shutdown(wait=False)
 
 
 def _short_validation(exc: ValidationError) -> str:

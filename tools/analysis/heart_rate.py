@@ -74,7 +74,7 @@ def _channel_estimate(b: Beats) -> tuple[Measurement, str]:
     if b.quality == Quality.UNUSABLE:
         return Measurement(name="heart rate", value=None, unit="bpm", channel=b.channel,
                            quality=Quality.UNUSABLE), f"{b.channel}: {b.channel_reason}"
-    bpm, se, n = _rate(b.peaks, b.fs, b.rr_valid())
+    bpm, se, _ = _rate(b.peaks, b.fs, b.rr_valid())
     if bpm is None:
         return Measurement(name="heart rate", value=None, unit="bpm", channel=b.channel,
                            quality=Quality.UNUSABLE), f"{b.channel}: fewer than 3 beats found"
@@ -208,6 +208,6 @@ def heart_rate(rec: Recording, channel: str | None = None, window_s: float = 8.0
     return HeartRateResult(
         quality=quality, method=how, warnings=warnings, recording=rec.name, heart_rate=hr,
         channels_used=[b.channel for _, b in trusted], per_channel=per_channel, windows=windows,
-        window_s=window_s, step_s=step_s, n_beats=int(len(trusted[0][1].peaks)),
+        window_s=window_s, step_s=step_s, n_beats=len(trusted[0][1].peaks),
         reason=f"fused {len(trusted)} of {len(beats)} leads tried" if len(beats) > 1 else "",
     )

@@ -28,10 +28,10 @@ def hrv(rec: Recording, channel: str | None = None) -> HrvResult:
     warnings: list[str] = []
     if b.quality == Quality.UNUSABLE or len(rr_ms) < 3:
         reason = b.channel_reason if b.quality == Quality.UNUSABLE else "fewer than 4 beats found"
-        none = lambda n, u: _m(n, None, u, b.channel, Quality.UNUSABLE)  # noqa: E731
+        none = lambda n, u: _m(n, None, u, b.channel, Quality.UNUSABLE)
         return HrvResult(
             quality=Quality.UNUSABLE, method="no estimate", warnings=[f"{b.channel}: {reason}"], recording=rec.name,
-            channel=b.channel, duration_s=round(duration, 2), n_beats=int(len(peaks)), n_nn=0,
+            channel=b.channel, duration_s=round(duration, 2), n_beats=len(peaks), n_nn=0,
             mean_nn=none("mean NN", "ms"), sdnn=none("SDNN", "ms"), rmssd=none("RMSSD", "ms"),
             pnn50=none("pNN50", "%"), frequency_domain_available=False,
             frequency_domain_note=f"no HRV: {reason}")
@@ -55,7 +55,7 @@ def hrv(rec: Recording, channel: str | None = None) -> HrvResult:
                 f"{ch} (RR 300-2000 ms and within 20% of the local median); Task Force 1996 definitions; "
                 "frequency domain: Welch PSD of the NN series resampled at 4 Hz"),
         warnings=warnings,
-        recording=rec.name, channel=ch, duration_s=round(duration, 2), n_beats=int(len(peaks)), n_nn=td.n_nn,
+        recording=rec.name, channel=ch, duration_s=round(duration, 2), n_beats=len(peaks), n_nn=td.n_nn,
         mean_nn=_m("mean NN", td.mean_nn_ms, "ms", ch, q),
         sdnn=_m("SDNN", td.sdnn_ms, "ms", ch, q),
         rmssd=_m("RMSSD", td.rmssd_ms, "ms", ch, q),

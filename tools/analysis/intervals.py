@@ -138,7 +138,7 @@ def intervals(rec: Recording) -> IntervalsResult:
     leads = _in_standard_order([_lead(rec, i, beats, rr_s, fs) for i in ecg_idx] + absent)
     glob = {}
     for key in ("pr", "qrs", "qt"):
-        med, mad, q, n = _across(leads, key)
+        med, mad, q, _ = _across(leads, key)
         glob[key] = _m(key, med, q, None, mad)
     qt = glob["qt"].value
     q_qt = glob["qt"].quality

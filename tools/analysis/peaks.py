@@ -116,7 +116,7 @@ def detect_peaks(rec: Recording, channel: str | None = None) -> PeaksResult:
         sampling_rate_hz=b.fs,
         samples=[int(p) for p in b.peaks],
         times_s=[round(float(p) / b.fs, 4) for p in b.peaks],
-        n_peaks=int(len(b.peaks)),
+        n_peaks=len(b.peaks),
         detector=b.detector,
         reason=why,
         agreement=[DetectorAgreement(detector=k, f1_vs_final=v) for k, v in b.agreement.items()],

@@ -86,7 +86,7 @@ def rhythm(rec: Recording, channel: str | None = None) -> RhythmResult:
         none = Quality.UNUSABLE
         return RhythmResult(
             quality=Quality.UNUSABLE, method="no estimate", warnings=[f"{ch}: {why}"], recording=rec.name, channel=ch,
-            n_beats=int(len(b.peaks)), heart_rate=m("heart rate", None, "bpm", none), rr_cv=m("RR CV", None, "", none),
+            n_beats=len(b.peaks), heart_rate=m("heart rate", None, "bpm", none), rr_cv=m("RR CV", None, "", none),
             rmssd=m("RMSSD", None, "ms", none), successive_irregularity=m("successive irregularity", None, "fraction", none),
             normalized_rmssd=m("normalized RMSSD", None, "", none), premature_fraction=m("premature beats", None, "fraction", none),
             statement="undetermined", rule=why)
@@ -138,7 +138,7 @@ def rhythm(rec: Recording, channel: str | None = None) -> RhythmResult:
         method=(f"beat-to-beat (RR) intervals from {'R-peaks' if b.kind == 'ecg' else 'PPG pulse peaks'} on {ch}; "
                 f"premature beat = interval under 80% of the local median followed by a longer one; "
                 f"P-wave presence by correlation with the median beat's P wave ({p_note})"),
-        warnings=warnings, recording=rec.name, channel=ch, n_beats=int(len(b.peaks)),
+        warnings=warnings, recording=rec.name, channel=ch, n_beats=len(b.peaks),
         heart_rate=m("heart rate", 60.0 / mean, "bpm", q, 1),
         rr_cv=m("RR CV", cv, "", q),
         rmssd=m("RMSSD", rmssd * 1000.0, "ms", q, 1),

@@ -242,9 +242,9 @@ def p_wave_presence(x_clean: np.ndarray, r_peaks: np.ndarray, fs: float, mb: Med
     no beat could be tested."""
     half = int(0.06 * fs)
     if not d.p_present or d.p_peak_s is None:
-        tested = int(np.sum((r_peaks - BEFORE_S * fs >= 0)))
+        tested = int(np.sum(r_peaks - BEFORE_S * fs >= 0))
         return (0.0, tested) if tested else (None, 0)
-    c = mb.r_index + int(round(d.p_peak_s * fs))
+    c = mb.r_index + round(d.p_peak_s * fs)
     tmpl = mb.beat[c - half : c + half + 1]
     if len(tmpl) < 2 * half + 1 or np.ptp(tmpl) == 0:
         return None, 0

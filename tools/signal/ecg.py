@@ -305,22 +305,26 @@ def _fill_gap(b: _Beats, min_votes: float) -> bool:
     for k in np.flatnonzero(r > 1.6 * m):
         start, end = b.pos[b.sel[k]], b.pos[b.sel[k + 1]]
         long_gap = r[k] >= 1.75 * m
-
-        def qualifies(i: int) -> bool:
-            if not (start + 0.55 * m <= b.pos[i] <= end - 0.55 * m) or i in b.removed or i in b.sel:
-                return False
-            qrs_like = b.corr[i] >= 0.4 or b.amp[i] >= 0.7 * amp_ref
-            return (b.votes[i] >= min_votes and qrs_like) or (long_gap and b.votes[i] >= 0.25)
-
-        def score(i: int) -> float:
-            off = min(abs(b.pos[i] - start - m), abs(end - m - b.pos[i])) / m
-            return b.strength(i) - off
-
-        inside = [i for i in range(len(b.pos)) if qualifies(i)]
+        inside = [i for i in range(len(b.pos)) if _gap_candidate(b, i, start, end, m, long_gap, min_votes, amp_ref)]
         if inside:
-            b.add(max(inside, key=score), "missed beat recovered in a long gap")
+            best = max(inside, key=lambda i: b.strength(i) - _off_rhythm(b.pos[i], start, end, m))
+            b.add(best, "missed beat recovered in a long gap")
             return True
     return False
+
+
+def _gap_candidate(b: _Beats, i: int, start: int, end: int, m: float, long_gap: bool, min_votes: float,
+                   amp_ref: float) -> bool:
+    if not (start + 0.55 * m <= b.pos[i] <= end - 0.55 * m) or i in b.removed or i in b.sel:
+        return False
+    qrs_like = b.corr[i] >= 0.4 or b.amp[i] >= 0.7 * amp_ref
+    return (b.votes[i] >= min_votes and qrs_like) or (long_gap and b.votes[i] >= 0.25)
+
+
+def _off_rhythm(p: int, start: int, end: int, m: float) -> float:
+    """Distance (in median RRs) from where the rhythm expects the missed beat, one RR after the gap's
+    start or before its end."""
+    return min(abs(p - start - m), abs(end - m - p)) / m
 
 
 def _extend_edges(b: _Beats, min_votes: float) -> None:
@@ -442,26 +446,6 @@ def ecg_peaks(
     return RPeakDetection(
         final, "consensus", reason, agreement, len(cands), beats.votes[beats.sel], repairs=beats.notes
     )
-
-
-def rr_intervals_s(peaks: np.ndarray, fs: float) -> np.ndarray:
-    return np.diff(np.asarray(peaks, dtype=float)) / fs
-
-
-def robust_mean_rr(rr: np.ndarray) -> tuple[float | None, float | None, int]:
-    """Mean RR after removing intervals outside 0.3-3 s and beyond 4 MAD of the median (so a single
-    missed or extra beat does not swing the rate, while a genuinely irregular rhythm keeps its mean).
-    Returns (mean RR, its standard error, intervals kept)."""
-    rr = np.asarray(rr, dtype=float)
-    rr = rr[(rr > 0.2) & (rr < 3.0)]
-    if len(rr) == 0:
-        return None, None, 0
-    med = np.median(rr)
-    mad = 1.4826 * np.median(np.abs(rr - med))
-    keep = np.abs(rr - med) <= max(4 * mad, 0.25 * med)
-    kept = rr[keep] if keep.sum() >= max(2, len(rr) // 2) else rr
-    se = float(np.std(kept) / np.sqrt(len(kept))) if len(kept) > 1 else None
-    return float(np.mean(kept)), se, int(len(kept))
 
 
 # Detectors for long recordings: the two slowest (pure-Python loops, ~20x the others) are left out.

@@ -57,8 +57,8 @@ def time_domain(rr_ms: np.ndarray, mask: np.ndarray | None = None) -> TimeDomain
         sdnn_ms=float(np.std(nn, ddof=1)) if len(nn) > 1 else None,
         rmssd_ms=float(np.sqrt(np.mean(sd**2))) if len(sd) else None,
         pnn50_pct=float(100.0 * np.mean(np.abs(sd) > 50.0)) if len(sd) else None,
-        n_nn=int(len(nn)),
-        n_successive=int(len(sd)),
+        n_nn=len(nn),
+        n_successive=len(sd),
     )
 
 

@@ -4,7 +4,8 @@ The embedded 135M model cannot choose tools reliably, so by default the plan is 
 1. route by the modality of what is attached (signals, ECG images, or nothing: a knowledge question);
 2. among the tools that accept that modality, pick those whose declared ``keywords`` occur in the question
    (a keyword inside a longer keyword of another tool does not count: "heart rate variability" is HRV, not
-   heart rate), else those whose ``examples`` are close to the question in the local embedding space;
+   heart rate), else, unless the request is a general one ("analyse this"), those whose ``examples`` are
+   close to the question in the local embedding space;
 3. nothing asked for in particular: the tools that declare themselves ``default_for`` the modality;
 4. tools that are ``prerequisite_for`` the modality (signal quality) run first, so every number comes with
    its quality flag.
@@ -21,6 +22,13 @@ from pydantic import BaseModel
 from cardioagent.tools.contract import Tool
 from cardioagent.tools.registry import ToolRegistry
 
+# "Analyse this", "anything abnormal?": a request for the overview, answered by the default tools. Without
+# this, similarity would follow the word "ECG" to whichever tool's examples mention it most.
+GENERAL_REQUEST = re.compile(
+    r"\b(analy[sz]e|analysis|interpret\w*|read|review|look(ing)? at|check|summar\w*|overview|report|"
+    r"what do you see|anything|abnormal\w*|normal|ok(ay)?|fine|worr\w*)\b",
+    re.IGNORECASE,
+)
 SIMILARITY_THRESHOLD = 0.55
 SIMILARITY_MARGIN = 0.06  # keep tools whose best example is this close to the overall best
 
@@ -57,7 +65,7 @@ def _plan_for(question: str, rec: RecordingRef, registry: ToolRegistry) -> list[
     everything = registry.tools_for(rec.modality)
     main = [t for t in everything if not _is_prerequisite(t, rec.modality)]
     chosen = _by_keywords(question, everything)  # asking for quality itself is a request like any other
-    if not chosen:
+    if not chosen and not GENERAL_REQUEST.search(question):
         chosen = _by_similarity(question, main)
     if not chosen:
         chosen = {t.name: f"no specific measurement asked for: runs by default for {rec.modality}"

@@ -49,7 +49,7 @@ class RecordingSummaryTool(Tool):
     keywords = (
         r"\bhow old\b", r"\bage\b", r"\bsex\b", r"\bgender\b", r"\b(male|female|man|woman)\b",
         r"\bsampl\w* (rate|frequency)\b", r"\bhow long\b", r"\bduration of the (recording|file|record)\b",
-        r"\bhow many (leads|channels)\b", r"\bwhich (leads|channels)\b", r"\bwhat (leads|channels)\b",
+        r"\b(which|what|how many) (leads|channels) (does|do|are there|is there|are in|in)\b",
     )
     examples = ("How old is the patient in this recording?", "What leads does this file contain?",
                 "How long is the recording and at what sampling rate?")
@@ -88,7 +88,7 @@ class SignalQualityTool(_AnalysisTool):
     function = "assess_quality"
     takes_channel = False
     prerequisite_for = SIGNALS
-    keywords = (r"\bquality\b", r"\bnois[ey]\w*", r"\bartefact\w*|\bartifact\w*", r"\busable\b", r"\bclean\b",
+    keywords = (r"\bquality\b", r"\bnois[ey]\w*", r"\bgood enough\b", r"\b(analy[sz]able|readable|interpretable)\b", r"\bartefact\w*|\bartifact\w*", r"\busable\b", r"\bclean\b",
                 r"\binterference\b", r"\bbaseline wander\b")
     examples = ("Is this recording good enough to analyse?", "How noisy is this signal?")
 
@@ -106,7 +106,7 @@ class HeartRateTool(_AnalysisTool):
     keywords = (
         r"\bheart ?rate\b", r"\bpulse( rate)?\b", r"\bbpm\b", r"\bbeats? (per|a) minute\b", r"\bhow fast\b",
         r"\bhow slow\b", r"\bHR\b", r"\btachycardi\w*", r"\bbradycardi\w*", r"\b(too|very) (fast|slow)\b",
-        r"\bheart ?beat (speed|rate)\b", r"\bracing\b",
+        r"\bheart ?beat (speed|rate)\b", r"\bracing\b", r"\brate\b",
     )
     examples = ("What is the heart rate?", "How many beats per minute?", "Is my pulse too fast?")
 
@@ -133,6 +133,8 @@ class RhythmTool(_AnalysisTool):
         r"\brhythm\w*", r"\bregular\w*", r"\birregular\w*", r"\barrhythmi\w*", r"\ba-?fib\b", r"\bAF\b",
         r"\batrial fibrillation\b", r"\bskip\w* beats?\b", r"\bextra beats?\b", r"\bectop\w*", r"\bpalpitation\w*",
         r"\bP[AV]Cs?\b", r"\bpremature\b", r"\bsinus\b", r"\bmissed beats?\b", r"\bflutter\w*",
+        r"\b(pulse|heart ?beat|heart ?rate|rhythm)\s+(is\s+|was\s+|feels\s+)?(ir)?regular\w*",
+        r"\b(ir)?regular\w*\s+(pulse|heart ?beat|heart ?rate)",
     )
     examples = ("Is the rhythm regular?", "Are there any skipped or extra beats?", "Could this be atrial fibrillation?")
 
@@ -144,7 +146,8 @@ class HrvTool(_AnalysisTool):
     output_model = analysis.HrvResult
     function = "hrv"
     keywords = (r"\bHRV\b", r"\bheart ?rate variability\b", r"\bvariability\b", r"\bSDNN\b", r"\bRMSSD\b",
-                r"\bpNN ?50\b", r"\bLF ?/ ?HF\b", r"\b(LF|HF) power\b", r"\bbeat[- ]to[- ]beat variation\b")
+                r"\bpNN ?50\b", r"\bLF ?/ ?HF\b", r"\b(LF|HF) power\b", r"\bvariab\w*",
+                r"\bbeat[- ]to[- ]beat (intervals?|variation|variability|differences?)\b")
     examples = ("What is my heart rate variability?", "Compute SDNN and RMSSD.")
 
 
@@ -180,9 +183,12 @@ class RenderEcgTool(Tool):
     modalities = ("ecg", "mixed")
     input_model = RenderInput
     output_model = RenderedFigure
-    keywords = (r"\b(show|draw|plot|render|display|print|visuali[sz]e)\b", r"\bpaper\b", r"\bprintout\b",
-                r"\b(picture|image|figure|graph|chart) of\b")
-    examples = ("Show me the ECG.", "Draw the 12-lead tracing on ECG paper.")
+    keywords = (
+        r"\b(show|draw|plot|render|display|print|visuali[sz]e)\b(?:\s+\w+){0,3}?\s+"
+        r"(ecg|ekg|tracing|trace|recording|signal|leads?|strip|printout|layout|paper|it)\b",
+        r"\becg paper\b", r"\bprintout\b", r"\b(picture|image|figure|graph|chart) of (the|this|my) (ecg|ekg|recording|tracing)\b",
+    )
+    examples = ("Draw the 12-lead tracing on ECG paper.", "Render a printout of all twelve leads.")
 
     def run(self, args: RenderInput, ctx: ToolContext) -> RenderedFigure:
         from cardioagent.tools.signal.render import plot_recording, render_12lead

@@ -4,14 +4,22 @@ Why a consensus: on noisy single leads each published detector fails in its own 
 tall T waves, one loses beats after an artefact, one locks onto baseline jumps). Their errors are
 mostly independent, their hits coincide. So every detector runs, its peaks are moved onto the same
 fiducial (the largest |QRS-band| sample nearby, so detectors with different filter delays agree on
-*where* a beat is), and a beat is kept when at least half of the detectors found it. A few
-physiological rules then repair what voting cannot: two beats closer than a refractory period, T waves
-counted as beats (short-long alternation with a weaker, slower wave after the short interval), an
-extra beat splitting a normal interval, and a beat missed inside a gap twice the usual RR when some
-detectors did see a QRS-shaped deflection there.
+*where* a beat is), and a beat is kept when at least half of the detectors found it. Physiological
+rules then repair what voting cannot, one beat at a time, re-forming the median beat after each step:
 
-On a clean signal the first few detectors already agree beat for beat; then the rest are skipped
-and the fastest detector's peaks are used (``fast path``).
+- two beats closer than a refractory period (200 ms), or than 0.4 median RR: keep the stronger;
+- T (or P) waves counted as beats: short-long alternation where the wave after the short interval is
+  clearly less steep (10-40 Hz amplitude) than the beats around it;
+- an extra detection splitting one normal interval into two short ones;
+- a first or last detection that is close to its neighbour, unlike the median beat and weaker;
+- a beat missed inside a gap over 1.6 median RR, recovered when some detectors saw a QRS-like
+  deflection where the rhythm expects one (or, in a gap of 1.75 RR, a quarter of them saw anything:
+  ectopic beats have another shape);
+- beats missed at the recording's edges while detectors' adaptive thresholds settle.
+
+"Strength" of a candidate is its vote share plus its correlation with the median beat. On a clean,
+regular signal the first three detectors already agree beat for beat; the rest are then skipped and
+the first detector's peaks are used (the fast path). No rule looks at reference annotations.
 """
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ def spectral_hr(
     previous_bpm: float | None = None,
     suppression: float = 1.0,
     track_sd_bpm: float = 12.0,
-    track_floor: float = 0.5,
+    track_floor: float = 0.2,
 ) -> SpectralHr:
     """Heart rate from the dominant PPG frequency in one window (typically 8 s).
 

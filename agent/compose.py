@@ -44,6 +44,9 @@ TOOL_TITLES = {
 }
 
 
+MAX_DETAIL_LINES = 6  # the full result is in the trace; the answer shows what a reader needs
+
+
 def title_of(tool: str) -> str:
     return TOOL_TITLES.get(tool, tool.replace("_", " ").capitalize())
 
@@ -54,9 +57,10 @@ def findings_block(records: list[ToolCallRecord]) -> str:
         if rec.tool == "knowledge_search":
             continue
         if rec.ok:
-            body = rec.summary.strip().replace("\n", "; ") or "done"
-            flag = f" _(quality: {rec.quality})_" if rec.quality else ""
-            lines.append(f"- **{title_of(rec.tool)}**: {body}{flag}")
+            head, *rest = (rec.summary.strip() or "done").splitlines()
+            flag = f" _(quality: {rec.quality})_" if rec.quality and "quality" not in head else ""
+            lines.append(f"- **{title_of(rec.tool)}**: {head}{flag}")
+            lines.extend(f"  - {line}" for line in rest[:MAX_DETAIL_LINES] if line.strip())
         else:
             lines.append(f"- **{title_of(rec.tool)}** could not be measured: {rec.error}")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ even when no QT was measured.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,16 @@ def _collect(obj: Any, out: list[Measurement]) -> None:
             _collect(v, out)
 
 
+def _renumber(lines: list[str]) -> tuple[list[str], dict[int, int]]:
+    """Citations numbered 1, 2, 3 in order of first use; entries no line cites are not listed."""
+    mapping: dict[int, int] = {}
+    for line in lines:
+        for n in re.findall(r"\[(\d+)\]", line):
+            mapping.setdefault(int(n), len(mapping) + 1)
+    fixed = [re.sub(r"\[(\d+)\]", lambda m: f"[{mapping[int(m.group(1))]}]", line) for line in lines]
+    return fixed, mapping
+
+
 class KnowledgeGatherer:
     def __init__(self, kb_dir: Path) -> None:
         self.kb_dir = Path(kb_dir)
@@ -99,21 +110,44 @@ class KnowledgeGatherer:
         if not labels:
             return KnowledgeBundle(passages=passages)
         prompt = build_ckepe_prompt(labels, measurements, store)
-        lines = []
+        lines = self._evidence_lines(prompt.candidates)
         for cand in prompt.candidates:
+            if cand.entry_id is not None:
+                passages.append(cand.definition)
+                passages.extend(cand.criteria)
+        lines, renumber = _renumber(lines)
+        citations = [
+            Citation(n=renumber[c.n], entry_id=c.entry_id, name=c.name, sources=list(c.sources))
+            for c in prompt.citations if c.n in renumber
+        ]
+        citations.sort(key=lambda c: c.n)
+        return KnowledgeBundle(lines=lines, citations=citations, prompt=prompt.text, passages=passages)
+
+    @staticmethod
+    def _evidence_lines(candidates) -> list[str]:
+        """One line per candidate and quantity, from the headline measurement (the first reported: per-lead
+        and per-window values repeat it). Borderline lines are dropped for a quantity where another
+        candidate's criterion is met outright: "57 bpm meets sinus bradycardia" says it already."""
+        firsts = []  # (candidate, evidence)
+        for cand in candidates:
             if cand.entry_id is None:
                 continue
-            cite = f" [{cand.citation}]"
-            shown = [e for e in cand.evidence if e.verdict in ("supports", "borderline")]
-            for e in shown:
-                verb = "meets" if e.verdict == "supports" else "is borderline for"
-                caveat = " (from a poor-quality signal)" if e.poor_quality else ""
-                lines.append(f"{e.measurement}{caveat} {verb} the criterion of **{cand.name}**: {e.criterion}{cite}")
-            if not shown and cand.definition:
-                lines.append(f"**{cand.name}**: {cand.definition}{cite}")
-            passages.append(cand.definition)
-            passages.extend(cand.criteria)
-        citations = [
-            Citation(n=c.n, entry_id=c.entry_id, name=c.name, sources=list(c.sources)) for c in prompt.citations
-        ]
-        return KnowledgeBundle(lines=lines, citations=citations, prompt=prompt.text, passages=passages)
+            seen = set()
+            for e in cand.evidence:
+                if e.verdict in ("supports", "borderline") and e.quantity not in seen:
+                    seen.add(e.quantity)
+                    firsts.append((cand, e))
+        met = {e.quantity for _, e in firsts if e.verdict == "supports"}
+        lines, explained = [], set()
+        for cand, e in firsts:
+            if e.verdict == "borderline" and e.quantity in met:
+                continue
+            verb = "meets" if e.verdict == "supports" else "is borderline for"
+            caveat = " (from a poor-quality signal)" if e.poor_quality else ""
+            lines.append(f"{e.measurement}{caveat} {verb} the criterion of **{cand.name}**: {e.criterion} [{cand.citation}]")
+            explained.add(cand.entry_id)
+        for cand in candidates:
+            if cand.entry_id and cand.entry_id not in explained and not cand.evidence and cand.definition:
+                lines.append(f"**{cand.name}**: {cand.definition} [{cand.citation}]")
+                explained.add(cand.entry_id)
+        return lines

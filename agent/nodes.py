@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -183,20 +184,23 @@ class Nodes:
         return {"draft": draft, "knowledge": knowledge.model_dump()}
 
     def _plain_words(self, question: str, records: list[ToolCallRecord], knowledge: KnowledgeBundle) -> str | None:
-        facts = [f"{r.tool}: {r.summary}" for r in records if r.ok and r.tool != "knowledge_search"]
-        facts += knowledge.lines[:4]
+        facts = [f"{r.tool.replace('_', ' ')}: {r.summary.splitlines()[0]}" for r in records
+                 if r.ok and r.summary and r.tool != "knowledge_search"]
+        facts += [_plain(line) for line in knowledge.lines[:4]]
         if not facts:
             return None
         llm = self.get_chat_model()
         if llm is None:
             return None
         try:
-            reply = llm.invoke(
-                [SystemMessage(PLAIN_WORDS_SYSTEM), HumanMessage(f"Question: {question}\nFacts:\n" + "\n".join(facts))]
+            reply = _brief(llm).invoke(
+                [SystemMessage(PLAIN_WORDS_SYSTEM),
+                 HumanMessage(f"Question: {question}\nFacts:\n" + "\n".join(f"- {f}" for f in facts))]
             )
         except Exception:
             return None  # the findings stand on their own; a failed paraphrase is not worth an error
-        return soften_diagnosis_claims(str(reply.content)).strip() or None
+        text = _first_sentences(_plain(str(reply.content)), PLAIN_WORDS_SENTENCES)
+        return soften_diagnosis_claims(text).strip() or None
 
     # -- ground ------------------------------------------------------------------------------------------
     def ground(self, state: AgentState) -> dict:
@@ -209,6 +213,27 @@ class Nodes:
         timings = dict(state.get("timings", {}))
         timings["total_s"] = round(time.time() - timings.pop("started", time.time()), 3)
         return {"messages": [AIMessage(content=text)], "grounding": report.model_dump(), "timings": timings}
+
+
+PLAIN_WORDS_SENTENCES = 2
+PLAIN_WORDS_TOKENS = 48  # two short sentences; at ~12 tokens/s on two cores this keeps the answer under 5 s
+
+
+def _brief(llm: BaseChatModel) -> BaseChatModel:
+    """The same model with a short generation budget (local models and OpenAI-compatible ones alike)."""
+    for field in ("max_new_tokens", "max_tokens"):
+        if field in getattr(type(llm), "model_fields", {}):
+            return llm.model_copy(update={field: PLAIN_WORDS_TOKENS})
+    return llm
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\s*\[\d+\]", "", text.replace("**", "")).strip()
+
+
+def _first_sentences(text: str, n: int) -> str:
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+    return " ".join(sentences[:n])
 
 
 def _recordings_line(refs: list[dict]) -> str:

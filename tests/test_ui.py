@@ -13,6 +13,7 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import gradio as gr
 import pytest
 from PIL import Image
 
@@ -265,6 +266,16 @@ def test_malformed_upload_shows_the_loaders_message_and_the_session_goes_on(app,
 
     chat = run_turn(app, state, "And this one?", E07500)[-1][0]
     assert "70.0 bpm" in texts(chat)[-1]
+
+
+def test_header_first_then_data_file(app):
+    """A .hea dropped on its own stays in the box (its data file may come next); adding it completes it."""
+    state = SessionState()
+    chat, state, box = app.on_box_change({"text": "", "files": [E07500[0]]}, state, Request())
+    assert "E07500.mat, which was not uploaded" in texts(chat)[-1] and "Add the data file" in texts(chat)[-1]
+    assert box is not None and not isinstance(box, gr.MultimodalTextbox)  # gr.skip(): the .hea stays
+    chat, state, _box = app.on_box_change({"text": "", "files": E07500}, state, Request())
+    assert texts(chat)[-1].startswith("📎 Received") and "E07500" in texts(chat)[-1]
 
 
 def test_demographics_reach_the_agent_and_bad_values_are_reported(app):

@@ -91,6 +91,7 @@ def test_upload_ask_heart_rate_see_number_and_figure(page):
     # the recording is summarised as soon as it is uploaded, before any question
     page.wait_for_function("document.querySelector('#chat').innerText.includes('12-lead ECG, 10.0 s at 500 Hz')",
                            timeout=ANSWER_TIMEOUT_MS)
+    assert re.search(r"signal quality: (good|acceptable|poor|unusable)", _chat_text(page))
     _send(page, "What is the heart rate?")
     page.wait_for_function(
         "document.querySelector('#chat').innerText.includes('not a medical device') && "
@@ -107,8 +108,10 @@ def test_upload_ask_heart_rate_see_number_and_figure(page):
     # the tool step is a collapsible step with its title
     assert page.locator("#chat", has_text="Heart rate").count() == 1
     assert "Not a medical device" in page.locator("#medical-notice").inner_text()
-    # the conversation is listed
-    assert "What is the heart rate?" in page.locator("#threads").inner_text()
+    # the conversation is listed once the turn is saved
+    page.wait_for_function("document.querySelector('#threads').innerText.includes('What is the heart rate?')",
+                           timeout=30_000)
+    page.locator("#chat img").first.scroll_into_view_if_needed()  # the screenshot shows the figure
 
 
 def test_malformed_upload_shows_loader_error_then_session_goes_on(page):
@@ -121,5 +124,12 @@ def test_malformed_upload_shows_loader_error_then_session_goes_on(page):
                            timeout=ANSWER_TIMEOUT_MS)
     assert message in _chat_text(page)
     _send(page, "What is the heart rate?", [DATA / "E07500.hea", DATA / "E07500.mat"])
-    page.wait_for_function("document.querySelectorAll('#chat img').length > 0", timeout=ANSWER_TIMEOUT_MS)
-    assert HEART_RATE_LINE.search(_chat_text(page))
+    page.wait_for_function(
+        "document.querySelector('#chat').innerText.includes('not a medical device') && "
+        "document.querySelectorAll('#chat img').length > 0",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    text = _chat_text(page)
+    assert message in text  # the error stays in the conversation, above the answer that followed it
+    assert text.index(message) < text.index("Findings")
+    assert HEART_RATE_LINE.search(text[text.index("Findings"):])

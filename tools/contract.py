@@ -39,6 +39,8 @@ class Measurement(BaseModel):
     def text(self, digits: int = 0) -> str:
         if self.value is None:
             return f"{self.name}: not estimated ({self.quality.value} signal)"
+        if self.uncertainty is not None and 0 < self.uncertainty < 0.5 * 10 ** (-digits):
+            digits += 1  # "57 ± 0 bpm" hides the uncertainty: show one more decimal
         v = f"{self.value:.{digits}f}"
         u = f" ± {self.uncertainty:.{digits}f}" if self.uncertainty is not None else ""
         return f"{self.name}: {v}{u} {self.unit}".rstrip()

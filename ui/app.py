@@ -52,6 +52,7 @@ CSS = """
 #medical-notice {background:#fff4d6;border:1px solid #e0b84c;border-radius:6px;padding:4px 12px}
 #emergency-banner {background:#b00020;color:#fff;border-radius:6px;padding:8px 14px;font-size:1.1em}
 #emergency-banner * {color:#fff !important}
+#knowledge {max-height:75vh;overflow-y:auto}
 .kb-entry {border-bottom:1px solid #ddd;padding:4px 0}
 .kb-entry h4 {margin:6px 0 2px}
 .kb-flash {outline:3px solid #e0b84c}
@@ -109,6 +110,12 @@ def public_message(error: BaseException | str, folders: list[Path]) -> str:
     for folder in folders:
         text = re.sub(re.escape(str(folder)) + r"/(?:[^\s/]+/)*", "", text)
     return text
+
+
+def _waiting_for_data_file(files: list[str], error: InputError) -> bool:
+    """Only WFDB headers so far, and the loader says a data file it names was not uploaded."""
+    return (bool(files) and all(Path(f).suffix.lower() == ".hea" for f in files)
+            and "was not uploaded" in getattr(error, "problem", ""))
 
 
 def _session_of(request: gr.Request | None) -> str:
@@ -219,6 +226,10 @@ class CardioApp:
         try:
             recs = self.assistant(state).upload([state.uploads[f] for f in files])
         except InputError as exc:
+            if _waiting_for_data_file(files, exc):  # a .hea dropped first: its data file may come next
+                state.messages.append(error_message(self.public(exc) + " Add the data file to continue.",
+                                                    what="Waiting for the data file"))
+                return self.chat_view(state, session), state, gr.skip()
             # The files are taken out of the message box: sending them would only fail the same way.
             state.messages.append(error_message(self.public(exc) + " The files were removed from your message."))
             self.files.forget_gradio_copies(files)

@@ -36,11 +36,14 @@ class QualityReport(ToolResult):
     usable_channels: list[str] = Field(default_factory=list)
 
     def summary(self) -> str:
+        # Per-channel reasons stay in the result (and the trace); the summary groups channels by flag.
         lines = [f"overall {self.overall.value}" + (f"; best channel {self.best_channel}" if self.best_channel else "")]
-        for c in self.channels:
-            lines.append(f"{c.channel} ({c.kind}): {c.quality.value} — {c.reason}")
+        for flag in Quality:
+            names = [c.channel for c in self.channels if c.quality == flag]
+            if names:
+                lines.append(f"{flag.value}: {', '.join(names)}")
         lines += [f"note: {w}" for w in self.warnings]
-        return "\n".join(lines[:16])
+        return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------ peaks

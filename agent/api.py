@@ -94,6 +94,8 @@ class Assistant:
         self.registry = registry or default_registry()
         self.recordings = RecordingStore(self.settings.recordings_dir)
         self.knowledge = knowledge or KnowledgeGatherer(self.settings.kb_dir)
+        if self.settings.llm_summary is None:
+            self.settings = self.settings.model_copy(update={"llm_summary": self.backend.kind != "embedded"})
         planner = self.settings.planner
         use_llm = planner == "llm" or (planner == "auto" and self.backend.kind != "embedded")
         self._conn = sqlite3.connect(self.settings.checkpoint_db, check_same_thread=False)

@@ -34,14 +34,18 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--thread", default=None, help="conversation id to continue")
     p.add_argument("--age", type=float, default=None)
     p.add_argument("--sex", choices=["male", "female"], default=None)
-    p.add_argument("--no-llm", action="store_true", help="skip the language model's plain-words paragraph")
+    llm = p.add_mutually_exclusive_group()
+    llm.add_argument("--no-llm", dest="llm_summary", action="store_false", default=None,
+                     help="no plain-words paragraph by the language model")
+    llm.add_argument("--llm-summary", dest="llm_summary", action="store_true",
+                     help="add the language model's plain-words paragraph (default: only for a configured model)")
 
 
 def _assistant(args: argparse.Namespace):
     from cardioagent.agent.api import Assistant
     from cardioagent.agent.config import AgentSettings
 
-    settings = AgentSettings(llm_summary=not args.no_llm)
+    settings = AgentSettings(llm_summary=args.llm_summary)
     return Assistant(args.backend, settings)
 
 

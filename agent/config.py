@@ -19,8 +19,11 @@ class AgentSettings(BaseModel):
         description="'rules' (deterministic), 'llm' (native tool calling) or 'auto': rules for the embedded "
         "135M model, which cannot choose tools reliably, llm for anything configured by the user",
     )
-    llm_summary: bool = Field(
-        default=True, description="let the LLM add a short plain-language paragraph (grounding-checked)"
+    llm_summary: bool | None = Field(
+        default=None,
+        description="let the LLM add a short plain-language paragraph (grounding-checked). None: on for a "
+        "configured model, off for the embedded 135M model, whose paraphrases were measured to misstate "
+        "findings (e.g. a borderline QTc retold as 'beating faster')",
     )
     max_tool_rounds: int = 3
     tool_retries: int = 1

@@ -58,6 +58,14 @@ def _collect(obj: Any, out: list[Measurement]) -> None:
             _collect(v, out)
 
 
+def headline(measurements: list[Measurement], quantity_of) -> list[Measurement]:
+    """The measurements that speak for the recording: for each quantity, the aggregate ones (no channel:
+    the median across leads, the overall rate) when there are any, else every per-channel one."""
+    measured = [m for m in measurements if m.value is not None]
+    aggregate = {quantity_of(m) for m in measured if m.channel is None}
+    return [m for m in measured if m.channel is None or quantity_of(m) not in aggregate]
+
+
 def _renumber(lines: list[str]) -> tuple[list[str], dict[int, int]]:
     """Citations numbered 1, 2, 3 in order of first use; entries no line cites are not listed."""
     mapping: dict[int, int] = {}
@@ -84,7 +92,7 @@ class KnowledgeGatherer:
         from cardioagent.knowledge_base.ckepe import build_ckepe_prompt, evidence_for, quantity_of
 
         store = self.store()
-        measurements = [m for m in measurements_of(records) if m.value is not None]
+        measurements = headline(measurements_of(records), quantity_of)
         quantities = {quantity_of(m) for m in measurements}
         labels: list[str] = []
         for q in quantities:
@@ -110,7 +118,7 @@ class KnowledgeGatherer:
         if not labels:
             return KnowledgeBundle(passages=passages)
         prompt = build_ckepe_prompt(labels, measurements, store)
-        lines = self._evidence_lines(prompt.candidates)
+        lines = self._evidence_lines(prompt.candidates, set(question_entries))
         for cand in prompt.candidates:
             if cand.entry_id is not None:
                 passages.append(cand.definition)
@@ -124,17 +132,19 @@ class KnowledgeGatherer:
         return KnowledgeBundle(lines=lines, citations=citations, prompt=prompt.text, passages=passages)
 
     @staticmethod
-    def _evidence_lines(candidates) -> list[str]:
-        """One line per candidate and quantity, from the headline measurement (the first reported: per-lead
-        and per-window values repeat it). Borderline lines are dropped for a quantity where another
-        candidate's criterion is met outright: "57 bpm meets sinus bradycardia" says it already."""
+    def _evidence_lines(candidates, asked: set[str]) -> list[str]:
+        """One line per candidate and quantity, from the first headline measurement. Borderline lines are
+        dropped for a quantity where another candidate's criterion is met outright ("57 bpm meets sinus
+        bradycardia" says it already). For concepts the question asked about, a criterion the numbers do
+        not meet is said too: "is the QTc prolonged?" deserves "410 ms does not meet QTc > 460 ms"."""
         firsts = []  # (candidate, evidence)
         for cand in candidates:
             if cand.entry_id is None:
                 continue
             seen = set()
+            shown = ("supports", "borderline", "contradicts") if cand.entry_id in asked else ("supports", "borderline")
             for e in cand.evidence:
-                if e.verdict in ("supports", "borderline") and e.quantity not in seen:
+                if e.verdict in shown and e.quantity not in seen:
                     seen.add(e.quantity)
                     firsts.append((cand, e))
         met = {e.quantity for _, e in firsts if e.verdict == "supports"}
@@ -142,7 +152,7 @@ class KnowledgeGatherer:
         for cand, e in firsts:
             if e.verdict == "borderline" and e.quantity in met:
                 continue
-            verb = "meets" if e.verdict == "supports" else "is borderline for"
+            verb = {"supports": "meets", "borderline": "is borderline for", "contradicts": "does not meet"}[e.verdict]
             caveat = " (from a poor-quality signal)" if e.poor_quality else ""
             lines.append(f"{e.measurement}{caveat} {verb} the criterion of **{cand.name}**: {e.criterion} [{cand.citation}]")
             explained.add(cand.entry_id)

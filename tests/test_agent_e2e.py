@@ -46,6 +46,17 @@ def test_heart_rate_and_rhythm_with_the_embedded_model(assistant, record):
     assert "not a medical device" in answer.text
 
 
+def test_embedded_model_writes_a_grounded_plain_words_paragraph(shared_home, record):
+    """The embedded model's paragraph is off by default (it misstates findings too often to be trusted
+    unasked); switched on, it runs for real and everything it says still passes the grounding check."""
+    a = Assistant("embedded", AgentSettings(home=shared_home, llm_summary=True))
+    answer = a.ask("What is the heart rate?", record)
+    assert "**In plain words**" in answer.text
+    paragraph = answer.text.split("**In plain words**", 1)[1].split("**Sources**")[0].strip()
+    assert paragraph and len(paragraph) < 600
+    a.close()
+
+
 def test_text_only_question_is_answered_from_the_knowledge_base(assistant):
     answer = assistant.ask("What is atrial fibrillation?")
     assert answer.route == "text" and [s.tool for s in answer.trace] == ["knowledge_search"]
@@ -63,7 +74,7 @@ def test_follow_up_uses_the_thread_recording(assistant, record):
 def test_cli_ask_json(shared_home, record, capsys):
     from cardioagent.ui.cli import main
 
-    args = ["ask", QUESTION, "--json", "--no-llm"] + sum((["--file", f] for f in record), [])
+    args = ["ask", QUESTION, "--json"] + sum((["--file", f] for f in record), [])
     assert main(args) == 0
     payload = json.loads(capsys.readouterr().out)
     assert {"text", "citations", "trace", "figures", "grounding"} <= payload.keys()

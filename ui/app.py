@@ -394,7 +394,7 @@ def build_app(assistant_factory: AssistantFactory | None = None, settings: UISet
                     sex = gr.Radio(SEX_CHOICES, value="not given", label="Sex")
                     height = gr.Number(label="Height (cm)", minimum=40, maximum=250, value=None)
                     weight = gr.Number(label="Weight (kg)", minimum=2, maximum=400, value=None)
-                    gr.Markdown("_Used by the vitals tools; kept in this conversation only._")
+                    gr.Markdown("_Sent with each question to the vitals tools; never stored outside this conversation._")
                 with gr.Accordion("Model backend", open=False):
                     kind = gr.Radio(BACKEND_KINDS, value="embedded", label="Backend")
                     path = gr.Textbox(label="Local model folder (hf)", placeholder="/path/to/model")

@@ -28,7 +28,7 @@ install: $(STAMP)
 # The knowledge store is built (incrementally: quick when nothing changed) before the app starts.
 run: install
 	$(VENV)/bin/cardioagent kb build
-	$(VENV)/bin/cardioagent demo
+	$(VENV)/bin/cardioagent ui
 
 test: install
 	bash .ci/ensure-chromium

@@ -190,10 +190,16 @@ def _check_modality(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> None:
     recording_id = getattr(parsed, "recording_id", None)
     if not recording_id:
         return
-    modality = ctx.get_recording(recording_id).modality.value
+    try:
+        rec = ctx.get_recording(recording_id)
+    except InputError:
+        raise
+    except Exception:  # a lookup the context cannot answer is the tool's to handle
+        return
+    modality = rec.modality.value
     if modality not in tool.modalities:
         raise InputError(
-            recording_id, f"tool {tool.name!r} does not accept {modality} recordings",
+            rec.name, f"tool {tool.name!r} does not accept {modality} recordings",
             f"{', '.join(tool.modalities)} recordings for this tool",
         )
 

@@ -12,7 +12,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--backend", default=None,
                    help="embedded | hf:/path/to/model | openai:URL#model (default: $CARDIOAGENT_BACKEND or embedded)")
-    p.add_argument("--no-llm", action="store_true", help="skip the language model's plain-words paragraph")
+    llm = p.add_mutually_exclusive_group()
+    llm.add_argument("--no-llm", dest="llm_summary", action="store_false", default=None,
+                     help="no plain-words paragraph by the language model")
+    llm.add_argument("--llm-summary", dest="llm_summary", action="store_true",
+                     help="add the language model's plain-words paragraph (default: only for a configured model)")
     p.add_argument("--max-upload-mb", type=float, default=None, help="upload size limit (default $CARDIOAGENT_MAX_UPLOAD_MB or 50)")
     p.add_argument("--no-warm-up", action="store_true", help="load the models on the first question instead of at start")
     p.set_defaults(func=_ui)
@@ -21,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _ui(args: argparse.Namespace) -> int:
     from cardioagent.ui.settings import UISettings
 
-    fields = dict(host=args.host, port=args.port, backend=args.backend, llm_summary=not args.no_llm,
+    fields = dict(host=args.host, port=args.port, backend=args.backend, llm_summary=args.llm_summary,
                   warm_up=not args.no_warm_up)
     if args.max_upload_mb is not None:
         fields["max_upload_mb"] = args.max_upload_mb

@@ -31,7 +31,9 @@ class UISettings(BaseModel):
     port: int = 7860
     backend: str | None = Field(default=None, description="embedded | hf:/path | openai:URL#model; None: $CARDIOAGENT_BACKEND")
     home: Path = Field(default_factory=cardio_home, description="the agent's store (conversations, recordings)")
-    llm_summary: bool = Field(default=True, description="let the language model add its plain-words paragraph")
+    llm_summary: bool | None = Field(
+        default=None, description="the language model's plain-words paragraph; None: the agent's default "
+        "(on for a configured model, off for the embedded one)")
     max_upload_mb: float = Field(default_factory=_max_upload_mb, gt=0)
     auth: list[tuple[str, str]] = Field(default_factory=lambda: parse_auth(os.environ.get("CARDIOAGENT_AUTH")))
     samples_dir: Path = Field(default=REPO_ROOT / "tests" / "data", description="where the example recordings live")

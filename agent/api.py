@@ -3,6 +3,10 @@
     assistant = Assistant()                       # embedded model, ~/.cardioagent
     answer = assistant.ask("What is the heart rate?", ["E07500.hea", "E07500.mat"])
     for event in assistant.stream("And the HRV?", thread_id=answer.thread_id): ...
+    assistant.ask("Which rhythm is it?", files, options=["sinus rhythm", "atrial fibrillation", "none"])
+
+``options`` makes a closed question: the answer then ends with ``**Answer:** <option(s)>``, decided by
+explicit rules from the turn's tool outputs (``agent/closed_question.py``); the evaluation harness uses it.
 
 Conversations are kept by a SQLite checkpointer keyed by ``thread_id`` and uploaded recordings in a store on
 disk keyed by content hash, so a thread survives a restart of the process.
@@ -21,6 +25,7 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel, Field
 
+from cardioagent.agent.closed_question import ClosedAnswer
 from cardioagent.agent.compose import Citation, KnowledgeBundle
 from cardioagent.agent.config import AgentSettings
 from cardioagent.agent.graph import build_graph
@@ -47,6 +52,9 @@ class Answer(BaseModel):
     route: str
     recordings: list[RecordingSummary] = Field(default_factory=list)
     backend: str = ""
+    options: list[str] = Field(default_factory=list, description="allowed answers, for a closed question")
+    closed: ClosedAnswer | None = Field(default=None, description="the rule-based decision behind **Answer:**")
+    usage: dict[str, int] = Field(default_factory=dict, description="language-model calls and tokens of the turn")
 
 
 class AgentEvent(BaseModel):
@@ -139,9 +147,10 @@ class Assistant:
         attachments: Sequence[str | Path] = (),
         thread_id: str | None = None,
         demographics: Demographics | dict | None = None,
+        options: Sequence[str] | None = None,
     ) -> Answer:
         final = None
-        for event in self.stream(question, attachments, thread_id, demographics):
+        for event in self.stream(question, attachments, thread_id, demographics, options=options):
             if event.kind == "answer":
                 final = event.answer
         assert final is not None, "the graph ended without an answer"
@@ -153,6 +162,7 @@ class Assistant:
         attachments: Sequence[str | Path] = (),
         thread_id: str | None = None,
         demographics: Demographics | dict | None = None,
+        options: Sequence[str] | None = None,
     ) -> Iterator[AgentEvent]:
         thread_id = thread_id or uuid.uuid4().hex[:12]
         recs = self.upload(attachments) if attachments else []
@@ -170,6 +180,7 @@ class Assistant:
             "recordings": refs,
             "attached": [r["id"] for r in refs],
             "demographics": demographics or {},
+            "options": [str(o) for o in options or []],
         }
         config = {"configurable": {"thread_id": thread_id}}
         for mode, chunk in self.graph.stream(inputs, config, stream_mode=["custom", "updates"]):
@@ -182,6 +193,7 @@ class Assistant:
         trace = [ToolCallRecord(**r) for r in state.get("results", [])]
         knowledge = KnowledgeBundle(**(state.get("knowledge") or {}))
         focus = state.get("focus", [])
+        closed = state.get("closed") or None
         return Answer(
             thread_id=thread_id,
             question=question,
@@ -195,6 +207,9 @@ class Assistant:
             route=state.get("route", ""),
             recordings=[self.recordings.summary(rid) for rid in focus if (self.settings.recordings_dir / rid).is_dir()],
             backend=self.backend.describe(),
+            options=list(state.get("options") or []),
+            closed=ClosedAnswer(**closed) if closed else None,
+            usage=dict(state.get("usage") or {}),
         )
 
     # -- memory -----------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Sub-commands of this room: ``ask``, ``chat`` and ``demo``."""
+"""Sub-commands of this room: ``ask``, ``chat``, ``demo``, and (from ``evaluation/commands.py``) ``eval`` and
+``bench build|compare``."""
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="analyse a bundled sample record, then chat about it")
     _common(p)
     p.set_defaults(func=_demo)
+
+    from cardioagent.agent.evaluation.commands import register as register_evaluation
+
+    register_evaluation(sub)
 
 
 def _common(p: argparse.ArgumentParser) -> None:

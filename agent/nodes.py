@@ -13,6 +13,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
+from cardioagent.agent.closed_question import decide as decide_closed
 from cardioagent.agent.compose import KnowledgeBundle, compose_answer
 from cardioagent.agent.config import AgentSettings
 from cardioagent.agent.grounding import check_answer, numbers_in
@@ -69,6 +70,8 @@ class Nodes:
             "draft": "",
             "grounding": {},
             "timings": {"started": time.time()},
+            "closed": {},
+            "usage": {},
         }
 
     # -- plan --------------------------------------------------------------------------------------------
@@ -78,13 +81,15 @@ class Nodes:
             return {"pending": []}
         refs = [RecordingRef(**r) for r in state.get("recordings", []) if r["id"] in state.get("focus", [])]
         calls: list[PlannedCall] = []
+        usage = state.get("usage") or {}
         if self.use_llm_planner:
-            calls = self._llm_plan(state, refs)
+            calls, reply = self._llm_plan(state, refs)
+            usage = _add_usage(usage, reply)
         elif rounds == 0:
             calls = plan(state["question"], refs, self.registry)
-        return {"pending": [c.model_dump() for c in calls], "rounds": rounds + 1}
+        return {"pending": [c.model_dump() for c in calls], "rounds": rounds + 1, "usage": usage}
 
-    def _llm_plan(self, state: AgentState, refs: list[RecordingRef]) -> list[PlannedCall]:
+    def _llm_plan(self, state: AgentState, refs: list[RecordingRef]) -> tuple[list[PlannedCall], Any]:
         llm = self.get_chat_model()
         modalities = {r.modality for r in refs} or {"text"}
         tools = [t for t in self.registry.names() if modalities & set(self.registry.get(t).modalities)]
@@ -112,18 +117,18 @@ class Nodes:
             reply = llm.bind_tools(schemas).invoke(messages)
         except Exception as exc:  # an unreachable endpoint must not end the turn: fall back to the rules
             if state.get("results"):
-                return []
+                return [], None
             fallback = plan(state["question"], refs, self.registry)
             for c in fallback:
                 c.reason += f" (language-model planner failed: {exc}; deterministic planner used)"
-            return fallback
+            return fallback, None
         already = {(r["tool"], json.dumps(r["args"], sort_keys=True)) for r in state.get("results", [])}
         calls = []
         for tc in getattr(reply, "tool_calls", []) or []:
             key = (tc["name"], json.dumps(tc.get("args", {}), sort_keys=True))
             if tc["name"] in tools and key not in already:
                 calls.append(PlannedCall(tool=tc["name"], args=tc.get("args", {}), reason="chosen by the language model"))
-        return calls
+        return calls, reply
 
     # -- act ---------------------------------------------------------------------------------------------
     def act(self, state: AgentState, config: RunnableConfig) -> dict:
@@ -169,7 +174,7 @@ class Nodes:
         records = [ToolCallRecord(**r) for r in state.get("results", [])]
         knowledge = self.gather_knowledge(state["question"], records)
         refs = [r for r in state.get("recordings", []) if r["id"] in state.get("focus", [])]
-        plain = self._plain_words(state["question"], records, knowledge) if self.settings.llm_summary else None
+        plain, reply = self._plain_words(state["question"], records, knowledge) if self.settings.llm_summary else (None, None)
         note = None
         if not refs and state.get("route") == "text" and not any(r.ok for r in records):
             note = "No recording is attached, and the knowledge base had nothing on this question."
@@ -181,26 +186,33 @@ class Nodes:
             plain_words=plain,
             note=note,
         )
-        return {"draft": draft, "knowledge": knowledge.model_dump()}
+        closed = {}
+        if state.get("options"):  # a closed question: one explicit, rule-based step ends the answer with it
+            decision = decide_closed(state["question"], state["options"], records)
+            draft, closed = draft + "\n\n" + decision.render(), decision.model_dump()
+        usage = _add_usage(state.get("usage") or {}, reply)
+        return {"draft": draft, "knowledge": knowledge.model_dump(), "closed": closed, "usage": usage}
 
-    def _plain_words(self, question: str, records: list[ToolCallRecord], knowledge: KnowledgeBundle) -> str | None:
+    def _plain_words(
+        self, question: str, records: list[ToolCallRecord], knowledge: KnowledgeBundle
+    ) -> tuple[str | None, Any]:
         facts = [f"{r.tool.replace('_', ' ')}: {r.summary.splitlines()[0]}" for r in records
                  if r.ok and r.summary and r.tool != "knowledge_search"]
         facts += [_plain(line) for line in knowledge.lines[:4]]
         if not facts:
-            return None
+            return None, None
         llm = self.get_chat_model()
         if llm is None:
-            return None
+            return None, None
         try:
             reply = _brief(llm).invoke(
                 [SystemMessage(PLAIN_WORDS_SYSTEM),
                  HumanMessage(f"Question: {question}\nFacts:\n" + "\n".join(f"- {f}" for f in facts))]
             )
         except Exception:
-            return None  # the findings stand on their own; a failed paraphrase is not worth an error
+            return None, None  # the findings stand on their own; a failed paraphrase is not worth an error
         text = _first_sentences(_plain(str(reply.content)), PLAIN_WORDS_SENTENCES)
-        return soften_diagnosis_claims(text).strip() or None
+        return soften_diagnosis_claims(text).strip() or None, reply
 
     # -- ground ------------------------------------------------------------------------------------------
     def ground(self, state: AgentState) -> dict:
@@ -208,7 +220,10 @@ class Nodes:
         sources |= numbers_in([r for r in state.get("recordings", []) if r["id"] in state.get("focus", [])])
         sources |= numbers_in(state.get("knowledge", {}).get("passages", []))
         sources |= numbers_in(state["question"])
-        sources |= {float(c["n"]) for c in state.get("knowledge", {}).get("citations", [])}
+        # Citations (numbers, entry names, sources with years and pages) are references, not claims.
+        sources |= numbers_in(state.get("knowledge", {}).get("citations", []))
+        sources |= numbers_in(state.get("options") or [])  # the allowed answers are the user's own words
+        sources |= numbers_in((state.get("closed") or {}).get("criteria", []))  # rule thresholds, like passages
         text, report = check_answer(state["draft"], sources)
         timings = dict(state.get("timings", {}))
         timings["total_s"] = round(time.time() - timings.pop("started", time.time()), 3)
@@ -217,6 +232,18 @@ class Nodes:
 
 PLAIN_WORDS_SENTENCES = 2
 PLAIN_WORDS_TOKENS = 48  # two short sentences; at ~12 tokens/s on two cores this keeps the answer under 5 s
+
+
+def _add_usage(usage: dict[str, int], reply: Any) -> dict[str, int]:
+    """This turn's language-model calls and tokens, from the reply's ``usage_metadata`` when it has one."""
+    if reply is None:
+        return usage
+    meta = getattr(reply, "usage_metadata", None) or {}
+    out = dict(usage)
+    out["llm_calls"] = out.get("llm_calls", 0) + 1
+    for key in ("input_tokens", "output_tokens"):
+        out[key] = out.get(key, 0) + int(meta.get(key) or 0)
+    return out
 
 
 def _brief(llm: BaseChatModel) -> BaseChatModel:

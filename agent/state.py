@@ -32,6 +32,9 @@ class AgentState(MessagesState):
     draft: str
     grounding: dict[str, Any]
     timings: dict[str, float]
+    options: list[str]  # allowed answers of a closed question (benchmarks); empty for an open question
+    closed: dict[str, Any]  # ClosedAnswer of this turn, when options were given
+    usage: dict[str, int]  # language-model calls and tokens of this turn
 
 
 class ToolCallRecord(BaseModel):

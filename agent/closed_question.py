@@ -1,0 +1,540 @@
+"""Closed questions: pick the allowed option(s) from this turn's tool outputs, by explicit rules.
+
+A benchmark (or any caller) may pass the allowed answers with a question (``Assistant.ask(..., options=)``).
+The answer then ends with one line a parser can read::
+
+    **Answer:** sinus bradycardia            (several options are joined by "; ")
+    **Answer:** not sure                     (only when "not sure" is an allowed option)
+    **Answer:** cannot be determined from the measurements   (otherwise; a parser counts it as unparseable)
+
+No model takes part: the decision comes from the measurements of the turn, the CKEPE rule table
+(``knowledge_base.ckepe.NUMERIC_RULES`` via ``evidence_for``) and the few non-numeric rules below. Header
+diagnoses are never read (``Recording.diagnoses`` reaches no tool output), so a label in the file cannot
+leak into the answer.
+
+How a question is read, from its options first:
+1. options within {yes, no, not sure}: a *verify* question. Its subject is a sex ("male"/"female"), a range
+   category of a measured quantity ("above the normal range"), an age/rate band ("65 or older"), else the
+   longest knowledge-base concept named in the question.
+2. options that are range categories ("below/within/above the normal range"): the category of the quantity
+   the question names (heart rate, PR, QRS, QTc, P duration). Limits are those of the CKEPE rules
+   (``RANGE_LIMITS``), decided at the threshold, without grey zone.
+3. options that are numeric bands ("under 18", "40 to 64", "65 or older"): the band holding the value of
+   the quantity the question names (age, heart rate).
+4. options {male, female}: the sex stated in the recording's header (``recording_summary``).
+5. otherwise each option is a finding: resolved to a knowledge-base entry by exact name, id or synonym
+   (case- and space-insensitive, a final plural "s" tolerated) and judged present, absent or undetermined.
+
+How a finding is judged (``judge``):
+- sinus rhythm / sinus bradycardia / sinus tachycardia: P waves before at least half the beats
+  (``rhythm_analysis`` P-wave presence), intervals not irregularly irregular, and the rate rule of the entry
+  (< 60, 60-100, > 100 bpm; the three are told apart by rate alone, so no grey zone here);
+- sinus arrhythmia: P waves as above and an irregular rhythm with no premature beats;
+- atrial fibrillation (and its variants): the rhythm tool's "irregularly irregular" statement; a regular
+  rhythm, or an irregular one with P waves before most beats, excludes it;
+- premature beats: none among the beats excludes every premature-beat entry; premature beats found make
+  the generic "extrasystoles"/"premature beats" present, but leave atrial vs ventricular undetermined;
+- entries whose definition *is* a number (``DEFINED_BY_NUMBER``: first-degree AV block, prolonged or short
+  QT, short PR, bradycardia, ...): present when every CKEPE rule supports, absent when one contradicts,
+  undetermined when borderline;
+- any other entry with CKEPE rules: absent when a rule contradicts (a QRS of 80 ms excludes a bundle branch
+  block), otherwise undetermined: meeting a necessary number is not evidence of the finding;
+- everything else (T-wave changes, hypertrophy, ...): undetermined, nothing measured speaks to it.
+
+The answer of a finding question is the set of options judged present. When none is present it is
+"none" if that is an option and every other option was judged absent, else "not sure" if allowed, else
+undetermined. Options left undetermined next to present ones are named in the reasons, not in the answer.
+Questions about two recordings (ECG-QA comparison questions) are not judged.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from cardioagent.agent.state import ToolCallRecord
+from cardioagent.tools.contract import Measurement, Quality
+
+YES, NO, NOT_SURE, NONE = "yes", "no", "not sure", "none"
+UNDETERMINED_LINE = "cannot be determined from the measurements"
+ANSWER_PREFIX = "**Answer:**"
+SEPARATOR = "; "
+P_WAVE_MIN = 0.5  # share of beats with a P wave before them for a sinus mechanism
+
+Verdict = Literal["present", "absent", "undetermined"]
+Kind = Literal["verify", "category", "band", "sex", "finding", "unsupported"]
+
+# Findings whose definition is the number itself: meeting the CKEPE rule is enough to call them present.
+DEFINED_BY_NUMBER = {
+    "bradycardia", "first_degree_av_block", "short_pr_interval", "prolonged_qt_interval",
+    "marked_qt_prolongation", "short_qt_interval", "prolonged_p_wave", "left_axis_deviation",
+    "right_axis_deviation", "tall_p_wave",
+}
+SINUS_RATE = {"sinus_rhythm", "sinus_bradycardia", "sinus_tachycardia"}
+FIBRILLATION = {"atrial_fibrillation", "chronic_atrial_fibrillation", "paroxysmal_atrial_fibrillation",
+                "rapid_atrial_fibrillation", "atrial_fibrillation_and_flutter"}
+PREMATURE = {"premature_atrial_contraction", "premature_ventricular_contraction", "junctional_premature_complex",
+             "blocked_premature_atrial_contraction", "atrial_bigeminy", "ventricular_bigeminy",
+             "ventricular_trigeminy", "ventricular_couplet"}
+PREMATURE_BEATS = "premature_beats"  # a concept of this module: premature beats of any origin
+EXTRA_CONCEPTS = {  # option words with no knowledge-base entry of their own
+    "extrasystoles": PREMATURE_BEATS, "extrasystole": PREMATURE_BEATS, "premature beats": PREMATURE_BEATS,
+    "ectopic beats": PREMATURE_BEATS, "extra beats": PREMATURE_BEATS,
+}
+# quantity -> (entry whose rule marks "below the normal range", entry whose rule marks "above"); adults
+RANGE_LIMITS: dict[str, tuple[str | None, str | None]] = {
+    "heart_rate": ("sinus_bradycardia", "sinus_tachycardia"),
+    "pr": ("short_pr_interval", "first_degree_av_block"),
+    "qrs": (None, "nonspecific_intraventricular_conduction_delay"),
+    "qtc": ("short_qt_interval", "prolonged_qt_interval"),
+    "p_duration": (None, "prolonged_p_wave"),
+}
+# The quantity a question asks about; the first pattern found wins (QTc before QT).
+QUANTITY_WORDS: list[tuple[str, re.Pattern[str]]] = [
+    ("qtc", re.compile(r"\bqtc\b|\bqt corrected\b|\bcorrected qt\b")),
+    ("qt", re.compile(r"\bqt\b")),
+    ("pr", re.compile(r"\bpr\b|\bpq\b")),
+    ("qrs", re.compile(r"\bqrs\b")),
+    ("p_duration", re.compile(r"\bp[- ]?(wave )?duration\b")),
+    ("rr", re.compile(r"\brr\b")),
+    ("heart_rate", re.compile(r"\bheart ?rate\b|\bpulse\b|\brate\b")),
+    ("age", re.compile(r"\bage\b|\bold\b|\bolder\b|\byounger\b")),
+]
+CATEGORY = re.compile(r"\b(below|under|within|inside|in|above|over)\s+(the\s+)?normal\s+(range|limits?)\b")
+CATEGORY_NAME = {"below": "low", "under": "low", "within": "normal", "inside": "normal", "in": "normal",
+                 "above": "high", "over": "high"}
+BAND_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match], tuple[float, float, bool, bool]]]] = [
+    # (pattern, match -> (low, high, low inclusive, high inclusive))
+    (re.compile(r"\b(?:between\s+)?(\d+(?:\.\d+)?)\s*(?:to|-|–|and)\s*(\d+(?:\.\d+)?)\b"),
+     lambda m: (float(m[1]), float(m[2]), True, True)),
+    (re.compile(r"\b(?:under|below|less than|younger than)\s+(\d+(?:\.\d+)?)|<\s*(\d+(?:\.\d+)?)"),
+     lambda m: (-math.inf, float(m[1] or m[2]), False, False)),
+    (re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:or older|or over|or more|or above|and over|and older|\+)"),
+     lambda m: (float(m[1]), math.inf, True, False)),
+    (re.compile(r"\b(?:over|above|more than|older than)\s+(\d+(?:\.\d+)?)|>\s*(\d+(?:\.\d+)?)"),
+     lambda m: (float(m[1] or m[2]), math.inf, False, False)),
+]
+
+
+def norm(text: str) -> str:
+    """How options are compared: lower case, runs of white space as one space, no end punctuation."""
+    return " ".join(text.lower().replace("–", "-").split()).strip(" .!")
+
+
+def _words(text: str) -> str:
+    """Lower-case words only, for finding a concept's name: "QT-interval" and "qt interval" alike."""
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+class OptionVerdict(BaseModel):
+    option: str
+    verdict: Verdict
+    why: str
+
+
+class ClosedAnswer(BaseModel):
+    """The decision for one closed question, with the reason for every option judged."""
+
+    kind: Kind
+    options: list[str]
+    chosen: list[str] | None = Field(description="allowed options picked; None when undetermined")
+    verdicts: list[OptionVerdict] = Field(default_factory=list)
+    criteria: list[str] = Field(default_factory=list, description="rule texts used (thresholds are knowledge)")
+    note: str = ""
+
+    def line(self) -> str:
+        return f"{ANSWER_PREFIX} " + (SEPARATOR.join(self.chosen) if self.chosen else UNDETERMINED_LINE)
+
+    def render(self) -> str:
+        lines = ["**Closed question** (allowed answers: " + SEPARATOR.join(self.options) + ")"]
+        if self.note:
+            lines.append(f"- {self.note}")
+        lines += [f"- {v.option}: {v.verdict} — {v.why}" for v in self.verdicts]
+        lines.append(self.line())
+        return "\n".join(lines)
+
+
+# ----- facts from the turn's tool outputs ---------------------------------------------------------------
+
+class Facts(BaseModel):
+    """What the closed-question rules read, each from the tool that measures it."""
+
+    heart_rate: Measurement | None = None
+    rhythm: str | None = None  # rhythm_analysis statement
+    p_wave_presence: float | None = None
+    premature_fraction: float | None = None
+    n_beats: int | None = None
+    pr: Measurement | None = None
+    qrs: Measurement | None = None
+    qtc: Measurement | None = None
+    age: float | None = None
+    sex: str | None = None
+    recordings: set[str] = Field(default_factory=set)
+
+    def measurements(self) -> list[Measurement]:
+        return [m for m in (self.heart_rate, self.pr, self.qrs, self.qtc) if m is not None and m.value is not None]
+
+
+def facts_of(records: list[ToolCallRecord]) -> Facts:
+    f = Facts()
+    hr_from_rhythm = hr_from_intervals = None
+    for rec in records:
+        if rec.args.get("recording_id"):
+            f.recordings.add(rec.args["recording_id"])
+        if not (rec.ok and rec.result):
+            continue
+        r = rec.result
+        if rec.tool == "heart_rate":
+            f.heart_rate = _measurement(r.get("heart_rate"))
+        elif rec.tool == "rhythm_analysis":
+            f.rhythm = r.get("statement")
+            hr_from_rhythm = _measurement(r.get("heart_rate"))
+            f.p_wave_presence = _value(r.get("p_wave_presence"))
+            f.premature_fraction = _value(r.get("premature_fraction"))
+            f.n_beats = r.get("n_beats")
+        elif rec.tool == "ecg_intervals":
+            f.pr, f.qrs, f.qtc = (_measurement(r.get(k)) for k in ("pr", "qrs", "qtc_bazett"))
+            hr_from_intervals = _measurement(r.get("heart_rate"))
+        elif rec.tool == "recording_summary":
+            f.age = _value(r.get("age"))
+            f.sex = r.get("sex")
+    f.heart_rate = next((m for m in (f.heart_rate, hr_from_rhythm, hr_from_intervals) if m and m.value is not None), None)
+    return f
+
+
+def _measurement(obj) -> Measurement | None:
+    if not obj:
+        return None
+    m = Measurement.model_validate(obj)
+    return None if m.value is None or m.quality == Quality.UNUSABLE else m
+
+
+def _value(obj) -> float | None:
+    m = _measurement(obj)
+    return None if m is None else float(m.value)
+
+
+# ----- concepts: option text -> knowledge-base entry --------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _concept_index() -> dict[str, str]:
+    """Normalized names, ids and synonyms of the corpus entries -> entry id. Short abbreviations are left
+    out: "PR" is an interval, not pacing rhythm."""
+    from cardioagent.knowledge_base.entries import cached_corpus
+
+    index: dict[str, str] = {}
+    for e in cached_corpus():
+        names = [e.id.replace("_", " "), e.name, re.sub(r"\s*\(.*?\)", "", e.name)]
+        names += [s for s in e.synonyms if len(s) >= 6 or " " in s.strip()]
+        for n in names:
+            index.setdefault(_words(n), e.id)
+    for words, concept in EXTRA_CONCEPTS.items():
+        index[words] = concept
+    return index
+
+
+def resolve_concept(text: str) -> str | None:
+    """The concept an option names, exactly (a final plural 's' tolerated on the last word)."""
+    index = _concept_index()
+    key = _words(text)
+    if key in index:
+        return index[key]
+    if key.endswith("s") and key[:-1] in index:
+        return index[key[:-1]]
+    return None
+
+
+def concept_in_question(question: str) -> tuple[str, str] | None:
+    """(words, concept) of the longest concept named in a question, whole words only."""
+    text = f" {_words(question)} "
+    best = None
+    for key, concept in _concept_index().items():
+        if key and f" {key} " in text and (best is None or len(key) > len(best[0])):
+            best = (key, concept)
+        elif key and f" {key}s " in text and (best is None or len(key) + 1 > len(best[0])):
+            best = (key + "s", concept)
+    return best
+
+
+# ----- judging --------------------------------------------------------------------------------------------
+
+def judge(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
+    """(verdict, reason, criteria used) for one concept against the facts of the turn."""
+    if concept in SINUS_RATE:
+        return _judge_sinus(concept, f)
+    if concept == "sinus_arrhythmia":
+        return _judge_sinus_arrhythmia(f)
+    if concept in FIBRILLATION:
+        return _judge_fibrillation(concept, f)
+    if concept in PREMATURE or concept == PREMATURE_BEATS:
+        return _judge_premature(concept, f)
+    return _judge_by_rules(concept, f)
+
+
+def _ckepe(concept: str, f: Facts):
+    from cardioagent.knowledge_base.ckepe import evidence_for
+
+    return evidence_for(concept, f.measurements())
+
+
+def _rules_of(concept: str):
+    from cardioagent.knowledge_base.ckepe import NUMERIC_RULES
+
+    return [r for r in NUMERIC_RULES if r.entry_id == concept]
+
+
+def _judge_by_rules(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
+    rules = _rules_of(concept)
+    if not rules:
+        return "undetermined", "no measured quantity bears on this finding", []
+    evidence = _ckepe(concept, f)
+    criteria = [e.criterion for e in evidence]
+    against = [e for e in evidence if e.verdict == "contradicts"]
+    if against:
+        e = against[0]
+        return "absent", f"{e.measurement} does not meet {e.criterion}", criteria
+    if not evidence:
+        needed = ", ".join(sorted({r.quantity.replace('_', ' ') for r in rules}))
+        return "undetermined", f"needs {needed}, which was not measured", []
+    if concept in DEFINED_BY_NUMBER and all(e.verdict == "supports" for e in evidence):
+        return "present", "; ".join(f"{e.measurement} meets {e.criterion}" for e in evidence), criteria
+    e = next((e for e in evidence if e.verdict == "borderline"), evidence[0])
+    if e.verdict == "borderline":
+        return "undetermined", f"{e.measurement} is borderline for {e.criterion}", criteria
+    return "undetermined", f"{e.measurement} meets {e.criterion}, necessary but not enough to show it", criteria
+
+
+def _sinus_mechanism(f: Facts) -> tuple[bool | None, str, list[str]]:
+    crit = [f"P waves before at least {P_WAVE_MIN} of beats"]
+    if f.rhythm in (None, "undetermined") or f.p_wave_presence is None:
+        return None, "the rhythm tool could not judge P waves and regularity", crit
+    if f.rhythm == "irregularly irregular":
+        return False, "the beat intervals are irregularly irregular, not a sinus pattern", crit
+    if f.p_wave_presence < P_WAVE_MIN:
+        return False, f"P-wave presence {f.p_wave_presence:.2f} is under {P_WAVE_MIN}", crit
+    return True, f"P-wave presence {f.p_wave_presence:.2f}, rhythm {f.rhythm}", crit
+
+
+def _judge_sinus(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
+    sinus, why, crit = _sinus_mechanism(f)
+    if sinus is False:
+        return "absent", why, crit
+    rule = next(r for r in _rules_of(concept) if r.quantity == "heart_rate")
+    crit.append(rule.criterion)
+    if f.heart_rate is None:
+        return "undetermined", "the heart rate was not measured", crit
+    from cardioagent.knowledge_base.ckepe import measurement_text
+
+    rate = measurement_text(f.heart_rate)
+    if not rule.holds(float(f.heart_rate.value)):
+        return "absent", f"{rate} does not meet {rule.criterion}", crit
+    if sinus is None:
+        return "undetermined", f"{rate} meets {rule.criterion}, but {why}", crit
+    return "present", f"{why}; {rate} meets {rule.criterion}", crit
+
+
+def _judge_sinus_arrhythmia(f: Facts) -> tuple[Verdict, str, list[str]]:
+    sinus, why, crit = _sinus_mechanism(f)
+    crit.append("irregular rhythm without premature beats")
+    if sinus is False:
+        return "absent", why, crit
+    if sinus is None:
+        return "undetermined", why, crit
+    if f.rhythm == "regular":
+        return "absent", "the rhythm is regular", crit
+    if f.premature_fraction:
+        return "undetermined", "the rhythm is irregular, but premature beats may explain it", crit
+    return "present", f"{why}, with no premature beats", crit
+
+
+def _judge_fibrillation(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
+    crit = ["irregularly irregular beat intervals"]
+    if f.rhythm in (None, "undetermined"):
+        return "undetermined", "the rhythm could not be judged", crit
+    if f.rhythm == "regular":
+        return "absent", "the rhythm is regular", crit
+    if f.rhythm == "irregular" and f.p_wave_presence is not None and f.p_wave_presence >= P_WAVE_MIN:
+        return "absent", f"irregular, but P-wave presence {f.p_wave_presence:.2f} (P waves before most beats)", crit
+    if f.rhythm != "irregularly irregular":
+        return "undetermined", "irregular, but not irregularly irregular", crit
+    if concept == "rapid_atrial_fibrillation":
+        verdict, why, more = _judge_by_rules(concept, f)
+        if verdict == "absent":
+            return "absent", why, crit + more
+    if concept not in ("atrial_fibrillation", "rapid_atrial_fibrillation"):
+        return "undetermined", "irregularly irregular, but the interval pattern cannot tell this variant", crit
+    return "present", "the beat intervals are irregularly irregular", crit
+
+
+def _judge_premature(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
+    crit = ["premature beat: interval under 0.8 of the local median RR, followed by a longer one"]
+    if f.premature_fraction is None:
+        return "undetermined", "premature beats were not counted", crit
+    if f.premature_fraction == 0:
+        beats = f" among {f.n_beats} beats" if f.n_beats else ""
+        return "absent", f"no premature beat{beats}", crit
+    found = f"premature beats {f.premature_fraction:.2f} of beats"
+    if concept == PREMATURE_BEATS:
+        return "present", found, crit
+    return "undetermined", f"{found}, but the beat intervals cannot tell their origin", crit
+
+
+# ----- question kinds ---------------------------------------------------------------------------------------
+
+def _quantity_in(question: str) -> str | None:
+    q = question.lower()
+    return next((name for name, pattern in QUANTITY_WORDS if pattern.search(q)), None)
+
+
+def _category_of(text: str) -> str | None:
+    m = CATEGORY.search(norm(text))
+    return CATEGORY_NAME[m.group(1)] if m else None
+
+
+def _band_match(text: str) -> tuple[tuple[float, float, bool, bool], str] | None:
+    """The numeric band a text states ("40 to 64", "under 18", "65 or older") and the words stating it."""
+    t = norm(text)
+    for pattern, make in BAND_PATTERNS:
+        if m := pattern.search(t):
+            return make(m), m.group(0)
+    return None
+
+
+def _band_of(text: str) -> tuple[float, float, bool, bool] | None:
+    found = _band_match(text)
+    return found[0] if found else None
+
+
+def _in_band(v: float, band: tuple[float, float, bool, bool]) -> bool:
+    lo, hi, lo_inc, hi_inc = band
+    return (v >= lo if lo_inc else v > lo) and (v <= hi if hi_inc else v < hi)
+
+
+def _value_of(quantity: str | None, f: Facts) -> tuple[Measurement | None, str]:
+    if quantity == "age":
+        if f.age is None:
+            return None, "no age in the recording's header"
+        return Measurement(name="age", value=f.age, unit="years"), f"age {f.age:g} years (file header)"
+    m = {"heart_rate": f.heart_rate, "pr": f.pr, "qrs": f.qrs, "qtc": f.qtc}.get(quantity or "")
+    if m is None:
+        what = (quantity or "the quantity asked about").replace("_", " ")
+        return None, f"{what} was not measured" if quantity in ("heart_rate", "pr", "qrs", "qtc") else f"no rule for {what}"
+    from cardioagent.knowledge_base.ckepe import measurement_text
+
+    return m, measurement_text(m)
+
+
+def _category(quantity: str | None, f: Facts) -> tuple[str | None, str, list[str]]:
+    from cardioagent.knowledge_base.ckepe import NUMERIC_RULES
+
+    if quantity not in RANGE_LIMITS:
+        return None, f"no normal range is defined here for {(quantity or 'this quantity').replace('_', ' ')}", []
+    m, text = _value_of(quantity, f)
+    if m is None:
+        return None, text, []
+    low_entry, high_entry = RANGE_LIMITS[quantity]
+    crit = []
+    for entry, name in ((low_entry, "low"), (high_entry, "high")):
+        if entry is None:
+            continue
+        rule = next(r for r in NUMERIC_RULES if r.entry_id == entry and r.quantity == quantity)
+        crit.append(rule.criterion)
+        if rule.holds(float(m.value)):
+            return name, f"{text} meets {rule.criterion}", crit
+    return "normal", f"{text} meets none of: " + "; ".join(crit), crit
+
+
+def decide(question: str, options: list[str], records: list[ToolCallRecord]) -> ClosedAnswer:
+    """The option(s) this turn's tool outputs support, by the rules in the module docstring."""
+    f = facts_of(records)
+    opts = [o for o in options if o.strip()]
+    if len(f.recordings) > 1:
+        return ClosedAnswer(kind="unsupported", options=opts, chosen=_fallback(opts),
+                            note="the question concerns several recordings; comparisons are not judged")
+    normalized = {norm(o) for o in opts}
+    rest = [o for o in opts if norm(o) not in (NONE, NOT_SURE)]
+    if normalized and normalized <= {YES, NO, NOT_SURE}:
+        return _verify(question, opts, f)
+    if rest and all(_category_of(o) for o in rest):
+        return _pick(opts, "category", *_category(_quantity_in(question), f), match=_category_of)
+    if rest and all(_band_of(o) for o in rest):
+        return _pick_band(question, opts, f)
+    if rest and {norm(o) for o in rest} <= {"male", "female"}:
+        chosen = [o for o in opts if norm(o) == f.sex] if f.sex else []
+        why = f"sex {f.sex} (file header)" if f.sex else "no sex in the recording's header"
+        return ClosedAnswer(kind="sex", options=opts, chosen=chosen or _fallback(opts), note=why)
+    return _findings(opts, f)
+
+
+def _fallback(opts: list[str]) -> list[str] | None:
+    return [o for o in opts if norm(o) == NOT_SURE][:1] or None
+
+
+def _pick(opts, kind, value, why, criteria, match) -> ClosedAnswer:
+    chosen = [o for o in opts if value is not None and match(o) == value]
+    return ClosedAnswer(kind=kind, options=opts, chosen=chosen or _fallback(opts), note=why, criteria=criteria)
+
+
+def _pick_band(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
+    m, why = _value_of(_quantity_in(question), f)
+    chosen = [] if m is None else [o for o in opts if (b := _band_of(o)) and _in_band(float(m.value), b)]
+    if len(chosen) > 1:  # overlapping bands: no single answer
+        why, chosen = f"{why} falls in several of the bands", []
+    return ClosedAnswer(kind="band", options=opts, chosen=chosen or _fallback(opts), note=why,
+                        criteria=[o for o in opts])
+
+
+def _verify(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
+    by_norm = {norm(o): o for o in opts}
+    q = norm(question)
+    verdict: Verdict
+    criteria: list[str] = []
+    if re.search(r"\b(male|female|man|woman)\b", q):
+        asked = "female" if re.search(r"\b(female|woman)\b", q) else "male"
+        verdict = "undetermined" if f.sex is None else ("present" if f.sex == asked else "absent")
+        subject, why = asked, (f"sex {f.sex} (file header)" if f.sex else "no sex in the recording's header")
+    elif (category := _category_of(q)) is not None:
+        quantity = _quantity_in(q)
+        found, why, criteria = _category(quantity, f)
+        verdict = "undetermined" if found is None else ("present" if found == category else "absent")
+        subject = CATEGORY.search(q).group(0)
+    elif (found := _band_match(q)) is not None:
+        (band, subject), quantity = found, _quantity_in(q)
+        m, why = _value_of(quantity, f)
+        verdict = "undetermined" if m is None else ("present" if _in_band(float(m.value), band) else "absent")
+        subject = f"{(quantity or 'value').replace('_', ' ')} {subject}"
+    elif (hit := concept_in_question(question)) is not None:
+        subject, concept = hit
+        verdict, why, criteria = judge(concept, f)
+    else:
+        subject, verdict, why = "the question", "undetermined", "it names no finding the rules know"
+    answer = {"present": YES, "absent": NO, "undetermined": NOT_SURE}[verdict]
+    chosen = [by_norm[answer]] if answer in by_norm else None
+    return ClosedAnswer(kind="verify", options=opts, chosen=chosen, criteria=criteria,
+                        verdicts=[OptionVerdict(option=subject, verdict=verdict, why=why)])
+
+
+def _findings(opts: list[str], f: Facts) -> ClosedAnswer:
+    verdicts, criteria = [], []
+    for o in opts:
+        if norm(o) in (NONE, NOT_SURE):
+            continue
+        concept = resolve_concept(o)
+        if concept is None:
+            verdicts.append(OptionVerdict(option=o, verdict="undetermined", why="no knowledge entry has this name"))
+            continue
+        verdict, why, crit = judge(concept, f)
+        verdicts.append(OptionVerdict(option=o, verdict=verdict, why=why))
+        criteria += crit
+    present = [v.option for v in verdicts if v.verdict == "present"]
+    if present:
+        chosen: list[str] | None = present
+    elif verdicts and all(v.verdict == "absent" for v in verdicts):
+        chosen = [o for o in opts if norm(o) == NONE][:1] or None
+    else:
+        chosen = _fallback(opts)
+    return ClosedAnswer(kind="finding", options=opts, chosen=chosen, verdicts=verdicts, criteria=criteria)

@@ -1,0 +1,145 @@
+"""``cardioagent eval`` and ``cardioagent bench build|compare`` (registered by ``agent/commands.py``)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate the agent on an ECG-QA-format benchmark (resumable)",
+                       description="Ask every question of BENCH.json through Assistant.ask, score the answers "
+                       "as ECG-QA does (exact match of the answer set) and write trace.jsonl, report.json and "
+                       "report.md to --out. A rerun skips the questions already in the trace.")
+    p.add_argument("benchmark", type=Path, help="benchmark JSON (ECG-QA list of items, or {'items': [...]})")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help="PTB-XL folder (records500/records100) for items given by ecg_id; also tried for 'files'")
+    p.add_argument("--answers-csv", type=Path, default=None,
+                   help="ECG-QA answers_for_each_template.csv (default: found beside or above the benchmark)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N items of the benchmark")
+    p.add_argument("--workers", type=int, default=1, help="questions asked in parallel (threads, one Assistant)")
+    p.add_argument("--backend", default=None, help="embedded | hf:/path | openai:URL#model (default: $CARDIOAGENT_BACKEND or embedded)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: eval_<benchmark name>)")
+    p.add_argument("--keep-memory", action="store_true",
+                   help="ask every question in one conversation thread (default: a fresh thread per question); runs one worker")
+    p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                   help="only the items whose id hashes to K modulo N (0 <= K < N), for runs split over processes")
+    p.add_argument("--keep-threads", action="store_true",
+                   help="keep the run's conversations, figures and uploads in OUT/agent (default: a temporary folder)")
+    p.add_argument("--retry-errors", action="store_true", help="ask again the questions that ended in an error")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    llm = p.add_mutually_exclusive_group()
+    llm.add_argument("--no-llm", dest="llm_summary", action="store_false", default=None,
+                     help="no plain-words paragraph by the language model (the tools-only agent)")
+    llm.add_argument("--llm-summary", dest="llm_summary", action="store_true",
+                     help="the language model writes its plain-words paragraph (default: only for a configured model)")
+    p.set_defaults(func=_eval)
+
+    bench = sub.add_parser("bench", help="benchmarks for the agent: build one, compare runs")
+    bsub = bench.add_subparsers(dest="bench_command", metavar="ACTION", required=True)
+    b = bsub.add_parser("build", help="build an ECG-QA-style benchmark from labelled WFDB records")
+    b.add_argument("--records", type=Path, action="append", required=True,
+                   help="a folder of WFDB records (repeat for several folders)")
+    b.add_argument("--out", type=Path, required=True, help="the benchmark JSON to write")
+    b.add_argument("--seed", type=int, default=0)
+    b.set_defaults(func=_build)
+    c = bsub.add_parser("compare", help="side-by-side accuracy of evaluation runs (their report.json)")
+    c.add_argument("runs", type=Path, nargs="+", help="output folders of 'cardioagent eval'")
+    c.add_argument("--label", action="append", default=[], help="a name per run, in order")
+    c.add_argument("--out", type=Path, default=None, help="write the Markdown table here too")
+    c.set_defaults(func=_compare)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
+    from cardioagent.agent.api import Assistant
+    from cardioagent.agent.evaluation.benchmark import load_benchmark
+    from cardioagent.agent.evaluation.report import command_line, write_report
+    from cardioagent.agent.evaluation.runner import RunConfig, run_benchmark, select
+    from cardioagent.agent.evaluation.settings import EvalSettings
+
+    bench = load_benchmark(args.benchmark, args.answers_csv)
+    out = args.out or Path(f"eval_{bench.name}")
+    out.mkdir(parents=True, exist_ok=True)
+    run_dir = out / "agent" if args.keep_threads else Path(tempfile.mkdtemp(prefix="cardioagent-eval-"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if args.keep_memory and args.workers > 1:
+        print("note: --keep-memory asks in one thread, so with one worker", file=sys.stderr)
+    config = RunConfig(workers=args.workers, keep_memory=args.keep_memory, limit=args.limit,
+                       retry_errors=args.retry_errors, data_root=args.data_root, progress=not args.no_progress,
+                       shard=args.shard)
+    items = select(bench.items, args.limit, args.shard)
+    assistant = None
+    try:
+        assistant = Assistant(args.backend, EvalSettings(llm_summary=args.llm_summary, run_dir=run_dir))
+        run = {"benchmark": str(args.benchmark), "benchmark_name": bench.name,
+               "backend": assistant.backend.describe(), "llm_summary": bool(assistant.settings.llm_summary),
+               "planner": assistant.settings.planner, "workers": 1 if args.keep_memory else args.workers,
+               "keep_memory": args.keep_memory, "limit": args.limit,
+               "shard": None if args.shard is None else "/".join(map(str, args.shard)), "command": command_line()}
+        assistant.warm_up()
+        result = run_benchmark(bench, assistant, out, config)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; finished questions are in {out / 'trace.jsonl'}; run the same command to go on",
+              file=sys.stderr)
+        return 130
+    finally:
+        if assistant is not None:
+            assistant.close()
+        if not args.keep_threads:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    report = write_report(out, [it.key for it in items], run, result.missing)
+    o, m = report["agent"]["overall"], report["majority_baseline"]["overall"]
+    print(f"{result.asked} asked now, {result.already_done} already done, {len(result.missing)} missing recordings")
+    print(f"accuracy {_pct(o['accuracy'])} ({o['correct']}/{o['n']}; {o['unparseable']} unparseable, "
+          f"{o['errors']} errors); majority answer {_pct(m['accuracy'])}")
+    print(f"wrote {out / 'trace.jsonl'}, {out / 'report.json'}, {out / 'report.md'}")
+    return 0
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not K/N (e.g. 0/4)") from None
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"shard {text}: K must be in 0..N-1")
+    return k, n
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{100 * v:.1f}%"
+
+
+def _build(args: argparse.Namespace) -> int:
+    from cardioagent.agent.evaluation.build import build_benchmark
+
+    bench = build_benchmark(args.records, args.out, seed=args.seed)
+    print(f"{len(bench['items'])} questions from {bench['records']} records -> {args.out}")
+    for k, v in sorted(bench["counts"].items()):
+        print(f"  {k}: {v}")
+    for line in bench["skipped"]:
+        print(f"  skipped {line}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from cardioagent.agent.evaluation.compare import compare_runs
+    from cardioagent.tools.errors import InputError
+
+    reports = []
+    for run in args.runs:
+        path = run / "report.json"
+        if not path.is_file():
+            raise InputError(str(run), "has no report.json", "an output folder of 'cardioagent eval'")
+        reports.append(json.loads(path.read_text()))
+    labels = args.label + [str(r) for r in args.runs[len(args.label):]]
+    traces = [run / "trace.jsonl" for run in args.runs]
+    text = compare_runs(reports, labels, traces if all(t.is_file() for t in traces) else None)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0

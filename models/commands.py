@@ -1,0 +1,97 @@
+"""Sub-commands of this room: ``train <what>``.
+
+``train`` is a group: each trainable thing adds its own sub-command here (``train vitals`` now; an
+ECG-image ``train vlm`` beside it later), so they share ``cardioagent train --help``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train the estimators that have weights (QLoRA vitals, ...)")
+    tsub = p.add_subparsers(dest="train_command", metavar="WHAT", required=True)
+    _register_vitals(tsub)
+
+
+def _lora_layers(text: str) -> int | None:
+    if text == "all":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number of top layers, or 'all'") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("at least one layer")
+    return n
+
+
+def _register_vitals(tsub: argparse._SubParsersAction) -> None:
+    v = tsub.add_parser(
+        "vitals",
+        help="QLoRA-fine-tune an LLM estimator of heart rate or vascular age from PPG or ECG windows",
+        description=(
+            "Fine-tunes LoRA adapters on a 4-bit NF4 causal LM (default: the embedded SmolLM2-135M) to read "
+            "one window of PPG or ECG as text and give a number. DIR holds labelled recordings in one of the "
+            "layouts of docs/vitals.md (SPC 2015, CPSC 2019, WFDB with .atr, CinC 2021 labels.csv, or a "
+            "generic targets.csv). Writes OUT/adapter, OUT/report.{json,md}, OUT/agreement.png and "
+            "checkpoints; --resume continues an interrupted run. On GPUs: accelerate launch -m "
+            "cardioagent.ui.cli train vitals ..."),
+    )
+    v.add_argument("--task", choices=["hr", "vascular_age"], default="hr")
+    v.add_argument("--modality", choices=["ppg", "ecg"], default="ppg")
+    v.add_argument("--data", required=True, metavar="DIR", action="append",
+                   help="folder of labelled recordings (repeat to train on several)")
+    v.add_argument("--base", default="embedded", metavar="MODEL",
+                   help="'embedded' (SmolLM2-135M-Instruct), a local HF folder, or a hub id already in the HF cache")
+    v.add_argument("--demographics", action="store_true", help="add age/sex/height/weight (where known) to the prompt")
+    v.add_argument("--setting", choices=["context", "signal"], default="context",
+                   help="context: robust features in the prompt; signal: resampled samples (seed-study setting)")
+    v.add_argument("--head", choices=["regression", "text"], default="regression",
+                   help="regression head on the last hidden state (default, measured better) or constrained text")
+    v.add_argument("--steps", type=int, default=200)
+    v.add_argument("--batch-size", type=int, default=8)
+    v.add_argument("--lr", type=float, default=1e-3)
+    v.add_argument("--lora-r", type=int, default=8)
+    v.add_argument("--lora-layers", type=_lora_layers, default=4, metavar="N|all",
+                   help="LoRA on the top N decoder layers (default 4; 'all' for a GPU)")
+    v.add_argument("--no-4bit", action="store_true", help="load the base unquantised (LoRA instead of QLoRA)")
+    v.add_argument("--augment", type=int, default=0, metavar="N", help="augmented copies of each training recording")
+    v.add_argument("--eval-fraction", type=float, default=0.25, help="share of recordings held out for the report")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--checkpoint-every", type=int, default=50)
+    v.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    v.add_argument("--out", default=None, metavar="OUT", help="output folder (default: ./vitals-TASK-MODALITY)")
+    v.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint with the same settings")
+    v.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="keep the frozen layers' states of each prompt here, so reruns skip computing them")
+    v.set_defaults(func=_train_vitals)
+
+
+def _train_vitals(args: argparse.Namespace) -> int:
+    from cardioagent.models.vitals.model import VitalsModelConfig
+    from cardioagent.models.vitals.run import run_training
+    from cardioagent.models.vitals.train import TrainConfig
+    from cardioagent.tools.errors import InputError
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.steps < 1:
+        raise InputError("--steps", f"{args.steps} steps", "at least one training step")
+    if not 0 <= args.eval_fraction < 1:
+        raise InputError("--eval-fraction", f"{args.eval_fraction}", "a share in [0, 1)")
+    cfg = TrainConfig(
+        task=args.task, modality=args.modality, setting=args.setting, demographics=args.demographics,
+        model=VitalsModelConfig(base=args.base, quantize_4bit=not args.no_4bit, lora_r=args.lora_r,
+                                lora_alpha=2 * args.lora_r, lora_layers=args.lora_layers, head=args.head),
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, augment_copies=args.augment,
+        eval_fraction=args.eval_fraction, checkpoint_every=args.checkpoint_every,
+    )
+    out = args.out or f"vitals-{args.task}-{args.modality}"
+    command = "cardioagent " + " ".join(sys.argv[1:]) if sys.argv and "cardioagent" in os.path.basename(sys.argv[0]) else ""
+    run_training(cfg, args.data, out, resume=args.resume, command=command, cache_dir=args.cache_dir)
+    return 0

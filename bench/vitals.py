@@ -421,8 +421,8 @@ def main(argv: list[str] | None = None) -> int:
         path = RESULTS / "vitals_experiments.json"
         previous = json.loads(path.read_text()) if path.is_file() else {}
         merged = {**previous, "benchmark": "vitals_experiments", **meta}
-        for k, v in exp_out.items():
-            merged[k] = {**previous.get(k, {}), **v} if isinstance(v, dict) else v
+        for k, v in exp_out.items():  # each section keeps the command and time it was measured with
+            merged[k] = {**previous.get(k, {}), **v, "command": meta["command"], "when": meta["when"]}
         path.write_text(json.dumps(rounded(merged), indent=1))
         print(f"wrote {path.relative_to(REPO)}")
     return 0

@@ -41,6 +41,8 @@ TOOL_TITLES = {
     "rhythm_analysis": "Rhythm",
     "render_ecg_paper": "12-lead ECG figure",
     "knowledge_search": "Knowledge",
+    "ecg_image_interpret": "ECG image reading",
+    "vitals_estimate": "QLoRA vitals estimate",
 }
 
 

@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the estimators that have weights (QLoRA vitals, ...)")
     tsub = p.add_subparsers(dest="train_command", metavar="WHAT", required=True)
     _register_vitals(tsub)
+    _register_vlm(tsub)
 
 
 def _lora_layers(text: str) -> int | None:
@@ -94,4 +95,88 @@ def _train_vitals(args: argparse.Namespace) -> int:
     out = args.out or f"vitals-{args.task}-{args.modality}"
     command = "cardioagent " + " ".join(sys.argv[1:]) if sys.argv and "cardioagent" in os.path.basename(sys.argv[0]) else ""
     run_training(cfg, args.data, out, resume=args.resume, command=command, cache_dir=args.cache_dir)
+    return 0
+
+
+def _register_vlm(tsub: argparse._SubParsersAction) -> None:
+    v = tsub.add_parser(
+        "vlm",
+        help="train the ECG-image VLM (stage 1: vision tower + label head; stage 2: QLoRA)",
+        description=(
+            "Trains the ECG-image vision-language model of docs/vlm.md. Stage 1 trains the embedded model's "
+            "vision tower and label head on images (synthetic ECGs with labelled findings, optional real "
+            "labelled records, generated non-ECG images); stage 2 QLoRA-fine-tunes the 4-bit language model "
+            "(LoRA on attention/MLP projections, lm_head and embed_tokens excluded) and the projector on "
+            "question/answer pairs. --base with a Llama-3.2-Vision folder trains that model instead (stage 2 "
+            "only; needs a GPU). Writes OUT/vlm.json, the weights, OUT/report.{json,md}; --resume continues "
+            "from OUT/checkpoints."),
+    )
+    v.add_argument("--base", default=None, metavar="MODEL",
+                   help="default: the embedded SmolLM2-135M; a local HF folder (an Mllama config means Llama-3.2-Vision)")
+    v.add_argument("--data", default=None, metavar="DIR",
+                   help="a data set written by build_dataset (images.jsonl, qa.jsonl); default: build one in OUT/data")
+    v.add_argument("--synthetic", type=int, default=6000, metavar="N", help="synthetic images when building the data set")
+    v.add_argument("--real-records", default=None, metavar="DIR",
+                   help="labelled CinC-2021 style records to add when building the data set (labels.csv + WFDB)")
+    v.add_argument("--exclude", action="append", default=[], metavar="RECORD",
+                   help="record (group) never to train on, for cross-validation (repeatable)")
+    v.add_argument("--also-data", action="append", default=[], metavar="DIR",
+                   help="another data set for stage 1 (e.g. real records built with --real-records), repeatable")
+    v.add_argument("--init-vision", default=None, metavar="WEIGHTS",
+                   help="start stage 1 from this trained weights folder's tower (fine-tuning, e.g. on real records)")
+    v.add_argument("--out", default="vlm-ecg-image", metavar="OUT")
+    v.add_argument("--stage", choices=["1", "2", "all"], default="all")
+    v.add_argument("--epochs", type=float, default=8.0, help="stage 1 epochs over the images")
+    v.add_argument("--steps", type=int, default=300, help="stage 2 QLoRA steps")
+    v.add_argument("--batch-size", type=int, default=16, help="stage 1 batch (stage 2 uses --qa-batch-size)")
+    v.add_argument("--qa-batch-size", type=int, default=4)
+    v.add_argument("--negatives", type=int, default=800, help="generated non-ECG images for the page logit")
+    v.add_argument("--image-size", type=int, nargs=2, default=(256, 448), metavar=("H", "W"))
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--threads", type=int, default=None)
+    v.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints (otherwise they are started afresh)")
+    v.set_defaults(func=_train_vlm)
+
+
+def _train_vlm(args: argparse.Namespace) -> int:
+    import json
+    import shutil
+    from pathlib import Path
+
+    from cardioagent.models.vlm.model import VlmSpec
+    from cardioagent.models.vlm.train import Stage1Config, Stage2Config, TrainConfig, train_vlm
+    from cardioagent.tools.errors import InputError
+
+    out = Path(args.out)
+    family = "embedded"
+    if args.base:
+        cfg_file = Path(args.base) / "config.json"
+        if not cfg_file.is_file():
+            raise InputError(args.base, "is not a folder with a config.json", "a local HF model folder")
+        family = "mllama" if json.loads(cfg_file.read_text()).get("model_type") == "mllama" else "embedded"
+    data = args.data
+    if data is None:
+        data = str(out / "data")
+        if not (Path(data) / "images.jsonl").is_file():
+            from cardioagent.models.vlm.dataset import build_dataset
+
+            print(f"building the data set in {data} ({args.synthetic} synthetic images"
+                  + (f" + records of {args.real_records}" if args.real_records else "") + ")", flush=True)
+            build_dataset(data, args.synthetic, seed=args.seed, real_records_dir=args.real_records,
+                          workers=max(1, min(4, (os.cpu_count() or 1))), progress=True)
+    elif not (Path(data) / "images.jsonl").is_file():
+        raise InputError(data, "has no images.jsonl", "a folder written by build_dataset (images.jsonl, qa.jsonl, images/)")
+    if not args.resume and (out / "checkpoints").exists():
+        shutil.rmtree(out / "checkpoints")
+    cfg = TrainConfig(
+        data_dir=str(data), out_dir=str(out),
+        spec=VlmSpec(family=family, base=args.base, image_size=tuple(args.image_size)),
+        stage1=Stage1Config(epochs=args.epochs, batch_size=args.batch_size, negatives=args.negatives),
+        stage2=Stage2Config(steps=args.steps, batch_size=args.qa_batch_size),
+        seed=args.seed, threads=args.threads, exclude_groups=args.exclude,
+        extra_data_dirs=args.also_data, init_vision=args.init_vision,
+    )
+    stages = ("1", "2") if args.stage == "all" else (args.stage,)
+    report = train_vlm(cfg, stages)
+    print(f"wrote {out}/report.md; total {report.get('seconds_total_this_run')} s")
     return 0

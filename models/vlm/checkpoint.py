@@ -97,7 +97,19 @@ def save_vlm(bundle: VlmBundle, out_dir: str | Path, meta: VlmMeta) -> Path:
     _save_tensors(projector, out / PROJECTOR_FILE)
     if hasattr(bundle.model, "save_pretrained") and hasattr(bundle.model, "peft_config"):
         bundle.model.save_pretrained(str(out / LORA_DIR))
+        halve_adapter(out / LORA_DIR)
     return out
+
+
+def halve_adapter(lora_dir: str | Path) -> None:
+    """Store the LoRA weights in fp16 like the other parts (half the size); loading copies them back
+    into the fp32 adapter parameters."""
+    from safetensors.torch import load_file, save_file
+
+    path = Path(lora_dir) / "adapter_model.safetensors"
+    state = load_file(str(path))
+    save_file({k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}, str(path),
+              metadata={"format": "pt"})
 
 
 def read_meta(weights_dir: str | Path) -> VlmMeta:

@@ -131,7 +131,12 @@ def _register_vlm(tsub: argparse._SubParsersAction) -> None:
     v.add_argument("--batch-size", type=int, default=16, help="stage 1 batch (stage 2 uses --qa-batch-size)")
     v.add_argument("--qa-batch-size", type=int, default=4)
     v.add_argument("--negatives", type=int, default=800, help="generated non-ECG images for the page logit")
-    v.add_argument("--image-size", type=int, nargs=2, default=(256, 448), metavar=("H", "W"))
+    v.add_argument("--tower", choices=["trace", "pixels"], default="trace",
+                   help="trace: digitize the page's rows and learn from the traces (default); pixels: a 2-D CNN on the image")
+    v.add_argument("--image-size", type=int, nargs=2, default=(256, 448), metavar=("H", "W"), help="pixel tower input")
+    v.add_argument("--lr", type=float, default=1e-3, help="stage 1 learning rate")
+    v.add_argument("--no-reading-prompt", action="store_true",
+                   help="do not prompt the language model with the label head's reading (on by default)")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--threads", type=int, default=None)
     v.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints (otherwise they are started afresh)")
@@ -170,8 +175,9 @@ def _train_vlm(args: argparse.Namespace) -> int:
         shutil.rmtree(out / "checkpoints")
     cfg = TrainConfig(
         data_dir=str(data), out_dir=str(out),
-        spec=VlmSpec(family=family, base=args.base, image_size=tuple(args.image_size)),
-        stage1=Stage1Config(epochs=args.epochs, batch_size=args.batch_size, negatives=args.negatives),
+        spec=VlmSpec(family=family, base=args.base, image_size=tuple(args.image_size), tower=args.tower,
+                     prompt_reading=not args.no_reading_prompt and family == "embedded"),
+        stage1=Stage1Config(epochs=args.epochs, batch_size=args.batch_size, negatives=args.negatives, lr=args.lr),
         stage2=Stage2Config(steps=args.steps, batch_size=args.qa_batch_size),
         seed=args.seed, threads=args.threads, exclude_groups=args.exclude,
         extra_data_dirs=args.also_data, init_vision=args.init_vision,

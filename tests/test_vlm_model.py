@@ -142,6 +142,29 @@ def test_generation_runs_from_an_image(bundle):
     assert out.shape[1] == batch["input_ids"].shape[1] + 3 or out[0, -1] == bundle.processor.tokenizer.eos_token_id
 
 
+def test_the_trace_tower_runs_inside_llava_with_the_reading_in_the_prompt(lm_dir):
+    """The shipped design: the digitizing tower inside the same stock LLaVA, and the label head's reading
+    as text before the question; labels still cover only the answer, and a step moves the adapters."""
+    spec = VlmSpec(tower="trace", trace_columns=256, trace_channels=(8, 8, 16, 16, 16), trace_hidden=32,
+                   prompt_reading=True)
+    b = add_lora(load_embedded_vlm(lm_dir, spec))
+    ex = _examples(1)
+    reading = "Image reading:\nRhythm: Sinus rhythm.\nRate: 64 bpm (normal)."
+    batch = build_batch(b, [ex[0][0]], [ex[0][1]], [ex[0][2]], readings=[reading])
+    tok = b.processor.tokenizer
+    text = tok.decode(batch["input_ids"][0])
+    assert text.index("Rate: 64 bpm") < text.index(ex[0][1])  # the reading comes before the question
+    kept = batch["labels"][0][batch["labels"][0] != -100]
+    assert tok.decode(kept) == ex[0][2] + tok.eos_token
+    assert batch["pixel_values"].shape == (1, spec.vision_config().n_input_channels, 256)
+    assert (batch["input_ids"] == b.processor.image_token_id).sum() == spec.vision_config().n_image_tokens
+    b.model.train()
+    out = b.model(**batch)
+    out.loss.backward()
+    assert any("lora_A" in n and p.grad is not None for n, p in b.model.named_parameters())
+    assert not any(re.fullmatch(LORA_TARGET_REGEX, n) for n, _ in b.model.named_modules() if "vision_tower" in n)
+
+
 def test_vision_tower_shapes_and_size():
     cfg = EcgVisionConfig()
     tower = EcgVisionModel(cfg)

@@ -29,6 +29,7 @@ from cardioagent.models.vlm.inference import (
     shared_reader,
     weights_problem,
 )
+from cardioagent.models.vlm.instruct import report_text
 from cardioagent.models.vlm.model import NUMERIC_TARGETS, EcgVisionConfig, EcgVisionModel, VlmSpec
 from cardioagent.models.vlm.quality import image_quality
 from cardioagent.models.vlm.synth import FINDINGS, generate
@@ -133,6 +134,15 @@ def test_rhythm_is_other_when_no_rhythm_is_called():
     logits[FINDINGS.index("atrial_flutter")] = 0.5
     r = reading_from_outputs(logits, numbers, -3.0, meta, quality)
     assert r.rhythm == "atrial_fibrillation" and not r.is_ecg and r.rate_category == "normal"
+
+
+def test_the_reading_prompt_holds_the_head_reading_only(tmp_path, page):
+    from cardioagent.models.vlm.inference import reading_prompt
+
+    reading = EcgImageReader(make_checkpoint(tmp_path / "w")).read(page)
+    text = reading_prompt(reading)
+    assert text.startswith("Image reading:") and "Rate: 50 bpm (bradycardia)." in text
+    assert text.splitlines()[1:] == report_text(reading.facts("image")).splitlines()
 
 
 def test_the_reader_constants_match_the_checkpoint_module():
@@ -251,8 +261,9 @@ def test_generated_answers_are_checked_against_the_label_head(monkeypatch, tmp_p
     asked = []
     replies = {"Is there bradycardia?": "No, 72 bpm.", "What is the heart rate?": "52 bpm."}
 
-    def fake_answer(self, image, question=None, max_new_tokens=96):
+    def fake_answer(self, image, question=None, max_new_tokens=96, reading=None):
         asked.append(question)
+        assert reading is not None and reading.rate_category == "bradycardia"  # the tool hands over its reading
         return replies[question]
 
     # the language model itself is exercised by test_vlm_model.py; here only what the tool does with its text

@@ -30,6 +30,8 @@ from cardioagent.models.vlm.train import (
 
 torch.set_num_threads(1)
 TINY = VlmSpec(image_size=(64, 112), token_grid=(2, 4), vision_channels=(8, 16, 32, 64))
+TINY_TRACE = VlmSpec(tower="trace", trace_columns=256, trace_channels=(8, 8, 16, 16, 16), trace_hidden=32,
+                     prompt_reading=True)
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +112,35 @@ def test_stage1_trains_saves_loads_and_resumes(tiny_data, tmp_path):
     assert "Stage 1" in (out / "report.md").read_text()
 
 
+def test_trace_stage1_digitizes_each_image_once_and_trains(tiny_data, tmp_path):
+    from cardioagent.models.vlm.model import EcgTraceModel, EcgTraceProcessor
+
+    out = tmp_path / "trace"
+    cfg = TrainConfig(data_dir=str(tiny_data), out_dir=str(out), spec=TINY_TRACE,
+                      stage1=Stage1Config(epochs=2, batch_size=4, negatives=4, validation_fraction=0.3),
+                      stage2=Stage2Config(steps=0), seed=0)
+    report = train_vlm(cfg, stages=("1",), progress=False)
+    assert report["stage1"]["steps"] > 0 and set(report["stage1"]["thresholds"]) == set(FINDINGS)
+    cached = sorted(tiny_data.glob("trace_features_256_v*.npy"))
+    lines = read_jsonl(tiny_data / "images.jsonl")
+    assert len(cached) == 1
+    arr = np.load(cached[0])
+    assert arr.shape == (len(lines), TINY_TRACE.vision_config().n_input_channels, 256) and arr.dtype == np.float16
+    fresh = EcgTraceProcessor(256).one(tiny_data / lines[2]["image"]).numpy()
+    np.testing.assert_allclose(arr[2].astype(np.float32), fresh, rtol=1e-2, atol=1e-2)  # same profiles, fp16
+    tower, proc, meta = load_vision(out)
+    assert isinstance(tower, EcgTraceModel) and meta.spec.tower == "trace" and meta.spec.prompt_reading
+    with torch.no_grad():
+        o = tower(proc([tiny_data / lines[0]["image"]]))
+    assert o.finding_logits.shape == (1, len(FINDINGS))
+    # a second run reads the cache instead of digitizing again
+    stamp = cached[0].stat().st_mtime_ns
+    train_vlm(cfg.model_copy(update={"out_dir": str(tmp_path / "again")}), stages=("1",), progress=False)
+    assert cached[0].stat().st_mtime_ns == stamp
+
+
 def test_excluded_records_are_never_loaded(tiny_data):
     lines = read_jsonl(tiny_data / "images.jsonl")
-    cache = ImageCache((32, 56))
     from cardioagent.models.vlm.train import load_images
 
     cfg = TrainConfig(data_dir=str(tiny_data), out_dir="unused", spec=TINY, exclude_groups=[lines[0]["group"]],
@@ -125,11 +153,11 @@ def test_excluded_records_are_never_loaded(tiny_data):
 @pytest.mark.slow
 def test_stage2_qlora_saves_small_parts(tiny_data, tmp_path, shared_home):
     out = tmp_path / "run2"
-    cfg = TrainConfig(data_dir=str(tiny_data), out_dir=str(out), spec=TINY,
+    cfg = TrainConfig(data_dir=str(tiny_data), out_dir=str(out), spec=TINY_TRACE,
                       stage1=Stage1Config(epochs=1, batch_size=4, negatives=2, validation_fraction=0.3),
                       stage2=Stage2Config(steps=2, batch_size=1, eval_questions=2, max_new_tokens=4), seed=0)
     report = train_vlm(cfg, progress=False)
-    assert has_language_parts(out) and read_meta(out).stages == ["1", "2"]
+    assert has_language_parts(out) and read_meta(out).stages == ["1", "2"] and read_meta(out).spec.prompt_reading
     s2 = report["stage2"]
     assert s2["steps"] == 2 and s2["validation"]["questions"] >= 1
     adapter = json.loads((out / "lora" / "adapter_config.json").read_text())

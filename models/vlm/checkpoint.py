@@ -21,12 +21,12 @@ from pydantic import BaseModel, Field
 
 from cardioagent.models.vlm.model import (
     NUMERIC_TARGETS,
-    EcgImageProcessor,
-    EcgVisionConfig,
     EcgVisionModel,
     VlmBundle,
     VlmSpec,
+    image_processor_for,
     load_vlm,
+    tower_for,
 )
 from cardioagent.models.vlm.synth import FINDINGS
 
@@ -119,18 +119,24 @@ def read_meta(weights_dir: str | Path) -> VlmMeta:
     return VlmMeta.model_validate_json(path.read_text())
 
 
-def load_vision(weights_dir: str | Path) -> tuple[EcgVisionModel, EcgImageProcessor, VlmMeta]:
-    """The tower with its label head alone (fast: no language model), in eval mode, fp32."""
+def load_vision(weights_dir: str | Path) -> tuple[torch.nn.Module, Any, VlmMeta]:
+    """The tower with its label head alone (fast: no language model), in eval mode, fp32, and the image
+    processor that feeds it."""
     meta = read_meta(weights_dir)
-    config = EcgVisionConfig(**{k: v for k, v in meta.vision_config.items() if k in _VISION_KEYS})
-    tower = EcgVisionModel(config)
+    config = meta.spec.vision_config()
+    # the stored config wins for the fields both know (a spec default may have changed since training)
+    for k, v in meta.vision_config.items():
+        if k in _VISION_KEYS and hasattr(config, k) and not isinstance(getattr(type(config), k, None), property):
+            setattr(config, k, v)
+    tower = tower_for(config)
     _load_tensors(tower, Path(weights_dir) / VISION_FILE)
     tower.eval()
-    return tower, EcgImageProcessor(config.image_size), meta
+    return tower, image_processor_for(config), meta
 
 
 _VISION_KEYS = ("image_size", "channels", "token_grid", "n_transformer_layers", "n_heads", "n_findings",
-                "n_numbers", "n_page", "stem_stride", "initializer_range")
+                "n_numbers", "n_page", "stem_stride", "initializer_range", "n_columns", "hidden_size",
+                "tokens_per_row")
 
 
 def has_language_parts(weights_dir: str | Path) -> bool:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from cardioagent.models.vlm.instruct import REPORT_QUESTIONS, RHYTHM_FINDINGS, EcgFacts
+from cardioagent.models.vlm.instruct import REPORT_QUESTIONS, RHYTHM_FINDINGS, EcgFacts, report_text
 from cardioagent.models.vlm.quality import ImageQuality, image_quality
 from cardioagent.models.vlm.synth import axis_category, rate_category
 
@@ -66,7 +66,7 @@ class LabelReading(BaseModel):
     qtc_ms: float
     rate_category: RateCategory = Field(description="from heart_rate_bpm: < 60 bradycardia, > 100 tachycardia")
     rhythm: Rhythm = Field(description="the most probable of sinus / AF / flutter; 'other' when none is called")
-    image_quality: ImageQuality
+    image_quality: ImageQuality | None = Field(None, description="None only where no pixels were at hand (training)")
 
     def facts(self, record: str) -> EcgFacts:
         """The reading as ``EcgFacts``, so instruct's templates can phrase and score answers from it.
@@ -91,12 +91,22 @@ class LabelReading(BaseModel):
         )
 
 
+def reading_prompt(reading: LabelReading) -> str:
+    """The label head's reading as the text the language model is prompted with, before the question.
+
+    As in CKEPE (label descriptions put into the prompt), the small language model answers from named
+    findings and measured numbers that the vision tower produced from this image, in the report's own
+    phrasing, rather than having to decode 49 image tokens by itself; it still sees the tokens. The
+    reading never contains anything but the tower's outputs (no ground truth, in training either)."""
+    return "Image reading:\n" + report_text(reading.facts("image"))
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
 def reading_from_outputs(finding_logits: np.ndarray, numbers: np.ndarray, page_logit: float | None,
-                         meta: Any, quality: ImageQuality) -> LabelReading:
+                         meta: Any, quality: ImageQuality | None) -> LabelReading:
     """One image's head outputs (logits in ``meta.findings`` order, numbers divided by the scales of
     ``meta.numeric_targets``) as a ``LabelReading``. Pure."""
     probs = _sigmoid(np.asarray(finding_logits, dtype=np.float64))
@@ -204,16 +214,21 @@ class EcgImageReader:
         return out
 
     # -- the whole VLM -------------------------------------------------------------------------------------
-    def answer(self, image: Any, question: str | None = None, max_new_tokens: int = 96) -> str:
+    def answer(self, image: Any, question: str | None = None, max_new_tokens: int = 96,
+               reading: LabelReading | None = None) -> str:
         """The VLM's greedy answer to ``question`` about ``image`` (None: a full report). Needs stage-2
-        weights (``has_language_model``) and the embedded language model package."""
+        weights (``has_language_model``) and the embedded language model package. ``reading``: this
+        image's label-head reading when the caller has it already (it is put in the prompt of models
+        trained with ``prompt_reading``)."""
         import torch
 
         from cardioagent.models.vlm.model import build_batch, to_rgb_array
 
         bundle = self._load_vlm()
         model = bundle.model
-        batch = build_batch(bundle, [to_rgb_array(image)], [question or REPORT_QUESTIONS[0]])
+        rgb = to_rgb_array(image)
+        readings = [reading_prompt(reading or self.read(rgb))] if bundle.spec.prompt_reading else None
+        batch = build_batch(bundle, [rgb], [question or REPORT_QUESTIONS[0]], readings=readings)
         device = next(model.parameters()).device
         batch = {k: v.to(device) for k, v in batch.items()}
         tok = bundle.processor.tokenizer

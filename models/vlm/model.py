@@ -40,6 +40,7 @@ import torch
 from PIL import Image
 from pydantic import BaseModel, Field
 from torch import nn
+from torch.nn import functional as F
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
@@ -209,6 +210,154 @@ AutoConfig.register(VISION_MODEL_TYPE, EcgVisionConfig, exist_ok=True)
 AutoModel.register(EcgVisionConfig, EcgVisionModel, exist_ok=True)
 
 
+# ------------------------------------------------------------------------- trace-reading vision tower
+
+TRACE_MODEL_TYPE = "cardioagent_ecg_trace"
+
+
+class EcgTraceConfig(PretrainedConfig):
+    """The trace-reading tower: ``digitize.digitize_page`` (no weights) straightens the page and follows
+    the ink of its four rows; a 1-D CNN shared by the rows and a small transformer learn from that."""
+
+    model_type = TRACE_MODEL_TYPE
+
+    def __init__(
+        self,
+        n_columns: int = 1024,
+        channels: tuple[int, ...] | list[int] = (48, 64, 96, 128, 192),
+        hidden_size: int = 192,
+        tokens_per_row: int = 12,
+        n_transformer_layers: int = 2,
+        n_heads: int = 4,
+        n_findings: int = len(FINDINGS),
+        n_numbers: int = len(NUMERIC_TARGETS),
+        n_page: int = 1,
+        initializer_range: float = 0.02,
+        **kwargs: Any,
+    ) -> None:
+        from cardioagent.models.vlm.digitize import N_DIAGNOSTICS, N_FEATURES, N_ROWS
+
+        self.n_columns = n_columns
+        self.channels = list(channels)
+        self.hidden_size = hidden_size
+        self.tokens_per_row = tokens_per_row
+        self.n_rows = N_ROWS
+        self.n_features = N_FEATURES
+        self.n_diagnostics = N_DIAGNOSTICS
+        self.n_transformer_layers = n_transformer_layers
+        self.n_heads = n_heads
+        self.n_findings = n_findings
+        self.n_numbers = n_numbers
+        self.n_page = n_page
+        self.initializer_range = initializer_range
+        super().__init__(**kwargs)
+
+    @property
+    def token_grid(self) -> list[int]:
+        return [self.n_rows, self.tokens_per_row]
+
+    @property
+    def n_input_channels(self) -> int:
+        return self.n_rows * self.n_features + self.n_diagnostics
+
+    @property
+    def n_image_tokens(self) -> int:
+        return 1 + self.n_rows * self.tokens_per_row
+
+
+class EcgTraceModel(PreTrainedModel):
+    """Row profiles (B, rows * features + diagnostics, columns) -> tokens (B, 1 + rows * tokens_per_row,
+    hidden): a pooled token first, then each row's tokens left to right (rows 1-3 hold four leads of 2.5 s
+    each, so three tokens per lead; row 4 is the 10-s rhythm strip). The label head reads the pooled
+    token after the transformer, which lets it compare leads (ST elevation with reciprocal depression)."""
+
+    config_class = EcgTraceConfig
+    config: EcgTraceConfig
+    base_model_prefix = "ecg_trace"
+    main_input_name = "pixel_values"
+    input_modalities = ("image",)
+
+    def __init__(self, config: EcgTraceConfig) -> None:
+        super().__init__(config)
+        ch = config.channels
+        n_in = config.n_features + 2  # + the trace's vertical extent and slope, which the eye reads directly
+        layers: list[nn.Module] = []
+        strides = [2, 1, 2, 2, 2] + [1] * max(0, len(ch) - 5)
+        kernels = [7, 5, 5, 5, 3] + [3] * max(0, len(ch) - 5)
+        for c_in, c_out, k, st in zip([n_in, *ch[:-1]], ch, kernels, strides):
+            layers += [nn.Conv1d(c_in, c_out, k, st, k // 2, bias=False), nn.BatchNorm1d(c_out), nn.ReLU(inplace=True)]
+        self.backbone = nn.Sequential(*layers)
+        d = config.hidden_size
+        self.to_hidden = nn.Linear(2 * ch[-1], d)  # each token: mean and max of its stretch of the row
+        n_grid = config.n_rows * config.tokens_per_row
+        self.pos = nn.Parameter(torch.zeros(1, n_grid, d))
+        self.diag = nn.Linear(config.n_diagnostics, d)
+        layer = nn.TransformerEncoderLayer(d, config.n_heads, 2 * d, dropout=0.0, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, config.n_transformer_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.summary = nn.Linear(2 * d, d)
+        self.label_head = nn.Linear(d, config.n_findings + config.n_numbers + config.n_page)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, nn.Conv1d):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        elif isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.LayerNorm, nn.BatchNorm1d)):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, EcgTraceModel):
+            nn.init.trunc_normal_(module.pos, std=std)
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = True,
+        **kwargs: Any,
+    ) -> EcgVisionOutput:
+        cfg = self.config
+        x = pixel_values.to(self.pos.dtype)
+        b, _, n = x.shape
+        rows = x[:, : cfg.n_rows * cfg.n_features].reshape(b * cfg.n_rows, cfg.n_features, n)
+        extent = rows[:, 1:2] - rows[:, 2:3]
+        slope = torch.diff(rows[:, 0:1], dim=2, prepend=rows[:, 0:1, :1]) * 10.0
+        h = self.backbone(torch.cat([rows, extent, slope], dim=1))
+        t = cfg.tokens_per_row
+        tok = torch.cat([F.adaptive_avg_pool1d(h, t), F.adaptive_max_pool1d(h, t)], dim=1)  # (B*R, 2C, t)
+        tok = tok.reshape(b, cfg.n_rows, -1, t).permute(0, 1, 3, 2).reshape(b, cfg.n_rows * t, -1)
+        grid = self.to_hidden(tok) + self.pos
+        diag = self.diag(x[:, cfg.n_rows * cfg.n_features:, 0])[:, None]
+        seq = self.norm(self.encoder(torch.cat([diag, grid], dim=1)))
+        pooled = self.summary(torch.cat([seq.mean(1), seq.amax(1)], dim=1))
+        head = self.label_head(pooled)
+        first = torch.cat([pooled[:, None], grid], dim=1)
+        out_seq = torch.cat([pooled[:, None], seq[:, 1:]], dim=1)
+        nf, nn_ = cfg.n_findings, cfg.n_numbers
+        return EcgVisionOutput(
+            last_hidden_state=out_seq,
+            pooler_output=pooled,
+            hidden_states=(first, out_seq),
+            finding_logits=head[:, :nf],
+            numbers=head[:, nf:nf + nn_],
+            page_logit=head[:, nf + nn_] if cfg.n_page else None,
+        )
+
+
+AutoConfig.register(TRACE_MODEL_TYPE, EcgTraceConfig, exist_ok=True)
+AutoModel.register(EcgTraceConfig, EcgTraceModel, exist_ok=True)
+
+
+def tower_for(config: PretrainedConfig) -> nn.Module:
+    """A fresh tower of the config's kind."""
+    return EcgTraceModel(config) if isinstance(config, EcgTraceConfig) else EcgVisionModel(config)
+
+
 # ------------------------------------------------------------------------------------ preprocessing
 
 
@@ -248,20 +397,48 @@ class EcgImageProcessor:
         return t / 127.5 - 1.0
 
 
+class EcgTraceProcessor:
+    """Images -> the trace tower's input: ``digitize_page`` row profiles (rows x features x columns)
+    flattened to channels, then the page diagnostics as constant channels."""
+
+    def __init__(self, n_columns: int) -> None:
+        self.n_columns = int(n_columns)
+
+    def __call__(self, images: list[Any]) -> torch.Tensor:
+        return torch.stack([self.one(im) for im in images])
+
+    def one(self, image: Any) -> torch.Tensor:
+        from cardioagent.models.vlm.digitize import digitize_page
+
+        if isinstance(image, torch.Tensor):  # already digitized (training reuses stage 1's profiles)
+            return image.float()
+        page = digitize_page(to_rgb_array(image), n_columns=self.n_columns)
+        prof = page.profiles.reshape(-1, self.n_columns)
+        diag = np.repeat(page.diagnostics[:, None], self.n_columns, axis=1)
+        return torch.from_numpy(np.concatenate([prof, diag], axis=0).astype(np.float32))
+
+
+def image_processor_for(config: PretrainedConfig) -> Any:
+    if isinstance(config, EcgTraceConfig):
+        return EcgTraceProcessor(config.n_columns)
+    return EcgImageProcessor(config.image_size)
+
+
 class EmbeddedProcessor:
     """The embedded model's processor, called like a transformers multimodal processor:
     ``processor(images=[...], text=[...])`` -> input_ids, attention_mask, pixel_values; each
     ``IMAGE_MARK`` in the text becomes ``n_image_tokens`` placeholder tokens."""
 
-    def __init__(self, tokenizer: Any, vision_config: EcgVisionConfig) -> None:
+    def __init__(self, tokenizer: Any, vision_config: PretrainedConfig) -> None:
         self.tokenizer = tokenizer
-        self.image_processor = EcgImageProcessor(vision_config.image_size)
+        self.image_processor = image_processor_for(vision_config)
         self.n_image_tokens = vision_config.n_image_tokens
         self.image_token_id = int(tokenizer.convert_tokens_to_ids(IMAGE_PLACEHOLDER))
 
-    def prompt(self, question: str) -> str:
+    def prompt(self, question: str, reading: str | None = None) -> str:
+        body = f"{IMAGE_MARK}\n{reading}\n{question}" if reading else f"{IMAGE_MARK}\n{question}"
         messages = [{"role": "system", "content": SYSTEM_PROMPT},
-                    {"role": "user", "content": f"{IMAGE_MARK}\n{question}"}]
+                    {"role": "user", "content": body}]
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def __call__(self, images: list[Any] | None = None, text: list[str] | str | None = None,
@@ -291,8 +468,19 @@ class VlmSpec(BaseModel):
     token_grid: tuple[int, int] = (4, 12)
     vision_channels: tuple[int, ...] = (24, 48, 96, 256)
     stem_stride: Literal[2, 4] = 4
+    tower: Literal["trace", "pixels"] = Field(
+        "pixels", description="trace: digitize the page's rows, then a 1-D CNN (the shipped model); "
+                              "pixels: a 2-D CNN on the letterboxed image (the first design, kept for comparison)")
+    trace_columns: int = Field(1024, ge=128, le=4096)
+    trace_channels: tuple[int, ...] = (48, 64, 96, 128, 192)
+    trace_hidden: int = 192
+    prompt_reading: bool = Field(
+        False, description="prompt the language model with the label head's reading as text before the question "
+                           "(CKEPE-style; the shipped model is trained this way)")
 
-    def vision_config(self) -> "EcgVisionConfig":
+    def vision_config(self) -> PretrainedConfig:
+        if self.tower == "trace":
+            return EcgTraceConfig(n_columns=self.trace_columns, channels=self.trace_channels, hidden_size=self.trace_hidden)
         return EcgVisionConfig(image_size=self.image_size, token_grid=self.token_grid,
                                channels=self.vision_channels, stem_stride=self.stem_stride)
 
@@ -303,10 +491,11 @@ class VlmBundle:
     model: Any  # LlavaForConditionalGeneration | MllamaForConditionalGeneration | PeftModel around one
     processor: Any  # EmbeddedProcessor | transformers MllamaProcessor
 
-    def prompt(self, question: str) -> str:
+    def prompt(self, question: str, reading: str | None = None) -> str:
         if self.spec.family == "embedded":
-            return self.processor.prompt(question)
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+            return self.processor.prompt(question, reading)
+        text = f"{reading}\n{question}" if reading else question
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
         return self.processor.apply_chat_template(messages, add_generation_prompt=True)
 
 
@@ -370,7 +559,7 @@ def load_embedded_vlm(
     # trusting whatever the loader put in their place.
     torch.manual_seed(seed)
     device = next(model.model.language_model.parameters()).device
-    model.model.vision_tower = EcgVisionModel(vision).to(device)
+    model.model.vision_tower = tower_for(vision).to(device)
     model.model.multi_modal_projector = LlavaMultiModalProjector(config).to(device)
     return VlmBundle(spec=spec, model=model, processor=EmbeddedProcessor(tok, vision))
 
@@ -463,12 +652,15 @@ def lora_target_names(model: Any) -> list[str]:
 # ---------------------------------------------------------------------------------------- batches
 
 
-def build_batch(bundle: VlmBundle, images: list[Any], questions: list[str], answers: list[str] | None = None) -> dict[str, torch.Tensor]:
+def build_batch(bundle: VlmBundle, images: list[Any], questions: list[str], answers: list[str] | None = None,
+                readings: list[str] | None = None) -> dict[str, torch.Tensor]:
     """Model inputs for (image, question[, answer]) triples. With answers, ``labels`` hold the answer
-    tokens (and the end-of-turn token) only; prompt, image and padding positions are -100."""
+    tokens (and the end-of-turn token) only; prompt, image and padding positions are -100. ``readings``
+    (the label head's reading as text, ``inference.reading_prompt``) go into the prompt before the
+    question when the spec says the model was trained with them."""
     proc = bundle.processor
     tok = proc.tokenizer
-    prompts = [bundle.prompt(q) for q in questions]
+    prompts = [bundle.prompt(q, r) for q, r in zip(questions, readings or [None] * len(questions))]
     if answers is None:
         return dict(proc(images=images, text=prompts, return_tensors="pt", padding=True, add_special_tokens=False))
     eos = tok.eos_token or ""

@@ -35,12 +35,14 @@ from cardioagent.models.vlm.dataset import read_jsonl
 from cardioagent.models.vlm.instruct import QAPair, Target, score_answer
 from cardioagent.models.vlm.model import (
     NUMERIC_TARGETS,
-    EcgImageProcessor,
-    EcgVisionModel,
+    EcgTraceConfig,
+    EcgTraceProcessor,
     VlmSpec,
     add_lora,
     build_batch,
+    image_processor_for,
     load_vlm,
+    tower_for,
     trainable_parameter_names,
 )
 from cardioagent.models.vlm.negatives import make_negative
@@ -109,35 +111,56 @@ def _targets(facts: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 class ImageCache:
-    """Letterboxed uint8 images in memory with their stage-1 targets."""
+    """The tower's inputs for every training image, in memory, with their stage-1 targets: letterboxed
+    uint8 pixels (pixel tower) or float16 row profiles (trace tower; digitized once per data folder and
+    kept on disk beside it, see ``trace_features``)."""
 
-    def __init__(self, size: tuple[int, int]) -> None:
-        self.proc = EcgImageProcessor(size)
-        self.pixels: list[torch.Tensor] = []
+    def __init__(self, spec: VlmSpec) -> None:
+        self.config = spec.vision_config()
+        self.proc = image_processor_for(self.config)
+        self.trace = isinstance(self.config, EcgTraceConfig)
+        self.inputs: list[torch.Tensor] = []
         self.rows: list[tuple[np.ndarray, ...]] = []
         self.page: list[float] = []
         self.groups: list[str] = []
         self.index: dict[str, int] = {}
 
     def add(self, image: Any, facts: dict[str, Any] | None, group: str, key: str | None = None) -> None:
-        t = self.proc.one(image)  # [-1, 1] float
-        self.pixels.append(((t + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8))
+        self.add_input(self.proc.one(image), facts, group, key)
+
+    def add_input(self, t: torch.Tensor, facts: dict[str, Any] | None, group: str, key: str | None = None) -> None:
+        if self.trace:
+            self.inputs.append(t.to(torch.float16))
+        else:  # [-1, 1] float -> uint8
+            self.inputs.append(((t + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8))
         self.rows.append(_targets(facts))
         self.page.append(0.0 if facts is None else 1.0)
         self.groups.append(group)
         if key is not None:
-            self.index[key] = len(self.pixels) - 1
+            self.index[key] = len(self.inputs) - 1
 
     def __len__(self) -> int:
-        return len(self.pixels)
+        return len(self.inputs)
 
     def batch(self, idx: list[int], jitter: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
-        px = torch.stack([self.pixels[i] for i in idx]).float() / 127.5 - 1.0
-        if jitter is not None:  # a few pixels of shift: the page is never framed the same way twice
-            dy, dx = (int(v) for v in jitter.integers(-6, 7, 2))
-            px = torch.roll(px, shifts=(dy, dx), dims=(2, 3))
+        if self.trace:
+            x = torch.stack([self.inputs[i] for i in idx]).float()
+            if jitter is not None:
+                # a page is never framed or scaled the same way twice: shift the columns a little and
+                # scale the voltages by a few per cent (the digitizer's mm-per-pixel is an estimate)
+                x = torch.roll(x, shifts=int(jitter.integers(-12, 13)), dims=2)
+                n_sig = self.config.n_rows * self.config.n_features
+                gain = torch.from_numpy(jitter.uniform(0.95, 1.05, len(idx)).astype(np.float32)).view(-1, 1, 1, 1)
+                sig = x[:, :n_sig].reshape(len(idx), self.config.n_rows, self.config.n_features, -1).clone()
+                sig[:, :, :3] *= gain
+                x[:, :n_sig] = sig.reshape(len(idx), n_sig, -1)
+        else:
+            x = torch.stack([self.inputs[i] for i in idx]).float() / 127.5 - 1.0
+            if jitter is not None:  # a few pixels of shift: the page is never framed the same way twice
+                dy, dx = (int(v) for v in jitter.integers(-6, 7, 2))
+                x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
         cols = list(zip(*[self.rows[i] for i in idx]))
-        out = {"pixel_values": px, "page": torch.tensor([self.page[i] for i in idx])}
+        out = {"pixel_values": x, "page": torch.tensor([self.page[i] for i in idx])}
         for name, col in zip(("y", "ym", "n", "nm"), cols):
             out[name] = torch.from_numpy(np.stack(col))
         return out
@@ -152,10 +175,78 @@ def image_lines(cfg: TrainConfig) -> list[tuple[Path, dict]]:
     return out
 
 
+def _digitize_one(args: tuple[str, int]) -> np.ndarray:
+    from cardioagent.models.vlm.model import EcgTraceProcessor
+
+    path, n_columns = args
+    return EcgTraceProcessor(n_columns).one(path).numpy().astype(np.float16)
+
+
+def _digitize_many(paths: list[str], n_columns: int, workers: int, desc: str, progress: bool) -> np.ndarray:
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(p, n_columns) for p in paths]
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and len(jobs) > 8 else None
+    try:
+        it: Any = pool.map(_digitize_one, jobs, chunksize=16) if pool is not None else map(_digitize_one, jobs)
+        if progress:
+            from tqdm import tqdm
+
+            it = tqdm(it, total=len(jobs), desc=desc, unit="img")
+        return np.stack(list(it)) if jobs else np.zeros((0,), np.float16)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def trace_features(data_dir: Path, n_columns: int, workers: int = 2, progress: bool = True) -> np.ndarray:
+    """Row profiles of every image of a data folder, in images.jsonl order, digitized once and kept as
+    ``trace_features_{n_columns}_v{DIGITIZER_VERSION}.npy`` in the folder (digitizing is most of the cost)."""
+    from cardioagent.models.vlm.digitize import DIGITIZER_VERSION
+
+    lines = read_jsonl(data_dir / "images.jsonl")
+    path = data_dir / f"trace_features_{n_columns}_v{DIGITIZER_VERSION}.npy"
+    if path.is_file():
+        arr = np.load(path, mmap_mode="r")
+        if arr.shape[0] == len(lines):
+            return arr
+    arr = _digitize_many([str(data_dir / ln["image"]) for ln in lines], n_columns, workers,
+                         f"digitizing {data_dir.name}", progress)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, arr)
+    tmp.replace(path)
+    return arr
+
+
 def load_images(cfg: TrainConfig, progress: bool = True) -> tuple[ImageCache, list[dict]]:
     """The data sets' images (minus excluded groups) and ``cfg.stage1.negatives`` generated non-ECGs."""
     items = image_lines(cfg)
-    cache = ImageCache(cfg.spec.image_size)
+    cache = ImageCache(cfg.spec)
+    rng = np.random.default_rng([cfg.seed, 99])
+    negatives = [make_negative(rng)[0] for _ in range(cfg.stage1.negatives)]
+    if cache.trace:
+        n_cols = cache.config.n_columns
+        workers = max(1, min(4, (cfg.threads or torch.get_num_threads())))
+        feats = {str(d): trace_features(Path(d), n_cols, workers, progress) for d in dict.fromkeys(str(f) for f, _ in items)}
+        positions = {str(d): {ln["image"]: k for k, ln in enumerate(read_jsonl(Path(d) / "images.jsonl"))} for d in feats}
+        for folder, ln in items:
+            arr = feats[str(folder)][positions[str(folder)][ln["image"]]]
+            cache.add_input(torch.from_numpy(np.array(arr)), ln["facts"], ln["group"], key=str(folder / ln["image"]))
+        if negatives:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                paths = []
+                for i, img in enumerate(negatives):
+                    p = Path(tmp) / f"neg-{i:05d}.png"
+                    from PIL import Image
+
+                    Image.fromarray(img).save(p, compress_level=1)
+                    paths.append(str(p))
+                neg = _digitize_many(paths, n_cols, workers, "digitizing negatives", progress)
+            for i, arr in enumerate(neg):
+                cache.add_input(torch.from_numpy(np.array(arr)), None, f"negative-{i:05d}")
+        return cache, [ln for _, ln in items]
     it: Any = items
     if progress:
         from tqdm import tqdm
@@ -163,9 +254,7 @@ def load_images(cfg: TrainConfig, progress: bool = True) -> tuple[ImageCache, li
         it = tqdm(items, desc="loading images", unit="img")
     for folder, ln in it:
         cache.add(folder / ln["image"], ln["facts"], ln["group"], key=str(folder / ln["image"]))
-    rng = np.random.default_rng([cfg.seed, 99])
-    for i in range(cfg.stage1.negatives):
-        img, _ = make_negative(rng)
+    for i, img in enumerate(negatives):
         cache.add(img, None, f"negative-{i:05d}")
     return cache, [ln for _, ln in items]
 
@@ -198,7 +287,7 @@ def stage1_loss(out: Any, b: dict[str, torch.Tensor], number_weight: float) -> t
 
 
 @torch.no_grad()
-def predict_vision(tower: EcgVisionModel, cache: ImageCache, idx: list[int], batch_size: int = 32) -> dict[str, np.ndarray]:
+def predict_vision(tower: torch.nn.Module, cache: ImageCache, idx: list[int], batch_size: int = 32) -> dict[str, np.ndarray]:
     tower.eval()
     probs, nums, page = [], [], []
     for s in range(0, len(idx), batch_size):
@@ -264,11 +353,11 @@ def _ckpt(out: Path, stage: str) -> Path:
     return out / "checkpoints" / f"stage{stage}.pt"
 
 
-def train_stage1(cfg: TrainConfig, cache: ImageCache, progress: bool = True) -> tuple[EcgVisionModel, dict[str, Any]]:
+def train_stage1(cfg: TrainConfig, cache: ImageCache, progress: bool = True) -> tuple[torch.nn.Module, dict[str, Any]]:
     s1 = cfg.stage1
     out = Path(cfg.out_dir)
     torch.manual_seed(cfg.seed)
-    tower = EcgVisionModel(cfg.spec.vision_config())
+    tower = tower_for(cfg.spec.vision_config())
     if cfg.init_vision:
         from cardioagent.models.vlm.checkpoint import load_vision
 
@@ -346,22 +435,47 @@ def _pair(q: dict) -> QAPair:
 
 
 @torch.no_grad()
-def generate_answers(bundle: Any, images: list[Any], questions: list[str], max_new_tokens: int = 80) -> list[str]:
+def readings_for(tower: torch.nn.Module | None, meta: Any, bundle: Any, images: list[Any]) -> tuple[list[Any], list[str] | None]:
+    """The images as the tower's inputs (digitized once) and, when the spec prompts with it, the label
+    head's reading of each as text (``inference.reading_prompt``): the tower's outputs only."""
+    from cardioagent.models.vlm.inference import reading_from_outputs, reading_prompt
+
+    if tower is None or not bundle.spec.prompt_reading:
+        return images, None
+    proc = bundle.processor.image_processor
+    inputs = [proc.one(im) for im in images]
+    was_training = tower.training
+    tower.eval()
+    o = tower(torch.stack(inputs).to(next(tower.parameters()).device))
+    tower.train(was_training)
+    logits, nums = o.finding_logits.float().cpu().numpy(), o.numbers.float().cpu().numpy()
+    page = o.page_logit.float().cpu().numpy() if o.page_logit is not None else None
+    texts = [reading_prompt(reading_from_outputs(logits[i], nums[i], None if page is None else float(page[i]), meta, None))
+             for i in range(len(inputs))]
+    # a pixel tower's processor cannot take its own output back: hand build_batch the images again
+    return (inputs if isinstance(proc, EcgTraceProcessor) else images), texts
+
+
+@torch.no_grad()
+def generate_answers(bundle: Any, images: list[Any], questions: list[str], max_new_tokens: int = 80,
+                     tower: torch.nn.Module | None = None, meta: Any = None) -> list[str]:
     """Greedy answers, one image at a time (batched generation pads on the right here)."""
     model = bundle.model
     model.eval()
     tok = bundle.processor.tokenizer
     out = []
     for img, q in zip(images, questions):
-        enc = build_batch(bundle, [img], [q])
+        ims, readings = readings_for(tower, meta, bundle, [img])
+        enc = build_batch(bundle, ims, [q], readings=readings)
         ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id or tok.eos_token_id)
         out.append(tok.decode(ids[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip())
     return out
 
 
-def evaluate_answers(bundle: Any, data_dir: Path, qa: list[dict], max_new_tokens: int) -> dict[str, Any]:
+def evaluate_answers(bundle: Any, data_dir: Path, qa: list[dict], max_new_tokens: int,
+                     tower: torch.nn.Module | None = None, meta: Any = None) -> dict[str, Any]:
     images = [data_dir / q["image"] for q in qa]
-    answers = generate_answers(bundle, images, [q["question"] for q in qa], max_new_tokens)
+    answers = generate_answers(bundle, images, [q["question"] for q in qa], max_new_tokens, tower, meta)
     by_type: dict[str, list[bool]] = defaultdict(list)
     examples = []
     for q, a in zip(qa, answers):
@@ -377,7 +491,8 @@ def evaluate_answers(bundle: Any, data_dir: Path, qa: list[dict], max_new_tokens
     }
 
 
-def train_stage2(cfg: TrainConfig, tower: EcgVisionModel | None, qa: list[dict], val_qa: list[dict], progress: bool = True) -> tuple[Any, dict[str, Any]]:
+def train_stage2(cfg: TrainConfig, tower: torch.nn.Module | None, qa: list[dict], val_qa: list[dict], progress: bool = True,
+                 meta: Any = None) -> tuple[Any, dict[str, Any]]:
     from PIL import Image
 
     s2 = cfg.stage2
@@ -420,10 +535,17 @@ def train_stage2(cfg: TrainConfig, tower: EcgVisionModel | None, qa: list[dict],
     model.train()
     if tower is not None:  # frozen, and its BatchNorm statistics must stay those stage 1 measured
         model.get_base_model().model.vision_tower.eval()
+    # the trace tower's inputs were digitized for stage 1 already: reuse them rather than digitize again
+    feats, where = None, {}
+    if isinstance(bundle.processor.image_processor, EcgTraceProcessor):
+        feats = trace_features(data, bundle.processor.image_processor.n_columns, progress=progress)
+        where = {ln["image"]: k for k, ln in enumerate(read_jsonl(data / "images.jsonl"))}
     while step < s2.steps:
         items = [qa[i] for i in order[step * s2.batch_size:(step + 1) * s2.batch_size]]
-        images = [Image.open(data / q["image"]).convert("RGB") for q in items]
-        enc = build_batch(bundle, images, [q["question"] for q in items], [q["answer"] for q in items])
+        images = [torch.from_numpy(np.array(feats[where[q["image"]]])) if feats is not None
+                  else Image.open(data / q["image"]).convert("RGB") for q in items]
+        images, readings = readings_for(tower, meta, bundle, images)
+        enc = build_batch(bundle, images, [q["question"] for q in items], [q["answer"] for q in items], readings)
         loss = model(**enc).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -444,7 +566,7 @@ def train_stage2(cfg: TrainConfig, tower: EcgVisionModel | None, qa: list[dict],
         bar.close()
     seconds = time.perf_counter() - t0
     t1 = time.perf_counter()
-    evaluation = evaluate_answers(bundle, data, val_qa, s2.max_new_tokens) if val_qa else {}
+    evaluation = evaluate_answers(bundle, data, val_qa, s2.max_new_tokens, tower, meta) if val_qa else {}
     report = {"steps": s2.steps, "batch_size": s2.batch_size, "lr": s2.lr, "train_pairs": len(qa),
               "trainable_parameters": int(sum(p.numel() for p in params)), "trainable_tensors": len(names),
               "seconds_this_run": round(seconds, 1), "eval_seconds": round(time.perf_counter() - t1, 1),
@@ -455,7 +577,7 @@ def train_stage2(cfg: TrainConfig, tower: EcgVisionModel | None, qa: list[dict],
 # ------------------------------------------------------------------------------------------ driver
 
 
-def _meta(cfg: TrainConfig, tower: EcgVisionModel, report: dict[str, Any], stages: list[str], lines: list[dict]) -> VlmMeta:
+def _meta(cfg: TrainConfig, tower: torch.nn.Module, report: dict[str, Any], stages: list[str], lines: list[dict]) -> VlmMeta:
     real = sorted({ln["group"] for ln in lines if ln["source"] != "synthetic"})
     s1 = report.get("stage1", {})
     return VlmMeta(
@@ -541,7 +663,8 @@ def train_vlm(cfg: TrainConfig, stages: tuple[str, ...] = ("1", "2"), progress: 
         val_groups = {q["group"] for q in qa if is_validation_group(q["group"], cfg.stage1.validation_fraction, cfg.seed)}
         train_qa = [q for q in qa if q["group"] not in val_groups]
         val_qa = _sample_val_qa(qa, val_groups, cfg.stage2.eval_questions, cfg.seed)
-        bundle, report["stage2"] = train_stage2(cfg, tower, train_qa, val_qa, progress)
+        meta = _meta(cfg, tower, report, ["1"], lines) if tower is not None else None
+        bundle, report["stage2"] = train_stage2(cfg, tower, train_qa, val_qa, progress, meta)
         if tower is not None:
             save_vlm(bundle, out, _meta(cfg, tower, report, ["1", "2"], lines))
         else:

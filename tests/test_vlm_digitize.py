@@ -120,3 +120,12 @@ def test_trace_tower_shapes_processor_and_size(page):
     # an already digitized input passes through the processor unchanged (training reuses them)
     assert torch.equal(EcgTraceProcessor(config.n_columns).one(x[0]), x[0])
     assert sum(p.numel() for p in tower.parameters()) < 3_000_000  # fp16 under 6 MB
+
+
+def test_rows_are_the_evenly_spaced_peaks_not_the_strongest_line():
+    from cardioagent.models.vlm.digitize import find_rows
+
+    y = np.arange(800, dtype=float)
+    profile = sum(h * np.exp(-0.5 * ((y - c) / 6.0) ** 2) for c, h in ((100, 1.0), (250, 1.0), (400, 0.9), (550, 0.5), (640, 1.5)))
+    # the footer-like line at 640 out-inks the faint fourth row at 550 but is out of step with the others
+    assert find_rows(profile, min_separation_px=100) == [100, 250, 400, 550]

@@ -70,6 +70,22 @@ NUMERIC_TARGETS: dict[str, float] = {
 # ------------------------------------------------------------------------------------- vision tower
 
 
+def _init_tower_module(module: nn.Module, std: float, tower_type: type) -> None:
+    """Both towers' initialisation: He for convolutions (ReLU follows), small normal for linear maps and
+    the position table, identity for the norms."""
+    if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    elif isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=std)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, tower_type):
+        nn.init.trunc_normal_(module.pos, std=std)
+
+
 class EcgVisionConfig(PretrainedConfig):
     """A small CNN + transformer image encoder for ECG pages."""
 
@@ -166,18 +182,7 @@ class EcgVisionModel(PreTrainedModel):
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
-        std = self.config.initializer_range
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-        elif isinstance(module, nn.Linear):
-            nn.init.trunc_normal_(module.weight, std=std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm2d)):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, EcgVisionModel):
-            nn.init.trunc_normal_(module.pos, std=std)
+        _init_tower_module(module, self.config.initializer_range, type(self))
 
     def forward(
         self,
@@ -301,18 +306,7 @@ class EcgTraceModel(PreTrainedModel):
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
-        std = self.config.initializer_range
-        if isinstance(module, nn.Conv1d):
-            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-        elif isinstance(module, nn.Linear):
-            nn.init.trunc_normal_(module.weight, std=std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, (nn.LayerNorm, nn.BatchNorm1d)):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, EcgTraceModel):
-            nn.init.trunc_normal_(module.pos, std=std)
+        _init_tower_module(module, self.config.initializer_range, type(self))
 
     def forward(
         self,

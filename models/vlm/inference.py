@@ -134,6 +134,15 @@ def reading_from_outputs(finding_logits: np.ndarray, numbers: np.ndarray, page_l
     )
 
 
+def readings_from_output(output: Any, meta: Any, qualities: list[ImageQuality | None]) -> list[LabelReading]:
+    """A tower's batched output (``EcgVisionOutput``) as one ``LabelReading`` per image."""
+    logits = output.finding_logits.float().cpu().numpy()
+    numbers = output.numbers.float().cpu().numpy()
+    page = None if output.page_logit is None else output.page_logit.float().cpu().numpy()
+    return [reading_from_outputs(logits[i], numbers[i], None if page is None else float(page[i]), meta, q)
+            for i, q in enumerate(qualities)]
+
+
 class EcgImageReader:
     """One trained VLM folder: the label head at once, the language model when first asked for."""
 
@@ -145,6 +154,7 @@ class EcgImageReader:
         self._meta: Any = None
         self._bundle: Any = None
         self._vlm_error: str | None = None
+        self._inputs: dict[bytes, Any] = {}
 
     # -- loading -----------------------------------------------------------------------------------------
     def _load_tower(self) -> None:
@@ -204,14 +214,25 @@ class EcgImageReader:
         for start in range(0, len(images), max(1, batch_size)):
             arrays = [to_rgb_array(im) for im in images[start:start + batch_size]]
             with torch.no_grad():
-                res = self._tower(self._processor(arrays))
-            logits = res.finding_logits.float().cpu().numpy()
-            numbers = res.numbers.float().cpu().numpy()
-            page = None if res.page_logit is None else res.page_logit.float().cpu().numpy()
-            for i, rgb in enumerate(arrays):
-                out.append(reading_from_outputs(logits[i], numbers[i], None if page is None else float(page[i]),
-                                                self._meta, image_quality(rgb)))
+                res = self._tower(torch.stack([self._input(rgb) for rgb in arrays]))
+            out += readings_from_output(res, self._meta, [image_quality(rgb) for rgb in arrays])
         return out
+
+    def _input(self, rgb: np.ndarray) -> Any:
+        """The tower's input for an image, kept for the last few images: the tool reads an image and then
+        asks the language model about it, and digitizing a page is the costly step of both."""
+        import hashlib
+
+        key = hashlib.blake2b(rgb.tobytes(), digest_size=16).digest() + repr(rgb.shape).encode()
+        with self._lock:
+            if key in self._inputs:
+                return self._inputs[key]
+        x = self._processor.one(rgb)
+        with self._lock:
+            self._inputs[key] = x
+            while len(self._inputs) > 8:
+                self._inputs.pop(next(iter(self._inputs)))
+        return x
 
     # -- the whole VLM -------------------------------------------------------------------------------------
     def answer(self, image: Any, question: str | None = None, max_new_tokens: int = 96,
@@ -228,7 +249,10 @@ class EcgImageReader:
         model = bundle.model
         rgb = to_rgb_array(image)
         readings = [reading_prompt(reading or self.read(rgb))] if bundle.spec.prompt_reading else None
-        batch = build_batch(bundle, [rgb], [question or REPORT_QUESTIONS[0]], readings=readings)
+        # a trace tower's processor takes the digitized page back, so the page is digitized once
+        trace = bundle.spec.family == "embedded" and bundle.spec.tower == "trace"
+        batch = build_batch(bundle, [self._input(rgb) if trace else rgb], [question or REPORT_QUESTIONS[0]],
+                            readings=readings)
         device = next(model.parameters()).device
         batch = {k: v.to(device) for k, v in batch.items()}
         tok = bundle.processor.tokenizer

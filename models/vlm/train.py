@@ -149,11 +149,10 @@ class ImageCache:
                 # a page is never framed or scaled the same way twice: shift the columns a little and
                 # scale the voltages by a few per cent (the digitizer's mm-per-pixel is an estimate)
                 x = torch.roll(x, shifts=int(jitter.integers(-12, 13)), dims=2)
-                n_sig = self.config.n_rows * self.config.n_features
+                c = self.config
                 gain = torch.from_numpy(jitter.uniform(0.95, 1.05, len(idx)).astype(np.float32)).view(-1, 1, 1, 1)
-                sig = x[:, :n_sig].reshape(len(idx), self.config.n_rows, self.config.n_features, -1).clone()
-                sig[:, :, :3] *= gain
-                x[:, :n_sig] = sig.reshape(len(idx), n_sig, -1)
+                rows = x[:, : c.n_rows * c.n_features].view(len(idx), c.n_rows, c.n_features, -1)
+                rows[:, :, :3] *= gain  # centroid, top, bottom (in place, through the view)
         else:
             x = torch.stack([self.inputs[i] for i in idx]).float() / 127.5 - 1.0
             if jitter is not None:  # a few pixels of shift: the page is never framed the same way twice
@@ -175,17 +174,16 @@ def image_lines(cfg: TrainConfig) -> list[tuple[Path, dict]]:
     return out
 
 
-def _digitize_one(args: tuple[str, int]) -> np.ndarray:
-    from cardioagent.models.vlm.model import EcgTraceProcessor
-
-    path, n_columns = args
-    return EcgTraceProcessor(n_columns).one(path).numpy().astype(np.float16)
+def _digitize_one(args: tuple[Any, int]) -> np.ndarray:
+    image, n_columns = args
+    return EcgTraceProcessor(n_columns).one(image).numpy().astype(np.float16)
 
 
-def _digitize_many(paths: list[str], n_columns: int, workers: int, desc: str, progress: bool) -> np.ndarray:
+def _digitize_many(images: list[Any], n_columns: int, workers: int, desc: str, progress: bool) -> np.ndarray:
+    """Tower inputs of images (paths or arrays), in order, on ``workers`` processes."""
     from concurrent.futures import ProcessPoolExecutor
 
-    jobs = [(p, n_columns) for p in paths]
+    jobs = [(im, n_columns) for im in images]
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and len(jobs) > 8 else None
     try:
         it: Any = pool.map(_digitize_one, jobs, chunksize=16) if pool is not None else map(_digitize_one, jobs)
@@ -232,20 +230,9 @@ def load_images(cfg: TrainConfig, progress: bool = True) -> tuple[ImageCache, li
         for folder, ln in items:
             arr = feats[str(folder)][positions[str(folder)][ln["image"]]]
             cache.add_input(torch.from_numpy(np.array(arr)), ln["facts"], ln["group"], key=str(folder / ln["image"]))
-        if negatives:
-            import tempfile
-
-            with tempfile.TemporaryDirectory() as tmp:
-                paths = []
-                for i, img in enumerate(negatives):
-                    p = Path(tmp) / f"neg-{i:05d}.png"
-                    from PIL import Image
-
-                    Image.fromarray(img).save(p, compress_level=1)
-                    paths.append(str(p))
-                neg = _digitize_many(paths, n_cols, workers, "digitizing negatives", progress)
-            for i, arr in enumerate(neg):
-                cache.add_input(torch.from_numpy(np.array(arr)), None, f"negative-{i:05d}")
+        neg = _digitize_many(negatives, n_cols, workers, "digitizing negatives", progress)
+        for i, arr in enumerate(neg):
+            cache.add_input(torch.from_numpy(np.array(arr)), None, f"negative-{i:05d}")
         return cache, [ln for _, ln in items]
     it: Any = items
     if progress:
@@ -438,7 +425,7 @@ def _pair(q: dict) -> QAPair:
 def readings_for(tower: torch.nn.Module | None, meta: Any, bundle: Any, images: list[Any]) -> tuple[list[Any], list[str] | None]:
     """The images as the tower's inputs (digitized once) and, when the spec prompts with it, the label
     head's reading of each as text (``inference.reading_prompt``): the tower's outputs only."""
-    from cardioagent.models.vlm.inference import reading_from_outputs, reading_prompt
+    from cardioagent.models.vlm.inference import reading_prompt, readings_from_output
 
     if tower is None or not bundle.spec.prompt_reading:
         return images, None
@@ -448,10 +435,7 @@ def readings_for(tower: torch.nn.Module | None, meta: Any, bundle: Any, images: 
     tower.eval()
     o = tower(torch.stack(inputs).to(next(tower.parameters()).device))
     tower.train(was_training)
-    logits, nums = o.finding_logits.float().cpu().numpy(), o.numbers.float().cpu().numpy()
-    page = o.page_logit.float().cpu().numpy() if o.page_logit is not None else None
-    texts = [reading_prompt(reading_from_outputs(logits[i], nums[i], None if page is None else float(page[i]), meta, None))
-             for i in range(len(inputs))]
+    texts = [reading_prompt(r) for r in readings_from_output(o, meta, [None] * len(inputs))]
     # a pixel tower's processor cannot take its own output back: hand build_batch the images again
     return (inputs if isinstance(proc, EcgTraceProcessor) else images), texts
 

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from cardioagent.agent.closed_question import ClosedAnswer
 from cardioagent.agent.compose import Citation, KnowledgeBundle
 from cardioagent.agent.config import AgentSettings
+from cardioagent.agent.evaluation.safe_paths import is_safe_thread_id
 from cardioagent.agent.graph import build_graph
 from cardioagent.agent.grounding import GroundingReport
 from cardioagent.agent.knowledge import KnowledgeGatherer
@@ -35,7 +36,10 @@ from cardioagent.agent.nodes import Nodes
 from cardioagent.agent.safety import EmergencyCheck
 from cardioagent.agent.session_store import RecordingStore
 from cardioagent.agent.state import ToolCallRecord
+from cardioagent.agent.thread_lock import thread_turn
+from cardioagent.tools.errors import InputError
 from cardioagent.tools.registry import ToolRegistry, default_registry
+from cardioagent.tools.signal.loaders.names import clean_text
 from cardioagent.tools.signal.recording import Demographics, Recording, RecordingSummary
 
 
@@ -106,7 +110,8 @@ class Assistant:
             self.settings = self.settings.model_copy(update={"llm_summary": self.backend.kind != "embedded"})
         planner = self.settings.planner
         use_llm = planner == "llm" or (planner == "auto" and self.backend.kind != "embedded")
-        self._conn = sqlite3.connect(self.settings.checkpoint_db, check_same_thread=False)
+        # timeout: another process writing another thread holds SQLite's write lock only briefly; wait for it.
+        self._conn = sqlite3.connect(self.settings.checkpoint_db, check_same_thread=False, timeout=30)
         self.checkpointer = SqliteSaver(self._conn)
         nodes = Nodes(
             registry=self.registry,
@@ -165,6 +170,11 @@ class Assistant:
         options: Sequence[str] | None = None,
     ) -> Iterator[AgentEvent]:
         thread_id = thread_id or uuid.uuid4().hex[:12]
+        if not is_safe_thread_id(thread_id):  # it names the thread's folder of figures: never a path
+            raise InputError(
+                clean_text(str(thread_id), 60), "this thread id has characters that cannot name a folder",
+                "a thread id of letters, digits, '.', '_' and '-' (not starting with a dot), up to 128 characters",
+            )
         recs = self.upload(attachments) if attachments else []
         refs = [
             {"id": r.id, "name": r.name, "modality": r.modality.value, "description": describe(r.summary())}
@@ -183,10 +193,13 @@ class Assistant:
             "options": [str(o) for o in options or []],
         }
         config = {"configurable": {"thread_id": thread_id}}
-        for mode, chunk in self.graph.stream(inputs, config, stream_mode=["custom", "updates"]):
-            if mode == "custom" and chunk.get("event") in ("tool_started", "tool_finished"):
-                yield AgentEvent(kind=chunk["event"], tool=chunk.get("tool"), data=chunk)
-        yield AgentEvent(kind="answer", answer=self._answer_from_state(thread_id, question))
+        # One turn at a time per thread, across processes: a concurrent turn would lose this one's messages.
+        with thread_turn(self.settings.home / "locks", thread_id):
+            for mode, chunk in self.graph.stream(inputs, config, stream_mode=["custom", "updates"]):
+                if mode == "custom" and chunk.get("event") in ("tool_started", "tool_finished"):
+                    yield AgentEvent(kind=chunk["event"], tool=chunk.get("tool"), data=chunk)
+            answer = self._answer_from_state(thread_id, question)
+        yield AgentEvent(kind="answer", answer=answer)
 
     def _answer_from_state(self, thread_id: str, question: str) -> Answer:
         state = self.graph.get_state({"configurable": {"thread_id": thread_id}}).values

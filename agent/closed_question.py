@@ -66,7 +66,7 @@ SEPARATOR = "; "
 P_WAVE_MIN = 0.5  # share of beats with a P wave before them for a sinus mechanism
 
 Verdict = Literal["present", "absent", "undetermined"]
-Kind = Literal["verify", "category", "band", "sex", "finding", "unsupported"]
+Kind = Literal["verify", "category", "band", "sex", "finding", "comparison", "unsupported"]
 
 # Findings whose definition is the number itself: meeting the CKEPE rule is enough to call them present.
 DEFINED_BY_NUMBER = {
@@ -171,20 +171,44 @@ class Facts(BaseModel):
     pr: Measurement | None = None
     qrs: Measurement | None = None
     qtc: Measurement | None = None
+    qt: Measurement | None = None
+    rr: Measurement | None = None
+    p_duration: Measurement | None = None
     age: float | None = None
     sex: str | None = None
     recordings: set[str] = Field(default_factory=set)
+    order: list[str] = Field(default_factory=list, description="recording ids in the order they were attached")
+    # lead (lower case) -> noise kind -> present (True / False / None = undetermined), from signal_quality
+    noise: dict[str, dict[str, bool | None]] = Field(default_factory=dict)
 
     def measurements(self) -> list[Measurement]:
         return [m for m in (self.heart_rate, self.pr, self.qrs, self.qtc) if m is not None and m.value is not None]
 
+    def quantity(self, quantity: str) -> Measurement | None:
+        """The measured value of a vocabulary quantity; RR from the heart rate when not measured itself."""
+        m = getattr(self, quantity, None) if quantity in QUANTITY_FIELDS else None
+        if m is None and quantity == "rr" and self.heart_rate is not None and self.heart_rate.value:
+            hr = self.heart_rate
+            m = Measurement(name="RR interval (60000 / heart rate)", value=round(60000.0 / float(hr.value)),
+                            unit="ms", quality=hr.quality, channel=hr.channel, quantity="rr")
+        return m
 
-def facts_of(records: list[ToolCallRecord]) -> Facts:
+
+QUANTITY_FIELDS = ("heart_rate", "pr", "qrs", "qtc", "qt", "rr", "p_duration")
+
+
+def facts_of(records: list[ToolCallRecord], recording_id: str | None = None) -> Facts:
+    """The facts of this turn's tool outputs (of one recording when ``recording_id`` is given)."""
     f = Facts()
     hr_from_rhythm = hr_from_intervals = None
     for rec in records:
-        if rec.args.get("recording_id"):
-            f.recordings.add(rec.args["recording_id"])
+        rid = rec.args.get("recording_id")
+        if rid:
+            f.recordings.add(rid)
+            if rid not in f.order:
+                f.order.append(rid)
+        if recording_id is not None and rid != recording_id:
+            continue
         if not (rec.ok and rec.result):
             continue
         r = rec.result
@@ -197,8 +221,14 @@ def facts_of(records: list[ToolCallRecord]) -> Facts:
             f.premature_fraction = _value(r.get("premature_fraction"))
             f.n_beats = r.get("n_beats")
         elif rec.tool == "ecg_intervals":
-            f.pr, f.qrs, f.qtc = (_measurement(r.get(k)) for k in ("pr", "qrs", "qtc_bazett"))
+            f.pr, f.qrs, f.qtc, f.qt, f.rr, f.p_duration = (
+                _measurement(r.get(k)) for k in ("pr", "qrs", "qtc_bazett", "qt", "rr", "p_duration"))
             hr_from_intervals = _measurement(r.get("heart_rate"))
+        elif rec.tool == "signal_quality":
+            for ch in r.get("channels") or []:
+                found = {n.get("kind"): n.get("present") for n in ch.get("noise") or [] if n.get("kind")}
+                if found:
+                    f.noise[str(ch.get("channel", "")).lower()] = found
         elif rec.tool == "recording_summary":
             f.age = _value(r.get("age"))
             f.sex = r.get("sex")
@@ -386,8 +416,58 @@ def _judge_premature(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
 # ----- question kinds ---------------------------------------------------------------------------------------
 
 def _quantity_in(question: str) -> str | None:
+    """The quantity a question asks about: the first the clinical vocabulary finds, else age."""
+    from cardioagent.tools.vocabulary import vocabulary
+
+    found = vocabulary().find(question, kinds={"quantity"})
+    if found:
+        return found[0].id
     q = question.lower()
     return next((name for name, pattern in QUANTITY_WORDS if pattern.search(q)), None)
+
+
+# ----- noise ------------------------------------------------------------------------------------------------
+
+ANY_NOISE = re.compile(r"\b(any (kind of )?nois\w*|nois(e|es|y)|interference|distortions?|artefacts?|artifacts?)\b",
+                       re.IGNORECASE)
+NOISE_KINDS = ("baseline_drift", "static_noise", "burst_noise", "electrodes_problems")
+
+
+def noise_in_question(question: str) -> tuple[str, str | None] | None:
+    """(noise kind or 'any', lead or None) when the question asks about a disturbance of the signal."""
+    from cardioagent.tools.vocabulary import vocabulary
+
+    voc = vocabulary()
+    kinds = voc.find(question, kinds={"noise"})
+    if not kinds and not ANY_NOISE.search(question):
+        return None
+    leads = voc.find(question, kinds={"lead"})
+    lead = voc.terms[leads[0].id].name.split(" ", 1)[1] if leads else None
+    return (kinds[0].id if kinds else "any"), lead
+
+
+def judge_noise(kind: str, lead: str | None, f: Facts) -> tuple[str, Verdict, str, list[str]]:
+    """Whether the quality tool found this disturbance (in this lead, or in any lead)."""
+    what = "any disturbance" if kind == "any" else kind.replace("_", " ")
+    subject = what + (f" in lead {lead}" if lead else "")
+    crit = ["per-lead disturbance detector of signal_quality (baseline drift, static noise, burst noise, "
+            "electrode problems)"]
+    if not f.noise:
+        return subject, "undetermined", "the quality tool reported no per-lead disturbance assessment", crit
+    if lead is not None:
+        per_lead = {k: v for k, v in f.noise.items() if k == lead.lower()}
+        if not per_lead:
+            return subject, "undetermined", f"lead {lead} was not assessed", crit
+    else:
+        per_lead = f.noise
+    kinds = NOISE_KINDS if kind == "any" else (kind,)
+    values = [v.get(k) for v in per_lead.values() for k in kinds]
+    hits = sorted({f"{k.replace('_', ' ')} in {name}" for name, v in per_lead.items() for k in kinds if v.get(k)})
+    if hits:
+        return subject, "present", "found: " + ", ".join(hits[:6]), crit
+    if values and all(v is False for v in values):
+        return subject, "absent", f"no {what} found" + (f" in lead {lead}" if lead else " in any lead"), crit
+    return subject, "undetermined", f"the detector could not decide on {what}", crit
 
 
 def _category_of(text: str) -> str | None:
@@ -419,10 +499,10 @@ def _value_of(quantity: str | None, f: Facts) -> tuple[Measurement | None, str]:
         if f.age is None:
             return None, "no age in the recording's header"
         return Measurement(name="age", value=f.age, unit="years"), f"age {f.age:g} years (file header)"
-    m = {"heart_rate": f.heart_rate, "pr": f.pr, "qrs": f.qrs, "qtc": f.qtc}.get(quantity or "")
+    m = f.quantity(quantity) if quantity else None
     if m is None:
         what = (quantity or "the quantity asked about").replace("_", " ")
-        return None, f"{what} was not measured" if quantity in ("heart_rate", "pr", "qrs", "qtc") else f"no rule for {what}"
+        return None, f"{what} was not measured" if quantity in QUANTITY_FIELDS else f"no rule for {what}"
     from cardioagent.knowledge_base.ckepe import measurement_text
 
     return m, measurement_text(m)
@@ -432,7 +512,7 @@ def _category(quantity: str | None, f: Facts) -> tuple[str | None, str, list[str
     from cardioagent.knowledge_base.ckepe import NUMERIC_RULES
 
     if quantity not in RANGE_LIMITS:
-        return None, f"no normal range is defined here for {(quantity or 'this quantity').replace('_', ' ')}", []
+        return _category_by_vocabulary(quantity, f)
     m, text = _value_of(quantity, f)
     if m is None:
         return None, text, []
@@ -448,13 +528,34 @@ def _category(quantity: str | None, f: Facts) -> tuple[str | None, str, list[str
     return "normal", f"{text} meets none of: " + "; ".join(crit), crit
 
 
-def decide(question: str, options: list[str], records: list[ToolCallRecord]) -> ClosedAnswer:
+def _category_by_vocabulary(quantity: str | None, f: Facts, profile: str = "clinical") -> tuple[str | None, str, list[str]]:
+    """'low' | 'normal' | 'high' against the vocabulary's normal range for the person's sex and age (or a
+    named range profile's, see ``tools.vocabulary.quantities.profile_range``)."""
+    from cardioagent.tools.vocabulary import QUANTITY_BY_ID
+    from cardioagent.tools.vocabulary.quantities import profile_range
+
+    q = QUANTITY_BY_ID.get(quantity or "")
+    rng = profile_range(q.id, profile, f.sex, f.age) if q else None
+    if q is None or rng is None:
+        return None, f"no normal range is defined here for {(quantity or 'this quantity').replace('_', ' ')}", []
+    m, text = _value_of(quantity, f)
+    if m is None:
+        return None, text, []
+    crit = [f"normal {q.name}: {rng.text(q.unit)} ({rng.source.split('.')[0]})"]
+    cat = rng.category(float(m.value))
+    return cat, f"{text} is {'within' if cat == 'normal' else ('below' if cat == 'low' else 'above')} " \
+                f"{rng.text(q.unit)}", crit
+
+
+def decide(question: str, options: list[str], records: list[ToolCallRecord],
+           range_profile: str = "clinical") -> ClosedAnswer:
     """The option(s) this turn's tool outputs support, by the rules in the module docstring."""
     f = facts_of(records)
     opts = [o for o in options if o.strip()]
     if len(f.recordings) > 1:
-        return ClosedAnswer(kind="unsupported", options=opts, chosen=_fallback(opts),
-                            note="the question concerns several recordings; comparisons are not judged")
+        from cardioagent.agent.comparison import compare
+
+        return compare(question, opts, [facts_of(records, rid) for rid in f.order], range_profile)
     normalized = {norm(o) for o in opts}
     rest = [o for o in opts if norm(o) not in (NONE, NOT_SURE)]
     if normalized and normalized <= {YES, NO, NOT_SURE}:
@@ -507,15 +608,70 @@ def _verify(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
         m, why = _value_of(quantity, f)
         verdict = "undetermined" if m is None else ("present" if _in_band(float(m.value), band) else "absent")
         subject = f"{(quantity or 'value').replace('_', ' ')} {subject}"
+    elif (noise := noise_in_question(question)) is not None:
+        subject, verdict, why, criteria = judge_noise(*noise, f)
     elif (hit := concept_in_question(question)) is not None:
         subject, concept = hit
         verdict, why, criteria = judge(concept, f)
+    elif (asked := direction_asked(question)) is not None:
+        quantity, category, words_used = asked
+        found, why, criteria = _category(quantity, f)
+        verdict = "undetermined" if found is None else ("present" if found == category else "absent")
+        subject = f"{quantity.replace('_', ' ')} {words_used}"
+    elif (linked := _linked_concept(question)) is not None:
+        subject, concept = linked
+        verdict, why, criteria = judge(concept, f)
+        why = f"read as '{subject}' (closest vocabulary entry): {why}"
     else:
         subject, verdict, why = "the question", "undetermined", "it names no finding the rules know"
     answer = {"present": YES, "absent": NO, "undetermined": NOT_SURE}[verdict]
     chosen = [by_norm[answer]] if answer in by_norm else None
     return ClosedAnswer(kind="verify", options=opts, chosen=chosen, criteria=criteria,
                         verdicts=[OptionVerdict(option=subject, verdict=verdict, why=why)])
+
+
+# Words that place a quantity against its normal range ("is the QRS wide?", "is my heart beating too fast?").
+DIRECTION_WORDS = {
+    "high": r"high|higher|fast|faster|quick|rapid|racing|long|longer|prolonged|wide|wider|broad|elevated|"
+            r"increased|big|large|tall|above|excessive",
+    "low": r"low|lower|slow|slower|short|shorter|narrow|decreased|reduced|small|below|sluggish",
+    "normal": r"normal|ok|okay|fine|healthy|typical|usual|within",
+}
+DIRECTION = {k: re.compile(rf"\b({v})\b", re.IGNORECASE) for k, v in DIRECTION_WORDS.items()}
+
+
+def direction_asked(question: str) -> tuple[str, str, str] | None:
+    """(quantity, 'low' | 'normal' | 'high', the words) when a question places one measured quantity
+    against its range in plain words; None when it names no quantity or no direction, or several."""
+    from cardioagent.tools.vocabulary import vocabulary
+
+    quantities = {m.id for m in vocabulary().find(question, kinds={"quantity"})}
+    if len(quantities) != 1:
+        return None
+    quantity = quantities.pop()
+    hits = [(k, m.group(0)) for k, rx in DIRECTION.items() if (m := rx.search(question))]
+    directional = [h for h in hits if h[0] != "normal"]
+    if len(directional) == 1:
+        return quantity, *directional[0]
+    if not directional and hits:
+        return quantity, "normal", hits[0][1]
+    return None
+
+
+def _linked_concept(question: str) -> tuple[str, str] | None:
+    """A finding the question names in other words, by dense linking to the vocabulary (agent.question),
+    mapped to the knowledge-base entry the rules judge."""
+    from cardioagent.agent.question import link_target
+    from cardioagent.tools.vocabulary import vocabulary
+
+    target = link_target(question)
+    if target is None or target.kind != "finding":
+        return None
+    term = vocabulary().terms[target.id]
+    for name in (term.id.replace("_", " "), term.name, *term.synonyms):
+        if (concept := resolve_concept(name)) is not None:
+            return term.name, concept
+    return None
 
 
 def _findings(opts: list[str], f: Facts) -> ClosedAnswer:

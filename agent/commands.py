@@ -32,6 +32,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     from cardioagent.agent.evaluation.commands import register as register_evaluation
 
     register_evaluation(sub)
+    _register_train_parser(sub)
+
+
+def _register_train_parser(sub: argparse._SubParsersAction) -> None:
+    train = sub.choices.get("train")
+    if train is None:  # the models room did not load: no `train` command to join
+        return
+    tsub = next(a for a in train._actions if isinstance(a, argparse._SubParsersAction))
+    p = tsub.add_parser(
+        "parser", help="train the question-type classifier of question reading (ships only if it beats the rules)",
+        description="Generate phrasings from the clinical vocabulary (agent/question_phrasings.py), fit the "
+        "question-type classifier on the tune template families, compare it with the word rules by "
+        "leave-one-family-out cross-validation, and write the model beside agent/question.py only when it is "
+        "better. The report is written either way.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--seed", type=int, default=0, help="phrasing generator seed")
+    p.add_argument("--per-template", type=int, default=12, help="questions generated per template")
+    p.add_argument("--c", type=float, default=4.0, help="inverse L2 regularisation of the logistic regression")
+    p.set_defaults(func=_train_parser)
+
+
+def _train_parser(args: argparse.Namespace) -> int:
+    import json
+
+    from cardioagent.agent.question_phrasings import TUNE_FAMILIES, generate
+    from cardioagent.agent.question_type import train
+
+    report = train(generate(seed=args.seed, per_template=args.per_template), TUNE_FAMILIES, c=args.c)
+    print(json.dumps(report, indent=2))
+    return 0
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -4,7 +4,8 @@ Every number in the findings comes straight from a ``Measurement`` (with its uni
 flag); interpretations come from the knowledge bundle with numbered citations. A language model, when
 enabled, only adds an "In plain words" paragraph written from the same facts, and that paragraph goes
 through the grounding check like everything else. A stronger model therefore makes the answer better to
-read, not different in what it claims.
+read, not different in what it claims. Text from files (names, channel names in summaries) stays inert: the
+assembled Markdown has no live image, link or HTML (``agent/untrusted.py``).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 
 from cardioagent.agent.safety import EMERGENCY_ADVICE, NOT_A_MEDICAL_DEVICE, EmergencyCheck
 from cardioagent.agent.state import ToolCallRecord
+from cardioagent.agent.untrusted import defang_markdown, inert_markdown
 
 
 class Citation(BaseModel):
@@ -53,11 +55,18 @@ def title_of(tool: str) -> str:
     return TOOL_TITLES.get(tool, tool.replace("_", " ").capitalize())
 
 
-def findings_block(records: list[ToolCallRecord]) -> str:
+def findings_block(records: list[ToolCallRecord], names: dict[str, str] | None = None) -> str:
+    """The tools' findings; with several recordings, grouped under the name of the recording they are of."""
     lines = []
+    several = len({r.args.get("recording_id") for r in records if r.args.get("recording_id")}) > 1
+    current = None
     for rec in records:
         if rec.tool == "knowledge_search":
             continue
+        rid = rec.args.get("recording_id")
+        if several and rid and rid != current:
+            current = rid
+            lines.append(f"- _Recording {(names or {}).get(rid, rid)}_")
         if rec.ok:
             head, *rest = (rec.summary.strip() or "done").splitlines()
             flag = f" _(quality: {rec.quality})_" if rec.quality and "quality" not in head else ""
@@ -76,15 +85,19 @@ def compose_answer(
     emergency: EmergencyCheck,
     plain_words: str | None = None,
     note: str | None = None,
+    recording_names: dict[str, str] | None = None,
+    after_findings: str | None = None,
 ) -> str:
     parts: list[str] = []
     if emergency.emergency:
         parts.append(EMERGENCY_ADVICE + f" (You mentioned: {', '.join(emergency.triggers)}.)")
     if note:
         parts.append(note)
-    findings = findings_block(records)
+    findings = findings_block(records, recording_names)
     if findings:
         parts.append(f"**Findings** {recordings_line}".rstrip() + "\n" + findings)
+    if after_findings:
+        parts.append(after_findings)
     if knowledge.lines:
         parts.append("**What this may indicate**\n" + "\n".join(f"- {line}" for line in knowledge.lines))
     if plain_words:
@@ -92,11 +105,13 @@ def compose_answer(
     if knowledge.citations:
         parts.append("**Sources**\n" + "\n".join(_citation_line(c) for c in knowledge.citations))
     parts.append(f"_{NOT_A_MEDICAL_DEVICE}_")
-    return "\n\n".join(parts)
+    # Tool summaries and errors quote channel and file names, and the plain-words paragraph is a model's:
+    # whatever markup they carry is disarmed (no image, link or HTML survives into the chat or an export).
+    return defang_markdown("\n\n".join(parts))
 
 
 def _citation_line(c: Citation) -> str:
     if c.source_kind == "user":
-        return f"[{c.n}] {c.name} (user-provided document)"
+        return f"[{c.n}] {inert_markdown(c.name)} (user-provided document)"
     srcs = "; ".join(c.sources[:2])
     return f"[{c.n}] {c.name} — knowledge entry `{c.entry_id}`" + (f" (after {srcs})" if srcs else "")

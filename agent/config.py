@@ -25,6 +25,11 @@ class AgentSettings(BaseModel):
         "configured model, off for the embedded 135M model, whose paraphrases were measured to misstate "
         "findings (e.g. a borderline QTc retold as 'beating faster')",
     )
+    range_profile: str = Field(
+        default="clinical",
+        description="normal ranges closed questions judge quantities against: 'clinical' (published, the "
+        "default) or a benchmark's estimated convention such as 'ecgqa' (tools/vocabulary/data/range_profiles.json)",
+    )
     max_tool_rounds: int = 3
     tool_retries: int = 1
 

@@ -14,12 +14,23 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
 from cardioagent.agent.closed_question import decide as decide_closed
+from cardioagent.agent.comparison import difference_lines
 from cardioagent.agent.compose import KnowledgeBundle, compose_answer
 from cardioagent.agent.config import AgentSettings
 from cardioagent.agent.grounding import check_answer, numbers_in
-from cardioagent.agent.planner import PlannedCall, RecordingRef, plan, route
+from cardioagent.agent.planner import (
+    GENERAL_REQUEST,
+    PlannedCall,
+    RecordingRef,
+    invalid_reason,
+    plan,
+    required_calls,
+    route,
+)
+from cardioagent.agent.question import parse_question
 from cardioagent.agent.safety import EmergencyCheck, check_emergency, soften_diagnosis_claims
 from cardioagent.agent.state import AgentState, ToolCallRecord
+from cardioagent.agent.untrusted import DATA_NOTE, as_data, inert_markdown
 from cardioagent.tools.contract import ToolContext
 from cardioagent.tools.errors import InputError, ToolError
 from cardioagent.tools.registry import ToolRegistry
@@ -28,11 +39,11 @@ from cardioagent.tools.signal.recording import Demographics, Recording
 PLANNER_SYSTEM = (
     "You are cardioagent, an assistant that analyses ECG and PPG recordings with tools. Call the tools "
     "needed to answer the user's question about the listed recordings; pass recording ids exactly as given. "
-    "When the tool results are enough, reply without calling tools."
+    "When the tool results are enough, reply without calling tools. " + DATA_NOTE
 )
 PLAIN_WORDS_SYSTEM = (
     "You explain heart-signal findings to a non-specialist in two short sentences. Use only the facts "
-    "given. Do not write any numbers. Do not give a diagnosis."
+    "given. Do not write any numbers. Do not give a diagnosis. " + DATA_NOTE
 )
 
 
@@ -82,12 +93,32 @@ class Nodes:
         refs = [RecordingRef(**r) for r in state.get("recordings", []) if r["id"] in state.get("focus", [])]
         calls: list[PlannedCall] = []
         usage = state.get("usage") or {}
+        dropped: list[dict] = []
         if self.use_llm_planner:
             calls, reply = self._llm_plan(state, refs)
             usage = _add_usage(usage, reply)
+            # The deterministic planner validates the model's plan: invalid calls are dropped (the trace says
+            # why) and the tool that measures each target the question names is added when missing.
+            for c in list(calls):
+                if (why := invalid_reason(c, refs, self.registry)) is not None:
+                    calls.remove(c)
+                    dropped.append(ToolCallRecord(tool=c.tool, args=c.args, reason=c.reason, ok=False, seconds=0.0,
+                                                  error=f"dropped before running: {why}", error_kind="input"
+                                                  ).model_dump())
+            if calls and rounds == 0:
+                calls += required_calls(state["question"], refs, self.registry, calls)
+            if not calls and refs and not state.get("results"):
+                # A question about a recording is answered from this turn's measurements, never from the
+                # model's word alone: when it measured nothing, the deterministic planner's tools run.
+                calls = plan(state["question"], refs, self.registry)
+                for c in calls:
+                    c.reason += " (the language model called no tool; the deterministic planner chose this)"
         elif rounds == 0:
             calls = plan(state["question"], refs, self.registry)
-        return {"pending": [c.model_dump() for c in calls], "rounds": rounds + 1, "usage": usage}
+        update = {"pending": [c.model_dump() for c in calls], "rounds": rounds + 1, "usage": usage}
+        if dropped:
+            update["results"] = list(state.get("results", [])) + dropped
+        return update
 
     def _llm_plan(self, state: AgentState, refs: list[RecordingRef]) -> tuple[list[PlannedCall], Any]:
         llm = self.get_chat_model()
@@ -104,7 +135,8 @@ class Nodes:
             }
             for n in tools
         ]
-        listing = "\n".join(f"- recording_id={r.id} ({r.name}, {r.modality})" for r in refs) or "- none"
+        listing = "\n".join(f"- recording_id={r.id} (name {as_data(r.name, max_chars=200)}, {r.modality})"
+                            for r in refs) or "- none"
         messages: list[Any] = [
             SystemMessage(PLANNER_SYSTEM),
             HumanMessage(f"Recordings:\n{listing}\n\nQuestion: {state['question']}"),
@@ -112,7 +144,8 @@ class Nodes:
         for i, rec in enumerate(ToolCallRecord(**r) for r in state.get("results", [])):
             call_id = f"call_{i}"
             messages.append(AIMessage(content="", tool_calls=[{"name": rec.tool, "args": rec.args, "id": call_id}]))
-            messages.append(ToolMessage(content=rec.summary if rec.ok else f"error: {rec.error}", tool_call_id=call_id))
+            text = rec.summary if rec.ok else f"error: {rec.error}"  # holds channel and file names: data
+            messages.append(ToolMessage(content=as_data(text, multiline=True), tool_call_id=call_id))
         try:
             reply = llm.bind_tools(schemas).invoke(messages)
         except Exception as exc:  # an unreachable endpoint must not end the turn: fall back to the rules
@@ -126,7 +159,7 @@ class Nodes:
         calls = []
         for tc in getattr(reply, "tool_calls", []) or []:
             key = (tc["name"], json.dumps(tc.get("args", {}), sort_keys=True))
-            if tc["name"] in tools and key not in already:
+            if key not in already:  # unknown or unfit tools are dropped by the validator, with the reason
                 calls.append(PlannedCall(tool=tc["name"], args=tc.get("args", {}), reason="chosen by the language model"))
         return calls, reply
 
@@ -174,10 +207,20 @@ class Nodes:
         records = [ToolCallRecord(**r) for r in state.get("results", [])]
         knowledge = self.gather_knowledge(state["question"], records)
         refs = [r for r in state.get("recordings", []) if r["id"] in state.get("focus", [])]
-        plain, reply = self._plain_words(state["question"], records, knowledge) if self.settings.llm_summary else (None, None)
+        measured = any(r.ok and r.tool != "knowledge_search" for r in records)
+        plain, reply = (None, None)
+        if self.settings.llm_summary and (measured or not refs):  # no unmeasured words about a recording
+            plain, reply = self._plain_words(state["question"], records, knowledge)
         note = None
         if not refs and state.get("route") == "text" and not any(r.ok for r in records):
             note = "No recording is attached, and the knowledge base had nothing on this question."
+        elif refs and not measured:
+            note = ("Nothing was measured on the recording this turn, so this answer says nothing about what "
+                    "it shows.")
+        parsed = parse_question(state["question"], state.get("options") or [], n_recordings=len(refs), link=False)
+        comparison = None
+        if len(refs) >= 2 and not state.get("options"):  # two recordings: say what differs, labelled by record
+            comparison = "\n".join(difference_lines(records, refs, parsed.target_ids(("quantity",)))) or None
         draft = compose_answer(
             recordings_line=_recordings_line(refs),
             records=records,
@@ -185,10 +228,17 @@ class Nodes:
             emergency=EmergencyCheck(**state["emergency"]),
             plain_words=plain,
             note=note,
+            recording_names={r["id"]: r["name"] for r in refs},
+            after_findings=comparison,
         )
+        if refs and measured and not parsed.targets and parsed.unmapped and not GENERAL_REQUEST.search(state["question"]):
+            words = ", ".join(inert_markdown(w) for w in parsed.unmapped[:5])
+            draft += (f"\n\nI did not recognise a finding or measurement in your question ({words}); the "
+                      "findings above are what was measured. Ask about a finding or a measurement by name for a "
+                      "direct answer.")
         closed = {}
         if state.get("options"):  # a closed question: one explicit, rule-based step ends the answer with it
-            decision = decide_closed(state["question"], state["options"], records)
+            decision = decide_closed(state["question"], state["options"], records, self.settings.range_profile)
             draft, closed = draft + "\n\n" + decision.render(), decision.model_dump()
         usage = _add_usage(state.get("usage") or {}, reply)
         return {"draft": draft, "knowledge": knowledge.model_dump(), "closed": closed, "usage": usage}
@@ -207,11 +257,11 @@ class Nodes:
         try:
             reply = _brief(llm).invoke(
                 [SystemMessage(PLAIN_WORDS_SYSTEM),
-                 HumanMessage(f"Question: {question}\nFacts:\n" + "\n".join(f"- {f}" for f in facts))]
+                 HumanMessage(f"Question: {question}\nFacts:\n" + "\n".join(f"- {as_data(f)}" for f in facts))]
             )
         except Exception:
             return None, None  # the findings stand on their own; a failed paraphrase is not worth an error
-        text = _first_sentences(_plain(str(reply.content)), PLAIN_WORDS_SENTENCES)
+        text = _first_sentences(_plain(re.sub(r"</?data>", "", str(reply.content))), PLAIN_WORDS_SENTENCES)
         return soften_diagnosis_claims(text).strip() or None, reply
 
     # -- ground ------------------------------------------------------------------------------------------
@@ -266,7 +316,8 @@ def _first_sentences(text: str, n: int) -> str:
 def _recordings_line(refs: list[dict]) -> str:
     if not refs:
         return ""
-    return "(" + "; ".join(f"{r['name']}: {r.get('description') or r['modality']}" for r in refs) + ")"
+    return "(" + "; ".join(f"{inert_markdown(r['name'])}: {r.get('description') or r['modality']}"
+                           for r in refs) + ")"
 
 
 def _stream_writer():

@@ -65,6 +65,7 @@ def _plan_for(question: str, rec: RecordingRef, registry: ToolRegistry) -> list[
     everything = registry.tools_for(rec.modality)
     main = [t for t in everything if not _is_prerequisite(t, rec.modality)]
     chosen = _by_keywords(question, everything)  # asking for quality itself is a request like any other
+    chosen.update(_by_vocabulary(question, everything, chosen))
     if not chosen and not GENERAL_REQUEST.search(question):
         chosen = _by_similarity(question, main)
     if not chosen:
@@ -82,6 +83,78 @@ def _plan_for(question: str, rec: RecordingRef, registry: ToolRegistry) -> list[
         suffix = f" (recording {rec.name})" if rec.name else ""
         calls.append(PlannedCall(tool=name, args=args, reason=reason + suffix))
     return calls
+
+
+# Words that ask for the interval measurements as a set ("which numeric features became abnormal?").
+NUMERIC_FEATURES = re.compile(r"\bnumeric\w*\s+(features?|measurements?|values?|attributes?|factors?|parameters?)\b|"
+                              r"\b(intervals|durations|measurements)\b", re.IGNORECASE)
+# The tool that decides a named finding, by the vocabulary's category of the finding.
+FINDING_TOOL = {"rate": "heart_rate", "rhythm": "rhythm_analysis", "morphology": "ecg_intervals"}
+
+
+def _by_vocabulary(question: str, tools: list[Tool], chosen: dict[str, str]) -> dict[str, str]:
+    """For each target the question names in the clinical vocabulary that no chosen tool measures, the tool
+    that does: a quantity's reporting tool ("RR interval" -> heart_rate), the rhythm tool for a rhythm
+    finding ("extra systoles"), the interval tool for a morphology finding ("bundle branch block") and for
+    "numeric features" as a set."""
+    from cardioagent.tools.vocabulary import vocabulary
+
+    voc = vocabulary()
+    available = {t.name for t in tools}
+    out: dict[str, str] = {}
+    for match in voc.find(question, kinds={"quantity", "finding", "superclass"}):
+        if match.kind == "quantity":
+            measuring = voc.quantity(match.id).tools  # any tool that reports it covers it
+        elif match.kind == "finding":
+            measuring = (FINDING_TOOL.get(voc.terms[match.id].category, "ecg_intervals"),)
+        else:
+            measuring = ("ecg_intervals",)
+        if set(measuring) & (set(chosen) | set(out)):
+            continue
+        name = next((n for n in measuring if n in available), None)
+        if name:
+            out[name] = f"the question names '{match.text}' (vocabulary: {match.id}), which {name} measures"
+    if (m := NUMERIC_FEATURES.search(question)) is not None:
+        for name in ("ecg_intervals",):
+            if name in available and name not in chosen:
+                out.setdefault(name, f"the question asks for '{m.group(0)}': the interval measurements")
+    return out
+
+
+def required_calls(question: str, recordings: list[RecordingRef], registry: ToolRegistry,
+                   planned: list[PlannedCall]) -> list[PlannedCall]:
+    """The calls a model-made plan lacks for the targets the question names (the vocabulary says which
+    tool measures each), one per recording; the deterministic planner acting as the model's validator."""
+    out = []
+    for rec in recordings:
+        tools = registry.tools_for(rec.modality)
+        have = {c.tool: c.reason for c in planned if c.args.get("recording_id") in (rec.id, None)}
+        for name, reason in _by_vocabulary(question, tools, have).items():
+            fields = registry.get(name).input_model.model_fields
+            args: dict = {"recording_id": rec.id} if "recording_id" in fields else {}
+            out.append(PlannedCall(tool=name, args=args,
+                                   reason=f"added by the vocabulary check: {reason} (recording {rec.name})"))
+    return out
+
+
+def invalid_reason(call: PlannedCall, recordings: list[RecordingRef], registry: ToolRegistry) -> str | None:
+    """Why a model-made call cannot run as asked (an unknown tool, a recording not in this turn, a tool
+    that does not accept the recording's modality, arguments its input model refuses), or None."""
+    if call.tool not in registry.names():
+        return f"no tool named {call.tool!r}"
+    tool = registry.get(call.tool)
+    rid = call.args.get("recording_id")
+    if "recording_id" in tool.input_model.model_fields:
+        rec = next((r for r in recordings if r.id == rid), None)
+        if rec is None:
+            return f"recording_id {rid!r} is not a recording of this conversation"
+        if rec.modality not in tool.modalities:
+            return f"{call.tool} does not accept {rec.modality} recordings"
+    try:
+        tool.input_model.model_validate(call.args)
+    except Exception as exc:  # pydantic's message names the field
+        return f"arguments refused: {str(exc).splitlines()[0]}"
+    return None
 
 
 def _is_prerequisite(tool: Tool, modality: str) -> bool:

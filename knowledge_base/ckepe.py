@@ -177,29 +177,10 @@ NUMERIC_RULES: list[NumericRule] = [
 
 # ----- measurements -> quantities ----------------------------------------------------------------------
 
-# Order matters: the first pattern that matches a normalized measurement name wins.
-_QUANTITY_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("qrs_axis", re.compile(r"\baxis\b")),
-    ("sokolow_lyon", re.compile(r"sokolow")),
-    ("qtc", re.compile(r"\bqtc\w*|\bcorrected qt\b")),
-    ("qt", re.compile(r"\bqt\b")),
-    ("pr", re.compile(r"\bpr\b|\bpq\b")),
-    ("qrs", re.compile(r"\bqrs\b")),
-    ("p_duration", re.compile(r"\bp (wave )?(duration|width)\b|\bp wave\b(?!.*amplitude)")),
-    ("p_amplitude", re.compile(r"\bp (wave )?(amplitude|height)\b")),
-    ("heart_rate", re.compile(r"\bheart rate\b|\bhr\b|\bpulse( rate)?\b|\bventricular rate\b|^rate\b")),
-]
-
-
 def quantity_of(m: Measurement) -> str | None:
-    """The quantity a measurement reports, from its name (and unit for a bare 'rate'), or None."""
-    name = re.sub(r"[^a-z0-9]+", " ", m.name.lower()).strip()
-    for quantity, pattern in _QUANTITY_PATTERNS:
-        if pattern.search(name):
-            if quantity == "heart_rate" and m.unit and m.unit.lower() not in ("bpm", "/min", "1/min", "beats/min"):
-                return None  # e.g. a respiratory "rate" in breaths/min
-            return quantity
-    return None
+    """The rule quantity a measurement reports: its typed ``Measurement.quantity`` (a vocabulary id), when
+    the rules here know it."""
+    return m.quantity if m.quantity in UNITS else None
 
 
 def value_in(m: Measurement, quantity: str) -> float | None:

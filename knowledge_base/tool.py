@@ -50,6 +50,7 @@ class KnowledgeSearchTool(Tool):
     output_model = KnowledgeResult
     default_for = ("text",)
     timeout_s = 120.0  # the first call may build the store
+    isolation = "thread"  # searches the store this process has loaded (and shares with the agent)
 
     def unavailable_reason(self) -> str | None:
         from cardioagent.knowledge_base.embedding import model_dir

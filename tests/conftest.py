@@ -7,6 +7,8 @@ when that folder is absent, with the reason spelled out.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,38 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 TESTS_DATA = REPO / "tests" / "data"
 SHARED_DATA = Path(os.environ.get("CARDIOAGENT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+_REAL_HOME = Path.home() / ".cardioagent"
+_SESSION_HOME: Path | None = None
+_PREVIOUS_HOME: str | None = None
+
+
+def pytest_configure(config) -> None:
+    """Point CARDIOAGENT_HOME at a fresh temporary folder before any test module is imported, so no test
+    (nor a subprocess it starts, which inherits the environment) writes into the user's ~/.cardioagent."""
+    global _SESSION_HOME, _PREVIOUS_HOME
+    _PREVIOUS_HOME = os.environ.get("CARDIOAGENT_HOME")
+    _SESSION_HOME = Path(tempfile.mkdtemp(prefix="cardioagent-test-home-"))
+    os.environ["CARDIOAGENT_HOME"] = str(_SESSION_HOME)
+
+
+def pytest_unconfigure(config) -> None:
+    if _SESSION_HOME is not None:
+        shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+    if _PREVIOUS_HOME is None:
+        os.environ.pop("CARDIOAGENT_HOME", None)
+    else:
+        os.environ["CARDIOAGENT_HOME"] = _PREVIOUS_HOME
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cardioagent_home() -> Path:
+    """The session's temporary CARDIOAGENT_HOME (set in ``pytest_configure``); fails loudly if something
+    pointed it back at the real one."""
+    home = Path(os.environ["CARDIOAGENT_HOME"]).expanduser().resolve()
+    assert home != _REAL_HOME.resolve(), "tests must not use the real ~/.cardioagent"
+    return home
 
 
 @pytest.fixture(scope="session")

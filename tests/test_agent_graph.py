@@ -38,6 +38,7 @@ class FakeRateTool(Tool):
     output_model = RateResult
     keywords = (r"\brate\b",)
     default_for = ("ecg",)
+    isolation = "thread"  # records its calls in this process's class attribute
     calls: ClassVar[list[str]] = []
 
     def run(self, args: RecordingInput, ctx: ToolContext) -> RateResult:

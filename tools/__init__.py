@@ -9,6 +9,8 @@ Lives here:
   (filters, peaks, delineation, quality), rendering, windowing and augmentation.
 - ``analysis/``: analysis functions over a ``Recording`` that return typed results.
 - ``builtin/``: the built-in signal tools, thin wrappers over ``analysis/``.
+- ``vocabulary/``: the one clinical vocabulary (findings, leads, noise kinds, quantities with normal ranges)
+  that tools, CKEPE, the planner, closed-question rules and knowledge search all key on.
 - ``errors``: user-facing typed errors.
 
 May import: third-party libraries only. Never ``cardioagent.agent``, ``models``, ``knowledge_base`` or ``ui``:

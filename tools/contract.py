@@ -16,9 +16,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from cardioagent.tools.signal.recording import Demographics, Recording
+
+ISOLATIONS = ("process", "thread")
 
 
 class Quality(str, Enum):
@@ -35,6 +37,18 @@ class Measurement(BaseModel):
     uncertainty: float | None = Field(default=None, description="± in the same unit, when known")
     channel: str | None = None
     quality: Quality = Quality.GOOD
+    quantity: str | None = Field(
+        default=None,
+        description="vocabulary id of what is measured (tools.vocabulary: 'qtc', 'heart_rate', ...); when a "
+        "tool leaves it out it is read from the whole display name, so 'QTc dispersion' is no QTc")
+
+    @model_validator(mode="after")
+    def _typed_quantity(self) -> "Measurement":
+        if self.quantity is None:
+            from cardioagent.tools.vocabulary import vocabulary
+
+            self.quantity = vocabulary().quantity_of(self.name, self.unit)
+        return self
 
     def text(self, digits: int = 0) -> str:
         if self.value is None:
@@ -119,6 +133,12 @@ class Tool(ABC):
     input_model: ClassVar[type[BaseModel]] = RecordingInput
     output_model: ClassVar[type[ToolResult]] = ToolResult
     timeout_s: ClassVar[float] = 60.0
+    # How the registry enforces timeout_s. "process": each call runs in a forked child that is killed at the
+    # limit (the work really stops; the call sees this process's state as it was when the call started, and
+    # what it changes in memory is lost). "thread": the call runs in this process, for tools that need what
+    # it holds (a loaded store, model weights); at the limit it is asked to stop (see
+    # cardioagent.tools.registry.check_cancelled) and no new call of the tool starts until it has.
+    isolation: ClassVar[str] = "process"
     # What the deterministic planner reads (the embedded 135M model cannot pick tools itself):
     keywords: ClassVar[tuple[str, ...]] = ()  # regexes naming what the tool answers ("heart ?rate", "\\bbpm\\b")
     examples: ClassVar[tuple[str, ...]] = ()  # requests it answers; matched to questions by embedding similarity

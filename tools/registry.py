@@ -5,19 +5,31 @@ Plugins are found through the entry-point group ``cardioagent.tools``. An entry 
 tool (the pattern of simonw/llm's hooks). Built-in tools are registered the same way, from this package's
 own ``pyproject.toml``. A plugin that fails to import, breaks the contract or lacks its weights is reported
 and disabled; it never stops the others from loading.
+
+``ToolRegistry.run`` enforces each tool's ``timeout_s`` for real: by default a call runs in a forked child
+that is killed at the limit; tools that need this process's loaded state declare ``isolation = "thread"``
+and are cancelled cooperatively (see "time limits" below). A timeout is never retried.
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
+import importlib
 import keyword
+import multiprocessing
+import os
+import pickle
 import re
+import signal
+import sys
+import threading
 import time
+import warnings
+import weakref
 from importlib.metadata import entry_points
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from cardioagent.tools.contract import Tool, ToolContext, ToolResult, ToolSpec
+from cardioagent.tools.contract import ISOLATIONS, Tool, ToolContext, ToolResult, ToolSpec
 from cardioagent.tools.errors import InputError, ToolError
 
 ENTRY_POINT_GROUP = "cardioagent.tools"
@@ -71,6 +83,8 @@ def contract_problems(tool_cls: Any) -> list[str]:
     timeout = getattr(tool_cls, "timeout_s", None)
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         problems.append("timeout_s must be a positive number of seconds")
+    if getattr(tool_cls, "isolation", "process") not in ISOLATIONS:
+        problems.append(f"isolation must be one of {', '.join(ISOLATIONS)}")
     return problems
 
 
@@ -157,10 +171,12 @@ class ToolRegistry:
 
     # -- execution -------------------------------------------------------------------------------------
     def run(self, name: str, args: dict[str, Any], ctx: ToolContext, *, retries: int = 1) -> ToolResult:
-        """Validate ``args``, run the tool under its timeout and check what it returns.
+        """Validate ``args``, run the tool under its time limit and check what it returns.
 
         Input errors (the user's recording is too short, ...) propagate as they are: retrying cannot fix
-        them. Timeouts and unexpected exceptions become ``ToolError``; retryable ones are retried.
+        them. A call that overruns ``timeout_s`` is stopped (its worker process killed, or, for a tool that
+        runs in a thread, asked to stop) and raises ``ToolTimeout``, which is never retried: the same input
+        would overrun again. Unexpected exceptions become ``ToolError``; retryable ones are retried.
         """
         tool = self.get(name)
         try:
@@ -179,11 +195,21 @@ class ToolRegistry:
             except InputError:
                 raise
             except ToolError as exc:
-                if exc.retryable and attempt <= retries:
+                if exc.retryable and attempt <= retries and not isinstance(exc, ToolTimeout):
                     continue
                 raise
             except Exception as exc:
                 raise ToolError(name, f"{type(exc).__name__}: {exc}") from exc
+
+
+class ToolTimeout(ToolError):
+    """A call overran its tool's ``timeout_s`` and was stopped. Never retried."""
+
+    def __init__(self, tool: str, seconds: float, limit: float, how: str) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        reason = f"timed out: stopped after {seconds:.1f} s (limit {limit:g} s; {how}); not retried"
+        super().__init__(tool, reason, retryable=False)
 
 
 def _check_modality(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> None:
@@ -204,20 +230,339 @@ def _check_modality(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> None:
         )
 
 
-def _call_with_timeout(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> ToolResult:
-    started = time.monotonic()
-    # A thread per call: Python threads cannot be killed, so a hung tool must not hold a pooled worker
-    # that later calls would queue behind. The hung thread finishes in the background; its result is dropped.
-    executor = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tool-{tool.name}")
-    future = executor.submit(tool.run, parsed, ctx)
+# -- time limits -------------------------------------------------------------------------------------------
+#
+# ``isolation = "process"`` (the default): each call runs in a child forked for it. The child inherits the
+# tool, its arguments and the context (nothing is pickled on the way in), runs ``tool.run`` and sends the
+# result back through a pipe as plain data; at the time limit the child's process group is killed, so the
+# work really stops. Where fork is unavailable (Windows, macOS), or with CARDIOAGENT_TOOL_ISOLATION=thread,
+# such tools run like ``isolation = "thread"`` ones.
+#
+# ``isolation = "thread"``: for tools that need what this process holds (a loaded vector store, model
+# weights). The call runs in a daemon thread; at the time limit the registry stops waiting, sets the call's
+# cancellation flag (a tool's loops may poll ``check_cancelled()``), and refuses new calls of that tool until
+# the overrunning one has ended, so a stuck tool cannot pile up threads that each burn a core.
+
+ISOLATION_ENV = "CARDIOAGENT_TOOL_ISOLATION"  # auto (default) | thread
+MEMORY_ENV = "CARDIOAGENT_TOOL_MEMORY_MB"  # address space a process-isolated call may add; 0: no ceiling
+DEFAULT_MEMORY_MB = 4096
+
+_FORK_WARNING = r".*use of fork\(\) may lead to deadlocks in the child"
+warnings.filterwarnings("ignore", message=_FORK_WARNING, category=DeprecationWarning)
+
+_local = threading.local()
+_overrunning: "weakref.WeakKeyDictionary[Tool, threading.Thread]" = weakref.WeakKeyDictionary()
+_overrunning_lock = threading.Lock()
+
+
+def check_cancelled() -> None:
+    """Raise ``ToolTimeout`` when the current call has been stopped by the registry.
+
+    Tools with ``isolation = "thread"`` should call this between steps of long loops: a thread cannot be
+    killed, so this is how such a call stops. In a process-isolated call it is a no-op (the process is
+    killed instead).
+    """
+    state = getattr(_local, "call", None)
+    if state is not None and state["cancel"].is_set():
+        raise ToolTimeout(state["tool"], time.monotonic() - state["started"], state["limit"], "cancelled")
+
+
+def _fork_context():
+    if os.environ.get(ISOLATION_ENV, "auto").strip().lower() == "thread":
+        return None
+    if not sys.platform.startswith("linux"):  # fork is unsafe with macOS system frameworks, absent on Windows
+        return None
     try:
-        return future.result(timeout=tool.timeout_s)
-    except cf.TimeoutError:
-        raise ToolError(
-            tool.name, f"timed out after {time.monotonic() - started:.1f} s (limit {tool.timeout_s:g} s)", retryable=True
-        ) from None
+        return multiprocessing.get_context("fork")
+    except ValueError:
+        return None
+
+
+def isolation_of(tool: Tool) -> str:
+    """How a call of ``tool`` runs here: "process" or "thread"."""
+    wanted = getattr(tool, "isolation", "process")
+    return "process" if wanted == "process" and _fork_context() is not None else "thread"
+
+
+def _call_with_timeout(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> ToolResult:
+    context = _fork_context() if getattr(tool, "isolation", "process") == "process" else None
+    if context is not None:
+        return _call_in_process(context, tool, parsed, ctx)
+    return _call_in_thread(tool, parsed, ctx)
+
+
+def _call_in_thread(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> ToolResult:
+    with _overrunning_lock:
+        previous = _overrunning.get(tool)
+        if previous is not None and previous.is_alive():
+            raise ToolError(
+                tool.name, "an earlier call overran its time limit and is still stopping; try again shortly"
+            )
+        _overrunning.pop(tool, None)
+    started = time.monotonic()
+    cancel = threading.Event()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        _local.call = {"cancel": cancel, "tool": tool.name, "started": started, "limit": tool.timeout_s}
+        try:
+            box["result"] = tool.run(parsed, ctx)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    # A daemon thread: a call that never returns must not keep the interpreter from exiting.
+    worker = threading.Thread(target=work, name=f"tool-{tool.name}", daemon=True)
+    worker.start()
+    worker.join(tool.timeout_s)
+    if worker.is_alive():
+        cancel.set()
+        with _overrunning_lock:
+            _overrunning[tool] = worker
+        raise ToolTimeout(tool.name, time.monotonic() - started, tool.timeout_s,
+                          "runs in the app's own process: asked to stop")
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def _prefetched(ctx: ToolContext, parsed: BaseModel) -> ToolContext:
+    """A context whose ``get_recording`` answers the call's own recording without touching the store: the
+    child then needs no lock another thread of this process might have held when it was forked."""
+    recording_id = getattr(parsed, "recording_id", None)
+    if not recording_id:
+        return ctx
+    try:
+        rec = ctx.get_recording(recording_id)
+    except Exception:
+        return ctx
+    original = ctx.get_recording
+    return ctx.model_copy(update={"get_recording": lambda rid: rec if rid == recording_id else original(rid)})
+
+
+def _call_in_process(context: Any, tool: Tool, parsed: BaseModel, ctx: ToolContext) -> ToolResult:
+    ctx = _prefetched(ctx, parsed)
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child_main, args=(tool, parsed, ctx, send), name=f"tool-{tool.name}")
+    started = time.monotonic()
+    try:
+        child.start()
+    except OSError as exc:
+        receive.close()
+        send.close()
+        raise ToolError(tool.name, f"could not start a worker process: {exc}", retryable=True) from None
+    send.close()
+    payload, overran = None, None
+    try:
+        if receive.poll(tool.timeout_s):
+            try:
+                payload = receive.recv_bytes()
+            except (EOFError, OSError):
+                payload = None
+        else:
+            overran = time.monotonic() - started
     finally:
-        executor.shutdown(wait=False)
+        code = _kill(child)
+        receive.close()
+    if overran is not None:
+        raise ToolTimeout(tool.name, overran, tool.timeout_s, "its worker process was killed")
+    if payload is None:
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        if code == -signal.SIGKILL:
+            how += " (out of memory?)"
+        raise ToolError(tool.name, f"its worker process ended without a result ({how})")
+    return _result_from(tool, pickle.loads(payload))
+
+
+def _kill(child: Any) -> int | None:
+    """Stop the child (and its process group) if it still runs, reap it; its exit code."""
+    if child.exitcode is None:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)  # the child leads its own group: helpers it started go too
+        except OSError:
+            pass
+        try:
+            child.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
+    child.join(timeout=5)
+    code = child.exitcode
+    try:
+        child.close()
+    except ValueError:
+        pass
+    return code
+
+
+def _child_main(tool: Tool, parsed: BaseModel, ctx: ToolContext, conn: Any) -> None:
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    _die_with_parent()
+    _limit_memory()
+    caches = _shared_caches()
+    before = {name: set(cache._d) for name, cache in caches.items()}
+    try:
+        result = tool.run(parsed, ctx)
+        if not isinstance(result, tool.output_model):
+            message = ("wrong_type", type(result).__name__)
+        else:
+            message = ("ok", _portable(result), _new_entries(_shared_caches(), before))
+    except InputError as exc:
+        message = ("input", type(exc).__module__, type(exc).__qualname__, str(exc), _portable_attrs(exc))
+    except ToolError as exc:
+        message = ("tool", exc.reason, bool(exc.retryable))
+    except MemoryError:
+        message = ("memory", _memory_limit_mb())
+    except BaseException as exc:  # reported to the parent as the tool's own failure
+        message = ("error", type(exc).__name__, str(exc))
+    try:
+        data = pickle.dumps(message)
+    except Exception as exc:
+        data = pickle.dumps(("error", type(exc).__name__, f"the result could not be sent back: {exc}"))
+    conn.send_bytes(data)
+    conn.close()
+
+
+def _portable(result: ToolResult) -> tuple[str, Any]:
+    """The result as plain Python data (pickled by value), or as JSON when it holds something unpicklable."""
+    data = result.model_dump(mode="python")
+    try:
+        pickle.dumps(data)
+        return ("python", data)
+    except Exception:
+        return ("json", result.model_dump_json())
+
+
+def _portable_attrs(exc: BaseException) -> dict[str, Any]:
+    out = {}
+    for key, value in vars(exc).items():
+        try:
+            pickle.dumps(value)
+        except Exception:
+            continue
+        out[key] = value
+    return out
+
+
+def _shared_caches() -> dict[str, Any]:
+    """The analysis code's module-level ``LruCache``s (peaks, signal quality), by "module:attribute".
+
+    A process-isolated call fills them in its child; the entries it added are sent back with the result and
+    merged here, so the next tool of the turn reuses the beats the previous one detected, as it would in a
+    thread. Keys are the caches' own, so what they are keyed on is unchanged."""
+    common = sys.modules.get("cardioagent.tools.analysis.common")
+    lru = getattr(common, "LruCache", None)
+    if lru is None:
+        return {}
+    out = {}
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("cardioagent.tools.analysis") or module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            if isinstance(value, lru) and isinstance(getattr(value, "_d", None), dict):
+                out[f"{name}:{attr}"] = value
+    return out
+
+
+def _new_entries(caches: dict[str, Any], before: dict[str, set]) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for name, cache in caches.items():
+        entries = [(k, v) for k, v in list(cache._d.items()) if k not in before.get(name, ())]
+        try:
+            pickle.dumps(entries)
+        except Exception:
+            continue
+        if entries:
+            out[name] = entries
+    return out
+
+
+def _merge_entries(entries: dict[str, list]) -> None:
+    if not entries:
+        return
+    for name, items in entries.items():
+        module_name, _, attr = name.partition(":")
+        try:  # the child may have imported the analysis code first
+            cache = getattr(importlib.import_module(module_name), attr, None)
+        except Exception:
+            continue
+        for key, value in items if hasattr(cache, "get") else ():
+            try:
+                cache.get(key, lambda v=value: v)
+            except Exception:
+                break
+
+
+def _result_from(tool: Tool, message: tuple) -> ToolResult:
+    kind = message[0]
+    if kind == "ok":
+        how, data = message[1]
+        _merge_entries(message[2] if len(message) > 2 else {})
+        model = tool.output_model
+        return model.model_validate_json(data) if how == "json" else model.model_validate(data)
+    if kind == "wrong_type":
+        raise ToolError(tool.name, f"returned {message[1]}, not {tool.output_model.__name__}")
+    if kind == "input":
+        _, module, qualname, text, attrs = message
+        cls = _find_class(module, qualname)
+        err = InputError.__new__(cls if cls is not None and issubclass(cls, InputError) else InputError)
+        err.args = (text,)
+        err.__dict__.update(attrs)
+        raise err
+    if kind == "tool":
+        raise ToolError(tool.name, message[1], retryable=message[2])
+    if kind == "memory":
+        limit = message[1]
+        raise ToolError(tool.name, "ran out of memory" + (
+            f" (a call may use {limit} MB more than the app itself; {MEMORY_ENV})" if limit else ""))
+    raise ToolError(tool.name, f"{message[1]}: {message[2]}")
+
+
+def _find_class(module: str, qualname: str) -> type | None:
+    obj: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj if isinstance(obj, type) else None
+
+
+def _memory_limit_mb() -> int:
+    try:
+        return max(0, int(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY_MB)))
+    except ValueError:
+        return DEFAULT_MEMORY_MB
+
+
+def _limit_memory() -> None:
+    """Cap the child's address space at what it inherited plus CARDIOAGENT_TOOL_MEMORY_MB (Linux)."""
+    extra = _memory_limit_mb()
+    if not extra:
+        return
+    try:
+        import resource
+
+        with open("/proc/self/statm") as f:
+            inherited = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        limit = inherited + extra * 1024 * 1024
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, OSError, ValueError):
+        pass
+
+
+def _die_with_parent() -> None:
+    """Linux: the child is killed if the app dies first, so no orphan keeps computing."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+    except Exception:
+        pass
 
 
 def _short_validation(exc: ValidationError) -> str:

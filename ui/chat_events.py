@@ -5,6 +5,10 @@ title, status pending/done, duration, and the tool's key numbers as the body), e
 after its step, then the answer. Messages are plain dicts in Gradio's messages format; a figure's
 ``content`` is ``{"path": ...}`` with the path in the agent's store (the app swaps in a copy it may serve),
 so the same messages can be saved as the transcript and exported.
+
+Text that came from files (file and channel names, tool summaries quoting them, error messages naming a
+file) is made inert before it becomes a message: names are escaped, longer text has its images, links and
+HTML disarmed (``cardioagent.agent.untrusted``), so a header cannot put a remote image or a tag in the chat.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 
 from cardioagent.agent.api import AgentEvent, Answer, describe
 from cardioagent.agent.compose import title_of
+from cardioagent.agent.untrusted import defang_markdown, inert_markdown
 from cardioagent.tools.signal.recording import RecordingSummary
 from cardioagent.ui.knowledge_panel import link_citations
 
@@ -30,20 +35,21 @@ FIGURE_CAPTIONS = {
 
 def _args_text(args: dict[str, Any]) -> str:
     shown = {k: v for k, v in args.items() if v not in (None, "", [], {})}
-    return ", ".join(f"{k}={v}" for k, v in shown.items())
+    return defang_markdown(", ".join(f"{k}={v}" for k, v in shown.items()))
 
 
 def recording_line(summary: RecordingSummary | dict) -> str:
     s = summary if isinstance(summary, RecordingSummary) else RecordingSummary.model_validate(summary)
     extra = []
     if s.channels and s.modality.value != "ecg_image":
-        names = [c.name for c in s.channels]
+        names = [inert_markdown(c.name, max_chars=60) for c in s.channels]
         extra.append("leads " + ", ".join(names[:12]) + (" …" if len(names) > 12 else ""))
     demo = s.demographics
     who = ", ".join(x for x in [f"age {demo.age:g}" if demo.age is not None else "", demo.sex or ""] if x)
     if who:
         extra.append(who)
-    return f"**{s.name}** ({s.format.upper()}): {describe(s)}" + (f"; {'; '.join(extra)}" if extra else "")
+    head = f"**{inert_markdown(s.name, max_chars=120)}** ({inert_markdown(s.format.upper(), max_chars=20)})"
+    return f"{head}: {describe(s)}" + (f"; {'; '.join(extra)}" if extra else "")
 
 
 def recordings_message(summaries: list[dict | RecordingSummary], qualities: dict[str, str] | None = None) -> Message:
@@ -56,7 +62,7 @@ def recordings_message(summaries: list[dict | RecordingSummary], qualities: dict
 
 
 def error_message(error: BaseException | str, *, what: str = "Could not read the upload") -> Message:
-    return {"role": "assistant", "content": f"{FAILED_ICON} **{what}.** {error}"}
+    return {"role": "assistant", "content": f"{FAILED_ICON} **{what}.** {defang_markdown(error)}"}
 
 
 def figure_message(path: str, tool: str | None = None) -> Message:
@@ -66,7 +72,7 @@ def figure_message(path: str, tool: str | None = None) -> Message:
 
 
 def user_message(text: str, files: list[str | Path]) -> Message:
-    names = ", ".join(Path(f).name for f in files)
+    names = ", ".join(inert_markdown(Path(f).name, max_chars=120) for f in files)
     return {"role": "user", "content": text + (f"\n\n📎 {names}" if names else "")}
 
 
@@ -96,7 +102,8 @@ class TurnRenderer:
         tool = event.tool or "tool"
         args = _args_text(event.data.get("args") or {})
         reason = event.data.get("reason") or ""
-        body = "Running" + (f" ({args})" if args else "") + "…" + (f"\n\nWhy: {reason}" if reason else "")
+        why = f"\n\nWhy: {defang_markdown(reason)}" if reason else ""
+        body = "Running" + (f" ({args})" if args else "") + "…" + why
         self.messages.append({
             "role": "assistant",
             "content": body,
@@ -117,7 +124,7 @@ class TurnRenderer:
         meta["duration"] = round(float(data.get("seconds") or 0.0), 2)
         if data.get("ok", True):
             summary = (data.get("summary") or "done").strip()
-            body = "\n".join(f"- {line}" for line in summary.splitlines() if line.strip())
+            body = "\n".join(f"- {defang_markdown(line)}" for line in summary.splitlines() if line.strip())
             if data.get("quality"):
                 meta["log"] = f"quality: {data['quality']}"
             args = _args_text(data.get("args") or {})
@@ -125,7 +132,7 @@ class TurnRenderer:
                 body += f"\n\n_Ran with {args}._"
         else:
             meta["title"] = f"{FAILED_ICON} {title_of(tool)} failed"
-            body = str(data.get("error") or "failed")
+            body = defang_markdown(data.get("error") or "failed")
         step["content"] = body
         step["metadata"] = meta
         for fig in data.get("figures") or []:
@@ -148,7 +155,7 @@ class TurnRenderer:
         for rec in answer.trace:
             for fig in rec.figures:
                 self._add_figure(fig, rec.tool)
-        text = link_citations(answer.text)
+        text = link_citations(defang_markdown(answer.text))
         if answer.emergency.emergency:
             text = f"{EMERGENCY_ICON} " + text
         self.messages.append({"role": "assistant", "content": text})

@@ -18,8 +18,8 @@ from cardioagent.tools.errors import CardioAgentError
 COMMAND_MODULES = [
     "cardioagent.tools.commands",
     "cardioagent.knowledge_base.commands",
+    "cardioagent.models.commands",  # before agent: the agent adds `train parser` to its `train` command
     "cardioagent.agent.commands",
-    "cardioagent.models.commands",
     "cardioagent.ui.commands",
 ]
 

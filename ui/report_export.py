@@ -2,6 +2,10 @@
 
 Both are written from the transcript the chat shows, so the report holds the same tool steps, numbers,
 figures and citations, and the not-a-medical-device notice.
+
+Nothing in a report loads anything: message text has its images, links and HTML disarmed
+(``cardioagent.agent.untrusted``), the HTML file embeds its figures as ``data:`` URIs, drops any other
+``<img>``, and carries a Content-Security-Policy that forbids every remote load.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cardioagent.agent.safety import NOT_A_MEDICAL_DEVICE
+from cardioagent.agent.untrusted import defang_markdown, drop_remote_images, inert_markdown, one_line
 from cardioagent.ui.knowledge_panel import unlink_citations
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -31,8 +36,9 @@ def _figure_path(content: Any) -> str | None:
 
 def _header(title: str, thread_id: str) -> list[str]:
     when = time.strftime("%Y-%m-%d %H:%M")
-    return [f"# {title or 'cardioagent conversation'}", "",
-            f"_Exported {when} from conversation `{thread_id}`._", "", f"> **{NOT_A_MEDICAL_DEVICE}**", ""]
+    thread = one_line(thread_id, 80).replace("`", "'")  # shown in a code span, where escapes do not work
+    return [f"# {inert_markdown(title, max_chars=200) if title else 'cardioagent conversation'}", "",
+            f"_Exported {when} from conversation `{thread}`._", "", f"> **{NOT_A_MEDICAL_DEVICE}**", ""]
 
 
 def to_markdown(messages: list[dict[str, Any]], *, title: str, thread_id: str,
@@ -44,17 +50,17 @@ def to_markdown(messages: list[dict[str, Any]], *, title: str, thread_id: str,
         content, meta = m.get("content"), m.get("metadata") or {}
         fig = _figure_path(content)
         if fig:
-            alt = content.get("alt_text") or Path(fig).stem
+            alt = inert_markdown(content.get("alt_text") or Path(fig).stem, max_chars=120)
             lines += [f"![{alt}]({(figure_name or {}).get(fig, fig)})", ""]
         elif meta.get("title"):
             took = f" ({meta['duration']:.2f} s)" if isinstance(meta.get("duration"), (int, float)) else ""
-            lines.append(f"> **{meta['title']}**{took}")
-            lines += [f"> {line}" if line else ">" for line in str(content).splitlines()]
+            lines.append(f"> **{defang_markdown(meta['title'])}**{took}")
+            lines += [f"> {line}" if line else ">" for line in defang_markdown(content).splitlines()]
             lines.append("")
         elif m.get("role") == "user":
-            lines += ["## You", "", str(content), ""]
+            lines += ["## You", "", defang_markdown(content), ""]
         else:
-            lines += ["## cardioagent", "", unlink_citations(str(content)), ""]
+            lines += ["## cardioagent", "", defang_markdown(unlink_citations(str(content))), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -93,6 +99,9 @@ def _md_to_html(text: str) -> str:
         return f"<pre>{html.escape(text)}</pre>"
 
 
+# The page fetches nothing: its figures are data: URIs and its style is inline.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}
 blockquote{border-left:4px solid #999;margin:0;padding:.2rem 1rem;background:#f6f6f6}
@@ -117,9 +126,12 @@ def export_html(messages: list[dict[str, Any]], out_dir: Path, *, title: str, th
     body = _md_to_html(md)
     for key, uri in placeholders.items():
         body = body.replace(f'src="{key}"', f'src="{uri}"')
+    body = drop_remote_images(body)  # anything but the embedded figures (a stored transcript may predate this)
     body = body.replace(f"<blockquote>\n<p><strong>{html.escape(NOT_A_MEDICAL_DEVICE)}</strong>",
                         f"<blockquote class='notice'>\n<p><strong>{html.escape(NOT_A_MEDICAL_DEVICE)}</strong>", 1)
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+    page = (f"<!doctype html><html><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+            f"<meta name='referrer' content='no-referrer'><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{body}</body></html>")
     target = out_dir / f"cardioagent-{thread_id}.html"
     target.write_text(page, encoding="utf-8")

@@ -5,6 +5,9 @@ therefore copied into ``uploads/<session>/``, a folder Gradio never serves (it i
 ``blocked_paths``), and Gradio's copy is deleted as soon as the message it came with is sent. Figures go the other way: the agent writes them into its
 store, and a copy is put in ``figures/<session>/`` for Gradio to hand to that session's browser only.
 Everything of a session is deleted when its tab closes.
+
+Every path written here is chosen here: the session id (sent by the browser) and file names are mapped to
+safe names (``[A-Za-z0-9._-]``, never ``.``/``..``), and a copy never goes through an existing name.
 """
 from __future__ import annotations
 
@@ -15,11 +18,28 @@ from pathlib import Path
 
 from gradio.utils import get_upload_folder
 
+from cardioagent.tools.signal.loaders.names import safe_file_name
+
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def _safe_session(session: str) -> str:
-    return _SAFE.sub("_", session or "anonymous")[:64]
+    """A folder name for a session id: unsafe characters replaced, and never empty, ``.`` or ``..``
+    (the browser sends the id; ``..`` would make the session's folder the store's parent)."""
+    name = _SAFE.sub("_", str(session or "anonymous"))[:64].lstrip(".")
+    return name or "anonymous"
+
+
+def _fresh(folder: Path, name: str) -> Path:
+    """``folder/<safe name>``, numbered when that name is taken in this batch."""
+    safe = safe_file_name(name)
+    dest = folder / safe
+    k = 1
+    while dest.exists():
+        stem, suffix = Path(safe).stem, Path(safe).suffix
+        dest = folder / f"{stem}-{k}{suffix}"
+        k += 1
+    return dest
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -54,8 +74,8 @@ class SessionFiles:
             if _inside(src, self.uploads_dir(session)):  # already ours
                 taken.append(src)
                 continue
-            dest = batch / src.name
-            shutil.copy2(src, dest)
+            dest = _fresh(batch, src.name)
+            shutil.copyfile(src, dest)
             taken.append(dest)
         return taken
 
@@ -76,8 +96,8 @@ class SessionFiles:
         src = Path(path)
         folder = self.figures_dir(session) / uuid.uuid4().hex[:8]
         folder.mkdir(parents=True, exist_ok=True)
-        dest = folder / src.name
-        shutil.copy2(src, dest)
+        dest = _fresh(folder, src.name)
+        shutil.copyfile(src, dest)
         return dest
 
     def scratch_dir(self, session: str) -> Path:

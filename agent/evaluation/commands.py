@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-threads", action="store_true",
                    help="keep the run's conversations, figures and uploads in OUT/agent (default: a temporary folder)")
     p.add_argument("--retry-errors", action="store_true", help="ask again the questions that ended in an error")
+    p.add_argument("--range-profile", default="clinical",
+                   help="normal ranges for range and comparison questions: 'clinical' (published; default) or a "
+                   "benchmark's estimated convention, e.g. 'ecgqa' (see bench/ecgqa_ranges.py)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     llm = p.add_mutually_exclusive_group()
     llm.add_argument("--no-llm", dest="llm_summary", action="store_false", default=None,
@@ -74,7 +77,8 @@ def _eval(args: argparse.Namespace) -> int:
     items = select(bench.items, args.limit, args.shard)
     assistant = None
     try:
-        assistant = Assistant(args.backend, EvalSettings(llm_summary=args.llm_summary, run_dir=run_dir))
+        assistant = Assistant(args.backend, EvalSettings(llm_summary=args.llm_summary, run_dir=run_dir,
+                                                         range_profile=args.range_profile))
         run = {"benchmark": str(args.benchmark), "benchmark_name": bench.name,
                "backend": assistant.backend.describe(), "llm_summary": bool(assistant.settings.llm_summary),
                "planner": assistant.settings.planner, "workers": 1 if args.keep_memory else args.workers,

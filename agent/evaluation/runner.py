@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from cardioagent.agent.evaluation.benchmark import BenchItem, Benchmark, item_files
 from cardioagent.agent.evaluation.parser import parse_answer
+from cardioagent.agent.evaluation.safe_paths import check_inside, safe_name
 from cardioagent.agent.evaluation.scoring import exact_match, gold_set
 
 TRACE = "trace.jsonl"
@@ -154,6 +155,7 @@ def run_benchmark(bench: Benchmark, asker: Asker, out_dir: Path, config: RunConf
         if item.key in done:
             continue
         files, why = item_files(item, bench.path, config.data_root)
+        why = why or check_inside(files, bench.path, config.data_root)  # the benchmark is untrusted data
         if why:
             missing[item.key] = why
         else:
@@ -167,7 +169,7 @@ def run_benchmark(bench: Benchmark, asker: Asker, out_dir: Path, config: RunConf
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eval") as pool:
             futures = [
                 pool.submit(evaluate_item, item, files, asker,
-                            memory_thread if config.keep_memory else f"eval-{item.key}-{uuid.uuid4().hex[:8]}")
+                            memory_thread if config.keep_memory else f"eval-{safe_name(item.key)}-{uuid.uuid4().hex[:8]}")
                 for item, files in pending
             ]
             try:

@@ -55,6 +55,7 @@ class VitalsEstimateTool(Tool):
     input_model = VitalsInput
     output_model = VitalsResult
     timeout_s = 240.0  # the first call loads the 4-bit base model (about 10 s on a laptop CPU)
+    isolation = "thread"  # keeps its loaded model between calls
     keywords = (r"\bQLoRA\b", r"\bLLM[- ](based )?(estimat\w*|heart ?rate)\b", r"\bfine-?tuned (model|LLM|estimat\w*)\b",
                 r"\bvitals? estimat\w*")
     examples = ("Estimate the heart rate with the fine-tuned LLM.", "What does the QLoRA vitals estimator say?")

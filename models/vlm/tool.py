@@ -179,6 +179,7 @@ class EcgImageInterpretTool(Tool):
     input_model = EcgImageInput
     output_model = EcgImageResult
     timeout_s = 300.0  # first call: load the 4-bit language model (and convert the GGUF once)
+    isolation = "thread"  # keeps its loaded model between calls
     default_for = ("ecg_image",)
     keywords = (
         r"\b(ECG|EKG)\s+(image|photo|picture|scan|screenshot|printout|strip|tracing)s?\b",

@@ -68,11 +68,22 @@ def resolve_channel(rec: Recording, channel: str, kinds: Iterable[ChannelKind]) 
     return idx
 
 
-def fingerprint(rec: Recording, idx: int) -> str:
-    """Identity of one channel's data (not of the recording id, which hand-built recordings may share)."""
+CACHE_VERSION = 2  # bump when a cached analysis changes what it returns
+
+
+def fingerprint(rec: Recording, idx: int, method: str = "") -> str:
+    """Identity of everything that shapes a cached per-channel result: the channel's samples, the sampling
+    rate and shape, the channel's position, name, kind and unit, the recording's name (results quote it),
+    the method asked for and ``CACHE_VERSION``. Not the recording id, which hand-built recordings may share;
+    and not the samples alone: two recordings with the same samples but other names must not share text."""
     sig, fs = signal_of(rec)
     h = hashlib.blake2b(np.ascontiguousarray(sig[:, idx]).tobytes(), digest_size=16)
-    h.update(repr((fs, sig.shape)).encode())
+    ch = rec.channels[idx] if idx < len(rec.channels) else None
+    identity = (
+        CACHE_VERSION, float(fs), sig.shape, idx, rec.name, rec.modality.value,
+        ch.name if ch else None, ch.kind.value if ch else None, ch.unit if ch else None, method,
+    )
+    h.update(repr(identity).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 

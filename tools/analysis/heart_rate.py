@@ -3,9 +3,12 @@
 ECG is preferred to PPG. With several usable ECG leads (a 12-lead record) the three best leads are
 measured separately and fused by their median, so one noisy lead cannot move the result. Within a
 channel the rate is 60 / mean RR of the detected beats (the standard definition, and the one the
-CPSC-2019 reference uses), after dropping intervals outside 0.2-3 s; the beat detector already removes
-extra beats and recovers missed ones. A wrist PPG with accelerometer channels is measured in the
-frequency domain instead, window by window, with motion frequencies attenuated.
+CPSC-2019 reference uses), after dropping intervals outside 0.2-3 s and intervals that hold a missed
+beat no detector saw (Lipponen & Tarvainen 2019; see ``signal.ecg``); the beat detector already removes
+extra beats and recovers the missed ones it can find. The flag is the worse of the channel's SQIs and
+the detection's own evidence (``signal.ecg.detection_quality``: do half of the detectors reach this
+rate on their own, do the beats match the median beat). A wrist PPG with accelerometer channels is
+measured in the frequency domain instead, window by window, with motion frequencies attenuated.
 """
 from __future__ import annotations
 
@@ -56,7 +59,7 @@ def _beat_windows(b: Beats, spans: list[tuple[float, float]]) -> list[HrWindow]:
     t = b.peaks / b.fs
     for start, end in spans:
         inside = (t >= start) & (t < end)
-        bpm, _, n = _rate(b.peaks[inside], b.fs, b.rr_valid(b.peaks[inside]))
+        bpm, _, n = _rate(b.peaks[inside], b.fs, b.rate_valid(b.peaks[inside]))
         q = b.quality
         if bpm is None:
             q = Quality.UNUSABLE
@@ -74,7 +77,7 @@ def _channel_estimate(b: Beats) -> tuple[Measurement, str]:
     if b.quality == Quality.UNUSABLE:
         return Measurement(name="heart rate", value=None, unit="bpm", channel=b.channel,
                            quality=Quality.UNUSABLE), f"{b.channel}: {b.channel_reason}"
-    bpm, se, _ = _rate(b.peaks, b.fs, b.rr_valid())
+    bpm, se, _ = _rate(b.peaks, b.fs, b.rate_valid())
     if bpm is None:
         return Measurement(name="heart rate", value=None, unit="bpm", channel=b.channel,
                            quality=Quality.UNUSABLE), f"{b.channel}: fewer than 3 beats found"

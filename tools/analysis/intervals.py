@@ -23,13 +23,15 @@ from cardioagent.tools.signal.recording import STANDARD_12_LEADS, ChannelKind, R
 FAST_RR_S = 0.5  # above 120 bpm T and P waves overlap and Bazett over-corrects
 _RANK = {Quality.GOOD: 3, Quality.ACCEPTABLE: 2, Quality.POOR: 1, Quality.UNUSABLE: 0}
 _NAMES = {"pr": "PR interval", "qrs": "QRS duration", "qt": "QT interval", "qtc_bazett": "QTc (Bazett)",
-          "qtc_fridericia": "QTc (Fridericia)"}
+          "qtc_fridericia": "QTc (Fridericia)", "p_duration": "P-wave duration"}
+_QUANTITY = {"pr": "pr", "qrs": "qrs", "qt": "qt", "qtc_bazett": "qtc", "qtc_fridericia": "qtc",
+             "p_duration": "p_duration"}
 
 
 def _m(key: str, value: float | None, q: Quality, lead: str | None, uncertainty: float | None = None) -> Measurement:
     return Measurement(name=_NAMES[key], value=None if value is None else round(float(value), 0), unit="ms",
                        uncertainty=None if uncertainty is None else round(float(uncertainty), 0), channel=lead,
-                       quality=Quality.UNUSABLE if value is None else q)
+                       quality=Quality.UNUSABLE if value is None else q, quantity=_QUANTITY[key])
 
 
 def _unusable_lead(lead: str, reason: str) -> LeadIntervals:
@@ -66,7 +68,7 @@ def _lead(rec: Recording, idx: int, beats: np.ndarray, rr_s: float, fs: float) -
         pr=_m("pr", d.pr_ms, q, name), qrs=_m("qrs", d.qrs_ms, q, name), qt=_m("qt", qt, q, name),
         qtc_bazett=_m("qtc_bazett", None if qt is None else dl.qtc_bazett(qt, rr_s), q, name),
         qtc_fridericia=_m("qtc_fridericia", None if qt is None else dl.qtc_fridericia(qt, rr_s), q, name),
-        p_wave_present=d.p_present,
+        p_wave_present=d.p_present, p_duration=_m("p_duration", d.p_ms, q, name),
     )
 
 
@@ -96,7 +98,8 @@ def _in_standard_order(leads: list[LeadIntervals]) -> list[LeadIntervals]:
 def _across(leads: list[LeadIntervals], key: str) -> tuple[float | None, float | None, Quality, int]:
     """Median across leads (preferring GOOD/ACCEPTABLE leads when at least three have a value), its
     median absolute deviation, a quality from how many leads contributed, and that number."""
-    vals = [(getattr(lead, key).value, lead.quality) for lead in leads if getattr(lead, key).value is not None]
+    vals = [(getattr(lead, key).value, lead.quality) for lead in leads
+            if getattr(lead, key) is not None and getattr(lead, key).value is not None]
     better = [v for v, q in vals if _RANK[q] >= _RANK[Quality.ACCEPTABLE]]
     use = better if len(better) >= 3 else [v for v, _ in vals]
     if not use:
@@ -137,7 +140,7 @@ def intervals(rec: Recording) -> IntervalsResult:
 
     leads = _in_standard_order([_lead(rec, i, beats, rr_s, fs) for i in ecg_idx] + absent)
     glob = {}
-    for key in ("pr", "qrs", "qt"):
+    for key in ("pr", "qrs", "qt", "p_duration"):
         med, mad, q, _ = _across(leads, key)
         glob[key] = _m(key, med, q, None, mad)
     qt = glob["qt"].value
@@ -145,7 +148,7 @@ def intervals(rec: Recording) -> IntervalsResult:
     glob["qtc_bazett"] = _m("qtc_bazett", None if qt is None else dl.qtc_bazett(qt, rr_s), q_qt, None)
     glob["qtc_fridericia"] = _m("qtc_fridericia", None if qt is None else dl.qtc_fridericia(qt, rr_s), q_qt, None)
     measured = [lead for lead in leads if lead.quality != Quality.UNUSABLE]
-    overall = max((g.quality for g in glob.values()), key=_RANK.get) if measured else Quality.UNUSABLE
+    overall = max((g.quality for k, g in glob.items() if k != "p_duration"), key=_RANK.get) if measured else Quality.UNUSABLE
     if overall != Quality.UNUSABLE:
         overall = glob["qt"].quality if glob["qt"].value is not None else glob["qrs"].quality
     warnings = []
@@ -158,7 +161,7 @@ def intervals(rec: Recording) -> IntervalsResult:
     return IntervalsResult(
         quality=overall,
         method=("median beat per lead (dominant beats aligned on R-peaks of the best lead), QRS bounds from the "
-                "slope envelope, T end and P onset by the tangent method; global = median across leads; "
+                "slope envelope, T end, P onset and P offset by the tangent method; global = median across leads; "
                 "QTc = QT/RR^(1/2) (Bazett) and QT/RR^(1/3) (Fridericia) with the median RR"),
         warnings=warnings, recording=rec.name,
         rr=Measurement(name="RR interval", value=round(rr_s * 1000.0, 0), unit="ms", channel=fid.channel, quality=q_rr),

@@ -22,6 +22,7 @@ from cardioagent.tools.signal import ecg, ppg
 from cardioagent.tools.signal.recording import ChannelKind, Recording
 
 MIN_PEAK_SECONDS = 2.0
+_RANK = {Quality.GOOD: 3, Quality.ACCEPTABLE: 2, Quality.POOR: 1, Quality.UNUSABLE: 0}
 BEAT_KINDS = (ChannelKind.ECG, ChannelKind.PPG)
 _cache = LruCache(64)
 
@@ -41,6 +42,18 @@ class Beats:
     votes: np.ndarray = field(default_factory=lambda: np.array([]))
     repairs: list[str] = field(default_factory=list)
     missing_cumsum: np.ndarray | None = None  # running count of missing (NaN) samples, when any
+    gaps: np.ndarray = field(default_factory=lambda: np.array([], dtype=int))  # starts of missed-beat intervals
+    evidence: dict[str, float] = field(default_factory=dict)  # what the detection flag rests on (ECG)
+    detection_reason: str = ""  # why the detection itself was flagged as it is (ECG)
+
+    def rate_valid(self, peaks: np.ndarray | None = None) -> np.ndarray:
+        """``rr_valid`` and, in addition, False for intervals that hold a beat no detector saw (a rate
+        leaves them out; rhythm analyses still see them through ``rr_valid``)."""
+        p = self.peaks if peaks is None else np.asarray(peaks, dtype=int)
+        ok = self.rr_valid(p)
+        if len(self.gaps) and len(p) >= 2:
+            ok = ok & ~np.isin(p[:-1], self.gaps)
+        return ok
 
     def rr_valid(self, peaks: np.ndarray | None = None) -> np.ndarray:
         """Per RR interval of ``peaks`` (default: all beats): False where the interval spans missing
@@ -66,12 +79,13 @@ def _detect(rec: Recording, idx: int) -> Beats:
     gaps = np.cumsum(missing) if missing.any() else None
     if kind == "ecg":
         det = ecg.ecg_peaks_chunked(x, fs)
-        quality = cq.quality
-        # a detection that needed the vote and still rests on thin majorities is not better than POOR
-        if det.detector == "consensus" and len(det.votes) and float(np.mean(det.votes)) < 0.7:
-            quality = Quality.POOR
+        # the flag is the worse of the channel's SQIs and the detection's own evidence (do the
+        # detectors reach this rate on their own, do the beats match the median beat)
+        dq, dwhy = ecg.detection_quality(det)
+        quality = cq.quality if _RANK[cq.quality] <= _RANK[dq] else dq
         return Beats(name, idx, kind, fs, det.peaks, det.detector, det.reason, quality, cq.reason,
-                     det.agreement, det.votes, det.repairs, gaps)
+                     det.agreement, det.votes, det.repairs, gaps, det.gaps, det.evidence,
+                     f"detection {dq.value}: {dwhy}")
     peaks = ppg.ppg_peaks(x, fs)
     return Beats(name, idx, kind, fs, peaks, "elgendi2013", "systolic peaks by Elgendi's two moving averages "
                  "on the 0.5-8 Hz PPG", cq.quality, cq.reason, {}, np.ones(len(peaks)), [], gaps)
@@ -104,7 +118,10 @@ def detect_peaks(rec: Recording, channel: str | None = None) -> PeaksResult:
     warnings = []
     if b.quality == Quality.UNUSABLE:
         warnings.append(f"{b.channel} is unusable: {b.channel_reason}; no peaks reported")
-    method = ("consensus of published R-peak detectors (neurokit2) with rhythm-based repairs"
+    if b.detection_reason:
+        why = f"{why}; {b.detection_reason}"
+    method = ("consensus of 8 published R-peak detectors (neurokit2), template matching against the median "
+              "beat (Orphanidou 2015) and RR plausibility checks (Pan-Tompkins 1985, Lipponen-Tarvainen 2019)"
               if b.kind == "ecg" else "Elgendi (2013) systolic peak detector on the band-passed PPG")
     return PeaksResult(
         quality=b.quality,
@@ -121,4 +138,5 @@ def detect_peaks(rec: Recording, channel: str | None = None) -> PeaksResult:
         reason=why,
         agreement=[DetectorAgreement(detector=k, f1_vs_final=v) for k, v in b.agreement.items()],
         repairs=b.repairs,
+        evidence=dict(b.evidence),
     )

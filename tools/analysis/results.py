@@ -20,12 +20,30 @@ def _line(m: Measurement | None, digits: int = 0) -> str:
 # ---------------------------------------------------------------------------------------------- quality
 
 
+NoiseKind = Literal["baseline_drift", "static_noise", "burst_noise", "electrodes_problems"]
+NOISE_LABELS = {"baseline_drift": "baseline drift", "static_noise": "static noise", "burst_noise": "burst noise",
+                "electrodes_problems": "electrode problems"}
+
+
+class NoiseFinding(BaseModel):
+    """One PTB-XL noise kind on one ECG lead (the kinds ECG-QA asks about)."""
+
+    kind: NoiseKind
+    present: bool | None = Field(description="probability >= the kind's threshold; None = undetermined")
+    probability: float | None = Field(default=None, description="0-1; None when the lead could not be measured")
+    evidence: str = Field(default="", description="the measurement behind it, e.g. 'baseline excursion 0.62 mV'")
+
+
 class ChannelQuality(BaseModel):
     channel: str
     kind: str
     quality: Quality
     reason: str
     indices: list[Measurement] = Field(default_factory=list, description="the SQI numbers behind the flag")
+    noise: list[NoiseFinding] = Field(
+        default_factory=list,
+        description="ECG channels only: baseline drift, static noise, burst noise, electrode problems",
+    )
 
 
 class QualityReport(ToolResult):
@@ -42,6 +60,13 @@ class QualityReport(ToolResult):
             names = [c.channel for c in self.channels if c.quality == flag]
             if names:
                 lines.append(f"{flag.value}: {', '.join(names)}")
+        noisy = []
+        for kind, label in NOISE_LABELS.items():
+            names = [c.channel for c in self.channels for n in c.noise if n.kind == kind and n.present]
+            if names:
+                noisy.append(f"{label}: {', '.join(names)}")
+        if noisy:
+            lines.append("noise — " + "; ".join(noisy))
         lines += [f"note: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -66,6 +91,10 @@ class PeaksResult(ToolResult):
     reason: str = Field(description="why this detector / channel was chosen")
     agreement: list[DetectorAgreement] = Field(default_factory=list)
     repairs: list[str] = Field(default_factory=list, description="beats removed or recovered by rhythm rules")
+    evidence: dict[str, float] = Field(
+        default_factory=dict,
+        description="ECG: what the quality flag rests on (rate_agreement: share of detectors reaching the rate on "
+                    "their own; template_corr; mean_votes; thin_beats; n_repairs; n_gaps)")
 
     def summary(self) -> str:
         return (f"{self.n_peaks} {'R' if self.kind == 'ecg' else 'systolic'} peaks on {self.channel} "
@@ -146,6 +175,7 @@ class LeadIntervals(BaseModel):
     qtc_bazett: Measurement
     qtc_fridericia: Measurement
     p_wave_present: bool | None = None
+    p_duration: Measurement | None = None
 
 
 class IntervalsResult(ToolResult):
@@ -158,11 +188,13 @@ class IntervalsResult(ToolResult):
     qt: Measurement
     qtc_bazett: Measurement
     qtc_fridericia: Measurement
+    p_duration: Measurement | None = Field(default=None, description="P-wave duration, median across leads")
     fiducial_channel: str = Field(description="lead whose R-peaks aligned the beats of every lead")
 
     def summary(self) -> str:
         lines = [f"median across {sum(1 for lead in self.leads if lead.quality != Quality.UNUSABLE)} leads:"]
-        lines += [_line(m) for m in (self.pr, self.qrs, self.qt, self.qtc_bazett, self.qtc_fridericia)]
+        lines += [_line(m) for m in (self.pr, self.qrs, self.qt, self.qtc_bazett, self.qtc_fridericia,
+                                     self.p_duration) if m is not None]
         bad = [lead.lead for lead in self.leads if lead.quality == Quality.UNUSABLE]
         if bad:
             lines.append(f"not measured in: {', '.join(bad)}")

@@ -184,7 +184,9 @@ class RenderEcgTool(Tool):
     input_model = RenderInput
     output_model = RenderedFigure
     keywords = (
-        r"\b(show|draw|plot|render|display|print|visuali[sz]e)\b(?:\s+\w+){0,3}?\s+"
+        # an imperative ("show me", "can you plot"), not the verb of a question ("does this ECG show noise?")
+        r"(?:^|[.?!,;:]\s*|\b(?:please|can you|could you|would you|you|to|and|then)\s+)"
+        r"(show|draw|plot|render|display|print|visuali[sz]e)\b(?:\s+\w+){0,3}?\s+"
         r"(ecg|ekg|tracing|trace|recording|signal|leads?|strip|printout|layout|paper|it)\b",
         r"\becg paper\b", r"\bprintout\b", r"\b(picture|image|figure|graph|chart) of (the|this|my) (ecg|ekg|recording|tracing)\b",
     )

@@ -28,6 +28,7 @@ AFTER_S = 0.75
 
 # plausible ranges; a measurement outside them is reported as a failed delineation, not a number
 PR_RANGE_MS = (60.0, 400.0)
+P_RANGE_MS = (40.0, 200.0)  # physiologically possible P-wave durations; outside: a delineation error
 QRS_RANGE_MS = (40.0, 250.0)
 QT_RANGE_MS = (200.0, 700.0)
 
@@ -63,10 +64,12 @@ class BeatDelineation:
     t_end_s: float | None = None
     p_peak_s: float | None = None
     p_onset_s: float | None = None
+    p_offset_s: float | None = None
     p_present: bool = False
     pr_ms: float | None = None
     qrs_ms: float | None = None
     qt_ms: float | None = None
+    p_ms: float | None = None  # P-wave duration, onset to offset by the same tangent rule
     problems: tuple[str, ...] = ()
 
 
@@ -213,12 +216,23 @@ def delineate_beat(mb: MedianBeat, fs: float, rr_s: float | None) -> BeatDelinea
                 if po is not None and po < pp:
                     out.p_onset_s = (po - r) / fs
                     out.pr_ms = (on - po) / ms
+            # P offset: the tangent at the steepest point of the descending limb meets the baseline
+            # (the rule used for the onset, mirrored), searched between the P peak and the QRS onset.
+            hi = min(on, pp + int(80 * ms))
+            limb = d[pp + 1:hi]
+            if limb.size >= 3 and out.p_onset_s is not None:
+                k = pp + 1 + int(np.argmin(limb) if pamp > 0 else np.argmax(limb))
+                pe = _tangent_crossing(m, k, d[k], iso)
+                if pe is not None and pp < pe <= on:
+                    out.p_offset_s = (pe - r) / fs
+                    out.p_ms = (out.p_offset_s - out.p_onset_s) * 1000.0
         else:
             problems.append("no P wave distinguishable from noise")
     else:
         problems.append("no room for a P wave after the previous T wave")
 
-    for name, lo, hi in (("pr_ms", *PR_RANGE_MS), ("qrs_ms", *QRS_RANGE_MS), ("qt_ms", *QT_RANGE_MS)):
+    for name, lo, hi in (("pr_ms", *PR_RANGE_MS), ("qrs_ms", *QRS_RANGE_MS), ("qt_ms", *QT_RANGE_MS),
+                         ("p_ms", *P_RANGE_MS)):
         v = getattr(out, name)
         if v is not None and not lo <= v <= hi:
             problems.append(f"{name[:-3].upper()} {v:.0f} ms outside {lo:.0f}-{hi:.0f} ms, discarded")

@@ -8,6 +8,10 @@ Every problem with the input surfaces as an ``InputError`` subclass (see ``cardi
 whose message names the file, what was wrong and what is accepted; no exception of wfdb, pyedflib, numpy or
 pandas escapes. ``sampling_rate_hz`` fills in for files that state no rate (.npy, CSV without time column);
 a rate stated in the file wins and a disagreement is noted in ``header_comments``.
+
+Uploads are untrusted: names they give are never used as paths (``names``), and what they announce is
+checked against the resource limits of ``limits`` before it is read. Messages show an upload's base name,
+never a server path.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from cardioagent.tools.signal.loaders.csv_loader import load_csv
 from cardioagent.tools.signal.loaders.edf_loader import load_edf
 from cardioagent.tools.signal.loaders.grouping import RecordGroup, group_files
 from cardioagent.tools.signal.loaders.image_loader import load_image
+from cardioagent.tools.signal.loaders.limits import LoaderLimits, limits
+from cardioagent.tools.signal.loaders.names import display_name, scrub_paths
 from cardioagent.tools.signal.loaders.numpy_loader import load_numpy
 from cardioagent.tools.signal.loaders.validate import (
     DEFAULT_MAX_BYTES,
@@ -31,7 +37,19 @@ from cardioagent.tools.signal.loaders.validate import (
 from cardioagent.tools.signal.loaders.wfdb_loader import load_wfdb
 from cardioagent.tools.signal.recording import Recording
 
-__all__ = ["DEFAULT_MAX_BYTES", "MAX_UPLOAD_ENV", "SUPPORTED_FORMATS", "load_files", "load_recording"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_UPLOAD_ENV",
+    "SUPPORTED_FORMATS",
+    "LoaderLimits",
+    "limits",
+    "load_files",
+    "load_recording",
+]
+
+# Called with each loaded recording and its files as (safe base name, where the bytes are now), while
+# they still exist: the recording store copies them under those names.
+OnLoaded = Callable[[Recording, list[tuple[str, Path]]], None]
 
 
 def load_files(
@@ -39,6 +57,7 @@ def load_files(
     *,
     sampling_rate_hz: float | None = None,
     max_bytes: int | None = None,
+    on_loaded: OnLoaded | None = None,
 ) -> list[Recording]:
     """Group the uploaded paths into records, load each, and validate it.
 
@@ -52,7 +71,13 @@ def load_files(
     with tempfile.TemporaryDirectory(prefix="cardioagent-upload-") as tmp:
         workdir = Path(tmp)
         groups = _guarded("(upload)", lambda: group_files(list(paths), workdir, limit))
-        return [_guarded(g.main.label, lambda g=g: _load_group(g, workdir, sampling_rate_hz)) for g in groups]
+        recordings = []
+        for g in groups:
+            rec = _guarded(g.main.label, lambda g=g: _load_group(g, workdir, sampling_rate_hz))
+            if on_loaded is not None:
+                on_loaded(rec, [(f.name, f.path) for f in g.files])
+            recordings.append(rec)
+        return recordings
 
 
 def load_recording(path: str | Path, **kw) -> Recording:
@@ -61,7 +86,7 @@ def load_recording(path: str | Path, **kw) -> Recording:
     if len(recordings) != 1:
         names = ", ".join(r.name for r in recordings)
         raise InputError(
-            str(path),
+            display_name(str(path)),
             f"it holds {len(recordings)} records ({names}), not one",
             "a single record; use load_files for several",
         )
@@ -85,7 +110,7 @@ def _guarded(label: str, fn: Callable[[], object]):
         raise FileTooLargeError(label, "the recording does not fit in memory", "a shorter recording") from e
     except Exception as e:  # the contract: no raw library exception reaches the user
         if isinstance(e, OSError) and e.filename:
-            label = str(e.filename)
+            label = display_name(str(e.filename))
         raise CorruptFileError(
-            label, f"the file could not be read ({type(e).__name__}: {e})", SUPPORTED_FORMATS
+            label, f"the file could not be read ({type(e).__name__}: {scrub_paths(str(e))})", SUPPORTED_FORMATS
         ) from e

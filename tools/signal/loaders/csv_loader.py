@@ -9,6 +9,8 @@
   of sample numbers (named index/sample, or 0,1,2,...) is dropped and says nothing about the rate; then
   ``sampling_rate_hz`` must be given.
 * A unit in brackets in a column name ("ecg (mV)") becomes the channel's unit.
+* Rows and columns are counted before parsing and refused over ``CARDIOAGENT_MAX_CSV_ROWS`` /
+  ``CARDIOAGENT_MAX_CSV_COLUMNS``; the parser never reads more rows than the limit.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import re
 import numpy as np
 import pandas as pd
 
-from cardioagent.tools.errors import CorruptFileError, SamplingRateError
+from cardioagent.tools.errors import CorruptFileError, FileTooLargeError, SamplingRateError
 from cardioagent.tools.signal.loaders.assemble import build_signal_recording, pick_rate
 from cardioagent.tools.signal.loaders.channel_kinds import ChannelKind, guess_channel_kind, split_unit
 from cardioagent.tools.signal.loaders.grouping import RecordGroup
-from cardioagent.tools.signal.loaders.validate import HOW_TO_GIVE_RATE
+from cardioagent.tools.signal.loaders.limits import ENV_OF
+from cardioagent.tools.signal.loaders.names import clean_text
+from cardioagent.tools.signal.loaders.validate import HOW_TO_GIVE_RATE, check_sample_count, limits
 from cardioagent.tools.signal.recording import Recording
 
 _ACCEPTED = (
@@ -98,18 +102,42 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
     except UnicodeDecodeError:
         raise CorruptFileError(label, "the file is not UTF-8 text", _ACCEPTED) from None
 
-    lines = text.splitlines()
+    # Leading comments and the first row, read line by line: splitting a large file into a list of
+    # lines would cost many times its size.
     comments: list[str] = []
     skip = 0
-    while skip < len(lines) and (not lines[skip].strip() or lines[skip].lstrip().startswith("#")):
-        if lines[skip].strip():
-            comments.append(lines[skip].lstrip()[1:].strip())
-        skip += 1
-    if skip >= len(lines):
+    first_line: str | None = None
+    for line in io.StringIO(text, newline=None):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            if stripped:
+                comments.append(stripped[1:].strip())
+            skip += 1
+            continue
+        first_line = line.rstrip("\r\n")
+        break
+    if first_line is None:
         raise CorruptFileError(label, "the file holds no rows", _ACCEPTED)
-    sep = _delimiter(lines[skip])
-    first = lines[skip].split(sep) if sep else lines[skip].split()
+    sep = _delimiter(first_line)
+    first = first_line.split(sep) if sep else first_line.split()
     has_header = not all(_is_number(f) for f in first)
+    lim = limits()
+    n_lines = max(text.count("\n"), text.count("\r")) + (0 if text.endswith(("\n", "\r")) else 1)
+    n_rows = n_lines - skip - (1 if has_header else 0)
+    if len(first) > lim.max_csv_columns:
+        raise FileTooLargeError(
+            label,
+            f"the file has {len(first):,} columns, over the limit of {lim.max_csv_columns:,}",
+            f"CSV files of up to {lim.max_csv_columns:,} columns (set by {ENV_OF['max_csv_columns']})",
+        )
+    if n_rows > lim.max_csv_rows:
+        raise FileTooLargeError(
+            label,
+            f"the file has {n_rows:,} rows, over the limit of {lim.max_csv_rows:,}",
+            f"CSV files of up to {lim.max_csv_rows:,} rows (set by {ENV_OF['max_csv_rows']}); cut the recording "
+            "shorter",
+        )
+    check_sample_count(label, n_rows, len(first), source="rows x columns")
 
     try:
         frame = pd.read_csv(
@@ -119,9 +147,18 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
             skiprows=skip,
             skipinitialspace=True,
             engine="c" if sep else "python",
+            nrows=lim.max_csv_rows + 1,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
-        raise CorruptFileError(label, f"the rows cannot be parsed as CSV ({e})", _ACCEPTED) from e
+        raise CorruptFileError(
+            label, f"the rows cannot be parsed as CSV ({clean_text(str(e), 200)})", _ACCEPTED
+        ) from e
+    if len(frame) > lim.max_csv_rows or frame.shape[1] > lim.max_csv_columns:
+        raise FileTooLargeError(
+            label,
+            f"the file has more than {lim.max_csv_rows:,} rows or {lim.max_csv_columns:,} columns",
+            f"CSV files within the limits set by {ENV_OF['max_csv_rows']} and {ENV_OF['max_csv_columns']}",
+        )
     if not has_header:
         frame.columns = [f"ch{i + 1}" for i in range(frame.shape[1])]
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -141,7 +178,8 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
             row = int(np.argmax(bad.to_numpy())) + skip + 1 + (1 if has_header else 0)
             raise CorruptFileError(
                 label,
-                f"column {col!r} has a non-numeric value {frame[col][bad].iloc[0]!r} on line {row}",
+                f"column {clean_text(col, 60)!r} has a non-numeric value "
+                f"{clean_text(str(frame[col][bad].iloc[0]), 40)!r} on line {row}",
                 _ACCEPTED,
             )
         numeric[col] = values.to_numpy(dtype=np.float64)
@@ -163,7 +201,7 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
         file_rate = _rate_from_time(time_values, strict=strict)
         if file_rate is None and not strict:
             raise SamplingRateError(
-                label, f"the time column {time_col!r} does not rise steadily", HOW_TO_GIVE_RATE
+                label, f"the time column {clean_text(time_col, 60)!r} does not rise steadily", HOW_TO_GIVE_RATE
             )
     fs = pick_rate(file_rate, sampling_rate_hz, comments)
     if fs is None:
@@ -182,7 +220,7 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
         names=names,
         units=units,
         sampling_rate_hz=fs,
-        rate_source=f"from the time column {time_col!r}" if file_rate is not None else "as given",
+        rate_source=f"from the time column {clean_text(time_col, 60)!r}" if file_rate is not None else "as given",
         names_given=has_header,
         comments=comments,
     )

@@ -10,6 +10,9 @@ are left out when the file has ECG or PPG, with a note: a sleep study would othe
 channel by channel into gigabytes.
 
 Only sex and age are taken from the EDF+ patient field; name, code and birth date are not kept.
+
+The samples x channels the header announces (after resampling) are checked against the limit before a
+channel is read.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from cardioagent.tools.errors import CorruptFileError, EmptyChannelError
 from cardioagent.tools.signal.loaders.assemble import build_signal_recording
 from cardioagent.tools.signal.loaders.channel_kinds import guess_channel_kind
 from cardioagent.tools.signal.loaders.grouping import RecordGroup
+from cardioagent.tools.signal.loaders.names import clean_text, scrub_paths
+from cardioagent.tools.signal.loaders.validate import check_sample_count, limits
 from cardioagent.tools.signal.recording import AnnotationSet, ChannelKind, Demographics, Recording
 
 _ACCEPTED = "an EDF or EDF+ file (European Data Format) as written by recording devices or pyedflib"
@@ -74,7 +79,9 @@ def load_edf(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
     try:
         reader = pyedflib.EdfReader(str(group.main.path))
     except OSError as e:
-        raise CorruptFileError(label, f"the file is not a readable EDF/EDF+ file ({e})", _ACCEPTED) from e
+        raise CorruptFileError(
+            label, f"the file is not a readable EDF/EDF+ file ({clean_text(scrub_paths(str(e)), 200)})", _ACCEPTED
+        ) from e
     try:
         return _read(group, reader)
     finally:
@@ -86,8 +93,11 @@ def _read(group: RecordGroup, reader: pyedflib.EdfReader) -> Recording:
     n = reader.signals_in_file
     if n == 0:
         raise EmptyChannelError(label, "the file holds no signal channels", _ACCEPTED)
-    labels = [reader.getLabel(i).strip() for i in range(n)]
+    check_sample_count(label, 1, n, source="as the EDF header announces")
+    labels = [clean_text(reader.getLabel(i), 64) for i in range(n)]
     rates = [float(reader.getSampleFrequency(i)) for i in range(n)]
+    if not all(math.isfinite(r) for r in rates):
+        raise CorruptFileError(label, "a channel's sampling rate is not a finite number", _ACCEPTED)
     kinds = [guess_channel_kind(lab) for lab in labels]
     comments: list[str] = []
 
@@ -107,6 +117,11 @@ def _read(group: RecordGroup, reader: pyedflib.EdfReader) -> Recording:
         n_out = int(reader.getNSamples()[same_rate[0]])
     else:
         n_out = math.floor(duration * fs)
+    # What reading and resampling would allocate, checked before any channel is read.
+    check_sample_count(label, n_out, len(keep), source="after bringing the kept channels to one rate")
+    n_in = sum(int(reader.getNSamples()[i]) for i in keep)
+    if n_in > limits().max_samples:
+        check_sample_count(label, n_in, 1, source="the kept channels together, as stored")
     if len({rates[i] for i in keep}) > 1:
         comments.append(
             "loader: EDF sampling rates "
@@ -124,13 +139,13 @@ def _read(group: RecordGroup, reader: pyedflib.EdfReader) -> Recording:
     comments.append(f"EDF start: {start.isoformat()}")
     annotations = []
     onsets, _durations, texts = reader.readAnnotations()
-    if len(onsets):
+    kept = [(round(float(t) * fs), clean_text(str(x), 80)) for t, x in zip(onsets, texts)
+            if math.isfinite(float(t)) and 0 <= float(t) * fs < max(n_out, 1)]
+    if len(kept) < len(onsets):
+        comments.append(f"loader: {len(onsets) - len(kept)} EDF annotation(s) outside the recording left out")
+    if kept:
         annotations.append(
-            AnnotationSet(
-                source="edf",
-                samples=[round(float(t) * fs) for t in onsets],
-                symbols=[str(t) for t in texts],
-            )
+            AnnotationSet(source="edf", samples=[s for s, _ in kept], symbols=[x for _, x in kept])
         )
     return build_signal_recording(
         group,

@@ -3,8 +3,11 @@ would be accepted.
 
 Decisions (documented here because the loaders rely on them):
 
-* Size is checked from the file system before a byte of content is read; for a ``.zip`` the declared size
-  of every member and their total must also fit the limit (so a small archive cannot unpack into gigabytes).
+* Size is checked from the file system before a byte of content is read; for a ``.zip`` (and a ``.npz``)
+  the declared size of every member and their total must also fit the limit (so a small archive cannot
+  unpack into gigabytes), and what is unpacked is counted as it comes (declared sizes can lie).
+* What a file announces (samples x channels from a header or an array's shape, CSV rows and columns, image
+  pixels) is checked against ``limits.LoaderLimits`` before the content is read or decoded.
 * The sampling rate must lie in 50 Hz .. 10 kHz: below 50 Hz a QRS complex is not resolved, above 10 kHz the
   file is almost certainly mislabelled (e.g. a rate given in samples per minute or a time column in ms).
 * A channel that is all NaN, more than half NaN, or flat (constant) is dropped, and a line saying so is
@@ -15,7 +18,6 @@ Decisions (documented here because the loaders rely on them):
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -27,14 +29,22 @@ from cardioagent.tools.errors import (
     SamplingRateError,
     UnsupportedFormatError,
 )
+from cardioagent.tools.signal.loaders.limits import (
+    DEFAULT_MAX_BYTES,
+    ENV_OF,
+    MAX_UPLOAD_ENV,
+    LoaderLimits,
+    limits,
+    resolve_max_bytes,
+)
 from cardioagent.tools.signal.recording import Channel
+
+__all__ = ["DEFAULT_MAX_BYTES", "MAX_UPLOAD_ENV", "LoaderLimits", "limits", "resolve_max_bytes"]
 
 SUPPORTED_FORMATS = (
     "WFDB (.hea with .dat or .mat), EDF/EDF+ (.edf), CSV (.csv), NumPy (.npy/.npz), "
     "ECG image (.png/.jpg/.jpeg/.pdf), or a .zip of these"
 )
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-MAX_UPLOAD_ENV = "CARDIOAGENT_MAX_UPLOAD_MB"
 
 MIN_SAMPLING_RATE_HZ = 50.0
 MAX_SAMPLING_RATE_HZ = 10_000.0
@@ -61,20 +71,6 @@ HOW_TO_GIVE_RATE = (
 )
 
 
-def resolve_max_bytes(max_bytes: int | None) -> int:
-    """The explicit argument, else ``CARDIOAGENT_MAX_UPLOAD_MB`` (in MB), else 50 MB."""
-    if max_bytes is not None:
-        return int(max_bytes)
-    raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_BYTES
-    try:
-        mb = float(raw)
-    except ValueError:
-        raise ValueError(f"{MAX_UPLOAD_ENV}={raw!r} is not a number of megabytes") from None
-    return int(mb * 1024 * 1024)
-
-
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB" if n >= 100_000 else f"{n:,} bytes"
 
@@ -97,6 +93,27 @@ def check_unpacked_size(label: str, member: str | None, size: int, max_bytes: in
             label,
             f"{what} {_mb(size)}, over the upload limit of {_mb(max_bytes)}",
             f"archives whose unpacked content is up to {_mb(max_bytes)} (set by {MAX_UPLOAD_ENV})",
+        )
+
+
+def check_sample_count(label: str, n_samples: int, n_channels: int, *, source: str = "") -> None:
+    """Refuse a recording whose samples x channels (as announced, before reading) is over the limit."""
+    lim = limits()
+    where = f" ({source})" if source else ""
+    if n_channels > lim.max_channels:
+        raise FileTooLargeError(
+            label,
+            f"the recording has {n_channels:,} channels{where}, over the limit of {lim.max_channels:,}",
+            f"recordings of up to {lim.max_channels:,} channels (set by {ENV_OF['max_channels']})",
+        )
+    total = int(n_samples) * max(1, int(n_channels))
+    if total > lim.max_samples:
+        raise FileTooLargeError(
+            label,
+            f"the recording holds {n_samples:,} samples x {n_channels:,} channel(s) = {total:,} values{where}, "
+            f"over the limit of {lim.max_samples:,}",
+            f"recordings of up to {lim.max_samples:,} values (samples x channels, set by "
+            f"{ENV_OF['max_samples']}); cut the recording shorter or upload fewer channels",
         )
 
 
@@ -127,7 +144,7 @@ def check_sampling_rate(label: str, fs: float | None, *, source: str = "") -> fl
 
 
 # Bytes per sample of the WFDB storage formats whose size is fixed (the FLAC formats 5xx are not).
-_WFDB_BYTES_PER_SAMPLE = {
+WFDB_BYTES_PER_SAMPLE = {
     "8": 1.0,
     "16": 2.0,
     "24": 3.0,
@@ -156,9 +173,9 @@ def check_wfdb_data_sizes(label: str, header, data_sizes: dict[str, int]) -> Non
         if fname not in data_sizes:
             continue
         fmts = {header.fmt[i] for i in idx}
-        if len(fmts) != 1 or next(iter(fmts)) not in _WFDB_BYTES_PER_SAMPLE:
+        if len(fmts) != 1 or next(iter(fmts)) not in WFDB_BYTES_PER_SAMPLE:
             continue
-        bps = _WFDB_BYTES_PER_SAMPLE[next(iter(fmts))]
+        bps = WFDB_BYTES_PER_SAMPLE[next(iter(fmts))]
         offset = int((header.byte_offset or [0] * header.n_sig)[idx[0]] or 0)
         spf = [int((header.samps_per_frame or [1] * header.n_sig)[i] or 1) for i in idx]
         frame_bytes = sum(spf) * bps

@@ -1,0 +1,112 @@
+"""The learned part of question reading: what kind of answer a question without allowed answers wants
+(verify / open / explain / plot), from its sentence embedding.
+
+The question's vocabulary targets are masked first ("Do I have AFib?" -> "Do I have FINDING?"), so the
+model learns the shape of the request, not the findings of its training phrasings; the embedding is the
+local all-MiniLM-L6-v2 one; the classifier a multinomial logistic regression, whose weights ship as JSON
+(``question_type_model.json``, a few hundred kB) and run with numpy. It is trained by
+``cardioagent train parser`` on the tune template families of ``bench/question_parsing.py`` and kept only
+where leave-one-family-out cross-validation shows it beats the word rules of ``agent.question`` (the
+training report, ``question_type_report.json``, holds both figures). Its probability is calibrated in that
+cross-validation; below ``MIN_PROBABILITY`` the word rules decide.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL = Path(__file__).parent / "question_type_model.json"
+LEARNED_TYPES = ("verify", "open", "explain", "plot")
+MIN_PROBABILITY = 0.6
+
+
+def masked(question: str) -> str:
+    """The question with every vocabulary target replaced by its kind, in capitals."""
+    from cardioagent.tools.vocabulary import vocabulary
+
+    voc = vocabulary()
+    text = voc.spell(question)
+    for m in sorted(voc.find(text, spell=False), key=lambda m: -m.start):
+        text = text[:m.start] + m.kind.upper() + text[m.end:]
+    return text
+
+
+def features(questions: list[str]) -> np.ndarray:
+    from cardioagent.knowledge_base.embedding import embed_texts
+
+    x = np.asarray(embed_texts([masked(q) for q in questions]), dtype=np.float32)
+    return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-9)
+
+
+@lru_cache(maxsize=1)
+def _model() -> dict | None:
+    if not MODEL.is_file():
+        return None
+    spec = json.loads(MODEL.read_text())
+    spec["W"] = np.asarray(spec["coef"], dtype=np.float32)
+    spec["b"] = np.asarray(spec["intercept"], dtype=np.float32)
+    return spec
+
+
+def predict(question: str) -> tuple[str, float] | None:
+    """(type, probability) from the shipped model, or None when no model ships or embeddings are missing."""
+    spec = _model()
+    if spec is None:
+        return None
+    try:
+        x = features([question])[0]
+    except Exception:  # no embedding model installed: the word rules decide
+        return None
+    z = spec["W"] @ x + spec["b"]
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    k = int(np.argmax(p))
+    return spec["classes"][k], float(p[k])
+
+
+def train(items: list[dict], families: tuple[str, ...], out: Path = MODEL, c: float = 4.0) -> dict:
+    """Fit on ``items`` (dicts with question, type, family, n_recordings, options) of ``families``; compare
+    with the word rules by leave-one-family-out CV; write the model only when it is better. Returns the
+    report."""
+    from sklearn.linear_model import LogisticRegression
+
+    from cardioagent.agent.question import rule_type
+
+    data = [it for it in items if it["family"] in families and it["type"] in LEARNED_TYPES
+            and not it.get("options") and it["n_recordings"] < 2]
+    x = features([it["question"] for it in data])
+    y = np.array([it["type"] for it in data])
+    fam = np.array([it["family"] for it in data])
+    learned = rules = 0
+    brier = []
+    for held in sorted(set(fam)):
+        tr, te = fam != held, fam == held
+        if len(set(y[tr])) < 2:
+            continue
+        clf = LogisticRegression(C=c, max_iter=2000).fit(x[tr], y[tr])
+        proba = clf.predict_proba(x[te])
+        pred = clf.classes_[proba.argmax(1)]
+        conf = proba.max(1)
+        for it, p, pc in zip([d for d, m in zip(data, te) if m], pred, conf):
+            rule = rule_type(it["question"], [], it["n_recordings"], [])
+            hybrid = p if pc >= MIN_PROBABILITY else rule
+            learned += hybrid == it["type"]
+            rules += rule == it["type"]
+            brier.append((1.0 - pc) ** 2 if p == it["type"] else pc ** 2)
+    n = len(data)
+    report = {"n": n, "families": sorted(set(fam)), "cv": "leave-one-template-family-out",
+              "accuracy_learned_with_rule_fallback": round(learned / n, 3), "accuracy_rules": round(rules / n, 3),
+              "brier_top_class": round(float(np.mean(brier)), 4), "min_probability": MIN_PROBABILITY, "C": c}
+    report["shipped"] = learned > rules
+    if report["shipped"]:
+        clf = LogisticRegression(C=c, max_iter=2000).fit(x, y)
+        out.write_text(json.dumps({"classes": list(clf.classes_), "coef": np.round(clf.coef_, 5).tolist(),
+                                   "intercept": np.round(clf.intercept_, 5).tolist(), "report": report}))
+    elif out.is_file():
+        out.unlink()
+    _model.cache_clear()
+    out.with_name("question_type_report.json").write_text(json.dumps(report, indent=2))
+    return report

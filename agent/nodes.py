@@ -27,7 +27,7 @@ from cardioagent.agent.planner import (
     required_calls,
     route,
 )
-from cardioagent.agent.question import parse_question
+from cardioagent.agent.question import parse_question, with_context
 from cardioagent.agent.safety import EmergencyCheck, check_emergency, soften_diagnosis_claims
 from cardioagent.agent.state import AgentState, ToolCallRecord
 from cardioagent.agent.untrusted import DATA_NOTE, as_data, inert_markdown
@@ -45,6 +45,12 @@ PLAIN_WORDS_SYSTEM = (
     "You explain heart-signal findings to a non-specialist in two short sentences. Use only the facts "
     "given. Do not write any numbers. Do not give a diagnosis. " + DATA_NOTE
 )
+
+
+def _in_context(state: AgentState) -> str:
+    """This turn's question, with the targets of earlier questions when it is a follow-up naming none."""
+    earlier = [str(m.content) for m in state.get("messages", [])[:-1] if getattr(m, "type", "") == "human"]
+    return with_context(state["question"], earlier)
 
 
 class Nodes:
@@ -114,7 +120,7 @@ class Nodes:
                 for c in calls:
                     c.reason += " (the language model called no tool; the deterministic planner chose this)"
         elif rounds == 0:
-            calls = plan(state["question"], refs, self.registry)
+            calls = plan(_in_context(state), refs, self.registry)
         update = {"pending": [c.model_dump() for c in calls], "rounds": rounds + 1, "usage": usage}
         if dropped:
             update["results"] = list(state.get("results", [])) + dropped
@@ -205,7 +211,7 @@ class Nodes:
     # -- answer ------------------------------------------------------------------------------------------
     def answer(self, state: AgentState) -> dict:
         records = [ToolCallRecord(**r) for r in state.get("results", [])]
-        knowledge = self.gather_knowledge(state["question"], records)
+        knowledge = self.gather_knowledge(_in_context(state), records)
         refs = [r for r in state.get("recordings", []) if r["id"] in state.get("focus", [])]
         measured = any(r.ok and r.tool != "knowledge_search" for r in records)
         plain, reply = (None, None)

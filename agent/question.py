@@ -93,6 +93,25 @@ def parse_question(question: str, options: list[str] | tuple[str, ...] = (), n_r
                           unmapped=unmapped)
 
 
+FOLLOW_UP = re.compile(r"\b(that|this|it|those|these|them|same)\b|^\s*(and|what about|how about)\b", re.I)
+
+
+def with_context(question: str, earlier: list[str]) -> str:
+    """The question to plan and judge: a follow-up that names no finding or quantity of its own ("is that
+    normal for a 70-year-old?", "and in the second one?") is read with the targets of the latest earlier
+    question that named some, so the same measurement is looked at again."""
+    from cardioagent.tools.vocabulary import vocabulary
+
+    kinds = {"finding", "quantity", "noise", "superclass"}
+    if vocabulary().find(question, kinds=kinds) or not FOLLOW_UP.search(question):
+        return question
+    for previous in reversed(earlier):
+        named = vocabulary().find(previous, kinds=kinds)
+        if named:
+            return f"{question} ({', '.join(m.text for m in named)})"
+    return question
+
+
 def _type(question: str, options: list[str], n_recordings: int, recordings: list[int]) -> QuestionType:
     """Allowed answers and two recordings decide by definition; otherwise the learned classifier
     (``agent.question_type``) when it ships and is confident, else the word rules."""

@@ -49,6 +49,7 @@ NAMES_SECTION = "Names"
 LEXICAL_BOOST = 0.12
 # ... when the query contains one of its SNOMED-CT codes: a code is unambiguous, so this decides.
 CODE_BOOST = 1.0
+VOCABULARY_BOOST = 0.15  # an entry about a finding the query names exactly; less than a code, more than words
 # ... when a value in the query ("QTc 490", "48 bpm") meets one of its numeric criteria (ckepe rules).
 NUMERIC_BOOST = 0.06
 # ... times its BM25 score over name, synonyms and text, scaled so the query's best entry gets the full
@@ -357,6 +358,8 @@ class KnowledgeStore:
         for e in entries:
             if any(re.search(rf"(?<!\d){code}(?!\d)", query) for code in e.snomed):
                 bonus[e.id] += CODE_BOOST
+        for eid in self._vocabulary_matches(query, entries):  # exact vocabulary match first
+            bonus[eid] += VOCABULARY_BOOST
         if self.numeric_boost:
             for eid in _numeric_matches(query, {e.id for e in entries}):
                 bonus[eid] += self.numeric_boost
@@ -368,6 +371,24 @@ class KnowledgeStore:
                     if scores.get(e.id, 0.0) > 0:
                         bonus[e.id] += self.bm25_weight * scores[e.id] / top
         return {i: b for i, b in bonus.items() if b >= MIN_BONUS}
+
+    def _vocabulary_matches(self, query: str, entries: list[KnowledgeEntry]) -> set[str]:
+        """Entries about a finding the query names in the clinical vocabulary's words (a name, abbreviation,
+        lay word or misspelling): the entry with the same id, the same SNOMED code, or the same name."""
+        from cardioagent.tools.vocabulary import vocabulary
+
+        voc = vocabulary()
+        found = [voc.get(m.id) for m in voc.find(query, kinds={"finding", "noise", "superclass"})]
+        if not found:
+            return set()
+        out = set()
+        for term in found:
+            names = {_normalize(n) for n in (term.name, *term.synonyms) if len(n) > 3}
+            for e in entries:
+                if (e.id == term.id or set(term.snomed) & set(e.snomed) or _normalize(e.name) in names
+                        or _normalize(e.id.replace("_", " ")) in names):
+                    out.add(e.id)
+        return out
 
     def _bm25(self) -> Bm25:
         entries = self.entries()

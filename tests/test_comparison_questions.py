@@ -122,3 +122,24 @@ def test_a_question_is_not_a_request_to_draw():
     calls = plan("Does this ECG show static noise in lead aVL?", [RecordingRef(id="r", name="r", modality="ecg")],
                  default_registry())
     assert "render_ecg_paper" not in {c.tool for c in calls}
+
+
+def test_a_follow_up_without_targets_is_read_with_the_earlier_ones():
+    from cardioagent.agent.question import with_context
+
+    asked = with_context("is that normal for a 70-year-old?", ["what is the heart rate?", "and the HRV?"])
+    assert "HRV" in asked
+    calls = plan(asked, [RecordingRef(id="r", name="r", modality="ecg")], default_registry())
+    assert "hrv_analysis" in {c.tool for c in calls}
+    assert with_context("Is the QTc long?", ["and the HRV?"]) == "Is the QTc long?"  # names its own target
+
+
+def test_unparsed_words_are_reported_and_types_come_from_options_first():
+    from cardioagent.agent.question import parse_question
+
+    p = parse_question("zorbly flimflam about lead V2?", n_recordings=1, link=False)
+    assert p.leads == ["V2"] and "zorbly" in p.unmapped and not p.targets
+    assert parse_question("Is this afib or atrial flutter?", ["atrial fibrillation", "atrial flutter", "none"],
+                          n_recordings=1).type == "choose"
+    assert parse_question("Does the later ECG differ in QTc?", n_recordings=2).type == "compare"
+    assert parse_question("What does WPW mean?", n_recordings=0).type == "explain"

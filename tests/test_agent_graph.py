@@ -162,3 +162,25 @@ def test_conversation_and_recordings_survive_a_restart(tmp_path, record):
     history = second.history(a1.thread_id)
     assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
     assert second.threads()[0].thread_id == a1.thread_id and second.threads()[0].turns == 2
+
+
+def test_invalid_model_calls_are_dropped_with_the_reason_in_the_trace(tmp_path, record):
+    """The deterministic planner validates a configured model's plan: an unknown tool and a call naming a
+    recording that is not in the conversation never run, and the trace says why."""
+    probe = _assistant(tmp_path / "probe")
+    rec_id = probe.upload(record)[0].id
+    responses = [
+        AIMessage(content="", tool_calls=[
+            {"name": "made_up_tool", "args": {"recording_id": rec_id}, "id": "c1"},
+            {"name": "fake_rate", "args": {"recording_id": "../../etc"}, "id": "c2"},
+            {"name": "fake_rate", "args": {"recording_id": rec_id}, "id": "c3"},
+        ]),
+        AIMessage(content="That is enough."),
+    ]
+    answer = _assistant(tmp_path, responses, planner="llm").ask("How fast is it?", record)
+    dropped = [s for s in answer.trace if not s.ok and "dropped before running" in (s.error or "")]
+    assert {s.tool for s in dropped} == {"made_up_tool", "fake_rate"}
+    assert any("no tool named" in s.error for s in dropped)
+    assert any("not a recording of this conversation" in s.error for s in dropped)
+    ran = [s for s in answer.trace if s.ok]
+    assert [s.tool for s in ran] == ["fake_rate"] and FakeRateTool.calls[-1] == "E07500"

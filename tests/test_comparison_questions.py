@@ -143,3 +143,14 @@ def test_unparsed_words_are_reported_and_types_come_from_options_first():
                           n_recordings=1).type == "choose"
     assert parse_question("Does the later ECG differ in QTc?", n_recordings=2).type == "compare"
     assert parse_question("What does WPW mean?", n_recordings=0).type == "explain"
+
+
+def test_a_model_plan_gets_the_tools_its_targets_need():
+    from cardioagent.agent.planner import PlannedCall, required_calls
+
+    ref = RecordingRef(id="r", name="r", modality="ecg")
+    made = [PlannedCall(tool="heart_rate", args={"recording_id": "r"}, reason="chosen by the language model")]
+    extra = required_calls("Is the QTc long, and are there extra systoles?", [ref], default_registry(), made)
+    assert {c.tool for c in extra} == {"ecg_intervals", "rhythm_analysis"}
+    assert all("vocabulary check" in c.reason and c.args == {"recording_id": "r"} for c in extra)
+    assert required_calls("What is the heart rate?", [ref], default_registry(), made) == []

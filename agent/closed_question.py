@@ -26,6 +26,9 @@ How a question is read, from its options first:
    (case- and space-insensitive, a final plural "s" tolerated) and judged present, absent or undetermined.
 
 How a finding is judged (``judge``):
+- a finding for which ``ecg_intervals`` gave an interpretation statement (bundle branch blocks, non-specific
+  IVCD, left anterior fascicular block, first-degree AV block, axis deviation; matched through the
+  vocabulary id): the statement's verdict, with its per-lead evidence and published criteria;
 - sinus rhythm / sinus bradycardia / sinus tachycardia: P waves before at least half the beats
   (``rhythm_analysis`` P-wave presence), intervals not irregularly irregular, and the rate rule of the entry
   (< 60, 60-100, > 100 bpm; the three are told apart by rate alone, so no grey zone here);
@@ -180,6 +183,8 @@ class Facts(BaseModel):
     order: list[str] = Field(default_factory=list, description="recording ids in the order they were attached")
     # lead (lower case) -> noise kind -> present (True / False / None = undetermined), from signal_quality
     noise: dict[str, dict[str, bool | None]] = Field(default_factory=dict)
+    # vocabulary id -> interpretation statement (ecg_intervals ``statements``: verdict, criteria, evidence)
+    statements: dict[str, dict] = Field(default_factory=dict)
 
     def measurements(self) -> list[Measurement]:
         return [m for m in (self.heart_rate, self.pr, self.qrs, self.qtc) if m is not None and m.value is not None]
@@ -224,6 +229,7 @@ def facts_of(records: list[ToolCallRecord], recording_id: str | None = None) -> 
             f.pr, f.qrs, f.qtc, f.qt, f.rr, f.p_duration = (
                 _measurement(r.get(k)) for k in ("pr", "qrs", "qtc_bazett", "qt", "rr", "p_duration"))
             hr_from_intervals = _measurement(r.get("heart_rate"))
+            f.statements = {s["id"]: s for s in r.get("statements") or [] if s.get("id")}
         elif rec.tool == "signal_quality":
             for ch in r.get("channels") or []:
                 found = {n.get("kind"): n.get("present") for n in ch.get("noise") or [] if n.get("kind")}
@@ -294,6 +300,8 @@ def concept_in_question(question: str) -> tuple[str, str] | None:
 
 def judge(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
     """(verdict, reason, criteria used) for one concept against the facts of the turn."""
+    if (stated := _judge_by_statement(concept, f)) is not None:
+        return stated
     if concept in SINUS_RATE:
         return _judge_sinus(concept, f)
     if concept == "sinus_arrhythmia":
@@ -303,6 +311,30 @@ def judge(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
     if concept in PREMATURE or concept == PREMATURE_BEATS:
         return _judge_premature(concept, f)
     return _judge_by_rules(concept, f)
+
+
+def _judge_by_statement(concept: str, f: Facts) -> tuple[Verdict, str, list[str]] | None:
+    """The interpretation statement of ecg_intervals for this concept (knowledge-base id mapped to the
+    vocabulary id through the entry's id, name and synonyms), when there is one: its verdict, the per-lead
+    evidence and the published criteria it applied."""
+    if not f.statements:
+        return None
+    from cardioagent.knowledge_base.entries import cached_corpus
+    from cardioagent.tools.vocabulary import vocabulary
+
+    entry = next((e for e in cached_corpus() if e.id == concept), None)
+    names = [concept.replace("_", " ")] + ([entry.name, *entry.synonyms] if entry else [])
+    st = next((f.statements[t.id] for n in names if (t := vocabulary().resolve(n)) is not None
+               and t.id in f.statements), None)
+    if st is None:
+        return None
+    name = st.get("name") or st["id"].replace("_", " ")
+    evidence = "; ".join(st.get("evidence") or []) or "no evidence recorded"
+    criteria = list(st.get("criteria") or [])
+    source = (st.get("source") or "").split(". ")[0]
+    rule = "; ".join(criteria) + (f" ({source})" if source else "")
+    how = {"present": "criteria met", "absent": "criteria not met", "undetermined": "cannot be decided"}
+    return st["verdict"], f"{name} {how.get(st['verdict'], st['verdict'])}: {evidence} — criteria: {rule}", criteria
 
 
 def _ckepe(concept: str, f: Facts):

@@ -66,6 +66,36 @@ def headline(measurements: list[Measurement], quantity_of) -> list[Measurement]:
     return [m for m in measured if m.channel is None or quantity_of(m) not in aggregate]
 
 
+def _statements(records: list[ToolCallRecord]) -> dict[str, str]:
+    """vocabulary id -> verdict of the interpretation statements of this turn (ecg_intervals)."""
+    out: dict[str, str] = {}
+    for rec in records:
+        if rec.ok and rec.tool == "ecg_intervals":
+            for st in (rec.result or {}).get("statements") or []:
+                if st.get("id"):
+                    out[st["id"]] = st.get("verdict", "undetermined")
+    return out
+
+
+def _stated_entries(stated: dict[str, str], store) -> dict[str, str]:
+    """knowledge entry id -> verdict, for the entries naming a stated finding (via the vocabulary)."""
+    if not stated:
+        return {}
+    from cardioagent.tools.vocabulary import vocabulary
+
+    voc = vocabulary()
+    by_code = {code: tid for tid in stated if (t := voc.terms.get(tid)) is not None for code in t.snomed}
+    out = {}
+    for entry in store.entries():
+        hit = next((by_code[c] for c in entry.snomed if c in by_code), None)
+        for name in (entry.id.replace("_", " "), entry.name):
+            if hit is None and (term := voc.resolve(name)) is not None and term.id in stated:
+                hit = term.id
+        if hit is not None:
+            out[entry.id] = stated[hit]
+    return out
+
+
 def _renumber(lines: list[str]) -> tuple[list[str], dict[int, int]]:
     """Citations numbered 1, 2, 3 in order of first use; entries no line cites are not listed."""
     mapping: dict[int, int] = {}
@@ -94,9 +124,16 @@ class KnowledgeGatherer:
         store = self.store()
         measurements = headline(measurements_of(records), quantity_of)
         quantities = {quantity_of(m) for m in measurements}
+        stated = _statements(records)
         labels: list[str] = []
+        for entry_id, verdict in _stated_entries(stated, store).items():
+            if verdict == "present":  # the interpretation statement decided it: cite its knowledge entry
+                labels.append(entry_id)
+        decided = _stated_entries(stated, store)
         for q in quantities:
             for entry_id in CANDIDATES_BY_QUANTITY.get(q or "", []):
+                if decided.get(entry_id) == "absent":
+                    continue  # a number meeting a necessary criterion is no evidence against the statement
                 verdicts = {e.verdict for e in evidence_for(entry_id, measurements)}
                 if verdicts & {"supports", "borderline"} and entry_id not in labels and store.get_entry(entry_id):
                     labels.append(entry_id)

@@ -177,7 +177,7 @@ def tiny_bench(tmp_path_factory) -> Path:
 def test_builder_on_the_test_records(tiny_bench, tmp_path):
     bench = json.loads(tiny_bench.read_text())
     items = bench["items"]
-    assert bench["records"] == 4  # E07500, JS20000, cpsc2019_00014, mitbih100_60s; a103l_30s has nothing to ask
+    assert bench["records"] == 5  # E07500, E07510, JS20000, cpsc2019_00014, mitbih100_60s; a103l_30s has nothing to ask
     for it in items:
         assert set(it["answer"]) <= set(it["options"]), it
         assert all((tiny_bench.parent / f).is_file() for f in it["files"])

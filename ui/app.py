@@ -35,6 +35,7 @@ from cardioagent.tools.errors import CardioAgentError, InputError
 from cardioagent.ui.auth import owner_of
 from cardioagent.ui.chat_events import TurnRenderer, error_message, recordings_message, user_message
 from cardioagent.ui.conversations import ConversationStore, Transcript
+from cardioagent.ui.file_access import FileGrants, OwnFilesOnly
 from cardioagent.ui.knowledge_panel import CITATION_LINK_JS, PANEL_EMPTY, render_panel
 from cardioagent.ui.report_export import export_html, export_markdown_zip
 from cardioagent.ui.samples import available_samples
@@ -163,6 +164,7 @@ class CardioApp:
         self.pool = AssistantPool(assistant_factory or default_factory(self.settings), self.settings.backend)
         self.store = ConversationStore(self.settings.ui_dir)
         self.files = SessionFiles(self.settings.work_dir)
+        self.grants = FileGrants()  # which user may fetch which file Gradio serves (see launch)
         self.samples = available_samples(self.settings.samples_dir)
 
     # -- helpers -----------------------------------------------------------------------------------------
@@ -175,8 +177,9 @@ class CardioApp:
     def assistant(self, state: SessionState) -> Any:
         return self.pool.get(state.backend)
 
-    def chat_view(self, state: SessionState, session: str) -> list[dict[str, Any]]:
-        """The transcript as the Chatbot gets it: figures swapped for copies this session may be served."""
+    def chat_view(self, state: SessionState, session: str, owner: str = "local") -> list[dict[str, Any]]:
+        """The transcript as the Chatbot gets it: figures swapped for copies this session may be served
+        (and only this owner may fetch)."""
         out = []
         for m in state.messages:
             content = m.get("content")
@@ -187,6 +190,7 @@ class CardioApp:
                         out.append({"role": m["role"], "content": f"(figure no longer available: {Path(src).name})"})
                         continue
                     state.published[src] = str(self.files.publish(src, session))
+                    self.grants.serve(state.published[src], owner)
                 content = {**content, "path": state.published[src]}
             out.append({**m, "content": content})
         return out
@@ -220,7 +224,7 @@ class CardioApp:
         new = [f for f in files if f not in state.uploads]
         if not new:
             return gr.skip(), state, gr.skip()
-        session = _session_of(request)
+        session, owner = _session_of(request), _owner(request)
         for src, private in zip(new, self.files.take_uploads(new, session)):
             state.uploads[src] = str(private)
         try:
@@ -229,19 +233,19 @@ class CardioApp:
             if _waiting_for_data_file(files, exc):  # a .hea dropped first: its data file may come next
                 state.messages.append(error_message(self.public(exc) + " Add the data file to continue.",
                                                     what="Waiting for the data file"))
-                return self.chat_view(state, session), state, gr.skip()
+                return self.chat_view(state, session, owner), state, gr.skip()
             # The files are taken out of the message box: sending them would only fail the same way.
             state.messages.append(error_message(self.public(exc) + " The files were removed from your message."))
             self.files.forget_gradio_copies(files)
             state.uploads = {}
-            return (self.chat_view(state, session), state,
+            return (self.chat_view(state, session, owner), state,
                     gr.MultimodalTextbox(value={"text": (box or {}).get("text") or "", "files": []}))
         fresh = [r for r in recs if r.id not in state.summarised]
         if fresh:
             summaries, qualities = summarise_uploads(self.assistant(state), fresh)
             state.messages.append(recordings_message(summaries, qualities))
             state.summarised += [r.id for r in fresh]
-        return self.chat_view(state, session), state, gr.skip()
+        return self.chat_view(state, session, owner), state, gr.skip()
 
     # -- chat --------------------------------------------------------------------------------------------
     def chat(self, box: dict | None, age: float | None = None, sex: str = "not given", height_cm: float | None = None,
@@ -268,7 +272,7 @@ class CardioApp:
 
         def frame(final: bool = False) -> tuple:
             state.messages = base + renderer.messages
-            chat = self.chat_view(state, session)
+            chat = self.chat_view(state, session, owner)
             if not final:
                 return (chat, gr.MultimodalTextbox(value=None, interactive=False), state,
                         gr.skip(), gr.skip(), gr.skip(), gr.skip())
@@ -303,7 +307,7 @@ class CardioApp:
         sample = next((s for s in self.samples if s.key == key), None)
         if sample is None:
             state.messages.append(error_message(f"no example named {key!r}", what="Unknown example"))
-            yield (self.chat_view(state, _session_of(request)), gr.skip(), state, gr.skip(), gr.skip(), gr.skip(), gr.skip())
+            yield (self.chat_view(state, _session_of(request), _owner(request)), gr.skip(), state, gr.skip(), gr.skip(), gr.skip(), gr.skip())
             return
         box = {"text": sample.question, "files": [str(p) for p in sample.paths(self.settings.samples_dir)]}
         yield from self.chat(box, age, sex, height_cm, weight_kg, state, request)
@@ -324,7 +328,7 @@ class CardioApp:
         else:  # a conversation from the command line: questions and answers only
             fresh.messages = self.assistant(state).history(thread_id)
         panel = render_panel(fresh.citations) if fresh.citations else PANEL_EMPTY
-        return (self.chat_view(fresh, session), fresh, panel, self.threads_update(owner, thread_id),
+        return (self.chat_view(fresh, session, owner), fresh, panel, self.threads_update(owner, thread_id),
                 gr.Markdown(visible=False), thread_id)
 
     def restore(self, stored_thread: str | None, state: SessionState, request: gr.Request | None = None) -> tuple:
@@ -353,8 +357,11 @@ class CardioApp:
                      "cardioagent conversation")
         thread = state.thread_id or "unsaved"
         if fmt.upper().startswith("HTML"):
-            return str(export_html(state.messages, out, title=title, thread_id=thread))
-        return str(export_markdown_zip(state.messages, out, title=title, thread_id=thread))
+            report = export_html(state.messages, out, title=title, thread_id=thread)
+        else:
+            report = export_markdown_zip(state.messages, out, title=title, thread_id=thread)
+        self.grants.serve(report, _owner(request))
+        return str(report)
 
     def end_session(self, request: gr.Request | None = None) -> None:
         self.files.cleanup(_session_of(request))
@@ -471,7 +478,14 @@ def launch(settings: UISettings | None = None, assistant_factory: AssistantFacto
         # Load the models while the page opens; the first question waits on the same locks if it is quicker.
         threading.Thread(target=_warm, args=(demo.cardio,), daemon=True, name="cardioagent-warm-up").start()
     demo.queue(default_concurrency_limit=4)
-    demo.launch(prevent_thread_lock=prevent_thread_lock, quiet=quiet, **launch_kwargs(settings))
+    # Gradio serves any file in its cache to whoever has the URL; this lets each user fetch only their own.
+    from gradio.utils import get_upload_folder
+    from starlette.middleware import Middleware
+
+    own_files = Middleware(OwnFilesOnly, grants=demo.cardio.grants,
+                           guarded=lambda: [get_upload_folder(), settings.work_dir])
+    demo.launch(prevent_thread_lock=prevent_thread_lock, quiet=quiet, app_kwargs={"middleware": [own_files]},
+                **launch_kwargs(settings))
     return demo
 
 

@@ -164,6 +164,43 @@ class HrvResult(ToolResult):
 # ---------------------------------------------------------------------------------------------- intervals
 
 
+class LeadQrsShape(BaseModel):
+    """The waves of one lead inside the global QRS window (``tools.signal.qrs_morphology``); amplitudes in
+    the signal's unit (mV) from the isoelectric level, durations in ms."""
+
+    pattern: str = Field(description="wave sequence, e.g. rsR', qR, rS, QS (capital: >= half the largest wave)")
+    q_amplitude: float | None = None
+    r_amplitude: float | None = None
+    s_amplitude: float | None = None
+    r_prime_amplitude: float | None = None
+    q_ms: float | None = None
+    r_ms: float | None = None
+    s_ms: float | None = None
+    r_prime_ms: float | None = None
+    r_peak_time_ms: float | None = Field(default=None, description="global QRS onset to the peak of the last R wave")
+    terminal_s_ms: float = Field(default=0.0, description="duration of the last negative wave after an R wave")
+    notched_r: bool = False
+    net_area: float = Field(default=0.0, description="net QRS area, mV x ms, over the global QRS window")
+
+
+class InterpretationStatement(BaseModel):
+    """One interpretation statement of the 12-lead ECG, decided by published criteria."""
+
+    id: str = Field(description="vocabulary id (tools.vocabulary), e.g. complete_right_bundle_branch_block")
+    name: str = ""
+    verdict: Literal["present", "absent", "undetermined"]
+    probability: float | None = Field(
+        default=None, description="criteria score 0-1 (soft thresholds around the published limits; not calibrated)")
+    criteria: list[str] = Field(default_factory=list, description="the published criteria with their thresholds")
+    evidence: list[str] = Field(default_factory=list, description="what was measured, per lead")
+    source: str = ""
+
+    def text(self) -> str:
+        p = "" if self.probability is None else f" (score {self.probability:.2f})"
+        ev = f": {'; '.join(self.evidence[:4])}" if self.evidence else ""
+        return f"{self.name or self.id.replace('_', ' ')}: {self.verdict}{p}{ev}"
+
+
 class LeadIntervals(BaseModel):
     lead: str
     quality: Quality
@@ -176,6 +213,7 @@ class LeadIntervals(BaseModel):
     qtc_fridericia: Measurement
     p_wave_present: bool | None = None
     p_duration: Measurement | None = None
+    qrs_shape: LeadQrsShape | None = Field(default=None, description="waves inside the global QRS window")
 
 
 class IntervalsResult(ToolResult):
@@ -190,9 +228,21 @@ class IntervalsResult(ToolResult):
     qtc_fridericia: Measurement
     p_duration: Measurement | None = Field(default=None, description="P-wave duration, median across leads")
     fiducial_channel: str = Field(description="lead whose R-peaks aligned the beats of every lead")
+    qrs_global: Measurement | None = Field(
+        default=None, description="global QRS duration: earliest onset to latest offset across leads (outlier-guarded)")
+    qrs_axis: Measurement | None = Field(default=None, description="frontal QRS axis from the net QRS areas of I and aVF")
+    statements: list[InterpretationStatement] = Field(
+        default_factory=list, description="interpretation statements (conduction, axis) with criteria and evidence")
 
     def summary(self) -> str:
-        lines = [f"median across {sum(1 for lead in self.leads if lead.quality != Quality.UNUSABLE)} leads:"]
+        # What a reader needs first (the answer shows the first lines): the statements, then the whole-ECG
+        # QRS and axis, then the per-lead medians.
+        n = sum(1 for lead in self.leads if lead.quality != Quality.UNUSABLE)
+        present = [s for s in self.statements if s.verdict == "present"]
+        # a generic statement ("bundle branch block") a more specific present one implies is not repeated
+        shown = [s for s in present if not any(o.id != s.id and o.id.endswith(s.id) for o in present)]
+        lines = [f"{n} leads measured" + (": " + "; ".join(s.text() for s in shown) if shown else "")]
+        lines += [_line(m) for m in (self.qrs_global, self.qrs_axis) if m is not None]
         lines += [_line(m) for m in (self.pr, self.qrs, self.qt, self.qtc_bazett, self.qtc_fridericia,
                                      self.p_duration) if m is not None]
         bad = [lead.lead for lead in self.leads if lead.quality == Quality.UNUSABLE]

@@ -1,0 +1,200 @@
+"""Interpretation statements of ``ecg_intervals`` (``tools.analysis.interpretation``) against cardiologist
+labels: PTB-XL (``../shared/data/ptbxl_1_250``) and the 25 CinC-2021 twelve-lead records.
+
+    .venv/bin/python bench/ptbxl_statements.py [--ptbxl DIR] [--cinc DIR] [--jobs N] [--out FILE]
+
+Labels. PTB-XL: an SCP statement is positive when ``scp_codes`` gives it likelihood >= 50 (as PTB-XL's
+benchmarks do), negative otherwise. CinC: the SNOMED codes of ``labels.csv`` (RBBB 59118001 and CRBBB
+713427006 count as complete RBBB, as the Challenge scoring treats them as equivalent; IRBBB 713426002;
+LBBB 164909002 / CLBBB 733534002; 1AVB 270492004).
+
+Split, declared before any tuning: PTB-XL ``strat_fold`` 1-8 is the **tune** split (where thresholds
+could be looked at), folds 9-10 the **reporting** split. The statements use the published thresholds of
+the AHA/ACCF/HRS 2009 recommendations unchanged; nothing was fitted on either split. CinC is a second
+reporting set.
+
+Per statement and split: positives / negatives, sensitivity, specificity, F1 (prediction = verdict
+"present"; "undetermined" counts as not present and is counted), and ROC AUC of the score (a statement
+without a score, e.g. first-degree AV block without P waves, ranks at 0.5). Macro AUC over statements
+with >= 5 positives. Prints a table and writes bench/results/ptbxl_statements.json with the per-record
+verdicts.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PTBXL = REPO.parent / "shared" / "data" / "ptbxl_1_250"
+CINC = REPO.parent / "shared" / "data" / "ecg12_cinc2021"
+OUT = REPO / "bench" / "results" / "ptbxl_statements.json"
+
+PTBXL_STATEMENTS = {  # SCP code -> statement id (vocabulary)
+    "CRBBB": "complete_right_bundle_branch_block", "IRBBB": "incomplete_right_bundle_branch_block",
+    "CLBBB": "complete_left_bundle_branch_block", "1AVB": "1st_degree_av_block",
+    "LAFB": "left_anterior_fascicular_block", "IVCD": "nonspecific_intraventricular_conduction_disorder",
+}
+CINC_STATEMENTS = {  # label -> (SNOMED codes, statement id)
+    "CRBBB": ({"59118001", "713427006"}, "complete_right_bundle_branch_block"),
+    "IRBBB": ({"713426002"}, "incomplete_right_bundle_branch_block"),
+    "CLBBB": ({"164909002", "733534002"}, "complete_left_bundle_branch_block"),
+    "1AVB": ({"270492004"}, "1st_degree_av_block"),
+}
+TUNE_FOLDS = set(range(1, 9))
+
+
+def analyse(path: str) -> dict:
+    from cardioagent.tools.analysis import intervals
+    from cardioagent.tools.signal.loaders import load_recording
+
+    t0 = time.perf_counter()
+    try:
+        iv = intervals(load_recording(Path(path)))
+    except Exception as exc:  # noqa: BLE001 - a record that cannot be analysed counts as undetermined everywhere
+        return {"error": f"{type(exc).__name__}: {exc}", "statements": {}}
+    return {
+        "qrs_median_ms": iv.qrs.value, "qrs_global_ms": iv.qrs_global.value if iv.qrs_global else None,
+        "qrs_axis": iv.qrs_axis.value if iv.qrs_axis else None, "pr_ms": iv.pr.value,
+        "statements": {s.id: {"verdict": s.verdict, "p": s.probability} for s in iv.statements},
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+def auc(scores: list[float], labels: list[bool]) -> float | None:
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return round(wins / (len(pos) * len(neg)), 3)
+
+
+def metrics(rows: list[dict], sid: str, label) -> dict:
+    y, pred, score, und = [], [], [], 0
+    for r in rows:
+        st = r["result"]["statements"].get(sid)
+        y.append(bool(label(r)))
+        pred.append(bool(st and st["verdict"] == "present"))
+        und += bool(not st or st["verdict"] == "undetermined")
+        score.append(0.5 if not st or st["p"] is None else float(st["p"]))
+    tp = sum(a and b for a, b in zip(y, pred))
+    fn = sum(a and not b for a, b in zip(y, pred))
+    fp = sum(b and not a for a, b in zip(y, pred))
+    tn = sum(not a and not b for a, b in zip(y, pred))
+    sens = None if tp + fn == 0 else round(tp / (tp + fn), 3)
+    spec = None if tn + fp == 0 else round(tn / (tn + fp), 3)
+    f1 = None if tp + fn == 0 else round(2 * tp / (2 * tp + fp + fn), 3)
+    missed = [r["record"] for r, a, b in zip(rows, y, pred) if a and not b]
+    false = [r["record"] for r, a, b in zip(rows, y, pred) if b and not a]
+    return {"positives": tp + fn, "negatives": tn + fp, "tp": tp, "fn": fn, "fp": fp, "tn": tn,
+            "undetermined": und, "sensitivity": sens, "specificity": spec, "f1": f1, "auc": auc(score, y),
+            "missed": missed, "false_positives": false}
+
+
+def _run(paths: list[tuple[str, str]], jobs: int) -> dict[str, dict]:
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs) as pool:
+            return dict(zip((k for k, _ in paths), pool.map(analyse, (p for _, p in paths))))
+    out = {}
+    for i, (k, p) in enumerate(paths):
+        out[k] = analyse(p)
+        if i % 25 == 0:
+            print(f"  {i}/{len(paths)} {k}", file=sys.stderr, flush=True)
+    return out
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
+
+
+def table(title: str, res: dict[str, dict]) -> None:
+    print(f"\n{title}")
+    print(f"{'statement':42s} {'pos':>4s} {'neg':>4s} {'sens':>5s} {'spec':>5s} {'F1':>5s} {'AUC':>5s} {'und':>4s}")
+    for sid, m in res.items():
+        if sid.startswith("_"):
+            continue
+        print(f"{sid:42s} {m['positives']:4d} {m['negatives']:4d} {_fmt(m['sensitivity']):>5s} "
+              f"{_fmt(m['specificity']):>5s} {_fmt(m['f1']):>5s} {_fmt(m['auc']):>5s} {m['undetermined']:4d}")
+    if "_macro_auc" in res:
+        print(f"macro AUC over statements with >= 5 positives: {_fmt(res['_macro_auc'])} ({res['_macro_over']})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ptbxl", type=Path, default=PTBXL)
+    ap.add_argument("--cinc", type=Path, default=CINC)
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--tune-only", action="store_true", help="PTB-XL folds 1-8 only (while adjusting), no CinC")
+    args = ap.parse_args(argv)
+    db = args.ptbxl / "ptbxl_database.csv"
+    if not db.is_file():
+        print(f"no ptbxl_database.csv in {args.ptbxl}", file=sys.stderr)
+        return 2
+    with db.open() as fh:
+        meta = [r for r in csv.DictReader(fh) if (args.ptbxl / f"{r['filename_hr']}.hea").is_file()
+                and (not args.tune_only or int(r["strat_fold"]) in TUNE_FOLDS)]
+    t0 = time.perf_counter()
+    results = _run([(r["ecg_id"], str(args.ptbxl / f"{r['filename_hr']}.hea")) for r in meta], args.jobs)
+    rows = []
+    for r in meta:
+        codes = {k: float(v) for k, v in ast.literal_eval(r["scp_codes"]).items()}
+        rows.append({"record": r["ecg_id"], "fold": int(r["strat_fold"]), "codes": codes,
+                     "result": results[r["ecg_id"]]})
+    report: dict = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "python": platform.python_version(), "ptbxl_records": len(rows),
+                    "label_rule": "scp_codes likelihood >= 50", "splits": {}}
+    for split, keep in (("tune (folds 1-8)", lambda r: r["fold"] in TUNE_FOLDS),
+                        ("reporting (folds 9-10)", lambda r: r["fold"] not in TUNE_FOLDS)):
+        sub = [r for r in rows if keep(r)]
+        if not sub:
+            continue
+        res = {sid: metrics(sub, sid, lambda r, c=code: r["codes"].get(c, 0.0) >= 50)
+               for code, sid in PTBXL_STATEMENTS.items()}
+        aucs = [m["auc"] for m in res.values() if m["positives"] >= 5 and m["auc"] is not None]
+        res["_macro_auc"] = round(sum(aucs) / len(aucs), 3) if aucs else None
+        res["_macro_over"] = [sid for sid, m in res.items() if not sid.startswith("_") and m["positives"] >= 5]
+        res["_n_records"] = len(sub)
+        report["splits"][split] = res
+        table(f"PTB-XL {split}: {len(sub)} records", res)
+
+    labels_csv = args.cinc / "labels.csv"
+    if labels_csv.is_file() and not args.tune_only:
+        with labels_csv.open() as fh:
+            lab = list(csv.DictReader(fh))
+        cres = _run([(r["record"], str(args.cinc / f"{r['record']}.hea")) for r in lab], args.jobs)
+        crows = [{"record": r["record"], "codes": set(r["dx_snomed"].split(";")), "result": cres[r["record"]]}
+                 for r in lab]
+        res = {sid: metrics(crows, sid, lambda r, c=codes: bool(r["codes"] & c))
+               for codes, sid in CINC_STATEMENTS.values()}
+        res["_n_records"] = len(crows)
+        report["splits"]["cinc2021 (second reporting set)"] = res
+        table(f"CinC-2021: {len(crows)} records", res)
+        report["cinc_records"] = [{"record": r["record"], "dx": sorted(r["codes"]),
+                                   **{k: v for k, v in r["result"].items() if k != "statements"},
+                                   "present": sorted(k for k, v in r["result"]["statements"].items()
+                                                     if v["verdict"] == "present")} for r in crows]
+    report["ptbxl_records_detail"] = [
+        {"record": r["record"], "fold": r["fold"],
+         "labels": sorted(c for c, v in r["codes"].items() if v >= 50 and c in PTBXL_STATEMENTS),
+         **{k: v for k, v in r["result"].items() if k != "statements"},
+         "present": sorted(k for k, v in r["result"]["statements"].items() if v["verdict"] == "present")}
+        for r in rows]
+    report["wall_s"] = round(time.perf_counter() - t0, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1, default=str))
+    print(f"\nwrote {args.out} ({report['wall_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

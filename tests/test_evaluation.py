@@ -148,8 +148,12 @@ def test_closed_question_rules():
     assert decide("What rhythm does this ECG show?", rhythms, _records()).chosen == ["sinus bradycardia"]
     assert decide("What rhythm does this ECG show?", rhythms, _records(hr=80, statement="irregularly irregular", p=0.2)
                   ).chosen == ["atrial fibrillation"]
+    # a choice whose right answer is "none": sinus tachycardia asked as "sinus rhythm or atrial fibrillation"
+    assert decide("Does this ECG show sinus rhythm or atrial fibrillation?",
+                  ["sinus rhythm", "atrial fibrillation", "none"], _records(hr=112)).chosen == ["none"]
     cats = ["below the normal range", "within the normal range", "above the normal range"]
     assert decide("What is the range of the heart rate of this ECG?", cats, _records(hr=100)).chosen == [cats[1]]
+    assert decide("What is the range of the RR interval of this ECG?", cats, _records(hr=48.3)).chosen == [cats[2]]
     assert decide("Is the heart rate of this ECG above the normal range?", YN, _records(hr=101)).chosen == ["yes"]
     ages = ["under 18", "18 to 39", "40 to 64", "65 or older"]
     assert decide("What is the age group of the patient?", ages, _records(age=64)).chosen == ["40 to 64"]

@@ -82,3 +82,33 @@ def shared_home(tmp_path_factory) -> Path:
         os.environ.pop("CARDIOAGENT_HOME", None)
     else:
         os.environ["CARDIOAGENT_HOME"] = previous
+
+
+# ----- a real browser for UI tests (Debian chromium; Playwright's own download is not reachable here) -------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _chromium() -> Path:
+    if not CHROMIUM.exists():
+        import subprocess
+
+        script = Path(__file__).resolve().parents[1] / ".ci" / "ensure-chromium"
+        if script.exists():
+            subprocess.run(["bash", str(script)], check=False, timeout=900)
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent and could not be installed (apt-get install chromium needs root)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for one test module (the browser tests share it through this conftest)."""
+    executable = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(executable), args=BROWSER_ARGS, headless=True)
+        yield b
+        b.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -24,21 +23,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("CARDIOAGENT_TEST_ARTIFACTS", REPO / "test-artifacts"))
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 HEART_RATE_LINE = re.compile(r"Heart rate[^\n]*?(\d+(?:\.\d+)?)\s*(?:±\s*\d+(?:\.\d+)?\s*)?bpm", re.IGNORECASE)
 ANSWER_TIMEOUT_MS = 240_000  # the first question may build the knowledge store
 
 
-def _chromium() -> Path:
-    if not CHROMIUM.exists():
-        script = REPO / ".ci" / "ensure-chromium"
-        if script.exists():
-            subprocess.run(["bash", str(script)], check=False, timeout=900)
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent and could not be installed (apt-get install chromium needs root)")
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +38,6 @@ def server(shared_home, tmp_path_factory):
     demo.cardio.pool.get(None).warm_up()
     yield demo
     demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(executable), args=BROWSER_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture()

@@ -30,24 +30,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 RECORD = [DATA / "E07500.hea", DATA / "E07500.mat"]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("CARDIOAGENT_TEST_ARTIFACTS", REPO / "test-artifacts"))
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 USERS = {"alice": "pw1", "bob": "pw2"}
 ANSWER_TIMEOUT_MS = 300_000  # the first question may build the knowledge store (two shared cores)
 FILE_URL = re.compile(r"/gradio_api/file(?:=|/)")
 
 
-def _chromium() -> Path:
-    if not CHROMIUM.exists():
-        import subprocess
-
-        script = REPO / ".ci" / "ensure-chromium"
-        if script.exists():
-            subprocess.run(["bash", str(script)], check=False, timeout=900)
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent and could not be installed (apt-get install chromium needs root)")
-    return CHROMIUM
 
 
 def _free_port() -> int:
@@ -74,17 +62,6 @@ def server(shared_home, tmp_path_factory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(executable), args=BROWSER_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def _screenshot(page, name: str) -> None:

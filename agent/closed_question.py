@@ -96,15 +96,9 @@ RANGE_LIMITS: dict[str, tuple[str | None, str | None]] = {
     "qtc": ("short_qt_interval", "prolonged_qt_interval"),
     "p_duration": (None, "prolonged_p_wave"),
 }
-# The quantity a question asks about; the first pattern found wins (QTc before QT).
+# What the clinical vocabulary does not name as a quantity: a bare "rate", and the age in the header.
 QUANTITY_WORDS: list[tuple[str, re.Pattern[str]]] = [
-    ("qtc", re.compile(r"\bqtc\b|\bqt corrected\b|\bcorrected qt\b")),
-    ("qt", re.compile(r"\bqt\b")),
-    ("pr", re.compile(r"\bpr\b|\bpq\b")),
-    ("qrs", re.compile(r"\bqrs\b")),
-    ("p_duration", re.compile(r"\bp[- ]?(wave )?duration\b")),
-    ("rr", re.compile(r"\brr\b")),
-    ("heart_rate", re.compile(r"\bheart ?rate\b|\bpulse\b|\brate\b")),
+    ("heart_rate", re.compile(r"\brate\b")),
     ("age", re.compile(r"\bage\b|\bold\b|\bolder\b|\byounger\b")),
 ]
 CATEGORY = re.compile(r"\b(below|under|within|inside|in|above|over)\s+(the\s+)?normal\s+(range|limits?)\b")
@@ -194,7 +188,9 @@ class Facts(BaseModel):
         m = getattr(self, quantity, None) if quantity in QUANTITY_FIELDS else None
         if m is None and quantity == "rr" and self.heart_rate is not None and self.heart_rate.value:
             hr = self.heart_rate
-            m = Measurement(name="RR interval (60000 / heart rate)", value=round(60000.0 / float(hr.value)),
+            from cardioagent.tools.vocabulary.quantities import rr_from_heart_rate
+
+            m = Measurement(name="RR interval (60000 / heart rate)", value=round(rr_from_heart_rate(float(hr.value))),
                             unit="ms", quality=hr.quality, channel=hr.channel, quantity="rr")
         return m
 

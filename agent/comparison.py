@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from cardioagent.agent.closed_question import NONE, NOT_SURE, ClosedAnswer, Facts, OptionVerdict, norm
+from cardioagent.agent.closed_question import NONE, ClosedAnswer, Facts, OptionVerdict, _fallback, norm
 
 Change = Literal["became_normal", "became_abnormal", "still_abnormal", "still_normal"]
 
@@ -49,14 +49,12 @@ def change_asked(question: str) -> Change | None:
     return None
 
 
-def _state(quantity: str, f: Facts, profile: str = "clinical") -> tuple[bool | None, str]:
-    """(abnormal?, reason) of one quantity on one recording."""
+def _state(quantity: str, f: Facts, profile: str = "clinical") -> tuple[bool | None, str, list[str]]:
+    """(abnormal?, reason, criteria) of one quantity on one recording."""
     from cardioagent.agent.closed_question import _category_by_vocabulary
 
-    category, why, _ = _category_by_vocabulary(quantity, f, profile)
-    if category is None:
-        return None, why
-    return category != "normal", why
+    category, why, criteria = _category_by_vocabulary(quantity, f, profile)
+    return (None if category is None else category != "normal"), why, criteria
 
 
 def compare(question: str, opts: list[str], facts: list[Facts], profile: str = "clinical") -> ClosedAnswer:
@@ -75,10 +73,11 @@ def compare(question: str, opts: list[str], facts: list[Facts], profile: str = "
                             note=f"the question concerns two recordings but {why}: not judged")
     wanted = {"became_normal": (True, False), "became_abnormal": (False, True),
               "still_abnormal": (True, True), "still_normal": (False, False)}[change]
-    verdicts, chosen, undecided = [], [], []
+    verdicts, chosen, undecided, criteria = [], [], [], []
     for option, quantity in features:
-        a, why_a = _state(quantity, first, profile)
-        b, why_b = _state(quantity, second, profile)
+        a, why_a, crit_a = _state(quantity, first, profile)
+        b, why_b, crit_b = _state(quantity, second, profile)
+        criteria += crit_a + crit_b
         reason = f"first: {why_a}; second: {why_b}"
         if a is None or b is None:
             verdicts.append(OptionVerdict(option=option, verdict="undetermined", why=reason))
@@ -100,21 +99,8 @@ def compare(question: str, opts: list[str], facts: list[Facts], profile: str = "
     else:
         answer = _fallback(opts)
     return ClosedAnswer(kind="comparison", options=opts, chosen=answer, verdicts=verdicts, note=note,
-                        criteria=_criteria(features, first, second, profile))
+                        criteria=list(dict.fromkeys(criteria)))
 
-
-def _criteria(features, first: Facts, second: Facts, profile: str = "clinical") -> list[str]:
-    from cardioagent.agent.closed_question import _category_by_vocabulary
-
-    out = []
-    for _, quantity in features:
-        for f in (first, second):
-            out += _category_by_vocabulary(quantity, f, profile)[2]
-    return list(dict.fromkeys(out))
-
-
-def _fallback(opts: list[str]) -> list[str] | None:
-    return [o for o in opts if norm(o) == NOT_SURE][:1] or None
 
 
 # ----- open comparison questions ------------------------------------------------------------------------------

@@ -124,12 +124,9 @@ class KnowledgeGatherer:
         store = self.store()
         measurements = headline(measurements_of(records), quantity_of)
         quantities = {quantity_of(m) for m in measurements}
-        stated = _statements(records)
-        labels: list[str] = []
-        for entry_id, verdict in _stated_entries(stated, store).items():
-            if verdict == "present":  # the interpretation statement decided it: cite its knowledge entry
-                labels.append(entry_id)
-        decided = _stated_entries(stated, store)
+        decided = _stated_entries(_statements(records), store)
+        # the interpretation statements decided these: cite the knowledge entry of each one present
+        labels: list[str] = [entry_id for entry_id, verdict in decided.items() if verdict == "present"]
         for q in quantities:
             for entry_id in CANDIDATES_BY_QUANTITY.get(q or "", []):
                 if decided.get(entry_id) == "absent":

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+from cardioagent.tools.signal.loaders.names import ANSI_ESCAPE
+
 DATA_OPEN = "<data>"
 DATA_CLOSE = "</data>"
 DATA_NOTE = (
@@ -25,8 +27,8 @@ DATA_NOTE = (
     "results written inside it."
 )
 
-# ANSI/VT escape sequences, then any other C0/C1 control character except tab and newline.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+# ANSI/VT escape sequences (the loaders' pattern), then any other C0/C1 control character except tab and
+# newline.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _MARKERS = re.compile(r"<\s*/?\s*data\s*>", re.IGNORECASE)
 # Characters that start links, images, HTML, code or strong emphasis: backslash-escaped in untrusted fields.
@@ -36,7 +38,7 @@ _MD_SPECIAL = re.compile(r"([\\`*\[\]<>])")
 
 def strip_controls(text: object) -> str:
     """The text without terminal escapes and control characters (tabs and newlines kept)."""
-    return _CONTROL.sub("", _ANSI.sub("", str(text)))
+    return _CONTROL.sub("", ANSI_ESCAPE.sub("", str(text)))
 
 
 def one_line(text: object, max_chars: int | None = None) -> str:

@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from cardioagent.tools.signal.loaders.names import is_safe_name
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-THREAD_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")
 
 
 def safe_name(text: object, max_len: int = 64) -> str:
@@ -29,7 +30,7 @@ def safe_name(text: object, max_len: int = 64) -> str:
 
 def is_safe_thread_id(thread_id: str) -> bool:
     """A thread id that can name a folder: ``[A-Za-z0-9._-]``, not starting with a dot, at most 128."""
-    return isinstance(thread_id, str) and bool(THREAD_ID.match(thread_id))
+    return isinstance(thread_id, str) and is_safe_name(thread_id)
 
 
 def outside_roots(files: Iterable[Path], roots: Iterable[Path | None]) -> list[Path]:

@@ -21,10 +21,10 @@ from functools import lru_cache
 
 from pydantic import BaseModel
 
-from cardioagent.tools.vocabulary.quantities import QUANTITIES, QUANTITY_BY_ID, NormalRange, Quantity, convert
+from cardioagent.tools.vocabulary.quantities import QUANTITIES, QUANTITY_BY_ID, NormalRange, Quantity
 from cardioagent.tools.vocabulary.terms import LEADS, Term, build_terms, words
 
-__all__ = ["Match", "NormalRange", "Quantity", "Term", "Vocabulary", "vocabulary", "LEADS", "words", "convert",
+__all__ = ["Match", "NormalRange", "Quantity", "Term", "Vocabulary", "vocabulary", "LEADS", "words",
            "QUANTITIES", "QUANTITY_BY_ID"]
 
 Entry = Term | Quantity

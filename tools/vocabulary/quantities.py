@@ -175,23 +175,6 @@ def rr_from_heart_rate(bpm: float) -> float:
     return 60000.0 / bpm
 
 
-def convert(value: float, unit: str, quantity: str) -> float | None:
-    """``value`` in ``unit`` expressed in the quantity's unit, or None when the units are unrelated."""
-    target = QUANTITY_BY_ID[quantity].unit
-    u = (unit or "").strip().lower()
-    if u == target.lower() or not u:
-        return value
-    if target == "ms" and u in ("s", "sec", "seconds"):
-        return value * 1000.0
-    if target == "mV" and u == "mm":
-        return value / 10.0  # standard gain 10 mm/mV
-    if target == "mV" and u in ("uv", "µv"):
-        return value / 1000.0
-    if target == "bpm" and u in ("/min", "1/min", "beats/min"):
-        return value
-    return None
-
-
 # ----- range profiles ---------------------------------------------------------------------------------------
 # "clinical" (the default): the published ranges above. Another profile is a benchmark's own convention of
 # "normal" for its numeric features, estimated from its tune items (bench/ecgqa_ranges.py); it is used only

@@ -20,7 +20,7 @@ from cardioagent.tools.errors import CorruptFileError
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")
 _UNSAFE_CHAR = re.compile(r"[^A-Za-z0-9._-]")
 # CSI/OSC escape sequences first (so their parameters go too), then any other control character.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 _ABS_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?(?:[/\\][^\s/\\'\"()<>,;:|]+){2,}")
 NAME_RULE = "a plain file name of letters, digits, '.', '_' and '-' (no folders, not starting with a dot)"
@@ -32,7 +32,7 @@ def is_safe_name(name: str) -> bool:
 
 def clean_text(text: str, max_len: int = 200) -> str:
     """``text`` without ANSI escapes or control characters, whitespace runs collapsed, cut to ``max_len``."""
-    text = _CONTROL.sub("", _ANSI.sub("", str(text)))
+    text = _CONTROL.sub("", ANSI_ESCAPE.sub("", str(text)))
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= max_len else text[: max_len - 1] + "…"
 

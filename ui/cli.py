@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import sys
+from importlib.metadata import entry_points
 
 from cardioagent.tools.errors import CardioAgentError
 
@@ -20,8 +21,12 @@ COMMAND_MODULES = [
     "cardioagent.knowledge_base.commands",
     "cardioagent.models.commands",  # before agent: the agent adds `train parser` to its `train` command
     "cardioagent.agent.commands",
+    "cardioagent.agent.batch.commands",
+    "cardioagent.agent.reporting.commands",
     "cardioagent.ui.commands",
 ]
+# Plugins add sub-commands the same way, through this entry-point group (``register(subparsers)``).
+COMMAND_ENTRY_POINTS = "cardioagent.commands"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,10 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:
+            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
                 continue  # that room has no commands yet
             raise
         module.register(sub)
+    for entry in entry_points(group=COMMAND_ENTRY_POINTS):
+        try:
+            register = entry.load()
+        except Exception as exc:  # a broken plugin loses its commands, not the whole CLI
+            print(f"warning: plugin commands {entry.name!r} not loaded: {exc}", file=sys.stderr)
+            continue
+        register(sub)
     return parser
 
 

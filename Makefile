@@ -10,7 +10,7 @@ STAMP := $(VENV)/.cardioagent-installed
 PLUGINS := $(wildcard examples/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench clean
+.PHONY: install run test test-fast check bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,19 @@ run: install
 test: install
 	bash .ci/ensure-chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fast loop while editing: everything but the tests that load model weights, train, or drive a browser.
+test-fast: install
+	$(PY) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)
+
+# The gate CI runs before the tests (and .pre-commit-config.yaml runs on commit): lint incl. complexity,
+# formatting, the import contracts of .importlinter, types; then where the tree repeats itself (a report).
+check: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) .ci/lint_imports.py
+	$(PY) .ci/typecheck.py
+	@if command -v duplicates >/dev/null 2>&1; then duplicates --most 12; fi
 
 bench: install
 	$(PY) bench/ecg_heart_rate.py

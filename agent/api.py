@@ -14,6 +14,7 @@ disk keyed by content hash, so a thread survives a restart of the process.
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
@@ -28,19 +29,22 @@ from pydantic import BaseModel, Field
 from cardioagent.agent.closed_question import ClosedAnswer
 from cardioagent.agent.compose import Citation, KnowledgeBundle
 from cardioagent.agent.config import AgentSettings
-from cardioagent.agent.evaluation.safe_paths import is_safe_thread_id
 from cardioagent.agent.graph import build_graph
 from cardioagent.agent.grounding import GroundingReport
 from cardioagent.agent.knowledge import KnowledgeGatherer
 from cardioagent.agent.nodes import Nodes
+from cardioagent.agent.safe_paths import is_safe_thread_id
 from cardioagent.agent.safety import EmergencyCheck
 from cardioagent.agent.session_store import RecordingStore
 from cardioagent.agent.state import ToolCallRecord
 from cardioagent.agent.thread_lock import thread_turn
-from cardioagent.tools.errors import InputError
+from cardioagent.tools.contract import ToolContext
+from cardioagent.tools.errors import CardioAgentError, InputError
 from cardioagent.tools.registry import ToolRegistry, default_registry
 from cardioagent.tools.signal.loaders.names import clean_text
 from cardioagent.tools.signal.recording import Demographics, Recording, RecordingSummary
+
+QUALITY_TOOL = "signal_quality"  # the tool whose flag the upload card shows
 
 
 class Answer(BaseModel):
@@ -78,7 +82,7 @@ def describe(summary: RecordingSummary) -> str:
     if summary.modality.value == "ecg_image":
         w, h = summary.image_size or (0, 0)
         return f"ECG image, {w}x{h} px"
-    kinds = {"ecg": "ECG", "ppg": "PPG", "mixed": "ECG+PPG"}
+    kinds = {"ecg": "ECG", "ppg": "PPG", "mixed": "ECG+PPG", "wearable": "wearable heart rate + motion"}
     n = len(summary.channels)
     lead = f"{n}-lead " if summary.modality.value == "ecg" else f"{n}-channel "
     return f"{lead}{kinds[summary.modality.value]}, {summary.duration_s:.1f} s at {summary.sampling_rate_hz:g} Hz"
@@ -145,6 +149,26 @@ class Assistant:
         """Validate and keep uploaded files. Raises ``InputError`` with a specific message on bad input."""
         return self.recordings.add(list(paths), sampling_rate_hz=sampling_rate_hz)
 
+    def recording(self, recording_id: str) -> Recording:
+        """A stored recording by id (``InputError`` when there is none)."""
+        return self.recordings.get(recording_id)
+
+    def recording_quality(self, rec: Recording) -> str | None:
+        """'good' / 'acceptable' / 'poor' / 'unusable' from the ``signal_quality`` tool, run the way the graph
+        runs it (so an upload card and a later answer never disagree); None where it cannot be assessed (an
+        ECG image, a registry without the tool, a tool error): the card then has no quality."""
+        if QUALITY_TOOL not in self.registry.names():
+            return None
+        if rec.modality.value not in self.registry.get(QUALITY_TOOL).modalities:
+            return None
+        with tempfile.TemporaryDirectory(prefix="cardioagent-quality-") as tmp:
+            ctx = ToolContext(get_recording=self.recordings.get, artifacts_dir=Path(tmp))
+            try:
+                result = self.registry.run(QUALITY_TOOL, {"recording_id": rec.id}, ctx, retries=0)
+            except CardioAgentError:
+                return None
+        return result.quality.value
+
     # -- asking -----------------------------------------------------------------------------------------
     def ask(
         self,
@@ -153,9 +177,12 @@ class Assistant:
         thread_id: str | None = None,
         demographics: Demographics | dict | None = None,
         options: Sequence[str] | None = None,
+        *,
+        sampling_rate_hz: float | None = None,
     ) -> Answer:
         final = None
-        for event in self.stream(question, attachments, thread_id, demographics, options=options):
+        for event in self.stream(question, attachments, thread_id, demographics, options=options,
+                                 sampling_rate_hz=sampling_rate_hz):
             if event.kind == "answer":
                 final = event.answer
         assert final is not None, "the graph ended without an answer"
@@ -168,6 +195,8 @@ class Assistant:
         thread_id: str | None = None,
         demographics: Demographics | dict | None = None,
         options: Sequence[str] | None = None,
+        *,
+        sampling_rate_hz: float | None = None,  # for attachments that state no rate (.npy, CSV without time)
     ) -> Iterator[AgentEvent]:
         thread_id = thread_id or uuid.uuid4().hex[:12]
         if not is_safe_thread_id(thread_id):  # it names the thread's folder of figures: never a path
@@ -175,7 +204,7 @@ class Assistant:
                 clean_text(str(thread_id), 60), "this thread id has characters that cannot name a folder",
                 "a thread id of letters, digits, '.', '_' and '-' (not starting with a dot), up to 128 characters",
             )
-        recs = self.upload(attachments) if attachments else []
+        recs = self.upload(attachments, sampling_rate_hz=sampling_rate_hz) if attachments else []
         refs = [
             {"id": r.id, "name": r.name, "modality": r.modality.value, "description": describe(r.summary())}
             for r in recs

@@ -8,7 +8,7 @@ The answer then ends with one line a parser can read::
     **Answer:** cannot be determined from the measurements   (otherwise; a parser counts it as unparseable)
 
 No model takes part: the decision comes from the measurements of the turn, the CKEPE rule table
-(``knowledge_base.ckepe.NUMERIC_RULES`` via ``evidence_for``) and the few non-numeric rules below. Header
+(``knowledge_base.numeric_rules.NUMERIC_RULES`` via ``evidence_for``) and the few non-numeric rules below. Header
 diagnoses are never read (``Recording.diagnoses`` reaches no tool output), so a label in the file cannot
 leak into the answer.
 
@@ -340,7 +340,7 @@ def _ckepe(concept: str, f: Facts):
 
 
 def _rules_of(concept: str):
-    from cardioagent.knowledge_base.ckepe import NUMERIC_RULES
+    from cardioagent.knowledge_base.numeric_rules import NUMERIC_RULES
 
     return [r for r in NUMERIC_RULES if r.entry_id == concept]
 
@@ -537,10 +537,10 @@ def _value_of(quantity: str | None, f: Facts) -> tuple[Measurement | None, str]:
 
 
 def _category(quantity: str | None, f: Facts) -> tuple[str | None, str, list[str]]:
-    from cardioagent.knowledge_base.ckepe import NUMERIC_RULES
+    from cardioagent.knowledge_base.numeric_rules import NUMERIC_RULES
 
     if quantity not in RANGE_LIMITS:
-        return _category_by_vocabulary(quantity, f)
+        return category_by_vocabulary(quantity, f)
     m, text = _value_of(quantity, f)
     if m is None:
         return None, text, []
@@ -556,7 +556,7 @@ def _category(quantity: str | None, f: Facts) -> tuple[str | None, str, list[str
     return "normal", f"{text} meets none of: " + "; ".join(crit), crit
 
 
-def _category_by_vocabulary(quantity: str | None, f: Facts, profile: str = "clinical") -> tuple[str | None, str, list[str]]:
+def category_by_vocabulary(quantity: str | None, f: Facts, profile: str = "clinical") -> tuple[str | None, str, list[str]]:
     """'low' | 'normal' | 'high' against the vocabulary's normal range for the person's sex and age (or a
     named range profile's, see ``tools.vocabulary.quantities.profile_range``)."""
     from cardioagent.tools.vocabulary import QUANTITY_BY_ID
@@ -575,15 +575,9 @@ def _category_by_vocabulary(quantity: str | None, f: Facts, profile: str = "clin
                 f"{rng.text(q.unit)}", crit
 
 
-def decide(question: str, options: list[str], records: list[ToolCallRecord],
-           range_profile: str = "clinical") -> ClosedAnswer:
-    """The option(s) this turn's tool outputs support, by the rules in the module docstring."""
-    f = facts_of(records)
-    opts = [o for o in options if o.strip()]
-    if len(f.recordings) > 1:
-        from cardioagent.agent.comparison import compare
-
-        return compare(question, opts, [facts_of(records, rid) for rid in f.order], range_profile)
+def decide_one(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
+    """The option(s) one recording's facts support, by the rules in the module docstring (two recordings:
+    ``agent.closed_answer.decide`` hands them to ``agent.comparison``)."""
     normalized = {norm(o) for o in opts}
     rest = [o for o in opts if norm(o) not in (NONE, NOT_SURE)]
     if normalized and normalized <= {YES, NO, NOT_SURE}:
@@ -595,17 +589,17 @@ def decide(question: str, options: list[str], records: list[ToolCallRecord],
     if rest and {norm(o) for o in rest} <= {"male", "female"}:
         chosen = [o for o in opts if norm(o) == f.sex] if f.sex else []
         why = f"sex {f.sex} (file header)" if f.sex else "no sex in the recording's header"
-        return ClosedAnswer(kind="sex", options=opts, chosen=chosen or _fallback(opts), note=why)
+        return ClosedAnswer(kind="sex", options=opts, chosen=chosen or fallback_answer(opts), note=why)
     return _findings(opts, f)
 
 
-def _fallback(opts: list[str]) -> list[str] | None:
+def fallback_answer(opts: list[str]) -> list[str] | None:
     return [o for o in opts if norm(o) == NOT_SURE][:1] or None
 
 
 def _pick(opts, kind, value, why, criteria, match) -> ClosedAnswer:
     chosen = [o for o in opts if value is not None and match(o) == value]
-    return ClosedAnswer(kind=kind, options=opts, chosen=chosen or _fallback(opts), note=why, criteria=criteria)
+    return ClosedAnswer(kind=kind, options=opts, chosen=chosen or fallback_answer(opts), note=why, criteria=criteria)
 
 
 def _pick_band(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
@@ -613,7 +607,7 @@ def _pick_band(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
     chosen = [] if m is None else [o for o in opts if (b := _band_of(o)) and _in_band(float(m.value), b)]
     if len(chosen) > 1:  # overlapping bands: no single answer
         why, chosen = f"{why} falls in several of the bands", []
-    return ClosedAnswer(kind="band", options=opts, chosen=chosen or _fallback(opts), note=why,
+    return ClosedAnswer(kind="band", options=opts, chosen=chosen or fallback_answer(opts), note=why,
                         criteria=[o for o in opts])
 
 
@@ -720,5 +714,5 @@ def _findings(opts: list[str], f: Facts) -> ClosedAnswer:
     elif verdicts and all(v.verdict == "absent" for v in verdicts):
         chosen = [o for o in opts if norm(o) == NONE][:1] or None
     else:
-        chosen = _fallback(opts)
+        chosen = fallback_answer(opts)
     return ClosedAnswer(kind="finding", options=opts, chosen=chosen, verdicts=verdicts, criteria=criteria)

@@ -21,7 +21,16 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from cardioagent.agent.closed_question import NONE, ClosedAnswer, Facts, OptionVerdict, _fallback, norm
+from cardioagent.agent.closed_question import (
+    NONE,
+    ClosedAnswer,
+    Facts,
+    OptionVerdict,
+    category_by_vocabulary,
+    facts_of,
+    fallback_answer,
+    norm,
+)
 
 Change = Literal["became_normal", "became_abnormal", "still_abnormal", "still_normal"]
 
@@ -51,9 +60,7 @@ def change_asked(question: str) -> Change | None:
 
 def _state(quantity: str, f: Facts, profile: str = "clinical") -> tuple[bool | None, str, list[str]]:
     """(abnormal?, reason, criteria) of one quantity on one recording."""
-    from cardioagent.agent.closed_question import _category_by_vocabulary
-
-    category, why, criteria = _category_by_vocabulary(quantity, f, profile)
+    category, why, criteria = category_by_vocabulary(quantity, f, profile)
     return (None if category is None else category != "normal"), why, criteria
 
 
@@ -61,7 +68,7 @@ def compare(question: str, opts: list[str], facts: list[Facts], profile: str = "
     from cardioagent.tools.vocabulary import Quantity, vocabulary
 
     if len(facts) != 2:
-        return ClosedAnswer(kind="unsupported", options=opts, chosen=_fallback(opts),
+        return ClosedAnswer(kind="unsupported", options=opts, chosen=fallback_answer(opts),
                             note=f"comparisons are judged between two recordings, not {len(facts)}")
     first, second = facts
     change = change_asked(question)
@@ -69,7 +76,7 @@ def compare(question: str, opts: list[str], facts: list[Facts], profile: str = "
     if change is None or not features:
         why = "the question names no change between the recordings" if change is None else \
             "the options name no measured quantity"
-        return ClosedAnswer(kind="unsupported", options=opts, chosen=_fallback(opts),
+        return ClosedAnswer(kind="unsupported", options=opts, chosen=fallback_answer(opts),
                             note=f"the question concerns two recordings but {why}: not judged")
     wanted = {"became_normal": (True, False), "became_abnormal": (False, True),
               "still_abnormal": (True, True), "still_normal": (False, False)}[change]
@@ -95,9 +102,9 @@ def compare(question: str, opts: list[str], facts: list[Facts], profile: str = "
     if chosen:
         answer: list[str] | None = chosen
     elif len(undecided) < len(features):
-        answer = [o for o in opts if norm(o) == NONE][:1] or _fallback(opts)
+        answer = [o for o in opts if norm(o) == NONE][:1] or fallback_answer(opts)
     else:
-        answer = _fallback(opts)
+        answer = fallback_answer(opts)
     return ClosedAnswer(kind="comparison", options=opts, chosen=answer, verdicts=verdicts, note=note,
                         criteria=list(dict.fromkeys(criteria)))
 
@@ -112,7 +119,6 @@ def difference_lines(records, refs: list[dict], quantities: list[str]) -> list[s
     """'**Comparison**' lines for an open question about two or more recordings: each quantity asked about
     (or the headline ones) on each recording, labelled by recording, with the change from the first to the
     others and whether it crosses the normal range. Values come from this turn's tool outputs only."""
-    from cardioagent.agent.closed_question import _category_by_vocabulary, facts_of
     from cardioagent.tools.vocabulary import QUANTITY_BY_ID
 
     if len(refs) < 2:
@@ -130,7 +136,7 @@ def difference_lines(records, refs: list[dict], quantities: list[str]) -> list[s
             if m is None or m.value is None:
                 parts.append(f"{ref['name']}: not measured")
                 continue
-            cat = _category_by_vocabulary(q, f)[0]
+            cat = category_by_vocabulary(q, f)[0]
             flag = {"low": ", below the normal range", "high": ", above the normal range"}.get(cat or "", "")
             quality = "" if m.quality.value == "good" else f", {m.quality.value} quality"
             parts.append(f"{ref['name']}: {m.value:g} {unit}{flag}{quality}")

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from cardioagent.agent.safety import EMERGENCY_ADVICE, NOT_A_MEDICAL_DEVICE, EmergencyCheck
 from cardioagent.agent.state import ToolCallRecord
 from cardioagent.agent.untrusted import defang_markdown, inert_markdown
+from cardioagent.tools.signal.loaders.device_statements import device_lines
+from cardioagent.tools.signal.recording import DeviceReport
 
 
 class Citation(BaseModel):
@@ -52,7 +54,18 @@ MAX_DETAIL_LINES = 6  # the full result is in the trace; the answer shows what a
 
 
 def title_of(tool: str) -> str:
-    return TOOL_TITLES.get(tool, tool.replace("_", " ").capitalize())
+    """The heading of a tool's findings: ours by name, else the tool's own display title (a plugin's
+    ``title``, or one derived from its name)."""
+    if tool in TOOL_TITLES:
+        return TOOL_TITLES[tool]
+    from cardioagent.tools.contract import title_from_name
+    from cardioagent.tools.errors import ToolError
+    from cardioagent.tools.registry import default_registry
+
+    try:
+        return default_registry().get(tool).display_title()
+    except ToolError:  # not installed here (an old conversation) or unavailable: derived from the name
+        return title_from_name(tool)
 
 
 def findings_block(records: list[ToolCallRecord], names: dict[str, str] | None = None) -> str:
@@ -87,6 +100,7 @@ def compose_answer(
     note: str | None = None,
     recording_names: dict[str, str] | None = None,
     after_findings: str | None = None,
+    device_reports: dict[str, DeviceReport] | None = None,
 ) -> str:
     parts: list[str] = []
     if emergency.emergency:
@@ -98,6 +112,9 @@ def compose_answer(
         parts.append(f"**Findings** {recordings_line}".rstrip() + "\n" + findings)
     if after_findings:
         parts.append(after_findings)
+    device = device_block(device_reports or {}, records, recording_names)
+    if device:
+        parts.append(device)
     if knowledge.lines:
         parts.append("**What this may indicate**\n" + "\n".join(f"- {line}" for line in knowledge.lines))
     if plain_words:
@@ -108,6 +125,32 @@ def compose_answer(
     # Tool summaries and errors quote channel and file names, and the plain-words paragraph is a model's:
     # whatever markup they carry is disarmed (no image, link or HTML survives into the chat or an export).
     return defang_markdown("\n\n".join(parts))
+
+
+# agent tool -> the analysis name ``device_statements.compare_with_measured`` reads its result under
+_COMPARED_TOOLS = {"heart_rate": "heart_rate", "ecg_intervals": "intervals"}
+
+
+def device_block(reports: dict[str, DeviceReport], records: list[ToolCallRecord],
+                 names: dict[str, str] | None = None) -> str | None:
+    """What each recording's device stated (a cart's measurements and statements, a watch's classification),
+    apart from the findings and beside this turn's measurements: "QTc: the device reported 443 ms; measured
+    here 434 ms". The numbers are the file's, so the caller adds them to the grounding sources."""
+    lines = []
+    for rid, report in reports.items():
+        if report is None:
+            continue
+        results = {_COMPARED_TOOLS[r.tool]: r.result for r in records
+                   if r.tool in _COMPARED_TOOLS and r.ok and r.result and r.args.get("recording_id") in (None, rid)}
+        indent = ""
+        if len(reports) > 1:  # several recordings: each device's lines under the recording's name
+            lines.append(f"- _Recording {inert_markdown((names or {}).get(rid, rid), max_chars=120)}_")
+            indent = "  "
+        lines += [f"{indent}- {inert_markdown(line, max_chars=400)}" for line in device_lines(report, results)]
+    if not lines:
+        return None
+    return ("**Stated by the recording device** (from the file; not measured here, not used for the answer)\n"
+            + "\n".join(lines))
 
 
 def _citation_line(c: Citation) -> str:

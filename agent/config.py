@@ -1,15 +1,13 @@
 """Where the agent keeps its state on disk, and the knobs a deployment may turn."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from cardioagent.tools.home import cardio_home
 
-def cardio_home() -> Path:
-    """Root of everything stored: conversations, uploaded recordings, the knowledge store, model caches."""
-    return Path(os.environ.get("CARDIOAGENT_HOME", Path.home() / ".cardioagent")).expanduser()
+__all__ = ["AgentSettings", "cardio_home", "validate_backend"]
 
 
 class AgentSettings(BaseModel):
@@ -48,3 +46,13 @@ class AgentSettings(BaseModel):
     @property
     def kb_dir(self) -> Path:
         return self.home / "kb"
+
+
+def validate_backend(spec: str) -> str:
+    """``spec`` if it names a chat backend this install can use ("embedded", "hf:PATH", "openai:URL#MODEL",
+    ...); otherwise an ``InputError`` (``BackendSpecError``) saying what is wrong and what is accepted."""
+    from cardioagent.models.llm import BackendSpec
+
+    BackendSpec.parse(spec)
+    return spec
+

@@ -11,11 +11,13 @@ even when no QT was measured.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from cardioagent.agent.compose import Citation, KnowledgeBundle
 from cardioagent.agent.state import ToolCallRecord
+from cardioagent.knowledge_base.entries import CorpusError, KnowledgeEntry, load_corpus
 from cardioagent.tools.contract import Measurement
 
 # quantity (as knowledge_base.ckepe.quantity_of names it) -> everyday candidate concepts
@@ -195,3 +197,17 @@ class KnowledgeGatherer:
                 lines.append(f"**{cand.name}**: {cand.definition} [{cand.citation}]")
                 explained.add(cand.entry_id)
         return lines
+
+
+@lru_cache(maxsize=1)
+def _entries_by_id() -> dict[str, KnowledgeEntry]:
+    try:
+        return {e.id: e for e in load_corpus(strict=False)}
+    except CorpusError:
+        return {}  # a corpus being edited: callers show the citation's own fields instead
+
+
+def knowledge_entry(entry_id: str) -> KnowledgeEntry | None:
+    """The shipped knowledge entry with this id (definition, criteria, sources), read from its Markdown file
+    (no vector store needed); None when there is none."""
+    return _entries_by_id().get(entry_id)

@@ -13,11 +13,12 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
-from cardioagent.agent.closed_question import decide as decide_closed
+from cardioagent.agent.closed_answer import decide as decide_closed
 from cardioagent.agent.comparison import difference_lines
 from cardioagent.agent.compose import KnowledgeBundle, compose_answer
 from cardioagent.agent.config import AgentSettings
 from cardioagent.agent.grounding import check_answer, numbers_in
+from cardioagent.agent.language import detect_language, language_notice
 from cardioagent.agent.planner import (
     GENERAL_REQUEST,
     PlannedCall,
@@ -32,9 +33,9 @@ from cardioagent.agent.safety import EmergencyCheck, check_emergency, soften_dia
 from cardioagent.agent.state import AgentState, ToolCallRecord
 from cardioagent.agent.untrusted import DATA_NOTE, as_data, inert_markdown
 from cardioagent.tools.contract import ToolContext
-from cardioagent.tools.errors import InputError, ToolError
+from cardioagent.tools.errors import CardioAgentError, InputError, ToolError
 from cardioagent.tools.registry import ToolRegistry
-from cardioagent.tools.signal.recording import Demographics, Recording
+from cardioagent.tools.signal.recording import Demographics, DeviceReport, Recording
 
 PLANNER_SYSTEM = (
     "You are cardioagent, an assistant that analyses ECG and PPG recordings with tools. Call the tools "
@@ -88,6 +89,7 @@ class Nodes:
             "grounding": {},
             "timings": {"started": time.time()},
             "closed": {},
+            "device": {},
             "usage": {},
         }
 
@@ -236,8 +238,14 @@ class Nodes:
             note=note,
             recording_names={r["id"]: r["name"] for r in refs},
             after_findings=comparison,
+            device_reports=(device := self._device_reports(refs)),
         )
-        if refs and measured and not parsed.targets and parsed.unmapped and not GENERAL_REQUEST.search(state["question"]):
+        # A question not in English: say plainly that the answer is in English (the tools its clinical terms
+        # point to still ran); the "did not recognise" note would only list its foreign words.
+        if (language := language_notice(state["question"], model_answers_in_kind=self.use_llm_planner)) is not None:
+            # first thing read, unless emergency advice is (that stays first)
+            draft = draft + "\n\n" + language if state["emergency"]["emergency"] else f"_{language}_\n\n" + draft
+        elif refs and measured and not parsed.targets and parsed.unmapped and not GENERAL_REQUEST.search(state["question"]):
             words = ", ".join(inert_markdown(w) for w in parsed.unmapped[:5])
             draft += (f"\n\nI did not recognise a finding or measurement in your question ({words}); the "
                       "findings above are what was measured. Ask about a finding or a measurement by name for a "
@@ -247,7 +255,21 @@ class Nodes:
             decision = decide_closed(state["question"], state["options"], records, self.settings.range_profile)
             draft, closed = draft + "\n\n" + decision.render(), decision.model_dump()
         usage = _add_usage(state.get("usage") or {}, reply)
-        return {"draft": draft, "knowledge": knowledge.model_dump(), "closed": closed, "usage": usage}
+        return {"draft": draft, "knowledge": knowledge.model_dump(), "closed": closed, "usage": usage,
+                "device": {rid: d.model_dump(mode="json") for rid, d in device.items()}}
+
+    def _device_reports(self, refs: list[dict]) -> dict[str, DeviceReport]:
+        """What the devices that made the recordings stated in their files (a cart's intervals and
+        statements, a watch's classification): shown apart from the measurements, never used to decide."""
+        reports = {}
+        for ref in refs:
+            try:
+                report = self.get_recording(ref["id"]).device_report
+            except CardioAgentError:
+                continue  # a recording that can no longer be read has no device lines; the tools said why
+            if report is not None:
+                reports[ref["id"]] = report
+        return reports
 
     def _plain_words(
         self, question: str, records: list[ToolCallRecord], knowledge: KnowledgeBundle
@@ -261,8 +283,12 @@ class Nodes:
         if llm is None:
             return None, None
         try:
+            language = detect_language(question)
+            # a configured model may write the question's language; the embedded one knows English only
+            system = PLAIN_WORDS_SYSTEM + (f" Write in {language.name}." if self.use_llm_planner
+                                           and not language.is_english else "")
             reply = _brief(llm).invoke(
-                [SystemMessage(PLAIN_WORDS_SYSTEM),
+                [SystemMessage(system),
                  HumanMessage(f"Question: {question}\nFacts:\n" + "\n".join(f"- {as_data(f)}" for f in facts))]
             )
         except Exception:
@@ -280,6 +306,7 @@ class Nodes:
         sources |= numbers_in(state.get("knowledge", {}).get("citations", []))
         sources |= numbers_in(state.get("options") or [])  # the allowed answers are the user's own words
         sources |= numbers_in((state.get("closed") or {}).get("criteria", []))  # rule thresholds, like passages
+        sources |= numbers_in(list((state.get("device") or {}).values()))  # the file's own values, labelled so
         text, report = check_answer(state["draft"], sources)
         timings = dict(state.get("timings", {}))
         timings["total_s"] = round(time.time() - timings.pop("started", time.time()), 3)

@@ -34,6 +34,7 @@ class AgentState(MessagesState):
     timings: dict[str, float]
     options: list[str]  # allowed answers of a closed question (benchmarks); empty for an open question
     closed: dict[str, Any]  # ClosedAnswer of this turn, when options were given
+    device: dict[str, Any]  # DeviceReport dicts by recording id: what the files' devices stated (shown apart)
     usage: dict[str, int]  # language-model calls and tokens of this turn
 
 

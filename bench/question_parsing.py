@@ -64,7 +64,7 @@ def ecgqa_items() -> list[dict]:
 
 def main() -> int:
     if "--train" in sys.argv:  # the same as `cardioagent train parser`
-        from cardioagent.agent.question_type import train
+        from cardioagent.agent.training.question_type import train
 
         print(json.dumps(train(generate(), TUNE_FAMILIES), indent=2))
     from cardioagent.agent.planner import RecordingRef, plan

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from cardioagent.knowledge_base.entries import CATEGORIES, CorpusError
+from cardioagent.knowledge_base.user_docs import add_user_document
 from cardioagent.tools.errors import CardioAgentError, InputError
 
 
@@ -96,7 +97,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_add(args: argparse.Namespace) -> int:
     try:
-        report = _store(args).add_user_document(args.file)
+        report = add_user_document(args.file, store=_store(args))
     except InputError as e:
         return _fail(str(e))
     print(report.summary())

@@ -175,35 +175,8 @@ def bullet_items(markdown: str) -> list[str]:
 def parse_entry(text: str, path: Path | None = None) -> KnowledgeEntry:
     """Parse one entry file's text. Raises ``CorpusError`` naming the file and every problem in it."""
     where = str(path) if path else "<text>"
-    m = _FRONT_MATTER.match(text)
-    if not m:
-        raise CorpusError([f"{where}: no YAML front matter between '---' lines at the top"])
-    try:
-        meta = yaml.safe_load(m.group(1)) or {}
-    except yaml.YAMLError as e:
-        raise CorpusError([f"{where}: front matter is not valid YAML ({e})"]) from None
-    if not isinstance(meta, dict):
-        raise CorpusError([f"{where}: front matter is not a mapping"])
-
-    body = text[m.end():]
-    problems: list[str] = []
-    sections: dict[str, str] = {}
-    parts = _HEADING.split(body)
-    preamble = re.sub(r"^#[ \t].*$", "", parts[0], flags=re.MULTILINE).strip()  # an optional '# Title' line is fine
-    if preamble:
-        problems.append(f"{where}: text before the first '## ' section: {preamble[:60]!r}")
-    for title, content in zip(parts[1::2], parts[2::2]):
-        title = title.strip()
-        if title in sections:
-            problems.append(f"{where}: section '{title}' appears twice")
-        sections[title] = content.strip()
-    for title in REQUIRED_SECTIONS:
-        if not sections.get(title):
-            problems.append(f"{where}: section '## {title}' is missing or empty")
-    for title in sections:
-        if title not in REQUIRED_SECTIONS + OPTIONAL_SECTIONS:
-            problems.append(f"{where}: unknown section '## {title}'")
-
+    meta, body = _front_matter(text, where)
+    sections, problems = _sections(body, where)
     try:
         entry = KnowledgeEntry(
             **{k: v for k, v in meta.items() if k in KnowledgeEntry.model_fields},
@@ -216,6 +189,49 @@ def parse_entry(text: str, path: Path | None = None) -> KnowledgeEntry:
             loc = ".".join(str(x) for x in err["loc"])
             problems.append(f"{where}: {loc}: {err['msg']}")
         raise CorpusError(problems) from None
+    problems += _placement_problems(entry, meta, path, where)
+    if problems:
+        raise CorpusError(problems)
+    return entry
+
+
+def _front_matter(text: str, where: str) -> tuple[dict, str]:
+    """The YAML front matter as a mapping, and the Markdown body after it."""
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        raise CorpusError([f"{where}: no YAML front matter between '---' lines at the top"])
+    try:
+        meta = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as e:
+        raise CorpusError([f"{where}: front matter is not valid YAML ({e})"]) from None
+    if not isinstance(meta, dict):
+        raise CorpusError([f"{where}: front matter is not a mapping"])
+    return meta, text[m.end():]
+
+
+def _sections(body: str, where: str) -> tuple[dict[str, str], list[str]]:
+    """The '## ' sections of the body by title, and what is wrong with them."""
+    problems: list[str] = []
+    sections: dict[str, str] = {}
+    parts = _HEADING.split(body)
+    preamble = re.sub(r"^#[ \t].*$", "", parts[0], flags=re.MULTILINE).strip()  # an optional '# Title' line is fine
+    if preamble:
+        problems.append(f"{where}: text before the first '## ' section: {preamble[:60]!r}")
+    for title, content in zip(parts[1::2], parts[2::2]):
+        title = title.strip()
+        if title in sections:
+            problems.append(f"{where}: section '{title}' appears twice")
+        sections[title] = content.strip()
+    problems += [f"{where}: section '## {title}' is missing or empty"
+                 for title in REQUIRED_SECTIONS if not sections.get(title)]
+    problems += [f"{where}: unknown section '## {title}'"
+                 for title in sections if title not in REQUIRED_SECTIONS + OPTIONAL_SECTIONS]
+    return sections, problems
+
+
+def _placement_problems(entry: KnowledgeEntry, meta: dict, path: Path | None, where: str) -> list[str]:
+    """Unknown front-matter keys, and an id or category that disagrees with the file's name or folder."""
+    problems = []
     unknown = sorted(set(meta) - set(KnowledgeEntry.model_fields))
     if unknown:
         problems.append(f"{where}: unknown front-matter keys {unknown}")
@@ -224,9 +240,7 @@ def parse_entry(text: str, path: Path | None = None) -> KnowledgeEntry:
             problems.append(f"{where}: id '{entry.id}' differs from the file name '{path.stem}'")
         if path.parent.name != entry.category:
             problems.append(f"{where}: category '{entry.category}' differs from the folder '{path.parent.name}'")
-    if problems:
-        raise CorpusError(problems)
-    return entry
+    return problems
 
 
 def corpus_files(root: Path | None = None) -> list[Path]:

@@ -15,7 +15,7 @@ best chunk (cosine), whose section is returned as the hit. Added to that score (
 - the query names the entry outright (name, synonym or abbreviation as whole words; when names overlap
   only the longest match counts, so "paroxysmal atrial fibrillation" does not boost atrial fibrillation);
 - the query contains one of its SNOMED-CT codes (decisive);
-- a value in the query ("QTc 490", "48 bpm") meets one of its numeric criteria (``ckepe.NUMERIC_RULES``);
+- a value in the query ("QTc 490", "48 bpm") meets one of its numeric criteria (``numeric_rules.NUMERIC_RULES``);
 - BM25 over the entry's names and text, scaled to the query's best entry.
 User-document hits are merged in by cosine (see ``_merge_by_cosine``).
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 import time
 from collections import Counter, defaultdict
@@ -39,6 +38,8 @@ from cardioagent.knowledge_base.entries import (
     KnowledgeEntry,
     cached_corpus,
 )
+from cardioagent.knowledge_base.numeric_rules import NUMERIC_RULES
+from cardioagent.tools.home import cardio_home
 
 # Bump when chunk_texts() changes: every entry is then re-embedded on the next build.
 CHUNK_FORMAT_VERSION = "3"
@@ -65,12 +66,8 @@ MAX_CHUNK_TOKENS = 230
 HEADER_SYNONYMS = 3
 
 
-def cardioagent_home() -> Path:
-    return Path(os.environ.get("CARDIOAGENT_HOME") or "~/.cardioagent").expanduser()
-
-
 def default_kb_path() -> Path:
-    return cardioagent_home() / "kb"
+    return cardio_home() / "kb"
 
 
 class Hit(BaseModel):
@@ -378,7 +375,8 @@ class KnowledgeStore:
         from cardioagent.tools.vocabulary import vocabulary
 
         voc = vocabulary()
-        found = [voc.get(m.id) for m in voc.find(query, kinds={"finding", "noise", "superclass"})]
+        # These kinds are Terms (only kind "quantity" is a Quantity), so the terms table holds every match.
+        found = [voc.terms[m.id] for m in voc.find(query, kinds={"finding", "noise", "superclass"})]
         if not found:
             return set()
         out = set()
@@ -449,17 +447,6 @@ class KnowledgeStore:
                 )
             )
         return hits
-
-    def add_user_document(self, path: Path | str) -> Any:
-        """Ingest a Markdown/text/PDF file into ``user_docs`` (see ``user_docs.add_user_document``)."""
-        from cardioagent.knowledge_base.user_docs import add_user_document
-
-        return add_user_document(path, store=self)
-
-    def user_documents(self) -> list[str]:
-        from cardioagent.knowledge_base.user_docs import list_user_documents
-
-        return list_user_documents(self)
 
 
 def _merge_by_cosine(corpus: list[Hit], user: list[Hit]) -> list[Hit]:
@@ -626,9 +613,7 @@ _QUERY_VALUES: list[tuple[str, re.Pattern[str]]] = [
 
 
 def _numeric_matches(query: str, ids: set[str]) -> set[str]:
-    """Entries with a numeric criterion (``ckepe.NUMERIC_RULES``) that a value in the query meets."""
-    from cardioagent.knowledge_base.ckepe import NUMERIC_RULES
-
+    """Entries with a numeric criterion (``numeric_rules.NUMERIC_RULES``) that a value in the query meets."""
     q = query.lower()
     found: set[str] = set()
     for quantity, pattern in _QUERY_VALUES:

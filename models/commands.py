@@ -9,6 +9,8 @@ import argparse
 import os
 import sys
 
+from cardioagent.tools.cli_help import DefaultsHelpFormatter
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the estimators that have weights (QLoRA vitals, ...)")
@@ -39,10 +41,12 @@ def _register_vitals(tsub: argparse._SubParsersAction) -> None:
             "layouts of docs/vitals.md (SPC 2015, CPSC 2019, WFDB with .atr, CinC 2021 labels.csv, or a "
             "generic targets.csv). Writes OUT/adapter, OUT/report.{json,md}, OUT/agreement.png and "
             "checkpoints; --resume continues an interrupted run. On GPUs: accelerate launch -m "
-            "cardioagent.ui.cli train vitals ..."),
+            "cardioagent.ui.cli train vitals ... A trained adapter is used with `cardioagent ask --adapter "
+            "OUT/adapter` or CARDIOAGENT_VITALS_ADAPTER=OUT/adapter, leaving the shipped one in place."),
+        formatter_class=DefaultsHelpFormatter,
     )
-    v.add_argument("--task", choices=["hr", "vascular_age"], default="hr")
-    v.add_argument("--modality", choices=["ppg", "ecg"], default="ppg")
+    v.add_argument("--task", choices=["hr", "vascular_age"], default="hr", help="what the estimator gives")
+    v.add_argument("--modality", choices=["ppg", "ecg"], default="ppg", help="the signal it reads")
     v.add_argument("--data", required=True, metavar="DIR", action="append",
                    help="folder of labelled recordings (repeat to train on several)")
     v.add_argument("--base", default="embedded", metavar="MODEL",
@@ -52,22 +56,27 @@ def _register_vitals(tsub: argparse._SubParsersAction) -> None:
                    help="context: robust features in the prompt; signal: resampled samples (seed-study setting)")
     v.add_argument("--head", choices=["regression", "text"], default="regression",
                    help="regression head on the last hidden state (default, measured better) or constrained text")
-    v.add_argument("--steps", type=int, default=200)
-    v.add_argument("--batch-size", type=int, default=8)
-    v.add_argument("--lr", type=float, default=1e-3)
-    v.add_argument("--lora-r", type=int, default=8)
+    v.add_argument("--steps", type=int, default=200, help="optimizer steps")
+    v.add_argument("--batch-size", type=int, default=8, help="windows per step")
+    v.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine schedule after warm-up)")
+    v.add_argument("--lora-r", type=int, default=8, help="LoRA rank (alpha = 2 r)")
     v.add_argument("--lora-layers", type=_lora_layers, default=4, metavar="N|all",
-                   help="LoRA on the top N decoder layers (default 4; 'all' for a GPU)")
+                   help="LoRA on the top N decoder layers ('all' for a GPU)")
+    v.add_argument("--recordings", type=int, default=None, metavar="N",
+                   help="use a seeded sample of N labelled recordings (default: all), for a quick bounded run")
+    v.add_argument("--max-windows", type=int, default=None, metavar="N",
+                   help="train on a seeded sample of at most N windows (default: all); held-out windows are kept")
     v.add_argument("--no-4bit", action="store_true", help="load the base unquantised (LoRA instead of QLoRA)")
     v.add_argument("--augment", type=int, default=0, metavar="N", help="augmented copies of each training recording")
     v.add_argument("--eval-fraction", type=float, default=0.25, help="share of recordings held out for the report")
-    v.add_argument("--seed", type=int, default=0)
-    v.add_argument("--checkpoint-every", type=int, default=50)
+    v.add_argument("--seed", type=int, default=0, help="seed of the split, the samples and the initialisation")
+    v.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (for --resume)")
     v.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     v.add_argument("--out", default=None, metavar="OUT", help="output folder (default: ./vitals-TASK-MODALITY)")
     v.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint with the same settings")
     v.add_argument("--cache-dir", default=None, metavar="DIR",
-                   help="keep the frozen layers' states of each prompt here, so reruns skip computing them")
+                   help="keep the frozen layers' states of each prompt here (written every minute while "
+                   "encoding), so a rerun or a killed run's rerun skips computing them")
     v.set_defaults(func=_train_vitals)
 
 
@@ -83,6 +92,9 @@ def _train_vitals(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.steps < 1:
         raise InputError("--steps", f"{args.steps} steps", "at least one training step")
+    for option, value in (("--recordings", args.recordings), ("--max-windows", args.max_windows)):
+        if value is not None and value < 1:
+            raise InputError(option, f"{value}", "a positive number")
     if not 0 <= args.eval_fraction < 1:
         raise InputError("--eval-fraction", f"{args.eval_fraction}", "a share in [0, 1)")
     cfg = TrainConfig(
@@ -94,7 +106,8 @@ def _train_vitals(args: argparse.Namespace) -> int:
     )
     out = args.out or f"vitals-{args.task}-{args.modality}"
     command = "cardioagent " + " ".join(sys.argv[1:]) if sys.argv and "cardioagent" in os.path.basename(sys.argv[0]) else ""
-    run_training(cfg, args.data, out, resume=args.resume, command=command, cache_dir=args.cache_dir)
+    run_training(cfg, args.data, out, resume=args.resume, command=command, cache_dir=args.cache_dir,
+                 max_recordings=args.recordings, max_windows=args.max_windows)
     return 0
 
 
@@ -110,6 +123,7 @@ def _register_vlm(tsub: argparse._SubParsersAction) -> None:
             "question/answer pairs. --base with a Llama-3.2-Vision folder trains that model instead (stage 2 "
             "only; needs a GPU). Writes OUT/vlm.json, the weights, OUT/report.{json,md}; --resume continues "
             "from OUT/checkpoints."),
+        formatter_class=DefaultsHelpFormatter,
     )
     v.add_argument("--base", default=None, metavar="MODEL",
                    help="default: the embedded SmolLM2-135M; a local HF folder (an Mllama config means Llama-3.2-Vision)")
@@ -124,12 +138,12 @@ def _register_vlm(tsub: argparse._SubParsersAction) -> None:
                    help="another data set for stage 1 (e.g. real records built with --real-records), repeatable")
     v.add_argument("--init-vision", default=None, metavar="WEIGHTS",
                    help="start stage 1 from this trained weights folder's tower (fine-tuning, e.g. on real records)")
-    v.add_argument("--out", default="vlm-ecg-image", metavar="OUT")
-    v.add_argument("--stage", choices=["1", "2", "all"], default="all")
+    v.add_argument("--out", default="vlm-ecg-image", metavar="OUT", help="output folder")
+    v.add_argument("--stage", choices=["1", "2", "all"], default="all", help="which stage(s) to train")
     v.add_argument("--epochs", type=float, default=8.0, help="stage 1 epochs over the images")
     v.add_argument("--steps", type=int, default=300, help="stage 2 QLoRA steps")
     v.add_argument("--batch-size", type=int, default=16, help="stage 1 batch (stage 2 uses --qa-batch-size)")
-    v.add_argument("--qa-batch-size", type=int, default=4)
+    v.add_argument("--qa-batch-size", type=int, default=4, help="stage 2 batch of question/answer pairs")
     v.add_argument("--negatives", type=int, default=800, help="generated non-ECG images for the page logit")
     v.add_argument("--tower", choices=["trace", "pixels"], default="trace",
                    help="trace: digitize the page's rows and learn from the traces (default); pixels: a 2-D CNN on the image")
@@ -137,8 +151,8 @@ def _register_vlm(tsub: argparse._SubParsersAction) -> None:
     v.add_argument("--lr", type=float, default=1e-3, help="stage 1 learning rate")
     v.add_argument("--no-reading-prompt", action="store_true",
                    help="do not prompt the language model with the label head's reading (on by default)")
-    v.add_argument("--seed", type=int, default=0)
-    v.add_argument("--threads", type=int, default=None)
+    v.add_argument("--seed", type=int, default=0, help="seed of the data set, sampling and initialisation")
+    v.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     v.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints (otherwise they are started afresh)")
     v.set_defaults(func=_train_vlm)
 

@@ -89,3 +89,14 @@ def test_cli_reports_bad_input_in_one_line(shared_home, tests_data, capsys):
     assert main(["ask", "What is the heart rate?", "--file", str(bad), "--no-llm"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and bad.name in err and "Traceback" not in err
+
+
+def test_the_devices_statements_are_shown_apart_and_survive_grounding(assistant, tests_data):
+    """A cart's own measurements travel with its file (HL7 aECG here): the answer shows them under their own
+    heading, beside what was measured, and the grounding check keeps their numbers (they are the file's)."""
+    answer = assistant.ask("What is the QT interval?", [str(tests_data / "formats" / "Example aECG.xml")])
+    assert "**Stated by the recording device**" in answer.text
+    device_part = answer.text.split("**Stated by the recording device**", 1)[1]
+    assert re.search(r"QTc?\b[^\n]*443 ms", device_part), "the cart's QTc (443 ms) is shown"
+    assert "measured here" in device_part
+    assert not [u for u in answer.grounding.removed if "443" in u.number], "the device's value is not stripped"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from cardioagent.agent.closed_question import decide
+from cardioagent.agent.closed_answer import decide
 from cardioagent.agent.comparison import change_asked
 from cardioagent.agent.planner import RecordingRef, plan
 from cardioagent.agent.state import ToolCallRecord

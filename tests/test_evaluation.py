@@ -19,7 +19,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from cardioagent.agent.closed_question import decide, resolve_concept
+from cardioagent.agent.closed_answer import decide
+from cardioagent.agent.closed_question import resolve_concept
 from cardioagent.agent.evaluation.benchmark import item_files, load_benchmark, ptbxl_files
 from cardioagent.agent.evaluation.build import build_benchmark
 from cardioagent.agent.evaluation.parser import parse_answer

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from cardioagent.knowledge_base.ckepe import (
-    NUMERIC_RULES,
     build_ckepe_prompt,
     quantity_of,
     score_labels,
@@ -32,8 +31,9 @@ from cardioagent.knowledge_base.entries import (
     load_corpus,
     parse_entry,
 )
+from cardioagent.knowledge_base.numeric_rules import NUMERIC_RULES
 from cardioagent.knowledge_base.store import KnowledgeStore
-from cardioagent.knowledge_base.user_docs import chunk_document
+from cardioagent.knowledge_base.user_docs import add_user_document, chunk_document, list_user_documents
 from cardioagent.tools.contract import Measurement, Quality
 from cardioagent.tools.errors import CorruptFileError, InputError, UnsupportedFormatError
 
@@ -244,7 +244,7 @@ def test_user_documents_are_cited_as_user_provided(cardio_home, small_corpus, tm
         "dizziness in the diary with the time.\n\n## Showering\n\nTake the recorder off before showering; "
         "the electrodes can stay on.\n"
     )
-    report = store.add_user_document(doc)
+    report = add_user_document(doc, store=store)
     assert report.chunks >= 2 and not report.replaced
     hits = store.search("can I shower while wearing the holter", k=3)
     user = [h for h in hits if h.source_kind == "user"]
@@ -254,9 +254,9 @@ def test_user_documents_are_cited_as_user_provided(cardio_home, small_corpus, tm
 
     # Same name again replaces the old chunks.
     doc.write_text("# Holter recorder\n\nReturn the device to the clinic desk on Monday morning, please.\n")
-    again = store.add_user_document(doc)
+    again = add_user_document(doc, store=store)
     assert again.replaced and again.chunks == 1
-    assert store.user_documents() == ["holter_instructions.md"]
+    assert list_user_documents(store) == ["holter_instructions.md"]
     texts = [h.text for h in store.search("showering electrodes", k=5) if h.source_kind == "user"]
     assert texts and all("shower" not in t.lower() for t in texts)
     # A category filter leaves user documents out.
@@ -276,7 +276,7 @@ def test_user_pdf_is_read(cardio_home, small_corpus, tmp_path):
     fig.savefig(pdf)
     plt.close(fig)
     store = KnowledgeStore(corpus_dir=small_corpus)
-    assert store.add_user_document(pdf).chunks == 1
+    assert add_user_document(pdf, store=store).chunks == 1
     hits = [h for h in store.search("pauses at night on the event monitor", k=5) if h.source_kind == "user"]
     assert hits and hits[0].citation == "user document: clinic_letter.pdf" and "3.2 seconds" in hits[0].text
 
@@ -284,27 +284,27 @@ def test_user_pdf_is_read(cardio_home, small_corpus, tmp_path):
 def test_bad_user_documents_give_specific_errors(cardio_home, small_corpus, tmp_path):
     store = KnowledgeStore(corpus_dir=small_corpus)
     with pytest.raises(InputError, match="no such file"):
-        store.add_user_document(tmp_path / "missing.md")
+        add_user_document(tmp_path / "missing.md", store=store)
     docx = tmp_path / "letter.docx"
     docx.write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(UnsupportedFormatError, match="letter.docx"):
-        store.add_user_document(docx)
+        add_user_document(docx, store=store)
     binary = tmp_path / "notes.txt"
     binary.write_bytes(b"\x00\x01\x02" * 50)
     with pytest.raises(CorruptFileError, match="binary"):
-        store.add_user_document(binary)
+        add_user_document(binary, store=store)
     latin = tmp_path / "latin.txt"
     latin.write_bytes("Électrocardiogramme très irrégulier ".encode("latin-1") * 3)
     with pytest.raises(CorruptFileError, match="UTF-8"):
-        store.add_user_document(latin)
+        add_user_document(latin, store=store)
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.4 truncated")
     with pytest.raises(CorruptFileError, match="broken.pdf"):
-        store.add_user_document(broken)
+        add_user_document(broken, store=store)
     empty = tmp_path / "empty.md"
     empty.write_text("   \n")
     with pytest.raises(InputError, match="no readable text"):
-        store.add_user_document(empty)
+        add_user_document(empty, store=store)
 
 
 def test_chunk_document_sizes_headings_and_overlap():

@@ -23,7 +23,7 @@ import pytest
 
 from cardioagent.agent.evaluation.benchmark import BenchItem, Benchmark
 from cardioagent.agent.evaluation.runner import RunConfig, run_benchmark
-from cardioagent.agent.evaluation.safe_paths import is_safe_thread_id, safe_name
+from cardioagent.agent.safe_paths import is_safe_thread_id, safe_name
 from cardioagent.agent.session_store import RecordingStore, StoredRecordingMismatch
 from cardioagent.tools.errors import (
     CorruptFileError,

@@ -105,6 +105,9 @@ class ScriptedAssistant:
     def warm_up(self):
         return 0.0
 
+    def recording_quality(self, rec):
+        return None  # scripted: the card shows no quality unless a test sets one
+
 
 @pytest.fixture()
 def ui_settings(tmp_path) -> UISettings:
@@ -211,31 +214,13 @@ def test_several_formats_at_once_are_summarised_on_upload(app, tmp_path):
 
 
 def test_upload_summary_includes_quality_when_the_tool_exists(app):
-    class Registry:
-        def names(self):
-            return ["signal_quality"]
-
-        def get(self, name):
-            return type("T", (), {"modalities": ("ecg", "ppg")})
-
-        def run(self, name, args, ctx, retries=0):
-            from cardioagent.tools.contract import Quality, ToolResult
-
-            assert ctx.get_recording(args["recording_id"]).name == "E07500"
-            return ToolResult(quality=Quality.ACCEPTABLE, method="scripted")
-
-    class Store:
-        def __init__(self, recs):
-            self.recs = {r.id: r for r in recs}
-
-        def get(self, rid):
-            return self.recs[rid]
-
+    """The card shows what ``Assistant.recording_quality`` says (that method runs the real tool: see
+    tests/test_agent_public_api.py)."""
     assistant = app.pool.get(None)
-    assistant.registry = Registry()
-    assistant.recordings = Store(load_files([Path(p) for p in E07500]))
+    seen = []
+    assistant.recording_quality = lambda rec: seen.append(rec.name) or "acceptable"
     chat, _state, _box = app.on_box_change({"text": "", "files": E07500}, SessionState(), Request())
-    assert "signal quality: **acceptable**" in texts(chat)[-1]
+    assert "signal quality: **acceptable**" in texts(chat)[-1] and seen == ["E07500"]
     assert "leads I, II, III, aVR" in texts(chat)[-1] and "age 78" in texts(chat)[-1]
 
 

@@ -12,22 +12,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, model_validator
 
+from cardioagent.tools.signal.quality import Quality
 from cardioagent.tools.signal.recording import Demographics, Recording
 
 ISOLATIONS = ("process", "thread")
-
-
-class Quality(str, Enum):
-    GOOD = "good"
-    ACCEPTABLE = "acceptable"
-    POOR = "poor"  # a number is given but should not be trusted on its own
-    UNUSABLE = "unusable"  # no number is given
 
 
 class Measurement(BaseModel):
@@ -126,9 +119,22 @@ class ToolContext(BaseModel):
     question: str = ""
 
 
+# Words a display title derived from a tool name writes in capitals ("ecg_intervals" -> "ECG intervals").
+_ACRONYMS = {"ecg", "ppg", "hrv", "hr", "qt", "qtc", "qrs", "pr", "rr", "spo2", "af", "afib", "bp", "vlm", "llm"}
+
+
+def title_from_name(name: str) -> str:
+    words = [w.upper() if w.lower() in _ACRONYMS else w for w in name.replace("_", " ").split()]
+    if words and words[0] == words[0].lower():
+        words[0] = words[0].capitalize()
+    return " ".join(words)
+
+
 class Tool(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
+    # What a person reads (tools list, answers); None: derived from the name ("qt_dispersion" -> "QT dispersion").
+    title: ClassVar[str | None] = None
     modalities: ClassVar[tuple[str, ...]] = ("ecg",)  # any of: ecg, ppg, mixed, ecg_image, text
     input_model: ClassVar[type[BaseModel]] = RecordingInput
     output_model: ClassVar[type[ToolResult]] = ToolResult
@@ -145,6 +151,10 @@ class Tool(ABC):
     default_for: ClassVar[tuple[str, ...]] = ()  # modalities for which it runs when no tool is asked for
     prerequisite_for: ClassVar[tuple[str, ...]] = ()  # modalities for which it runs before any other tool
 
+    @classmethod
+    def display_title(cls) -> str:
+        return cls.title or title_from_name(cls.name)
+
     def unavailable_reason(self) -> str | None:
         """Why this tool cannot run here (missing weights, missing optional dependency), or None."""
         return None
@@ -157,6 +167,7 @@ class ToolSpec(BaseModel):
     """The JSON-friendly description of a tool, as shown by ``cardioagent tools list`` and given to LLMs."""
 
     name: str
+    title: str = Field(default="", description="display title (the tool's ``title``, else from its name)")
     description: str
     modalities: list[str]
     input_schema: dict[str, Any]

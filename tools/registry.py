@@ -33,7 +33,7 @@ from cardioagent.tools.contract import ISOLATIONS, Tool, ToolContext, ToolResult
 from cardioagent.tools.errors import InputError, ToolError
 
 ENTRY_POINT_GROUP = "cardioagent.tools"
-MODALITIES = {"ecg", "ppg", "mixed", "ecg_image", "text"}
+MODALITIES = {"ecg", "ppg", "mixed", "ecg_image", "wearable", "text"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 
 
@@ -157,6 +157,7 @@ class ToolRegistry:
         tool = self._tools[name]
         return ToolSpec(
             name=name,
+            title=tool.display_title(),
             description=tool.description,
             modalities=list(tool.modalities),
             input_schema=tool.input_model.model_json_schema(),

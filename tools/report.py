@@ -28,12 +28,16 @@ class AnalysisReport(BaseModel):
     def get(self, name: str) -> AnalysisOutcome | None:
         return next((a for a in self.analyses if a.name == name), None)
 
+    def results(self) -> dict[str, dict | None]:
+        return {a.name: a.result for a in self.analyses}
+
 
 def _analyses(rec: Recording) -> list[tuple[str, Callable[[Recording], ToolResult]]]:
     from cardioagent.tools import analysis
 
-    steps = [("quality", analysis.assess_quality), ("heart_rate", analysis.heart_rate),
-             ("rhythm", analysis.rhythm), ("hrv", analysis.hrv)]
+    steps: list[tuple[str, Callable[[Recording], ToolResult]]] = [
+        ("quality", analysis.assess_quality), ("heart_rate", analysis.heart_rate),
+        ("rhythm", analysis.rhythm), ("hrv", analysis.hrv)]
     if rec.modality in (Modality.ECG, Modality.MIXED):
         steps.append(("intervals", analysis.intervals))
     return steps
@@ -55,6 +59,9 @@ def analyze_recording(rec: Recording) -> AnalysisReport:
     return report
 
 
+TITLES = {"hrv": "HRV", "heart_rate": "Heart rate", "intervals": "Intervals (medians across leads)"}
+
+
 def format_report(report: AnalysisReport) -> str:
     r = report.recording
     head = f"{r.name} — {r.format.upper()}, {r.modality.value.upper()}"
@@ -65,13 +72,18 @@ def format_report(report: AnalysisReport) -> str:
         head += "; " + ", ".join(d for d in demo if d)
     lines = [head, "=" * min(len(head), 100)]
     for a in report.analyses:
-        title = a.name.replace("_", " ").capitalize()
+        title = TITLES.get(a.name, a.name.replace("_", " ").capitalize())
         if a.error:
             lines.append(f"{title}: not available — {a.error}")
         else:
             body = a.summary.strip().splitlines()
             lines.append(f"{title}:")
             lines.extend(f"  {line}" for line in body)
+    if r.device_report is not None:  # what the file states, apart from what was measured here
+        from cardioagent.tools.signal.loaders.device_statements import device_lines
+
+        lines.append("Stated by the recording device (from the file; not measured here, not used as findings):")
+        lines.extend(f"  {line}" for line in device_lines(r.device_report, report.results()))
     lines.append("")
     lines.append("Not a medical device: these are signal measurements, not a diagnosis.")
     return "\n".join(lines)

@@ -30,18 +30,17 @@ from typing import Any
 
 import gradio as gr
 
-from cardioagent.agent.safety import EMERGENCY_ADVICE, NOT_A_MEDICAL_DEVICE
-from cardioagent.tools.errors import CardioAgentError, InputError
+from cardioagent.agent import EMERGENCY_ADVICE, NOT_A_MEDICAL_DEVICE, CardioAgentError, InputError
 from cardioagent.ui.auth import owner_of
 from cardioagent.ui.chat_events import TurnRenderer, error_message, recordings_message, user_message
 from cardioagent.ui.conversations import ConversationStore, Transcript
 from cardioagent.ui.file_access import FileGrants, OwnFilesOnly
 from cardioagent.ui.knowledge_panel import CITATION_LINK_JS, PANEL_EMPTY, render_panel
-from cardioagent.ui.report_export import export_html, export_markdown_zip
+from cardioagent.ui.report_export import export_html, export_markdown_zip, export_recording_report
 from cardioagent.ui.samples import available_samples
 from cardioagent.ui.session_files import SessionFiles
 from cardioagent.ui.settings import UISettings
-from cardioagent.ui.upload_summary import summarise_uploads
+from cardioagent.ui.upload_summary import device_note, summarise_uploads
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +95,7 @@ class AssistantPool:
 
 def default_factory(settings: UISettings) -> AssistantFactory:
     def make(backend: str | None) -> Any:
-        from cardioagent.agent.api import Assistant
-        from cardioagent.agent.config import AgentSettings
+        from cardioagent.agent import AgentSettings, Assistant
 
         return Assistant(backend, AgentSettings(home=settings.home, llm_summary=settings.llm_summary))
 
@@ -143,17 +141,16 @@ def parse_demographics(age: Any, sex: Any, height_cm: Any, weight_kg: Any) -> di
 
 
 def backend_string(kind: str, path: str, url: str, model: str) -> str | None:
-    """The Settings panel's choice as a backend string (validated by ``BackendSpec.parse``)."""
+    """The Settings panel's choice as a backend string (checked by ``validate_backend``)."""
     if kind == "local model path":
         spec = f"hf:{(path or '').strip()}"
     elif kind == "OpenAI-compatible URL":
         spec = f"openai:{(url or '').strip()}" + (f"#{model.strip()}" if model and model.strip() else "")
     else:
         return None
-    from cardioagent.models.llm import BackendSpec
+    from cardioagent.agent import validate_backend
 
-    BackendSpec.parse(spec)  # raises BackendSpecError (an InputError) with the reason
-    return spec
+    return validate_backend(spec)  # raises an InputError with the reason
 
 
 class CardioApp:
@@ -243,7 +240,9 @@ class CardioApp:
         fresh = [r for r in recs if r.id not in state.summarised]
         if fresh:
             summaries, qualities = summarise_uploads(self.assistant(state), fresh)
-            state.messages.append(recordings_message(summaries, qualities))
+            card = recordings_message(summaries, qualities)
+            card["content"] += device_note(fresh)  # what a cart or watch stated, apart from what is measured
+            state.messages.append(card)
             state.summarised += [r.id for r in fresh]
         return self.chat_view(state, session, owner), state, gr.skip()
 
@@ -356,7 +355,12 @@ class CardioApp:
         title = next((str(m["content"]).split("\n\n📎")[0][:80] for m in state.messages if m["role"] == "user"),
                      "cardioagent conversation")
         thread = state.thread_id or "unsaved"
-        if fmt.upper().startswith("HTML"):
+        if fmt.upper().startswith(("PDF", "FHIR")):  # of the latest recording, by the `cardioagent report` analysis
+            if not state.summarised:
+                raise gr.Error("No recording to report on: upload one first.")
+            report = export_recording_report(self.assistant(state), state.summarised[-1], out,
+                                             kind="pdf" if fmt.upper().startswith("PDF") else "fhir")
+        elif fmt.upper().startswith("HTML"):
             report = export_html(state.messages, out, title=title, thread_id=thread)
         else:
             report = export_markdown_zip(state.messages, out, title=title, thread_id=thread)
@@ -410,14 +414,16 @@ def build_app(assistant_factory: AssistantFactory | None = None, settings: UISet
                     apply = gr.Button("Use this backend", size="sm")
                     backend_status = gr.Markdown(f"Backend: `{settings.backend or 'embedded (default)'}`")
                 with gr.Accordion("Export", open=False):
-                    fmt = gr.Radio(["Markdown + figures (.zip)", "HTML"], value="HTML", label="Format")
+                    fmt = gr.Radio(["Markdown + figures (.zip)", "HTML", "PDF report (latest recording)",
+                                    "FHIR R4 bundle (latest recording)"], value="HTML", label="Format")
                     export_btn = gr.Button("Export this conversation", size="sm")
                     export_file = gr.File(label="Report", interactive=False)
             with gr.Column(scale=3, min_width=420):
                 chatbot = gr.Chatbot(
                     label="cardioagent", elem_id="chat", height="65vh", buttons=["copy"], feedback_options=None,
-                    placeholder="Upload a recording (WFDB .hea + .dat/.mat or a .zip, EDF, CSV, NPY, or an ECG "
-                    "image/PDF) and ask about it — or try an example on the left.",
+                    placeholder="Upload a recording (WFDB .hea + .dat/.mat or a .zip, EDF, CSV, NPY, DICOM, HL7 "
+                    "aECG, SCP-ECG, Philips or GE MUSE XML, an Apple Watch ECG export, or an ECG image/PDF) and ask "
+                    "about it — or try an example on the left.",
                 )
                 box = gr.MultimodalTextbox(
                     # No file_types filter: the loaders check every file and say what is accepted, which

@@ -1,7 +1,7 @@
 """Optional login: ``CARDIOAGENT_AUTH=user:pass`` (several pairs separated by commas)."""
 from __future__ import annotations
 
-from cardioagent.tools.errors import InputError
+from cardioagent.agent import InputError
 
 AUTH_FORMAT = "'user:password', several separated by commas, e.g. 'alice:s3cret,bob:pa55'"
 

@@ -15,10 +15,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cardioagent.agent.api import AgentEvent, Answer, describe
-from cardioagent.agent.compose import title_of
-from cardioagent.agent.untrusted import defang_markdown, inert_markdown
-from cardioagent.tools.signal.recording import RecordingSummary
+from cardioagent.agent import (
+    AgentEvent,
+    Answer,
+    RecordingSummary,
+    defang_markdown,
+    describe,
+    inert_markdown,
+    title_of,
+)
 from cardioagent.ui.knowledge_panel import link_citations
 
 Message = dict[str, Any]

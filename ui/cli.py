@@ -12,7 +12,7 @@ import os
 import sys
 from importlib.metadata import entry_points
 
-from cardioagent.tools.errors import CardioAgentError
+from cardioagent.agent import CardioAgentError
 
 # Rooms whose commands are wired in, in the order shown by --help. A room that fails to import (a missing
 # optional dependency) loses its commands, not the whole CLI.
@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Local-first assistant for ECG and PPG recordings. Not a medical device.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the messages and progress bars of third-party libraries (hidden by default)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -59,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
+    from cardioagent.agent import configure_output
+
+    # before any heavy import: some libraries read their verbosity from the environment when imported
+    configure_output(verbose=args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
@@ -71,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `cardioagent analyze ... | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

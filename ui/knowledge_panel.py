@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import html
 import re
-from functools import lru_cache
-from typing import Any
 
-from cardioagent.agent.compose import Citation
+from cardioagent.agent import Citation, knowledge_entry
 
 PANEL_EMPTY = (
     "<div class='kb-empty'>The knowledge entries an answer cites appear here, with their criteria and "
@@ -34,16 +32,6 @@ document.addEventListener('click', function (ev) {
 }, true);
 </script>
 """
-
-
-@lru_cache(maxsize=1)
-def _corpus() -> dict[str, Any]:
-    try:
-        from cardioagent.knowledge_base.entries import load_corpus
-
-        return {e.id: e for e in load_corpus(strict=False)}
-    except Exception:  # the panel degrades to the citation's own fields; the answer is unaffected
-        return {}
 
 
 def link_citations(text: str) -> str:
@@ -84,7 +72,7 @@ def _paragraphs(markdown: str) -> str:
 
 
 def render_entry(c: Citation) -> str:
-    entry = _corpus().get(c.entry_id)
+    entry = knowledge_entry(c.entry_id)  # None: the panel shows the citation's own fields
     head = f"<summary><b>[{c.n}] {html.escape(c.name)}</b>"
     if c.source_kind == "user":
         return f"<details class='kb-entry' id='kb-{html.escape(c.entry_id)}' open>{head} (your document)</summary></details>"

@@ -18,8 +18,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from cardioagent.agent.safety import NOT_A_MEDICAL_DEVICE
-from cardioagent.agent.untrusted import defang_markdown, drop_remote_images, inert_markdown, one_line
+from cardioagent.agent import (
+    NOT_A_MEDICAL_DEVICE,
+    defang_markdown,
+    drop_remote_images,
+    inert_markdown,
+    one_line,
+)
 from cardioagent.ui.knowledge_panel import unlink_citations
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -136,3 +141,20 @@ def export_html(messages: list[dict[str, Any]], out_dir: Path, *, title: str, th
     target = out_dir / f"cardioagent-{thread_id}.html"
     target.write_text(page, encoding="utf-8")
     return target
+
+
+def export_recording_report(assistant: Any, recording_id: str, out_dir: Path, *, kind: str) -> Path:
+    """The PDF report (``kind='pdf'``) or FHIR R4 bundle (``kind='fhir'``) of one stored recording, by the
+    analysis ``cardioagent report`` runs (``cardioagent.agent.reporting``)."""
+    from cardioagent.agent import content_of_recording, fhir_bundle_json, write_pdf
+
+    rec = assistant.recording(recording_id)
+    content = content_of_recording(rec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"cardioagent-{_UNSAFE_NAME.sub('_', rec.name)[:60] or 'recording'}-{recording_id[:8]}"
+    if kind == "pdf":
+        return write_pdf(content, out_dir / f"{stem}.pdf", rec)
+    target = out_dir / f"{stem}.fhir.json"
+    target.write_text(fhir_bundle_json(content, rec), encoding="utf-8")
+    return target
+

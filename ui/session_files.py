@@ -18,7 +18,7 @@ from pathlib import Path
 
 from gradio.utils import get_upload_folder
 
-from cardioagent.tools.signal.loaders.names import safe_file_name
+from cardioagent.agent import safe_file_name
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from cardioagent.agent.config import cardio_home
+from cardioagent.agent import cardio_home
 from cardioagent.ui.auth import parse_auth
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

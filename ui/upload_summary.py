@@ -1,45 +1,42 @@
 """The card shown as soon as a recording is uploaded: what it is, and whether its signal is usable.
 
-The quality comes from the registry's ``signal_quality`` tool, run the way the agent runs it (through
-``ToolRegistry.run`` with a ``ToolContext``), so the card and a later answer never disagree.
+The quality comes from ``Assistant.recording_quality`` (the registry's ``signal_quality`` tool, run the way the
+agent runs it), so the card and a later answer never disagree.
 """
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from cardioagent.tools.contract import ToolContext
-from cardioagent.tools.errors import CardioAgentError
-from cardioagent.tools.signal.recording import Recording
-
-QUALITY_TOOL = "signal_quality"
-
-
-def quality_of(assistant: Any, rec: Recording) -> str | None:
-    """'good' / 'acceptable' / 'poor' / 'unusable', or None when it cannot be assessed here (an ECG image,
-    a registry without the tool, a tool error); the card then simply has no quality."""
-    registry = getattr(assistant, "registry", None)
-    store = getattr(assistant, "recordings", None)
-    if registry is None or store is None or QUALITY_TOOL not in registry.names():
-        return None
-    if rec.modality.value not in registry.get(QUALITY_TOOL).modalities:
-        return None
-    with tempfile.TemporaryDirectory(prefix="cardioagent-quality-") as tmp:
-        ctx = ToolContext(get_recording=store.get, artifacts_dir=Path(tmp))
-        try:
-            result = registry.run(QUALITY_TOOL, {"recording_id": rec.id}, ctx, retries=0)
-        except CardioAgentError:
-            return None
-    return result.quality.value
+from cardioagent.agent import Recording, inert_markdown
 
 
 def summarise_uploads(assistant: Any, recordings: list[Recording]) -> tuple[list[dict], dict[str, str]]:
-    """The summaries (as dicts) and qualities by recording id."""
+    """The summaries (as dicts) and qualities by recording id (none where it cannot be assessed)."""
     summaries = [r.summary().model_dump(mode="json") for r in recordings]
     qualities = {}
     for rec in recordings:
-        q = quality_of(assistant, rec)
+        q = assistant.recording_quality(rec)
         if q:
             qualities[rec.id] = q
     return summaries, qualities
+
+
+def device_note(recordings: list[Recording]) -> str:
+    """Markdown lines (text from files made inert) for what each recording's device stated: shown on the
+    card apart from the measurements, and labelled as the device's, not cardioagent's."""
+    lines = []
+    for rec in recordings:
+        dr = rec.device_report
+        if dr is None:
+            continue
+        who = inert_markdown(dr.device or dr.source_format or "the device", max_chars=80)
+        said = [inert_markdown(x, max_chars=120) for x in
+                ([f"classification {dr.classification}"] if dr.classification else [])
+                + [s.text for s in dr.statements[:6]] + ([dr.severity] if dr.severity else [])]
+        values = ", ".join(f"{m.quantity.replace('_', ' ')} {m.value:g} {m.unit}" for m in dr.measurements[:10])
+        parts = [p for p in ("; ".join(said), values) if p]
+        if parts:
+            when = f", {rec.acquired_at:%Y-%m-%d %H:%M}" if rec.acquired_at else ""
+            lines.append(f"  - _Stated by {who}{when} (from the file, not measured here)_: " + " — ".join(parts))
+    return ("\n" + "\n".join(lines)) if lines else ""
+

@@ -17,8 +17,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="PTB-XL folder (records500/records100) for items given by ecg_id; also tried for 'files'")
     p.add_argument("--answers-csv", type=Path, default=None,
                    help="ECG-QA answers_for_each_template.csv (default: found beside or above the benchmark)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N items of the benchmark")
-    p.add_argument("--workers", type=int, default=1, help="questions asked in parallel (threads, one Assistant)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="only N items: a sample stratified by question type (seeded by --seed), or with --first "
+                   "the first N")
+    p.add_argument("--first", action="store_true", help="with --limit: the first N items, in benchmark order")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="score the questions whose recordings are found and count the others (default: missing "
+                   "recordings are an error, before anything runs)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="questions asked in parallel: threads (--engine thread; default 1), processes or Ray "
+                   "actors (default: the cores here, or the cluster's CPUs)")
+    p.add_argument("--engine", choices=["thread", "local", "ray"], default="thread",
+                   help="thread: threads sharing one Assistant (default); local: a process pool, one Assistant "
+                   "per process; ray: Ray actors, one Assistant each (docs/scale.md)")
+    p.add_argument("--address", default=None, help="--engine ray: the cluster to join ('auto'); default: a local one")
     p.add_argument("--backend", default=None, help="embedded | hf:/path | openai:URL#model (default: $CARDIOAGENT_BACKEND or embedded)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: eval_<benchmark name>)")
     p.add_argument("--keep-memory", action="store_true",
@@ -45,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--records", type=Path, action="append", required=True,
                    help="a folder of WFDB records (repeat for several folders)")
     b.add_argument("--out", type=Path, required=True, help="the benchmark JSON to write")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=int, default=0, help="seed of the question sampling")
     b.set_defaults(func=_build)
     c = bsub.add_parser("compare", help="side-by-side accuracy of evaluation runs (their report.json)")
     c.add_argument("runs", type=Path, nargs="+", help="output folders of 'cardioagent eval'")
@@ -69,23 +82,38 @@ def _eval(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     run_dir = out / "agent" if args.keep_threads else Path(tempfile.mkdtemp(prefix="cardioagent-eval-"))
     run_dir.mkdir(parents=True, exist_ok=True)
-    if args.keep_memory and args.workers > 1:
+    if args.keep_memory and args.engine != "thread":
+        from cardioagent.tools.errors import InputError
+
+        raise InputError("--keep-memory", "one conversation for all questions lives in one process",
+                         "--engine thread with --keep-memory")
+    if args.keep_memory and (args.workers or 1) > 1:
         print("note: --keep-memory asks in one thread, so with one worker", file=sys.stderr)
-    config = RunConfig(workers=args.workers, keep_memory=args.keep_memory, limit=args.limit,
+    config = RunConfig(workers=args.workers or 1, keep_memory=args.keep_memory, limit=args.limit,
                        retry_errors=args.retry_errors, data_root=args.data_root, progress=not args.no_progress,
-                       shard=args.shard)
-    items = select(bench.items, args.limit, args.shard)
+                       shard=args.shard, first=args.first, seed=args.seed)
+    items = select(bench.items, args.limit, args.shard, first=args.first, seed=args.seed)
+    _check_recordings(bench, config, out, args)
     assistant = None
     try:
-        assistant = Assistant(args.backend, EvalSettings(llm_summary=args.llm_summary, run_dir=run_dir,
-                                                         range_profile=args.range_profile))
-        run = {"benchmark": str(args.benchmark), "benchmark_name": bench.name,
-               "backend": assistant.backend.describe(), "llm_summary": bool(assistant.settings.llm_summary),
-               "planner": assistant.settings.planner, "workers": 1 if args.keep_memory else args.workers,
-               "keep_memory": args.keep_memory, "limit": args.limit,
-               "shard": None if args.shard is None else "/".join(map(str, args.shard)), "command": command_line()}
-        assistant.warm_up()
-        result = run_benchmark(bench, assistant, out, config)
+        if args.engine != "thread":  # worker processes or Ray actors, one Assistant each (engines.py)
+            from cardioagent.agent.evaluation.engines import run_eval_on_engine
+
+            result, run = run_eval_on_engine(args, bench, out, run_dir, config)
+        else:
+            assistant = Assistant(args.backend, EvalSettings(llm_summary=args.llm_summary, run_dir=run_dir,
+                                                             range_profile=args.range_profile))
+            run = {"benchmark": str(args.benchmark), "benchmark_name": bench.name,
+                   "backend": assistant.backend.describe(), "llm_summary": bool(assistant.settings.llm_summary),
+                   "planner": assistant.settings.planner, "workers": 1 if args.keep_memory else config.workers,
+                   "keep_memory": args.keep_memory, "limit": args.limit,
+                   "shard": None if args.shard is None else "/".join(map(str, args.shard)),
+                   "command": command_line(), "engine": "thread"}
+            from cardioagent.tools.progress import status
+
+            with status("loading the models and the knowledge store (the first run builds it)"):
+                assistant.warm_up()
+            result = run_benchmark(bench, assistant, out, config)
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished questions are in {out / 'trace.jsonl'}; run the same command to go on",
               file=sys.stderr)
@@ -95,6 +123,8 @@ def _eval(args: argparse.Namespace) -> int:
             assistant.close()
         if not args.keep_threads:
             shutil.rmtree(run_dir, ignore_errors=True)
+    if args.limit:  # how the --limit items were chosen, for the report
+        run["sample"] = "first N" if args.first else f"stratified by question type, seed {args.seed}"
     report = write_report(out, [it.key for it in items], run, result.missing)
     o, m = report["agent"]["overall"], report["majority_baseline"]["overall"]
     print(f"{result.asked} asked now, {result.already_done} already done, {len(result.missing)} missing recordings")
@@ -142,8 +172,28 @@ def _compare(args: argparse.Namespace) -> int:
         reports.append(json.loads(path.read_text()))
     labels = args.label + [str(r) for r in args.runs[len(args.label):]]
     traces = [run / "trace.jsonl" for run in args.runs]
-    text = compare_runs(reports, labels, traces if all(t.is_file() for t in traces) else None)
+    text = compare_runs(reports, labels, traces if all(t.is_file() for t in traces) else None,
+                        warn=lambda note: print(note, file=sys.stderr))
     print(text)
     if args.out:
         args.out.write_text(text)
     return 0
+
+
+def _check_recordings(bench, config, out: Path, args: argparse.Namespace) -> None:
+    """Missing recordings end the command before any model loads (a benchmark moved away from its data
+    would otherwise "run" with nothing asked), unless --allow-missing."""
+    from cardioagent.agent.evaluation.runner import TRACE, plan_items, read_trace
+    from cardioagent.tools.errors import InputError
+
+    items, _, missing = plan_items(bench, config, read_trace(out / TRACE))
+    if not missing:
+        return
+    example = next(iter(missing.values()))
+    if args.allow_missing:
+        print(f"note: {len(missing)} of {len(items)} questions have no recording here and are not asked "
+              f"(e.g. {example})", file=sys.stderr)
+        return
+    raise InputError(str(args.benchmark), f"{len(missing)} of {len(items)} questions have no recording here "
+                     f"(e.g. {example})", "--data-root pointing at the recordings (relative 'files' are read "
+                     "beside the benchmark), or --allow-missing to score only the questions that have them")

@@ -3,10 +3,17 @@
 Runs on the same benchmark are compared type by type; the majority column is the first run's (computed on
 its scored items). When the runs' traces are given, the share of questions with the same predicted answer
 in every run is reported too: two agents that decide alike show 100% however different their wording.
+
+Runs that scored different questions (a ``--limit`` run beside a full one) are not comparable as they stand:
+90% on 20 questions says nothing next to 79% on 416. With the traces, the accuracies are recomputed on the
+questions every run scored, and the table says so; without them, the difference is stated as a warning.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+from cardioagent.tools.errors import InputError
 
 
 def _pct(v: float | None) -> str:
@@ -25,11 +32,48 @@ def agreement(traces: list[Path]) -> tuple[int, int] | None:
     return same, len(common)
 
 
-def compare_runs(reports: list[dict], labels: list[str], traces: list[Path] | None = None) -> str:
-    base = reports[0]["majority_baseline"]
+def restrict_to_common(reports: list[dict], traces: list[Path] | None) -> tuple[list[dict], str | None]:
+    """The reports recomputed on the questions every run scored, and a note saying so; the reports as they
+    are (and a warning, or None) when the question sets are the same or cannot be compared."""
+    from cardioagent.agent.evaluation.runner import read_trace
+    from cardioagent.agent.evaluation.scoring import accuracy_table, majority_baseline
+
+    if not traces:
+        sizes = {r["run"].get("n_scored") for r in reports}
+        names = {r["run"].get("benchmark_name") for r in reports}
+        if len(sizes) > 1 or len(names) > 1:
+            return reports, ("warning: the runs scored different questions (" + ", ".join(
+                f"{r['run'].get('benchmark_name')}: {r['run'].get('n_scored')}" for r in reports)
+                + ") and their traces are missing, so they cannot be compared on the same questions")
+        return reports, None
+    rows = [read_trace(t) for t in traces]
+    keys = [set(r) for r in rows]
+    if all(k == keys[0] for k in keys):
+        return reports, None
+    common = set.intersection(*keys)
+    if not common:
+        raise InputError("the runs", "they have no question in common (" + ", ".join(str(len(k)) for k in keys)
+                         + " questions)", "runs of the same benchmark")
+    restricted = []
+    for report, by_key in zip(reports, rows):
+        mine = [by_key[k] for k in sorted(common)]
+        restricted.append({**report, "agent": accuracy_table(mine),
+                           "majority_baseline": majority_baseline([{**r, "answer": r["gold"]} for r in mine])})
+    note = ("warning: the runs scored different questions (" + ", ".join(str(len(k)) for k in keys)
+            + f"); accuracies below are on the {len(common)} questions every run scored")
+    return restricted, note
+
+
+def compare_runs(reports: list[dict], labels: list[str], traces: list[Path] | None = None,
+                 warn: Callable[[str], None] | None = None) -> str:
+    """The Markdown table; ``warn`` is also given the note when the runs scored different questions."""
     head = "| | " + " | ".join(labels) + " | majority answer (per template) |"
     sep = "|---" * (len(labels) + 2) + "|"
-    lines = ["## Accuracy (exact match of the answer set)", "", head, sep]
+    reports, note = restrict_to_common(reports, traces)
+    if note and warn:
+        warn(note)
+    base = reports[0]["majority_baseline"]
+    lines = ["## Accuracy (exact match of the answer set)", "", *([f"**{note}**", ""] if note else []), head, sep]
 
     def row(name: str, pick) -> str:
         cells = []

@@ -28,6 +28,7 @@ def write_report(out_dir: Path, keys: list[str], run: dict[str, Any], missing: d
     rows_by_key = read_trace(out_dir / TRACE)
     rows = [rows_by_key[k] for k in keys if k in rows_by_key]
     report = build_report(rows, run, missing, n_selected=len(keys))
+    report["wrong"] = wrong_answers(rows, trace_lines(out_dir / TRACE))
     (out_dir / "report.json").write_text(json.dumps(report, indent=1))
     figures = _figures(out_dir, report, [r["latency_s"] for r in rows if r.get("latency_s") is not None])
     (out_dir / "report.md").write_text(markdown(report, figures))
@@ -54,6 +55,55 @@ def build_report(rows: list[dict], run: dict[str, Any], missing: dict[str, str],
                          "failures": failures[name]} for name, s in sorted(tools.items())},
         "tokens": tokens,
     }
+
+
+MAX_WRONG_LISTED = 200  # report.json and report.md stay readable; the trace has every row
+
+
+def trace_lines(path: Path) -> dict[str, int]:
+    """1-based line of each key's last row in the trace (the row that counts), for links into it."""
+    lines: dict[str, int] = {}
+    if path.is_file():
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            try:
+                lines[str(json.loads(line)["key"])] = n
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    return lines
+
+
+def wrong_answers(rows: list[dict], lines: dict[str, int]) -> list[dict]:
+    """The rows scored wrong, unparseable or in error: what a person reads to see what went wrong."""
+    out = []
+    for r in rows:
+        if r.get("correct"):
+            continue
+        out.append({"key": r["key"], "line": lines.get(r["key"]), "status": r.get("status"),
+                    "question_type": r.get("question_type"), "question": r.get("question", ""),
+                    "gold": r.get("gold"), "prediction": r.get("prediction"),
+                    "why": r.get("error") or r.get("parse_note") or ""})
+    return out[:MAX_WRONG_LISTED] if len(out) > MAX_WRONG_LISTED else out
+
+
+def _cell(value: Any, width: int = 90) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def wrong_section(wrong: list[dict]) -> list[str]:
+    if not wrong:
+        return ["", "## Wrong and unparsed answers", "", "None."]
+    capped = f" (the first {MAX_WRONG_LISTED})" if len(wrong) == MAX_WRONG_LISTED else ""
+    lines = ["", "## Wrong and unparsed answers", "",
+             (f"{len(wrong)} listed{capped}; each links to its row in trace.jsonl (the full answer, tools and "
+              "timings)."), "",
+             "| trace | status | type | question | gold | predicted | why |", "|---|---|---|---|---|---|---|"]
+    for w in wrong:
+        link = f"[line {w['line']}](trace.jsonl#L{w['line']})" if w.get("line") else w["key"]
+        lines.append(f"| {link} | {w['status']} | {w['question_type']} | {_cell(w['question'])} | "
+                     f"{_cell(w['gold'], 40)} | {_cell(w['prediction'], 40)} | {_cell(w['why'], 60)} |")
+    return lines
 
 
 def _latency(values: list[float]) -> dict:
@@ -84,7 +134,8 @@ def markdown(report: dict, figures: list[str]) -> str:
          f"{'on' if run.get('llm_summary') else 'off'}, planner `{run.get('planner')}`, "
          f"{'one thread (memory kept)' if run.get('keep_memory') else 'fresh memory per question'}, "
          f"{run.get('workers')} worker(s)"),
-        f"- command: `{run.get('command')}`",
+        (f"- command: `{run.get('command')}`"
+         + (f" (--limit sample: {run['sample']})" if run.get("sample") else "")),
         f"- {run['when']}, {run['machine']['cpus']} CPUs, Python {run['machine']['python']}",
         "",
         "## Overall (exact match of the answer set, as in ECG-QA)",
@@ -116,6 +167,7 @@ def markdown(report: dict, figures: list[str]) -> str:
     t = report["tokens"]
     lines += [f"Language-model calls: {t['llm_calls']}, tokens in/out: {t['input_tokens']}/{t['output_tokens']}.", ""]
     lines += [f"![{f}]({f})" for f in figures]
+    lines += wrong_section(report.get("wrong") or [])
     lines += ["", "Majority baseline: " + base["rule"] + " (computed on the scored items themselves)."]
     return "\n".join(lines) + "\n"
 

@@ -28,8 +28,8 @@ from pydantic import BaseModel
 
 from cardioagent.agent.evaluation.benchmark import BenchItem, Benchmark, item_files
 from cardioagent.agent.evaluation.parser import parse_answer
-from cardioagent.agent.evaluation.safe_paths import check_inside, safe_name
 from cardioagent.agent.evaluation.scoring import exact_match, gold_set
+from cardioagent.agent.safe_paths import check_inside, safe_name
 
 TRACE = "trace.jsonl"
 
@@ -47,6 +47,8 @@ class RunConfig(BaseModel):
     data_root: Path | None = None
     progress: bool = True
     shard: tuple[int, int] | None = None  # (k, n): only the items whose key hashes to k modulo n
+    first: bool = False  # with limit: the first N items instead of a sample stratified by question type
+    seed: int = 0  # of the stratified sample
 
 
 def shard_of(key: str, n: int) -> int:
@@ -54,9 +56,16 @@ def shard_of(key: str, n: int) -> int:
     return int(hashlib.sha1(key.encode()).hexdigest(), 16) % n
 
 
-def select(items: list[BenchItem], limit: int | None, shard: tuple[int, int] | None) -> list[BenchItem]:
-    """The items a run covers: the first ``limit`` of the benchmark, then those of one shard."""
-    chosen = items[:limit] if limit else list(items)
+def select(items: list[BenchItem], limit: int | None, shard: tuple[int, int] | None, *, first: bool = False,
+           seed: int = 0) -> list[BenchItem]:
+    """The items a run covers: ``limit`` of the benchmark (a seeded sample stratified by question type, or
+    the first ones with ``first``), then those of one shard."""
+    from cardioagent.agent.evaluation.sampling import stratified_sample
+
+    if not limit:
+        chosen = list(items)
+    else:
+        chosen = items[:limit] if first else stratified_sample(items, limit, seed)
     if shard is not None:
         k, n = shard
         chosen = [it for it in chosen if shard_of(it.key, n) == k]
@@ -144,11 +153,11 @@ def evaluate_item(item: BenchItem, files: list[Path], asker: Asker, thread_id: s
     }
 
 
-def run_benchmark(bench: Benchmark, asker: Asker, out_dir: Path, config: RunConfig) -> RunResult:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    trace_path = out_dir / TRACE
-    done = read_trace(trace_path, config.retry_errors)
-    items = select(bench.items, config.limit, config.shard)
+def plan_items(bench: Benchmark, config: RunConfig, done: dict[str, dict]
+               ) -> tuple[list[BenchItem], list[tuple[BenchItem, list[Path]]], dict[str, str]]:
+    """The run's items, those still to ask with their files, and why the others' recordings are missing.
+    Shared with the process and Ray engines (``engines.py``)."""
+    items = select(bench.items, config.limit, config.shard, first=config.first, seed=config.seed)
     missing: dict[str, str] = {}
     pending: list[tuple[BenchItem, list[Path]]] = []
     for item in items:
@@ -160,6 +169,14 @@ def run_benchmark(bench: Benchmark, asker: Asker, out_dir: Path, config: RunConf
             missing[item.key] = why
         else:
             pending.append((item, files))
+    return items, pending, missing
+
+
+def run_benchmark(bench: Benchmark, asker: Asker, out_dir: Path, config: RunConfig) -> RunResult:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trace_path = out_dir / TRACE
+    done = read_trace(trace_path, config.retry_errors)
+    items, pending, missing = plan_items(bench, config, done)
     workers = 1 if config.keep_memory else max(1, config.workers)
     memory_thread = f"eval-memory-{uuid.uuid4().hex[:8]}"
     writer = TraceWriter(trace_path)

@@ -45,10 +45,15 @@ def clear_model_cache() -> None:
 
 def _build(spec: BackendSpec) -> BaseChatModel:
     if spec.kind == "openai":
+        from pydantic import SecretStr
+
         from cardioagent.models.llm.openai_compat import OpenAICompatChatModel
 
+        if spec.base_url is None:  # BackendSpec's validator refuses kind 'openai' without one
+            raise LLMBackendError("an 'openai' backend needs a base URL")
+        api_key = SecretStr(spec.api_key) if spec.api_key is not None else None
         return OpenAICompatChatModel(
-            base_url=spec.base_url, model=spec.model, api_key=spec.api_key, temperature=spec.temperature,
+            base_url=spec.base_url, model=spec.model, api_key=api_key, temperature=spec.temperature,
             max_tokens=spec.max_new_tokens, timeout_s=spec.timeout_s,
         )
     from cardioagent.models.llm.local_chat import LocalChatModel

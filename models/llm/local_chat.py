@@ -111,13 +111,13 @@ def _torch_threads(n: int | None) -> Iterator[None]:
     import torch
 
     previous = torch.get_num_threads()
-    change = n is not None and n != previous
-    if change:
-        torch.set_num_threads(n)
+    target = n if n is not None and n != previous else None  # None: leave the thread count as it is
+    if target is not None:
+        torch.set_num_threads(target)
     try:
         yield
     finally:
-        if change:
+        if target is not None:
             torch.set_num_threads(previous)
 
 
@@ -299,10 +299,17 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         tools, tool_choice = self._call_tools(kwargs)
+        message = self._reply(messages, stop, tools, tool_choice)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _reply(
+        self, messages: list[BaseMessage], stop: list[str] | None, tools: list[dict[str, Any]],
+        tool_choice: Any,
+    ) -> AIMessage:
+        """The whole reply as one message (tool calls parsed when tools are bound and may be called)."""
         prompt, prefill = self.render_prompt(messages, tools, tool_choice)
         text, meta = self.generate_text(prompt, stop)
-        message = self._to_message(prefill + text, meta, tools if tool_choice != "none" else [])
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return self._to_message(prefill + text, meta, tools if tool_choice != "none" else [])
 
     def _stream(
         self,
@@ -315,8 +322,7 @@ class LocalChatModel(BaseChatModel):
         if tools and tool_choice != "none":
             # Tool-call markup must not reach the user half-written, and chunks cannot be taken back:
             # with tools bound, the reply is generated whole and sent as one chunk.
-            result = self._generate(messages, stop, run_manager, **kwargs)
-            message = result.generations[0].message
+            message = self._reply(messages, stop, tools, tool_choice)
             yield ChatGenerationChunk(message=AIMessageChunk(
                 content=message.content,
                 tool_call_chunks=[

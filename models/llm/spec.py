@@ -110,7 +110,7 @@ class BackendSpec(BaseModel):
             raise BackendSpecError(raw, "unknown backend kind")
         fields.update(overrides)
         try:
-            return cls(**fields)
+            return cls.model_validate(fields)
         except ValueError as err:  # pydantic ValidationError on an override
             raise BackendSpecError(raw, _first_error(err)) from None
 

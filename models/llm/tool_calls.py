@@ -24,10 +24,13 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import InvalidToolCall, ToolCall
 from langchain_core.messages.tool import invalid_tool_call, tool_call
+
+if TYPE_CHECKING:  # an annotation only: nothing imports typing_extensions at run time
+    from typing_extensions import TypeIs
 
 _TAGGED = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
 _FENCED = re.compile(r"```[ \t]*(?:json|JSON|tool_call|tool_code)?[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
@@ -85,6 +88,11 @@ def looks_like_call(obj: Any) -> bool:
     )
 
 
+def _is_invalid(call: ToolCall | InvalidToolCall) -> TypeIs[InvalidToolCall]:
+    """Whether ``call_from_object`` refused the call (only an InvalidToolCall carries an ``error``)."""
+    return "error" in call
+
+
 def call_from_object(obj: Any, tool_names: Iterable[str] | None = None) -> ToolCall | InvalidToolCall:
     """One decoded JSON value -> a ToolCall, or an InvalidToolCall saying what is wrong with it."""
     known = set(tool_names) if tool_names is not None else None
@@ -129,8 +137,10 @@ def calls_from_json_text(
     try:
         value = load_json_lenient(text)
     except ValueError as err:
-        bad = invalid_tool_call(name=_guess_name(text), args=text.strip(), id=new_call_id(), error=str(err))
-        return [], [bad]
+        unreadable = invalid_tool_call(
+            name=_guess_name(text), args=text.strip(), id=new_call_id(), error=str(err)
+        )
+        return [], [unreadable]
     if isinstance(value, dict) and isinstance(value.get("tool_calls"), list):
         value = value["tool_calls"]
     items = value if isinstance(value, list) else [value]
@@ -138,7 +148,10 @@ def calls_from_json_text(
     bad: list[InvalidToolCall] = []
     for item in items:
         parsed = call_from_object(item, tool_names)
-        (bad if "error" in parsed else good).append(parsed)  # type: ignore[arg-type]
+        if _is_invalid(parsed):
+            bad.append(parsed)
+        else:
+            good.append(parsed)
     return good, bad
 
 
@@ -208,8 +221,8 @@ def _calls_inside_prose(text: str, names: set[str]) -> ParsedReply:
             continue
         if looks_like_call(value) and _unwrap(value)["name"].strip() in names:
             parsed = call_from_object(value, names)
-            if "error" not in parsed:
-                good.append(parsed)  # type: ignore[arg-type]
+            if not _is_invalid(parsed):
+                good.append(parsed)
                 kept.append(text[pos:i])
                 pos = end
         i = text.find("{", end)

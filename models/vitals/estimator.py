@@ -18,6 +18,7 @@ every window), so one call stays within seconds on a CPU.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +38,39 @@ NAMES = {"hr": ("heart rate", "bpm"), "vascular_age": ("vascular age", "years")}
 _LOCK = threading.Lock()
 
 
+# A user-trained adapter, used without touching the source tree: an adapter folder (``OUT/adapter`` of
+# ``cardioagent train vitals``) or a folder of ``<task>_<modality>`` adapters. ``--adapter`` sets it.
+ADAPTER_ENV = "CARDIOAGENT_VITALS_ADAPTER"
+
+
+def _adapter_pair(folder: Path) -> tuple[str, str] | None:
+    """(task, modality) of the adapter in ``folder``, or None when it holds none."""
+    try:
+        meta = json.loads((folder / "vitals_model.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return (str(meta.get("task")), str(meta.get("modality"))) if isinstance(meta, dict) else None
+
+
+def override_adapters(root: str | Path) -> dict[tuple[str, str], Path]:
+    """The adapters found in ``root`` (itself one, or its ``<task>_<modality>`` sub-folders), by pair."""
+    root = Path(root).expanduser()
+    found = {}
+    for folder in (root, *sorted(p for p in root.iterdir() if p.is_dir())) if root.is_dir() else ():
+        pair = _adapter_pair(folder)
+        if pair is not None:
+            found.setdefault(pair, folder)
+    return found
+
+
 def adapter_dir(task: str, modality: str) -> Path:
+    """The adapter for (task, modality): the one ``$CARDIOAGENT_VITALS_ADAPTER`` names when it is for that
+    pair, else the shipped one."""
+    override = os.environ.get(ADAPTER_ENV)
+    if override:
+        chosen = override_adapters(override).get((task, modality))
+        if chosen is not None:
+            return chosen
     return ADAPTERS_DIR / f"{task}_{modality}"
 
 

@@ -25,7 +25,11 @@ VALUE_RANGES = {"hr": (25.0, 250.0), "vascular_age": (18.0, 100.0)}
 
 
 def run_training(cfg: TrainConfig, data_dir: str | Path | list, out_dir: str | Path, resume: bool = False,
-                 progress: bool = True, command: str = "", cache_dir: str | Path | None = None) -> dict:
+                 progress: bool = True, command: str = "", cache_dir: str | Path | None = None,
+                 max_recordings: int | None = None, max_windows: int | None = None) -> dict:
+    """``max_recordings`` / ``max_windows`` bound a run (a quick try, a laptop): a seeded sample of the
+    labelled recordings before the split, and of the training windows after it (held-out windows are all
+    kept, so the report stays on whole recordings)."""
     import torch
 
     from cardioagent.models.vitals.model import VitalsLM
@@ -36,10 +40,18 @@ def run_training(cfg: TrainConfig, data_dir: str | Path | list, out_dir: str | P
     folders = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
     recs = [r for folder in folders for r in data.read_dataset(folder, cfg.task, cfg.modality)]
     say = print if progress else (lambda *a, **k: None)
+    rng = np.random.default_rng(cfg.seed)
+    if max_recordings and len(recs) > max_recordings:
+        keep = sorted(rng.choice(len(recs), max_recordings, replace=False))
+        say(f"--recordings {max_recordings}: a seeded sample of {max_recordings} of {len(recs)} recordings")
+        recs = [recs[i] for i in keep]
     say(f"{len(recs)} labelled {cfg.modality.upper()} recordings in {', '.join(map(str, folders))}; "
         "building windows and prompts")
     examples = data.prepare_examples(recs, cfg.task, cfg.setting, cfg.demographics, cfg.augment_copies, cfg.seed)
     train_idx, eval_idx = split_by_recording(examples, cfg.eval_fraction, cfg.seed)
+    if max_windows and len(train_idx) > max_windows:
+        say(f"--max-windows {max_windows}: a seeded sample of {max_windows} of {len(train_idx)} training windows")
+        train_idx = sorted(int(i) for i in rng.choice(train_idx, max_windows, replace=False))
     if cfg.model.value_range == (25.0, 250.0) and cfg.task in VALUE_RANGES:
         cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"value_range": VALUE_RANGES[cfg.task]})})
     torch.manual_seed(cfg.seed)
@@ -56,7 +68,8 @@ def run_training(cfg: TrainConfig, data_dir: str | Path | list, out_dir: str | P
     report = make_report(cfg, examples, eval_idx, trainer.predict(eval_idx, store=store) if eval_idx else np.zeros(0), out)
     report.update({
         "command": command, "data": [str(f) for f in folders], "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "training": {**log, "train_windows": len(train_idx),
+        "training": {**log, "train_windows": len(train_idx), "max_windows": max_windows,
+                     "max_recordings": max_recordings,
                      "train_recordings": sorted({examples[i].recording for i in train_idx}),
                      "seconds": round(time.perf_counter() - t0, 1)},
         "adapter": str(adapter), "adapter_bytes": sum(f.stat().st_size for f in adapter.iterdir()),
@@ -64,6 +77,8 @@ def run_training(cfg: TrainConfig, data_dir: str | Path | list, out_dir: str | P
     (out / "report.json").write_text(json.dumps(rounded(report), indent=1))
     (out / "report.md").write_text(markdown_report(report))
     say(f"wrote {adapter} and {out / 'report.md'}")
+    say(f"use it without touching the source tree: cardioagent ask ... --adapter {adapter} "
+        f"(or CARDIOAGENT_VITALS_ADAPTER={adapter})")
     return report
 
 

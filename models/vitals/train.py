@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from cardioagent.models.vitals.data import Example
 from cardioagent.models.vitals.model import VitalsLM, VitalsModelConfig
 
 CHECKPOINT = "checkpoint.pt"
+CACHE_FLUSH_S = 60.0  # how often encoded prompts are written to --cache-dir while encoding
 
 
 class TrainConfig(BaseModel):
@@ -117,6 +119,20 @@ class Trainer:
             todo = [i for i in todo if self.cached[i] is None]
         bar = tqdm(total=len(todo), desc="encoding prompts", unit="prompt", disable=not progress or not todo)
         self.lm.train(False)
+        done: list[int] = []
+        flushed = time.monotonic()
+
+        def flush() -> None:
+            # written as it goes (atomically), so a killed run keeps what it encoded and a rerun skips it
+            if path is None or not done:
+                return
+            disk.update({self._example_key(i): self.cached[i] for i in done})
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            torch.save(disk, tmp)
+            os.replace(tmp, path)
+            done.clear()
+
         for k in range(0, len(todo), batch_size):
             chunk = todo[k:k + batch_size]
             seqs = [self._ids(self.examples[i]) for i in chunk]
@@ -129,14 +145,13 @@ class Trainer:
                 n = len(seqs[j][0])
                 labels = seqs[j][1]
                 self.cached[i] = Cached(low[j, :n].clone(), None if labels is None else torch.tensor(labels))
+            done.extend(chunk)
             bar.update(len(chunk))
+            if time.monotonic() - flushed > CACHE_FLUSH_S:
+                flush()
+                flushed = time.monotonic()
         bar.close()
-        if path is not None and todo:
-            disk.update({self._example_key(i): self.cached[i] for i in todo})
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            torch.save(disk, tmp)
-            os.replace(tmp, path)
+        flush()
 
     def _model_key(self) -> str:
         m = self.lm.cfg

@@ -44,9 +44,10 @@ def median_beat_measures(rec: Recording) -> tuple[dict[str, LeadMeasures], float
         raise ValueError(f"{rec.name}: no usable ECG lead")
     peaks = np.asarray(beats_of(rec, best).peaks)
     beats, rr = dl.dominant_beats(peaks, fs, rec.n_samples)
-    fid = dl.median_beat(dl.clean_for_delineation(rec.signal[:, best], fs), beats, fs)
-    d = dl.delineate_beat(fid, fs, rr)
-    if fid is None or d.qrs_onset_s is None or d.qrs_offset_s is None or rr is None:
+    fid = dl.median_beat(dl.clean_for_delineation(rec.channel_data(best), fs), beats, fs)
+    # No median beat (no beat window fits the record) is checked before delineating: it has nothing to read.
+    d = dl.delineate_beat(fid, fs, rr) if fid is not None else None
+    if fid is None or d is None or d.qrs_onset_s is None or d.qrs_offset_s is None or rr is None:
         raise ValueError(f"{rec.name}: QRS not delineated on {rec.channel_names[best]}")
     r = fid.r_index
     on, off = r + round(d.qrs_onset_s * fs), r + round(d.qrs_offset_s * fs)
@@ -60,7 +61,7 @@ def median_beat_measures(rec: Recording) -> tuple[dict[str, LeadMeasures], float
     knots = knots[(knots >= 5) & (knots < rec.n_samples - 5)]
     out: dict[str, LeadMeasures] = {}
     for i, lead in enumerate(rec.channel_names):
-        x = _knot_detrended(lowpass(fill_gaps(rec.signal[:, i]), fs, 40.0), knots)
+        x = _knot_detrended(lowpass(fill_gaps(rec.channel_data(i)), fs, 40.0), knots)
         mb = dl.median_beat(x, beats, fs)
         assert mb is not None
         m = mb.beat
@@ -94,6 +95,8 @@ def limb_qrs_p2p(rec: Recording, labels: SynthLabels) -> float:
 
     fs = float(rec.sampling_rate_hz or 0.0)
     best, _ = best_channel(rec, (ChannelKind.ECG,))
+    if best is None:
+        raise ValueError(f"{rec.name}: no usable ECG lead")
     beats, _ = dl.dominant_beats(beats_of(rec, best).peaks, fs, rec.n_samples)
     half = int(labels.qrs_ms / 1000.0 * fs)
     worst = 0.0
@@ -180,9 +183,9 @@ def measure(per_case: int, seed: int = 0) -> dict:
             rec, labels = generate(rng, findings)
             results.append(check_record(rec, labels))
         keys = sorted({key for r in results for key in r})
-        summary = {}
+        summary: dict[str, dict[str, float]] = {}
         for key in keys:
-            vals = [r[key] for r in results if r.get(key) is not None]
+            vals = [v for r in results if (v := r.get(key)) is not None]
             if not vals:
                 continue
             if isinstance(vals[0], bool):

@@ -19,16 +19,16 @@ from typing import Any
 import torch
 from pydantic import BaseModel, Field
 
+from cardioagent.models.vlm.labels import FINDINGS
 from cardioagent.models.vlm.model import (
     NUMERIC_TARGETS,
-    EcgVisionModel,
+    Tower,
     VlmBundle,
     VlmSpec,
     image_processor_for,
     load_vlm,
     tower_for,
 )
-from cardioagent.models.vlm.synth import FINDINGS
 
 FORMAT_VERSION = 1
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "adapters" / "ecg_vlm"
@@ -79,7 +79,7 @@ def _parts(model: Any) -> tuple[torch.nn.Module, torch.nn.Module]:
     return base.model.vision_tower, base.model.multi_modal_projector
 
 
-def save_vision(tower: EcgVisionModel, out_dir: str | Path, meta: VlmMeta) -> Path:
+def save_vision(tower: torch.nn.Module, out_dir: str | Path, meta: VlmMeta) -> Path:
     """Stage-1 weights: the tower with its label head, and the meta data."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -119,7 +119,7 @@ def read_meta(weights_dir: str | Path) -> VlmMeta:
     return VlmMeta.model_validate_json(path.read_text())
 
 
-def load_vision(weights_dir: str | Path) -> tuple[torch.nn.Module, Any, VlmMeta]:
+def load_vision(weights_dir: str | Path) -> tuple[Tower, Any, VlmMeta]:
     """The tower with its label head alone (fast: no language model), in eval mode, fp32, and the image
     processor that feeds it."""
     meta = read_meta(weights_dir)

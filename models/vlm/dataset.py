@@ -131,6 +131,8 @@ def _real_item(args: tuple[int, int, Recording, EcgFacts, DatasetConfig, str]) -
     rec_index, variant, rec, facts, cfg, out_dir = args
     rng = np.random.default_rng([cfg.seed, _REAL, rec_index, variant])
     sig = rec.signal
+    if sig is None:  # the loaders give every real record its samples; without them there is nothing to draw
+        raise ValueError(f"{rec.name}: no signal samples to draw")
     if cfg.augment and variant > 0:
         # mild signal variation before drawing; no time warp, which would change the labelled rate
         fs = float(rec.sampling_rate_hz or 500.0)

@@ -160,13 +160,16 @@ def find_rows(profile: np.ndarray, min_separation_px: float, n_rows: int = N_ROW
         out = sorted(int(x) for x in peaks)
         return out + [out[-1]] * (n_rows - len(out))
     top = float(p[peaks].max())
-    best, best_score = None, -np.inf
+    best: list[int] | None = None
+    best_score = -np.inf
     for combo in combinations(sorted(int(x) for x in peaks), n_rows):
         gaps = np.diff(combo)
-        irregular = float(np.std(gaps) / max(np.mean(gaps), 1e-6))
+        irregular = float(np.std(gaps)) / max(float(np.mean(gaps)), 1e-6)
         score = float(p[list(combo)].sum()) / (n_rows * top) - 2.0 * irregular
         if score > best_score:
             best, best_score = list(combo), score
+    if best is None:  # every score was NaN: the profile holds NaN, so no row can be placed
+        raise ValueError("the ink projection has no finite values; cannot place the trace rows")
     return best
 
 

@@ -21,8 +21,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from cardioagent.models.vlm.instruct import REPORT_QUESTIONS, RHYTHM_FINDINGS, EcgFacts, report_text
+from cardioagent.models.vlm.labels import Rhythm, axis_category, rate_category
 from cardioagent.models.vlm.quality import ImageQuality, image_quality
-from cardioagent.models.vlm.synth import axis_category, rate_category
 
 # Same folder and file names as ``checkpoint.py`` (tests check they agree); repeated here so that
 # finding out whether weights exist does not import transformers (several seconds at start-up).
@@ -48,7 +48,6 @@ def weights_problem(weights_dir: str | Path | None = None) -> str | None:
             f"train one with `cardioagent train vlm` or point {WEIGHTS_ENV} at one")
 
 
-Rhythm = Literal["sinus_rhythm", "atrial_fibrillation", "atrial_flutter", "other"]
 RateCategory = Literal["bradycardia", "normal", "tachycardia"]
 
 
@@ -116,8 +115,8 @@ def reading_from_outputs(finding_logits: np.ndarray, numbers: np.ndarray, page_l
     hr = max(values["heart_rate_bpm"], 0.0)
     axis = math.degrees(math.atan2(values["axis_sin"], values["axis_cos"]))
     present = [f for f in RHYTHM_FINDINGS if f in probabilities and probabilities[f] >= meta.threshold(f)]
-    rhythm = max(present, key=probabilities.__getitem__) if present else "other"
-    page_p = 1.0 if page_logit is None else float(_sigmoid(np.float64(page_logit)))
+    rhythm: Rhythm = max(present, key=probabilities.__getitem__) if present else "other"
+    page_p = 1.0 if page_logit is None else float(_sigmoid(np.asarray(page_logit, dtype=np.float64)))
     return LabelReading(
         is_ecg=page_p >= meta.page_threshold,
         page_probability=round(page_p, 4),

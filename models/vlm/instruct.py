@@ -17,16 +17,15 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from cardioagent.models.vlm.synth import (
-    FINDINGS,
-    SynthLabels,
-    rate_category,
-)
+from cardioagent.models.vlm.labels import FINDINGS, AxisCategory, Rhythm, rate_category
+
+if TYPE_CHECKING:  # only a type: instructions never need the data generator at run time
+    from cardioagent.models.vlm.synth import SynthLabels
 
 QuestionType = Literal["rhythm", "rate", "conduction", "intervals", "morphology", "report"]
 QUESTION_TYPES: tuple[str, ...] = ("rhythm", "rate", "conduction", "intervals", "morphology", "report")
@@ -61,10 +60,10 @@ class EcgFacts(BaseModel):
     record: str
     findings: list[str] = Field(description="findings known to be present")
     assessed: list[str] = Field(description="findings whose presence or absence is known")
-    rhythm: Literal["sinus_rhythm", "atrial_fibrillation", "atrial_flutter", "other"] | None = None
+    rhythm: Rhythm | None = None
     heart_rate_bpm: float | None = None
     axis_deg: float | None = None
-    axis_category: Literal["normal", "left", "right", "extreme"] | None = None
+    axis_category: AxisCategory | None = None
     pr_ms: float | None = None
     qrs_ms: float | None = None
     qt_ms: float | None = None
@@ -151,8 +150,8 @@ UNCERTAIN = {
     "713426002": ("wide_qrs",),  # IRBBB, 110-120 ms
     "164865005": ("st_elevation", "st_depression"),  # MI
 }
-AXIS_CODES = {"39732003": "left", "47665007": "right"}
-RHYTHM_FINDINGS = ("sinus_rhythm", "atrial_fibrillation", "atrial_flutter")
+AXIS_CODES: dict[str, AxisCategory] = {"39732003": "left", "47665007": "right"}
+RHYTHM_FINDINGS: tuple[Rhythm, ...] = ("sinus_rhythm", "atrial_fibrillation", "atrial_flutter")
 
 
 class CincLabel(BaseModel):
@@ -192,7 +191,7 @@ def facts_from_cinc(codes: list[str], record: str, heart_rate_bpm: float | None)
     for c in codes:
         present.update(SNOMED_TO_FINDINGS.get(c, ()))
     uncertain = {f for c in codes for f in UNCERTAIN.get(c, ())}
-    rhythm: str | None = None
+    rhythm: Rhythm | None = None
     if "atrial_fibrillation" in present:
         rhythm = "atrial_fibrillation"
     elif "atrial_flutter" in present:
@@ -386,7 +385,7 @@ def rate_pairs(f: EcgFacts) -> list[QAPair]:
     ]
     if not (f.known("bradycardia") and f.known("tachycardia")):
         return out
-    cat = f.rate_category
+    cat = rate_category(f.heart_rate_bpm)  # f.rate_category, with the rate known here (checked above)
     word = {"bradycardia": "Slow (bradycardia)", "tachycardia": "Fast (tachycardia)", "normal": "Normal"}[cat]
     out.append(QAPair(question="Is the heart rate slow, normal or fast?", answer=f"{word}, {bpm} bpm.", question_type="rate",
                       target=Target(kind="category", family="rate", value=cat), template="rate.category"))
@@ -482,9 +481,9 @@ def morphology_pairs(f: EcgFacts) -> list[QAPair]:
                           question_type="morphology", target=Target(kind="category", family="axis", value=f.axis_category),
                           template="morphology.axis"))
     elif f.axis_category is not None:
-        words = {"left": "Left axis deviation", "right": "Right axis deviation"}.get(f.axis_category)
-        if words:
-            out.append(QAPair(question="What is the electrical axis?", answer=f"{words}.", question_type="morphology",
+        deviation = {"left": "Left axis deviation", "right": "Right axis deviation"}.get(f.axis_category)
+        if deviation:
+            out.append(QAPair(question="What is the electrical axis?", answer=f"{deviation}.", question_type="morphology",
                               target=Target(kind="category", family="axis", value=f.axis_category), template="morphology.axis"))
     return out
 

@@ -44,7 +44,7 @@ from torch.nn import functional as F
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-from cardioagent.models.vlm.synth import FINDINGS
+from cardioagent.models.vlm.labels import FINDINGS
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ NUMERIC_TARGETS: dict[str, float] = {
 # ------------------------------------------------------------------------------------- vision tower
 
 
-def _init_tower_module(module: nn.Module, std: float, tower_type: type) -> None:
+def _init_tower_module(module: nn.Module, std: float, tower_type: type[Tower]) -> None:
     """Both towers' initialisation: He for convolutions (ReLU follows), small normal for linear maps and
     the position table, identity for the norms."""
     if isinstance(module, (nn.Conv1d, nn.Conv2d)):
@@ -156,7 +156,8 @@ class EcgVisionModel(PreTrainedModel):
     config: EcgVisionConfig
     base_model_prefix = "ecg_vision"
     main_input_name = "pixel_values"
-    input_modalities = ("image",)
+    # A tuple, as transformers' own vision models write it; its annotation (str | list[str]) omits tuples.
+    input_modalities = ("image",)  # type: ignore[assignment]
 
     def __init__(self, config: EcgVisionConfig) -> None:
         super().__init__(config)
@@ -280,7 +281,7 @@ class EcgTraceModel(PreTrainedModel):
     config: EcgTraceConfig
     base_model_prefix = "ecg_trace"
     main_input_name = "pixel_values"
-    input_modalities = ("image",)
+    input_modalities = ("image",)  # type: ignore[assignment]  # a tuple: see EcgVisionModel
 
     def __init__(self, config: EcgTraceConfig) -> None:
         super().__init__(config)
@@ -347,7 +348,12 @@ AutoConfig.register(TRACE_MODEL_TYPE, EcgTraceConfig, exist_ok=True)
 AutoModel.register(EcgTraceConfig, EcgTraceModel, exist_ok=True)
 
 
-def tower_for(config: PretrainedConfig) -> nn.Module:
+# The two vision towers and their configs (``VlmSpec.tower``).
+TowerConfig = EcgVisionConfig | EcgTraceConfig
+Tower = EcgVisionModel | EcgTraceModel
+
+
+def tower_for(config: TowerConfig) -> Tower:
     """A fresh tower of the config's kind."""
     return EcgTraceModel(config) if isinstance(config, EcgTraceConfig) else EcgVisionModel(config)
 
@@ -472,7 +478,7 @@ class VlmSpec(BaseModel):
         False, description="prompt the language model with the label head's reading as text before the question "
                            "(CKEPE-style; the shipped model is trained this way)")
 
-    def vision_config(self) -> PretrainedConfig:
+    def vision_config(self) -> TowerConfig:
         if self.tower == "trace":
             return EcgTraceConfig(n_columns=self.trace_columns, channels=self.trace_channels, hidden_size=self.trace_hidden)
         return EcgVisionConfig(image_size=self.image_size, token_grid=self.token_grid,
@@ -509,14 +515,14 @@ def _bnb_config(skip: list[str]) -> Any:
     )
 
 
-def embedded_llava_config(lm_dir: str | Path, vision: EcgVisionConfig, image_token_id: int) -> Any:
+def embedded_llava_config(lm_dir: str | Path, vision: TowerConfig, image_token_id: int) -> Any:
     from transformers import LlavaConfig
 
     text = AutoConfig.from_pretrained(lm_dir)
     return LlavaConfig(
         vision_config=vision.to_dict(),
         text_config=text.to_dict(),
-        image_token_id=image_token_id,
+        image_token_index=image_token_id,
         projector_hidden_act="gelu",
         vision_feature_select_strategy="full",  # keep the pooled token: it is what the label head reads
         vision_feature_layer=-1,
@@ -537,8 +543,9 @@ def load_embedded_vlm(
     tok = AutoTokenizer.from_pretrained(lm_dir)
     tok.padding_side = "right"
     vision = spec.vision_config()
-    image_token_id = int(tok.convert_tokens_to_ids(IMAGE_PLACEHOLDER))
-    if image_token_id == tok.unk_token_id or len(tok(IMAGE_PLACEHOLDER, add_special_tokens=False)["input_ids"]) != 1:
+    image_token_id = tok.convert_tokens_to_ids(IMAGE_PLACEHOLDER)  # an int for one token (a list for a list)
+    single = len(tok(IMAGE_PLACEHOLDER, add_special_tokens=False)["input_ids"]) == 1
+    if not isinstance(image_token_id, int) or image_token_id == tok.unk_token_id or not single:
         raise ValueError(f"{lm_dir}: tokenizer has no single {IMAGE_PLACEHOLDER} token to hold image positions")
     config = embedded_llava_config(lm_dir, vision, image_token_id)
     kwargs: dict[str, Any] = {"config": config, "key_mapping": {r"^model\.": "model.language_model."}}
@@ -654,7 +661,8 @@ def build_batch(bundle: VlmBundle, images: list[Any], questions: list[str], answ
     question when the spec says the model was trained with them."""
     proc = bundle.processor
     tok = proc.tokenizer
-    prompts = [bundle.prompt(q, r) for q, r in zip(questions, readings or [None] * len(questions))]
+    shown: list[str | None] = list(readings) if readings else [None] * len(questions)
+    prompts = [bundle.prompt(q, r) for q, r in zip(questions, shown)]
     if answers is None:
         return dict(proc(images=images, text=prompts, return_tensors="pt", padding=True, add_special_tokens=False))
     eos = tok.eos_token or ""

@@ -20,7 +20,7 @@ _WORDS = ("patient", "report", "glucose", "mmol", "result", "normal", "range", "
           "haemoglobin", "creatinine", "page", "summary", "notes", "follow-up", "dose", "mg", "daily")
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has no sized default font

@@ -182,7 +182,7 @@ class PhotoAugmentConfig(BaseModel):
     @classmethod
     def none(cls) -> PhotoAugmentConfig:
         """No effect at all (for clean evaluation images)."""
-        return cls(**{k: 0.0 for k in cls.model_fields if k.startswith("p_")})
+        return cls.model_validate({k: 0.0 for k in cls.model_fields if k.startswith("p_")})
 
 
 class PhotoAugmentation(BaseModel):
@@ -229,7 +229,8 @@ def augment_photo_logged(
         did("perspective", corner_shifts=shifts.round(4).ravel().tolist())
     if rng.random() < cfg.p_crop_pad:
         margins = rng.uniform(*cfg.crop_range, size=4)
-        out = crop_pad(out, *margins.tolist(), fill=fill)
+        left, top, right, bottom = margins.tolist()
+        out = crop_pad(out, left, top, right, bottom, fill=fill)
         did("crop_pad", margins=margins.round(4).tolist())
     if rng.random() < cfg.p_lighting:
         g, ang, v = float(rng.uniform(0, cfg.max_gradient)), float(rng.uniform(0, 360)), float(rng.uniform(0, cfg.max_vignette))

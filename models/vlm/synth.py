@@ -36,53 +36,25 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from cardioagent.models.vlm.labels import (
+    FINDINGS,
+    RHYTHMS,
+    Finding,
+    RhythmFinding,
+    axis_category,
+    rate_category,
+)
 from cardioagent.tools.signal.augment import add_baseline_wander
 from cardioagent.tools.signal.recording import STANDARD_12_LEADS, Channel, ChannelKind, Modality, Recording
 
 FS_HZ = 500.0
 DURATION_S = 10.0
 
-FINDINGS: tuple[str, ...] = (
-    "sinus_rhythm",
-    "bradycardia",
-    "tachycardia",
-    "atrial_fibrillation",
-    "atrial_flutter",
-    "premature_atrial_beats",
-    "premature_ventricular_beats",
-    "first_degree_av_block",
-    "wide_qrs",
-    "st_elevation",
-    "st_depression",
-    "t_wave_inversion",
-    "low_qrs_voltage",
-    "long_qt",
-)
-Finding = Literal[
-    "sinus_rhythm",
-    "bradycardia",
-    "tachycardia",
-    "atrial_fibrillation",
-    "atrial_flutter",
-    "premature_atrial_beats",
-    "premature_ventricular_beats",
-    "first_degree_av_block",
-    "wide_qrs",
-    "st_elevation",
-    "st_depression",
-    "t_wave_inversion",
-    "low_qrs_voltage",
-    "long_qt",
-]
-RHYTHMS = ("sinus_rhythm", "atrial_fibrillation", "atrial_flutter")
-
-BRADY_BPM = 60.0
-TACHY_BPM = 100.0
 AVB_PR_MS = 200.0
 WIDE_QRS_MS = 120.0
 LONG_QTC_MS = 470.0
@@ -128,7 +100,7 @@ class SynthSpec(BaseModel):
     """Everything that defines one synthetic ECG apart from the random draws (beat-to-beat variability,
     ectopic positions, noise) that ``synthesize`` takes from its generator."""
 
-    rhythm: Literal["sinus_rhythm", "atrial_fibrillation", "atrial_flutter"] = "sinus_rhythm"
+    rhythm: RhythmFinding = "sinus_rhythm"
     heart_rate_bpm: float = Field(72.0, ge=30.0, le=200.0, description="mean ventricular rate asked for")
     af_rr_cv: float = Field(0.2, ge=0.1, le=0.4, description="AF: coefficient of variation of RR")
     flutter_conduction: int = Field(2, ge=2, le=4, description="flutter: F waves per conducted beat")
@@ -339,7 +311,8 @@ class _BeatModel:
 def _dominant_beat(spec: SynthSpec, rr_s: float, rng: np.random.Generator) -> _BeatModel:
     d_s = spec.qrs_ms / 1000.0
     waves = _qrs_waves(spec.qrs_morphology, d_s, spec.qrs_amplitude_mv, rng)
-    net = sum(w.direction * (0.5 * w.params[1]) for w in waves)  # a raised cosine's area is width / 2
+    # a raised cosine's area is width / 2; the sum starts from the zero 3-vector (the waves' directions)
+    net = sum((w.direction * (0.5 * w.params[1]) for w in waves), np.zeros(3))
     turn = spec.axis_deg - math.degrees(math.atan2(net[1], net[0]))
     waves = [w.rotated(turn) for w in waves]
     net = _rot_z(net, turn)
@@ -569,20 +542,6 @@ def synthesize(spec: SynthSpec, rng: np.random.Generator, name: str | None = Non
     return rec, labels
 
 
-def axis_category(axis_deg: float) -> Literal["normal", "left", "right", "extreme"]:
-    if -30.0 <= axis_deg <= 90.0:
-        return "normal"
-    if -90.0 <= axis_deg < -30.0:
-        return "left"
-    if 90.0 < axis_deg <= 180.0:
-        return "right"
-    return "extreme"
-
-
-def rate_category(bpm: float) -> Literal["bradycardia", "normal", "tachycardia"]:
-    return "bradycardia" if bpm < BRADY_BPM else "tachycardia" if bpm > TACHY_BPM else "normal"
-
-
 def _labels(
     spec: SynthSpec, dom: _BeatModel, matrix: np.ndarray, inside: np.ndarray, beats: list[_Beat], dur: float
 ) -> SynthLabels:
@@ -602,7 +561,7 @@ def _labels(
     n_pvc = sum(1 for b in beats if b.kind == "pvc" and 0.0 <= b.t < dur)
     pr = spec.pr_ms if spec.rhythm == "sinus_rhythm" else None
 
-    f: set[str] = {spec.rhythm}
+    f: set[Finding] = {spec.rhythm}
     cat = rate_category(hr)
     if cat != "normal":
         f.add(cat)
@@ -733,13 +692,14 @@ def _st_lead_counts(pattern: str, mv: float) -> tuple[int, int, int, int]:
     )
 
 
-def _choose_st(rng: np.random.Generator, up: bool, down: bool) -> tuple[str, float]:
+def _choose_st(rng: np.random.Generator, up: bool, down: bool) -> tuple[StPattern, float]:
     """An ST pattern and size whose elevation / depression (reciprocal included) is exactly as asked."""
     if not up and not down:
         return "none", 0.0
-    patterns = ["inferior_elevation", "anterior_elevation", "lateral_elevation"] if up else ["diffuse_depression"]
+    patterns: list[StPattern] = (["inferior_elevation", "anterior_elevation", "lateral_elevation"] if up
+                                 else ["diffuse_depression"])
     for _ in range(200):
-        pattern = str(rng.choice(patterns))
+        pattern = cast(StPattern, str(rng.choice(patterns)))  # drawn from ``patterns``; numpy drops the type
         mv = rng.uniform(0.12, 0.45)
         up_sure, up_maybe, down_sure, down_maybe = _st_lead_counts(pattern, mv)
         if (up_sure >= 2 if up else up_maybe < 2) and (down_sure >= 2 if down else down_maybe < 2):
@@ -752,7 +712,7 @@ def sample_spec(rng: np.random.Generator, findings: set[str] | None = None, clea
     balanced set of findings when None. ``clean`` turns noise and wander off."""
     f = set(sample_findings(rng) if findings is None else findings)
     check_findings(f)
-    rhythm = next(iter(f & set(RHYTHMS)), "sinus_rhythm")
+    rhythm: RhythmFinding = next((r for r in RHYTHMS if r in f), "sinus_rhythm")  # check_findings: one at most
     f.add(rhythm)
 
     conduction = 2
@@ -770,13 +730,13 @@ def sample_spec(rng: np.random.Generator, findings: set[str] | None = None, clea
     else:
         hr = rng.uniform(64.0, 94.0) if rhythm == "sinus_rhythm" else rng.uniform(68.0, 90.0)
 
-    morph: str = "normal"
+    morph: QrsMorphology = "normal"
     qrs = rng.uniform(80.0, 104.0)
     if "wide_qrs" in f:
-        options = ["rbbb", "lbbb", "ivcd"]
+        options: list[QrsMorphology] = ["rbbb", "lbbb", "ivcd"]
         if f & {"st_elevation", "st_depression", "t_wave_inversion"}:
             options.remove("lbbb")
-        morph = str(rng.choice(options))
+        morph = cast(QrsMorphology, str(rng.choice(options)))  # drawn from ``options``; numpy drops the type
         qrs = {"rbbb": rng.uniform(128.0, 160.0), "lbbb": rng.uniform(135.0, 170.0), "ivcd": rng.uniform(125.0, 145.0)}[morph]
 
     axis_kind = rng.random()
@@ -791,10 +751,11 @@ def sample_spec(rng: np.random.Generator, findings: set[str] | None = None, clea
 
     st_pattern, st_mv = _choose_st(rng, "st_elevation" in f, "st_depression" in f)
 
-    t_pattern = "normal"
+    t_pattern: TPattern = "normal"
     t_amp = rng.uniform(0.25, 0.45)
     if "t_wave_inversion" in f:
-        t_pattern = str(rng.choice(["lateral_inversion", "inferior_inversion", "anterior_inversion"]))
+        inversions: list[TPattern] = ["lateral_inversion", "inferior_inversion", "anterior_inversion"]
+        t_pattern = cast(TPattern, str(rng.choice(inversions)))  # drawn from ``inversions``; numpy drops the type
         t_amp = rng.uniform(0.3, 0.5)
     if "low_qrs_voltage" in f and t_pattern == "normal":
         t_amp *= 0.6

@@ -208,14 +208,15 @@ class EcgImageInterpretTool(Tool):
             raise InputError(rec.name, "is not an image", "an uploaded PNG, JPEG or PDF of an ECG")
         reader = shared_reader()
         reading = reader.read(rec.image)
-        _refuse_if_unusable(rec.name, reading)
+        image_quality = _refuse_if_unusable(rec.name, reading)
         meta = reader.meta
 
         facts = reading.facts(rec.name)
         template = match_template(args.question)
         head_pair = pair_for(template, all_pairs(facts), report_pair(facts))
         warnings: list[str] = []
-        answer, source = head_pair.answer, "label_head"
+        answer = head_pair.answer
+        source: Literal["language_model", "label_head"] = "label_head"
         if template == REPORT and args.question and not GENERAL_REQUEST.search(args.question):
             warnings.append("the question was answered with a full report (it matched no specific question the "
                             "model was trained on)")
@@ -241,11 +242,11 @@ class EcgImageInterpretTool(Tool):
         finding = head_pair.target.finding if head_pair.target.kind == "yes_no" else None
         if source == "label_head" and finding in reading.probabilities:
             answer += f" (label-head probability of {FINDING_TEXT[finding]}: {reading.probabilities[finding]:.2f})"
-        if reading.image_quality.flag != Quality.GOOD:
-            warnings.append("image quality " + reading.image_quality.flag.value + ": "
-                            + ", ".join(reading.image_quality.reasons))
+        if image_quality.flag != Quality.GOOD:
+            warnings.append("image quality " + image_quality.flag.value + ": "
+                            + ", ".join(image_quality.reasons))
 
-        flag = reading.image_quality.flag
+        flag = image_quality.flag
 
         def m(name: str, value: float, unit: str, key: str) -> Measurement:
             lo, hi = PLAUSIBLE.get(key, (-math.inf, math.inf))
@@ -280,7 +281,7 @@ class EcgImageInterpretTool(Tool):
             qrs_duration=m("QRS duration", reading.qrs_ms, "ms", "qrs_ms"),
             qtc=m("QTc (Bazett)", reading.qtc_ms, "ms", "qtc_ms"),
             page_probability=reading.page_probability,
-            image_quality=reading.image_quality,
+            image_quality=image_quality,
             weights=str(reader.weights_dir),
         )
 
@@ -294,14 +295,18 @@ def _tower_method(meta: object) -> str:
     return f"vision tower label head on the image pixels (letterboxed to {size} px)"
 
 
-def _refuse_if_unusable(name: str, reading: LabelReading) -> None:
+def _refuse_if_unusable(name: str, reading: LabelReading) -> ImageQuality:
+    """The reading's image quality, after refusing an image that cannot be read or is not an ECG."""
     q = reading.image_quality
+    if q is None:  # a reading made without pixels (training); the reader always measures the image
+        raise UnreadableImageError(name, "no image quality was measured for this reading", ACCEPTED)
     if not q.readable:
         raise UnreadableImageError(name, f"this image cannot be read as an ECG: {', '.join(q.reasons)}", ACCEPTED)
     if not reading.is_ecg:
         raise NotAnEcgImageError(
             name, f"this image does not look like a 12-lead ECG (page probability {reading.page_probability:.2f})",
             ACCEPTED)
+    return q
 
 
 def _language_model_problem(reader: object) -> str | None:

@@ -33,10 +33,12 @@ from pydantic import BaseModel, Field
 from cardioagent.models.vlm.checkpoint import VlmMeta, save_vision, save_vlm
 from cardioagent.models.vlm.dataset import read_jsonl
 from cardioagent.models.vlm.instruct import QAPair, Target, score_answer
+from cardioagent.models.vlm.labels import FINDINGS
 from cardioagent.models.vlm.model import (
     NUMERIC_TARGETS,
     EcgTraceConfig,
     EcgTraceProcessor,
+    Tower,
     VlmSpec,
     add_lora,
     build_batch,
@@ -46,7 +48,6 @@ from cardioagent.models.vlm.model import (
     trainable_parameter_names,
 )
 from cardioagent.models.vlm.negatives import make_negative
-from cardioagent.models.vlm.synth import FINDINGS
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,8 @@ def _targets(facts: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray, np.n
         a = math.radians(facts["axis_deg"])
         values.update(axis_sin=math.sin(a) * NUMERIC_TARGETS["axis_sin"], axis_cos=math.cos(a) * NUMERIC_TARGETS["axis_cos"])
     for i, (k, scale) in enumerate(NUMERIC_TARGETS.items()):
-        if values.get(k) is not None:
-            n[i], nm[i] = float(values[k]) / scale, 1.0
+        if (value := values.get(k)) is not None:
+            n[i], nm[i] = float(value) / scale, 1.0
     return y, ym, n, nm
 
 
@@ -340,7 +341,7 @@ def _ckpt(out: Path, stage: str) -> Path:
     return out / "checkpoints" / f"stage{stage}.pt"
 
 
-def train_stage1(cfg: TrainConfig, cache: ImageCache, progress: bool = True) -> tuple[torch.nn.Module, dict[str, Any]]:
+def train_stage1(cfg: TrainConfig, cache: ImageCache, progress: bool = True) -> tuple[Tower, dict[str, Any]]:
     s1 = cfg.stage1
     out = Path(cfg.out_dir)
     torch.manual_seed(cfg.seed)
@@ -461,7 +462,7 @@ def evaluate_answers(bundle: Any, data_dir: Path, qa: list[dict], max_new_tokens
     images = [data_dir / q["image"] for q in qa]
     answers = generate_answers(bundle, images, [q["question"] for q in qa], max_new_tokens, tower, meta)
     by_type: dict[str, list[bool]] = defaultdict(list)
-    examples = []
+    examples: list[dict[str, str | bool]] = []
     for q, a in zip(qa, answers):
         ok = score_answer(_pair(q), a)
         by_type[q["question_type"]].append(ok)
@@ -475,6 +476,30 @@ def evaluate_answers(bundle: Any, data_dir: Path, qa: list[dict], max_new_tokens
     }
 
 
+def _stage2_bundle(cfg: TrainConfig, tower: torch.nn.Module | None) -> Any:
+    """The VLM with LoRA adapters on its language model (and a trainable projector for the embedded one)."""
+    bundle = load_vlm(cfg.spec)
+    if tower is not None:  # embedded family: the stage-1 tower; Mllama brings its own pretrained vision model
+        bundle.model.model.vision_tower.load_state_dict(tower.state_dict())
+    bundle = add_lora(bundle, train_vision=False)
+    if cfg.spec.family == "embedded":
+        for name, p in bundle.model.named_parameters():  # the projector learns with the adapters; the tower stays as stage 1 left it
+            if ".multi_modal_projector." in name:
+                p.requires_grad_(True)
+    return bundle
+
+
+def _resume(ck: Path, model: torch.nn.Module, opt: Any, sched: Any) -> tuple[int, list]:
+    """Load a stage-2 checkpoint into the model, optimizer and scheduler; returns (step, loss history)."""
+    state = torch.load(ck, weights_only=False)
+    current = dict(model.named_parameters())
+    for k, v in state["trainable"].items():
+        current[k].data.copy_(v)
+    opt.load_state_dict(state["opt"])
+    sched.load_state_dict(state["sched"])
+    return state["step"], state["history"]
+
+
 def train_stage2(cfg: TrainConfig, tower: torch.nn.Module | None, qa: list[dict], val_qa: list[dict], progress: bool = True,
                  meta: Any = None) -> tuple[Any, dict[str, Any]]:
     from PIL import Image
@@ -482,29 +507,17 @@ def train_stage2(cfg: TrainConfig, tower: torch.nn.Module | None, qa: list[dict]
     s2 = cfg.stage2
     out = Path(cfg.out_dir)
     data = Path(cfg.data_dir)
-    bundle = load_vlm(cfg.spec)
-    if tower is not None:  # embedded family: the stage-1 tower; Mllama brings its own pretrained vision model
-        bundle.model.model.vision_tower.load_state_dict(tower.state_dict())
-    bundle = add_lora(bundle, train_vision=False)
+    bundle = _stage2_bundle(cfg, tower)
     model = bundle.model
-    if cfg.spec.family == "embedded":
-        for name, p in model.named_parameters():  # the projector learns with the adapters; the tower stays as stage 1 left it
-            if ".multi_modal_projector." in name:
-                p.requires_grad_(True)
     names = trainable_parameter_names(model)
     params = [p for n, p in model.named_parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=s2.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s2.lr, total_steps=max(1, s2.steps), pct_start=0.1)
-    step, history = 0, []
+    step = 0
+    history: list[dict[str, float]] = []
     ck = _ckpt(out, "2")
     if ck.is_file():
-        state = torch.load(ck, weights_only=False)
-        current = dict(model.named_parameters())
-        for k, v in state["trainable"].items():
-            current[k].data.copy_(v)
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        step, history = state["step"], state["history"]
+        step, history = _resume(ck, model, opt, sched)
         log.info("stage 2: resumed at step %d of %d", step, s2.steps)
     rng = np.random.default_rng([cfg.seed, 21])
     order = rng.permutation(len(qa)).tolist()
@@ -561,7 +574,7 @@ def train_stage2(cfg: TrainConfig, tower: torch.nn.Module | None, qa: list[dict]
 # ------------------------------------------------------------------------------------------ driver
 
 
-def _meta(cfg: TrainConfig, tower: torch.nn.Module, report: dict[str, Any], stages: list[str], lines: list[dict]) -> VlmMeta:
+def _meta(cfg: TrainConfig, tower: Tower, report: dict[str, Any], stages: list[str], lines: list[dict]) -> VlmMeta:
     real = sorted({ln["group"] for ln in lines if ln["source"] != "synthetic"})
     s1 = report.get("stage1", {})
     return VlmMeta(

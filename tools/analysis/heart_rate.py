@@ -78,7 +78,7 @@ def _channel_estimate(b: Beats) -> tuple[Measurement, str]:
         return Measurement(name="heart rate", value=None, unit="bpm", channel=b.channel,
                            quality=Quality.UNUSABLE), f"{b.channel}: {b.channel_reason}"
     bpm, se, _ = _rate(b.peaks, b.fs, b.rate_valid())
-    if bpm is None:
+    if bpm is None or se is None:  # _rate gives both or neither
         return Measurement(name="heart rate", value=None, unit="bpm", channel=b.channel,
                            quality=Quality.UNUSABLE), f"{b.channel}: fewer than 3 beats found"
     q = b.quality
@@ -179,9 +179,9 @@ def heart_rate(rec: Recording, channel: str | None = None, window_s: float = 8.0
     fused = float(np.median(values))
     se = max((m.uncertainty or 0.0) for m, _ in trusted)
     spread = float(np.median(np.abs(values - fused))) if len(values) > 1 else 0.0
-    quality = trusted[0][0].quality if len(trusted) == 1 else min((m.quality for m, _ in trusted), key=_RANK.get)
+    quality = trusted[0][0].quality if len(trusted) == 1 else min((m.quality for m, _ in trusted), key=_RANK.__getitem__)
     if len(trusted) >= 2 and spread <= 0.05 * fused:
-        quality = max((m.quality for m, _ in trusted), key=_RANK.get)  # leads agree: the best one's flag
+        quality = max((m.quality for m, _ in trusted), key=_RANK.__getitem__)  # leads agree: the best one's flag
     hr = Measurement(name="heart rate", value=round(fused, 1), unit="bpm",
                      uncertainty=round(float(np.hypot(se, spread)), 1),
                      channel="+".join(b.channel for _, b in trusted), quality=quality)
@@ -193,7 +193,7 @@ def heart_rate(rec: Recording, channel: str | None = None, window_s: float = 8.0
         windows = []
         for k, (start, end) in enumerate(spans):
             ws = [pl[k].bpm for pl in per_lead if pl[k].bpm.value is not None]
-            q = max((w.quality for w in ws), key=_RANK.get) if ws else Quality.UNUSABLE
+            q = max((w.quality for w in ws), key=_RANK.__getitem__) if ws else Quality.UNUSABLE
             windows.append(HrWindow(start_s=round(start, 3), end_s=round(end, 3), bpm=Measurement(
                 name="heart rate", value=round(float(np.median([w.value for w in ws])), 1) if ws else None,
                 unit="bpm", channel=hr.channel, quality=q)))

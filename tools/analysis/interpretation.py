@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cardioagent.tools.analysis.results import InterpretationStatement, LeadQrsShape
+from cardioagent.tools.analysis.results import InterpretationStatement, LeadQrsShape, Verdict
 from cardioagent.tools.contract import Measurement, Quality
 from cardioagent.tools.signal.qrs_morphology import sigmoid
 
@@ -79,7 +79,7 @@ class Inputs:
     p_beat_share: float | None  # share of beats with a P wave like the median's (clearest P lead; 0: none has one)
 
 
-def _st(id_: str, name: str, verdict: str, p: float | None, criteria: list[str], evidence: list[str],
+def _st(id_: str, name: str, verdict: Verdict, p: float | None, criteria: list[str], evidence: list[str],
         source: str = SURAWICZ) -> InterpretationStatement:
     return InterpretationStatement(id=id_, name=name, verdict=verdict,
                                    probability=None if p is None else round(float(p), 3),
@@ -198,7 +198,7 @@ def _bbb(id_: str, name: str, inp: Inputs, morph: tuple[float | None, list[str],
 
 def _generic(id_: str, name: str, parts: list[InterpretationStatement]) -> InterpretationStatement:
     verdicts = {s.verdict for s in parts}
-    verdict = "present" if "present" in verdicts else "absent" if verdicts == {"absent"} else "undetermined"
+    verdict: Verdict = "present" if "present" in verdicts else "absent" if verdicts == {"absent"} else "undetermined"
     probs = [s.probability for s in parts if s.probability is not None]
     ev = [f"{s.name}: {s.verdict}" for s in parts]
     shown = next((s for s in parts if s.verdict == "present"), None)

@@ -8,6 +8,7 @@ quality UNUSABLE and the reason; it never raises.
 from __future__ import annotations
 
 import re
+from typing import TypedDict
 
 import numpy as np
 
@@ -36,9 +37,27 @@ def _m(key: str, value: float | None, q: Quality, lead: str | None, uncertainty:
                        quality=Quality.UNUSABLE if value is None else q, quantity=_QUANTITY[key])
 
 
+class _IntervalSet(TypedDict):
+    """The interval measurements ``LeadIntervals`` and ``IntervalsResult`` share, by field name."""
+
+    pr: Measurement
+    qrs: Measurement
+    qt: Measurement
+    qtc_bazett: Measurement
+    qtc_fridericia: Measurement
+    p_duration: Measurement
+
+
+def _unmeasured(lead: str | None) -> _IntervalSet:
+    def none(key: str) -> Measurement:
+        return _m(key, None, Quality.UNUSABLE, lead)
+
+    return _IntervalSet(pr=none("pr"), qrs=none("qrs"), qt=none("qt"), qtc_bazett=none("qtc_bazett"),
+                        qtc_fridericia=none("qtc_fridericia"), p_duration=none("p_duration"))
+
+
 def _unusable_lead(lead: str, reason: str) -> LeadIntervals:
-    none = {k: _m(k, None, Quality.UNUSABLE, lead) for k in _NAMES}
-    return LeadIntervals(lead=lead, quality=Quality.UNUSABLE, reason=reason, **none)
+    return LeadIntervals(lead=lead, quality=Quality.UNUSABLE, reason=reason, **_unmeasured(lead))
 
 
 def _lead(rec: Recording, idx: int, beats: np.ndarray, rr_s: float, fs: float,
@@ -129,10 +148,9 @@ def intervals(rec: Recording) -> IntervalsResult:
     hr_none = Measurement(name="heart rate", value=None, unit="bpm", quality=Quality.UNUSABLE)
 
     def empty(reason: str, leads: list[LeadIntervals]) -> IntervalsResult:
-        none = {k: _m(k, None, Quality.UNUSABLE, None) for k in _NAMES}
         return IntervalsResult(quality=Quality.UNUSABLE, method="no measurement", warnings=[reason],
                                recording=rec.name, rr=nothing, heart_rate=hr_none, leads=leads,
-                               fiducial_channel="", **none)
+                               fiducial_channel="", **_unmeasured(None))
 
     absent = _absent_standard_leads(rec)
     if best is None:
@@ -155,7 +173,7 @@ def intervals(rec: Recording) -> IntervalsResult:
     glob["qtc_bazett"] = _m("qtc_bazett", None if qt is None else dl.qtc_bazett(qt, rr_s), q_qt, None)
     glob["qtc_fridericia"] = _m("qtc_fridericia", None if qt is None else dl.qtc_fridericia(qt, rr_s), q_qt, None)
     measured = [lead for lead in leads if lead.quality != Quality.UNUSABLE]
-    overall = max((g.quality for k, g in glob.items() if k != "p_duration"), key=_RANK.get) if measured else Quality.UNUSABLE
+    overall = max((g.quality for k, g in glob.items() if k != "p_duration"), key=_RANK.__getitem__) if measured else Quality.UNUSABLE
     if overall != Quality.UNUSABLE:
         overall = glob["qt"].quality if glob["qt"].value is not None else glob["qrs"].quality
     warnings = []
@@ -178,7 +196,8 @@ def intervals(rec: Recording) -> IntervalsResult:
         rr=Measurement(name="RR interval", value=round(rr_s * 1000.0, 0), unit="ms", channel=fid.channel, quality=q_rr),
         heart_rate=Measurement(name="heart rate", value=round(60.0 / rr_s, 1), unit="bpm", channel=fid.channel,
                                quality=q_rr),
-        leads=leads, fiducial_channel=fid.channel, **glob,
+        leads=leads, fiducial_channel=fid.channel, pr=glob["pr"], qrs=glob["qrs"], qt=glob["qt"],
+        qtc_bazett=glob["qtc_bazett"], qtc_fridericia=glob["qtc_fridericia"], p_duration=glob["p_duration"],
         qrs_global=qrs_global, qrs_axis=qrs_axis, statements=statements,
     )
 
@@ -232,6 +251,8 @@ def _interpretation(rec: Recording, leads: list[LeadIntervals], beats_of_lead: d
     ons = [beats_of_lead[n][0].r_index + round(beats_of_lead[n][1].qrs_onset_s * fs) for n in use]
     offs = [beats_of_lead[n][0].r_index + round(beats_of_lead[n][1].qrs_offset_s * fs) for n in use]
     g_on, g_off = qm.global_qrs_bounds(ons, offs, GLOBAL_KTH)
+    if g_on is None or g_off is None:  # None only for no bounds at all, and ``use`` gave some
+        return None, None, []
     width = (g_off - g_on) * 1000.0 / fs
     q = Quality.GOOD if len(better) >= 6 else Quality.ACCEPTABLE if len(use) >= 3 else Quality.POOR
     qrs_global = Measurement(name="QRS duration (global)", value=round(width, 0), unit="ms", quality=q, quantity="qrs")

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from cardioagent.tools.contract import Measurement, Quality, ToolResult
+from cardioagent.tools.signal.noise import NoiseKind
 
 
 def _line(m: Measurement | None, digits: int = 0) -> str:
@@ -20,7 +21,6 @@ def _line(m: Measurement | None, digits: int = 0) -> str:
 # ---------------------------------------------------------------------------------------------- quality
 
 
-NoiseKind = Literal["baseline_drift", "static_noise", "burst_noise", "electrodes_problems"]
 NOISE_LABELS = {"baseline_drift": "baseline drift", "static_noise": "static noise", "burst_noise": "burst noise",
                 "electrodes_problems": "electrode problems"}
 
@@ -183,12 +183,16 @@ class LeadQrsShape(BaseModel):
     net_area: float = Field(default=0.0, description="net QRS area, mV x ms, over the global QRS window")
 
 
+Verdict = Literal["present", "absent", "undetermined"]
+RhythmStatement = Literal["regular", "irregular", "irregularly irregular", "undetermined"]
+
+
 class InterpretationStatement(BaseModel):
     """One interpretation statement of the 12-lead ECG, decided by published criteria."""
 
     id: str = Field(description="vocabulary id (tools.vocabulary), e.g. complete_right_bundle_branch_block")
     name: str = ""
-    verdict: Literal["present", "absent", "undetermined"]
+    verdict: Verdict
     probability: float | None = Field(
         default=None, description="criteria score 0-1 (soft thresholds around the published limits; not calibrated)")
     criteria: list[str] = Field(default_factory=list, description="the published criteria with their thresholds")
@@ -241,7 +245,8 @@ class IntervalsResult(ToolResult):
         present = [s for s in self.statements if s.verdict == "present"]
         # a generic statement ("bundle branch block") a more specific present one implies is not repeated
         shown = [s for s in present if not any(o.id != s.id and o.id.endswith(s.id) for o in present)]
-        lines = [f"{n} leads measured" + (": " + "; ".join(s.text() for s in shown) if shown else "")]
+        lines = [f"{n} lead{'' if n == 1 else 's'} measured"
+                 + (": " + "; ".join(s.text() for s in shown) if shown else "")]
         lines += [_line(m) for m in (self.qrs_global, self.qrs_axis) if m is not None]
         lines += [_line(m) for m in (self.pr, self.qrs, self.qt, self.qtc_bazett, self.qtc_fridericia,
                                      self.p_duration) if m is not None]
@@ -268,7 +273,7 @@ class RhythmResult(ToolResult):
     normalized_rmssd: Measurement = Field(description="RMSSD divided by mean RR")
     premature_fraction: Measurement
     p_wave_presence: Measurement | None = None
-    statement: Literal["regular", "irregular", "irregularly irregular", "undetermined"]
+    statement: RhythmStatement
     rule: str = Field(description="the rule that produced the statement, with the numbers it compared")
 
     def summary(self) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 from cardioagent.tools.analysis.common import MIN_RATE_SECONDS, require_duration, signal_of
 from cardioagent.tools.analysis.peaks import Beats, beats_of, pick_beat_channel
 from cardioagent.tools.analysis.quality import best_channel
-from cardioagent.tools.analysis.results import RhythmResult
+from cardioagent.tools.analysis.results import RhythmResult, RhythmStatement
 from cardioagent.tools.contract import Measurement, Quality
 from cardioagent.tools.signal import delineation as dl
 from cardioagent.tools.signal.recording import ChannelKind, Recording
@@ -107,6 +107,7 @@ def rhythm(rec: Recording, channel: str | None = None) -> RhythmResult:
     rest = rr[~around]
     rest_cv = float(np.std(rest) / np.mean(rest)) if len(rest) >= 3 else None
 
+    statement: RhythmStatement
     if cv <= REGULAR_CV and sd_share <= REGULAR_SD_SHARE and prem.sum() == 0:
         statement = "regular"
         rule = (f"RR CV {cv:.2f} <= {REGULAR_CV}, successive differences over 10% of the median RR in "

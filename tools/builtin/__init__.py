@@ -14,9 +14,9 @@ from cardioagent.tools.builtin.signal_tools import (
     RhythmTool,
     SignalQualityTool,
 )
-from cardioagent.tools.contract import ToolRegistrar
+from cardioagent.tools.contract import Tool, ToolRegistrar
 
-BUILTIN_TOOLS = [
+BUILTIN_TOOLS: list[type[Tool]] = [
     RecordingSummaryTool,
     SignalQualityTool,
     HeartRateTool,

@@ -122,23 +122,37 @@ def _tangent_crossing(m: np.ndarray, i: int, slope: float, level: float) -> floa
 
 
 def delineate_beat(mb: MedianBeat, fs: float, rr_s: float | None) -> BeatDelineation:
-    """Delineate one median beat (see module docstring)."""
+    """Delineate one median beat (see module docstring): QRS, then T wave, then P wave, then plausibility."""
     m = mb.beat
-    r = mb.r_index
     ms = fs / 1000.0
-    out = BeatDelineation()
-    problems: list[str] = []
     d = np.gradient(m)
     env = moving_average(np.abs(d), max(int(16 * ms), 1))
+    bounds = _qrs_bounds(env, mb.r_index, ms, len(m))
+    if isinstance(bounds, str):
+        return BeatDelineation(problems=(bounds,))
+    on, off = bounds
+    r = mb.r_index
+    out = BeatDelineation(qrs_onset_s=(on - r) / fs, qrs_offset_s=(off - r) / fs, qrs_ms=(off - on) / ms)
+    iso = float(np.median(m[max(0, on - int(30 * ms)) : max(1, on - int(8 * ms))]))
+    problems = _delineate_t_wave(mb, fs, rr_s, on, off, iso, out)
+    problems += _delineate_p_wave(mb, fs, rr_s, on, off, iso, d, out)
+    problems += _discard_implausible(out)
+    out.problems = tuple(problems)
+    return out
 
-    # QRS: outward from R until the slope envelope drops below 5% of its QRS maximum, or, once it is
-    # under 10%, until it turns up again (a P wave close to the QRS, or an early steep T wave, keeps the
-    # slope above 5%; the valley between them is the boundary)
+
+def _qrs_bounds(env: np.ndarray, r: int, ms: float, n: int) -> tuple[int, int] | str:
+    """QRS onset and offset indices, or the problem.
+
+    Outward from R until the slope envelope drops below 5% of its QRS maximum, or, once it is under 10%,
+    until it turns up again (a P wave close to the QRS, or an early steep T wave, keeps the slope above 5%;
+    the valley between them is the boundary).
+    """
     core = env[max(0, r - int(60 * ms)) : r + int(60 * ms) + 1]
     if core.size == 0 or core.max() <= 0:
-        return BeatDelineation(problems=("no QRS slope at the R fiducial",))
+        return "no QRS slope at the R fiducial"
     thr, valley = 0.05 * core.max(), 0.10 * core.max()
-    lo_lim, hi_lim = max(1, r - int(150 * ms)), min(len(m) - 2, r + int(200 * ms))
+    lo_lim, hi_lim = max(1, r - int(150 * ms)), min(n - 2, r + int(200 * ms))
     on = r
     while on > lo_lim and env[on] >= thr and not (env[on] < valley and env[on - 1] > env[on]):
         on -= 1
@@ -146,99 +160,104 @@ def delineate_beat(mb: MedianBeat, fs: float, rr_s: float | None) -> BeatDelinea
     while off < hi_lim and env[off] >= thr and not (env[off] < valley and env[off + 1] > env[off]):
         off += 1
     if on <= lo_lim or off >= hi_lim:
-        problems.append("QRS boundaries not found")
-        return BeatDelineation(problems=tuple(problems))
-    out.qrs_onset_s = (on - r) / fs
-    out.qrs_offset_s = (off - r) / fs
-    out.qrs_ms = (off - on) / ms
-    iso = float(np.median(m[max(0, on - int(30 * ms)) : max(1, on - int(8 * ms))]))
+        return "QRS boundaries not found"
+    return on, off
 
-    # T wave: largest deflection from the isoelectric level after the ST segment
+
+def _delineate_t_wave(mb: MedianBeat, fs: float, rr_s: float | None, on: int, off: int, iso: float,
+                      out: BeatDelineation) -> list[str]:
+    """T peak, T end and QT into ``out``: the largest deflection from the isoelectric level after the ST
+    segment, its end by the tangent to the steepest point of the descending limb. Returns the problems."""
+    m, r, ms = mb.beat, mb.r_index, fs / 1000.0
     rr = rr_s if rr_s else 1.0
     t_lo = off + int(60 * ms)
     t_hi = min(len(m) - 1, r + int(min(0.60, 0.65 * rr) * fs))
-    if t_hi - t_lo > int(40 * ms):
-        seg = m[t_lo:t_hi] - iso
-        tp = t_lo + int(np.argmax(np.abs(seg)))
-        amp = m[tp] - iso
-        out.t_peak_s = (tp - r) / fs
-        if abs(amp) < max(3 * mb.noise, 0.02 * np.ptp(m[on:off + 1]), 1e-9):
-            problems.append("T wave too flat to find its end")
-        else:
-            # the descending limb ends at the first turning point after the peak (beyond it lies
-            # the next P wave at fast rates), and at most 150 ms after the peak
-            end_lim = min(len(m) - 2, r + int(max(0.2, rr - 0.1) * fs), tp + int(150 * ms))
-            ds = np.gradient(moving_average(m, max(int(20 * ms), 1)))
-            k_end = tp + 1
-            while k_end < end_lim and (ds[k_end] < 0 if amp > 0 else ds[k_end] > 0) or k_end < tp + int(20 * ms):
-                k_end += 1
-                if k_end >= end_lim:
-                    break
-            limb = ds[tp:k_end]
-            if limb.size < 3:
-                problems.append("T wave runs past the beat window")
-            else:
-                # the descending limb of a positive T has the most negative slope (and vice versa)
-                k = tp + int(np.argmin(limb) if amp > 0 else np.argmax(limb))
-                te = _tangent_crossing(m, k, ds[k], iso)
-                if te is None or te <= tp:
-                    problems.append("T-wave tangent does not reach the baseline")
-                else:
-                    out.t_end_s = (te - r) / fs
-                    out.qt_ms = (te - on) / ms
-    else:
-        problems.append("no room for a T wave before the next beat")
+    if t_hi - t_lo <= int(40 * ms):
+        return ["no room for a T wave before the next beat"]
+    seg = m[t_lo:t_hi] - iso
+    tp = t_lo + int(np.argmax(np.abs(seg)))
+    amp = m[tp] - iso
+    out.t_peak_s = (tp - r) / fs
+    if abs(amp) < max(3 * mb.noise, 0.02 * np.ptp(m[on:off + 1]), 1e-9):
+        return ["T wave too flat to find its end"]
+    # the descending limb ends at the first turning point after the peak (beyond it lies the next P wave
+    # at fast rates), and at most 150 ms after the peak
+    end_lim = min(len(m) - 2, r + int(max(0.2, rr - 0.1) * fs), tp + int(150 * ms))
+    ds = np.gradient(moving_average(m, max(int(20 * ms), 1)))
+    k_end = tp + 1
+    while k_end < end_lim and (ds[k_end] < 0 if amp > 0 else ds[k_end] > 0) or k_end < tp + int(20 * ms):
+        k_end += 1
+        if k_end >= end_lim:
+            break
+    limb = ds[tp:k_end]
+    if limb.size < 3:
+        return ["T wave runs past the beat window"]
+    # the descending limb of a positive T has the most negative slope (and vice versa)
+    k = tp + int(np.argmin(limb) if amp > 0 else np.argmax(limb))
+    te = _tangent_crossing(m, k, ds[k], iso)
+    if te is None or te <= tp:
+        return ["T-wave tangent does not reach the baseline"]
+    out.t_end_s = (te - r) / fs
+    out.qt_ms = (te - on) / ms
+    return []
 
-    # P wave: largest deflection 60-300 ms before QRS onset, but after the previous beat's T wave
+
+def _delineate_p_wave(mb: MedianBeat, fs: float, rr_s: float | None, on: int, off: int, iso: float,
+                      d: np.ndarray, out: BeatDelineation) -> list[str]:
+    """P presence, peak, onset (PR) and offset (P duration) into ``out``: the largest deflection
+    60-300 ms before QRS onset, but after the previous beat's T wave. Returns the problems."""
+    m, r, ms = mb.beat, mb.r_index, fs / 1000.0
     p_hi = on - int(40 * ms)
     p_lo = on - int(300 * ms)
     if out.t_end_s is not None and rr_s:
         p_lo = max(p_lo, int(r + (out.t_end_s - rr_s) * fs) + int(20 * ms))
     p_lo = max(p_lo, 1)
-    if p_hi - p_lo > int(40 * ms):
-        seg = m[p_lo:p_hi] - iso
-        pp = p_lo + int(np.argmax(np.abs(seg)))
-        pamp = m[pp] - iso
-        # a P wave stands out from the noise, is not cut by the window edge, and is separated from the
-        # QRS by a PR segment (the signal returns at least halfway to the baseline in between)
-        between = np.abs(m[pp:on + 1] - iso)
-        separated = between.size > 0 and between.min() <= 0.5 * abs(pamp)
-        present = (abs(pamp) >= max(3 * mb.noise, 0.015 * np.ptp(m[on:off + 1])) and pp > p_lo + int(20 * ms)
-                   and separated)
-        out.p_present = bool(present)
-        if present:
-            out.p_peak_s = (pp - r) / fs
-            lim = max(p_lo, pp - int(80 * ms))
-            limb = d[lim:pp]
-            if limb.size >= 3:
-                k = lim + int(np.argmax(limb) if pamp > 0 else np.argmin(limb))
-                po = _tangent_crossing(m, k, d[k], iso)
-                if po is not None and po < pp:
-                    out.p_onset_s = (po - r) / fs
-                    out.pr_ms = (on - po) / ms
-            # P offset: the tangent at the steepest point of the descending limb meets the baseline
-            # (the rule used for the onset, mirrored), searched between the P peak and the QRS onset.
-            hi = min(on, pp + int(80 * ms))
-            limb = d[pp + 1:hi]
-            if limb.size >= 3 and out.p_onset_s is not None:
-                k = pp + 1 + int(np.argmin(limb) if pamp > 0 else np.argmax(limb))
-                pe = _tangent_crossing(m, k, d[k], iso)
-                if pe is not None and pp < pe <= on:
-                    out.p_offset_s = (pe - r) / fs
-                    out.p_ms = (out.p_offset_s - out.p_onset_s) * 1000.0
-        else:
-            problems.append("no P wave distinguishable from noise")
-    else:
-        problems.append("no room for a P wave after the previous T wave")
+    if p_hi - p_lo <= int(40 * ms):
+        return ["no room for a P wave after the previous T wave"]
+    seg = m[p_lo:p_hi] - iso
+    pp = p_lo + int(np.argmax(np.abs(seg)))
+    pamp = m[pp] - iso
+    # a P wave stands out from the noise, is not cut by the window edge, and is separated from the QRS by
+    # a PR segment (the signal returns at least halfway to the baseline in between)
+    between = np.abs(m[pp:on + 1] - iso)
+    separated = between.size > 0 and between.min() <= 0.5 * abs(pamp)
+    present = (abs(pamp) >= max(3 * mb.noise, 0.015 * np.ptp(m[on:off + 1])) and pp > p_lo + int(20 * ms)
+               and separated)
+    out.p_present = bool(present)
+    if not present:
+        return ["no P wave distinguishable from noise"]
+    out.p_peak_s = (pp - r) / fs
+    lim = max(p_lo, pp - int(80 * ms))
+    limb = d[lim:pp]
+    if limb.size >= 3:
+        k = lim + int(np.argmax(limb) if pamp > 0 else np.argmin(limb))
+        po = _tangent_crossing(m, k, d[k], iso)
+        if po is not None and po < pp:
+            out.p_onset_s = (po - r) / fs
+            out.pr_ms = (on - po) / ms
+    # P offset: the tangent at the steepest point of the descending limb meets the baseline (the rule used
+    # for the onset, mirrored), searched between the P peak and the QRS onset.
+    hi = min(on, pp + int(80 * ms))
+    limb = d[pp + 1:hi]
+    if limb.size >= 3 and out.p_onset_s is not None:
+        k = pp + 1 + int(np.argmin(limb) if pamp > 0 else np.argmax(limb))
+        pe = _tangent_crossing(m, k, d[k], iso)
+        if pe is not None and pp < pe <= on:
+            out.p_offset_s = (pe - r) / fs
+            out.p_ms = (out.p_offset_s - out.p_onset_s) * 1000.0
+    return []
 
+
+def _discard_implausible(out: BeatDelineation) -> list[str]:
+    """Intervals outside physiological ranges are set to None; returns what was discarded."""
+    problems = []
     for name, lo, hi in (("pr_ms", *PR_RANGE_MS), ("qrs_ms", *QRS_RANGE_MS), ("qt_ms", *QT_RANGE_MS),
                          ("p_ms", *P_RANGE_MS)):
         v = getattr(out, name)
         if v is not None and not lo <= v <= hi:
             problems.append(f"{name[:-3].upper()} {v:.0f} ms outside {lo:.0f}-{hi:.0f} ms, discarded")
             setattr(out, name, None)
-    out.problems = tuple(problems)
-    return out
+    return problems
 
 
 def qtc_bazett(qt_ms: float, rr_s: float) -> float:

@@ -53,7 +53,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cardioagent.tools.contract import Quality
 from cardioagent.tools.signal.filters import (
     bandpass,
     fill_gaps,
@@ -61,6 +60,7 @@ from cardioagent.tools.signal.filters import (
     remove_baseline,
     remove_powerline,
 )
+from cardioagent.tools.signal.quality import Quality
 
 # Published detectors shipped with neurokit2, in the order they are tried. The first FAST_DETECTORS
 # decide the fast path; the rest join only when those disagree.
@@ -217,7 +217,7 @@ def template_correlation(x: np.ndarray, positions: np.ndarray, reference: np.nda
         return out
     tmpl = np.median(ref, axis=0)
     tmpl = tmpl - tmpl.mean()
-    tn = np.linalg.norm(tmpl)
+    tn = float(np.linalg.norm(tmpl))
     if tn == 0:
         return out
     aligned = [_best_corr(x, int(p), h, lag, tmpl, tn)[1] for p in np.asarray(reference, dtype=int)]
@@ -565,7 +565,7 @@ def ecg_peaks(
         beats.notes += [f"interval from {g / fs:.2f} s holds a missed beat no detector saw: left out of the rate"
                         for g in gaps]
     agreement = {d: round(peak_f1(raw[d], final, fs), 3) for d in detectors}
-    best = max(agreement, key=agreement.get)
+    best = max(agreement, key=agreement.__getitem__)
     reason = (
         f"the first {FAST_DETECTORS} detectors disagreed, so {len(cands)} detectors voted; a beat needs "
         f"{min_votes:.0%} of them, then template and RR checks; closest single detector: {best} "

@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy import signal as sps
@@ -41,7 +41,8 @@ from scipy.ndimage import median_filter
 
 from cardioagent.tools.signal.filters import bandpass, fill_gaps, highpass, lowpass
 
-NOISE_KINDS = ("baseline_drift", "static_noise", "burst_noise", "electrodes_problems")
+NoiseKind = Literal["baseline_drift", "static_noise", "burst_noise", "electrodes_problems"]
+NOISE_KINDS: tuple[NoiseKind, ...] = ("baseline_drift", "static_noise", "burst_noise", "electrodes_problems")
 LEAD_ORDER = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 LIMB_LEADS = LEAD_ORDER[:6]
 MODEL_PATH = Path(__file__).with_name("noise_model.json")

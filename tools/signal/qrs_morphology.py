@@ -105,7 +105,7 @@ def qrs_waves(beat: np.ndarray, onset: int, offset: int, fs: float, min_amp: flo
     sgn = np.sign(x)
     sgn[sgn == 0] = 1
     cuts = [0] + [i for i in range(1, x.size) if sgn[i] != sgn[i - 1]] + [x.size]
-    parts = []  # (sign, start, end) relative to onset
+    parts: list[tuple[int, int, int]] = []  # (sign, start, end) relative to onset
     for a, b in itertools.pairwise(cuts):
         s = int(sgn[a])
         if np.max(s * x[a:b]) >= min_amp:

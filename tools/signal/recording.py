@@ -6,6 +6,7 @@ agent refer to a recording by its ``id`` (a content hash) and look it up in the 
 """
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 from typing import Literal
 
@@ -20,6 +21,7 @@ class Modality(str, Enum):
     PPG = "ppg"
     MIXED = "mixed"  # ECG and PPG channels in one recording (ICU monitors)
     ECG_IMAGE = "ecg_image"  # photo, scan or screenshot of a paper ECG
+    WEARABLE = "wearable"  # heart rate (1 Hz or irregular) with wrist motion, e.g. a smartwatch night
 
 
 class ChannelKind(str, Enum):
@@ -60,6 +62,38 @@ class AnnotationSet(BaseModel):
     symbols: list[str]
 
 
+class DeviceMeasurement(BaseModel):
+    """One global measurement as the recording device stated it in the file (not measured here)."""
+
+    quantity: Literal["heart_rate", "rr", "pr", "qrs", "qt", "qtc", "qtc_bazett", "qtc_fridericia",
+                      "p_axis", "qrs_axis", "t_axis"]
+    value: float
+    unit: Literal["bpm", "ms", "deg"]
+
+
+class DeviceStatement(BaseModel):
+    """One interpretation statement of the device, with the reason it gave when it gave one."""
+
+    text: str
+    reason: str = ""
+
+
+class DeviceReport(BaseModel):
+    """What the file itself states about the ECG: the cart's measurements and interpretation, or a watch's
+    classification. Kept apart from the project's own measurements: it is shown and compared, never used as
+    a measurement or a diagnosis by the agent's rules."""
+
+    device: str = Field(default="", description="manufacturer and model as the file names them")
+    source_format: str = ""
+    measurements: list[DeviceMeasurement] = Field(default_factory=list)
+    statements: list[DeviceStatement] = Field(default_factory=list)
+    severity: str = Field(default="", description="the device's overall verdict, e.g. 'ABNORMAL ECG'")
+    classification: str = Field(default="", description="a consumer device's rhythm class, e.g. 'Sinus Rhythm'")
+
+    def get(self, quantity: str) -> DeviceMeasurement | None:
+        return next((m for m in self.measurements if m.quantity == quantity), None)
+
+
 class RecordingSummary(BaseModel):
     """What a person (or the LLM) is shown about a recording: no arrays."""
 
@@ -74,6 +108,8 @@ class RecordingSummary(BaseModel):
     diagnoses: list[str]
     annotation_sources: list[str]
     image_size: tuple[int, int] | None = None
+    acquired_at: datetime | None = None
+    device_report: DeviceReport | None = None
 
 
 class Recording(BaseModel):
@@ -82,7 +118,8 @@ class Recording(BaseModel):
     id: str = Field(description="content hash of the source files; the key in the session store")
     name: str = Field(description="record name as the user knows it, e.g. 'E07500'")
     source_files: list[str]
-    format: Literal["wfdb", "edf", "csv", "numpy", "image"]
+    format: Literal["wfdb", "edf", "csv", "numpy", "image", "dicom", "hl7_aecg", "philips_xml", "ge_muse_xml",
+                    "scp_ecg", "apple_health_csv"]
     modality: Modality
     sampling_rate_hz: float | None = None
     channels: list[Channel] = Field(default_factory=list)
@@ -92,6 +129,9 @@ class Recording(BaseModel):
     diagnoses: list[str] = Field(default_factory=list, description="SNOMED-CT codes from the header (# Dx:)")
     annotations: list[AnnotationSet] = Field(default_factory=list)
     header_comments: list[str] = Field(default_factory=list)
+    acquired_at: datetime | None = Field(default=None, description="acquisition time the file states")
+    device_report: DeviceReport | None = Field(
+        default=None, description="what the recording device stated (clinical formats); not a measurement")
 
     @property
     def n_samples(self) -> int:
@@ -136,4 +176,6 @@ class Recording(BaseModel):
             diagnoses=self.diagnoses,
             annotation_sources=[a.source for a in self.annotations],
             image_size=None if self.image is None else (int(self.image.shape[1]), int(self.image.shape[0])),
+            acquired_at=self.acquired_at,
+            device_report=self.device_report,
         )

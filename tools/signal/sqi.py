@@ -16,8 +16,8 @@ import numpy as np
 from scipy import signal as sps
 from scipy import stats
 
-from cardioagent.tools.contract import Quality
 from cardioagent.tools.signal.filters import bandpass, fill_gaps
+from cardioagent.tools.signal.quality import Quality
 
 MIN_SECONDS = 2.0  # below this no index is meaningful
 
@@ -126,11 +126,11 @@ def grade_ecg(ind: dict[str, float | None]) -> tuple[Quality, str]:
     bSQI < 0.85 is POOR. Otherwise three shape checks (kSQI > 5, pSQI 0.4-0.95, basSQI > 0.8):
     all pass with bSQI >= 0.95 is GOOD, two or more failing is POOR, anything between ACCEPTABLE.
     Missing indices count as failed."""
-    b = ind.get("bSQI")
+    b, k, p, bas = ind.get("bSQI"), ind.get("kSQI"), ind.get("pSQI"), ind.get("basSQI")
     checks = {
-        "spiky QRS (kSQI > 5)": ind.get("kSQI") is not None and ind["kSQI"] > 5,
-        "QRS power share (pSQI 0.4-0.95)": ind.get("pSQI") is not None and 0.4 <= ind["pSQI"] <= 0.95,
-        "little baseline wander (basSQI > 0.8)": ind.get("basSQI") is not None and ind["basSQI"] > 0.8,
+        "spiky QRS (kSQI > 5)": k is not None and k > 5,
+        "QRS power share (pSQI 0.4-0.95)": p is not None and 0.4 <= p <= 0.95,
+        "little baseline wander (basSQI > 0.8)": bas is not None and bas > 0.8,
     }
     failed = [k for k, ok in checks.items() if not ok]
     if b is None or b < 0.85:
@@ -164,7 +164,8 @@ def grade_ppg(ind: dict[str, float | None]) -> tuple[Quality, str]:
 def assess_channel(x: np.ndarray, fs: float, kind: str) -> ChannelSqi:
     """Indices and grade for one channel of ``kind`` ('ecg', 'ppg' or anything else: integrity only)."""
     x = np.asarray(x, dtype=float)
-    ind, unusable = integrity(x, fs)
+    shares, unusable = integrity(x, fs)
+    ind: dict[str, float | None] = dict(shares)  # the detectors' and shape indices join these
     if unusable:
         return ChannelSqi(kind, dict(ind), Quality.UNUSABLE, unusable)
     if kind == "ecg":
@@ -183,10 +184,10 @@ def assess_channel(x: np.ndarray, fs: float, kind: str) -> ChannelSqi:
         q, reason = grade_ppg(ind)
     else:
         return ChannelSqi(kind, dict(ind), Quality.ACCEPTABLE, "integrity checks only for this channel kind")
-    if ind["nan_fraction"] > 0.05 and q in (Quality.GOOD, Quality.ACCEPTABLE):
-        q, reason = Quality.POOR, f"{reason}; {ind['nan_fraction']:.0%} of samples missing"
-    elif ind["nan_fraction"] > 0.01 and q == Quality.GOOD:
-        q, reason = Quality.ACCEPTABLE, f"{ind['nan_fraction']:.0%} of samples missing"
+    if shares["nan_fraction"] > 0.05 and q in (Quality.GOOD, Quality.ACCEPTABLE):
+        q, reason = Quality.POOR, f"{reason}; {shares['nan_fraction']:.0%} of samples missing"
+    elif shares["nan_fraction"] > 0.01 and q == Quality.GOOD:
+        q, reason = Quality.ACCEPTABLE, f"{shares['nan_fraction']:.0%} of samples missing"
     return ChannelSqi(kind, dict(ind), q, reason)
 
 

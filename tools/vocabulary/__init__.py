@@ -66,7 +66,7 @@ class Vocabulary:
             self._claim_all(t.id, [t.name, *t.synonyms, *t.ecgqa], drop_from=t.synonyms)
             for a in t.ecgqa:
                 self._ecgqa[a] = t.id
-        self._pattern = None
+        self._pattern: re.Pattern[str] | None = None
         self._words: set[str] | None = None
 
     # --- building -------------------------------------------------------------------------------------
@@ -155,9 +155,10 @@ class Vocabulary:
         return re.sub(r"[A-Za-z]+", fix, text)
 
     def _lexicon(self) -> set[str]:
-        if getattr(self, "_words", None) is None:
-            self._words = {w for key in self._index for w in key.split() if w.isalpha()}
-        return self._words
+        lexicon: set[str] | None = getattr(self, "_words", None)
+        if lexicon is None:
+            lexicon = self._words = {w for key in self._index for w in key.split() if w.isalpha()}
+        return lexicon
 
     def find(self, text: str, kinds: set[str] | None = None, spell: bool = True) -> list[Match]:
         """Every entry a free text names, longest non-overlapping matches first, in text order (after
@@ -175,9 +176,9 @@ class Vocabulary:
                 candidates.append((m.start(), m.end(), entry_id, m.group(0)))
         for m in self._surface_pattern().finditer(lowered):
             key = words(m.group(1))
-            entry_id = self._index.get(key) or self._index.get(key[:-1])
-            if entry_id:
-                candidates.append((m.start(1), m.end(1), entry_id, text[m.start(1):m.end(1)]))
+            indexed = self._index.get(key) or self._index.get(key[:-1])
+            if indexed:
+                candidates.append((m.start(1), m.end(1), indexed, text[m.start(1):m.end(1)]))
         for start, end, entry_id, surface in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):
             kind = self._kind(entry_id)
             if kind == "answer" or (kinds is not None and kind not in kinds):

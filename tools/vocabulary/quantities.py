@@ -33,6 +33,12 @@ KLIGFIELD_2007 = ("Kligfield P, Gettes LS, Bailey JJ, et al. Recommendations for
                   "Interpretation of the Electrocardiogram, Part I. Circulation 2007;115:1306-1324")
 NUNAN_2010 = ("Nunan D, Sandercock GRH, Brodie DA. A quantitative systematic review of normal values for "
               "short-term heart rate variability in healthy adults. PACE 2010;33:1407-1417")
+HIRSHKOWITZ_2015 = ("Hirshkowitz M, Whiton K, Albert SM, et al. National Sleep Foundation's sleep time duration "
+                    "recommendations: methodology and results summary. Sleep Health 2015;1:40-43")
+OHAYON_2017 = ("Ohayon M, Wickwire EM, Hirshkowitz M, et al. National Sleep Foundation's sleep quality "
+               "recommendations: first report. Sleep Health 2017;3:6-19")
+CARSKADON_DEMENT = ("Carskadon MA, Dement WC. Normal human sleep: an overview. In: Kryger MH, Roth T, Dement WC "
+                    "(eds). Principles and Practice of Sleep Medicine, 6th ed. Elsevier 2017")
 
 
 class NormalRange(BaseModel):
@@ -165,6 +171,45 @@ QUANTITIES: list[Quantity] = [
        [NormalRange(low=95, high=100, source=GOLDBERGER)], modality=("ppg",)),
     _q("respiratory_rate", "respiratory rate", "breaths/min", ["respiratory rate", "breathing rate", "breaths per minute"],
        [], [NormalRange(low=12, high=20, min_age=18, source=GOLDBERGER)], modality=("ecg", "ppg")),
+    # Sleep, measured by the cardioagent-sleep plugin's sleep_stages tool from wearable nights.
+    _q("total_sleep_time", "total sleep time", "min",
+       ["total sleep time", "tst", "sleep time", "sleep duration", "hours of sleep", "how long i slept",
+        "how long did i sleep", "how much sleep", "how much i slept"], ["sleep_stages"],
+       [NormalRange(low=420, high=540, min_age=18, max_age=64, source=HIRSHKOWITZ_2015,
+                    note="7-9 h recommended for adults aged 18-64"),
+        NormalRange(low=420, high=480, min_age=65, source=HIRSHKOWITZ_2015,
+                    note="7-8 h recommended from age 65")], modality=("wearable",)),
+    _q("sleep_efficiency", "sleep efficiency", "%", ["sleep efficiency", "sleep efficiency index"], ["sleep_stages"],
+       [NormalRange(low=85, high=100, source=OHAYON_2017, note="85 % or more indicates good sleep quality")],
+       modality=("wearable",)),
+    _q("sleep_onset_latency", "sleep onset latency", "min",
+       ["sleep onset latency", "sleep latency", "time to fall asleep", "how long to fall asleep",
+        "how long it took to fall asleep"], ["sleep_stages"],
+       [NormalRange(high=30, source=OHAYON_2017, note="30 min or less indicates good sleep quality in adults")],
+       modality=("wearable",)),
+    _q("waso", "wake after sleep onset", "min",
+       ["wake after sleep onset", "waso", "time awake during the night", "awake during the night"], ["sleep_stages"],
+       [NormalRange(high=20, min_age=18, max_age=64, source=OHAYON_2017,
+                    note="20 min or less indicates good sleep quality in adults under 65")],
+       modality=("wearable",)),
+    _q("n1_percent", "N1 % of sleep", "%", ["n1 % of sleep", "n1 sleep", "stage n1", "stage 1 sleep"],
+       ["sleep_stages"], [NormalRange(low=2, high=5, min_age=18, source=CARSKADON_DEMENT,
+                                      note="young adults; rises with age")], modality=("wearable",)),
+    _q("n2_percent", "N2 % of sleep", "%", ["n2 % of sleep", "n2 sleep", "stage n2", "stage 2 sleep"],
+       ["sleep_stages"], [NormalRange(low=45, high=55, min_age=18, source=CARSKADON_DEMENT,
+                                      note="young adults")], modality=("wearable",)),
+    _q("n3_percent", "N3 % of sleep", "%",
+       ["n3 % of sleep", "deep sleep", "slow-wave sleep", "slow wave sleep", "n3 sleep", "stage n3",
+        "stage 3 sleep"], ["sleep_stages"],
+       [NormalRange(low=13, high=23, min_age=18, max_age=40, source=CARSKADON_DEMENT,
+                    note="young adults; falls with age")], modality=("wearable",)),
+    _q("rem_percent", "REM % of sleep", "%", ["rem % of sleep", "rem sleep", "rapid eye movement sleep", "dream sleep"],
+       ["sleep_stages"], [NormalRange(low=20, high=25, min_age=18, source=CARSKADON_DEMENT, note="adults")],
+       modality=("wearable",)),
+    _q("sleep_stages", "sleep stages", "", ["sleep stages", "sleep stage", "hypnogram", "sleep architecture", "sleep",
+                                            "slept", "sleeping",
+                                            "stages of sleep", "sleep cycles"], ["sleep_stages"],
+       modality=("wearable",)),
 ]
 
 QUANTITY_BY_ID: dict[str, Quantity] = {q.id: q for q in QUANTITIES}

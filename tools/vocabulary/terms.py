@@ -186,11 +186,13 @@ def build_terms() -> dict[str, Term]:
     for r in _rows("ptbxl_scp_statements.csv"):
         code, desc = r[""], r["description"]
         target = SCP_SAME_AS.get(code)
-        t = terms.get(target) if target else by_words.get(words(desc))
-        if t is None:
+        known = terms.get(target) if target else by_words.get(words(desc))
+        if known is None:
             t = add(Term(id=slug(desc), kind="finding", name=desc))
-        elif words(desc) != words(t.name):
-            t.synonyms.append(desc)
+        else:
+            t = known
+            if words(desc) != words(t.name):
+                t.synonyms.append(desc)
         t.scp.append(code)
         t.synonyms.append(code)
         if (r.get("rhythm") or "").strip() == "1.0":

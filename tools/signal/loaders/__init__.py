@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cardioagent.tools.errors import CorruptFileError, FileTooLargeError, InputError
+from cardioagent.tools.signal.loaders.clinical_formats import CLINICAL_FORMATS, load_clinical, split_clinical
 from cardioagent.tools.signal.loaders.csv_loader import load_csv
 from cardioagent.tools.signal.loaders.edf_loader import load_edf
 from cardioagent.tools.signal.loaders.grouping import RecordGroup, group_files
@@ -34,6 +35,7 @@ from cardioagent.tools.signal.loaders.validate import (
     SUPPORTED_FORMATS,
     resolve_max_bytes,
 )
+from cardioagent.tools.signal.loaders.wearable_csv import is_wearable_csv, load_wearable_csv
 from cardioagent.tools.signal.loaders.wfdb_loader import load_wfdb
 from cardioagent.tools.signal.recording import Recording
 
@@ -70,7 +72,10 @@ def load_files(
     limit = resolve_max_bytes(max_bytes)
     with tempfile.TemporaryDirectory(prefix="cardioagent-upload-") as tmp:
         workdir = Path(tmp)
-        groups = _guarded("(upload)", lambda: group_files(list(paths), workdir, limit))
+        # Clinical formats (DICOM, HL7 aECG, SCP-ECG, ...) are recognised by content, whatever their name.
+        clinical, rest = _guarded("(upload)", lambda: split_clinical(list(paths), limit))
+        groups = clinical + (_guarded("(upload)", lambda: group_files(rest, workdir, limit))
+                             if rest or not clinical else [])
         recordings = []
         for g in groups:
             rec = _guarded(g.main.label, lambda g=g: _load_group(g, workdir, sampling_rate_hz))
@@ -96,6 +101,10 @@ def load_recording(path: str | Path, **kw) -> Recording:
 def _load_group(group: RecordGroup, workdir: Path, sampling_rate_hz: float | None) -> Recording:
     if group.format == "wfdb":
         return load_wfdb(group, workdir, sampling_rate_hz)
+    if group.format in CLINICAL_FORMATS:
+        return load_clinical(group, sampling_rate_hz)
+    if group.format == "csv" and is_wearable_csv(group.main.path):  # heart rate + motion, not a waveform
+        return load_wearable_csv(group)
     loader = {"edf": load_edf, "csv": load_csv, "numpy": load_numpy, "image": load_image}[group.format]
     return loader(group, sampling_rate_hz)
 

@@ -179,6 +179,20 @@ def read_header_info(src: SourceFile) -> HeaderInfo:
     if not lines:
         raise CorruptFileError(src.label, "the header has no record line", _HEADER_ACCEPTED)
     record = lines[0].split()
+    n_sig, fs = _record_line(src, record, lines[0])
+    signal_lines = lines[1 : 1 + n_sig]
+    if len(signal_lines) < n_sig:
+        raise HeaderMismatchError(
+            src.label,
+            f"the record line announces {n_sig} signals but only {len(signal_lines)} signal line(s) follow",
+            "a complete WFDB header with one line per signal",
+        )
+    files, gains = _signal_lines(src, signal_lines)
+    return HeaderInfo(record_name=record[0], data_files=files, sampling_rate_hz=fs, gains=gains)
+
+
+def _record_line(src: SourceFile, record: list[str], line: str) -> tuple[int, float | None]:
+    """The signal count and sampling rate of the record line, each checked."""
     if re.fullmatch(r"[A-Za-z0-9_.-]+/\d+", record[0]):  # "name/segments": a multi-segment record
         raise UnsupportedFormatError(
             src.label,
@@ -191,7 +205,7 @@ def read_header_info(src: SourceFile) -> HeaderInfo:
     except ValueError:
         raise CorruptFileError(
             src.label,
-            f"the record line {clean_text(lines[0], 80)!r} has no valid signal count",
+            f"the record line {clean_text(line, 80)!r} has no valid signal count",
             _HEADER_ACCEPTED,
         ) from None
     if n_sig <= 0:
@@ -219,13 +233,12 @@ def read_header_info(src: SourceFile) -> HeaderInfo:
             f"the sample count {clean_text(record[3], 40)!r} on the record line is not a whole number",
             "a WFDB header whose record line reads: name, signals, Hz, samples",
         )
-    signal_lines = lines[1 : 1 + n_sig]
-    if len(signal_lines) < n_sig:
-        raise HeaderMismatchError(
-            src.label,
-            f"the record line announces {n_sig} signals but only {len(signal_lines)} signal line(s) follow",
-            "a complete WFDB header with one line per signal",
-        )
+    return n_sig, fs
+
+
+def _signal_lines(src: SourceFile, signal_lines: list[str]) -> tuple[list[str], list[float]]:
+    """The data files the signal lines name (checked to be plain data-file names, one storage format per
+    file) and each signal's gain."""
     files: list[str] = []
     gains: list[float] = []
     storage_of: dict[str, tuple[str, str]] = {}
@@ -259,7 +272,7 @@ def read_header_info(src: SourceFile) -> HeaderInfo:
                 f"{''.join(storage_of[fname])}",
                 "a WFDB header whose signals in one data file share one format and byte offset",
             )
-    return HeaderInfo(record_name=record[0], data_files=files, sampling_rate_hz=fs, gains=gains)
+    return files, gains
 
 
 _KNOWN_EXTENSIONS = FORMAT_OF_EXTENSION.keys() | WFDB_DATA_EXTENSIONS | WFDB_ANNOTATION_EXTENSIONS

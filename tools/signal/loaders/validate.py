@@ -43,7 +43,8 @@ __all__ = ["DEFAULT_MAX_BYTES", "MAX_UPLOAD_ENV", "LoaderLimits", "limits", "res
 
 SUPPORTED_FORMATS = (
     "WFDB (.hea with .dat or .mat), EDF/EDF+ (.edf), CSV (.csv), NumPy (.npy/.npz), "
-    "ECG image (.png/.jpg/.jpeg/.pdf), or a .zip of these"
+    "ECG image (.png/.jpg/.jpeg/.pdf), or a .zip of these; and, read by their content, DICOM ECG waveforms, "
+    "HL7 aECG, Philips Sierra/PageWriter XML, GE MUSE XML, SCP-ECG and Apple Health ECG CSV exports"
 )
 
 MIN_SAMPLING_RATE_HZ = 50.0

@@ -263,6 +263,64 @@ def render_12lead(
     ``gain_mm_mv=5`` halves the gain as electrocardiographs do for very tall QRS; the calibration pulse
     and the footer follow it.
     """
+    fs, signal = _check_render_request(rec, dpi, paper, seconds, gain_mm_mv)
+    g = _geometry(int(dpi), paper, float(seconds))
+    canvas = Image.fromarray(_grid_background(int(dpi), paper, float(seconds)).copy())
+    draw = ImageDraw.Draw(canvas)
+    width = max(1, round(0.3 * g.ppm))
+    ink = _Ink(draw, g, width, gain_mm_mv, fs)
+    lookup = _channel_lookup(rec)
+    finite_channel = np.asarray(np.isfinite(signal).any(axis=0))
+
+    panels: list[PanelBox] = []
+    drawn: list[str] = []
+    missing: list[str] = []
+    for lead, r, c, rhythm, t0, t1 in _panel_plan(seconds, rhythm_lead):
+        idx = lookup.get(lead.lower())
+        if idx is not None and not finite_channel[idx]:
+            idx = None  # an all-NaN channel is as good as absent
+        panel = _draw_panel(ink, rec, lead, idx, r, c, rhythm, t0, t1)
+        if panel.drawn and lead not in drawn:
+            drawn.append(lead)
+        elif idx is None and lead not in missing:
+            missing.append(lead)
+        panels.append(panel)
+
+    for r in range(4):
+        _draw_calibration(draw, g, r, width, gain_mm_mv)
+    _draw_text_bands(draw, g, rec, fs, show_header, gain_mm_mv)
+
+    image = np.asarray(canvas)
+    path = None
+    if out_path is not None:
+        path = Path(out_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Fast zlib level: the image is mostly flat grid, level 1 is nearly as small and several times faster.
+        if path.suffix.lower() == ".png":
+            canvas.save(path, compress_level=1)
+        else:
+            canvas.save(path)
+    return RenderedEcg(
+        path=path,
+        image=image,
+        width_px=g.width_px,
+        height_px=g.height_px,
+        dpi=int(dpi),
+        px_per_mm=g.ppm,
+        paper=paper,
+        seconds=float(seconds),
+        gain_mm_mv=float(gain_mm_mv),
+        leads_drawn=drawn,
+        leads_missing=missing,
+        panels=panels,
+    )
+
+
+def _check_render_request(
+    rec: Recording, dpi: int, paper: str, seconds: float, gain_mm_mv: float
+) -> tuple[float, np.ndarray]:
+    """The sampling rate and the samples, once every argument is known to be drawable; else a specific
+    InputError."""
     if rec.signal is None or rec.signal.ndim != 2 or rec.signal.shape[0] == 0:
         raise InputError(
             rec.name, "has no signal samples to draw", "a recording with a (samples, channels) signal"
@@ -282,118 +340,98 @@ def render_12lead(
         raise InputError(
             rec.name, f"gain {gain_mm_mv} mm/mV is out of range", "1 to 40 mm/mV (10 is standard)"
         )
+    return float(fs), rec.signal
 
-    g = _geometry(int(dpi), paper, float(seconds))
-    canvas = Image.fromarray(_grid_background(int(dpi), paper, float(seconds)).copy())
-    draw = ImageDraw.Draw(canvas)
-    width = max(1, round(0.3 * g.ppm))
-    lookup = _channel_lookup(rec)
-    finite_channel = np.isfinite(rec.signal).any(axis=0)
+
+def _panel_plan(seconds: float, rhythm_lead: str) -> list[tuple[str, int, int, bool, float, float]]:
+    """(lead, row, column, is_rhythm_strip, start_s, end_s) of every panel: 3x4, then the rhythm strip."""
     col_s = seconds / 4.0
-    samples_per_px = fs / (SPEED_MM_S * g.ppm)
-    grid_top_px = g.px(g.grid_y0_mm)
-    grid_bottom_px = g.px(g.grid_y0_mm + g.grid_h_mm)
-
-    plan: list[tuple[str, int, int, bool, float, float]] = []
-    for r, leads in enumerate(LAYOUT_3X4):
-        for c, lead in enumerate(leads):
-            plan.append((lead, r, c, False, c * col_s, (c + 1) * col_s))
+    plan = [(lead, r, c, False, c * col_s, (c + 1) * col_s)
+            for r, leads in enumerate(LAYOUT_3X4) for c, lead in enumerate(leads)]
     plan.append((rhythm_lead, 3, 0, True, 0.0, seconds))
+    return plan
 
-    panels: list[PanelBox] = []
-    drawn: list[str] = []
-    missing: list[str] = []
-    for lead, r, c, rhythm, t0, t1 in plan:
-        base_px = g.px(g.baseline_mm(r))
-        ox = g.px(g.trace_x0_mm + t0 * SPEED_MM_S)
-        ex = g.px(g.trace_x0_mm + t1 * SPEED_MM_S)
-        bbox = (
-            math.floor(ox),
-            math.floor(g.px(g.row_top_mm(r))),
-            math.ceil(ex),
-            math.ceil(g.px(g.row_top_mm(r + 1))),
-        )
-        idx = lookup.get(lead.lower())
-        if idx is not None and not finite_channel[idx]:
-            idx = None  # an all-NaN channel is as good as absent
-        i0 = round(t0 * fs)
-        i1 = min(rec.n_samples, round(t1 * fs))
-        seg = rec.signal[i0:i1, idx] if idx is not None and i1 > i0 else None
-        has_data = seg is not None and bool(np.isfinite(seg).any())
-        if has_data:
-            # Centre on the segment's median: recorded DC offsets would otherwise push traces off the row.
-            centre = float(np.nanmedian(seg))
-            x = ox + (np.arange(i0, i1) / fs - t0) * SPEED_MM_S * g.ppm
-            y = base_px - (seg - centre) * gain_mm_mv * g.ppm
-            y = np.clip(y, grid_top_px, grid_bottom_px)
-            for pts in _polyline_points(x, y, samples_per_px):
-                if len(pts) == 1:
-                    draw.point(pts, fill=TRACE)
-                else:
-                    draw.line(pts, fill=TRACE, width=width)
-            if lead not in drawn:
-                drawn.append(lead)
-        elif idx is None:
-            inset = g.px(1.0)
-            draw.rectangle(
-                (ox + inset, g.px(g.row_top_mm(r)) + inset, ex - inset, g.px(g.row_top_mm(r + 1)) - inset),
-                outline=MISSING_BOX,
-                width=width,
-            )
-            draw.text(
-                (ox + g.px(2.0), base_px + g.px(4.0)),
-                "no data",
-                fill=MISSING_BOX,
-                font=_font(max(8, round(2.5 * g.ppm))),
-                anchor="ls",
-            )
-            if lead not in missing:
-                missing.append(lead)
-        # else: the lead exists but the recording ends before this panel; the grid stays blank, as on paper.
-        _draw_label(draw, g, ox, base_px, lead)
-        if c > 0 and not rhythm:
-            # The short bar printers put where one lead group ends and the next begins.
-            draw.line([(ox, base_px - g.px(3.0)), (ox, base_px + g.px(3.0))], fill=TRACE, width=width)
-        panels.append(
-            PanelBox(
-                lead=lead,
-                channel=None if idx is None else rec.channel_names[idx],
-                row=r,
-                column=c,
-                rhythm=rhythm,
-                drawn=has_data,
-                bbox_px=bbox,
-                origin_x_px=ox,
-                baseline_y_px=base_px,
-                start_s=t0,
-                end_s=t1,
-            )
-        )
 
-    for r in range(4):
-        _draw_calibration(draw, g, r, width, gain_mm_mv)
-    _draw_text_bands(draw, g, rec, fs, show_header, gain_mm_mv)
+@dataclass(frozen=True)
+class _Ink:
+    """What every panel is drawn with."""
 
-    image = np.asarray(canvas)
-    path = None
-    if out_path is not None:
-        path = Path(out_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Fast zlib level: the image is mostly flat grid, level 1 is nearly as small and several times faster.
-        canvas.save(path, **({"compress_level": 1} if path.suffix.lower() == ".png" else {}))
-    return RenderedEcg(
-        path=path,
-        image=image,
-        width_px=g.width_px,
-        height_px=g.height_px,
-        dpi=int(dpi),
-        px_per_mm=g.ppm,
-        paper=paper,
-        seconds=float(seconds),
-        gain_mm_mv=float(gain_mm_mv),
-        leads_drawn=drawn,
-        leads_missing=missing,
-        panels=panels,
+    draw: ImageDraw.ImageDraw
+    g: _Geometry
+    width: int
+    gain_mm_mv: float
+    fs: float
+
+
+def _draw_panel(ink: _Ink, rec: Recording, lead: str, idx: int | None, r: int, c: int, rhythm: bool,
+                t0: float, t1: float) -> PanelBox:
+    """One panel: the trace, or a 'no data' box when the lead is absent, its label and the group bar."""
+    g, draw, fs, width = ink.g, ink.draw, ink.fs, ink.width
+    base_px = g.px(g.baseline_mm(r))
+    ox = g.px(g.trace_x0_mm + t0 * SPEED_MM_S)
+    ex = g.px(g.trace_x0_mm + t1 * SPEED_MM_S)
+    bbox = (
+        math.floor(ox),
+        math.floor(g.px(g.row_top_mm(r))),
+        math.ceil(ex),
+        math.ceil(g.px(g.row_top_mm(r + 1))),
+    )
+    i0 = round(t0 * fs)
+    i1 = min(rec.n_samples, round(t1 * fs))
+    seg = rec.channel_data(idx)[i0:i1] if idx is not None and i1 > i0 else None
+    has_data = seg is not None and bool(np.isfinite(seg).any())
+    if seg is not None and has_data:
+        _draw_trace(ink, seg, i0, i1, t0, ox, base_px)
+    elif idx is None:
+        _draw_missing_box(ink, r, ox, ex, base_px)
+    # else: the lead exists but the recording ends before this panel; the grid stays blank, as on paper.
+    _draw_label(draw, g, ox, base_px, lead)
+    if c > 0 and not rhythm:
+        # The short bar printers put where one lead group ends and the next begins.
+        draw.line([(ox, base_px - g.px(3.0)), (ox, base_px + g.px(3.0))], fill=TRACE, width=width)
+    return PanelBox(
+        lead=lead,
+        channel=None if idx is None else rec.channel_names[idx],
+        row=r,
+        column=c,
+        rhythm=rhythm,
+        drawn=has_data,
+        bbox_px=bbox,
+        origin_x_px=ox,
+        baseline_y_px=base_px,
+        start_s=t0,
+        end_s=t1,
+    )
+
+
+def _draw_trace(ink: _Ink, seg: np.ndarray, i0: int, i1: int, t0: float, ox: float, base_px: float) -> None:
+    g = ink.g
+    # Centre on the segment's median: recorded DC offsets would otherwise push traces off the row.
+    centre = float(np.nanmedian(seg))
+    x = ox + (np.arange(i0, i1) / ink.fs - t0) * SPEED_MM_S * g.ppm
+    y = base_px - (seg - centre) * ink.gain_mm_mv * g.ppm
+    y = np.clip(y, g.px(g.grid_y0_mm), g.px(g.grid_y0_mm + g.grid_h_mm))
+    for pts in _polyline_points(x, y, ink.fs / (SPEED_MM_S * g.ppm)):
+        if len(pts) == 1:
+            ink.draw.point(pts, fill=TRACE)
+        else:
+            ink.draw.line(pts, fill=TRACE, width=ink.width)
+
+
+def _draw_missing_box(ink: _Ink, r: int, ox: float, ex: float, base_px: float) -> None:
+    g = ink.g
+    inset = g.px(1.0)
+    ink.draw.rectangle(
+        (ox + inset, g.px(g.row_top_mm(r)) + inset, ex - inset, g.px(g.row_top_mm(r + 1)) - inset),
+        outline=MISSING_BOX,
+        width=ink.width,
+    )
+    ink.draw.text(
+        (ox + g.px(2.0), base_px + g.px(4.0)),
+        "no data",
+        fill=MISSING_BOX,
+        font=_font(max(8, round(2.5 * g.ppm))),
+        anchor="ls",
     )
 
 

@@ -6,6 +6,7 @@ here touches matplotlib's global state (current figure, backend) that other code
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def plot_recording(
     rec: Recording,
     out_path: str | Path,
     *,
-    peaks: dict[str, np.ndarray] | None = None,
+    peaks: Mapping[str, np.ndarray | Sequence[int]] | None = None,
     channels: list[str] | None = None,
     start_s: float = 0.0,
     seconds: float | None = 10.0,

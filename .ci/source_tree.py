@@ -23,7 +23,9 @@ def lay_out(dest: Path, repo: Path = REPO, extra: dict[str, str] | None = None) 
         folder = pkg
         for part in Path(rel).parts[:-1]:
             folder = _unfold(folder / part)
-        (folder / Path(rel).name).write_text(source)
+        target = folder / Path(rel).name
+        target.unlink(missing_ok=True)  # a symlink to the repository's own file: replace, never write through
+        target.write_text(source)
     return dest
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel, Field
 
@@ -175,7 +176,7 @@ class Assistant:
         question: str,
         attachments: Sequence[str | Path] = (),
         thread_id: str | None = None,
-        demographics: Demographics | dict | None = None,
+        demographics: Demographics | dict[str, Any] | None = None,
         options: Sequence[str] | None = None,
         *,
         sampling_rate_hz: float | None = None,
@@ -193,7 +194,7 @@ class Assistant:
         question: str,
         attachments: Sequence[str | Path] = (),
         thread_id: str | None = None,
-        demographics: Demographics | dict | None = None,
+        demographics: Demographics | dict[str, Any] | None = None,
         options: Sequence[str] | None = None,
         *,
         sampling_rate_hz: float | None = None,  # for attachments that state no rate (.npy, CSV without time)
@@ -221,10 +222,13 @@ class Assistant:
             "demographics": demographics or {},
             "options": [str(o) for o in options or []],
         }
-        config = {"configurable": {"thread_id": thread_id}}
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         # One turn at a time per thread, across processes: a concurrent turn would lose this one's messages.
         with thread_turn(self.settings.home / "locks", thread_id):
-            for mode, chunk in self.graph.stream(inputs, config, stream_mode=["custom", "updates"]):
+            # The ignore: LangGraph's stubs type a graph's input as its whole state (a total TypedDict), while a
+            # turn's input is a partial update that the graph merges into the thread's state.
+            for mode, chunk in self.graph.stream(inputs, config,  # type: ignore[call-overload]
+                                                 stream_mode=["custom", "updates"]):
                 if mode == "custom" and chunk.get("event") in ("tool_started", "tool_finished"):
                     yield AgentEvent(kind=chunk["event"], tool=chunk.get("tool"), data=chunk)
             answer = self._answer_from_state(thread_id, question)

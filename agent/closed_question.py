@@ -55,12 +55,16 @@ import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from cardioagent.agent.state import ToolCallRecord
 from cardioagent.tools.contract import Measurement, Quality
+
+if TYPE_CHECKING:  # the knowledge base is imported where it is used (it loads the corpus)
+    from cardioagent.knowledge_base.ckepe import Evidence
+    from cardioagent.knowledge_base.numeric_rules import NumericRule
 
 YES, NO, NOT_SURE, NONE = "yes", "no", "not sure", "none"
 UNDETERMINED_LINE = "cannot be determined from the measurements"
@@ -104,7 +108,7 @@ QUANTITY_WORDS: list[tuple[str, re.Pattern[str]]] = [
 CATEGORY = re.compile(r"\b(below|under|within|inside|in|above|over)\s+(the\s+)?normal\s+(range|limits?)\b")
 CATEGORY_NAME = {"below": "low", "under": "low", "within": "normal", "inside": "normal", "in": "normal",
                  "above": "high", "over": "high"}
-BAND_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match], tuple[float, float, bool, bool]]]] = [
+BAND_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[float, float, bool, bool]]]] = [
     # (pattern, match -> (low, high, low inclusive, high inclusive))
     (re.compile(r"\b(?:between\s+)?(\d+(?:\.\d+)?)\s*(?:to|-|–|and)\s*(\d+(?:\.\d+)?)\b"),
      lambda m: (float(m[1]), float(m[2]), True, True)),
@@ -178,7 +182,7 @@ class Facts(BaseModel):
     # lead (lower case) -> noise kind -> present (True / False / None = undetermined), from signal_quality
     noise: dict[str, dict[str, bool | None]] = Field(default_factory=dict)
     # vocabulary id -> interpretation statement (ecg_intervals ``statements``: verdict, criteria, evidence)
-    statements: dict[str, dict] = Field(default_factory=dict)
+    statements: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def measurements(self) -> list[Measurement]:
         return [m for m in (self.heart_rate, self.pr, self.qrs, self.qtc) if m is not None and m.value is not None]
@@ -186,8 +190,8 @@ class Facts(BaseModel):
     def quantity(self, quantity: str) -> Measurement | None:
         """The measured value of a vocabulary quantity; RR from the heart rate when not measured itself."""
         m = getattr(self, quantity, None) if quantity in QUANTITY_FIELDS else None
-        if m is None and quantity == "rr" and self.heart_rate is not None and self.heart_rate.value:
-            hr = self.heart_rate
+        hr = self.heart_rate
+        if m is None and quantity == "rr" and hr is not None and hr.value:
             from cardioagent.tools.vocabulary.quantities import rr_from_heart_rate
 
             m = Measurement(name="RR interval (60000 / heart rate)", value=round(rr_from_heart_rate(float(hr.value))),
@@ -238,16 +242,16 @@ def facts_of(records: list[ToolCallRecord], recording_id: str | None = None) -> 
     return f
 
 
-def _measurement(obj) -> Measurement | None:
+def _measurement(obj: Any) -> Measurement | None:  # a tool result's measurement (JSON)
     if not obj:
         return None
     m = Measurement.model_validate(obj)
     return None if m.value is None or m.quality == Quality.UNUSABLE else m
 
 
-def _value(obj) -> float | None:
+def _value(obj: Any) -> float | None:
     m = _measurement(obj)
-    return None if m is None else float(m.value)
+    return None if m is None or m.value is None else float(m.value)
 
 
 # ----- concepts: option text -> knowledge-base entry --------------------------------------------------------
@@ -333,13 +337,13 @@ def _judge_by_statement(concept: str, f: Facts) -> tuple[Verdict, str, list[str]
     return st["verdict"], f"{name} {how.get(st['verdict'], st['verdict'])}: {evidence} — criteria: {rule}", criteria
 
 
-def _ckepe(concept: str, f: Facts):
+def _ckepe(concept: str, f: Facts) -> list[Evidence]:
     from cardioagent.knowledge_base.ckepe import evidence_for
 
     return evidence_for(concept, f.measurements())
 
 
-def _rules_of(concept: str):
+def _rules_of(concept: str) -> list[NumericRule]:
     from cardioagent.knowledge_base.numeric_rules import NUMERIC_RULES
 
     return [r for r in NUMERIC_RULES if r.entry_id == concept]
@@ -383,12 +387,13 @@ def _judge_sinus(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
         return "absent", why, crit
     rule = next(r for r in _rules_of(concept) if r.quantity == "heart_rate")
     crit.append(rule.criterion)
-    if f.heart_rate is None:
+    hr = f.heart_rate
+    if hr is None or hr.value is None:
         return "undetermined", "the heart rate was not measured", crit
     from cardioagent.knowledge_base.ckepe import measurement_text
 
-    rate = measurement_text(f.heart_rate)
-    if not rule.holds(float(f.heart_rate.value)):
+    rate = measurement_text(hr)
+    if not rule.holds(float(hr.value)):
         return "absent", f"{rate} does not meet {rule.criterion}", crit
     if sinus is None:
         return "undetermined", f"{rate} meets {rule.criterion}, but {why}", crit
@@ -522,18 +527,19 @@ def _in_band(v: float, band: tuple[float, float, bool, bool]) -> bool:
     return (v >= lo if lo_inc else v > lo) and (v <= hi if hi_inc else v < hi)
 
 
-def _value_of(quantity: str | None, f: Facts) -> tuple[Measurement | None, str]:
+def _value_of(quantity: str | None, f: Facts) -> tuple[float | None, str]:
+    """The measured value of ``quantity`` (None when there is none) and how it reads."""
     if quantity == "age":
         if f.age is None:
             return None, "no age in the recording's header"
-        return Measurement(name="age", value=f.age, unit="years"), f"age {f.age:g} years (file header)"
+        return float(f.age), f"age {f.age:g} years (file header)"
     m = f.quantity(quantity) if quantity else None
-    if m is None:
+    if m is None or m.value is None:
         what = (quantity or "the quantity asked about").replace("_", " ")
         return None, f"{what} was not measured" if quantity in QUANTITY_FIELDS else f"no rule for {what}"
     from cardioagent.knowledge_base.ckepe import measurement_text
 
-    return m, measurement_text(m)
+    return float(m.value), measurement_text(m)
 
 
 def _category(quantity: str | None, f: Facts) -> tuple[str | None, str, list[str]]:
@@ -541,8 +547,8 @@ def _category(quantity: str | None, f: Facts) -> tuple[str | None, str, list[str
 
     if quantity not in RANGE_LIMITS:
         return category_by_vocabulary(quantity, f)
-    m, text = _value_of(quantity, f)
-    if m is None:
+    value, text = _value_of(quantity, f)
+    if value is None:
         return None, text, []
     low_entry, high_entry = RANGE_LIMITS[quantity]
     crit = []
@@ -551,7 +557,7 @@ def _category(quantity: str | None, f: Facts) -> tuple[str | None, str, list[str
             continue
         rule = next(r for r in NUMERIC_RULES if r.entry_id == entry and r.quantity == quantity)
         crit.append(rule.criterion)
-        if rule.holds(float(m.value)):
+        if rule.holds(value):
             return name, f"{text} meets {rule.criterion}", crit
     return "normal", f"{text} meets none of: " + "; ".join(crit), crit
 
@@ -566,11 +572,11 @@ def category_by_vocabulary(quantity: str | None, f: Facts, profile: str = "clini
     rng = profile_range(q.id, profile, f.sex, f.age) if q else None
     if q is None or rng is None:
         return None, f"no normal range is defined here for {(quantity or 'this quantity').replace('_', ' ')}", []
-    m, text = _value_of(quantity, f)
-    if m is None:
+    value, text = _value_of(quantity, f)
+    if value is None:
         return None, text, []
     crit = [f"normal {q.name}: {rng.text(q.unit)} ({rng.source.split('.')[0]})"]
-    cat = rng.category(float(m.value))
+    cat = rng.category(value)
     return cat, f"{text} is {'within' if cat == 'normal' else ('below' if cat == 'low' else 'above')} " \
                 f"{rng.text(q.unit)}", crit
 
@@ -597,14 +603,15 @@ def fallback_answer(opts: list[str]) -> list[str] | None:
     return [o for o in opts if norm(o) == NOT_SURE][:1] or None
 
 
-def _pick(opts, kind, value, why, criteria, match) -> ClosedAnswer:
+def _pick(opts: list[str], kind: Kind, value: str | None, why: str, criteria: list[str],
+          match: Callable[[str], str | None]) -> ClosedAnswer:
     chosen = [o for o in opts if value is not None and match(o) == value]
     return ClosedAnswer(kind=kind, options=opts, chosen=chosen or fallback_answer(opts), note=why, criteria=criteria)
 
 
 def _pick_band(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
-    m, why = _value_of(_quantity_in(question), f)
-    chosen = [] if m is None else [o for o in opts if (b := _band_of(o)) and _in_band(float(m.value), b)]
+    value, why = _value_of(_quantity_in(question), f)
+    chosen = [] if value is None else [o for o in opts if (b := _band_of(o)) and _in_band(value, b)]
     if len(chosen) > 1:  # overlapping bands: no single answer
         why, chosen = f"{why} falls in several of the bands", []
     return ClosedAnswer(kind="band", options=opts, chosen=chosen or fallback_answer(opts), note=why,
@@ -620,23 +627,24 @@ def _verify(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
         asked = "female" if re.search(r"\b(female|woman)\b", q) else "male"
         verdict = "undetermined" if f.sex is None else ("present" if f.sex == asked else "absent")
         subject, why = asked, (f"sex {f.sex} (file header)" if f.sex else "no sex in the recording's header")
-    elif (category := _category_of(q)) is not None:
+    elif (stated := CATEGORY.search(q)) is not None:  # what _category_of(q) reads (q is normalised)
+        category = CATEGORY_NAME[stated.group(1)]
         quantity = _quantity_in(q)
         found, why, criteria = _category(quantity, f)
         verdict = "undetermined" if found is None else ("present" if found == category else "absent")
-        subject = CATEGORY.search(q).group(0)
-    elif (found := _band_match(q)) is not None:
-        (band, subject), quantity = found, _quantity_in(q)
-        m, why = _value_of(quantity, f)
-        verdict = "undetermined" if m is None else ("present" if _in_band(float(m.value), band) else "absent")
+        subject = stated.group(0)
+    elif (band_found := _band_match(q)) is not None:
+        (band, subject), quantity = band_found, _quantity_in(q)
+        value, why = _value_of(quantity, f)
+        verdict = "undetermined" if value is None else ("present" if _in_band(value, band) else "absent")
         subject = f"{(quantity or 'value').replace('_', ' ')} {subject}"
     elif (noise := noise_in_question(question)) is not None:
         subject, verdict, why, criteria = judge_noise(*noise, f)
     elif (hit := concept_in_question(question)) is not None:
         subject, concept = hit
         verdict, why, criteria = judge(concept, f)
-    elif (asked := direction_asked(question)) is not None:
-        quantity, category, words_used = asked
+    elif (direction := direction_asked(question)) is not None:
+        quantity, category, words_used = direction
         found, why, criteria = _category(quantity, f)
         verdict = "undetermined" if found is None else ("present" if found == category else "absent")
         subject = f"{quantity.replace('_', ' ')} {words_used}"

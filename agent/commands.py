@@ -8,15 +8,20 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from cardioagent.tools.cli_help import DefaultsHelpFormatter
+
+if TYPE_CHECKING:  # imported inside the commands: loading the agent takes seconds (see _assistant)
+    from cardioagent.agent.api import Answer, Assistant
 
 REPO_SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data"
 DEMO_RECORD = ["E07500.hea", "E07500.mat"]
 DEMO_QUESTION = "What is the heart rate and is the rhythm regular?"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("ask", help="ask the agent one question, optionally about recordings",
                        formatter_class=DefaultsHelpFormatter)
     p.add_argument("question", help="the question, in quotes")
@@ -53,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_train_parser(sub)
 
 
-def _register_train_parser(sub: argparse._SubParsersAction) -> None:
+def _register_train_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     train = sub.choices.get("train")
     if train is None:  # the models room did not load: no `train` command to join
         return
@@ -124,7 +129,7 @@ def use_adapter(folder: str | None) -> None:
     say("vitals adapter: " + ", ".join(f"{t} from {m.upper()} in {p}" for (t, m), p in sorted(found.items())))
 
 
-def _assistant(args: argparse.Namespace):
+def _assistant(args: argparse.Namespace) -> Assistant:
     from cardioagent.tools.progress import status
 
     use_adapter(getattr(args, "adapter", None))
@@ -138,7 +143,7 @@ def _assistant(args: argparse.Namespace):
         return Assistant(args.backend, settings)
 
 
-def _warm_up(assistant) -> None:
+def _warm_up(assistant: Assistant) -> None:
     """Each slow first-use step with its own status line, before the question instead of inside it."""
     from cardioagent.tools.progress import status
 
@@ -152,11 +157,12 @@ def _warm_up(assistant) -> None:
             assistant.chat_model()
 
 
-def _demographics(args: argparse.Namespace) -> dict:
+def _demographics(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in {"age": args.age, "sex": args.sex}.items() if v is not None}
 
 
-def _turn(assistant, question: str, files: list[str], thread: str | None, args: argparse.Namespace):
+def _turn(assistant: Assistant, question: str, files: list[str], thread: str | None,
+          args: argparse.Namespace) -> Answer:
     """One question through ``Assistant.stream``, saying on stderr which tool runs (a tool that loads a
     model, such as the ECG-image reader, is a wait of its own)."""
     from cardioagent.tools.commands import fs_option_hint
@@ -248,14 +254,14 @@ def _history(home: Path) -> None:
     atexit.register(lambda: _save_history(readline, path))
 
 
-def _save_history(readline, path: Path) -> None:
+def _save_history(readline: ModuleType, path: Path) -> None:
     try:
         readline.write_history_file(path)
     except OSError:
         pass
 
 
-def _attach(assistant, paths: list[str], fs: float | None) -> list[str]:
+def _attach(assistant: Assistant, paths: list[str], fs: float | None) -> list[str]:
     """Validate and summarise the files now (as the app does on upload); returns the paths to send."""
     from cardioagent.agent.api import describe
     from cardioagent.tools.commands import fs_option_hint
@@ -268,24 +274,15 @@ def _attach(assistant, paths: list[str], fs: float | None) -> list[str]:
 
 
 def _chat(args: argparse.Namespace, first_question: str | None = None) -> int:
-    from cardioagent.tools.errors import CardioAgentError
-
     assistant = _assistant(args)
-    thread = args.thread
-    files: list[str] = []
     print("cardioagent chat — not a medical device. /attach FILE to add a recording, /new for a new "
           "conversation, /help, /quit or Ctrl-D to leave.")
-    interactive = sys.stdin.isatty()
-    if interactive:
+    if sys.stdin.isatty():
         _history(assistant.settings.home)
-    warmed = False
-    figures: list[str] = []
+    session = _ChatSession(assistant, args)
     try:
         if args.file:
-            try:
-                files = _attach(assistant, list(args.file), args.fs)
-            except CardioAgentError as exc:
-                print(f"error: {exc}")
+            session.attach(list(args.file))
         question = first_question
         while True:
             if question is None:
@@ -294,47 +291,75 @@ def _chat(args: argparse.Namespace, first_question: str | None = None) -> int:
                 except EOFError:
                     print()
                     return 0
-            if not question:
-                question = None
-                continue  # an empty line is not a way out: /quit is
-            command, _, rest = question.partition(" ")
-            if command in ("/quit", "/exit", "/q"):
+            if not session.handle(question):
                 return 0
-            if command == "/help":
-                print(CHAT_HELP)
-            elif command == "/new":
-                thread, files, figures = None, [], []
-                print("new conversation")
-            elif command == "/open":
-                _open_figure(figures, rest.strip())
-            elif command in ("/attach", ":file"):
-                try:
-                    files += _attach(assistant, shlex.split(rest), args.fs) if rest.strip() else []
-                except (CardioAgentError, ValueError) as exc:
-                    print(f"error: {exc}")
-                if not rest.strip():
-                    print("usage: /attach FILE [FILE ...]")
-            elif command.startswith("/"):
-                print(f"unknown command {command}; /help lists them")
-            else:
-                try:
-                    if not warmed:
-                        _warm_up(assistant)
-                        warmed = True
-                    answer = _turn(assistant, question, files, thread, args)
-                except CardioAgentError as exc:
-                    print(f"error: {exc}")
-                else:
-                    thread, files = answer.thread_id, []
-                    for step in answer.trace:
-                        status = f"{step.seconds:.2f} s" if step.ok else f"failed: {step.error}"
-                        print(f"  [tool] {step.tool} — {status}")
-                    print("\ncardioagent> " + answer.text)
-                    figures = list(answer.figures)
-                    _print_figures(figures)
             question = None
     finally:
         assistant.close()
+
+
+class _ChatSession:
+    """One terminal conversation: its thread, the files waiting for the next question, the last figures."""
+
+    def __init__(self, assistant: Assistant, args: argparse.Namespace) -> None:
+        self.assistant, self.args = assistant, args
+        self.thread: str | None = args.thread
+        self.files: list[str] = []
+        self.figures: list[str] = []
+        self.warmed = False
+
+    def handle(self, line: str) -> bool:
+        """Act on one line; False when the person asked to leave. An empty line is not a way out: /quit is."""
+        command, _, rest = line.partition(" ")
+        if not line:
+            return True
+        if command in ("/quit", "/exit", "/q"):
+            return False
+        if command == "/help":
+            print(CHAT_HELP)
+        elif command == "/new":
+            self.thread, self.files, self.figures = None, [], []
+            print("new conversation")
+        elif command == "/open":
+            _open_figure(self.figures, rest.strip())
+        elif command in ("/attach", ":file"):
+            if rest.strip():
+                self.attach(rest)
+            else:
+                print("usage: /attach FILE [FILE ...]")
+        elif command.startswith("/"):
+            print(f"unknown command {command}; /help lists them")
+        else:
+            self.ask(line)
+        return True
+
+    def attach(self, paths: list[str] | str) -> None:
+        from cardioagent.tools.errors import CardioAgentError
+
+        try:
+            self.files += _attach(self.assistant, shlex.split(paths) if isinstance(paths, str) else paths,
+                                  self.args.fs)
+        except (CardioAgentError, ValueError) as exc:
+            print(f"error: {exc}")
+
+    def ask(self, question: str) -> None:
+        from cardioagent.tools.errors import CardioAgentError
+
+        try:
+            if not self.warmed:
+                _warm_up(self.assistant)
+                self.warmed = True
+            answer = _turn(self.assistant, question, self.files, self.thread, self.args)
+        except CardioAgentError as exc:
+            print(f"error: {exc}")
+            return
+        self.thread, self.files = answer.thread_id, []
+        for step in answer.trace:
+            status = f"{step.seconds:.2f} s" if step.ok else f"failed: {step.error}"
+            print(f"  [tool] {step.tool} — {status}")
+        print("\ncardioagent> " + answer.text)
+        self.figures = list(answer.figures)
+        _print_figures(self.figures)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -371,7 +396,7 @@ def _plan(args: argparse.Namespace) -> int:
                           "calls": [c.model_dump(mode="json") for c in calls]}, indent=1))
         return 0
     print(f"route: {route(refs)} ({', '.join(f'{r.name}: {r.modality}' for r in refs) or 'no recording'})")
-    print(f"question type: {parsed.type.value if hasattr(parsed.type, 'value') else parsed.type}; "
+    print(f"question type: {parsed.type}; "
           f"language: {language.name}")
     if parsed.targets:
         print("targets: " + ", ".join(f"{t.id} ('{t.text}')" if t.text else t.id for t in parsed.targets))

@@ -19,7 +19,7 @@ reasons; when nothing could be decided the answer is undetermined, never a guess
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from cardioagent.agent.closed_question import (
     NONE,
@@ -31,6 +31,7 @@ from cardioagent.agent.closed_question import (
     fallback_answer,
     norm,
 )
+from cardioagent.agent.state import ToolCallRecord
 
 Change = Literal["became_normal", "became_abnormal", "still_abnormal", "still_normal"]
 
@@ -115,7 +116,7 @@ def compare(question: str, opts: list[str], facts: list[Facts], profile: str = "
 DEFAULT_COMPARED = ("heart_rate", "pr", "qrs", "qtc")
 
 
-def difference_lines(records, refs: list[dict], quantities: list[str]) -> list[str]:
+def difference_lines(records: list[ToolCallRecord], refs: list[dict[str, Any]], quantities: list[str]) -> list[str]:
     """'**Comparison**' lines for an open question about two or more recordings: each quantity asked about
     (or the headline ones) on each recording, labelled by recording, with the change from the first to the
     others and whether it crosses the normal range. Values come from this turn's tool outputs only."""

@@ -9,6 +9,8 @@ assembled Markdown has no live image, link or HTML (``agent/untrusted.py``).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 from cardioagent.agent.safety import EMERGENCY_ADVICE, NOT_A_MEDICAL_DEVICE, EmergencyCheck
@@ -140,7 +142,8 @@ def device_block(reports: dict[str, DeviceReport], records: list[ToolCallRecord]
     for rid, report in reports.items():
         if report is None:
             continue
-        results = {_COMPARED_TOOLS[r.tool]: r.result for r in records
+        # typed as device_lines asks for (dict is invariant in its value type)
+        results: dict[str, dict[str, Any] | None] = {_COMPARED_TOOLS[r.tool]: r.result for r in records
                    if r.tool in _COMPARED_TOOLS and r.ok and r.result and r.args.get("recording_id") in (None, rid)}
         indent = ""
         if len(reports) > 1:  # several recordings: each device's lines under the recording's name

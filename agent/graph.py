@@ -11,13 +11,16 @@ options, as the evaluation harness does). ground: drops any sentence with a numb
 """
 from __future__ import annotations
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 
 from cardioagent.agent.nodes import Nodes
 from cardioagent.agent.state import AgentState
 
 
-def build_graph(nodes: Nodes, checkpointer=None):
+def build_graph(nodes: Nodes, checkpointer: BaseCheckpointSaver[str] | None = None
+                ) -> CompiledStateGraph[AgentState, None, AgentState, AgentState]:
     graph = StateGraph(AgentState)
     graph.add_node("triage", nodes.triage)
     graph.add_node("plan", nodes.plan)

@@ -11,14 +11,19 @@ even when no QT was measured.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cardioagent.agent.compose import Citation, KnowledgeBundle
 from cardioagent.agent.state import ToolCallRecord
 from cardioagent.knowledge_base.entries import CorpusError, KnowledgeEntry, load_corpus
 from cardioagent.tools.contract import Measurement
+
+if TYPE_CHECKING:  # the store (chromadb) and the prompt builder are imported when knowledge is gathered
+    from cardioagent.knowledge_base.ckepe import CandidateKnowledge
+    from cardioagent.knowledge_base.store import KnowledgeStore
 
 # quantity (as knowledge_base.ckepe.quantity_of names it) -> everyday candidate concepts
 CANDIDATES_BY_QUANTITY: dict[str, list[str]] = {
@@ -32,6 +37,7 @@ CANDIDATES_BY_QUANTITY: dict[str, list[str]] = {
 CONTEXT_BY_TOOL: dict[str, str] = {
     "rhythm_analysis": "regular_vs_irregular_rhythm",
     "hrv_analysis": "heart_rate_variability",
+    "sleep_stages": "sleep_quality_normal_values",  # cardioagent-sleep plugin: normal sleep figures, cited
 }
 QUESTION_HIT_MIN_SCORE = 0.55
 MAX_QUESTION_HITS = 2
@@ -60,7 +66,7 @@ def _collect(obj: Any, out: list[Measurement]) -> None:
             _collect(v, out)
 
 
-def headline(measurements: list[Measurement], quantity_of) -> list[Measurement]:
+def headline(measurements: list[Measurement], quantity_of: Callable[[Measurement], str | None]) -> list[Measurement]:
     """The measurements that speak for the recording: for each quantity, the aggregate ones (no channel:
     the median across leads, the overall rate) when there are any, else every per-channel one."""
     measured = [m for m in measurements if m.value is not None]
@@ -79,7 +85,7 @@ def _statements(records: list[ToolCallRecord]) -> dict[str, str]:
     return out
 
 
-def _stated_entries(stated: dict[str, str], store) -> dict[str, str]:
+def _stated_entries(stated: dict[str, str], store: KnowledgeStore) -> dict[str, str]:
     """knowledge entry id -> verdict, for the entries naming a stated finding (via the vocabulary)."""
     if not stated:
         return {}
@@ -112,10 +118,11 @@ class KnowledgeGatherer:
     def __init__(self, kb_dir: Path) -> None:
         self.kb_dir = Path(kb_dir)
 
-    def store(self):
+    def store(self) -> KnowledgeStore:
         from cardioagent.knowledge_base.tool import shared_store
 
-        return shared_store(self.kb_dir)
+        store: KnowledgeStore = shared_store(self.kb_dir)  # shared_store states no return type
+        return store
 
     def warm_up(self) -> None:
         self.store().search("heart rate", k=1)
@@ -168,7 +175,7 @@ class KnowledgeGatherer:
         return KnowledgeBundle(lines=lines, citations=citations, prompt=prompt.text, passages=passages)
 
     @staticmethod
-    def _evidence_lines(candidates, asked: set[str]) -> list[str]:
+    def _evidence_lines(candidates: list[CandidateKnowledge], asked: set[str]) -> list[str]:
         """One line per candidate and quantity, from the first headline measurement. Borderline lines are
         dropped for a quantity where another candidate's criterion is met outright ("57 bpm meets sinus
         bradycardia" says it already). For concepts the question asked about, a criterion the numbers do

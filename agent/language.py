@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:  # py3langid is optional and untyped: the name only annotates
+    from py3langid.langid import LanguageIdentifier
 
 # Languages a question is classified among (ISO 639-1): the widely spoken ones langid.py models well.
 CANDIDATES = ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "sv", "da", "no", "fi", "cs", "ro", "tr", "ru",
@@ -47,7 +51,7 @@ UNDETERMINED = LanguageGuess(code="und", name="undetermined", confidence=0.0)
 
 
 @lru_cache(maxsize=1)
-def _identifier():
+def _identifier() -> LanguageIdentifier:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

@@ -12,6 +12,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
+from langgraph.types import StreamWriter
 
 from cardioagent.agent.closed_answer import decide as decide_closed
 from cardioagent.agent.comparison import difference_lines
@@ -73,7 +74,7 @@ class Nodes:
         self.use_llm_planner = use_llm_planner
 
     # -- triage ------------------------------------------------------------------------------------------
-    def triage(self, state: AgentState) -> dict:
+    def triage(self, state: AgentState) -> dict[str, Any]:
         emergency = check_emergency(state["question"])
         focus = state.get("attached") or state.get("focus") or []
         refs = [r for r in state.get("recordings", []) if r["id"] in focus]
@@ -94,14 +95,14 @@ class Nodes:
         }
 
     # -- plan --------------------------------------------------------------------------------------------
-    def plan(self, state: AgentState) -> dict:
+    def plan(self, state: AgentState) -> dict[str, Any]:
         rounds = state.get("rounds", 0)
         if rounds >= self.settings.max_tool_rounds:
             return {"pending": []}
         refs = [RecordingRef(**r) for r in state.get("recordings", []) if r["id"] in state.get("focus", [])]
         calls: list[PlannedCall] = []
         usage = state.get("usage") or {}
-        dropped: list[dict] = []
+        dropped: list[dict[str, Any]] = []
         if self.use_llm_planner:
             calls, reply = self._llm_plan(state, refs)
             usage = _add_usage(usage, reply)
@@ -155,6 +156,8 @@ class Nodes:
             text = rec.summary if rec.ok else f"error: {rec.error}"  # holds channel and file names: data
             messages.append(ToolMessage(content=as_data(text, multiline=True), tool_call_id=call_id))
         try:
+            if llm is None:  # no chat model for this backend: the fallback below plans by the rules
+                raise RuntimeError("no language model is available")
             reply = llm.bind_tools(schemas).invoke(messages)
         except Exception as exc:  # an unreachable endpoint must not end the turn: fall back to the rules
             if state.get("results"):
@@ -172,7 +175,7 @@ class Nodes:
         return calls, reply
 
     # -- act ---------------------------------------------------------------------------------------------
-    def act(self, state: AgentState, config: RunnableConfig) -> dict:
+    def act(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         write = _stream_writer()
         ctx = ToolContext(
             get_recording=self.get_recording,
@@ -211,7 +214,7 @@ class Nodes:
         return self.settings.threads_dir / str(thread) / "figures"
 
     # -- answer ------------------------------------------------------------------------------------------
-    def answer(self, state: AgentState) -> dict:
+    def answer(self, state: AgentState) -> dict[str, Any]:
         records = [ToolCallRecord(**r) for r in state.get("results", [])]
         knowledge = self.gather_knowledge(_in_context(state), records)
         refs = [r for r in state.get("recordings", []) if r["id"] in state.get("focus", [])]
@@ -258,7 +261,7 @@ class Nodes:
         return {"draft": draft, "knowledge": knowledge.model_dump(), "closed": closed, "usage": usage,
                 "device": {rid: d.model_dump(mode="json") for rid, d in device.items()}}
 
-    def _device_reports(self, refs: list[dict]) -> dict[str, DeviceReport]:
+    def _device_reports(self, refs: list[dict[str, Any]]) -> dict[str, DeviceReport]:
         """What the devices that made the recordings stated in their files (a cart's intervals and
         statements, a watch's classification): shown apart from the measurements, never used to decide."""
         reports = {}
@@ -297,7 +300,7 @@ class Nodes:
         return soften_diagnosis_claims(text).strip() or None, reply
 
     # -- ground ------------------------------------------------------------------------------------------
-    def ground(self, state: AgentState) -> dict:
+    def ground(self, state: AgentState) -> dict[str, Any]:
         sources = set(numbers_in([r for r in state.get("results", [])]))
         sources |= numbers_in([r for r in state.get("recordings", []) if r["id"] in state.get("focus", [])])
         sources |= numbers_in(state.get("knowledge", {}).get("passages", []))
@@ -346,14 +349,14 @@ def _first_sentences(text: str, n: int) -> str:
     return " ".join(sentences[:n])
 
 
-def _recordings_line(refs: list[dict]) -> str:
+def _recordings_line(refs: list[dict[str, Any]]) -> str:
     if not refs:
         return ""
     return "(" + "; ".join(f"{inert_markdown(r['name'])}: {r.get('description') or r['modality']}"
                            for r in refs) + ")"
 
 
-def _stream_writer():
+def _stream_writer() -> StreamWriter:
     try:
         return get_stream_writer()
     except Exception:  # invoked outside a streaming run

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -41,7 +42,7 @@ class RecordingRef(BaseModel):
 
 class PlannedCall(BaseModel):
     tool: str
-    args: dict
+    args: dict[str, Any]
     reason: str
 
 
@@ -78,7 +79,7 @@ def _plan_for(question: str, rec: RecordingRef, registry: ToolRegistry) -> list[
     calls = []
     for name, reason in [*pre.items(), *chosen.items()]:
         fields = registry.get(name).input_model.model_fields
-        args: dict = {"recording_id": rec.id} if rec.id and "recording_id" in fields else {}
+        args: dict[str, Any] = {"recording_id": rec.id} if rec.id and "recording_id" in fields else {}
         args.update({key: question for key in ("question", "query") if key in fields})
         suffix = f" (recording {rec.name})" if rec.name else ""
         calls.append(PlannedCall(tool=name, args=args, reason=reason + suffix))
@@ -92,7 +93,7 @@ NUMERIC_FEATURES = re.compile(r"\bnumeric\w*\s+(features?|measurements?|values?|
 FINDING_TOOL = {"rate": "heart_rate", "rhythm": "rhythm_analysis", "morphology": "ecg_intervals"}
 
 
-def _by_vocabulary(question: str, tools: list[Tool], chosen: dict[str, str]) -> dict[str, str]:
+def _by_vocabulary(question: str, tools: list[Tool[Any]], chosen: dict[str, str]) -> dict[str, str]:
     """For each target the question names in the clinical vocabulary that no chosen tool measures, the tool
     that does: a quantity's reporting tool ("RR interval" -> heart_rate), the rhythm tool for a rhythm
     finding ("extra systoles"), the interval tool for a morphology finding ("bundle branch block") and for
@@ -131,7 +132,7 @@ def required_calls(question: str, recordings: list[RecordingRef], registry: Tool
         have = {c.tool: c.reason for c in planned if c.args.get("recording_id") in (rec.id, None)}
         for name, reason in _by_vocabulary(question, tools, have).items():
             fields = registry.get(name).input_model.model_fields
-            args: dict = {"recording_id": rec.id} if "recording_id" in fields else {}
+            args: dict[str, Any] = {"recording_id": rec.id} if "recording_id" in fields else {}
             out.append(PlannedCall(tool=name, args=args,
                                    reason=f"added by the vocabulary check: {reason} (recording {rec.name})"))
     return out
@@ -157,11 +158,11 @@ def invalid_reason(call: PlannedCall, recordings: list[RecordingRef], registry: 
     return None
 
 
-def _is_prerequisite(tool: Tool, modality: str) -> bool:
+def _is_prerequisite(tool: Tool[Any], modality: str) -> bool:
     return modality in tool.prerequisite_for
 
 
-def _by_keywords(question: str, tools: list[Tool]) -> dict[str, str]:
+def _by_keywords(question: str, tools: list[Tool[Any]]) -> dict[str, str]:
     matches = []  # (start, end, tool name, matched text)
     for tool in tools:
         for pattern in tool.keywords:
@@ -177,7 +178,7 @@ def _by_keywords(question: str, tools: list[Tool]) -> dict[str, str]:
     return kept
 
 
-def _by_similarity(question: str, tools: list[Tool]) -> dict[str, str]:
+def _by_similarity(question: str, tools: list[Tool[Any]]) -> dict[str, str]:
     scored = []
     for tool in tools:
         if not tool.examples:
@@ -203,7 +204,8 @@ def _similarities(question: str, examples: tuple[str, ...]) -> np.ndarray | None
         q = _embed((question,))[0]
     except Exception:  # no embedding model installed: keywords and defaults still plan
         return None
-    return vectors @ q
+    sims: np.ndarray = vectors @ q  # numpy types the product of untyped arrays as Any
+    return sims
 
 
 @lru_cache(maxsize=256)

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from cardioagent.tools.vocabulary import Entry
 
 QuestionType = Literal["verify", "choose", "query", "compare", "explain", "plot", "open"]
 LINK_THRESHOLD = 0.75  # cosine similarity; checked on the tune template families of bench/question_parsing.py
@@ -175,7 +178,8 @@ def _entry_index() -> tuple[list[str], list[str], np.ndarray]:
 
     voc = vocabulary()
     ids, texts = [], []
-    entries = [*voc.quantities.values(), *(t for t in voc.terms.values() if t.kind in ("finding", "noise"))]
+    entries: list[Entry] = [*voc.quantities.values(),
+                            *(t for t in voc.terms.values() if t.kind in ("finding", "noise"))]
     for e in entries:
         for s in {e.name, *[s for s in e.synonyms if len(s) > 5]}:
             ids.append(e.id)
@@ -187,7 +191,7 @@ def _entry_index() -> tuple[list[str], list[str], np.ndarray]:
 
 def link_target(question: str, threshold: float = LINK_THRESHOLD) -> Target | None:
     """The vocabulary entry closest to the question in embedding space, when close enough; else None."""
-    from cardioagent.tools.vocabulary import vocabulary
+    from cardioagent.tools.vocabulary import Term, vocabulary
 
     try:
         from cardioagent.knowledge_base.embedding import embed_texts
@@ -202,5 +206,7 @@ def link_target(question: str, threshold: float = LINK_THRESHOLD) -> Target | No
     if float(sims[best]) < threshold:
         return None
     entry = vocabulary().get(ids[best])
-    kind = "quantity" if ids[best] in vocabulary().quantities else entry.kind
+    if entry is None:  # the index is built from the vocabulary: every id in it names an entry
+        raise KeyError(f"{ids[best]!r} is not an entry of the clinical vocabulary")
+    kind = entry.kind if isinstance(entry, Term) else "quantity"  # a Quantity has no kind of its own
     return Target(id=ids[best], kind=kind, text="", how="linked", score=round(float(sims[best]), 3))

@@ -8,6 +8,10 @@ vocabulary entries (names, abbreviations, lay words), and a quarter of the quest
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    from cardioagent.tools.vocabulary import Entry
 
 TUNE_FAMILIES = ("verify_finding", "range", "value", "explain", "plot", "verify_lay", "value_lay", "overview",
                  "explain_lay", "plot_lay", "compare_tune")
@@ -63,7 +67,19 @@ TYPE = {"verify_finding": "verify", "range": "verify", "value": "open", "explain
         "fresh_verify": "verify", "fresh_compare": "compare", "fresh_noise": "verify"}
 
 
-def surfaces(entry) -> list[str]:
+class Phrasing(TypedDict):
+    """One generated question and what reading it should give."""
+    family: str
+    type: str
+    targets: list[str]
+    leads: list[str]
+    n_recordings: int
+    options: list[str]
+    typo: NotRequired[bool]  # present (True) only when a typing slip was put in
+    question: str
+
+
+def surfaces(entry: Entry) -> list[str]:
     names = [entry.name, *entry.synonyms]
     return [s for s in dict.fromkeys(names) if s and not s.isupper() or len(s) >= 2]
 
@@ -81,25 +97,32 @@ def typo(text: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
-def generate(seed: int = 0, per_template: int = 12) -> list[dict]:
+def generate(seed: int = 0, per_template: int = 12) -> list[Phrasing]:
     from cardioagent.tools.vocabulary import vocabulary
 
     v = vocabulary()
+
+    def forms(entry_id: str) -> list[str]:
+        entry = v.get(entry_id)
+        if entry is None:  # the lists above name vocabulary entries: a typo there is a programming error
+            raise KeyError(f"{entry_id!r} is not an entry of the clinical vocabulary")
+        return surfaces(entry)
+
     rng = random.Random(seed)
-    out = []
+    out: list[Phrasing] = []
     for family, templates in FAMILIES.items():
         for template in templates:
             for _ in range(per_template):
-                item = {"family": family, "type": TYPE[family], "targets": [], "leads": [], "n_recordings": 1,
-                        "options": []}
+                item: Phrasing = {"family": family, "type": TYPE[family], "targets": [], "leads": [],
+                                  "n_recordings": 1, "options": [], "question": ""}
                 f, g = rng.sample(FINDINGS, 2)
                 q = rng.choice(list(DIRECTIONS) if family == "direction" else QUANTITIES)
                 n = rng.choice(NOISES)
                 lead = rng.choice(LEADS)
-                sf = rng.choice(surfaces(v.get(f)))
-                sg = rng.choice(surfaces(v.get(g)))
-                sq = rng.choice(surfaces(v.get(q)))
-                sn = rng.choice(surfaces(v.get(n)))
+                sf = rng.choice(forms(f))
+                sg = rng.choice(forms(g))
+                sq = rng.choice(forms(q))
+                sn = rng.choice(forms(n))
                 text = template.format(f=sf, g=sg, q=sq, n=sn, lead=lead, d=rng.choice(DIRECTIONS.get(q, ["high"])))
                 if "{f}" in template:
                     item["targets"].append(f)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,14 +39,15 @@ def features(questions: list[str]) -> np.ndarray:
     from cardioagent.knowledge_base.embedding import embed_texts
 
     x = np.asarray(embed_texts([masked(q) for q in questions]), dtype=np.float32)
-    return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-9)
+    norms: np.ndarray = np.linalg.norm(x, axis=1, keepdims=True)  # numpy types norm's return as Any
+    return x / (norms + 1e-9)
 
 
 @lru_cache(maxsize=1)
-def _model() -> dict | None:
+def _model() -> dict[str, Any] | None:
     if not MODEL.is_file():
         return None
-    spec = json.loads(MODEL.read_text())
+    spec: dict[str, Any] = json.loads(MODEL.read_text())
     spec["W"] = np.asarray(spec["coef"], dtype=np.float32)
     spec["b"] = np.asarray(spec["intercept"], dtype=np.float32)
     return spec

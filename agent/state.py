@@ -12,21 +12,21 @@ from langgraph.graph import MessagesState
 from pydantic import BaseModel, Field
 
 
-def merge_recordings(old: list[dict] | None, new: list[dict] | None) -> list[dict]:
+def merge_recordings(old: list[dict[str, Any]] | None, new: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     seen = {r["id"] for r in old or []}
     return list(old or []) + [r for r in new or [] if r["id"] not in seen]
 
 
 class AgentState(MessagesState):
     question: str
-    recordings: Annotated[list[dict], merge_recordings]  # RecordingRef dicts (id, name, modality)
+    recordings: Annotated[list[dict[str, Any]], merge_recordings]  # RecordingRef dicts (id, name, modality)
     attached: list[str]  # ids attached with this turn's question
     focus: list[str]  # ids this turn is about
     demographics: dict[str, Any]
     emergency: dict[str, Any]
     route: str
-    pending: list[dict]  # PlannedCall dicts not yet run
-    results: list[dict]  # ToolCallRecord dicts of this turn
+    pending: list[dict[str, Any]]  # PlannedCall dicts not yet run
+    results: list[dict[str, Any]]  # ToolCallRecord dicts of this turn
     rounds: int
     knowledge: dict[str, Any]  # KnowledgeBundle of this turn
     draft: str

@@ -17,6 +17,7 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def lock_path(locks_dir: Path, thread_id: str) -> Path:
 
 
 @contextmanager
-def thread_turn(locks_dir: Path, thread_id: str, timeout_s: float = DEFAULT_WAIT_S):
+def thread_turn(locks_dir: Path, thread_id: str, timeout_s: float = DEFAULT_WAIT_S) -> Iterator[None]:
     """Hold the conversation ``thread_id`` for one turn (see the module docstring)."""
     path = lock_path(locks_dir, thread_id)
     path.parent.mkdir(parents=True, exist_ok=True)

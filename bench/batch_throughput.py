@@ -14,7 +14,9 @@ Each configuration runs the real command line in a subprocess on the same inputs
 
 Reported per run: wall time of the command (start-up included), end-to-end items/s, steady items/s (between
 the first and the last finished item, from the rows' ``finished_at``: start-up of the workers excluded), the
-speed-up over one process, and the peak RSS of each worker (from the rows' ``worker_rss_mb``; for one
+speed-up over one process, the mean CPU seconds per item (in the worker and its tool subprocesses: the
+cost that does not depend on the machine's load, for the cost model in docs/scale.md), and the peak RSS of
+each worker (from the rows' ``worker_rss_mb``; for one
 process, the command itself). The load average before and after each run is recorded: on a shared machine
 the figures are only as quiet as the machine. Writes bench/results/batch_throughput.json.
 """
@@ -93,7 +95,8 @@ def bench_batch(data: Path, records: int | None, workers: int, work: Path, env: 
         stamps = [datetime.fromisoformat(r["finished_at"]) for r in rows if r.get("finished_at")]
         out.append({"engine": label, **res, **rates(len(rows), res["wall_s"], stamps),
                     "errors": sum(r["status"] != "ok" for r in rows),
-                    "mean_item_s_in_worker": round(sum(r["seconds"] or 0 for r in rows) / len(rows), 3) if rows else None,
+                    "mean_item_s_in_worker": mean([r.get("seconds") for r in rows]),
+                    "mean_cpu_s_per_item": mean([r.get("cpu_s") for r in rows]),
                     "peak_rss_mb_per_worker": per_worker_rss(rows)})
     return out
 
@@ -114,11 +117,27 @@ def bench_eval(data: Path, questions: int, workers: int, work: Path, env: dict) 
         rows = [json.loads(line) for line in trace.read_text().splitlines()] if trace.is_file() else []
         stamps = [datetime.fromisoformat(r["finished_at"]) for r in rows if r.get("finished_at")]
         out.append({"engine": label, **res, **rates(len(rows), res["wall_s"], stamps),
-                    "correct": sum(bool(r["correct"]) for r in rows), "errors": sum(r["status"] == "error" for r in rows),
+                    "correct": sum(bool(r["correct"]) for r in rows),
+                    "errors": sum(r["status"] == "error" for r in rows),
                     "mean_latency_s": round(sum(r["latency_s"] for r in rows) / len(rows), 3) if rows else None,
+                    "mean_latency_s_by_type": by_type(rows),
+                    "mean_cpu_s_per_item": mean([r.get("worker_cpu_s") for r in rows]),  # local and ray rows only
                     "peak_rss_mb_per_worker": per_worker_rss(rows),
                     "finished_at_resolution_s": 1})
     return out
+
+
+def mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(sum(values) / len(values), 3) if values else None
+
+
+def by_type(rows: list[dict]) -> dict[str, dict]:
+    """Mean latency per ECG-QA question type: comparison questions read two recordings."""
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        groups.setdefault(r["question_type"], []).append(r["latency_s"])
+    return {k: {"n": len(v), "mean_latency_s": round(sum(v) / len(v), 3)} for k, v in sorted(groups.items())}
 
 
 def speedups(runs: list[dict]) -> None:
@@ -178,7 +197,8 @@ def main() -> int:
                         "load_average_start": [round(x, 2) for x in os.getloadavg()]}
         batch = bench_batch(args.data, args.records, workers, work, env)
         speedups(batch)
-        result["batch"] = {"input": f"{args.data.name}/records500 ({'all' if not args.records else args.records} records)",
+        n = args.records or "all"
+        result["batch"] = {"input": f"{args.data.name}/records500 ({n} records)",
                            "runs": batch, "acceptance": verdict(batch)}
         print(table("batch (records)", batch, "rec"))
         if not args.skip_eval:

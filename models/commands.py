@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Literal
 
 from cardioagent.tools.cli_help import DefaultsHelpFormatter
 
@@ -167,7 +168,7 @@ def _train_vlm(args: argparse.Namespace) -> int:
     from cardioagent.tools.errors import InputError
 
     out = Path(args.out)
-    family = "embedded"
+    family: Literal["embedded", "mllama"] = "embedded"
     if args.base:
         cfg_file = Path(args.base) / "config.json"
         if not cfg_file.is_file():

@@ -23,7 +23,7 @@ from cardioagent.tools.errors import InputError
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 # Columns that depend on where and when a row was computed, not on the recording.
-VOLATILE = {"seconds", "worker", "worker_rss_mb", "finished_at", "source"}
+VOLATILE = {"seconds", "cpu_s", "worker", "worker_rss_mb", "finished_at", "source"}
 
 
 def content(results: Path) -> dict[str, dict]:

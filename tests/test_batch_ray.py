@@ -14,7 +14,7 @@ from cardioagent.agent.batch.sources import from_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
-VOLATILE = {"seconds", "worker", "worker_rss_mb", "finished_at", "source"}
+VOLATILE = {"seconds", "cpu_s", "worker", "worker_rss_mb", "finished_at", "source"}
 
 pytestmark = pytest.mark.slow
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, Field, model_validator
 
-from cardioagent.tools.signal.quality import Quality
+from cardioagent.tools.signal.quality import Quality as Quality  # re-exported: tools and plugins import it here
 from cardioagent.tools.signal.recording import Demographics, Recording
 
 ISOLATIONS = ("process", "thread")
@@ -130,7 +130,13 @@ def title_from_name(name: str) -> str:
     return " ".join(words)
 
 
-class Tool(ABC):
+# The input model a tool's ``run`` receives (an instance of its ``input_model``). A tool class that does not name
+# it (``class MyTool(Tool):``) may narrow ``run``'s argument to its own model; one that does
+# (``class MyTool(Tool[MyInput]):``) has it checked.
+InputT = TypeVar("InputT", bound=BaseModel)
+
+
+class Tool(ABC, Generic[InputT]):
     name: ClassVar[str]
     description: ClassVar[str]
     # What a person reads (tools list, answers); None: derived from the name ("qt_dispersion" -> "QT dispersion").
@@ -160,7 +166,7 @@ class Tool(ABC):
         return None
 
     @abstractmethod
-    def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult: ...
+    def run(self, args: InputT, ctx: ToolContext) -> ToolResult: ...
 
 
 class ToolSpec(BaseModel):
@@ -177,4 +183,4 @@ class ToolSpec(BaseModel):
     unavailable_reason: str | None = None
 
 
-ToolRegistrar = Callable[[type[Tool]], None]
+ToolRegistrar = Callable[[type[Tool[Any]]], None]

@@ -13,6 +13,7 @@ import enum
 import inspect
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -42,20 +43,24 @@ allow the analysis (too short, no ECG channel); let it propagate, the registry r
 """
 
 
-def _sections() -> list[tuple[str, list[tuple[type, str]]]]:
+def _sections() -> list[tuple[str, list[tuple[type[BaseModel], str]]]]:
     from cardioagent.tools import analysis
     from cardioagent.tools.analysis import results
     from cardioagent.tools.contract import Measurement, RecordingInput, ToolResult, ToolSpec
     from cardioagent.tools.signal.recording import AnnotationSet, Channel, Demographics, Recording
 
+    fn: dict[type[BaseModel], Callable[..., Any]]
     fn = {results.QualityReport: analysis.assess_quality, results.PeaksResult: analysis.detect_peaks,
           results.HeartRateResult: analysis.heart_rate, results.HrvResult: analysis.hrv,
           results.IntervalsResult: analysis.intervals, results.RhythmResult: analysis.rhythm}
 
-    def made_by(model: type) -> str:
+    def made_by(model: type[BaseModel]) -> str:
         f = fn.get(model)
         return f"returned by `cardioagent.tools.analysis.{f.__name__}(rec)`" if f else "part of a result above"
 
+    contract: list[tuple[type[BaseModel], str]]
+    signal: list[tuple[type[BaseModel], str]]
+    result_models: list[type[BaseModel]]
     contract = [(Measurement, "every number a tool reports"), (ToolResult, "base of every tool output"),
                 (RecordingInput, "the usual input model: which recording, optionally which channel"),
                 (ToolSpec, "what `cardioagent tools list --json` shows of a tool")]
@@ -132,11 +137,11 @@ def model_section(model: type[BaseModel], where: str, note: str) -> list[str]:
         lines += ["", "Not serialised (arrays kept in memory): " + ", ".join(
             f"`{n}` ({_cell(model.model_fields[n].description or type_name(model.model_fields[n].annotation))})"
             for n in hidden) + "."]
-    methods = [n for n, v in model.__dict__.items() if callable(v) and not n.startswith("_")
-               and inspect.getdoc(v) and n not in BaseModel.__dict__]
+    methods = [(n, text) for n, v in model.__dict__.items() if callable(v) and not n.startswith("_")
+               and inspect.getdoc(v) and n not in BaseModel.__dict__ and (text := inspect.getdoc(getattr(model, n)))]
     if methods:
         lines += ["", "Methods: " + "; ".join(
-            f"`{n}()` — {_cell(inspect.getdoc(getattr(model, n)).splitlines()[0]).rstrip('.')}" for n in methods) + "."]
+            f"`{n}()` — {_cell(text.splitlines()[0]).rstrip('.')}" for n, text in methods) + "."]
     return lines + [""]
 
 

@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
 
 SLOW_S = 2.0  # a step that took longer than this gets a "done in N s" line
 
@@ -60,6 +61,13 @@ class _ThirdPartyFilter(logging.Filter):
         return not (record.name in THIRD_PARTY_LOGGERS or top in THIRD_PARTY_LOGGERS)
 
 
+class _OwnHandler(logging.StreamHandler[TextIO]):
+    """The handler ``configure_output`` installs; the marker lets a second call replace it while handlers
+    others installed stay."""
+
+    _cardioagent = True
+
+
 def configure_output(verbose: bool = False, *, show_status: bool = True) -> None:
     """Set up the terminal: status lines on (``show_status``) and third-party chatter hidden unless
     ``verbose``. Call once at program start, before heavy imports (some libraries read the environment
@@ -69,10 +77,9 @@ def configure_output(verbose: bool = False, *, show_status: bool = True) -> None
         for key, value in QUIET_ENV.items():
             os.environ.setdefault(key, value)
     logging.captureWarnings(True)  # warnings.warn(...) of libraries become records of "py.warnings"
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _OwnHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s"))
     handler.addFilter(_ThirdPartyFilter(verbose))
-    handler._cardioagent = True  # ours: replaced by a second call, while handlers others installed stay
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "_cardioagent", False)] + [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)

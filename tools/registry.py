@@ -24,7 +24,7 @@ import threading
 import time
 import warnings
 import weakref
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -47,6 +47,11 @@ def contract_problems(tool_cls: Any) -> list[str]:
     """Everything wrong with a would-be tool class, as sentences; empty when it follows the contract."""
     if not (isinstance(tool_cls, type) and issubclass(tool_cls, Tool)):
         return [f"{tool_cls!r} is not a subclass of cardioagent.tools.contract.Tool"]
+    return _identity_problems(tool_cls) + _model_problems(tool_cls) + _option_problems(tool_cls)
+
+
+def _identity_problems(tool_cls: type[Tool[Any]]) -> list[str]:
+    """Name, description (what the planner reads) and modalities."""
     problems = []
     name = getattr(tool_cls, "name", None)
     if not isinstance(name, str) or not _NAME.match(name) or keyword.iskeyword(name):
@@ -57,18 +62,31 @@ def contract_problems(tool_cls: Any) -> list[str]:
     modalities = set(getattr(tool_cls, "modalities", ()))
     if not modalities or not modalities <= MODALITIES:
         problems.append(f"modalities {sorted(modalities)} must be a non-empty subset of {sorted(MODALITIES)}")
+    return problems
+
+
+def _model_problems(tool_cls: type[Tool[Any]]) -> list[str]:
+    """The input and output models, and that pydantic can write their schemas."""
     input_model = getattr(tool_cls, "input_model", None)
     output_model = getattr(tool_cls, "output_model", None)
+    problems = []
     if not (isinstance(input_model, type) and issubclass(input_model, BaseModel)):
         problems.append("input_model must be a pydantic BaseModel subclass")
     if not (isinstance(output_model, type) and issubclass(output_model, ToolResult)):
         problems.append("output_model must be a subclass of cardioagent.tools.contract.ToolResult")
-    if not problems:
-        try:
-            input_model.model_json_schema()
-            output_model.model_json_schema()
-        except Exception as exc:  # a schema pydantic cannot express is a contract breach, not a crash
-            problems.append(f"schemas cannot be generated: {exc}")
+    if problems:
+        return problems
+    try:  # read through the class: the checks above made both models pydantic classes
+        tool_cls.input_model.model_json_schema()
+        tool_cls.output_model.model_json_schema()
+    except Exception as exc:  # a schema pydantic cannot express is a contract breach, not a crash
+        return [f"schemas cannot be generated: {exc}"]
+    return []
+
+
+def _option_problems(tool_cls: type[Tool[Any]]) -> list[str]:
+    """Keywords, examples, the modalities it is a default or prerequisite for, time limit and isolation."""
+    problems = []
     for pattern in getattr(tool_cls, "keywords", ()):
         try:
             re.compile(pattern)
@@ -76,6 +94,7 @@ def contract_problems(tool_cls: Any) -> list[str]:
             problems.append(f"keyword {pattern!r} is not a valid regular expression: {exc}")
     if not all(isinstance(e, str) for e in getattr(tool_cls, "examples", ())):
         problems.append("examples must be strings")
+    modalities = set(getattr(tool_cls, "modalities", ()))
     for attr in ("default_for", "prerequisite_for"):
         extra = set(getattr(tool_cls, attr, ())) - modalities
         if extra:
@@ -90,13 +109,13 @@ def contract_problems(tool_cls: Any) -> list[str]:
 
 class ToolRegistry:
     def __init__(self) -> None:
-        self._tools: dict[str, Tool] = {}
+        self._tools: dict[str, Tool[Any]] = {}
         self._plugin_of: dict[str, str] = {}
         self._unavailable: dict[str, str] = {}
         self.problems: list[PluginProblem] = []
 
     # -- registration -------------------------------------------------------------------------------
-    def register(self, tool_cls: type[Tool], plugin: str = "direct") -> bool:
+    def register(self, tool_cls: type[Tool[Any]], plugin: str = "direct") -> bool:
         problems = contract_problems(tool_cls)
         name = getattr(tool_cls, "name", None)
         if not problems and name in self._tools:
@@ -105,6 +124,7 @@ class ToolRegistry:
             for p in problems:
                 self.problems.append(PluginProblem(plugin=plugin, tool=str(name), problem=p))
             return False
+        name = tool_cls.name  # a valid str: contract_problems checked it
         try:
             tool = tool_cls()
             reason = tool.unavailable_reason()
@@ -119,7 +139,9 @@ class ToolRegistry:
 
     def discover(self) -> "ToolRegistry":
         # The project's own entry points load first, so a plugin cannot take a built-in tool's name.
-        own = lambda e: not e.value.startswith("cardioagent.")  # noqa: E731
+        def own(e: EntryPoint) -> bool:
+            return not e.value.startswith("cardioagent.")
+
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (own(e), e.name)):
             try:
                 obj = ep.load()
@@ -143,14 +165,14 @@ class ToolRegistry:
     def names(self, *, available_only: bool = True) -> list[str]:
         return [n for n in self._tools if not (available_only and n in self._unavailable)]
 
-    def get(self, name: str) -> Tool:
+    def get(self, name: str) -> Tool[Any]:
         if name not in self._tools:
             raise ToolError(name, f"no such tool; known tools: {', '.join(sorted(self._tools))}")
         if name in self._unavailable:
             raise ToolError(name, f"unavailable here: {self._unavailable[name]}")
         return self._tools[name]
 
-    def tools_for(self, modality: str) -> list[Tool]:
+    def tools_for(self, modality: str) -> list[Tool[Any]]:
         return [self._tools[n] for n in self.names() if modality in self._tools[n].modalities]
 
     def spec(self, name: str) -> ToolSpec:
@@ -213,7 +235,7 @@ class ToolTimeout(ToolError):
         super().__init__(tool, reason, retryable=False)
 
 
-def _check_modality(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> None:
+def _check_modality(tool: Tool[Any], parsed: BaseModel, ctx: ToolContext) -> None:
     recording_id = getattr(parsed, "recording_id", None)
     if not recording_id:
         return
@@ -252,7 +274,7 @@ _FORK_WARNING = r".*use of fork\(\) may lead to deadlocks in the child"
 warnings.filterwarnings("ignore", message=_FORK_WARNING, category=DeprecationWarning)
 
 _local = threading.local()
-_overrunning: "weakref.WeakKeyDictionary[Tool, threading.Thread]" = weakref.WeakKeyDictionary()
+_overrunning: "weakref.WeakKeyDictionary[Tool[Any], threading.Thread]" = weakref.WeakKeyDictionary()
 _overrunning_lock = threading.Lock()
 
 
@@ -268,7 +290,7 @@ def check_cancelled() -> None:
         raise ToolTimeout(state["tool"], time.monotonic() - state["started"], state["limit"], "cancelled")
 
 
-def _fork_context():
+def _fork_context() -> multiprocessing.context.ForkContext | None:
     if os.environ.get(ISOLATION_ENV, "auto").strip().lower() == "thread":
         return None
     if not sys.platform.startswith("linux"):  # fork is unsafe with macOS system frameworks, absent on Windows
@@ -279,20 +301,20 @@ def _fork_context():
         return None
 
 
-def isolation_of(tool: Tool) -> str:
+def isolation_of(tool: Tool[Any]) -> str:
     """How a call of ``tool`` runs here: "process" or "thread"."""
     wanted = getattr(tool, "isolation", "process")
     return "process" if wanted == "process" and _fork_context() is not None else "thread"
 
 
-def _call_with_timeout(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> ToolResult:
+def _call_with_timeout(tool: Tool[Any], parsed: BaseModel, ctx: ToolContext) -> ToolResult:
     context = _fork_context() if getattr(tool, "isolation", "process") == "process" else None
     if context is not None:
         return _call_in_process(context, tool, parsed, ctx)
     return _call_in_thread(tool, parsed, ctx)
 
 
-def _call_in_thread(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> ToolResult:
+def _call_in_thread(tool: Tool[Any], parsed: BaseModel, ctx: ToolContext) -> ToolResult:
     with _overrunning_lock:
         previous = _overrunning.get(tool)
         if previous is not None and previous.is_alive():
@@ -302,14 +324,15 @@ def _call_in_thread(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> ToolResu
         _overrunning.pop(tool, None)
     started = time.monotonic()
     cancel = threading.Event()
-    box: dict[str, Any] = {}
+    box: dict[str, ToolResult] = {}
+    failure: dict[str, BaseException] = {}
 
     def work() -> None:
         _local.call = {"cancel": cancel, "tool": tool.name, "started": started, "limit": tool.timeout_s}
         try:
             box["result"] = tool.run(parsed, ctx)
         except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
+            failure["error"] = exc
 
     # A daemon thread: a call that never returns must not keep the interpreter from exiting.
     worker = threading.Thread(target=work, name=f"tool-{tool.name}", daemon=True)
@@ -321,8 +344,8 @@ def _call_in_thread(tool: Tool, parsed: BaseModel, ctx: ToolContext) -> ToolResu
             _overrunning[tool] = worker
         raise ToolTimeout(tool.name, time.monotonic() - started, tool.timeout_s,
                           "runs in the app's own process: asked to stop")
-    if "error" in box:
-        raise box["error"]
+    if "error" in failure:
+        raise failure["error"]
     return box["result"]
 
 
@@ -340,7 +363,7 @@ def _prefetched(ctx: ToolContext, parsed: BaseModel) -> ToolContext:
     return ctx.model_copy(update={"get_recording": lambda rid: rec if rid == recording_id else original(rid)})
 
 
-def _call_in_process(context: Any, tool: Tool, parsed: BaseModel, ctx: ToolContext) -> ToolResult:
+def _call_in_process(context: Any, tool: Tool[Any], parsed: BaseModel, ctx: ToolContext) -> ToolResult:
     ctx = _prefetched(ctx, parsed)
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_child_main, args=(tool, parsed, ctx, send), name=f"tool-{tool.name}")
@@ -386,7 +409,7 @@ def _kill(child: Any) -> int | None:
         except (OSError, ValueError, AttributeError):
             pass
     child.join(timeout=5)
-    code = child.exitcode
+    code: int | None = child.exitcode
     try:
         child.close()
     except ValueError:
@@ -394,7 +417,7 @@ def _kill(child: Any) -> int | None:
     return code
 
 
-def _child_main(tool: Tool, parsed: BaseModel, ctx: ToolContext, conn: Any) -> None:
+def _child_main(tool: Tool[Any], parsed: BaseModel, ctx: ToolContext, conn: Any) -> None:
     try:
         os.setpgid(0, 0)
     except OSError:
@@ -403,6 +426,7 @@ def _child_main(tool: Tool, parsed: BaseModel, ctx: ToolContext, conn: Any) -> N
     _limit_memory()
     caches = _shared_caches()
     before = {name: set(cache._d) for name, cache in caches.items()}
+    message: tuple[Any, ...]  # a tagged tuple: its first item says what the rest holds (see _result_from)
     try:
         result = tool.run(parsed, ctx)
         if not isinstance(result, tool.output_model):
@@ -466,8 +490,8 @@ def _shared_caches() -> dict[str, Any]:
     return out
 
 
-def _new_entries(caches: dict[str, Any], before: dict[str, set]) -> dict[str, list]:
-    out: dict[str, list] = {}
+def _new_entries(caches: dict[str, Any], before: dict[str, set[Any]]) -> dict[str, list[tuple[Any, Any]]]:
+    out: dict[str, list[tuple[Any, Any]]] = {}
     for name, cache in caches.items():
         entries = [(k, v) for k, v in list(cache._d.items()) if k not in before.get(name, ())]
         try:
@@ -479,7 +503,7 @@ def _new_entries(caches: dict[str, Any], before: dict[str, set]) -> dict[str, li
     return out
 
 
-def _merge_entries(entries: dict[str, list]) -> None:
+def _merge_entries(entries: dict[str, list[tuple[Any, Any]]]) -> None:
     if not entries:
         return
     for name, items in entries.items():
@@ -488,14 +512,16 @@ def _merge_entries(entries: dict[str, list]) -> None:
             cache = getattr(importlib.import_module(module_name), attr, None)
         except Exception:
             continue
-        for key, value in items if hasattr(cache, "get") else ():
+        if cache is None or not hasattr(cache, "get"):
+            continue
+        for key, value in items:
             try:
                 cache.get(key, lambda v=value: v)
             except Exception:
                 break
 
 
-def _result_from(tool: Tool, message: tuple) -> ToolResult:
+def _result_from(tool: Tool[Any], message: tuple[Any, ...]) -> ToolResult:
     kind = message[0]
     if kind == "ok":
         how, data = message[1]

@@ -384,7 +384,11 @@ def _browser_secret(settings: UISettings) -> str:
 def build_app(assistant_factory: AssistantFactory | None = None, settings: UISettings | None = None) -> gr.Blocks:
     """The page. ``assistant_factory(backend) -> Assistant`` (default: a real Assistant on ``settings.home``)."""
     settings = settings or UISettings()
-    app = CardioApp(settings, assistant_factory)
+    return _page(CardioApp(settings, assistant_factory), settings)
+
+
+def _page(app: CardioApp, settings: UISettings) -> gr.Blocks:
+    """The page of ``app`` (``build_app``; ``launch`` keeps ``app`` itself for the warm-up and the file guard)."""
     # delete_cache: Gradio's own copies (figures sent, uploads) go after an hour; ours at session end.
     with gr.Blocks(title="cardioagent", analytics_enabled=False, delete_cache=(600, 3600), fill_height=True) as demo:
         state = gr.State(SessionState())
@@ -451,7 +455,7 @@ def build_app(assistant_factory: AssistantFactory | None = None, settings: UISet
         export_btn.click(app.export, [fmt, state], [export_file], api_name="export")
         demo.load(app.restore, [stored_thread, state], conv_outputs, api_visibility="private")
         demo.unload(app.end_session)
-    demo.cardio = app  # type: ignore[attr-defined]  # handlers, for tests and the bench
+    demo.cardio = app  # handlers, for tests and the bench
     return demo
 
 
@@ -479,16 +483,17 @@ def launch(settings: UISettings | None = None, assistant_factory: AssistantFacto
            *, prevent_thread_lock: bool = False, quiet: bool = False) -> gr.Blocks:
     """Build and serve the app. With ``prevent_thread_lock`` it returns at once (tests, the bench)."""
     settings = settings or UISettings()
-    demo = build_app(assistant_factory, settings)
+    app = CardioApp(settings, assistant_factory)
+    demo = _page(app, settings)
     if settings.warm_up:
         # Load the models while the page opens; the first question waits on the same locks if it is quicker.
-        threading.Thread(target=_warm, args=(demo.cardio,), daemon=True, name="cardioagent-warm-up").start()
+        threading.Thread(target=_warm, args=(app,), daemon=True, name="cardioagent-warm-up").start()
     demo.queue(default_concurrency_limit=4)
     # Gradio serves any file in its cache to whoever has the URL; this lets each user fetch only their own.
     from gradio.utils import get_upload_folder
     from starlette.middleware import Middleware
 
-    own_files = Middleware(OwnFilesOnly, grants=demo.cardio.grants,
+    own_files = Middleware(OwnFilesOnly, grants=app.grants,
                            guarded=lambda: [get_upload_folder(), settings.work_dir])
     demo.launch(prevent_thread_lock=prevent_thread_lock, quiet=quiet, app_kwargs={"middleware": [own_files]},
                 **launch_kwargs(settings))

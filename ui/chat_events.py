@@ -12,6 +12,7 @@ HTML disarmed (``cardioagent.agent.untrusted``), so a header cannot put a remote
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,8 @@ def recording_line(summary: RecordingSummary | dict) -> str:
     return f"{head}: {describe(s)}" + (f"; {'; '.join(extra)}" if extra else "")
 
 
-def recordings_message(summaries: list[dict | RecordingSummary], qualities: dict[str, str] | None = None) -> Message:
+def recordings_message(summaries: Sequence[dict | RecordingSummary],
+                       qualities: dict[str, str] | None = None) -> Message:
     lines = []
     for s in summaries:
         rid = s["id"] if isinstance(s, dict) else s.id
@@ -76,7 +78,7 @@ def figure_message(path: str, tool: str | None = None) -> Message:
     return {"role": "assistant", "content": {"path": str(path), "alt_text": f"{title}: {caption}"}}
 
 
-def user_message(text: str, files: list[str | Path]) -> Message:
+def user_message(text: str, files: Sequence[str | Path]) -> Message:
     names = ", ".join(inert_markdown(Path(f).name, max_chars=120) for f in files)
     return {"role": "user", "content": text + (f"\n\n📎 {names}" if names else "")}
 

@@ -54,7 +54,7 @@ def to_markdown(messages: list[dict[str, Any]], *, title: str, thread_id: str,
     for m in messages:
         content, meta = m.get("content"), m.get("metadata") or {}
         fig = _figure_path(content)
-        if fig:
+        if fig and isinstance(content, dict):  # a figure path comes only from a dict content
             alt = inert_markdown(content.get("alt_text") or Path(fig).stem, max_chars=120)
             lines += [f"![{alt}]({(figure_name or {}).get(fig, fig)})", ""]
         elif meta.get("title"):

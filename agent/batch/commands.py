@@ -64,7 +64,8 @@ def _batch(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if found.skipped:
         (args.out / "skipped.txt").write_text("".join(line + "\n" for line in found.skipped))
-        shown = "; ".join(found.skipped[:3]) + (f"; ... (all in {args.out / 'skipped.txt'})" if len(found.skipped) > 3 else "")
+        more = f"; ... (all in {args.out / 'skipped.txt'})" if len(found.skipped) > 3 else ""
+        shown = "; ".join(found.skipped[:3]) + more
         print(f"note: {len(found.skipped)} file(s) are not recordings and were skipped: {shown}", file=sys.stderr)
     if not tasks:
         raise InputError("batch", "no recordings found in the inputs", "WFDB .hea, EDF, CSV, NumPy, image or zip files")

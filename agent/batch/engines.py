@@ -62,7 +62,7 @@ class Engine(ABC):
     def describe(self) -> str:
         return f"{self.name} ({self.workers} worker{'s' if self.workers != 1 else ''})"
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 — most engines hold nothing between maps
         """Release what the engine started (a local Ray cluster); pools are closed by map_unordered."""
 
     def __enter__(self):  # -> Self (3.11+)

@@ -40,6 +40,14 @@ def peak_rss_mb() -> float:
     return round(max(own, children) / 1024, 1)
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of the children it has waited for (tool subprocesses)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -59,14 +67,16 @@ class BatchAnalyzer:
         noise.load_model()
 
     def __call__(self, task: RecordTask) -> list[dict]:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_seconds()
         try:
             rows = self._analyse(task)
         except Exception as exc:  # noqa: BLE001 — one bad file must not end the run: its error is its row
             rows = [error_row(task, type(exc).__name__, str(exc))]
-        seconds = round(time.perf_counter() - started, 4)
+        seconds = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu_started
         for r in rows:
-            r.update(seconds=seconds / len(rows), worker=worker_id(), worker_rss_mb=peak_rss_mb(), finished_at=_now())
+            r.update(seconds=round(seconds / len(rows), 4), cpu_s=round(cpu / len(rows), 4), worker=worker_id(),
+                     worker_rss_mb=peak_rss_mb(), finished_at=_now())
         return rows
 
     def _analyse(self, task: RecordTask) -> list[dict]:

@@ -59,7 +59,8 @@ class BatchRow(BaseModel):
     device_statements: list[str] = Field(default_factory=list)  # the recording device's own statements
     analysis_errors: list[AnalysisErrorRow] = Field(default_factory=list)
     metadata: str = "{}"  # manifest columns as a JSON object
-    seconds: float | None = None
+    seconds: float | None = None  # wall time of the task in its worker
+    cpu_s: float | None = None  # CPU time of the task (its worker and any child it waited for): load-independent
     worker: str | None = None  # host:pid
     worker_rss_mb: float | None = None  # peak RSS of that worker process so far
     finished_at: str | None = None
@@ -79,5 +80,5 @@ def arrow_schema():
         ("n_channels", pa.int32()), ("quality", s), ("quality_flags", pa.list_(s)),
         ("measurements", pa.list_(measurement)), ("statements", pa.list_(statement)),
         ("device_statements", pa.list_(s)), ("analysis_errors", pa.list_(analysis_error)),
-        ("metadata", s), ("seconds", f), ("worker", s), ("worker_rss_mb", f), ("finished_at", s),
+        ("metadata", s), ("seconds", f), ("cpu_s", f), ("worker", s), ("worker_rss_mb", f), ("finished_at", s),
     ])

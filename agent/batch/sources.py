@@ -89,7 +89,9 @@ def _not_a_recording(p: Path, headers: set[Path]) -> str | None:
         has_header = p.with_suffix("") in headers or p.with_suffix(".hea").is_file()
         return "companion" if has_header else f"a WFDB {ext} file without its .hea header"
     if ext == ".csv":
-        return None if looks_like_signal_csv(p) else "a table, not a signal (use it with --manifest if it lists recordings)"
+        if looks_like_signal_csv(p):
+            return None
+        return "a table, not a signal (use it with --manifest if it lists recordings)"
     return f"not a recording ({ext or 'no extension'})"
 
 
@@ -97,7 +99,7 @@ def looks_like_signal_csv(path: Path, rows: int = 5) -> bool:
     """A signal CSV has rows of numbers (after an optional header); a label table has text in its rows."""
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-            lines = [row for _, row in zip(range(rows + 1), csv.reader(fh))]
+            lines = [row for _, row in zip(range(rows + 1), csv.reader(fh), strict=False)]
     except OSError:
         return True  # let the loader report what is wrong with it
     cells = [c.strip() for row in lines[1:] for c in row if c.strip()]

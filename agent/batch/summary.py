@@ -71,8 +71,8 @@ def format_summary(s: BatchSummary) -> str:
         lines += [f"  {k:28s} {v:6d}" for k, v in s.analysis_errors.items()]
     if s.statements:
         lines.append(f"statements (of {s.ok} analysed)          present  prevalence  undetermined")
-        lines += [f"  {st.source[:9]:9s} {st.name[:36]:36s} {st.present:6d}  {100 * st.prevalence:8.1f}%  {st.undetermined:10d}"
-                  for st in s.statements]
+        lines += [f"  {st.source[:9]:9s} {st.name[:36]:36s} {st.present:6d}  {100 * st.prevalence:8.1f}%  "
+                  f"{st.undetermined:10d}" for st in s.statements]
     if s.device_statements:
         lines.append("device statements (most frequent):")
         lines += [f"  {v:6d}  {k[:90]}" for k, v in s.device_statements.items()]

@@ -32,7 +32,7 @@ def finished_keys(out: Path, retry_errors: bool = False) -> set[str]:
     status: dict[str, bool] = {}
     for part in part_files(out):
         cols = pq.read_table(part, columns=["task_key", "status", "finished_at"]).to_pydict()
-        for key, st in zip(cols["task_key"], cols["status"]):
+        for key, st in zip(cols["task_key"], cols["status"], strict=True):
             status[key] = st == "ok"  # parts sort by run and sequence, so a later row wins
     return {k for k, ok in status.items() if ok or not retry_errors}
 

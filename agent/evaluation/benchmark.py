@@ -97,7 +97,7 @@ def load_benchmark(path: str | Path, answers_csv: str | Path | None = None) -> B
     return Benchmark(path=path, items=items, meta=meta)
 
 
-def _attach_options(items: list[BenchItem], path: Path, meta: dict, answers_csv) -> None:
+def _attach_options(items: list[BenchItem], path: Path, meta: dict[str, Any], answers_csv: str | Path | None) -> None:
     by_template = {str(k): list(v) for k, v in (meta.get("options_by_template") or {}).items()}
     if any(it.options is None and str(it.template_id) not in by_template for it in items):
         csv_path = Path(answers_csv) if answers_csv else find_answers_csv(path)
@@ -156,7 +156,7 @@ def item_files(item: BenchItem, benchmark: Path, data_root: Path | None) -> tupl
         return [], None  # a question about no recording
     if data_root is None:
         return [], "ecg_id given but no --data-root to find PTB-XL records under"
-    files: list[Path] = []
+    files = []  # typed list[Path] by the branch above
     for ecg in item.ecg_id:
         try:
             found = ptbxl_files(int(ecg), data_root)

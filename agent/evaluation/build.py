@@ -52,6 +52,7 @@ import hashlib
 import json
 import random
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,7 @@ def _reference_rate(base: Path, fs: float) -> float | None:
             beats = [s for s, sym in zip(ann.sample, ann.symbol) if sym in BEAT_SYMBOLS]
             if len(beats) >= 3:
                 mean_rr = (beats[-1] - beats[0]) / (len(beats) - 1) / fs
-                return round(60.0 / mean_rr, 2)
+                return round(60.0 / float(mean_rr), 2)
     return None
 
 
@@ -268,6 +269,8 @@ def build_benchmark(folders: list[Path], out: Path, seed: int = 0) -> dict[str, 
     # A fixed shuffle, so that any prefix (--limit N) mixes every kind of question.
     items = sorted(b.items, key=lambda it: _rng(seed, "order", it["ecg_id"][0], it["question"]).random())
     question_ids: dict[str, int] = {}
+    template_groups: list[Mapping[str, tuple[int, str] | None]] = [
+        *LABEL_TEMPLATES.values(), RATE_TEMPLATES, DEMOGRAPHIC_TEMPLATES]
     for i, it in enumerate(items):
         it["sample_id"] = i
         it["question_id"] = question_ids.setdefault(it["question"], len(question_ids))
@@ -279,8 +282,7 @@ def build_benchmark(folders: list[Path], out: Path, seed: int = 0) -> dict[str, 
         "skipped": skipped,
         "vocabulary": {**{k: v for k, v in vocab.items() if v}, "rate": RATE_CATEGORIES, "age_group": AGE_GROUPS,
                        "sex": SEXES},
-        "templates": {str(t[0]): t[1] for ts in [*LABEL_TEMPLATES.values(), RATE_TEMPLATES, DEMOGRAPHIC_TEMPLATES]
-                      for t in ts.values() if t},
+        "templates": {str(t[0]): t[1] for ts in template_groups for t in ts.values() if t},
         "counts": dict(sorted(Counter(f"{it['question_type']}/{it['attribute_type']}" for it in items).items())),
         "items": items,
     }
@@ -289,10 +291,13 @@ def build_benchmark(folders: list[Path], out: Path, seed: int = 0) -> dict[str, 
     return bench
 
 
-def _label_questions(b: _Builder, records: list[LabelledRecord], attr: str, templates: dict, vocab: list[str]) -> None:
+def _label_questions(b: _Builder, records: list[LabelledRecord], attr: str,
+                     templates: dict[str, tuple[int, str] | None], vocab: list[str]) -> None:
     labelled = [r for r in records if r.dx]
     having = [r for r in labelled if r.labels.get(attr)]
-    verify = templates["verify"]
+    verify, query = templates["verify"], templates["query"]
+    if verify is None or query is None:  # only "choose" may be missing (LABEL_TEMPLATES)
+        raise ValueError(f"the {attr!r} label templates need a 'verify' and a 'query' template")
     for rec in having:
         label = _rng(b.seed, rec.name, attr, "yes").choice(rec.labels[attr])
         b.add(rec, "single-verify", attr, verify, verify[1].format(label=label), YN, ["yes"], [label])
@@ -318,7 +323,6 @@ def _label_questions(b: _Builder, records: list[LabelledRecord], attr: str, temp
             rng.shuffle(pair)
             b.add(rec, "single-choose", attr, choose, choose[1].format(a=pair[0], b=pair[1]),
                   [*pair, "none"], [lab for lab in pair if lab in rec.labels[attr]], pair)
-    query = templates["query"]
     for rec in having if attr == "rhythm" else labelled:
         b.add(rec, "single-query", attr, query, query[1], [*vocab, "none"], list(rec.labels.get(attr, [])) or ["none"],
               None)

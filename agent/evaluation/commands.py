@@ -5,9 +5,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the evaluation modules are imported by the command that runs
+    from cardioagent.agent.evaluation.benchmark import Benchmark
+    from cardioagent.agent.evaluation.runner import RunConfig
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("eval", help="evaluate the agent on an ECG-QA-format benchmark (resumable)",
                        description="Ask every question of BENCH.json through Assistant.ask, score the answers "
                        "as ECG-QA does (exact match of the answer set) and write trace.jsonl, report.json and "
@@ -180,7 +185,7 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_recordings(bench, config, out: Path, args: argparse.Namespace) -> None:
+def _check_recordings(bench: Benchmark, config: RunConfig, out: Path, args: argparse.Namespace) -> None:
     """Missing recordings end the command before any model loads (a benchmark moved away from its data
     would otherwise "run" with nothing asked), unless --allow-missing."""
     from cardioagent.agent.evaluation.runner import TRACE, plan_items, read_trace

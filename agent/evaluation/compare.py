@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cardioagent.tools.errors import InputError
 
@@ -32,7 +33,8 @@ def agreement(traces: list[Path]) -> tuple[int, int] | None:
     return same, len(common)
 
 
-def restrict_to_common(reports: list[dict], traces: list[Path] | None) -> tuple[list[dict], str | None]:
+def restrict_to_common(reports: list[dict[str, Any]], traces: list[Path] | None
+                       ) -> tuple[list[dict[str, Any]], str | None]:
     """The reports recomputed on the questions every run scored, and a note saying so; the reports as they
     are (and a warning, or None) when the question sets are the same or cannot be compared."""
     from cardioagent.agent.evaluation.runner import read_trace
@@ -64,7 +66,12 @@ def restrict_to_common(reports: list[dict], traces: list[Path] | None) -> tuple[
     return restricted, note
 
 
-def compare_runs(reports: list[dict], labels: list[str], traces: list[Path] | None = None,
+def _group_pick(group: str, key: str) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """Picks one group's accuracy (``by_<group>`` -> ``key``) out of an accuracy table."""
+    return lambda table: table[f"by_{group}"].get(key)
+
+
+def compare_runs(reports: list[dict[str, Any]], labels: list[str], traces: list[Path] | None = None,
                  warn: Callable[[str], None] | None = None) -> str:
     """The Markdown table; ``warn`` is also given the note when the runs scored different questions."""
     head = "| | " + " | ".join(labels) + " | majority answer (per template) |"
@@ -75,7 +82,7 @@ def compare_runs(reports: list[dict], labels: list[str], traces: list[Path] | No
     base = reports[0]["majority_baseline"]
     lines = ["## Accuracy (exact match of the answer set)", "", *([f"**{note}**", ""] if note else []), head, sep]
 
-    def row(name: str, pick) -> str:
+    def row(name: str, pick: Callable[[dict[str, Any]], dict[str, Any] | None]) -> str:
         cells = []
         for r in reports:
             v = pick(r["agent"])
@@ -87,7 +94,7 @@ def compare_runs(reports: list[dict], labels: list[str], traces: list[Path] | No
     for group in ("question_type", "attribute_type"):
         keys = sorted({k for r in reports for k in r["agent"][f"by_{group}"]})
         for k in keys:
-            lines.append(row(f"{group.replace('_', ' ')}: {k}", lambda t, g=group, k=k: t[f"by_{g}"].get(k)))
+            lines.append(row(f"{group.replace('_', ' ')}: {k}", _group_pick(group, k)))
     lines.append("| unparseable | " + " | ".join(str(r["agent"]["overall"]["unparseable"]) for r in reports) + " | — |")
     lines.append("| latency p50 / p95 (s) | " + " | ".join(
         f"{r['latency_s'].get('p50', 0):.3f} / {r['latency_s'].get('p95', 0):.3f}" for r in reports) + " | — |")

@@ -6,7 +6,9 @@ knowledge store and the tool registry load once per worker, not per question —
 own folder (no SQLite contention), and asks the questions it is sent. The driver keeps what makes a run
 resumable and comparable: it selects the items (``plan_items``), appends each finished row to ``trace.jsonl``
 at once, and the report is written by the same code as for a thread run. Rows carry ``worker`` (host:pid) and
-``worker_rss_mb`` (that worker's peak resident memory so far, its tool subprocesses included).
+``worker_rss_mb`` (that worker's peak resident memory so far, its tool subprocesses included) and
+``worker_cpu_s`` (the question's CPU time in the worker and its tool subprocesses: a cost that does not
+depend on how loaded the machine is).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cardioagent.agent.batch.engines import Engine
-from cardioagent.agent.batch.record import peak_rss_mb, worker_id
+from cardioagent.agent.batch.record import cpu_seconds, peak_rss_mb, worker_id
 from cardioagent.agent.evaluation.benchmark import BenchItem, Benchmark
 from cardioagent.agent.evaluation.runner import (
     TRACE,
@@ -63,8 +65,10 @@ class EvalWorker:
 
     def __call__(self, job: tuple[BenchItem, list[Path], str]) -> dict:
         item, files, thread_id = job
+        cpu_started = cpu_seconds()
         row = evaluate_item(item, files, self.assistant, thread_id)
-        return {**row, "worker": worker_id(), "worker_rss_mb": peak_rss_mb()}
+        return {**row, "worker": worker_id(), "worker_rss_mb": peak_rss_mb(),
+                "worker_cpu_s": round(cpu_seconds() - cpu_started, 4)}
 
 
 class _Failed:

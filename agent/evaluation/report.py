@@ -23,7 +23,7 @@ ACCURACY_FIGURE = "accuracy_by_type.png"
 LATENCY_FIGURE = "latency.png"
 
 
-def write_report(out_dir: Path, keys: list[str], run: dict[str, Any], missing: dict[str, str]) -> dict:
+def write_report(out_dir: Path, keys: list[str], run: dict[str, Any], missing: dict[str, str]) -> dict[str, Any]:
     """Score the trace rows of ``keys`` and write report.json, report.md and the figures; returns the report."""
     rows_by_key = read_trace(out_dir / TRACE)
     rows = [rows_by_key[k] for k in keys if k in rows_by_key]
@@ -35,7 +35,8 @@ def write_report(out_dir: Path, keys: list[str], run: dict[str, Any], missing: d
     return report
 
 
-def build_report(rows: list[dict], run: dict[str, Any], missing: dict[str, str], n_selected: int) -> dict:
+def build_report(rows: list[dict[str, Any]], run: dict[str, Any], missing: dict[str, str],
+                 n_selected: int) -> dict[str, Any]:
     latencies = sorted(r["latency_s"] for r in rows if r.get("latency_s") is not None)
     tools: dict[str, list[float]] = defaultdict(list)
     failures: dict[str, int] = defaultdict(int)
@@ -72,7 +73,7 @@ def trace_lines(path: Path) -> dict[str, int]:
     return lines
 
 
-def wrong_answers(rows: list[dict], lines: dict[str, int]) -> list[dict]:
+def wrong_answers(rows: list[dict[str, Any]], lines: dict[str, int]) -> list[dict[str, Any]]:
     """The rows scored wrong, unparseable or in error: what a person reads to see what went wrong."""
     out = []
     for r in rows:
@@ -91,7 +92,7 @@ def _cell(value: Any, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def wrong_section(wrong: list[dict]) -> list[str]:
+def wrong_section(wrong: list[dict[str, Any]]) -> list[str]:
     if not wrong:
         return ["", "## Wrong and unparsed answers", "", "None."]
     capped = f" (the first {MAX_WRONG_LISTED})" if len(wrong) == MAX_WRONG_LISTED else ""
@@ -106,7 +107,7 @@ def wrong_section(wrong: list[dict]) -> list[str]:
     return lines
 
 
-def _latency(values: list[float]) -> dict:
+def _latency(values: list[float]) -> dict[str, Any]:
     if not values:
         return {}
 
@@ -121,7 +122,7 @@ def _pct(v: float | None) -> str:
     return "—" if v is None else f"{100 * v:.1f}%"
 
 
-def markdown(report: dict, figures: list[str]) -> str:
+def markdown(report: dict[str, Any], figures: list[str]) -> str:
     run, agent, base = report["run"], report["agent"], report["majority_baseline"]
     o, bo = agent["overall"], base["overall"]
     lines = [
@@ -172,7 +173,7 @@ def markdown(report: dict, figures: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _figures(out_dir: Path, report: dict, latencies: list[float]) -> list[str]:
+def _figures(out_dir: Path, report: dict[str, Any], latencies: list[float]) -> list[str]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -206,7 +207,7 @@ def _figures(out_dir: Path, report: dict, latencies: list[float]) -> list[str]:
     return out
 
 
-def _machine() -> dict:
+def _machine() -> dict[str, Any]:
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
 
 

@@ -19,10 +19,11 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
@@ -30,13 +31,18 @@ from cardioagent.agent.evaluation.benchmark import BenchItem, Benchmark, item_fi
 from cardioagent.agent.evaluation.parser import parse_answer
 from cardioagent.agent.evaluation.scoring import exact_match, gold_set
 from cardioagent.agent.safe_paths import check_inside, safe_name
+from cardioagent.tools.signal.recording import Demographics
+
+if TYPE_CHECKING:  # tqdm is imported when a run starts
+    from tqdm import tqdm
 
 TRACE = "trace.jsonl"
 
 
 class Asker(Protocol):
-    def ask(self, question: str, attachments=(), thread_id: str | None = None, demographics=None,
-            options=None) -> Any: ...
+    def ask(self, question: str, attachments: Sequence[str | Path] = (), thread_id: str | None = None,
+            demographics: Demographics | dict[str, Any] | None = None,
+            options: Sequence[str] | None = None) -> Any: ...
 
 
 class RunConfig(BaseModel):
@@ -79,12 +85,12 @@ class RunResult(BaseModel):
     missing: dict[str, str]  # item key -> why its recordings are missing
 
 
-def read_trace(path: Path, retry_errors: bool = False) -> dict[str, dict]:
+def read_trace(path: Path, retry_errors: bool = False) -> dict[str, dict[str, Any]]:
     """Finished rows by item key (the last row of a key wins). A line torn by a kill is dropped and the
     file rewritten without it, so appending goes on from a clean end."""
     if not path.is_file():
         return {}
-    rows: dict[str, dict] = {}
+    rows: dict[str, dict[str, Any]] = {}
     torn = False
     for line in path.read_text().splitlines():
         if not line.strip():
@@ -109,7 +115,7 @@ class TraceWriter:
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 — open for the whole run, closed by close()
         self._lock = threading.Lock()
 
-    def append(self, row: dict) -> None:
+    def append(self, row: dict[str, Any]) -> None:
         with self._lock:
             self._fh.write(json.dumps(row) + "\n")
             self._fh.flush()
@@ -119,7 +125,7 @@ class TraceWriter:
         self._fh.close()
 
 
-def evaluate_item(item: BenchItem, files: list[Path], asker: Asker, thread_id: str) -> dict:
+def evaluate_item(item: BenchItem, files: list[Path], asker: Asker, thread_id: str) -> dict[str, Any]:
     """Ask one question and score the reply; an exception becomes an 'error' row, never a crash."""
     started = time.perf_counter()
     base = {
@@ -153,7 +159,7 @@ def evaluate_item(item: BenchItem, files: list[Path], asker: Asker, thread_id: s
     }
 
 
-def plan_items(bench: Benchmark, config: RunConfig, done: dict[str, dict]
+def plan_items(bench: Benchmark, config: RunConfig, done: dict[str, dict[str, Any]]
                ) -> tuple[list[BenchItem], list[tuple[BenchItem, list[Path]]], dict[str, str]]:
     """The run's items, those still to ask with their files, and why the others' recordings are missing.
     Shared with the process and Ray engines (``engines.py``)."""
@@ -208,7 +214,7 @@ def run_benchmark(bench: Benchmark, asker: Asker, out_dir: Path, config: RunConf
                      asked=asked, missing=missing)
 
 
-def _progress(total: int, enabled: bool):
+def _progress(total: int, enabled: bool) -> tqdm:
     from tqdm import tqdm
 
     return tqdm(total=total, desc="eval", unit="question", disable=not enabled, dynamic_ncols=True)

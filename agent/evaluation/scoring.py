@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -46,7 +47,7 @@ class Accuracy(BaseModel):
         self.unparseable += int(status == "unparseable")
         self.errors += int(status == "error")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         acc = self.accuracy
         return {**self.model_dump(), "accuracy": None if acc is None else round(acc, 4)}
 
@@ -54,7 +55,7 @@ class Accuracy(BaseModel):
 GROUPS = ("question_type", "attribute_type", "template_id")
 
 
-def accuracy_table(rows: list[dict]) -> dict:
+def accuracy_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """rows: dicts with ``correct``, ``status`` and the group fields -> overall and per-group accuracy."""
     overall = Accuracy()
     groups: dict[str, dict[str, Accuracy]] = {g: defaultdict(Accuracy) for g in GROUPS}
@@ -68,15 +69,15 @@ def accuracy_table(rows: list[dict]) -> dict:
     }
 
 
-def majority_answers(items: list[dict]) -> dict[str, frozenset[str]]:
+def majority_answers(items: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
     """template id -> its most frequent gold answer set (ties broken by sorted order)."""
-    counts: dict[str, Counter] = defaultdict(Counter)
+    counts: dict[str, Counter[frozenset[str]]] = defaultdict(Counter)
     for it in items:
         counts[str(it["template_id"])][gold_set(it["answer"])] += 1
     return {t: min(c.items(), key=lambda kv: (-kv[1], sorted(kv[0])))[0] for t, c in counts.items()}
 
 
-def majority_baseline(items: list[dict]) -> dict:
+def majority_baseline(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Accuracy of answering each item with its template's majority answer set."""
     majority = majority_answers(items)
     rows = [

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="analyse a recording and write a PDF report (and a FHIR R4 bundle)")
     p.add_argument("file", nargs="+", help="the recording: one file, or a WFDB header with its data file")
     p.add_argument("-o", "--out", default="report.pdf", help="PDF to write (default: report.pdf)")

@@ -7,14 +7,20 @@ file (``Recording.device_report``), shown apart and compared, never mixed into t
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from cardioagent.agent.safety import NOT_A_MEDICAL_DEVICE
+from cardioagent.agent.state import ToolCallRecord
 from cardioagent.tools.report import AnalysisReport, analyze_recording
 from cardioagent.tools.signal.loaders.device_statements import device_lines
 from cardioagent.tools.signal.recording import Recording, RecordingSummary
+
+if TYPE_CHECKING:  # the answer is only read here; agent.api builds on much more than a report needs
+    from cardioagent.agent.api import Answer
 
 # agent tool name -> analysis name of tools/report.py
 TOOL_TO_ANALYSIS = {"signal_quality": "quality", "heart_rate": "heart_rate", "rhythm_analysis": "rhythm",
@@ -64,9 +70,9 @@ class ReportContent(BaseModel):
     notice: str = NOT_A_MEDICAL_DEVICE
 
 
-def results_of_trace(trace) -> dict[str, dict]:
+def results_of_trace(trace: Iterable[ToolCallRecord]) -> dict[str, dict[str, Any]]:
     """Tool results of an agent turn (``Answer.trace``) keyed by analysis name; the last call wins."""
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for rec in trace:
         name = TOOL_TO_ANALYSIS.get(rec.tool)
         if name and rec.ok and rec.result:
@@ -74,8 +80,9 @@ def results_of_trace(trace) -> dict[str, dict]:
     return out
 
 
-def _results_of_report(report: AnalysisReport) -> tuple[dict[str, dict], list[Finding]]:
-    results, findings = {}, []
+def _results_of_report(report: AnalysisReport) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
+    results: dict[str, dict[str, Any]] = {}
+    findings: list[Finding] = []
     for a in report.analyses:
         title = TITLES.get(a.name, a.name.replace("_", " ").capitalize())
         if a.error:
@@ -85,7 +92,7 @@ def _results_of_report(report: AnalysisReport) -> tuple[dict[str, dict], list[Fi
     return results, findings
 
 
-def _content(summary: RecordingSummary, results: dict[str, dict], failed: list[Finding],
+def _content(summary: RecordingSummary, results: dict[str, dict[str, Any]], failed: list[Finding],
              answer_text: str = "", extra_citations: list[str] | None = None) -> ReportContent:
     findings = list(failed)
     for name, res in results.items():
@@ -93,8 +100,9 @@ def _content(summary: RecordingSummary, results: dict[str, dict], failed: list[F
                                 lines=[ln for ln in str(res.get("_summary", "")).splitlines() if ln.strip()]))
     order = list(TITLES)
     findings.sort(key=lambda f: next((i for i, k in enumerate(order) if TITLES[k] == f.title), 99))
-    statements = [StatementLine(**{k: s.get(k) or ([] if k in ("criteria", "evidence") else "")
-                                   for k in ("name", "verdict", "criteria", "evidence", "source")})
+    statements = [StatementLine(name=s.get("name") or "", verdict=s.get("verdict") or "",
+                                criteria=s.get("criteria") or [], evidence=s.get("evidence") or [],
+                                source=s.get("source") or "")
                   for s in (results.get("intervals") or {}).get("statements") or []
                   if s.get("verdict") in ("present", "undetermined")]
     measurements = []
@@ -106,7 +114,9 @@ def _content(summary: RecordingSummary, results: dict[str, dict], failed: list[F
                                               unit=m.get("unit") or "", quality=str(m.get("quality") or ""),
                                               uncertainty=m.get("uncertainty"), method=str(res.get("method", ""))))
     citations = sorted({s.source for s in statements if s.source} | set(extra_citations or []))
-    lines = device_lines(summary.device_report, results) if summary.device_report else []
+    # a shallow copy typed as device_lines asks (dict[str, dict | None]; dict is invariant in its values)
+    device_results: dict[str, dict[str, Any] | None] = dict(results)
+    lines = device_lines(summary.device_report, device_results) if summary.device_report else []
     return ReportContent(recording=summary, generated_at=datetime.now().astimezone(), findings=findings,
                          statements=statements, measurements=measurements, citations=citations,
                          device_lines=lines, answer_text=answer_text)
@@ -119,7 +129,7 @@ def content_of_recording(rec: Recording) -> ReportContent:
     return _content(report.recording, results, failed)
 
 
-def content_of_answer(answer, summary: RecordingSummary) -> ReportContent:
+def content_of_answer(answer: Answer, summary: RecordingSummary) -> ReportContent:
     """The report of one agent turn (``agent.api.Answer``) about the recording ``summary``."""
     trace = [r for r in answer.trace if r.args.get("recording_id") in (None, summary.id)]
     cites = [f"[{c.n}] {c.name}" + (f" (after {'; '.join(c.sources[:2])})" if c.sources else "")

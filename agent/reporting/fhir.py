@@ -10,12 +10,15 @@ exported as Observations (it is not a measurement by this tool); it stays in the
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cardioagent.agent.reporting.content import MeasuredValue, ReportContent
 from cardioagent.tools.signal.recording import Recording
+
+if TYPE_CHECKING:  # imported when a bundle is built: fhir.resources is slow to import
+    from fhir.resources.R4B.bundle import Bundle
 
 LOINC = "http://loinc.org"
 MDC = "urn:oid:2.16.840.1.113883.6.24"
@@ -103,7 +106,7 @@ def waveform_observation(rec: Recording, content: ReportContent) -> dict[str, An
     }
 
 
-def build_bundle(content: ReportContent, recording: Recording | None = None):
+def build_bundle(content: ReportContent, recording: Recording | None = None) -> Bundle:
     """The bundle as a validated ``fhir.resources`` R4B ``Bundle`` (``.model_dump_json()`` gives the JSON).
     Raises pydantic's ValidationError when a resource breaks the FHIR definitions."""
     from fhir.resources.R4B.bundle import Bundle

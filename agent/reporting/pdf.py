@@ -15,7 +15,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import Flowable, Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer
 
 from cardioagent.agent.reporting.content import ReportContent
 from cardioagent.tools.signal.recording import Modality, Recording
@@ -73,7 +73,7 @@ def write_pdf(content: ReportContent, out_path: str | Path, recording: Recording
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     st = _styles()
-    story: list = [_p("ECG report", st["title"])]
+    story: list[Flowable] = [_p("ECG report", st["title"])]
     story += [_p(line, st["small"]) for line in _header_lines(content)]
     story.append(_p(content.notice, st["notice"]))
     with tempfile.TemporaryDirectory(prefix="cardioagent-report-") as tmp:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from cardioagent.agent.question import rule_type
+from cardioagent.agent.question_phrasings import Phrasing
 from cardioagent.agent.question_type import LEARNED_TYPES, MIN_PROBABILITY, MODEL, _model, features
 
 
-def train(items: list[dict], families: tuple[str, ...], out: Path = MODEL, c: float = 4.0) -> dict:
+def train(items: list[Phrasing], families: tuple[str, ...], out: Path = MODEL, c: float = 4.0) -> dict[str, Any]:
     """Fit on ``items`` (dicts with question, type, family, n_recordings, options) of ``families``; compare
     with the word rules by leave-one-family-out CV; write the model only when it is better. Returns the
     report."""

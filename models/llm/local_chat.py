@@ -23,25 +23,21 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
     BaseMessage,
-    ChatMessage,
-    HumanMessage,
-    SystemMessage,
     ToolMessage,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from cardioagent.models.llm.chat_base import ToolBindingChatModel, role_dicts, text_of
 from cardioagent.models.llm.spec import LLMBackendError
 from cardioagent.models.llm.tool_calls import parse_tool_calls
 
@@ -60,26 +56,6 @@ To call functions, reply with only the calls, in exactly this format:
 <tool_call>[
 {{"name": "func_name1", "arguments": {{"argument1": "value1", "argument2": "value2"}}}}
 ]</tool_call>"""
-
-
-def text_of(content: Any) -> str:
-    """Message content (a string or a list of content blocks) as plain text."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for block in content:
-            if isinstance(block, str):
-                parts.append(block)
-            elif isinstance(block, dict) and block.get("type") == "text":
-                parts.append(str(block.get("text", "")))
-        return "".join(parts)
-    return "" if content is None else str(content)
-
-
-def tool_schemas(tools: Sequence[Any]) -> list[dict[str, Any]]:
-    """BaseTools, pydantic models, functions or dicts -> OpenAI tool dicts ({"type": "function", ...})."""
-    return [convert_to_openai_tool(t) for t in tools]
 
 
 def forced_tool_name(tool_choice: Any) -> str | None:
@@ -121,7 +97,7 @@ def _torch_threads(n: int | None) -> Iterator[None]:
             torch.set_num_threads(previous)
 
 
-class LocalChatModel(BaseChatModel):
+class LocalChatModel(ToolBindingChatModel):
     """Chat model over ``hf_model`` (a transformers causal LM) and its ``tokenizer``."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
@@ -130,10 +106,7 @@ class LocalChatModel(BaseChatModel):
     tokenizer: Any = Field(repr=False, exclude=True)
     model_name: str = "local"
     max_new_tokens: int = 256
-    temperature: float = 0.0
     threads: int | None = Field(default=None, description="torch intra-op threads; None = default_threads")
-    tools: list[dict[str, Any]] = Field(default_factory=list)
-    tool_choice: Any = None
 
     _native_tools: bool | None = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
@@ -148,16 +121,6 @@ class LocalChatModel(BaseChatModel):
                 "temperature": self.temperature}
 
     # -- tools -------------------------------------------------------------------------------------------
-
-    def bind_tools(
-        self,
-        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any],
-        *,
-        tool_choice: str | dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> LocalChatModel:
-        """A new LocalChatModel sharing the same weights, with ``tools`` in every prompt."""
-        return self.model_copy(update={"tools": tool_schemas(tools), "tool_choice": tool_choice})
 
     @property
     def template_uses_tools(self) -> bool:
@@ -298,7 +261,7 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        tools, tool_choice = self._call_tools(kwargs)
+        tools, tool_choice = self.tools_for_call(kwargs)
         message = self._reply(messages, stop, tools, tool_choice)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -318,7 +281,7 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        tools, tool_choice = self._call_tools(kwargs)
+        tools, tool_choice = self.tools_for_call(kwargs)
         if tools and tool_choice != "none":
             # Tool-call markup must not reach the user half-written, and chunks cannot be taken back:
             # with tools bound, the reply is generated whole and sent as one chunk.
@@ -391,11 +354,6 @@ class LocalChatModel(BaseChatModel):
                                "finish_reason": "stop"},
         ))
 
-    def _call_tools(self, kwargs: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
-        """Tools bound on this instance, or passed per call (``model.bind(tools=[...])``)."""
-        tools = tool_schemas(kwargs["tools"]) if kwargs.get("tools") else self.tools
-        return tools, kwargs.get("tool_choice", self.tool_choice)
-
     def _to_message(self, text: str, meta: dict[str, Any], tools: list[dict[str, Any]]) -> AIMessage:
         names = [t["function"]["name"] for t in tools]
         if names:
@@ -435,34 +393,23 @@ def to_chat_dicts(messages: Sequence[BaseMessage], native_tools: bool) -> list[d
 
     With ``native_tools`` earlier calls and results use the HF convention (``tool_calls`` on assistant
     turns, ``role: tool`` turns); without it they are written as text in the ``<tool_call>`` format of
-    the system prompt, with tool results as a user turn holding ``<tool_response>`` blocks, because such
-    templates know no ``tool`` role.
+    the system prompt, with tool results as a user turn holding ``<tool_response>`` blocks (consecutive
+    results in one turn), because such templates know no ``tool`` role.
     """
+    def tool(msg: ToolMessage) -> dict[str, Any]:
+        content = text_of(msg.content)
+        if native_tools:
+            return {"role": "tool", "content": content, "tool_call_id": msg.tool_call_id, "name": msg.name or ""}
+        block = "<tool_response>" + json.dumps({"name": msg.name or _tool_name_for(messages, msg),
+                                                "content": content}, ensure_ascii=False) + "</tool_response>"
+        return {"role": "user", "content": block, "_tool_results": True}
+
     chat: list[dict[str, Any]] = []
-    for msg in messages:
-        if isinstance(msg, SystemMessage):
-            chat.append({"role": "system", "content": text_of(msg.content)})
-        elif isinstance(msg, HumanMessage):
-            chat.append({"role": "user", "content": text_of(msg.content)})
-        elif isinstance(msg, AIMessage):
-            chat.append(_assistant_dict(msg, native_tools))
-        elif isinstance(msg, ToolMessage):
-            content = text_of(msg.content)
-            if native_tools:
-                chat.append({"role": "tool", "content": content, "tool_call_id": msg.tool_call_id,
-                             "name": msg.name or ""})
-            else:
-                block = "<tool_response>" + json.dumps({"name": msg.name or _tool_name_for(messages, msg),
-                                                        "content": content}, ensure_ascii=False) \
-                        + "</tool_response>"
-                if chat and chat[-1].get("_tool_results"):
-                    chat[-1]["content"] += "\n" + block
-                else:
-                    chat.append({"role": "user", "content": block, "_tool_results": True})
-        elif isinstance(msg, ChatMessage):
-            chat.append({"role": msg.role, "content": text_of(msg.content)})
+    for entry in role_dicts(messages, assistant=lambda m: _assistant_dict(m, native_tools), tool=tool):
+        if entry.get("_tool_results") and chat and chat[-1].get("_tool_results"):
+            chat[-1]["content"] += "\n" + entry["content"]
         else:
-            chat.append({"role": "user", "content": text_of(msg.content)})
+            chat.append(entry)
     for entry in chat:
         entry.pop("_tool_results", None)
     return chat

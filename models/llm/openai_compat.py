@@ -14,30 +14,25 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
-    ChatMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolMessage,
 )
 from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field, SecretStr
 
-from cardioagent.models.llm.local_chat import text_of, tool_schemas
+from cardioagent.models.llm.chat_base import ToolBindingChatModel, role_dicts, text_of
 from cardioagent.models.llm.spec import LLMBackendError
 from cardioagent.models.llm.tool_calls import load_json_lenient, new_call_id, parse_tool_calls
 
 
-class OpenAICompatChatModel(BaseChatModel):
+class OpenAICompatChatModel(ToolBindingChatModel):
     """Chat model for ``{base_url}/chat/completions``."""
 
     model_config = ConfigDict(protected_namespaces=())
@@ -45,11 +40,8 @@ class OpenAICompatChatModel(BaseChatModel):
     base_url: str
     model: str | None = Field(default=None, description="sent as 'model'; servers with one model ignore it")
     api_key: SecretStr | None = Field(default=None, repr=False)
-    temperature: float = 0.0
     max_tokens: int = 256
     timeout_s: float = 120.0
-    tools: list[dict[str, Any]] = Field(default_factory=list)
-    tool_choice: Any = None
 
     @property
     def _llm_type(self) -> str:
@@ -63,16 +55,6 @@ class OpenAICompatChatModel(BaseChatModel):
     @property
     def endpoint(self) -> str:
         return self.base_url.rstrip("/") + "/chat/completions"
-
-    def bind_tools(
-        self,
-        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any],
-        *,
-        tool_choice: str | dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> OpenAICompatChatModel:
-        """A new instance that sends ``tools`` with every request."""
-        return self.model_copy(update={"tools": tool_schemas(tools), "tool_choice": tool_choice})
 
     def request_body(self, messages: Sequence[BaseMessage], stop: list[str] | None = None,
                      tools: list[dict[str, Any]] | None = None, tool_choice: Any = None) -> dict[str, Any]:
@@ -101,8 +83,7 @@ class OpenAICompatChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        tools = tool_schemas(kwargs["tools"]) if kwargs.get("tools") else self.tools
-        tool_choice = kwargs.get("tool_choice", self.tool_choice)
+        tools, tool_choice = self.tools_for_call(kwargs)
         body = self.request_body(messages, stop, tools, tool_choice)
         started = time.perf_counter()
         reply = self._post(body)
@@ -188,30 +169,22 @@ def parse_completion(data: dict[str, Any], tool_names: list[str], url: str = "th
 
 
 def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for msg in messages:
-        if isinstance(msg, SystemMessage):
-            out.append({"role": "system", "content": text_of(msg.content)})
-        elif isinstance(msg, HumanMessage):
-            out.append({"role": "user", "content": text_of(msg.content)})
-        elif isinstance(msg, AIMessage):
-            entry: dict[str, Any] = {"role": "assistant", "content": text_of(msg.content) or None}
-            if msg.tool_calls:
-                entry["tool_calls"] = [
-                    {"id": c.get("id") or new_call_id(), "type": "function",
-                     "function": {"name": c["name"], "arguments": json.dumps(c["args"], ensure_ascii=False)}}
-                    for c in msg.tool_calls
-                ]
-            elif entry["content"] is None:
-                entry["content"] = ""
-            out.append(entry)
-        elif isinstance(msg, ToolMessage):
-            out.append({"role": "tool", "tool_call_id": msg.tool_call_id, "content": text_of(msg.content)})
-        elif isinstance(msg, ChatMessage):
-            out.append({"role": msg.role, "content": text_of(msg.content)})
-        else:
-            out.append({"role": "user", "content": text_of(msg.content)})
-    return out
+    """Langchain messages in the OpenAI wire format (tool-call arguments as JSON strings)."""
+    return role_dicts(messages, assistant=_assistant_wire, tool=lambda msg: {
+        "role": "tool", "tool_call_id": msg.tool_call_id, "content": text_of(msg.content)})
+
+
+def _assistant_wire(msg: AIMessage) -> dict[str, Any]:
+    entry: dict[str, Any] = {"role": "assistant", "content": text_of(msg.content) or None}
+    if msg.tool_calls:
+        entry["tool_calls"] = [
+            {"id": c.get("id") or new_call_id(), "type": "function",
+             "function": {"name": c["name"], "arguments": json.dumps(c["args"], ensure_ascii=False)}}
+            for c in msg.tool_calls
+        ]
+    elif entry["content"] is None:
+        entry["content"] = ""
+    return entry
 
 
 def _wire_tool_choice(tool_choice: Any) -> Any:

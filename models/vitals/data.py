@@ -21,14 +21,17 @@ quality flag) for one task, modality and setting; ``prepare_examples`` also make
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from cardioagent.models.vitals import features as feat
 from cardioagent.models.vitals import prompts
 from cardioagent.models.vitals.preprocess import augmented_copy, clean_channels, segment
+from cardioagent.models.vitals.prompts import Modality, Setting, Task
 from cardioagent.tools.errors import InputError
 from cardioagent.tools.signal.recording import ChannelKind, Demographics, Recording
 
@@ -45,7 +48,7 @@ AUGMENT_BELOW_WINDOWS = 20  # bSQI below which an ECG window is flagged (as tool
 @dataclass
 class LabelledRecording:
     name: str
-    modality: str  # "ppg" | "ecg"
+    modality: Modality
     fs: float
     signal: np.ndarray  # (n, k): the PPG channels, or ECG leads (best lead first)
     accel: np.ndarray | None = None  # (n, 3) or None
@@ -75,7 +78,15 @@ def _key(t: float) -> float:
     return round(float(t), 1)
 
 
-def _from_recording(rec: Recording, modality: str, window_s: float, step_s: float) -> LabelledRecording:
+def _rate_of(rec: Recording) -> float:
+    """The sampling rate of a signal recording (a photographed ECG has none)."""
+    if rec.sampling_rate_hz is None:
+        raise InputError(rec.name, "it has no sampling rate (an image, not a sampled signal)",
+                         "ECG or PPG recordings (WFDB, EDF, CSV, ...)")
+    return float(rec.sampling_rate_hz)
+
+
+def _from_recording(rec: Recording, modality: Modality, window_s: float, step_s: float) -> LabelledRecording:
     kind = ChannelKind.PPG if modality == "ppg" else ChannelKind.ECG
     idx = rec.indices_of(kind)
     if not idx:
@@ -89,7 +100,7 @@ def _from_recording(rec: Recording, modality: str, window_s: float, step_s: floa
     acc = rec.indices_of(ChannelKind.ACCEL)
     sig = np.asarray(rec.signal, dtype=float)
     return LabelledRecording(
-        name=rec.name, modality=modality, fs=float(rec.sampling_rate_hz), signal=sig[:, idx],
+        name=rec.name, modality=modality, fs=_rate_of(rec), signal=sig[:, idx],
         accel=sig[:, acc] if acc and modality == "ppg" else None, demographics=rec.demographics,
         window_s=window_s, step_s=step_s, source=str(rec.source_files[0]) if rec.source_files else "")
 
@@ -104,7 +115,7 @@ def read_spc2015(folder: Path) -> list[LabelledRecording]:
             continue
         lr = _from_recording(load_recording(f), "ppg", 8.0, 2.0)
         with ref.open() as fh:
-            lr.targets = {_key(r["window_start_s"]): float(r["hr_bpm"]) for r in csv.DictReader(fh)}
+            lr.targets = {_key(float(r["window_start_s"])): float(r["hr_bpm"]) for r in csv.DictReader(fh)}
         out.append(lr)
     return out
 
@@ -116,7 +127,7 @@ def read_cpsc2019(folder: Path) -> list[LabelledRecording]:
     with (folder / "reference.csv").open() as fh:
         for r in csv.DictReader(fh):
             rec = load_recording(folder / f"{r['record']}.hea").model_copy(update={"annotations": []})
-            duration = rec.n_samples / rec.sampling_rate_hz
+            duration = rec.n_samples / _rate_of(rec)
             lr = _from_recording(rec, "ecg", duration, duration)
             lr.targets = {0.0: float(r["reference_hr_bpm"])}
             out.append(lr)
@@ -158,12 +169,13 @@ def _demographics_from_row(row: dict) -> Demographics:
         except ValueError:
             return None
 
-    sex = (row.get("sex") or "").strip().lower()
-    return Demographics(age=num("age"), sex=sex if sex in ("male", "female") else None,
+    sexes: dict[str, Literal["male", "female"]] = {"male": "male", "female": "female"}
+    sex = sexes.get((row.get("sex") or "").strip().lower())
+    return Demographics(age=num("age"), sex=sex,
                         height_cm=num("height_cm"), weight_kg=num("weight_kg"))
 
 
-def read_cinc2021_ages(folder: Path, modality: str = "ecg") -> list[LabelledRecording]:
+def read_cinc2021_ages(folder: Path, modality: Modality = "ecg") -> list[LabelledRecording]:
     """12-lead records with their chronological age as the label (whole 10-s record, lead II)."""
     from cardioagent.tools.signal.loaders import load_recording
 
@@ -173,7 +185,7 @@ def read_cinc2021_ages(folder: Path, modality: str = "ecg") -> list[LabelledReco
             if not (r.get("age") or "").strip():
                 continue
             rec = load_recording(folder / f"{r['record']}.hea")
-            duration = rec.n_samples / rec.sampling_rate_hz
+            duration = rec.n_samples / _rate_of(rec)
             lr = _from_recording(rec, modality, duration, duration)
             lr.demographics = rec.demographics.merged(_demographics_from_row(r))
             lr.targets = {0.0: float(r["age"])}
@@ -181,7 +193,7 @@ def read_cinc2021_ages(folder: Path, modality: str = "ecg") -> list[LabelledReco
     return out
 
 
-def read_generic(folder: Path, modality: str, window_s: float, step_s: float) -> list[LabelledRecording]:
+def read_generic(folder: Path, modality: Modality, window_s: float, step_s: float) -> list[LabelledRecording]:
     from cardioagent.tools.signal.loaders import load_recording
 
     by_file: dict[str, LabelledRecording] = {}
@@ -195,7 +207,7 @@ def read_generic(folder: Path, modality: str, window_s: float, step_s: float) ->
         if name not in by_file:
             rec = load_recording(folder / name)
             whole = not (r.get("start_s") or "").strip()
-            duration = rec.n_samples / rec.sampling_rate_hz
+            duration = rec.n_samples / _rate_of(rec)
             w = duration if whole else window_s
             lr = _from_recording(rec, modality, w, duration if whole else step_s)
             lr.demographics = rec.demographics.merged(_demographics_from_row(r))
@@ -222,7 +234,7 @@ def detect_layout(folder: Path) -> str:
     return "unknown"
 
 
-def read_dataset(folder: str | Path, task: str, modality: str) -> list[LabelledRecording]:
+def read_dataset(folder: str | Path, task: Task, modality: Modality) -> list[LabelledRecording]:
     """Labelled recordings of a folder in one of the layouts above, for ``task`` and ``modality``."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
@@ -275,7 +287,8 @@ def _ecg_quality(f: feat.EcgWindowFeatures) -> tuple[bool, str, bool]:
 
 
 def window_features(lr: LabelledRecording, starts: np.ndarray, batch: np.ndarray,
-                    acc_batch: np.ndarray | None, tracking: bool = True) -> list:
+                    acc_batch: np.ndarray | None,
+                    tracking: bool = True) -> Sequence[feat.PpgWindowFeatures | feat.EcgWindowFeatures]:
     """Context features of every window of one recording (PPG windows are also tracked together,
     unless ``tracking`` is off: the ablation in which the model must pick the rate from one window)."""
     if lr.modality == "ppg":
@@ -288,7 +301,7 @@ def window_features(lr: LabelledRecording, starts: np.ndarray, batch: np.ndarray
 
 
 def build_examples(
-    lr: LabelledRecording, task: str, setting: str, with_demographics: bool,
+    lr: LabelledRecording, task: Task, setting: Setting, with_demographics: bool,
     labelled_only: bool = True, augmented: bool = False, tracking: bool = True,
 ) -> list[Example]:
     """Prompts for every window of ``lr`` (only labelled windows when ``labelled_only``)."""
@@ -297,6 +310,7 @@ def build_examples(
         raise InputError(lr.name, f"it is shorter than one {lr.window_s:g}-s window",
                          f"recordings of at least {lr.window_s:g} s")
     acc_batch = segment(lr.accel, lr.fs, lr.window_s, lr.step_s)[0] if lr.accel is not None else None
+    feats: Sequence[feat.PpgAgeFeatures | feat.EcgAgeFeatures | feat.PpgWindowFeatures | feat.EcgWindowFeatures]
     if task == "vascular_age":
         age_of = feat.ppg_age_features if lr.modality == "ppg" else feat.ecg_age_features
         feats = [age_of(batch[i].mean(axis=1) if lr.modality == "ppg" else batch[i][:, 0], lr.fs)
@@ -311,29 +325,35 @@ def build_examples(
         target = lr.targets.get(_key(s))
         if labelled_only and target is None:
             continue
+        # The features' class follows task and modality (age features for vascular_age, PPG ones for PPG).
         f = feats[i]
-        if task == "vascular_age":
+        if isinstance(f, (feat.PpgAgeFeatures, feat.EcgAgeFeatures)):
             ok, note, unusable = f.ok, "" if f.ok else "the average beat could not be delineated", not f.ok
         else:
-            ok, note, unusable = _ppg_quality(f) if lr.modality == "ppg" else _ecg_quality(f)
-        if setting == "context" and task == "vascular_age":
-            body = prompts.ppg_age_text(f) if lr.modality == "ppg" else prompts.ecg_age_text(f)
-            anchor = None
-        elif setting == "context":
-            body = prompts.ppg_context_text(f) if lr.modality == "ppg" else prompts.ecg_context_text(f)
-            anchor = prompts.anchor_of(task, lr.modality, f)
+            ok, note, unusable = _ppg_quality(f) if isinstance(f, feat.PpgWindowFeatures) else _ecg_quality(f)
+        if setting == "context":
+            if isinstance(f, feat.PpgAgeFeatures):
+                body, anchor = prompts.ppg_age_text(f), None
+            elif isinstance(f, feat.EcgAgeFeatures):
+                body, anchor = prompts.ecg_age_text(f), None
+            else:
+                body = prompts.ppg_context_text(f) if isinstance(f, feat.PpgWindowFeatures) \
+                    else prompts.ecg_context_text(f)
+                anchor = prompts.anchor_of(task, lr.modality, f)
         else:
+            assert cleaned is not None  # setting == "signal": segmented above
             x = cleaned[i].mean(axis=1) if lr.modality == "ppg" else cleaned[i][:, 0]
             body = prompts.samples_text(x, lr.fs, lr.modality, None if acc_batch is None else acc_batch[i])
             anchor = None
-        classical = prompts.anchor_of("hr", lr.modality, f) if task == "hr" else None
+        classical = (prompts.anchor_of("hr", lr.modality, f)
+                     if isinstance(f, (feat.PpgWindowFeatures, feat.EcgWindowFeatures)) else None)  # task == "hr"
         prompt = prompts.build_prompt(task, lr.modality, setting, lr.window_s, body, lr.demographics, with_demographics)
         out.append(Example(lr.name, float(s), target, prompt, anchor, classical, ok, note, augmented, unusable))
     return out
 
 
 def prepare_examples(
-    recs: list[LabelledRecording], task: str, setting: str, with_demographics: bool, augment_copies: int = 0,
+    recs: list[LabelledRecording], task: Task, setting: Setting, with_demographics: bool, augment_copies: int = 0,
     seed: int = 0, progress=None, tracking: bool = True,
 ) -> list[Example]:
     """Examples of every labelled window, plus ``augment_copies`` augmented copies of each recording with

@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from cardioagent.models.vitals import data
+from cardioagent.models.vitals.prompts import Modality, Setting, Task
 from cardioagent.tools.contract import Measurement, Quality
 from cardioagent.tools.errors import InputError
 from cardioagent.tools.signal.recording import ChannelKind, Demographics, Recording
@@ -55,7 +56,7 @@ def _adapter_pair(folder: Path) -> tuple[str, str] | None:
 def override_adapters(root: str | Path) -> dict[tuple[str, str], Path]:
     """The adapters found in ``root`` (itself one, or its ``<task>_<modality>`` sub-folders), by pair."""
     root = Path(root).expanduser()
-    found = {}
+    found: dict[tuple[str, str], Path] = {}
     for folder in (root, *sorted(p for p in root.iterdir() if p.is_dir())) if root.is_dir() else ():
         pair = _adapter_pair(folder)
         if pair is not None:
@@ -116,7 +117,7 @@ def _load(folder: str):
     return lm, meta, mae
 
 
-def _labelled(rec: Recording, task: str, modality: str) -> data.LabelledRecording:
+def _labelled(rec: Recording, task: Task, modality: Modality) -> data.LabelledRecording:
     window_s, step_s = data.DEFAULT_WINDOWS[(task, modality)]
     lr = data._from_recording(rec, modality, window_s, step_s)
     duration = lr.signal.shape[0] / lr.fs
@@ -129,7 +130,7 @@ def _labelled(rec: Recording, task: str, modality: str) -> data.LabelledRecordin
     return lr
 
 
-def estimate(rec: Recording, task: str = "hr", modality: str | None = None,
+def estimate(rec: Recording, task: Task = "hr", modality: Modality | None = None,
              demographics: Demographics | None = None, folder: str | Path | None = None) -> VitalsEstimate:
     if rec.signal is None:
         raise InputError(rec.name, "it is an image, not a sampled signal", "an ECG or PPG recording")
@@ -147,7 +148,7 @@ def estimate(rec: Recording, task: str = "hr", modality: str | None = None,
     lr = _labelled(rec, task, modality)
     if demographics is not None:
         lr.demographics = lr.demographics.merged(demographics)
-    examples = data.build_examples(lr, task, meta.get("setting", "context"), bool(meta.get("demographics")),
+    examples = data.build_examples(lr, task, _setting(meta, folder), bool(meta.get("demographics")),
                                    labelled_only=False)
     chosen = np.unique(np.linspace(0, len(examples) - 1, min(MAX_WINDOWS, len(examples))).round().astype(int))
     picked = [examples[i] for i in chosen]
@@ -183,10 +184,10 @@ def estimate(rec: Recording, task: str = "hr", modality: str | None = None,
         vals = np.array([a[0] for a in accepted])
         good = [a for a in accepted if a[2] == Quality.GOOD]
         overall_q = Quality.GOOD if len(good) >= 0.5 * len(windows) else Quality.POOR
-        value = Measurement(name=name, value=round(float(np.median(vals)), 1), unit=unit,
-                            uncertainty=round(float(np.median([a[1] for a in accepted])), 1), quality=overall_q)
+        overall = Measurement(name=name, value=round(float(np.median(vals)), 1), unit=unit,
+                              uncertainty=round(float(np.median([a[1] for a in accepted])), 1), quality=overall_q)
     else:
-        value = Measurement(name=name, value=None, unit=unit, quality=Quality.UNUSABLE)
+        overall = Measurement(name=name, value=None, unit=unit, quality=Quality.UNUSABLE)
         warnings.append("every window was of poor quality with disagreeing estimates: no number is given")
     if refused:
         warnings.append(f"{refused} of {len(windows)} windows refused for poor quality")
@@ -201,9 +202,20 @@ def estimate(rec: Recording, task: str = "hr", modality: str | None = None,
               f"{meta.get('setting', 'context')} prompt, {model.get('head')} head) on "
               f"{len(windows)} of {len(examples)} {lr.window_s:g}-s windows; value = median of windows; "
               f"uncertainty = larger of the held-out MAE and the distance to the classical estimate")
-    return VitalsEstimate(task=task, modality=modality, value=value, classical=classical, windows=windows,
+    return VitalsEstimate(task=task, modality=modality, value=overall, classical=classical, windows=windows,
                           windows_total=len(examples), windows_refused=refused, adapter=str(folder),
                           held_out_mae=held_mae, method=method, warnings=warnings)
+
+
+def _setting(meta: dict, folder: Path) -> Setting:
+    """The prompt setting the adapter was trained with (its vitals_model.json; "context" when unstated)."""
+    setting = meta.get("setting", "context")
+    if setting == "signal":
+        return "signal"
+    if setting == "context":
+        return "context"
+    raise InputError(str(folder), f"its vitals_model.json names an unknown prompt setting {setting!r}",
+                     "an adapter written by `cardioagent train vitals` (setting 'signal' or 'context')")
 
 
 def _predict(lm, examples) -> np.ndarray:

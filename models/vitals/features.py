@@ -132,8 +132,8 @@ def _best_cardiac_ratio(p: np.ndarray, fs: float) -> float | None:
     from cardioagent.tools.signal.sqi import ppg_indices
 
     ratios = [ppg_indices(p[:, c], fs)["cardiac_power_ratio"] for c in range(p.shape[1]) if np.nanstd(p[:, c]) > 0]
-    ratios = [r for r in ratios if r is not None]
-    return float(max(ratios)) if ratios else None
+    found = [r for r in ratios if r is not None]
+    return float(max(found)) if found else None
 
 
 def track_rate(
@@ -321,7 +321,7 @@ def ecg_age_features(x: np.ndarray, fs: float) -> EcgAgeFeatures:
         d = dl.delineate_beat(mb, fs, rr) if mb is not None else None
     rrs = np.diff(peaks) / fs
     rate = float(60.0 / np.mean(rrs)) if len(rrs) else None
-    if d is None:
+    if d is None or mb is None:  # d is only delineated from a median beat
         return EcgAgeFeatures(rate, None, None, None, None, None, None, False)
     t_mv = None
     if d.t_peak_s is not None:

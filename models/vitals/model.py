@@ -296,7 +296,7 @@ class VitalsLM:
         folder.mkdir(parents=True, exist_ok=True)
         # name the base as the user gave it ("embedded", an id), not this machine's cache path
         self.model.peft_config["default"].base_model_name_or_path = self.cfg.base
-        self.model.save_pretrained(folder)
+        self.model.save_pretrained(str(folder))
         (folder / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
         if self.cfg.head == "regression":
             save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}, folder / HEAD_FILE)

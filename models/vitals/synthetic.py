@@ -62,9 +62,9 @@ def write_generic_folder(folder: str | Path, n_records: int = 4, seconds: float 
             rows.append({"file": path.name, "start_s": f"{start:g}", "end_s": f"{start + 8:g}",
                          "value": f"{hr[a:b].mean():.2f}"})
     with (folder / "targets.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["file", "start_s", "end_s", "value"])
-        w.writeheader()
-        w.writerows(rows)
+        dw = csv.DictWriter(fh, fieldnames=["file", "start_s", "end_s", "value"])
+        dw.writeheader()
+        dw.writerows(rows)
     return folder
 
 

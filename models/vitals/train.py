@@ -20,13 +20,16 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from cardioagent.models.vitals.data import Example
 from cardioagent.models.vitals.model import VitalsLM, VitalsModelConfig
+
+if TYPE_CHECKING:  # torch is imported where it is used: importing this module stays light
+    import torch
 
 CHECKPOINT = "checkpoint.pt"
 CACHE_FLUSH_S = 60.0  # how often encoded prompts are written to --cache-dir while encoding
@@ -56,8 +59,8 @@ class TrainConfig(BaseModel):
 
 @dataclass
 class Cached:
-    lower: object  # torch tensor (T, H), float32
-    labels: object | None  # text head: (T,) with -100 outside the answer
+    lower: torch.Tensor  # (T, H), float32
+    labels: torch.Tensor | None  # text head: (T,) with -100 outside the answer
 
 
 def _quiet() -> None:
@@ -108,7 +111,8 @@ class Trainer:
                 ids, labels = self._ids(self.examples[i])
                 self.cached[i] = Cached(torch.tensor(ids), None if labels is None else torch.tensor(labels))
             return
-        disk, path = {}, None
+        disk: dict[str, Cached] = {}
+        path: Path | None = None
         if store is not None and todo:
             path = Path(store) / f"lower-{self._model_key()}.pt"
             disk = torch.load(path, weights_only=False) if path.is_file() else {}
@@ -126,7 +130,7 @@ class Trainer:
             # written as it goes (atomically), so a killed run keeps what it encoded and a rerun skips it
             if path is None or not done:
                 return
-            disk.update({self._example_key(i): self.cached[i] for i in done})
+            disk.update({self._example_key(i): c for i in done if (c := self.cached[i]) is not None})  # all are
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             torch.save(disk, tmp)
@@ -138,9 +142,9 @@ class Trainer:
             seqs = [self._ids(self.examples[i]) for i in chunk]
             width = max(len(s) for s, _ in seqs)
             pad = self.lm.tokenizer.pad_token_id
-            ids = torch.tensor([s + [pad] * (width - len(s)) for s, _ in seqs], device=self.lm.device)
+            padded = torch.tensor([s + [pad] * (width - len(s)) for s, _ in seqs], device=self.lm.device)
             mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s, _ in seqs], device=self.lm.device)
-            low = self.lm.lower_states(ids, mask).float().cpu()
+            low = self.lm.lower_states(padded, mask).float().cpu()
             for j, i in enumerate(chunk):
                 n = len(seqs[j][0])
                 labels = seqs[j][1]
@@ -167,7 +171,12 @@ class Trainer:
         """Padded (lower or ids, mask, labels) for examples ``idx``."""
         import torch
 
-        items = [self.cached[i] for i in idx]
+        items: list[Cached] = []
+        for i in idx:
+            c = self.cached[i]
+            if c is None:
+                raise RuntimeError(f"example {i} has no cached states: call cache() before batching it")
+            items.append(c)
         width = max(c.lower.shape[0] for c in items)
         mask = torch.zeros(len(items), width, dtype=torch.long)
         labels = torch.full((len(items), width), -100, dtype=torch.long)

@@ -172,23 +172,45 @@ def ecgqa_answers() -> list[str]:
 
 @lru_cache(maxsize=1)
 def build_terms() -> dict[str, Term]:
+    """Every term of the vocabulary by id: findings joined across SNOMED-CT (CinC 2021), PTB-XL's SCP
+    statements and ECG-QA's answers, then diagnostic classes, noise kinds, categories, stages, answer words
+    and leads, lay synonyms, and each finding's category (rate, rhythm or morphology)."""
     terms: dict[str, Term] = {}
+    _add_snomed_findings(terms)
+    _add_scp_statements(terms)
+    _add_kinds(terms)
+    for tid, names in LAY.items():
+        terms[tid].synonyms.extend(n for n in names if n not in terms[tid].synonyms)
+    _attach_ecgqa(terms)
+    for t in terms.values():
+        if t.kind == "finding" and not t.category:
+            t.category = ("rate" if t.id in RATE_IDS else
+                          "rhythm" if RHYTHM_WORDS.search(t.name) or t.id in RHYTHM_IDS else "morphology")
+    return terms
 
-    def add(term: Term) -> Term:
-        return terms.setdefault(term.id, term)
 
+def _add(terms: dict[str, Term], term: Term) -> Term:
+    """The term, or the one already there under its id (the first source to name a concept keeps it)."""
+    return terms.setdefault(term.id, term)
+
+
+def _add_snomed_findings(terms: dict[str, Term]) -> None:
     for r in _rows("cinc2021_snomed_dx_map.csv"):
-        t = add(Term(id=slug(r["name"]), kind="finding", name=r["name"].strip()))
+        t = _add(terms, Term(id=slug(r["name"]), kind="finding", name=r["name"].strip()))
         t.snomed.append(r["snomed_ct_code"])
         if r["abbreviation"] not in t.synonyms:
             t.synonyms.append(r["abbreviation"])
+
+
+def _add_scp_statements(terms: dict[str, Term]) -> None:
+    """PTB-XL's SCP statements, joined to a SNOMED finding of the same words (or ``SCP_SAME_AS``)."""
     by_words = {words(t.name): t for t in terms.values()}
     for r in _rows("ptbxl_scp_statements.csv"):
         code, desc = r[""], r["description"]
         target = SCP_SAME_AS.get(code)
         known = terms.get(target) if target else by_words.get(words(desc))
         if known is None:
-            t = add(Term(id=slug(desc), kind="finding", name=desc))
+            t = _add(terms, Term(id=slug(desc), kind="finding", name=desc))
         else:
             t = known
             if words(desc) != words(t.name):
@@ -199,35 +221,32 @@ def build_terms() -> dict[str, Term]:
             t.category = "rhythm"
         if r.get("diagnostic_class"):
             t.superclass = r["diagnostic_class"]
+
+
+def _add_kinds(terms: dict[str, Term]) -> None:
+    """Findings no table names, diagnostic classes, noise kinds, answer categories, stages, answer words
+    and leads."""
     for extra in ("premature_beats", "tachycardia", "right_bundle_branch_block", "bigeminal_pattern",
                   "left_ventricular_high_voltage", "low_amplitude_t_waves", "high_qrs_voltage", "digitalis_effect"):
-        add(Term(id=extra, kind="finding", name=extra.replace("_", " ")))
+        _add(terms, Term(id=extra, kind="finding", name=extra.replace("_", " ")))
     for code, (tid, answer) in SUPERCLASSES.items():
         if tid == "normal_ecg":
-            add(Term(id=tid, kind="superclass", name="normal ECG", scp=[code], synonyms=["normal ekg"]))
+            _add(terms, Term(id=tid, kind="superclass", name="normal ECG", scp=[code], synonyms=["normal ekg"]))
         else:  # the class shares its words with findings ("myocardial infarction"): ECG-QA's answer names it
-            add(Term(id=tid, kind="superclass", name=f"{answer} (PTB-XL diagnostic class)", synonyms=[answer],
-                     scp=[code], ecgqa=[answer]))
+            _add(terms, Term(id=tid, kind="superclass", name=f"{answer} (PTB-XL diagnostic class)",
+                             synonyms=[answer], scp=[code], ecgqa=[answer]))
     for tid, names in NOISE.items():
-        add(Term(id=tid, kind="noise", name=names[0], synonyms=names[1:], ecgqa=[names[0]]))
-    for tid, answer in CATEGORIES.items():
-        add(Term(id=tid, kind="category", name=answer, ecgqa=[answer]))
-    for tid, answer in STAGES.items():
-        add(Term(id=tid, kind="stage", name=answer, ecgqa=[answer]))
-    for tid, answer in ANSWER_WORDS.items():
-        add(Term(id=tid, kind="answer", name=answer, ecgqa=[answer]))
+        _add(terms, Term(id=tid, kind="noise", name=names[0], synonyms=names[1:], ecgqa=[names[0]]))
+    tables: tuple[tuple[Kind, dict[str, str]], ...] = (("category", CATEGORIES), ("stage", STAGES),
+                                                       ("answer", ANSWER_WORDS))
+    for kind, table in tables:
+        for tid, answer in table.items():
+            _add(terms, Term(id=tid, kind=kind, name=answer, ecgqa=[answer]))
     for lead in LEADS:
         # A bare "I" is a pronoun far more often than a lead: only "lead I" names it.
         bare = [lead] if lead != "I" else []
-        add(Term(id=f"lead_{lead.lower()}", kind="lead", name=f"lead {lead}", synonyms=bare, ecgqa=[f"lead {lead}"]))
-    for tid, names in LAY.items():
-        terms[tid].synonyms.extend(n for n in names if n not in terms[tid].synonyms)
-    _attach_ecgqa(terms)
-    for t in terms.values():
-        if t.kind == "finding" and not t.category:
-            t.category = ("rate" if t.id in RATE_IDS else
-                          "rhythm" if RHYTHM_WORDS.search(t.name) or t.id in RHYTHM_IDS else "morphology")
-    return terms
+        _add(terms, Term(id=f"lead_{lead.lower()}", kind="lead", name=f"lead {lead}", synonyms=bare,
+                         ecgqa=[f"lead {lead}"]))
 
 
 # Findings read from the sequence of beats (the rhythm tool) rather than from the shape of one beat.

@@ -15,6 +15,7 @@ kappa); wake specificity >= 65 % at sleep sensitivity >= 90 %.
 
 Data: PhysioNet sleep-accel (doi:10.13026/hmhs-py35), ODC-By 1.0; cite Walch et al., SLEEP 2019, zsz180.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing the plugin
 
 from cardioagent_sleep.metrics import accuracy, brier, cohen_kappa, expected_calibration_error, wake_sens_spec  # noqa: E402
-from cardioagent_sleep.stages import collapse_index, collapse_proba  # noqa: E402
+from cardioagent_sleep.stages import STAGES, collapse_index, collapse_proba  # noqa: E402
+from cardioagent_sleep.staging import sleep_figures  # noqa: E402
 from cardioagent_sleep.train import CANDIDATES, cross_validate, load_nights  # noqa: E402
 
 DEFAULT_FOLDER = HERE.parents[2] / ".." / "shared" / "data" / "sleep_applewatch_walch" / "epoch_features"
@@ -58,8 +60,12 @@ def score(folds: list[dict], baseline: bool = False) -> dict:
         called = proba[:, 0] > thr
         s = _view_scores(y, None, proba)
         ss, ws = wake_sens_spec(y == 0, called)
-        s["two_threshold"] = {"threshold": thr, "sleep_sensitivity": ss, "wake_specificity": ws,
-                              "accuracy": accuracy(y == 0, called)}
+        s["two_threshold"] = {
+            "threshold": thr,
+            "sleep_sensitivity": ss,
+            "wake_specificity": ws,
+            "accuracy": accuracy(y == 0, called),
+        }
         per_subject[f["subject"]] = s
         Y.append(y), P.append(proba), W.append(called), T.append(thr)
     y, proba, called = np.concatenate(Y), np.vstack(P), np.concatenate(W)
@@ -67,22 +73,65 @@ def score(folds: list[dict], baseline: bool = False) -> dict:
     ss, ws = wake_sens_spec(y == 0, proba[:, 0] > 0.5)
     pooled["two"].update(sleep_sensitivity=ss, wake_specificity=ws)
     ss, ws = wake_sens_spec(y == 0, called)
-    pooled["two_threshold"] = {"thresholds_mean": float(np.mean(T)), "sleep_sensitivity": ss,
-                               "wake_specificity": ws, "accuracy": accuracy(y == 0, called)}
+    pooled["two_threshold"] = {
+        "thresholds_mean": float(np.mean(T)),
+        "sleep_sensitivity": ss,
+        "wake_specificity": ws,
+        "accuracy": accuracy(y == 0, called),
+    }
     if not baseline:
         pooled["calibration_five"] = {"ece": expected_calibration_error(proba, y), "brier": brier(proba, y)}
     pooled["epochs"] = int(len(y))
     macro = {v: float(np.mean([s[v]["accuracy"] for s in per_subject.values()])) for v in VIEWS}
-    return {"pooled": pooled, "per_subject_mean_accuracy": macro, "per_subject": per_subject}
+    return {
+        "pooled": pooled,
+        "per_subject_mean_accuracy": macro,
+        "per_subject": per_subject,
+        "night_figures": night_figures(folds, baseline),
+    }
+
+
+NIGHT_KEYS = (
+    "total_sleep_time_min",
+    "sleep_efficiency_pct",
+    "sleep_onset_latency_min",
+    "waso_min",
+    "n1_pct_of_sleep",
+    "n2_pct_of_sleep",
+    "n3_pct_of_sleep",
+    "rem_pct_of_sleep",
+    "wake_pct_of_bed",
+)
+
+
+def night_figures(folds: list[dict], baseline: bool) -> dict:
+    """Per night: the figures of the estimated hypnogram minus those of the PSG hypnogram (the epochs present
+    in the feature files), and their mean absolute error and mean (bias) over the 21 nights."""
+    diffs: dict[str, list[float]] = {k: [] for k in NIGHT_KEYS}
+    for f in folds:
+        keep = f["stages"] >= 0
+        true = [STAGES[i] for i in f["stages"][keep]]
+        pred_idx = np.full(keep.sum(), f["majority"]) if baseline else f["proba"][keep].argmax(1)
+        est = sleep_figures([STAGES[i] for i in pred_idx])
+        ref = sleep_figures(true)
+        for k in NIGHT_KEYS:
+            if est[k] is not None and ref[k] is not None:
+                diffs[k].append(float(est[k] - ref[k]))
+    return {
+        "mae": {k: float(np.mean(np.abs(v))) for k, v in diffs.items() if v},
+        "bias": {k: float(np.mean(v)) for k, v in diffs.items() if v},
+    }
 
 
 def _row(name: str, r: dict) -> str:
     p = r["pooled"]
     t = p["two_threshold"]
-    return (f"{name:<14} {p['five']['accuracy']:.3f}/{p['five']['kappa']:.2f}  {p['four']['accuracy']:.3f}/"
-            f"{p['four']['kappa']:.2f}  {p['three']['accuracy']:.3f}/{p['three']['kappa']:.2f}  "
-            f"{p['two']['accuracy']:.3f}/{p['two']['kappa']:.2f}  {t['sleep_sensitivity']:.3f}  "
-            f"{t['wake_specificity']:.3f}")
+    return (
+        f"{name:<14} {p['five']['accuracy']:.3f}/{p['five']['kappa']:.2f}  {p['four']['accuracy']:.3f}/"
+        f"{p['four']['kappa']:.2f}  {p['three']['accuracy']:.3f}/{p['three']['kappa']:.2f}  "
+        f"{p['two']['accuracy']:.3f}/{p['two']['kappa']:.2f}  {t['sleep_sensitivity']:.3f}  "
+        f"{t['wake_specificity']:.3f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,34 +151,62 @@ def main(argv: list[str] | None = None) -> int:
     baseline = score(folds_of["per_epoch"], baseline=True)
     shipped = max(results, key=lambda k: results[k]["pooled"]["three"]["accuracy"])
     p = results[shipped]["pooled"]
-    met = {"three_accuracy": p["three"]["accuracy"] >= TARGETS["three_accuracy"],
-           "wake_specificity_at_90_sleep_sensitivity":
-               p["two_threshold"]["wake_specificity"] >= TARGETS["wake_specificity_at_90_sleep_sensitivity"]
-               and p["two_threshold"]["sleep_sensitivity"] >= 0.90}
-    print(f"leave-one-subject-out, {len(nights)} nights, {p['epochs']} scored epochs "
-          f"({time.time() - t0:.0f} s)")
-    print("pooled acc/kappa   5-class      4-class      W/NREM/REM   sleep/wake   | thr: sleep sens  wake spec")
+    met = {
+        "three_accuracy": p["three"]["accuracy"] >= TARGETS["three_accuracy"],
+        "wake_specificity_at_90_sleep_sensitivity": p["two_threshold"]["wake_specificity"]
+        >= TARGETS["wake_specificity_at_90_sleep_sensitivity"]
+        and p["two_threshold"]["sleep_sensitivity"] >= 0.90,
+    }
+    print(
+        f"leave-one-subject-out, {len(nights)} nights, {p['epochs']} scored epochs ({time.time() - t0:.0f} s)"
+    )
+    print(
+        "pooled acc/kappa   5-class      4-class      W/NREM/REM   sleep/wake   | thr: sleep sens  wake spec"
+    )
     print(_row("majority", baseline))
     for name, r in results.items():
         print(_row(name, r))
     print(f"shipped: {shipped} (best pooled wake/NREM/REM accuracy); calibration {p['calibration_five']}")
-    print(f"per-subject mean accuracy ({shipped}): "
-          + ", ".join(f"{k} {v:.3f}" for k, v in results[shipped]["per_subject_mean_accuracy"].items()))
+    print(
+        f"per-subject mean accuracy ({shipped}): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in results[shipped]["per_subject_mean_accuracy"].items())
+    )
     print("per subject (shipped): subject  W/NREM/REM acc/kappa  sleep-sens  wake-spec")
     for s, r in results[shipped]["per_subject"].items():
-        print(f"  {s:>8}  {r['three']['accuracy']:.3f}/{r['three']['kappa']:.2f}  "
-              f"{r['two_threshold']['sleep_sensitivity']:.3f}  {r['two_threshold']['wake_specificity']:.3f}")
+        print(
+            f"  {s:>8}  {r['three']['accuracy']:.3f}/{r['three']['kappa']:.2f}  "
+            f"{r['two_threshold']['sleep_sensitivity']:.3f}  {r['two_threshold']['wake_specificity']:.3f}"
+        )
+    nf = results[shipped]["night_figures"]
+    print(
+        "night figures (shipped), estimated - PSG over 21 nights: "
+        + ", ".join(
+            f"{k} MAE {nf['mae'][k]:.1f} bias {nf['bias'][k]:+.1f}" for k in NIGHT_KEYS if k in nf["mae"]
+        )
+    )
     print("anchor Walch 2019: sleep/wake accuracy 0.90 with wake caught 0.596; W/NREM/REM accuracy ~0.72")
     print(f"targets: {json.dumps(TARGETS)} -> met: {json.dumps(met)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "protocol": "leave-one-subject-out over the 21 nights; thresholds chosen inside training folds",
-        "data": "Walch et al. 2019 (doi:10.1093/sleep/zsz180), PhysioNet sleep-accel (doi:10.13026/hmhs-py35), ODC-By 1.0",
-        "anchor": {"walch_2019_sleep_wake_accuracy": 0.90, "walch_2019_wake_caught": 0.596,
-                   "walch_2019_three_class_accuracy": 0.72},
-        "targets": TARGETS, "targets_met": met, "shipped": shipped,
-        "baseline": baseline, "candidates": results,
-    }, indent=1))
+    args.out.write_text(
+        json.dumps(
+            {
+                "protocol": "leave-one-subject-out over the 21 nights; thresholds chosen inside training folds",
+                "data": "Walch et al. 2019 (doi:10.1093/sleep/zsz180), PhysioNet sleep-accel "
+                "(doi:10.13026/hmhs-py35), ODC-By 1.0",
+                "anchor": {
+                    "walch_2019_sleep_wake_accuracy": 0.90,
+                    "walch_2019_wake_caught": 0.596,
+                    "walch_2019_three_class_accuracy": 0.72,
+                },
+                "targets": TARGETS,
+                "targets_met": met,
+                "shipped": shipped,
+                "baseline": baseline,
+                "candidates": results,
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {args.out}")
     return 0
 

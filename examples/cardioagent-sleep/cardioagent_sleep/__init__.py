@@ -4,6 +4,7 @@ Entry points (see ``pyproject.toml``): ``cardioagent.tools`` -> ``register_tools
 tool) and ``cardioagent.commands`` -> ``register_commands`` (``cardioagent sleep stages PATH``). Both import
 their modules lazily, so the pure feature and model code can be used without the rest of cardioagent.
 """
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
 """What the sleep stager refuses, as cardioagent input errors (the user sees the message, nothing retries)."""
+
 from __future__ import annotations
 
 from cardioagent.tools.errors import InputError, TooShortError

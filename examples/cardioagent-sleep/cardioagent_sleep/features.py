@@ -24,6 +24,7 @@ binned, summed per 15 s). ``activity_counts`` implements that for accelerometers
 A 1-Hz export (x/y/z averaged per second) has lost that band, so its counts must come with the file (the
 shared Apple Watch CSV has them in ``step_count``); see ``counts_from_low_rate_motion`` for the fallback.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -70,8 +71,9 @@ def difference_of_gaussians(y: np.ndarray, length: int = WINDOW_S) -> np.ndarray
     y = y - y.mean()
     k = np.arange(length)
     mu = length // 2
-    kernel = (np.exp(-0.5 * ((k - mu) / DOG_SIGMA_SHORT_S) ** 2)
-              - DOG_LONG_WEIGHT * np.exp(-0.5 * ((k - mu) / DOG_SIGMA_LONG_S) ** 2))
+    kernel = np.exp(-0.5 * ((k - mu) / DOG_SIGMA_SHORT_S) ** 2) - DOG_LONG_WEIGHT * np.exp(
+        -0.5 * ((k - mu) / DOG_SIGMA_LONG_S) ** 2
+    )
     half = length // 2
     padded = np.insert(y, 0, y[:half][::-1])
     padded = np.insert(padded, len(padded) - 1, y[-half:][::-1])
@@ -106,8 +108,9 @@ def time_feature(epoch_starts: np.ndarray) -> np.ndarray:
     return (np.asarray(epoch_starts, dtype=float) - float(epoch_starts[0])) / 3600.0
 
 
-def epoch_features(t_hr: np.ndarray, hr: np.ndarray, t_counts: np.ndarray, counts: np.ndarray,
-                   epoch_starts: np.ndarray) -> np.ndarray:
+def epoch_features(
+    t_hr: np.ndarray, hr: np.ndarray, t_counts: np.ndarray, counts: np.ndarray, epoch_starts: np.ndarray
+) -> np.ndarray:
     """Feature matrix (n_epochs, 4) in the order of ``FEATURE_NAMES`` for the given epoch start times.
 
     ``t_hr``/``hr`` may be irregular (the watch reports heart rate every few seconds); ``t_counts``/``counts``
@@ -116,12 +119,14 @@ def epoch_features(t_hr: np.ndarray, hr: np.ndarray, t_counts: np.ndarray, count
     epoch_starts = np.asarray(epoch_starts, dtype=float)
     g_hr, v_hr = interpolate_1s(t_hr, hr)
     g_c, v_c = interpolate_1s(t_counts, counts)
-    return np.column_stack([
-        count_feature(g_c, v_c, epoch_starts),
-        hr_feature(g_hr, scaled_hr(v_hr), epoch_starts),
-        cosine_feature(epoch_starts),
-        time_feature(epoch_starts),
-    ])
+    return np.column_stack(
+        [
+            count_feature(g_c, v_c, epoch_starts),
+            hr_feature(g_hr, scaled_hr(v_hr), epoch_starts),
+            cosine_feature(epoch_starts),
+            time_feature(epoch_starts),
+        ]
+    )
 
 
 def activity_counts(t: np.ndarray, z: np.ndarray, fs_out: float = 50.0) -> tuple[np.ndarray, np.ndarray]:

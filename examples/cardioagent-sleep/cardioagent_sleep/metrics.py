@@ -1,4 +1,5 @@
 """Agreement figures for epoch-by-epoch staging (pure numpy)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,7 +36,7 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 10)
     hit = proba.argmax(1) == y
     edges = np.linspace(0, 1, bins + 1)
     ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         m = (conf > lo) & (conf <= hi)
         if m.any():
             ece += m.mean() * abs(conf[m].mean() - hit[m].mean())

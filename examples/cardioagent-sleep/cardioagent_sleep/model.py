@@ -4,6 +4,7 @@ stage-transition matrix (a hidden Markov model whose emissions are the regressio
 the class priors). Weights and their metadata (training data, cross-validation figures, attribution) live
 in ``weights/sleep_stager.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,9 @@ class StagerWeights(BaseModel):
     smoothing: bool = Field(description="forward-backward smoothing over the night")
     transition: list[list[float]] | None = None
     prior: list[float] | None = None
-    wake_threshold: float = Field(description="P(wake) above which an epoch is called wake in the sleep/wake view")
+    wake_threshold: float = Field(
+        description="P(wake) above which an epoch is called wake in the sleep/wake view"
+    )
     metadata: dict = Field(default_factory=dict)
 
 

@@ -4,6 +4,7 @@ The model predicts five classes, in this order: wake, N1, N2, N3, REM (AASM; the
 merged into N3, as AASM 2007 merged them). Coarser views are sums of the five probabilities, so they are
 never finer than what was predicted: wake/NREM/REM, wake/light/deep/REM (light = N1 + N2) and sleep/wake.
 """
+
 from __future__ import annotations
 
 import numpy as np

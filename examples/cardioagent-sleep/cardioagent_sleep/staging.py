@@ -11,6 +11,7 @@ summary figures from the stage sequence (definitions after the AASM Scoring Manu
 * wake after sleep onset (WASO): wake epochs after sleep onset, to the end of the recording;
 * stage percentages: N1, N2, N3, REM as % of TST (as polysomnography reports give them); wake as % of TIB.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,10 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cardioagent_sleep.features import EPOCH_S, epoch_features
-from cardioagent_sleep.model import StagerWeights, load_weights, predict_proba
+from cardioagent_sleep.model import StagerWeights, predict_proba
 from cardioagent_sleep.stages import FOUR, STAGES, THREE, TWO, collapse_proba
 
-MIN_NIGHT_S = 2 * 3600.0  # the features look 5 min either side; a couple of hours is the least that means a night
+MIN_NIGHT_S = (
+    2 * 3600.0
+)  # the features look 5 min either side; a couple of hours is the least that means a night
 MAX_NIGHT_S = 16 * 3600.0
 MAX_GAP_S = 10 * 60.0  # longest stretch without heart rate or motion that is bridged by interpolation
 MAX_MISSING = 0.10
@@ -51,13 +54,21 @@ class Staged:
     notes: list[str] = field(default_factory=list)
 
 
-def stage_features(features: np.ndarray, epoch_starts_s: np.ndarray | None = None,
-                   weights: StagerWeights | None = None) -> Staged:
+def stage_features(
+    features: np.ndarray, epoch_starts_s: np.ndarray | None = None, weights: StagerWeights | None = None
+) -> Staged:
     p = predict_proba(features, weights)
     labels = lambda view, names: [names[i] for i in collapse_proba(p, view).argmax(1)]  # noqa: E731
     starts = epoch_starts_s if epoch_starts_s is not None else np.arange(len(p)) * EPOCH_S
-    return Staged(p, labels("five", STAGES), labels("three", THREE), labels("four", FOUR), labels("two", TWO),
-                  np.asarray(features), np.asarray(starts, float))
+    return Staged(
+        p,
+        labels("five", STAGES),
+        labels("three", THREE),
+        labels("four", FOUR),
+        labels("two", TWO),
+        np.asarray(features),
+        np.asarray(starts, float),
+    )
 
 
 def _longest_nan_run(x: np.ndarray) -> int:
@@ -72,12 +83,17 @@ def _gap_notes(name: str, t: np.ndarray, x: np.ndarray) -> list[str]:
     run_s = _longest_nan_run(x) * step
     missing = float(np.mean(~np.isfinite(x))) if len(x) else 1.0
     if run_s > MAX_GAP_S or missing > MAX_MISSING:
-        raise NightProblem("gaps", f"{name} is missing for {run_s / 60:.0f} min in a row ({missing:.0%} of the "
-                                   f"night); at most {MAX_GAP_S / 60:g} min in a row and {MAX_MISSING:.0%} in all "
-                                   "can be bridged")
+        raise NightProblem(
+            "gaps",
+            f"{name} is missing for {run_s / 60:.0f} min in a row ({missing:.0%} of the "
+            f"night); at most {MAX_GAP_S / 60:g} min in a row and {MAX_MISSING:.0%} in all "
+            "can be bridged",
+        )
     if missing > 0:
-        return [f"{name} missing for {missing:.1%} of the night (longest gap {run_s / 60:.1f} min), bridged by "
-                "linear interpolation"]
+        return [
+            f"{name} missing for {missing:.1%} of the night (longest gap {run_s / 60:.1f} min), bridged by "
+            "linear interpolation"
+        ]
     return []
 
 
@@ -85,16 +101,27 @@ def check_night(t_hr: np.ndarray, hr: np.ndarray, t_counts: np.ndarray, counts: 
     """Raise ``NightProblem`` when the series cannot be a scoreable night; return notes otherwise."""
     duration = float(t_hr[-1] - t_hr[0]) if len(t_hr) else 0.0
     if duration < MIN_NIGHT_S:
-        raise NightProblem("too_short", f"the recording lasts {duration / 3600:.2f} h; sleep staging needs at least "
-                                        f"{MIN_NIGHT_S / 3600:g} h of a night")
+        raise NightProblem(
+            "too_short",
+            f"the recording lasts {duration / 3600:.2f} h; sleep staging needs at least "
+            f"{MIN_NIGHT_S / 3600:g} h of a night",
+        )
     if duration > MAX_NIGHT_S:
-        raise NightProblem("too_long", f"the recording lasts {duration / 3600:.1f} h, more than one night "
-                                       f"({MAX_NIGHT_S / 3600:g} h); cut it to the time in bed")
+        raise NightProblem(
+            "too_long",
+            f"the recording lasts {duration / 3600:.1f} h, more than one night "
+            f"({MAX_NIGHT_S / 3600:g} h); cut it to the time in bed",
+        )
     return _gap_notes("heart rate", t_hr, hr) + _gap_notes("motion", t_counts, counts)
 
 
-def night_from_series(t_hr: np.ndarray, hr: np.ndarray, t_counts: np.ndarray, counts: np.ndarray,
-                      epoch_origin_s: float | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def night_from_series(
+    t_hr: np.ndarray,
+    hr: np.ndarray,
+    t_counts: np.ndarray,
+    counts: np.ndarray,
+    epoch_origin_s: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Heart rate and activity counts (1 s or irregular, NaN in gaps, one clock) -> (epoch starts, features,
     notes).
 
@@ -110,9 +137,12 @@ def night_from_series(t_hr: np.ndarray, hr: np.ndarray, t_counts: np.ndarray, co
     feats = epoch_features(t_hr[ok_hr], hr[ok_hr], t_counts[ok_c], counts[ok_c], starts)
     median_count = float(np.median(feats[:, 0]))
     if median_count > DAYTIME_MEDIAN_COUNT:
-        raise NightProblem("daytime", f"the wrist moves like a day, not a night in bed: the median epoch has an "
-                                      f"activity-count feature of {median_count:.1f}, where the nights the model "
-                                      f"learned from stay below {DAYTIME_MEDIAN_COUNT:g}")
+        raise NightProblem(
+            "daytime",
+            f"the wrist moves like a day, not a night in bed: the median epoch has an "
+            f"activity-count feature of {median_count:.1f}, where the nights the model "
+            f"learned from stay below {DAYTIME_MEDIAN_COUNT:g}",
+        )
     return starts, feats, notes
 
 
@@ -124,8 +154,11 @@ def sleep_figures(stages: list[str], epoch_s: float = EPOCH_S) -> dict[str, floa
     asleep = s != "wake"
     tib = n * minutes
     tst = float(asleep.sum()) * minutes
-    out: dict[str, float | None] = {"time_in_bed_min": tib, "total_sleep_time_min": tst,
-                                    "sleep_efficiency_pct": 100.0 * tst / tib if tib else None}
+    out: dict[str, float | None] = {
+        "time_in_bed_min": tib,
+        "total_sleep_time_min": tst,
+        "sleep_efficiency_pct": 100.0 * tst / tib if tib else None,
+    }
     if asleep.any():
         onset = int(np.argmax(asleep))
         out["sleep_onset_latency_min"] = onset * minutes
@@ -134,6 +167,8 @@ def sleep_figures(stages: list[str], epoch_s: float = EPOCH_S) -> dict[str, floa
         out["sleep_onset_latency_min"] = None
         out["waso_min"] = None
     for st in ("n1", "n2", "n3", "rem"):
-        out[f"{st}_pct_of_sleep"] = 100.0 * float((s == st).sum()) / float(asleep.sum()) if asleep.any() else None
+        out[f"{st}_pct_of_sleep"] = (
+            100.0 * float((s == st).sum()) / float(asleep.sum()) if asleep.any() else None
+        )
     out["wake_pct_of_bed"] = 100.0 * float((~asleep).sum()) / n if n else None
     return out

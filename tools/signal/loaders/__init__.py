@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from cardioagent.tools.errors import CorruptFileError, FileTooLargeError, InputError
 from cardioagent.tools.signal.loaders.clinical_formats import CLINICAL_FORMATS, load_clinical, split_clinical
@@ -78,7 +80,7 @@ def load_files(
                              if rest or not clinical else [])
         recordings = []
         for g in groups:
-            rec = _guarded(g.main.label, lambda g=g: _load_group(g, workdir, sampling_rate_hz))
+            rec = _guarded(g.main.label, partial(_load_group, g, workdir, sampling_rate_hz))
             if on_loaded is not None:
                 on_loaded(rec, [(f.name, f.path) for f in g.files])
             recordings.append(rec)
@@ -109,7 +111,10 @@ def _load_group(group: RecordGroup, workdir: Path, sampling_rate_hz: float | Non
     return loader(group, sampling_rate_hz)
 
 
-def _guarded(label: str, fn: Callable[[], object]):
+_T = TypeVar("_T")
+
+
+def _guarded(label: str, fn: Callable[[], _T]) -> _T:
     """Run ``fn``; our own errors pass through, anything a library raises becomes a CorruptFileError."""
     try:
         return fn()

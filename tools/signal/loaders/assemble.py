@@ -211,6 +211,12 @@ def build_signal_recording(
         modality = modality_of(channels)
     signal, channels = _check_values(label, signal, channels, comments)
     modality = modality_of(channels)
+    if modality is None:  # _check_values keeps an ECG or PPG channel or raises; stated for the type checker
+        raise EmptyChannelError(
+            label,
+            "no ECG or PPG channel is left after dropping implausible ones",
+            "a recording with at least one ECG or PPG channel of plausible values",
+        )
 
     return Recording(
         id=content_id(group.files),

@@ -16,6 +16,7 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -33,20 +34,20 @@ from cardioagent.tools.signal.loaders.device_statements import (
 )
 from cardioagent.tools.signal.loaders.grouping import RecordGroup, SourceFile
 from cardioagent.tools.signal.loaders.names import display_name, safe_file_name, scrub_paths
-from cardioagent.tools.signal.loaders.validate import check_file_size, check_sample_count
+from cardioagent.tools.signal.loaders.validate import SourceFormat, check_file_size, check_sample_count
 from cardioagent.tools.signal.recording import STANDARD_12_LEADS, ChannelKind, Demographics, Recording
 
 SNIFF_BYTES = 4096
 
 # ecgdatakit FORMAT_NAME -> Recording.format
-FORMAT_OF_EDK = {
+FORMAT_OF_EDK: dict[str, SourceFormat] = {
     "DICOM Waveform": "dicom",
     "HL7 aECG": "hl7_aecg",
     "Philips Sierra XML": "philips_xml",
     "GE MUSE XML": "ge_muse_xml",
     "SCP-ECG": "scp_ecg",
 }
-CLINICAL_FORMATS = {*FORMAT_OF_EDK.values(), "apple_health_csv"}
+CLINICAL_FORMATS: set[SourceFormat] = {*FORMAT_OF_EDK.values(), "apple_health_csv"}
 FORMAT_TITLE = {
     "dicom": "DICOM waveform", "hl7_aecg": "HL7 aECG XML", "philips_xml": "Philips Sierra/PageWriter XML",
     "ge_muse_xml": "GE MUSE XML", "scp_ecg": "SCP-ECG", "apple_health_csv": "Apple Health ECG export",
@@ -60,7 +61,7 @@ CLINICAL_ACCEPTED = ("standard SCP-ECG (EN 1064 / ISO 11073-91064), DICOM ECG wa
 _LIMB_AND_CHEST = ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 
-def sniff(path: Path) -> str | None:
+def sniff(path: Path) -> SourceFormat | None:
     """The clinical format of the file at ``path`` from its first bytes, or None."""
     try:
         with open(path, "rb") as fh:
@@ -132,7 +133,8 @@ def load_clinical(group: RecordGroup, sampling_rate_hz: float | None = None) -> 
 
 def _demographics(patient) -> Demographics:
     age = patient.age if isinstance(patient.age, (int, float)) and 0 <= patient.age < 130 else None
-    sex = {"m": "male", "male": "male", "f": "female", "female": "female"}.get(str(patient.sex or "").lower())
+    sexes: dict[str, Literal["male", "female"]] = {"m": "male", "male": "male", "f": "female", "female": "female"}
+    sex = sexes.get(str(patient.sex or "").lower())
     return Demographics(age=None if age is None else float(age), sex=sex)
 
 

@@ -53,7 +53,7 @@ def _is_number(field: str) -> bool:
 
 def _delimiter(line: str) -> str | None:
     counts = {d: line.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else None  # None: split on whitespace
 
 
@@ -96,17 +96,57 @@ def _is_sample_index(values: np.ndarray) -> bool:
 
 
 def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recording:
+    """A CSV recording: optional ``#`` comments, an optional header, an optional time or sample-index column,
+    one column per signal. Each step below raises a specific error naming what is wrong."""
     label = group.main.label
     try:
         text = group.main.path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise CorruptFileError(label, "the file is not UTF-8 text", _ACCEPTED) from None
+    comments, skip, first_line = _preamble(text, label)
+    sep = _delimiter(first_line)
+    first = first_line.split(sep) if sep else first_line.split()
+    has_header = not all(_is_number(f) for f in first)
+    _check_announced_size(text, label, skip, has_header, len(first))
+    frame = _read_frame(text, label, sep, skip, has_header)
+    time_values, time_col = _find_time(frame, has_header)
+    numeric = _signal_columns(frame, label, time_col, skip, has_header)
+    file_rate = None
+    rate_source = "as given"
+    if time_values is not None and time_col is not None:  # _find_time finds both or neither
+        strict = not _is_named_time(time_col)
+        file_rate = _rate_from_time(time_values, strict=strict)
+        if file_rate is None and not strict:
+            raise SamplingRateError(
+                label, f"the time column {clean_text(time_col, 60)!r} does not rise steadily", HOW_TO_GIVE_RATE
+            )
+        if file_rate is not None:
+            rate_source = f"from the time column {clean_text(time_col, 60)!r}"
+    fs = pick_rate(file_rate, sampling_rate_hz, comments)
+    if fs is None:
+        raise SamplingRateError(
+            label, "the file has no time column and no sampling rate was given", HOW_TO_GIVE_RATE
+        )
+    names, units = zip(*(split_unit(col) for col in numeric))
+    return build_signal_recording(
+        group,
+        signal=np.column_stack(list(numeric.values())),
+        names=list(names),
+        units=list(units),
+        sampling_rate_hz=fs,
+        rate_source=rate_source,
+        names_given=has_header,
+        comments=comments,
+    )
 
-    # Leading comments and the first row, read line by line: splitting a large file into a list of
-    # lines would cost many times its size.
+
+def _preamble(text: str, label: str) -> tuple[list[str], int, str]:
+    """Leading ``#`` comments, how many lines precede the first row, and that row.
+
+    Read line by line: splitting a large file into a list of lines would cost many times its size.
+    """
     comments: list[str] = []
     skip = 0
-    first_line: str | None = None
     for line in io.StringIO(text, newline=None):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -114,20 +154,19 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
                 comments.append(stripped[1:].strip())
             skip += 1
             continue
-        first_line = line.rstrip("\r\n")
-        break
-    if first_line is None:
-        raise CorruptFileError(label, "the file holds no rows", _ACCEPTED)
-    sep = _delimiter(first_line)
-    first = first_line.split(sep) if sep else first_line.split()
-    has_header = not all(_is_number(f) for f in first)
+        return comments, skip, line.rstrip("\r\n")
+    raise CorruptFileError(label, "the file holds no rows", _ACCEPTED)
+
+
+def _check_announced_size(text: str, label: str, skip: int, has_header: bool, n_columns: int) -> None:
+    """Rows and columns within the limits, counted before pandas reads anything."""
     lim = limits()
     n_lines = max(text.count("\n"), text.count("\r")) + (0 if text.endswith(("\n", "\r")) else 1)
     n_rows = n_lines - skip - (1 if has_header else 0)
-    if len(first) > lim.max_csv_columns:
+    if n_columns > lim.max_csv_columns:
         raise FileTooLargeError(
             label,
-            f"the file has {len(first):,} columns, over the limit of {lim.max_csv_columns:,}",
+            f"the file has {n_columns:,} columns, over the limit of {lim.max_csv_columns:,}",
             f"CSV files of up to {lim.max_csv_columns:,} columns (set by {ENV_OF['max_csv_columns']})",
         )
     if n_rows > lim.max_csv_rows:
@@ -137,8 +176,13 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
             f"CSV files of up to {lim.max_csv_rows:,} rows (set by {ENV_OF['max_csv_rows']}); cut the recording "
             "shorter",
         )
-    check_sample_count(label, n_rows, len(first), source="rows x columns")
+    check_sample_count(label, n_rows, n_columns, source="rows x columns")
 
+
+def _read_frame(text: str, label: str, sep: str | None, skip: int, has_header: bool) -> pd.DataFrame:
+    """The rows as a DataFrame with stripped column names (``ch1``... without a header), empty trailing
+    columns dropped."""
+    lim = limits()
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -166,8 +210,13 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
     frame = frame[[c for c in frame.columns if not (c.startswith("Unnamed:") and frame[c].isna().all())]]
     if len(frame) == 0:
         raise CorruptFileError(label, "the file has a header but no data rows", _ACCEPTED)
+    return frame
 
-    time_values, time_col = _find_time(frame, has_header)
+
+def _signal_columns(frame: pd.DataFrame, label: str, time_col: str | None, skip: int,
+                    has_header: bool) -> dict[str, np.ndarray]:
+    """Every column but time and sample index, as float arrays; a non-numeric cell is an error naming its
+    line."""
     numeric = {}
     for col in frame.columns:
         if col == time_col:
@@ -194,36 +243,7 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
         raise CorruptFileError(label, "the file has no signal column besides time/index", _ACCEPTED)
     if not has_header:  # number the signal columns, not the time or index column
         numeric = {f"ch{i + 1}": v for i, v in enumerate(numeric.values())}
-
-    file_rate = None
-    if time_values is not None:
-        strict = time_col is not None and not _is_named_time(time_col)
-        file_rate = _rate_from_time(time_values, strict=strict)
-        if file_rate is None and not strict:
-            raise SamplingRateError(
-                label, f"the time column {clean_text(time_col, 60)!r} does not rise steadily", HOW_TO_GIVE_RATE
-            )
-    fs = pick_rate(file_rate, sampling_rate_hz, comments)
-    if fs is None:
-        raise SamplingRateError(
-            label, "the file has no time column and no sampling rate was given", HOW_TO_GIVE_RATE
-        )
-
-    names, units = [], []
-    for col in numeric:
-        name, unit = split_unit(col)
-        names.append(name)
-        units.append(unit)
-    return build_signal_recording(
-        group,
-        signal=np.column_stack(list(numeric.values())),
-        names=names,
-        units=units,
-        sampling_rate_hz=fs,
-        rate_source=f"from the time column {clean_text(time_col, 60)!r}" if file_rate is not None else "as given",
-        names_given=has_header,
-        comments=comments,
-    )
+    return numeric
 
 
 def _is_named_time(col: str) -> bool:

@@ -8,15 +8,20 @@ any plausible range are dropped rather than kept: a device statement must never 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from cardioagent.tools.signal.loaders.names import clean_text
 from cardioagent.tools.signal.recording import DeviceMeasurement, DeviceReport, DeviceStatement
 
+# The quantities and units ``DeviceMeasurement`` accepts (mypy checks these stay within its Literals).
+Quantity = Literal["heart_rate", "rr", "pr", "qrs", "qt", "qtc", "qtc_bazett", "qtc_fridericia",
+                   "p_axis", "qrs_axis", "t_axis"]
+Unit = Literal["bpm", "ms", "deg"]
+
 # quantity -> (unit, plausible low, plausible high); outside it the device's value is a placeholder
-PLAUSIBLE = {
+PLAUSIBLE: dict[Quantity, tuple[Unit, float, float]] = {
     "heart_rate": ("bpm", 10.0, 400.0),
     "rr": ("ms", 150.0, 6000.0),
     "pr": ("ms", 20.0, 1000.0),
@@ -31,14 +36,14 @@ PLAUSIBLE = {
 }
 
 # ecgdatakit GlobalMeasurements field -> our quantity
-_EDK_FIELDS = {
+_EDK_FIELDS: dict[str, Quantity] = {
     "heart_rate": "heart_rate", "rr_interval": "rr", "pr_interval": "pr", "qrs_duration": "qrs",
     "qt_interval": "qt", "qtc_bazett": "qtc_bazett", "qtc_fridericia": "qtc_fridericia",
     "p_axis": "p_axis", "qrs_axis": "qrs_axis", "t_axis": "t_axis",
 }
 
 # DICOM WaveformAnnotationSequence concept names (CID 3754 meanings as carts write them) -> quantity
-_DICOM_CONCEPTS = {
+_DICOM_CONCEPTS: dict[str, Quantity] = {
     "pr interval": "pr", "qrs duration": "qrs", "qt interval": "qt", "qtc interval": "qtc",
     "rr interval": "rr", "p axis": "p_axis", "qrs axis": "qrs_axis", "t axis": "t_axis",
     "heart rate": "heart_rate", "ventricular heart rate": "heart_rate",
@@ -47,7 +52,7 @@ _DICOM_CONCEPTS = {
 MAX_STATEMENTS = 40  # a cart writes a handful; more is a damaged or hostile file
 
 
-def measurement(quantity: str, value: Any) -> DeviceMeasurement | None:
+def measurement(quantity: Quantity, value: Any) -> DeviceMeasurement | None:
     """A device measurement when ``value`` is a finite number inside the quantity's plausible range."""
     unit, lo, hi = PLAUSIBLE[quantity]
     try:
@@ -59,7 +64,7 @@ def measurement(quantity: str, value: Any) -> DeviceMeasurement | None:
     return DeviceMeasurement(quantity=quantity, value=v, unit=unit)
 
 
-def _add(found: dict[str, DeviceMeasurement], quantity: str, value: Any) -> None:
+def _add(found: dict[str, DeviceMeasurement], quantity: Quantity, value: Any) -> None:
     """First source wins: ecgdatakit's global measurements, then the format-specific extras."""
     if quantity in found:
         return
@@ -81,7 +86,8 @@ def measurements_from_edk(record: Any) -> dict[str, DeviceMeasurement]:
     for field, quantity in _EDK_FIELDS.items():
         _add(found, quantity, getattr(gm, field, None))
     raw = record.raw_metadata or {}
-    beats = raw.get("beat_measurements") if isinstance(raw.get("beat_measurements"), dict) else {}
+    stated = raw.get("beat_measurements")
+    beats = stated if isinstance(stated, dict) else {}
     if beats.get("MDC_ECG_TIME_PD_QTc"):
         _add(found, "qtc", _first(beats["MDC_ECG_TIME_PD_QTc"]))
     if raw.get("qtc_ms") is not None:
@@ -91,6 +97,7 @@ def measurements_from_edk(record: Any) -> dict[str, DeviceMeasurement]:
         # SCP-ECG section 7, first block: the device's global fiducials in ms (29999 = not measured); its
         # PR, QRS and QT are the differences of these by the standard's definitions.
         b = blocks[0]
+        pairs: dict[Quantity, tuple[str, str]]
         pairs = {"pr": ("p_onset", "qrs_onset"), "qrs": ("qrs_onset", "qrs_offset"), "qt": ("qrs_onset", "t_offset")}
         for quantity, (start, end) in pairs.items():
             s, e = b.get(start), b.get(end)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 from fractions import Fraction
+from typing import Literal
 
 import numpy as np
 import pyedflib
@@ -57,13 +58,17 @@ def _age_years(birth: date, at: date) -> float:
     return float(years)
 
 
+_SEX_OF: dict[str, Literal["male", "female"]] = {"male": "male", "m": "male", "female": "female", "f": "female"}
+
+
 def _demographics(reader: pyedflib.EdfReader) -> Demographics:
     if reader.filetype not in (pyedflib.FILETYPE_EDFPLUS, pyedflib.FILETYPE_BDFPLUS):
         return Demographics()  # plain EDF: the patient field is free text, nothing reliable to parse
     sex_raw = (reader.getSex() or "").strip().lower()
-    sex = {"male": "male", "m": "male", "female": "female", "f": "female"}.get(sex_raw)
+    sex = _SEX_OF.get(sex_raw)
     age = None
-    birth_raw = (reader.getBirthdate() or "").strip()
+    birth_text = reader.getBirthdate()  # a str (string=True is the default); the check narrows the stub's Union
+    birth_raw = birth_text.strip() if isinstance(birth_text, str) else ""
     if birth_raw:
         try:
             birth = datetime.strptime(birth_raw.title(), "%d %b %Y").date()

@@ -45,6 +45,7 @@ from cardioagent.tools.signal.loaders.validate import (
     WFDB_ANNOTATION_EXTENSIONS,
     WFDB_DATA_EXTENSIONS,
     ZIP_EXTENSION,
+    SourceFormat,
     check_file_size,
     check_unpacked_size,
     limits,
@@ -74,7 +75,7 @@ class SourceFile:
 
 @dataclass
 class RecordGroup:
-    format: str  # wfdb | edf | csv | numpy | image
+    format: SourceFormat
     name: str  # record name: the WFDB record name from the header, else the file stem
     main: SourceFile  # the header, or the one file of a single-file format
     data: dict[str, SourceFile] = field(default_factory=dict)  # WFDB: file name in header -> file
@@ -255,7 +256,8 @@ def _signal_lines(src: SourceFile, signal_lines: list[str]) -> tuple[list[str], 
                 )
             if fname not in files:
                 files.append(fname)
-        if len(fields) < 2 or not _FMT_FIELD.match(fields[1]):
+        m = _FMT_FIELD.match(fields[1]) if len(fields) > 1 else None
+        if m is None:
             raise CorruptFileError(
                 src.label,
                 f"the storage format {clean_text(fields[1] if len(fields) > 1 else '', 24)!r} of signal {k} is not "
@@ -263,7 +265,6 @@ def _signal_lines(src: SourceFile, signal_lines: list[str]) -> tuple[list[str], 
                 "a WFDB header whose signal lines give a format such as 16, 212 or 16x1+24",
             )
         gains.append(_gain(src, k, fields))
-        m = _FMT_FIELD.match(fields[1])
         storage = (m.group(1), m.group(4) or "")  # format and byte offset
         if fname != "~" and storage_of.setdefault(fname, storage) != storage:
             raise HeaderMismatchError(

@@ -75,7 +75,7 @@ class LoaderLimits(BaseModel):
                 raise ValueError(f"{var}={raw!r} is not a finite number")
             annotation = cls.model_fields[field].annotation
             values[field] = int(number) if annotation is int else number
-        return cls(**values)
+        return cls.model_validate(values)
 
 
 def limits() -> LoaderLimits:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def _scalar_rate(label: str, value: np.ndarray) -> float:
     return float(v.reshape(()))
 
 
-def _array_header(label: str, fh: BinaryIO, what: str) -> tuple[tuple[int, ...], np.dtype]:
+def _array_header(label: str, fh: IO[bytes], what: str) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype from a .npy header, read without the data."""
     try:
         version = np.lib.format.read_magic(fh)

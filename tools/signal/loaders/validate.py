@@ -19,6 +19,7 @@ Decisions (documented here because the loaders rely on them):
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -50,8 +51,12 @@ SUPPORTED_FORMATS = (
 MIN_SAMPLING_RATE_HZ = 50.0
 MAX_SAMPLING_RATE_HZ = 10_000.0
 
+# What a loaded file is (``Recording.format``; mypy checks these stay within its Literal).
+SourceFormat = Literal["wfdb", "edf", "csv", "numpy", "image", "dicom", "hl7_aecg", "philips_xml", "ge_muse_xml",
+                       "scp_ecg", "apple_health_csv"]
+
 # The format each extension stands for. WFDB parts other than the header are only valid beside a header.
-FORMAT_OF_EXTENSION = {
+FORMAT_OF_EXTENSION: dict[str, SourceFormat] = {
     ".hea": "wfdb",
     ".edf": "edf",
     ".csv": "csv",

@@ -17,9 +17,9 @@ is linearly interpolated onto whole seconds from the first to the last time stam
 annotation set ``psg`` with one entry per change of stage. ``header_comments`` keep ``start_s=<first time>``
 so that tools can place epochs on the file's clock.
 """
+
 from __future__ import annotations
 
-import io
 import re
 
 import numpy as np
@@ -33,13 +33,17 @@ from cardioagent.tools.signal.loaders.names import clean_text
 from cardioagent.tools.signal.recording import AnnotationSet, Channel, ChannelKind, Modality, Recording
 
 MAX_BRIDGE_S = 60.0
-_ACCEPTED = ("a wearable CSV with a time column in seconds (second, time_s), a heart_rate column in bpm and, for "
-             "sleep staging, accelerometer columns (acc_x/acc_y/acc_z or x_move/y_move/z_move, in g)")
+_ACCEPTED = (
+    "a wearable CSV with a time column in seconds (second, time_s), a heart_rate column in bpm and, for "
+    "sleep staging, accelerometer columns (acc_x/acc_y/acc_z or x_move/y_move/z_move, in g)"
+)
 _TIME = {"second", "seconds", "time", "times", "timesec", "timeseconds", "timestamp", "t"}
 _HR = {"heartrate", "hr", "bpm", "pulse", "pulserate", "heartratebpm"}
-_AXES = {"x": {"accx", "xmove", "ax", "x", "accelx", "accelerationx"},
-         "y": {"accy", "ymove", "ay", "y", "accely", "accelerationy"},
-         "z": {"accz", "zmove", "az", "z", "accelz", "accelerationz"}}
+_AXES = {
+    "x": {"accx", "xmove", "ax", "x", "accelx", "accelerationx"},
+    "y": {"accy", "ymove", "ay", "y", "accely", "accelerationy"},
+    "z": {"accz", "zmove", "az", "z", "accelz", "accelerationz"},
+}
 _COUNTS = {"activitycount", "activitycounts", "counts", "count", "stepcount"}
 _STAGES = {"psgstatus", "sleepstage", "psgstage", "stage"}
 _CARDIAC = re.compile(r"^(ecg|ekg|ppg|pleth|bvp|lead|ii|iii|v\d|avr|avl|avf)")
@@ -66,8 +70,11 @@ def is_wearable_csv(path) -> bool:
         cols = [_squash(c) for c in (_header(path) or [])]
     except OSError:
         return False
-    return (any(c in _TIME for c in cols) and any(c in _HR for c in cols)
-            and not any(_CARDIAC.match(c) for c in cols))
+    return (
+        any(c in _TIME for c in cols)
+        and any(c in _HR for c in cols)
+        and not any(_CARDIAC.match(c) for c in cols)
+    )
 
 
 def _on_grid(t: np.ndarray, v: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -77,8 +84,9 @@ def _on_grid(t: np.ndarray, v: np.ndarray, grid: np.ndarray) -> np.ndarray:
         return np.full(len(grid), np.nan)
     out = np.interp(grid, t, v)
     # distance from each grid second to the nearest sample of this channel: beyond MAX_BRIDGE_S it is a gap
-    idx = np.clip(np.searchsorted(t, grid), 1, len(t) - 1) if len(t) > 1 else np.zeros(len(grid), int)
-    near = np.minimum(np.abs(grid - t[idx - 1 if len(t) > 1 else idx]), np.abs(grid - t[idx]))
+    after = np.clip(np.searchsorted(t, grid), 0, len(t) - 1)
+    before = np.clip(after - 1, 0, len(t) - 1)
+    near = np.minimum(np.abs(grid - t[before]), np.abs(grid - t[after]))
     out[near > MAX_BRIDGE_S] = np.nan
     return out
 
@@ -87,19 +95,32 @@ def load_wearable_csv(group: RecordGroup) -> Recording:
     label = group.main.label
     lim = limits()
     try:
-        frame = pd.read_csv(group.main.path, comment="#", sep=None, engine="python",
-                            nrows=lim.max_csv_rows + 1, encoding="utf-8-sig")
+        frame = pd.read_csv(
+            group.main.path,
+            comment="#",
+            sep=None,
+            engine="python",
+            nrows=lim.max_csv_rows + 1,
+            encoding="utf-8-sig",
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError) as e:
-        raise CorruptFileError(label, f"the rows cannot be parsed as CSV ({clean_text(str(e), 200)})", _ACCEPTED) from e
+        raise CorruptFileError(
+            label, f"the rows cannot be parsed as CSV ({clean_text(str(e), 200)})", _ACCEPTED
+        ) from e
     if len(frame) > lim.max_csv_rows:
-        raise FileTooLargeError(label, f"the file has more than {lim.max_csv_rows:,} rows",
-                                f"CSV files of up to {lim.max_csv_rows:,} rows (set by {ENV_OF['max_csv_rows']})")
+        raise FileTooLargeError(
+            label,
+            f"the file has more than {lim.max_csv_rows:,} rows",
+            f"CSV files of up to {lim.max_csv_rows:,} rows (set by {ENV_OF['max_csv_rows']})",
+        )
     cols = {_squash(c): c for c in frame.columns}
     pick = lambda names: next((cols[n] for n in cols if n in names), None)  # noqa: E731
     time_col, hr_col = pick(_TIME), pick(_HR)
     t = pd.to_numeric(frame[time_col], errors="coerce").to_numpy(float)
     if not np.isfinite(t).any():
-        raise CorruptFileError(label, f"the time column {clean_text(time_col, 40)!r} holds no numbers", _ACCEPTED)
+        raise CorruptFileError(
+            label, f"the time column {clean_text(time_col, 40)!r} holds no numbers", _ACCEPTED
+        )
     order = np.argsort(t, kind="stable")
     frame, t = frame.iloc[order], t[order]
     keep = np.isfinite(t) & np.concatenate([[True], np.diff(t) > 0])  # repeated stamps: keep the first
@@ -107,8 +128,11 @@ def load_wearable_csv(group: RecordGroup) -> Recording:
     if len(t) < 2:
         raise CorruptFileError(label, "the file has fewer than two time stamps", _ACCEPTED)
     grid = np.arange(np.ceil(t[0]), np.floor(t[-1]) + 1.0, 1.0)
-    comments = [f"start_s={grid[0]:g}", f"loader: wearable CSV; {len(t)} rows from {t[0]:g} s to {t[-1]:g} s "
-                f"placed on a 1-s grid; gaps over {MAX_BRIDGE_S:g} s left empty (NaN)"]
+    comments = [
+        f"start_s={grid[0]:g}",
+        f"loader: wearable CSV; {len(t)} rows from {t[0]:g} s to {t[-1]:g} s "
+        f"placed on a 1-s grid; gaps over {MAX_BRIDGE_S:g} s left empty (NaN)",
+    ]
     dropped = int((~keep).sum())
     if dropped:
         comments.append(f"loader: {dropped} rows with a repeated or missing time stamp dropped after sorting")
@@ -116,7 +140,10 @@ def load_wearable_csv(group: RecordGroup) -> Recording:
     def numeric(col) -> np.ndarray:
         return pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
 
-    series, channels = [_on_grid(t, numeric(hr_col), grid)], [Channel(name="heart_rate", kind=ChannelKind.OTHER, unit="bpm")]
+    series, channels = (
+        [_on_grid(t, numeric(hr_col), grid)],
+        [Channel(name="heart_rate", kind=ChannelKind.OTHER, unit="bpm")],
+    )
     for axis, names in _AXES.items():
         col = pick(names)
         if col is not None:
@@ -130,15 +157,25 @@ def load_wearable_csv(group: RecordGroup) -> Recording:
     annotations = []
     stage_col = pick(_STAGES)
     if stage_col is not None:
-        s = np.interp(grid, t, numeric(stage_col)).round().astype(int)  # nearest-ish: stages are piecewise constant
+        s = (
+            np.interp(grid, t, numeric(stage_col)).round().astype(int)
+        )  # nearest-ish: stages are piecewise constant
         change = np.flatnonzero(np.concatenate([[True], np.diff(s) != 0]))
-        annotations.append(AnnotationSet(source="psg", samples=change.tolist(), symbols=[str(v) for v in s[change]]))
+        annotations.append(
+            AnnotationSet(source="psg", samples=change.tolist(), symbols=[str(v) for v in s[change]])
+        )
     signal = np.column_stack(series)
     if not np.isfinite(signal[:, 0]).any():
         raise CorruptFileError(label, "the heart-rate column holds no numbers", _ACCEPTED)
     return Recording(
-        id=content_id(group.files), name=clean_text(group.name, max_len=120) or "recording",
-        source_files=[f.label for f in group.files], format="csv", modality=Modality.WEARABLE,
-        sampling_rate_hz=1.0, channels=channels, signal=signal, annotations=annotations,
+        id=content_id(group.files),
+        name=clean_text(group.name, max_len=120) or "recording",
+        source_files=[f.label for f in group.files],
+        format="csv",
+        modality=Modality.WEARABLE,
+        sampling_rate_hz=1.0,
+        channels=channels,
+        signal=signal,
+        annotations=annotations,
         header_comments=comments,
     )

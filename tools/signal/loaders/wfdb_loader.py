@@ -19,6 +19,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import wfdb
 
@@ -49,7 +50,7 @@ _DX = re.compile(r"^\s*dx\s*:\s*(.*)$", re.IGNORECASE)
 def parse_header_comments(comments: list[str]) -> tuple[Demographics, list[str]]:
     """Demographics and SNOMED diagnosis codes from WFDB header comments (CinC and MIT-BIH styles)."""
     age: float | None = None
-    sex: str | None = None
+    sex: Literal["male", "female"] | None = None
     dx: list[str] = []
     for line in comments:
         if m := _DX.match(line):
@@ -61,7 +62,7 @@ def parse_header_comments(comments: list[str]) -> tuple[Demographics, list[str]]
             sex = "male" if m.group(1).lower().startswith("m") else "female"
         if (m := _MITBIH.match(line)) and age is None and sex is None:
             age = float(m.group(1)) if m.group(1).isdigit() else None
-            sex = {"M": "male", "F": "female"}.get(m.group(2))
+            sex = "male" if m.group(2) == "M" else "female" if m.group(2) == "F" else None
     return Demographics(age=age, sex=sex), dx
 
 

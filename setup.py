@@ -4,6 +4,7 @@ The rooms (agent/, tools/, ...) live at the top of the repository so that each i
 install as ``cardioagent.agent``, ``cardioagent.tools``, ... so that no package named ``tools`` leaks into
 site-packages. Sub-packages are discovered here so that adding a folder with an ``__init__.py`` is enough.
 """
+
 from pathlib import Path
 
 from setuptools import setup

@@ -3,6 +3,7 @@
 The rooms install as the namespace ``cardioagent.*`` from top-level folders (setup.py's ``package_dir``);
 import-linter's grimp and mypy cannot walk through setuptools' editable finder, so they read this tree.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ The cache lives in ``.mypy_cache`` at the repository root, so a second run check
 
     python .ci/typecheck.py [extra mypy arguments]
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -18,6 +19,15 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="cardioagent-types-") as tmp:
         lay_out(Path(tmp))
         packages = [arg for room in ROOMS for arg in ("-p", f"cardioagent.{room}")]
-        cmd = [sys.executable, "-m", "mypy", "--config-file", str(REPO / "pyproject.toml"),
-               "--cache-dir", str(REPO / ".mypy_cache"), *packages, *sys.argv[1:]]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(REPO / "pyproject.toml"),
+            "--cache-dir",
+            str(REPO / ".mypy_cache"),
+            *packages,
+            *sys.argv[1:],
+        ]
         sys.exit(subprocess.run(cmd, cwd=tmp).returncode)

@@ -13,6 +13,7 @@ libraries. Never ``cardioagent.ui``.
 contract in ``.importlinter`` checks it — so everything else in the room may change without breaking it.
 Names load on first use (PEP 562), so ``import cardioagent.agent`` stays cheap.
 """
+
 from __future__ import annotations
 
 from importlib import import_module

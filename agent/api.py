@@ -11,6 +11,7 @@ explicit rules from the turn's tool outputs (``agent/closed_question.py``); the 
 Conversations are kept by a SQLite checkpointer keyed by ``thread_id`` and uploaded recordings in a store on
 disk keyed by content hash, so a thread survives a restart of the process.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -62,8 +63,12 @@ class Answer(BaseModel):
     recordings: list[RecordingSummary] = Field(default_factory=list)
     backend: str = ""
     options: list[str] = Field(default_factory=list, description="allowed answers, for a closed question")
-    closed: ClosedAnswer | None = Field(default=None, description="the rule-based decision behind **Answer:**")
-    usage: dict[str, int] = Field(default_factory=dict, description="language-model calls and tokens of the turn")
+    closed: ClosedAnswer | None = Field(
+        default=None, description="the rule-based decision behind **Answer:**"
+    )
+    usage: dict[str, int] = Field(
+        default_factory=dict, description="language-model calls and tokens of the turn"
+    )
 
 
 class AgentEvent(BaseModel):
@@ -146,7 +151,9 @@ class Assistant:
         return time.perf_counter() - started
 
     # -- uploads ----------------------------------------------------------------------------------------
-    def upload(self, paths: Sequence[str | Path], *, sampling_rate_hz: float | None = None) -> list[Recording]:
+    def upload(
+        self, paths: Sequence[str | Path], *, sampling_rate_hz: float | None = None
+    ) -> list[Recording]:
         """Validate and keep uploaded files. Raises ``InputError`` with a specific message on bad input."""
         return self.recordings.add(list(paths), sampling_rate_hz=sampling_rate_hz)
 
@@ -182,8 +189,9 @@ class Assistant:
         sampling_rate_hz: float | None = None,
     ) -> Answer:
         final = None
-        for event in self.stream(question, attachments, thread_id, demographics, options=options,
-                                 sampling_rate_hz=sampling_rate_hz):
+        for event in self.stream(
+            question, attachments, thread_id, demographics, options=options, sampling_rate_hz=sampling_rate_hz
+        ):
             if event.kind == "answer":
                 final = event.answer
         assert final is not None, "the graph ended without an answer"
@@ -202,7 +210,8 @@ class Assistant:
         thread_id = thread_id or uuid.uuid4().hex[:12]
         if not is_safe_thread_id(thread_id):  # it names the thread's folder of figures: never a path
             raise InputError(
-                clean_text(str(thread_id), 60), "this thread id has characters that cannot name a folder",
+                clean_text(str(thread_id), 60),
+                "this thread id has characters that cannot name a folder",
                 "a thread id of letters, digits, '.', '_' and '-' (not starting with a dot), up to 128 characters",
             )
         recs = self.upload(attachments, sampling_rate_hz=sampling_rate_hz) if attachments else []
@@ -211,7 +220,9 @@ class Assistant:
             for r in recs
         ]
         if recs:
-            yield AgentEvent(kind="recordings", data={"recordings": [r.summary().model_dump(mode="json") for r in recs]})
+            yield AgentEvent(
+                kind="recordings", data={"recordings": [r.summary().model_dump(mode="json") for r in recs]}
+            )
         if isinstance(demographics, Demographics):
             demographics = demographics.model_dump()
         inputs: dict[str, Any] = {
@@ -227,8 +238,11 @@ class Assistant:
         with thread_turn(self.settings.home / "locks", thread_id):
             # The ignore: LangGraph's stubs type a graph's input as its whole state (a total TypedDict), while a
             # turn's input is a partial update that the graph merges into the thread's state.
-            for mode, chunk in self.graph.stream(inputs, config,  # type: ignore[call-overload]
-                                                 stream_mode=["custom", "updates"]):
+            for mode, chunk in self.graph.stream(
+                inputs,
+                config,  # type: ignore[call-overload]
+                stream_mode=["custom", "updates"],
+            ):
                 if mode == "custom" and chunk.get("event") in ("tool_started", "tool_finished"):
                     yield AgentEvent(kind=chunk["event"], tool=chunk.get("tool"), data=chunk)
             answer = self._answer_from_state(thread_id, question)
@@ -251,7 +265,9 @@ class Assistant:
             grounding=GroundingReport(**state["grounding"]),
             emergency=EmergencyCheck(**state["emergency"]),
             route=state.get("route", ""),
-            recordings=[self.recordings.summary(rid) for rid in focus if (self.settings.recordings_dir / rid).is_dir()],
+            recordings=[
+                self.recordings.summary(rid) for rid in focus if (self.settings.recordings_dir / rid).is_dir()
+            ],
             backend=self.backend.describe(),
             options=list(state.get("options") or []),
             closed=ClosedAnswer(**closed) if closed else None,
@@ -268,16 +284,22 @@ class Assistant:
         except sqlite3.OperationalError:  # no conversation yet: the table does not exist
             return []
         out = []
-        for (thread_id, _) in rows:
+        for thread_id, _ in rows:
             history = self.history(thread_id)
             first = next((m["content"] for m in history if m["role"] == "user"), "")
-            out.append(ThreadInfo(thread_id=thread_id, title=first[:60], turns=sum(m["role"] == "user" for m in history)))
+            out.append(
+                ThreadInfo(
+                    thread_id=thread_id, title=first[:60], turns=sum(m["role"] == "user" for m in history)
+                )
+            )
         return out
 
     def history(self, thread_id: str) -> list[dict[str, str]]:
         state = self.graph.get_state({"configurable": {"thread_id": thread_id}}).values
         role = {"human": "user", "ai": "assistant"}
-        return [{"role": role.get(m.type, m.type), "content": str(m.content)} for m in state.get("messages", [])]
+        return [
+            {"role": role.get(m.type, m.type), "content": str(m.content)} for m in state.get("messages", [])
+        ]
 
     def close(self) -> None:
         self._conn.close()

@@ -49,6 +49,7 @@ The answer of a finding question is the set of options judged present. When none
 undetermined. Options left undetermined next to present ones are named in the reasons, not in the answer.
 Questions about two recordings (ECG-QA comparison questions) are not judged.
 """
+
 from __future__ import annotations
 
 import math
@@ -77,20 +78,42 @@ Kind = Literal["verify", "category", "band", "sex", "finding", "comparison", "un
 
 # Findings whose definition is the number itself: meeting the CKEPE rule is enough to call them present.
 DEFINED_BY_NUMBER = {
-    "bradycardia", "first_degree_av_block", "short_pr_interval", "prolonged_qt_interval",
-    "marked_qt_prolongation", "short_qt_interval", "prolonged_p_wave", "left_axis_deviation",
-    "right_axis_deviation", "tall_p_wave",
+    "bradycardia",
+    "first_degree_av_block",
+    "short_pr_interval",
+    "prolonged_qt_interval",
+    "marked_qt_prolongation",
+    "short_qt_interval",
+    "prolonged_p_wave",
+    "left_axis_deviation",
+    "right_axis_deviation",
+    "tall_p_wave",
 }
 SINUS_RATE = {"sinus_rhythm", "sinus_bradycardia", "sinus_tachycardia"}
-FIBRILLATION = {"atrial_fibrillation", "chronic_atrial_fibrillation", "paroxysmal_atrial_fibrillation",
-                "rapid_atrial_fibrillation", "atrial_fibrillation_and_flutter"}
-PREMATURE = {"premature_atrial_contraction", "premature_ventricular_contraction", "junctional_premature_complex",
-             "blocked_premature_atrial_contraction", "atrial_bigeminy", "ventricular_bigeminy",
-             "ventricular_trigeminy", "ventricular_couplet"}
+FIBRILLATION = {
+    "atrial_fibrillation",
+    "chronic_atrial_fibrillation",
+    "paroxysmal_atrial_fibrillation",
+    "rapid_atrial_fibrillation",
+    "atrial_fibrillation_and_flutter",
+}
+PREMATURE = {
+    "premature_atrial_contraction",
+    "premature_ventricular_contraction",
+    "junctional_premature_complex",
+    "blocked_premature_atrial_contraction",
+    "atrial_bigeminy",
+    "ventricular_bigeminy",
+    "ventricular_trigeminy",
+    "ventricular_couplet",
+}
 PREMATURE_BEATS = "premature_beats"  # a concept of this module: premature beats of any origin
 EXTRA_CONCEPTS = {  # option words with no knowledge-base entry of their own
-    "extrasystoles": PREMATURE_BEATS, "extrasystole": PREMATURE_BEATS, "premature beats": PREMATURE_BEATS,
-    "ectopic beats": PREMATURE_BEATS, "extra beats": PREMATURE_BEATS,
+    "extrasystoles": PREMATURE_BEATS,
+    "extrasystole": PREMATURE_BEATS,
+    "premature beats": PREMATURE_BEATS,
+    "ectopic beats": PREMATURE_BEATS,
+    "extra beats": PREMATURE_BEATS,
 }
 # quantity -> (entry whose rule marks "below the normal range", entry whose rule marks "above"); adults
 RANGE_LIMITS: dict[str, tuple[str | None, str | None]] = {
@@ -106,18 +129,33 @@ QUANTITY_WORDS: list[tuple[str, re.Pattern[str]]] = [
     ("age", re.compile(r"\bage\b|\bold\b|\bolder\b|\byounger\b")),
 ]
 CATEGORY = re.compile(r"\b(below|under|within|inside|in|above|over)\s+(the\s+)?normal\s+(range|limits?)\b")
-CATEGORY_NAME = {"below": "low", "under": "low", "within": "normal", "inside": "normal", "in": "normal",
-                 "above": "high", "over": "high"}
+CATEGORY_NAME = {
+    "below": "low",
+    "under": "low",
+    "within": "normal",
+    "inside": "normal",
+    "in": "normal",
+    "above": "high",
+    "over": "high",
+}
 BAND_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[float, float, bool, bool]]]] = [
     # (pattern, match -> (low, high, low inclusive, high inclusive))
-    (re.compile(r"\b(?:between\s+)?(\d+(?:\.\d+)?)\s*(?:to|-|–|and)\s*(\d+(?:\.\d+)?)\b"),
-     lambda m: (float(m[1]), float(m[2]), True, True)),
-    (re.compile(r"\b(?:under|below|less than|younger than)\s+(\d+(?:\.\d+)?)|<\s*(\d+(?:\.\d+)?)"),
-     lambda m: (-math.inf, float(m[1] or m[2]), False, False)),
-    (re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:or older|or over|or more|or above|and over|and older|\+)"),
-     lambda m: (float(m[1]), math.inf, True, False)),
-    (re.compile(r"\b(?:over|above|more than|older than)\s+(\d+(?:\.\d+)?)|>\s*(\d+(?:\.\d+)?)"),
-     lambda m: (float(m[1] or m[2]), math.inf, False, False)),
+    (
+        re.compile(r"\b(?:between\s+)?(\d+(?:\.\d+)?)\s*(?:to|-|–|and)\s*(\d+(?:\.\d+)?)\b"),
+        lambda m: (float(m[1]), float(m[2]), True, True),
+    ),
+    (
+        re.compile(r"\b(?:under|below|less than|younger than)\s+(\d+(?:\.\d+)?)|<\s*(\d+(?:\.\d+)?)"),
+        lambda m: (-math.inf, float(m[1] or m[2]), False, False),
+    ),
+    (
+        re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:or older|or over|or more|or above|and over|and older|\+)"),
+        lambda m: (float(m[1]), math.inf, True, False),
+    ),
+    (
+        re.compile(r"\b(?:over|above|more than|older than)\s+(\d+(?:\.\d+)?)|>\s*(\d+(?:\.\d+)?)"),
+        lambda m: (float(m[1] or m[2]), math.inf, False, False),
+    ),
 ]
 
 
@@ -144,7 +182,9 @@ class ClosedAnswer(BaseModel):
     options: list[str]
     chosen: list[str] | None = Field(description="allowed options picked; None when undetermined")
     verdicts: list[OptionVerdict] = Field(default_factory=list)
-    criteria: list[str] = Field(default_factory=list, description="rule texts used (thresholds are knowledge)")
+    criteria: list[str] = Field(
+        default_factory=list, description="rule texts used (thresholds are knowledge)"
+    )
     note: str = ""
 
     def line(self) -> str:
@@ -160,6 +200,7 @@ class ClosedAnswer(BaseModel):
 
 
 # ----- facts from the turn's tool outputs ---------------------------------------------------------------
+
 
 class Facts(BaseModel):
     """What the closed-question rules read, each from the tool that measures it."""
@@ -178,14 +219,18 @@ class Facts(BaseModel):
     age: float | None = None
     sex: str | None = None
     recordings: set[str] = Field(default_factory=set)
-    order: list[str] = Field(default_factory=list, description="recording ids in the order they were attached")
+    order: list[str] = Field(
+        default_factory=list, description="recording ids in the order they were attached"
+    )
     # lead (lower case) -> noise kind -> present (True / False / None = undetermined), from signal_quality
     noise: dict[str, dict[str, bool | None]] = Field(default_factory=dict)
     # vocabulary id -> interpretation statement (ecg_intervals ``statements``: verdict, criteria, evidence)
     statements: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def measurements(self) -> list[Measurement]:
-        return [m for m in (self.heart_rate, self.pr, self.qrs, self.qtc) if m is not None and m.value is not None]
+        return [
+            m for m in (self.heart_rate, self.pr, self.qrs, self.qtc) if m is not None and m.value is not None
+        ]
 
     def quantity(self, quantity: str) -> Measurement | None:
         """The measured value of a vocabulary quantity; RR from the heart rate when not measured itself."""
@@ -194,8 +239,14 @@ class Facts(BaseModel):
         if m is None and quantity == "rr" and hr is not None and hr.value:
             from cardioagent.tools.vocabulary.quantities import rr_from_heart_rate
 
-            m = Measurement(name="RR interval (60000 / heart rate)", value=round(rr_from_heart_rate(float(hr.value))),
-                            unit="ms", quality=hr.quality, channel=hr.channel, quantity="rr")
+            m = Measurement(
+                name="RR interval (60000 / heart rate)",
+                value=round(rr_from_heart_rate(float(hr.value))),
+                unit="ms",
+                quality=hr.quality,
+                channel=hr.channel,
+                quantity="rr",
+            )
         return m
 
 
@@ -227,7 +278,8 @@ def facts_of(records: list[ToolCallRecord], recording_id: str | None = None) -> 
             f.n_beats = r.get("n_beats")
         elif rec.tool == "ecg_intervals":
             f.pr, f.qrs, f.qtc, f.qt, f.rr, f.p_duration = (
-                _measurement(r.get(k)) for k in ("pr", "qrs", "qtc_bazett", "qt", "rr", "p_duration"))
+                _measurement(r.get(k)) for k in ("pr", "qrs", "qtc_bazett", "qt", "rr", "p_duration")
+            )
             hr_from_intervals = _measurement(r.get("heart_rate"))
             f.statements = {s["id"]: s for s in r.get("statements") or [] if s.get("id")}
         elif rec.tool == "signal_quality":
@@ -238,7 +290,9 @@ def facts_of(records: list[ToolCallRecord], recording_id: str | None = None) -> 
         elif rec.tool == "recording_summary":
             f.age = _value(r.get("age"))
             f.sex = r.get("sex")
-    f.heart_rate = next((m for m in (f.heart_rate, hr_from_rhythm, hr_from_intervals) if m and m.value is not None), None)
+    f.heart_rate = next(
+        (m for m in (f.heart_rate, hr_from_rhythm, hr_from_intervals) if m and m.value is not None), None
+    )
     return f
 
 
@@ -255,6 +309,7 @@ def _value(obj: Any) -> float | None:
 
 
 # ----- concepts: option text -> knowledge-base entry --------------------------------------------------------
+
 
 @lru_cache(maxsize=1)
 def _concept_index() -> dict[str, str]:
@@ -298,6 +353,7 @@ def concept_in_question(question: str) -> tuple[str, str] | None:
 
 # ----- judging --------------------------------------------------------------------------------------------
 
+
 def judge(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
     """(verdict, reason, criteria used) for one concept against the facts of the turn."""
     if (stated := _judge_by_statement(concept, f)) is not None:
@@ -324,8 +380,14 @@ def _judge_by_statement(concept: str, f: Facts) -> tuple[Verdict, str, list[str]
 
     entry = next((e for e in cached_corpus() if e.id == concept), None)
     names = [concept.replace("_", " ")] + ([entry.name, *entry.synonyms] if entry else [])
-    st = next((f.statements[t.id] for n in names if (t := vocabulary().resolve(n)) is not None
-               and t.id in f.statements), None)
+    st = next(
+        (
+            f.statements[t.id]
+            for n in names
+            if (t := vocabulary().resolve(n)) is not None and t.id in f.statements
+        ),
+        None,
+    )
     if st is None:
         return None
     name = st.get("name") or st["id"].replace("_", " ")
@@ -334,7 +396,11 @@ def _judge_by_statement(concept: str, f: Facts) -> tuple[Verdict, str, list[str]
     source = (st.get("source") or "").split(". ")[0]
     rule = "; ".join(criteria) + (f" ({source})" if source else "")
     how = {"present": "criteria met", "absent": "criteria not met", "undetermined": "cannot be decided"}
-    return st["verdict"], f"{name} {how.get(st['verdict'], st['verdict'])}: {evidence} — criteria: {rule}", criteria
+    return (
+        st["verdict"],
+        f"{name} {how.get(st['verdict'], st['verdict'])}: {evidence} — criteria: {rule}",
+        criteria,
+    )
 
 
 def _ckepe(concept: str, f: Facts) -> list[Evidence]:
@@ -360,14 +426,18 @@ def _judge_by_rules(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
         e = against[0]
         return "absent", f"{e.measurement} does not meet {e.criterion}", criteria
     if not evidence:
-        needed = ", ".join(sorted({r.quantity.replace('_', ' ') for r in rules}))
+        needed = ", ".join(sorted({r.quantity.replace("_", " ") for r in rules}))
         return "undetermined", f"needs {needed}, which was not measured", []
     if concept in DEFINED_BY_NUMBER and all(e.verdict == "supports" for e in evidence):
         return "present", "; ".join(f"{e.measurement} meets {e.criterion}" for e in evidence), criteria
     e = next((e for e in evidence if e.verdict == "borderline"), evidence[0])
     if e.verdict == "borderline":
         return "undetermined", f"{e.measurement} is borderline for {e.criterion}", criteria
-    return "undetermined", f"{e.measurement} meets {e.criterion}, necessary but not enough to show it", criteria
+    return (
+        "undetermined",
+        f"{e.measurement} meets {e.criterion}, necessary but not enough to show it",
+        criteria,
+    )
 
 
 def _sinus_mechanism(f: Facts) -> tuple[bool | None, str, list[str]]:
@@ -421,7 +491,11 @@ def _judge_fibrillation(concept: str, f: Facts) -> tuple[Verdict, str, list[str]
     if f.rhythm == "regular":
         return "absent", "the rhythm is regular", crit
     if f.rhythm == "irregular" and f.p_wave_presence is not None and f.p_wave_presence >= P_WAVE_MIN:
-        return "absent", f"irregular, but P-wave presence {f.p_wave_presence:.2f} (P waves before most beats)", crit
+        return (
+            "absent",
+            f"irregular, but P-wave presence {f.p_wave_presence:.2f} (P waves before most beats)",
+            crit,
+        )
     if f.rhythm != "irregularly irregular":
         return "undetermined", "irregular, but not irregularly irregular", crit
     if concept == "rapid_atrial_fibrillation":
@@ -429,7 +503,11 @@ def _judge_fibrillation(concept: str, f: Facts) -> tuple[Verdict, str, list[str]
         if verdict == "absent":
             return "absent", why, crit + more
     if concept not in ("atrial_fibrillation", "rapid_atrial_fibrillation"):
-        return "undetermined", "irregularly irregular, but the interval pattern cannot tell this variant", crit
+        return (
+            "undetermined",
+            "irregularly irregular, but the interval pattern cannot tell this variant",
+            crit,
+        )
     return "present", "the beat intervals are irregularly irregular", crit
 
 
@@ -448,6 +526,7 @@ def _judge_premature(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
 
 # ----- question kinds ---------------------------------------------------------------------------------------
 
+
 def _quantity_in(question: str) -> str | None:
     """The quantity a question asks about: the first the clinical vocabulary finds, else age."""
     from cardioagent.tools.vocabulary import vocabulary
@@ -461,8 +540,10 @@ def _quantity_in(question: str) -> str | None:
 
 # ----- noise ------------------------------------------------------------------------------------------------
 
-ANY_NOISE = re.compile(r"\b(any (kind of )?nois\w*|nois(e|es|y)|interference|distortions?|artefacts?|artifacts?)\b",
-                       re.IGNORECASE)
+ANY_NOISE = re.compile(
+    r"\b(any (kind of )?nois\w*|nois(e|es|y)|interference|distortions?|artefacts?|artifacts?)\b",
+    re.IGNORECASE,
+)
 NOISE_KINDS = ("baseline_drift", "static_noise", "burst_noise", "electrodes_problems")
 
 
@@ -483,8 +564,10 @@ def judge_noise(kind: str, lead: str | None, f: Facts) -> tuple[str, Verdict, st
     """Whether the quality tool found this disturbance (in this lead, or in any lead)."""
     what = "any disturbance" if kind == "any" else kind.replace("_", " ")
     subject = what + (f" in lead {lead}" if lead else "")
-    crit = ["per-lead disturbance detector of signal_quality (baseline drift, static noise, burst noise, "
-            "electrode problems)"]
+    crit = [
+        "per-lead disturbance detector of signal_quality (baseline drift, static noise, burst noise, "
+        "electrode problems)"
+    ]
     if not f.noise:
         return subject, "undetermined", "the quality tool reported no per-lead disturbance assessment", crit
     if lead is not None:
@@ -495,7 +578,9 @@ def judge_noise(kind: str, lead: str | None, f: Facts) -> tuple[str, Verdict, st
         per_lead = f.noise
     kinds = NOISE_KINDS if kind == "any" else (kind,)
     values = [v.get(k) for v in per_lead.values() for k in kinds]
-    hits = sorted({f"{k.replace('_', ' ')} in {name}" for name, v in per_lead.items() for k in kinds if v.get(k)})
+    hits = sorted(
+        {f"{k.replace('_', ' ')} in {name}" for name, v in per_lead.items() for k in kinds if v.get(k)}
+    )
     if hits:
         return subject, "present", "found: " + ", ".join(hits[:6]), crit
     if values and all(v is False for v in values):
@@ -562,7 +647,9 @@ def _category(quantity: str | None, f: Facts) -> tuple[str | None, str, list[str
     return "normal", f"{text} meets none of: " + "; ".join(crit), crit
 
 
-def category_by_vocabulary(quantity: str | None, f: Facts, profile: str = "clinical") -> tuple[str | None, str, list[str]]:
+def category_by_vocabulary(
+    quantity: str | None, f: Facts, profile: str = "clinical"
+) -> tuple[str | None, str, list[str]]:
     """'low' | 'normal' | 'high' against the vocabulary's normal range for the person's sex and age (or a
     named range profile's, see ``tools.vocabulary.quantities.profile_range``)."""
     from cardioagent.tools.vocabulary import QUANTITY_BY_ID
@@ -571,14 +658,22 @@ def category_by_vocabulary(quantity: str | None, f: Facts, profile: str = "clini
     q = QUANTITY_BY_ID.get(quantity or "")
     rng = profile_range(q.id, profile, f.sex, f.age) if q else None
     if q is None or rng is None:
-        return None, f"no normal range is defined here for {(quantity or 'this quantity').replace('_', ' ')}", []
+        return (
+            None,
+            f"no normal range is defined here for {(quantity or 'this quantity').replace('_', ' ')}",
+            [],
+        )
     value, text = _value_of(quantity, f)
     if value is None:
         return None, text, []
     crit = [f"normal {q.name}: {rng.text(q.unit)} ({rng.source.split('.')[0]})"]
     cat = rng.category(value)
-    return cat, f"{text} is {'within' if cat == 'normal' else ('below' if cat == 'low' else 'above')} " \
-                f"{rng.text(q.unit)}", crit
+    return (
+        cat,
+        f"{text} is {'within' if cat == 'normal' else ('below' if cat == 'low' else 'above')} "
+        f"{rng.text(q.unit)}",
+        crit,
+    )
 
 
 def decide_one(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
@@ -603,10 +698,18 @@ def fallback_answer(opts: list[str]) -> list[str] | None:
     return [o for o in opts if norm(o) == NOT_SURE][:1] or None
 
 
-def _pick(opts: list[str], kind: Kind, value: str | None, why: str, criteria: list[str],
-          match: Callable[[str], str | None]) -> ClosedAnswer:
+def _pick(
+    opts: list[str],
+    kind: Kind,
+    value: str | None,
+    why: str,
+    criteria: list[str],
+    match: Callable[[str], str | None],
+) -> ClosedAnswer:
     chosen = [o for o in opts if value is not None and match(o) == value]
-    return ClosedAnswer(kind=kind, options=opts, chosen=chosen or fallback_answer(opts), note=why, criteria=criteria)
+    return ClosedAnswer(
+        kind=kind, options=opts, chosen=chosen or fallback_answer(opts), note=why, criteria=criteria
+    )
 
 
 def _pick_band(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
@@ -614,8 +717,13 @@ def _pick_band(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
     chosen = [] if value is None else [o for o in opts if (b := _band_of(o)) and _in_band(value, b)]
     if len(chosen) > 1:  # overlapping bands: no single answer
         why, chosen = f"{why} falls in several of the bands", []
-    return ClosedAnswer(kind="band", options=opts, chosen=chosen or fallback_answer(opts), note=why,
-                        criteria=[o for o in opts])
+    return ClosedAnswer(
+        kind="band",
+        options=opts,
+        chosen=chosen or fallback_answer(opts),
+        note=why,
+        criteria=[o for o in opts],
+    )
 
 
 def _verify(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
@@ -656,14 +764,19 @@ def _verify(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
         subject, verdict, why = "the question", "undetermined", "it names no finding the rules know"
     answer = {"present": YES, "absent": NO, "undetermined": NOT_SURE}[verdict]
     chosen = [by_norm[answer]] if answer in by_norm else None
-    return ClosedAnswer(kind="verify", options=opts, chosen=chosen, criteria=criteria,
-                        verdicts=[OptionVerdict(option=subject, verdict=verdict, why=why)])
+    return ClosedAnswer(
+        kind="verify",
+        options=opts,
+        chosen=chosen,
+        criteria=criteria,
+        verdicts=[OptionVerdict(option=subject, verdict=verdict, why=why)],
+    )
 
 
 # Words that place a quantity against its normal range ("is the QRS wide?", "is my heart beating too fast?").
 DIRECTION_WORDS = {
     "high": r"high|higher|fast|faster|quick|rapid|racing|long|longer|prolonged|wide|wider|broad|elevated|"
-            r"increased|big|large|tall|above|excessive",
+    r"increased|big|large|tall|above|excessive",
     "low": r"low|lower|slow|slower|short|shorter|narrow|decreased|reduced|small|below|sluggish",
     "normal": r"normal|ok|okay|fine|healthy|typical|usual|within",
 }
@@ -711,7 +824,9 @@ def _findings(opts: list[str], f: Facts) -> ClosedAnswer:
             continue
         concept = resolve_concept(o)
         if concept is None:
-            verdicts.append(OptionVerdict(option=o, verdict="undetermined", why="no knowledge entry has this name"))
+            verdicts.append(
+                OptionVerdict(option=o, verdict="undetermined", why="no knowledge entry has this name")
+            )
             continue
         verdict, why, crit = judge(concept, f)
         verdicts.append(OptionVerdict(option=o, verdict=verdict, why=why))

@@ -1,5 +1,6 @@
 """Sub-commands of this room: ``ask``, ``chat``, ``demo``, ``plan``, and (from ``evaluation/commands.py``)
 ``eval`` and ``bench build|compare``."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,31 +23,45 @@ DEMO_QUESTION = "What is the heart rate and is the rhythm regular?"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("ask", help="ask the agent one question, optionally about recordings",
-                       formatter_class=DefaultsHelpFormatter)
+    p = sub.add_parser(
+        "ask",
+        help="ask the agent one question, optionally about recordings",
+        formatter_class=DefaultsHelpFormatter,
+    )
     p.add_argument("question", help="the question, in quotes")
     _files(p)
     _common(p)
-    p.add_argument("--json", action="store_true", help="print the whole Answer (text, citations, trace) as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print the whole Answer (text, citations, trace) as JSON"
+    )
     p.set_defaults(func=_ask)
 
-    p = sub.add_parser("chat", help="a conversation in the terminal (/attach FILE, /new, /quit)",
-                       formatter_class=DefaultsHelpFormatter)
+    p = sub.add_parser(
+        "chat",
+        help="a conversation in the terminal (/attach FILE, /new, /quit)",
+        formatter_class=DefaultsHelpFormatter,
+    )
     _files(p)
     _common(p)
     p.set_defaults(func=_chat)
 
-    p = sub.add_parser("demo", help="analyse a bundled sample record, then chat about it",
-                       formatter_class=DefaultsHelpFormatter)
+    p = sub.add_parser(
+        "demo",
+        help="analyse a bundled sample record, then chat about it",
+        formatter_class=DefaultsHelpFormatter,
+    )
     _common(p)
     p.set_defaults(func=_demo, fs=None)
 
-    p = sub.add_parser("plan", help="dry run: which tools a question would run on the files, and why",
-                       description="Read the question and the files as the agent would and print the tools the "
-                       "deterministic planner chooses, each with its reason. Nothing is run and no language "
-                       "model is called; with a configured model (--backend) the model plans and this plan "
-                       "is the check applied to it.",
-                       formatter_class=DefaultsHelpFormatter)
+    p = sub.add_parser(
+        "plan",
+        help="dry run: which tools a question would run on the files, and why",
+        description="Read the question and the files as the agent would and print the tools the "
+        "deterministic planner chooses, each with its reason. Nothing is run and no language "
+        "model is called; with a configured model (--backend) the model plans and this plan "
+        "is the check applied to it.",
+        formatter_class=DefaultsHelpFormatter,
+    )
     p.add_argument("question", help="the question, in quotes")
     _files(p)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
@@ -64,15 +79,19 @@ def _register_train_parser(sub: argparse._SubParsersAction[argparse.ArgumentPars
         return
     tsub = next(a for a in train._actions if isinstance(a, argparse._SubParsersAction))
     p = tsub.add_parser(
-        "parser", help="train the question-type classifier of question reading (ships only if it beats the rules)",
+        "parser",
+        help="train the question-type classifier of question reading (ships only if it beats the rules)",
         description="Generate phrasings from the clinical vocabulary (agent/question_phrasings.py), fit the "
         "question-type classifier on the tune template families, compare it with the word rules by "
         "leave-one-family-out cross-validation, and write the model beside agent/question.py only when it is "
         "better. The report is written either way.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--seed", type=int, default=0, help="phrasing generator seed")
     p.add_argument("--per-template", type=int, default=12, help="questions generated per template")
-    p.add_argument("--c", type=float, default=4.0, help="inverse L2 regularisation of the logistic regression")
+    p.add_argument(
+        "--c", type=float, default=4.0, help="inverse L2 regularisation of the logistic regression"
+    )
     p.set_defaults(func=_train_parser)
 
 
@@ -88,25 +107,54 @@ def _train_parser(args: argparse.Namespace) -> int:
 
 
 def _files(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--file", "-f", action="append", default=[],
-                   help="a recording file (repeat for .hea + .dat/.mat); .npy and headerless CSV need --fs")
-    p.add_argument("--fs", type=float, default=None, metavar="HZ",
-                   help="sampling rate in Hz for files that do not state one (.npy, CSV without a time column)")
+    p.add_argument(
+        "--file",
+        "-f",
+        action="append",
+        default=[],
+        help="a recording file (repeat for .hea + .dat/.mat); .npy and headerless CSV need --fs",
+    )
+    p.add_argument(
+        "--fs",
+        type=float,
+        default=None,
+        metavar="HZ",
+        help="sampling rate in Hz for files that do not state one (.npy, CSV without a time column)",
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", default=None, help="embedded | hf:/path/to/model | openai:URL#model (default: $CARDIOAGENT_BACKEND or embedded)")
+    p.add_argument(
+        "--backend",
+        default=None,
+        help="embedded | hf:/path/to/model | openai:URL#model (default: $CARDIOAGENT_BACKEND or embedded)",
+    )
     p.add_argument("--thread", default=None, help="conversation id to continue (printed after each answer)")
     p.add_argument("--age", type=float, default=None, help="age in years, for age-dependent normal ranges")
-    p.add_argument("--sex", choices=["male", "female"], default=None, help="sex, for sex-dependent normal ranges")
-    p.add_argument("--adapter", default=None, metavar="DIR",
-                   help="a vitals adapter trained with 'cardioagent train vitals' (OUT/adapter, or a folder of "
-                   "them) to use instead of the shipped one (default: $CARDIOAGENT_VITALS_ADAPTER)")
+    p.add_argument(
+        "--sex", choices=["male", "female"], default=None, help="sex, for sex-dependent normal ranges"
+    )
+    p.add_argument(
+        "--adapter",
+        default=None,
+        metavar="DIR",
+        help="a vitals adapter trained with 'cardioagent train vitals' (OUT/adapter, or a folder of "
+        "them) to use instead of the shipped one (default: $CARDIOAGENT_VITALS_ADAPTER)",
+    )
     llm = p.add_mutually_exclusive_group()
-    llm.add_argument("--no-llm", dest="llm_summary", action="store_false", default=None,
-                     help="no plain-words paragraph by the language model")
-    llm.add_argument("--llm-summary", dest="llm_summary", action="store_true",
-                     help="add the language model's plain-words paragraph (default: only for a configured model)")
+    llm.add_argument(
+        "--no-llm",
+        dest="llm_summary",
+        action="store_false",
+        default=None,
+        help="no plain-words paragraph by the language model",
+    )
+    llm.add_argument(
+        "--llm-summary",
+        dest="llm_summary",
+        action="store_true",
+        help="add the language model's plain-words paragraph (default: only for a configured model)",
+    )
 
 
 def use_adapter(folder: str | None) -> None:
@@ -121,8 +169,11 @@ def use_adapter(folder: str | None) -> None:
 
     found = override_adapters(folder)
     if not found:
-        raise InputError(folder, "holds no vitals adapter (no vitals_model.json in it or its sub-folders)",
-                         "the OUT/adapter folder written by 'cardioagent train vitals', or a folder of them")
+        raise InputError(
+            folder,
+            "holds no vitals adapter (no vitals_model.json in it or its sub-folders)",
+            "the OUT/adapter folder written by 'cardioagent train vitals', or a folder of them",
+        )
     os.environ[ADAPTER_ENV] = str(Path(folder).expanduser().resolve())
     from cardioagent.tools.progress import say
 
@@ -149,8 +200,11 @@ def _warm_up(assistant: Assistant) -> None:
 
     kb = assistant.settings.kb_dir
     first = not kb.is_dir() or not any(kb.iterdir())
-    with status("building the knowledge store (first run only: embedding the clinical corpus, about a minute)"
-                if first else "opening the knowledge store"):
+    with status(
+        "building the knowledge store (first run only: embedding the clinical corpus, about a minute)"
+        if first
+        else "opening the knowledge store"
+    ):
         assistant.knowledge.warm_up()
     if assistant.settings.llm_summary or assistant.backend.kind != "embedded":
         with status(f"loading the language model ({assistant.backend.describe()})"):
@@ -161,8 +215,9 @@ def _demographics(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in {"age": args.age, "sex": args.sex}.items() if v is not None}
 
 
-def _turn(assistant: Assistant, question: str, files: list[str], thread: str | None,
-          args: argparse.Namespace) -> Answer:
+def _turn(
+    assistant: Assistant, question: str, files: list[str], thread: str | None, args: argparse.Namespace
+) -> Answer:
     """One question through ``Assistant.stream``, saying on stderr which tool runs (a tool that loads a
     model, such as the ECG-image reader, is a wait of its own)."""
     from cardioagent.tools.commands import fs_option_hint
@@ -171,8 +226,9 @@ def _turn(assistant: Assistant, question: str, files: list[str], thread: str | N
     answer = None
     started: dict[str, float] = {}
     with fs_option_hint():
-        for event in assistant.stream(question, files, thread_id=thread, demographics=_demographics(args),
-                                      sampling_rate_hz=args.fs):
+        for event in assistant.stream(
+            question, files, thread_id=thread, demographics=_demographics(args), sampling_rate_hz=args.fs
+        ):
             if event.kind == "tool_started" and event.tool:
                 started[event.tool] = time.perf_counter()
                 say(f"  running {event.tool}…")
@@ -275,8 +331,10 @@ def _attach(assistant: Assistant, paths: list[str], fs: float | None) -> list[st
 
 def _chat(args: argparse.Namespace, first_question: str | None = None) -> int:
     assistant = _assistant(args)
-    print("cardioagent chat — not a medical device. /attach FILE to add a recording, /new for a new "
-          "conversation, /help, /quit or Ctrl-D to leave.")
+    print(
+        "cardioagent chat — not a medical device. /attach FILE to add a recording, /new for a new "
+        "conversation, /help, /quit or Ctrl-D to leave."
+    )
     if sys.stdin.isatty():
         _history(assistant.settings.home)
     session = _ChatSession(assistant, args)
@@ -337,8 +395,9 @@ class _ChatSession:
         from cardioagent.tools.errors import CardioAgentError
 
         try:
-            self.files += _attach(self.assistant, shlex.split(paths) if isinstance(paths, str) else paths,
-                                  self.args.fs)
+            self.files += _attach(
+                self.assistant, shlex.split(paths) if isinstance(paths, str) else paths, self.args.fs
+            )
         except (CardioAgentError, ValueError) as exc:
             print(f"error: {exc}")
 
@@ -366,7 +425,10 @@ def _demo(args: argparse.Namespace) -> int:
     files = [REPO_SAMPLES / name for name in DEMO_RECORD]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        print(f"error: the demo record is missing ({', '.join(missing)}); run from a source checkout", file=sys.stderr)
+        print(
+            f"error: the demo record is missing ({', '.join(missing)}); run from a source checkout",
+            file=sys.stderr,
+        )
         return 2
     args.file = [str(f) for f in files]
     print(f"Demo: {DEMO_QUESTION}  [record {DEMO_RECORD[0]}, CinC 2021, CC BY 4.0]")
@@ -391,13 +453,20 @@ def _plan(args: argparse.Namespace) -> int:
     parsed = parse_question(args.question, [], n_recordings=len(refs), link=False)
     language = detect_language(args.question)
     if args.json:
-        print(json.dumps({"route": route(refs), "language": language.model_dump(),
-                          "question": parsed.model_dump(mode="json"),
-                          "calls": [c.model_dump(mode="json") for c in calls]}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "route": route(refs),
+                    "language": language.model_dump(),
+                    "question": parsed.model_dump(mode="json"),
+                    "calls": [c.model_dump(mode="json") for c in calls],
+                },
+                indent=1,
+            )
+        )
         return 0
     print(f"route: {route(refs)} ({', '.join(f'{r.name}: {r.modality}' for r in refs) or 'no recording'})")
-    print(f"question type: {parsed.type}; "
-          f"language: {language.name}")
+    print(f"question type: {parsed.type}; language: {language.name}")
     if parsed.targets:
         print("targets: " + ", ".join(f"{t.id} ('{t.text}')" if t.text else t.id for t in parsed.targets))
     if parsed.unmapped:

@@ -16,6 +16,7 @@ range", "stable") and for the abnormal one ("abnormal", "irregular", "unusual", 
 A feature that could not be measured on either recording is left out of the answer and named in the
 reasons; when nothing could be decided the answer is undetermined, never a guess.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,11 +37,17 @@ from cardioagent.agent.state import ToolCallRecord
 Change = Literal["became_normal", "became_abnormal", "still_abnormal", "still_normal"]
 
 PERSIST = re.compile(r"\b(still|remain\w*|continu\w*|persist\w*|keep\w*|yet)\b")
-ABNORMAL = re.compile(r"\b(abnormal\w*|irregular\w*|unusual|atypical|deviat\w*|out of (the )?(normal )?range|"
-                      r"outside (the )?(normal )?range|not (\w+ )?(normal|typical|standard|within)\w*|anomal\w*|"
-                      r"pathologic\w*)\b")
-NORMAL = re.compile(r"\b(normal\w*|typical|standard|usual|regular|stable|within (a |the )?(normal )?(range|limits))\b")
-FROM_ABNORMAL_TO_NORMAL = re.compile(r"\b(from abnormal to normal|return\w* to|back to|resolv\w*|normali[sz]\w*)\b")
+ABNORMAL = re.compile(
+    r"\b(abnormal\w*|irregular\w*|unusual|atypical|deviat\w*|out of (the )?(normal )?range|"
+    r"outside (the )?(normal )?range|not (\w+ )?(normal|typical|standard|within)\w*|anomal\w*|"
+    r"pathologic\w*)\b"
+)
+NORMAL = re.compile(
+    r"\b(normal\w*|typical|standard|usual|regular|stable|within (a |the )?(normal )?(range|limits))\b"
+)
+FROM_ABNORMAL_TO_NORMAL = re.compile(
+    r"\b(from abnormal to normal|return\w* to|back to|resolv\w*|normali[sz]\w*)\b"
+)
 
 
 def change_asked(question: str) -> Change | None:
@@ -69,18 +76,33 @@ def compare(question: str, opts: list[str], facts: list[Facts], profile: str = "
     from cardioagent.tools.vocabulary import Quantity, vocabulary
 
     if len(facts) != 2:
-        return ClosedAnswer(kind="unsupported", options=opts, chosen=fallback_answer(opts),
-                            note=f"comparisons are judged between two recordings, not {len(facts)}")
+        return ClosedAnswer(
+            kind="unsupported",
+            options=opts,
+            chosen=fallback_answer(opts),
+            note=f"comparisons are judged between two recordings, not {len(facts)}",
+        )
     first, second = facts
     change = change_asked(question)
     features = [(o, e.id) for o in opts if isinstance(e := vocabulary().from_ecgqa(norm(o)), Quantity)]
     if change is None or not features:
-        why = "the question names no change between the recordings" if change is None else \
-            "the options name no measured quantity"
-        return ClosedAnswer(kind="unsupported", options=opts, chosen=fallback_answer(opts),
-                            note=f"the question concerns two recordings but {why}: not judged")
-    wanted = {"became_normal": (True, False), "became_abnormal": (False, True),
-              "still_abnormal": (True, True), "still_normal": (False, False)}[change]
+        why = (
+            "the question names no change between the recordings"
+            if change is None
+            else "the options name no measured quantity"
+        )
+        return ClosedAnswer(
+            kind="unsupported",
+            options=opts,
+            chosen=fallback_answer(opts),
+            note=f"the question concerns two recordings but {why}: not judged",
+        )
+    wanted = {
+        "became_normal": (True, False),
+        "became_abnormal": (False, True),
+        "still_abnormal": (True, True),
+        "still_normal": (False, False),
+    }[change]
     verdicts, chosen, undecided, criteria = [], [], [], []
     for option, quantity in features:
         a, why_a, crit_a = _state(quantity, first, profile)
@@ -106,9 +128,14 @@ def compare(question: str, opts: list[str], facts: list[Facts], profile: str = "
         answer = [o for o in opts if norm(o) == NONE][:1] or fallback_answer(opts)
     else:
         answer = fallback_answer(opts)
-    return ClosedAnswer(kind="comparison", options=opts, chosen=answer, verdicts=verdicts, note=note,
-                        criteria=list(dict.fromkeys(criteria)))
-
+    return ClosedAnswer(
+        kind="comparison",
+        options=opts,
+        chosen=answer,
+        verdicts=verdicts,
+        note=note,
+        criteria=list(dict.fromkeys(criteria)),
+    )
 
 
 # ----- open comparison questions ------------------------------------------------------------------------------
@@ -116,7 +143,9 @@ def compare(question: str, opts: list[str], facts: list[Facts], profile: str = "
 DEFAULT_COMPARED = ("heart_rate", "pr", "qrs", "qtc")
 
 
-def difference_lines(records: list[ToolCallRecord], refs: list[dict[str, Any]], quantities: list[str]) -> list[str]:
+def difference_lines(
+    records: list[ToolCallRecord], refs: list[dict[str, Any]], quantities: list[str]
+) -> list[str]:
     """'**Comparison**' lines for an open question about two or more recordings: each quantity asked about
     (or the headline ones) on each recording, labelled by recording, with the change from the first to the
     others and whether it crosses the normal range. Values come from this turn's tool outputs only."""
@@ -133,7 +162,7 @@ def difference_lines(records: list[ToolCallRecord], refs: list[dict[str, Any]], 
             continue
         unit = QUANTITY_BY_ID[q].unit
         parts = []
-        for ref, f, m in zip(refs, facts, values):
+        for ref, f, m in zip(refs, facts, values, strict=False):
             if m is None or m.value is None:
                 parts.append(f"{ref['name']}: not measured")
                 continue
@@ -142,7 +171,12 @@ def difference_lines(records: list[ToolCallRecord], refs: list[dict[str, Any]], 
             quality = "" if m.quality.value == "good" else f", {m.quality.value} quality"
             parts.append(f"{ref['name']}: {m.value:g} {unit}{flag}{quality}")
         change = ""
-        if values[0] is not None and values[0].value is not None and values[-1] is not None and values[-1].value is not None:
+        if (
+            values[0] is not None
+            and values[0].value is not None
+            and values[-1] is not None
+            and values[-1].value is not None
+        ):
             # the direction only: a computed difference would be a number no tool produced
             delta = float(values[-1].value) - float(values[0].value)
             word = "higher" if delta > 0 else ("lower" if delta < 0 else "the same")

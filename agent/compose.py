@@ -7,6 +7,7 @@ through the grounding check like everything else. A stronger model therefore mak
 read, not different in what it claims. Text from files (names, channel names in summaries) stays inert: the
 assembled Markdown has no live image, link or HTML (``agent/untrusted.py``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -133,8 +134,9 @@ def compose_answer(
 _COMPARED_TOOLS = {"heart_rate": "heart_rate", "ecg_intervals": "intervals"}
 
 
-def device_block(reports: dict[str, DeviceReport], records: list[ToolCallRecord],
-                 names: dict[str, str] | None = None) -> str | None:
+def device_block(
+    reports: dict[str, DeviceReport], records: list[ToolCallRecord], names: dict[str, str] | None = None
+) -> str | None:
     """What each recording's device stated (a cart's measurements and statements, a watch's classification),
     apart from the findings and beside this turn's measurements: "QTc: the device reported 443 ms; measured
     here 434 ms". The numbers are the file's, so the caller adds them to the grounding sources."""
@@ -143,17 +145,24 @@ def device_block(reports: dict[str, DeviceReport], records: list[ToolCallRecord]
         if report is None:
             continue
         # typed as device_lines asks for (dict is invariant in its value type)
-        results: dict[str, dict[str, Any] | None] = {_COMPARED_TOOLS[r.tool]: r.result for r in records
-                   if r.tool in _COMPARED_TOOLS and r.ok and r.result and r.args.get("recording_id") in (None, rid)}
+        results: dict[str, dict[str, Any] | None] = {
+            _COMPARED_TOOLS[r.tool]: r.result
+            for r in records
+            if r.tool in _COMPARED_TOOLS and r.ok and r.result and r.args.get("recording_id") in (None, rid)
+        }
         indent = ""
         if len(reports) > 1:  # several recordings: each device's lines under the recording's name
             lines.append(f"- _Recording {inert_markdown((names or {}).get(rid, rid), max_chars=120)}_")
             indent = "  "
-        lines += [f"{indent}- {inert_markdown(line, max_chars=400)}" for line in device_lines(report, results)]
+        lines += [
+            f"{indent}- {inert_markdown(line, max_chars=400)}" for line in device_lines(report, results)
+        ]
     if not lines:
         return None
-    return ("**Stated by the recording device** (from the file; not measured here, not used for the answer)\n"
-            + "\n".join(lines))
+    return (
+        "**Stated by the recording device** (from the file; not measured here, not used for the answer)\n"
+        + "\n".join(lines)
+    )
 
 
 def _citation_line(c: Citation) -> str:

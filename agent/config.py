@@ -1,4 +1,5 @@
 """Where the agent keeps its state on disk, and the knobs a deployment may turn."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -55,4 +56,3 @@ def validate_backend(spec: str) -> str:
 
     BackendSpec.parse(spec)
     return spec
-

@@ -9,6 +9,7 @@ retries and typed errors. answer: findings from tool outputs + CKEPE knowledge w
 plain-words paragraph by the LLM; + a rule-based "**Answer:**" line when the caller gave closed-question
 options, as the evaluation harness does). ground: drops any sentence with a number no tool produced.
 """
+
 from __future__ import annotations
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -19,8 +20,9 @@ from cardioagent.agent.nodes import Nodes
 from cardioagent.agent.state import AgentState
 
 
-def build_graph(nodes: Nodes, checkpointer: BaseCheckpointSaver[str] | None = None
-                ) -> CompiledStateGraph[AgentState, None, AgentState, AgentState]:
+def build_graph(
+    nodes: Nodes, checkpointer: BaseCheckpointSaver[str] | None = None
+) -> CompiledStateGraph[AgentState, None, AgentState, AgentState]:
     graph = StateGraph(AgentState)
     graph.add_node("triage", nodes.triage)
     graph.add_node("plan", nodes.plan)

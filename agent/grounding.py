@@ -6,6 +6,7 @@ passages (thresholds such as "< 60 bpm") and the user's own question. A number i
 source when the source, rounded to the decimals the answer shows, equals it. A sentence that states a number
 no source has is removed, and the removal is recorded in the report that travels with the answer.
 """
+
 from __future__ import annotations
 
 import re
@@ -90,7 +91,7 @@ def check_answer(answer: str, sources: Iterable[float]) -> tuple[str, GroundingR
     for line in answer.split("\n"):
         marker = _LIST_MARKER.match(line)
         prefix = marker.group(0) if marker else ""
-        line = line[len(prefix):]
+        line = line[len(prefix) :]
         kept_sentences = [prefix] if prefix else []
         for sentence in _sentences(line):
             claims = [m.group(0) for m in _NUMBER.finditer(_strip_markers(sentence))]

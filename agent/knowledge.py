@@ -8,6 +8,7 @@ are shown, each with the criterion it was checked against and its citation. Entr
 names (by retrieval) are added with their definition, so "what does a long QT mean?" gets an answer
 even when no QT was measured.
 """
+
 from __future__ import annotations
 
 import re
@@ -66,7 +67,9 @@ def _collect(obj: Any, out: list[Measurement]) -> None:
             _collect(v, out)
 
 
-def headline(measurements: list[Measurement], quantity_of: Callable[[Measurement], str | None]) -> list[Measurement]:
+def headline(
+    measurements: list[Measurement], quantity_of: Callable[[Measurement], str | None]
+) -> list[Measurement]:
     """The measurements that speak for the recording: for each quantity, the aggregate ones (no channel:
     the median across leads, the overall rate) when there are any, else every per-channel one."""
     measured = [m for m in measurements if m.value is not None]
@@ -141,17 +144,29 @@ class KnowledgeGatherer:
                 if decided.get(entry_id) == "absent":
                     continue  # a number meeting a necessary criterion is no evidence against the statement
                 verdicts = {e.verdict for e in evidence_for(entry_id, measurements)}
-                if verdicts & {"supports", "borderline"} and entry_id not in labels and store.get_entry(entry_id):
+                if (
+                    verdicts & {"supports", "borderline"}
+                    and entry_id not in labels
+                    and store.get_entry(entry_id)
+                ):
                     labels.append(entry_id)
         for rec in records:
             concept = CONTEXT_BY_TOOL.get(rec.tool)
             if rec.ok and concept and concept not in labels and store.get_entry(concept):
                 labels.append(concept)
         passages: list[str] = []
-        hits = [h for r in records if r.ok and r.tool == "knowledge_search" for h in (r.result or {}).get("hits", [])]
+        hits = [
+            h
+            for r in records
+            if r.ok and r.tool == "knowledge_search"
+            for h in (r.result or {}).get("hits", [])
+        ]
         if not hits:
-            hits = [h.model_dump() for h in store.search(question, k=MAX_QUESTION_HITS)
-                    if h.cosine >= QUESTION_HIT_MIN_SCORE]
+            hits = [
+                h.model_dump()
+                for h in store.search(question, k=MAX_QUESTION_HITS)
+                if h.cosine >= QUESTION_HIT_MIN_SCORE
+            ]
         question_entries = []
         for h in hits[:MAX_QUESTION_HITS]:
             passages.append(h["text"])
@@ -169,7 +184,8 @@ class KnowledgeGatherer:
         lines, renumber = _renumber(lines)
         citations = [
             Citation(n=renumber[c.n], entry_id=c.entry_id, name=c.name, sources=list(c.sources))
-            for c in prompt.citations if c.n in renumber
+            for c in prompt.citations
+            if c.n in renumber
         ]
         citations.sort(key=lambda c: c.n)
         return KnowledgeBundle(lines=lines, citations=citations, prompt=prompt.text, passages=passages)
@@ -185,7 +201,11 @@ class KnowledgeGatherer:
             if cand.entry_id is None:
                 continue
             seen = set()
-            shown = ("supports", "borderline", "contradicts") if cand.entry_id in asked else ("supports", "borderline")
+            shown = (
+                ("supports", "borderline", "contradicts")
+                if cand.entry_id in asked
+                else ("supports", "borderline")
+            )
             for e in cand.evidence:
                 if e.verdict in shown and e.quantity not in seen:
                     seen.add(e.quantity)
@@ -195,9 +215,13 @@ class KnowledgeGatherer:
         for cand, e in firsts:
             if e.verdict == "borderline" and e.quantity in met:
                 continue
-            verb = {"supports": "meets", "borderline": "is borderline for", "contradicts": "does not meet"}[e.verdict]
+            verb = {"supports": "meets", "borderline": "is borderline for", "contradicts": "does not meet"}[
+                e.verdict
+            ]
             caveat = " (from a poor-quality signal)" if e.poor_quality else ""
-            lines.append(f"{e.measurement}{caveat} {verb} the criterion of **{cand.name}**: {e.criterion} [{cand.citation}]")
+            lines.append(
+                f"{e.measurement}{caveat} {verb} the criterion of **{cand.name}**: {e.criterion} [{cand.citation}]"
+            )
             explained.add(cand.entry_id)
         for cand in candidates:
             if cand.entry_id and cand.entry_id not in explained and not cand.evidence and cand.definition:

@@ -12,6 +12,7 @@ The answer itself is composed from tool outputs in English (``agent/compose.py``
 understands English only. The notice says so plainly, and the tools the clinical vocabulary recognises in
 the question still run, because numbers and terms ("QT", "120 bpm", "fibrillation") are often shared.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,13 +25,64 @@ if TYPE_CHECKING:  # py3langid is optional and untyped: the name only annotates
     from py3langid.langid import LanguageIdentifier
 
 # Languages a question is classified among (ISO 639-1): the widely spoken ones langid.py models well.
-CANDIDATES = ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "sv", "da", "no", "fi", "cs", "ro", "tr", "ru",
-              "uk", "el", "hu", "zh", "ja", "ko", "ar", "he", "hi", "id", "vi")
-NAMES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
-         "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish",
-         "cs": "Czech", "ro": "Romanian", "tr": "Turkish", "ru": "Russian", "uk": "Ukrainian", "el": "Greek",
-         "hu": "Hungarian", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "ar": "Arabic", "he": "Hebrew",
-         "hi": "Hindi", "id": "Indonesian", "vi": "Vietnamese"}
+CANDIDATES = (
+    "en",
+    "fr",
+    "de",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "pl",
+    "sv",
+    "da",
+    "no",
+    "fi",
+    "cs",
+    "ro",
+    "tr",
+    "ru",
+    "uk",
+    "el",
+    "hu",
+    "zh",
+    "ja",
+    "ko",
+    "ar",
+    "he",
+    "hi",
+    "id",
+    "vi",
+)
+NAMES = {
+    "en": "English",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "sv": "Swedish",
+    "da": "Danish",
+    "no": "Norwegian",
+    "fi": "Finnish",
+    "cs": "Czech",
+    "ro": "Romanian",
+    "tr": "Turkish",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "el": "Greek",
+    "hu": "Hungarian",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "ar": "Arabic",
+    "he": "Hebrew",
+    "hi": "Hindi",
+    "id": "Indonesian",
+    "vi": "Vietnamese",
+}
 MIN_CONFIDENCE = 0.9  # normalised probability of the top language
 MIN_WORDS = 3  # "HRV?" or "QT interval" say nothing about a language
 _WORD = re.compile(r"[^\W\d_]{2,}")
@@ -86,8 +138,12 @@ def language_notice(question: str, model_answers_in_kind: bool = False) -> str |
     if guess.is_english:
         return None
     if model_answers_in_kind:
-        return (f"Your question looks like {guess.name}. The findings below are written in English; the "
-                f"configured language model was asked to write its plain-words paragraph in {guess.name}.")
-    return (f"Your question looks like {guess.name}, but the embedded model understands English only, so this "
-            "answer is in English. The tools that the clinical terms and numbers in your question point to "
-            "were run; for a fuller answer, ask in English, or configure a multilingual language model.")
+        return (
+            f"Your question looks like {guess.name}. The findings below are written in English; the "
+            f"configured language model was asked to write its plain-words paragraph in {guess.name}."
+        )
+    return (
+        f"Your question looks like {guess.name}, but the embedded model understands English only, so this "
+        "answer is in English. The tools that the clinical terms and numbers in your question point to "
+        "were run; for a fuller answer, ask in English, or configure a multilingual language model."
+    )

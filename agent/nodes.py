@@ -1,4 +1,5 @@
 """The graph's nodes. Each takes the state and returns the keys it changes."""
+
 from __future__ import annotations
 
 import json
@@ -111,9 +112,17 @@ class Nodes:
             for c in list(calls):
                 if (why := invalid_reason(c, refs, self.registry)) is not None:
                     calls.remove(c)
-                    dropped.append(ToolCallRecord(tool=c.tool, args=c.args, reason=c.reason, ok=False, seconds=0.0,
-                                                  error=f"dropped before running: {why}", error_kind="input"
-                                                  ).model_dump())
+                    dropped.append(
+                        ToolCallRecord(
+                            tool=c.tool,
+                            args=c.args,
+                            reason=c.reason,
+                            ok=False,
+                            seconds=0.0,
+                            error=f"dropped before running: {why}",
+                            error_kind="input",
+                        ).model_dump()
+                    )
             if calls and rounds == 0:
                 calls += required_calls(state["question"], refs, self.registry, calls)
             if not calls and refs and not state.get("results"):
@@ -144,15 +153,21 @@ class Nodes:
             }
             for n in tools
         ]
-        listing = "\n".join(f"- recording_id={r.id} (name {as_data(r.name, max_chars=200)}, {r.modality})"
-                            for r in refs) or "- none"
+        listing = (
+            "\n".join(
+                f"- recording_id={r.id} (name {as_data(r.name, max_chars=200)}, {r.modality})" for r in refs
+            )
+            or "- none"
+        )
         messages: list[Any] = [
             SystemMessage(PLANNER_SYSTEM),
             HumanMessage(f"Recordings:\n{listing}\n\nQuestion: {state['question']}"),
         ]
         for i, rec in enumerate(ToolCallRecord(**r) for r in state.get("results", [])):
             call_id = f"call_{i}"
-            messages.append(AIMessage(content="", tool_calls=[{"name": rec.tool, "args": rec.args, "id": call_id}]))
+            messages.append(
+                AIMessage(content="", tool_calls=[{"name": rec.tool, "args": rec.args, "id": call_id}])
+            )
             text = rec.summary if rec.ok else f"error: {rec.error}"  # holds channel and file names: data
             messages.append(ToolMessage(content=as_data(text, multiline=True), tool_call_id=call_id))
         try:
@@ -171,7 +186,11 @@ class Nodes:
         for tc in getattr(reply, "tool_calls", []) or []:
             key = (tc["name"], json.dumps(tc.get("args", {}), sort_keys=True))
             if key not in already:  # unknown or unfit tools are dropped by the validator, with the reason
-                calls.append(PlannedCall(tool=tc["name"], args=tc.get("args", {}), reason="chosen by the language model"))
+                calls.append(
+                    PlannedCall(
+                        tool=tc["name"], args=tc.get("args", {}), reason="chosen by the language model"
+                    )
+                )
         return calls, reply
 
     # -- act ---------------------------------------------------------------------------------------------
@@ -198,15 +217,28 @@ class Nodes:
         try:
             result = self.registry.run(call.tool, call.args, ctx, retries=self.settings.tool_retries)
         except (InputError, ToolError) as exc:
-            kind = "input" if isinstance(exc, InputError) else ("timeout" if "timed out" in str(exc) else "tool")
+            kind = (
+                "input" if isinstance(exc, InputError) else ("timeout" if "timed out" in str(exc) else "tool")
+            )
             return ToolCallRecord(
-                tool=call.tool, args=call.args, reason=call.reason, ok=False,
-                seconds=time.perf_counter() - started, error=str(exc), error_kind=kind,
+                tool=call.tool,
+                args=call.args,
+                reason=call.reason,
+                ok=False,
+                seconds=time.perf_counter() - started,
+                error=str(exc),
+                error_kind=kind,
             )
         return ToolCallRecord(
-            tool=call.tool, args=call.args, reason=call.reason, ok=True,
-            seconds=time.perf_counter() - started, result=result.model_dump(mode="json"),
-            summary=result.summary(), quality=result.quality.value, figures=list(result.figures),
+            tool=call.tool,
+            args=call.args,
+            reason=call.reason,
+            ok=True,
+            seconds=time.perf_counter() - started,
+            result=result.model_dump(mode="json"),
+            summary=result.summary(),
+            quality=result.quality.value,
+            figures=list(result.figures),
         )
 
     def _figures_dir(self, config: RunnableConfig) -> Path:
@@ -226,11 +258,17 @@ class Nodes:
         if not refs and state.get("route") == "text" and not any(r.ok for r in records):
             note = "No recording is attached, and the knowledge base had nothing on this question."
         elif refs and not measured:
-            note = ("Nothing was measured on the recording this turn, so this answer says nothing about what "
-                    "it shows.")
-        parsed = parse_question(state["question"], state.get("options") or [], n_recordings=len(refs), link=False)
+            note = (
+                "Nothing was measured on the recording this turn, so this answer says nothing about what "
+                "it shows."
+            )
+        parsed = parse_question(
+            state["question"], state.get("options") or [], n_recordings=len(refs), link=False
+        )
         comparison = None
-        if len(refs) >= 2 and not state.get("options"):  # two recordings: say what differs, labelled by record
+        if len(refs) >= 2 and not state.get(
+            "options"
+        ):  # two recordings: say what differs, labelled by record
             comparison = "\n".join(difference_lines(records, refs, parsed.target_ids(("quantity",)))) or None
         draft = compose_answer(
             recordings_line=_recordings_line(refs),
@@ -245,21 +283,40 @@ class Nodes:
         )
         # A question not in English: say plainly that the answer is in English (the tools its clinical terms
         # point to still ran); the "did not recognise" note would only list its foreign words.
-        if (language := language_notice(state["question"], model_answers_in_kind=self.use_llm_planner)) is not None:
+        if (
+            language := language_notice(state["question"], model_answers_in_kind=self.use_llm_planner)
+        ) is not None:
             # first thing read, unless emergency advice is (that stays first)
-            draft = draft + "\n\n" + language if state["emergency"]["emergency"] else f"_{language}_\n\n" + draft
-        elif refs and measured and not parsed.targets and parsed.unmapped and not GENERAL_REQUEST.search(state["question"]):
+            draft = (
+                draft + "\n\n" + language if state["emergency"]["emergency"] else f"_{language}_\n\n" + draft
+            )
+        elif (
+            refs
+            and measured
+            and not parsed.targets
+            and parsed.unmapped
+            and not GENERAL_REQUEST.search(state["question"])
+        ):
             words = ", ".join(inert_markdown(w) for w in parsed.unmapped[:5])
-            draft += (f"\n\nI did not recognise a finding or measurement in your question ({words}); the "
-                      "findings above are what was measured. Ask about a finding or a measurement by name for a "
-                      "direct answer.")
+            draft += (
+                f"\n\nI did not recognise a finding or measurement in your question ({words}); the "
+                "findings above are what was measured. Ask about a finding or a measurement by name for a "
+                "direct answer."
+            )
         closed = {}
         if state.get("options"):  # a closed question: one explicit, rule-based step ends the answer with it
-            decision = decide_closed(state["question"], state["options"], records, self.settings.range_profile)
+            decision = decide_closed(
+                state["question"], state["options"], records, self.settings.range_profile
+            )
             draft, closed = draft + "\n\n" + decision.render(), decision.model_dump()
         usage = _add_usage(state.get("usage") or {}, reply)
-        return {"draft": draft, "knowledge": knowledge.model_dump(), "closed": closed, "usage": usage,
-                "device": {rid: d.model_dump(mode="json") for rid, d in device.items()}}
+        return {
+            "draft": draft,
+            "knowledge": knowledge.model_dump(),
+            "closed": closed,
+            "usage": usage,
+            "device": {rid: d.model_dump(mode="json") for rid, d in device.items()},
+        }
 
     def _device_reports(self, refs: list[dict[str, Any]]) -> dict[str, DeviceReport]:
         """What the devices that made the recordings stated in their files (a cart's intervals and
@@ -277,8 +334,11 @@ class Nodes:
     def _plain_words(
         self, question: str, records: list[ToolCallRecord], knowledge: KnowledgeBundle
     ) -> tuple[str | None, Any]:
-        facts = [f"{r.tool.replace('_', ' ')}: {r.summary.splitlines()[0]}" for r in records
-                 if r.ok and r.summary and r.tool != "knowledge_search"]
+        facts = [
+            f"{r.tool.replace('_', ' ')}: {r.summary.splitlines()[0]}"
+            for r in records
+            if r.ok and r.summary and r.tool != "knowledge_search"
+        ]
         facts += [_plain(line) for line in knowledge.lines[:4]]
         if not facts:
             return None, None
@@ -288,11 +348,16 @@ class Nodes:
         try:
             language = detect_language(question)
             # a configured model may write the question's language; the embedded one knows English only
-            system = PLAIN_WORDS_SYSTEM + (f" Write in {language.name}." if self.use_llm_planner
-                                           and not language.is_english else "")
+            system = PLAIN_WORDS_SYSTEM + (
+                f" Write in {language.name}." if self.use_llm_planner and not language.is_english else ""
+            )
             reply = _brief(llm).invoke(
-                [SystemMessage(system),
-                 HumanMessage(f"Question: {question}\nFacts:\n" + "\n".join(f"- {as_data(f)}" for f in facts))]
+                [
+                    SystemMessage(system),
+                    HumanMessage(
+                        f"Question: {question}\nFacts:\n" + "\n".join(f"- {as_data(f)}" for f in facts)
+                    ),
+                ]
             )
         except Exception:
             return None, None  # the findings stand on their own; a failed paraphrase is not worth an error
@@ -308,8 +373,12 @@ class Nodes:
         # Citations (numbers, entry names, sources with years and pages) are references, not claims.
         sources |= numbers_in(state.get("knowledge", {}).get("citations", []))
         sources |= numbers_in(state.get("options") or [])  # the allowed answers are the user's own words
-        sources |= numbers_in((state.get("closed") or {}).get("criteria", []))  # rule thresholds, like passages
-        sources |= numbers_in(list((state.get("device") or {}).values()))  # the file's own values, labelled so
+        sources |= numbers_in(
+            (state.get("closed") or {}).get("criteria", [])
+        )  # rule thresholds, like passages
+        sources |= numbers_in(
+            list((state.get("device") or {}).values())
+        )  # the file's own values, labelled so
         text, report = check_answer(state["draft"], sources)
         timings = dict(state.get("timings", {}))
         timings["total_s"] = round(time.time() - timings.pop("started", time.time()), 3)
@@ -352,8 +421,11 @@ def _first_sentences(text: str, n: int) -> str:
 def _recordings_line(refs: list[dict[str, Any]]) -> str:
     if not refs:
         return ""
-    return "(" + "; ".join(f"{inert_markdown(r['name'])}: {r.get('description') or r['modality']}"
-                           for r in refs) + ")"
+    return (
+        "("
+        + "; ".join(f"{inert_markdown(r['name'])}: {r.get('description') or r['modality']}" for r in refs)
+        + ")"
+    )
 
 
 def _stream_writer() -> StreamWriter:

@@ -11,6 +11,7 @@ The embedded 135M model cannot choose tools reliably, so by default the plan is 
    its quality flag.
 Every planned call carries the reason it was chosen; the reasons are part of the answer's trace.
 """
+
 from __future__ import annotations
 
 import re
@@ -70,10 +71,16 @@ def _plan_for(question: str, rec: RecordingRef, registry: ToolRegistry) -> list[
     if not chosen and not GENERAL_REQUEST.search(question):
         chosen = _by_similarity(question, main)
     if not chosen:
-        chosen = {t.name: f"no specific measurement asked for: runs by default for {rec.modality}"
-                  for t in main if rec.modality in t.default_for}
-    pre = {t.name: f"runs before other {rec.modality} tools so every number carries a quality flag"
-           for t in everything if _is_prerequisite(t, rec.modality) and t.name not in chosen}
+        chosen = {
+            t.name: f"no specific measurement asked for: runs by default for {rec.modality}"
+            for t in main
+            if rec.modality in t.default_for
+        }
+    pre = {
+        t.name: f"runs before other {rec.modality} tools so every number carries a quality flag"
+        for t in everything
+        if _is_prerequisite(t, rec.modality) and t.name not in chosen
+    }
     if not chosen:
         pre = {}
     calls = []
@@ -87,8 +94,11 @@ def _plan_for(question: str, rec: RecordingRef, registry: ToolRegistry) -> list[
 
 
 # Words that ask for the interval measurements as a set ("which numeric features became abnormal?").
-NUMERIC_FEATURES = re.compile(r"\bnumeric\w*\s+(features?|measurements?|values?|attributes?|factors?|parameters?)\b|"
-                              r"\b(intervals|durations|measurements)\b", re.IGNORECASE)
+NUMERIC_FEATURES = re.compile(
+    r"\bnumeric\w*\s+(features?|measurements?|values?|attributes?|factors?|parameters?)\b|"
+    r"\b(intervals|durations|measurements)\b",
+    re.IGNORECASE,
+)
 # The tool that decides a named finding, by the vocabulary's category of the finding.
 FINDING_TOOL = {"rate": "heart_rate", "rhythm": "rhythm_analysis", "morphology": "ecg_intervals"}
 
@@ -122,8 +132,9 @@ def _by_vocabulary(question: str, tools: list[Tool[Any]], chosen: dict[str, str]
     return out
 
 
-def required_calls(question: str, recordings: list[RecordingRef], registry: ToolRegistry,
-                   planned: list[PlannedCall]) -> list[PlannedCall]:
+def required_calls(
+    question: str, recordings: list[RecordingRef], registry: ToolRegistry, planned: list[PlannedCall]
+) -> list[PlannedCall]:
     """The calls a model-made plan lacks for the targets the question names (the vocabulary says which
     tool measures each), one per recording; the deterministic planner acting as the model's validator."""
     out = []
@@ -133,8 +144,13 @@ def required_calls(question: str, recordings: list[RecordingRef], registry: Tool
         for name, reason in _by_vocabulary(question, tools, have).items():
             fields = registry.get(name).input_model.model_fields
             args: dict[str, Any] = {"recording_id": rec.id} if "recording_id" in fields else {}
-            out.append(PlannedCall(tool=name, args=args,
-                                   reason=f"added by the vocabulary check: {reason} (recording {rec.name})"))
+            out.append(
+                PlannedCall(
+                    tool=name,
+                    args=args,
+                    reason=f"added by the vocabulary check: {reason} (recording {rec.name})",
+                )
+            )
     return out
 
 
@@ -171,7 +187,8 @@ def _by_keywords(question: str, tools: list[Tool[Any]]) -> dict[str, str]:
     kept: dict[str, str] = {}
     for start, end, name, text in matches:
         inside_longer = any(
-            s <= start and end <= e and (e - s) > (end - start) and other != name for s, e, other, _ in matches
+            s <= start and end <= e and (e - s) > (end - start) and other != name
+            for s, e, other, _ in matches
         )
         if not inside_longer and name not in kept:
             kept[name] = f"the question mentions '{text}'"

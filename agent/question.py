@@ -15,6 +15,7 @@ in the question joined by "or" choose; other options query), else from the words
 comparison words -> compare; an imperative to draw -> plot; "what is / what does ... mean / explain" with
 no recording -> explain; a question opening with an auxiliary verb -> verify; anything else -> open.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,25 +32,53 @@ QuestionType = Literal["verify", "choose", "query", "compare", "explain", "plot"
 LINK_THRESHOLD = 0.75  # cosine similarity; checked on the tune template families of bench/question_parsing.py
 LINK_KINDS = ("finding", "quantity", "noise")
 
-AUXILIARY = re.compile(r"^\s*(is|are|does|do|did|can|could|has|have|was|were|should|would|will|am|any)\b", re.I)
-COMPARE = re.compile(r"\b(compar\w*|differen\w*|differ|changed?|chang\w+|versus|vs\.?|relative to|than (the )?"
-                     r"(first|second|earlier|later|previous|other)|between the (two|2)|both (ecgs|recordings|tracings))\b",
-                     re.I)
-PLOT = re.compile(r"(?:^|[.?!,;:]\s*|\b(?:please|can you|could you|would you|you|to|and|then)\s+)"
-                  r"(show|draw|plot|render|display|visuali[sz]e)\b(?!\s+(any|signs?|evidence)\b)", re.I)
-EXPLAIN = re.compile(r"^\s*(what('s| is| are| does| do)\b(?!.*\b(my|this|the) (ecg|ekg|recording|tracing|heart)\b)|"
-                     r"explain|define|tell me about|what does .* mean|meaning of)", re.I)
-ORDINALS = {"first": 0, "1st": 0, "earlier": 0, "previous": 0, "older": 0, "baseline": 0,
-            "second": 1, "2nd": 1, "later": 1, "latest": 1, "newer": 1, "follow-up": 1, "followup": 1,
-            "third": 2, "3rd": 2}
-ORDINAL = re.compile(r"\b(first|1st|second|2nd|third|3rd|earlier|previous|older|later|latest|newer|follow-?up)\s+"
-                     r"(ecg|ekg|recording|tracing|one|file|strip)s?\b|\b(ecg|ekg|recording|tracing) (#\s*)?([123])\b",
-                     re.I)
-STOP = set("""a an the is are was were be been this that these those my your our of in on at to for with and or
+AUXILIARY = re.compile(
+    r"^\s*(is|are|does|do|did|can|could|has|have|was|were|should|would|will|am|any)\b", re.I
+)
+COMPARE = re.compile(
+    r"\b(compar\w*|differen\w*|differ|changed?|chang\w+|versus|vs\.?|relative to|than (the )?"
+    r"(first|second|earlier|later|previous|other)|between the (two|2)|both (ecgs|recordings|tracings))\b",
+    re.I,
+)
+PLOT = re.compile(
+    r"(?:^|[.?!,;:]\s*|\b(?:please|can you|could you|would you|you|to|and|then)\s+)"
+    r"(show|draw|plot|render|display|visuali[sz]e)\b(?!\s+(any|signs?|evidence)\b)",
+    re.I,
+)
+EXPLAIN = re.compile(
+    r"^\s*(what('s| is| are| does| do)\b(?!.*\b(my|this|the) (ecg|ekg|recording|tracing|heart)\b)|"
+    r"explain|define|tell me about|what does .* mean|meaning of)",
+    re.I,
+)
+ORDINALS = {
+    "first": 0,
+    "1st": 0,
+    "earlier": 0,
+    "previous": 0,
+    "older": 0,
+    "baseline": 0,
+    "second": 1,
+    "2nd": 1,
+    "later": 1,
+    "latest": 1,
+    "newer": 1,
+    "follow-up": 1,
+    "followup": 1,
+    "third": 2,
+    "3rd": 2,
+}
+ORDINAL = re.compile(
+    r"\b(first|1st|second|2nd|third|3rd|earlier|previous|older|later|latest|newer|follow-?up)\s+"
+    r"(ecg|ekg|recording|tracing|one|file|strip)s?\b|\b(ecg|ekg|recording|tracing) (#\s*)?([123])\b",
+    re.I,
+)
+STOP = set(
+    """a an the is are was were be been this that these those my your our of in on at to for with and or
 not no yes it its from by as do does did can could should would will any some there here what which who how
 when why me i you we they he she please tell show ecg ekg recording tracing heart signal lead leads file
 about have has had than then so if into over under between both each other much many more less very too
-normal abnormal range value values feature features numeric numerical measurement measurements now still""".split())
+normal abnormal range value values feature features numeric numerical measurement measurements now still""".split()
+)
 
 
 class Target(BaseModel):
@@ -65,7 +94,9 @@ class ParsedQuestion(BaseModel):
     type: QuestionType
     targets: list[Target] = Field(default_factory=list)
     leads: list[str] = Field(default_factory=list)
-    recordings: list[int] = Field(default_factory=list, description="0-based ordinals of the recordings named")
+    recordings: list[int] = Field(
+        default_factory=list, description="0-based ordinals of the recordings named"
+    )
     options: list[str] = Field(default_factory=list)
     unmapped: list[str] = Field(default_factory=list, description="content words no target accounts for")
 
@@ -73,8 +104,9 @@ class ParsedQuestion(BaseModel):
         return [t.id for t in self.targets if kinds is None or t.kind in kinds]
 
 
-def parse_question(question: str, options: list[str] | tuple[str, ...] = (), n_recordings: int = 0,
-                   link: bool = True) -> ParsedQuestion:
+def parse_question(
+    question: str, options: list[str] | tuple[str, ...] = (), n_recordings: int = 0, link: bool = True
+) -> ParsedQuestion:
     from cardioagent.tools.vocabulary import vocabulary
 
     voc = vocabulary()
@@ -87,13 +119,22 @@ def parse_question(question: str, options: list[str] | tuple[str, ...] = (), n_r
             targets.append(best)
     recordings = _ordinals(question)
     covered = {w for m in found for w in re.findall(r"[a-z0-9]+", m.text.lower())}
-    unmapped = [w for w in re.findall(r"[a-z][a-z0-9'-]+", question.lower())
-                if w not in STOP and w not in covered and len(w) > 2]
+    unmapped = [
+        w
+        for w in re.findall(r"[a-z][a-z0-9'-]+", question.lower())
+        if w not in STOP and w not in covered and len(w) > 2
+    ]
     if any(t.how == "linked" for t in targets):
         unmapped = []  # the linked entry stands for the words; what it did not cover cannot be told apart
-    return ParsedQuestion(question=question, type=_type(question, list(options), n_recordings, recordings),
-                          targets=targets, leads=leads, recordings=recordings, options=list(options),
-                          unmapped=unmapped)
+    return ParsedQuestion(
+        question=question,
+        type=_type(question, list(options), n_recordings, recordings),
+        targets=targets,
+        leads=leads,
+        recordings=recordings,
+        options=list(options),
+        unmapped=unmapped,
+    )
 
 
 FOLLOW_UP = re.compile(r"\b(that|this|it|those|these|them|same)\b|^\s*(and|what about|how about)\b", re.I)
@@ -170,6 +211,7 @@ def _ordinals(question: str) -> list[int]:
 
 # ----- dense linking ---------------------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=1)
 def _entry_index() -> tuple[list[str], list[str], np.ndarray]:
     """(entry ids, surface texts, unit vectors) of every finding, quantity and noise kind's names."""
@@ -178,8 +220,10 @@ def _entry_index() -> tuple[list[str], list[str], np.ndarray]:
 
     voc = vocabulary()
     ids, texts = [], []
-    entries: list[Entry] = [*voc.quantities.values(),
-                            *(t for t in voc.terms.values() if t.kind in ("finding", "noise"))]
+    entries: list[Entry] = [
+        *voc.quantities.values(),
+        *(t for t in voc.terms.values() if t.kind in ("finding", "noise")),
+    ]
     for e in entries:
         for s in {e.name, *[s for s in e.synonyms if len(s) > 5]}:
             ids.append(e.id)

@@ -5,6 +5,7 @@ Families are split before anything is tuned: TUNE_FAMILIES may be looked at and 
 are only scored (leave-template-family-out). Each family's templates are filled with surface forms of
 vocabulary entries (names, abbreviations, lay words), and a quarter of the questions get one typing slip.
 """
+
 from __future__ import annotations
 
 import random
@@ -13,62 +14,149 @@ from typing import TYPE_CHECKING, NotRequired, TypedDict
 if TYPE_CHECKING:
     from cardioagent.tools.vocabulary import Entry
 
-TUNE_FAMILIES = ("verify_finding", "range", "value", "explain", "plot", "verify_lay", "value_lay", "overview",
-                 "explain_lay", "plot_lay", "compare_tune")
+TUNE_FAMILIES = (
+    "verify_finding",
+    "range",
+    "value",
+    "explain",
+    "plot",
+    "verify_lay",
+    "value_lay",
+    "overview",
+    "explain_lay",
+    "plot_lay",
+    "compare_tune",
+)
 # The first four report families were inspected once (their misses were typing slips, which led to the
 # vocabulary's spelling corrector), so they are development figures now; the "fresh_" families were written
 # after the parser was finished and scored once, unchanged.
 REPORT_FAMILIES = ("direction", "choose", "compare", "noise", "fresh_verify", "fresh_compare", "fresh_noise")
 
-FINDINGS = ["atrial_fibrillation", "sinus_bradycardia", "sinus_tachycardia", "premature_beats",
-            "premature_ventricular_contractions", "premature_atrial_contraction", "1st_degree_av_block",
-            "right_bundle_branch_block", "left_bundle_branch_block", "left_ventricular_hypertrophy",
-            "prolonged_qt_interval", "myocardial_infarction", "atrial_flutter", "sinus_arrhythmia",
-            "left_anterior_fascicular_block", "bradycardia", "tachycardia", "sinus_rhythm"]
+FINDINGS = [
+    "atrial_fibrillation",
+    "sinus_bradycardia",
+    "sinus_tachycardia",
+    "premature_beats",
+    "premature_ventricular_contractions",
+    "premature_atrial_contraction",
+    "1st_degree_av_block",
+    "right_bundle_branch_block",
+    "left_bundle_branch_block",
+    "left_ventricular_hypertrophy",
+    "prolonged_qt_interval",
+    "myocardial_infarction",
+    "atrial_flutter",
+    "sinus_arrhythmia",
+    "left_anterior_fascicular_block",
+    "bradycardia",
+    "tachycardia",
+    "sinus_rhythm",
+]
 QUANTITIES = ["heart_rate", "rr", "pr", "qrs", "qt", "qtc", "p_duration", "qrs_axis", "rmssd", "sdnn"]
 NOISES = ["baseline_drift", "static_noise", "burst_noise", "electrodes_problems"]
 LEADS = ["II", "V1", "aVF", "V5", "aVL", "III"]
-DIRECTIONS = {"heart_rate": ["too fast", "too slow", "high", "low"], "qrs": ["wide", "narrow"],
-              "pr": ["long", "short"], "qt": ["prolonged", "short"], "qtc": ["long", "too long"],
-              "rr": ["long", "short"], "p_duration": ["long", "short"]}
+DIRECTIONS = {
+    "heart_rate": ["too fast", "too slow", "high", "low"],
+    "qrs": ["wide", "narrow"],
+    "pr": ["long", "short"],
+    "qt": ["prolonged", "short"],
+    "qtc": ["long", "too long"],
+    "rr": ["long", "short"],
+    "p_duration": ["long", "short"],
+}
 FAMILIES = {
-    "verify_finding": ["Is there {f}?", "Does this ECG show {f}?", "Any sign of {f} here?", "could this be {f}"],
-    "range": ["Is the {q} within the normal range?", "Is the {q} above the normal range?",
-              "is {q} below the normal range"],
+    "verify_finding": [
+        "Is there {f}?",
+        "Does this ECG show {f}?",
+        "Any sign of {f} here?",
+        "could this be {f}",
+    ],
+    "range": [
+        "Is the {q} within the normal range?",
+        "Is the {q} above the normal range?",
+        "is {q} below the normal range",
+    ],
     "value": ["What is the {q}?", "Tell me the {q}.", "{q}?", "whats the {q} on this one"],
     "explain": ["What does {f} mean?", "Explain {f} to me.", "What is {f}?"],
     "plot": ["Draw lead {lead}.", "Can you plot lead {lead}?", "please show me lead {lead}"],
     "direction": ["Is the {q} {d}?", "Is my {q} {d}?", "would you say the {q} is {d}"],
     "choose": ["Is this {f} or {g}?", "Which is it, {f} or {g}?", "Does the ECG show {f} or {g}?"],
-    "compare": ["How does the {q} of the second ECG compare with the first?",
-                "Did the {q} change between the two recordings?", "Is the {q} different in the later tracing?"],
-    "noise": ["Is there {n} in lead {lead}?", "Is lead {lead} affected by {n}?", "any {n} in {lead}?",
-              "Does the recording have {n}?"],
-    "verify_lay": ["Do I have {f}?", "Am I showing signs of {f}?", "Is {f} present?", "Can you see {f}?",
-                   "is it {f}"],
-    "value_lay": ["How long is the {q}?", "Give me the {q}", "I'd like to know the {q}", "{q} please",
-                  "Measure the {q}."],
-    "overview": ["Analyse this ECG.", "What do you see?", "Anything abnormal here?", "Summarize this recording",
-                 "interpret my ekg"],
+    "compare": [
+        "How does the {q} of the second ECG compare with the first?",
+        "Did the {q} change between the two recordings?",
+        "Is the {q} different in the later tracing?",
+    ],
+    "noise": [
+        "Is there {n} in lead {lead}?",
+        "Is lead {lead} affected by {n}?",
+        "any {n} in {lead}?",
+        "Does the recording have {n}?",
+    ],
+    "verify_lay": [
+        "Do I have {f}?",
+        "Am I showing signs of {f}?",
+        "Is {f} present?",
+        "Can you see {f}?",
+        "is it {f}",
+    ],
+    "value_lay": [
+        "How long is the {q}?",
+        "Give me the {q}",
+        "I'd like to know the {q}",
+        "{q} please",
+        "Measure the {q}.",
+    ],
+    "overview": [
+        "Analyse this ECG.",
+        "What do you see?",
+        "Anything abnormal here?",
+        "Summarize this recording",
+        "interpret my ekg",
+    ],
     "explain_lay": ["Tell me about {f}.", "What causes {f}?", "Define {f}.", "what is meant by {f}"],
-    "plot_lay": ["Display lead {lead}.", "Render the tracing with lead {lead}.", "Visualize lead {lead}.",
-                 "draw me lead {lead}"],
+    "plot_lay": [
+        "Display lead {lead}.",
+        "Render the tracing with lead {lead}.",
+        "Visualize lead {lead}.",
+        "draw me lead {lead}",
+    ],
     "compare_tune": ["Compare the {q} of both ECGs.", "What is the difference in {q} between the two?"],
-    "fresh_verify": ["My doctor mentioned {f} - can you see it on this?", "I'm worried about {f}, is it present?",
-                     "Would you call this {f}?"],
-    "fresh_compare": ["Between the first and the second ECG, what happened to the {q}?",
-                      "Has the {q} gone up or down from ECG 1 to ECG 2?"],
+    "fresh_verify": [
+        "My doctor mentioned {f} - can you see it on this?",
+        "I'm worried about {f}, is it present?",
+        "Would you call this {f}?",
+    ],
+    "fresh_compare": [
+        "Between the first and the second ECG, what happened to the {q}?",
+        "Has the {q} gone up or down from ECG 1 to ECG 2?",
+    ],
     "fresh_noise": ["Is {lead} contaminated with {n}?", "I think lead {lead} has {n}, right?"],
 }
-TYPE = {"verify_finding": "verify", "range": "verify", "value": "open", "explain": "explain", "plot": "plot",
-        "direction": "verify", "choose": "choose", "compare": "compare", "noise": "verify",
-        "verify_lay": "verify", "value_lay": "open", "overview": "open", "explain_lay": "explain",
-        "plot_lay": "plot", "compare_tune": "compare",
-        "fresh_verify": "verify", "fresh_compare": "compare", "fresh_noise": "verify"}
+TYPE = {
+    "verify_finding": "verify",
+    "range": "verify",
+    "value": "open",
+    "explain": "explain",
+    "plot": "plot",
+    "direction": "verify",
+    "choose": "choose",
+    "compare": "compare",
+    "noise": "verify",
+    "verify_lay": "verify",
+    "value_lay": "open",
+    "overview": "open",
+    "explain_lay": "explain",
+    "plot_lay": "plot",
+    "compare_tune": "compare",
+    "fresh_verify": "verify",
+    "fresh_compare": "compare",
+    "fresh_noise": "verify",
+}
 
 
 class Phrasing(TypedDict):
     """One generated question and what reading it should give."""
+
     family: str
     type: str
     targets: list[str]
@@ -93,7 +181,7 @@ def typo(text: str, rng: random.Random) -> str:
     i = rng.choice(idx)
     w = words[i]
     j = rng.randrange(1, len(w) - 2)
-    words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2:]
+    words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
     return " ".join(words)
 
 
@@ -113,8 +201,15 @@ def generate(seed: int = 0, per_template: int = 12) -> list[Phrasing]:
     for family, templates in FAMILIES.items():
         for template in templates:
             for _ in range(per_template):
-                item: Phrasing = {"family": family, "type": TYPE[family], "targets": [], "leads": [],
-                                  "n_recordings": 1, "options": [], "question": ""}
+                item: Phrasing = {
+                    "family": family,
+                    "type": TYPE[family],
+                    "targets": [],
+                    "leads": [],
+                    "n_recordings": 1,
+                    "options": [],
+                    "question": "",
+                }
                 f, g = rng.sample(FINDINGS, 2)
                 q = rng.choice(list(DIRECTIONS) if family == "direction" else QUANTITIES)
                 n = rng.choice(NOISES)
@@ -123,7 +218,9 @@ def generate(seed: int = 0, per_template: int = 12) -> list[Phrasing]:
                 sg = rng.choice(forms(g))
                 sq = rng.choice(forms(q))
                 sn = rng.choice(forms(n))
-                text = template.format(f=sf, g=sg, q=sq, n=sn, lead=lead, d=rng.choice(DIRECTIONS.get(q, ["high"])))
+                text = template.format(
+                    f=sf, g=sg, q=sq, n=sn, lead=lead, d=rng.choice(DIRECTIONS.get(q, ["high"]))
+                )
                 if "{f}" in template:
                     item["targets"].append(f)
                 if "{g}" in template:
@@ -147,5 +244,3 @@ def generate(seed: int = 0, per_template: int = 12) -> list[Phrasing]:
                 item["question"] = text
                 out.append(item)
     return out
-
-

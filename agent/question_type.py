@@ -5,11 +5,13 @@ The question's vocabulary targets are masked first ("Do I have AFib?" -> "Do I h
 model learns the shape of the request, not the findings of its training phrasings; the embedding is the
 local all-MiniLM-L6-v2 one; the classifier a multinomial logistic regression, whose weights ship as JSON
 (``question_type_model.json``, a few hundred kB) and run with numpy. It is trained by
-``cardioagent train parser`` (``agent.training.question_type``) on the tune template families of ``bench/question_parsing.py`` and kept only
-where leave-one-family-out cross-validation shows it beats the word rules of ``agent.question`` (the
+``cardioagent train parser`` (``agent.training.question_type``) on the tune template families of
+``bench/question_parsing.py`` and kept only where leave-one-family-out cross-validation shows it beats
+the word rules of ``agent.question`` (the
 training report, ``question_type_report.json``, holds both figures). Its probability is calibrated in that
 cross-validation; below ``MIN_PROBABILITY`` the word rules decide.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +33,7 @@ def masked(question: str) -> str:
     voc = vocabulary()
     text = voc.spell(question)
     for m in sorted(voc.find(text, spell=False), key=lambda m: -m.start):
-        text = text[:m.start] + m.kind.upper() + text[m.end:]
+        text = text[: m.start] + m.kind.upper() + text[m.end :]
     return text
 
 

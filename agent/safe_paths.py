@@ -5,6 +5,7 @@ a folder name for the thread's figures), and its ``files`` are opened. ``safe_na
 name; ``check_inside`` refuses a file that does not resolve inside the folders the person running the
 evaluation allowed: the benchmark's own folder, the folder the command runs in, and ``--data-root``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,5 +59,7 @@ def check_inside(files: list[Path], benchmark: Path, data_root: Path | None) -> 
     if not bad:
         return None
     where = " or ".join(str(r) for r in roots if r is not None)
-    return (f"refused: {', '.join(f.name for f in bad)} lie(s) outside the benchmark's data root ({where}); "
-            "pass --data-root FOLDER to allow the folder that holds them")
+    return (
+        f"refused: {', '.join(f.name for f in bad)} lie(s) outside the benchmark's data root ({where}); "
+        "pass --data-root FOLDER to allow the folder that holds them"
+    )

@@ -3,6 +3,7 @@
 The emergency check runs on the user's words before anything else in the graph, with no model in the
 loop: a lexicon is predictable, and a missed "crushing chest pain" costs far more than a false alarm.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,16 +22,21 @@ EMERGENCY_ADVICE = (
 
 # Each pattern names a symptom group so the answer (and the trace) can say what triggered the advice.
 _EMERGENCY_PATTERNS: dict[str, str] = {
-    "chest pain": r"\b(chest|heart)\s*(pain|pains|ache|aching|pressure|tightness|tight|discomfort|hurts?|hurting|squeez\w*|crush\w*)"
+    "chest pain": r"\b(chest|heart)\s*"
+    r"(pain|pains|ache|aching|pressure|tightness|tight|discomfort|hurts?|hurting|squeez\w*|crush\w*)"
     r"|\b(pain|pressure|tightness|squeezing|crushing)\s+(in|on|across)\s+(my\s+|the\s+)?chest"
     r"|\bchest\s+(feels|is|gets|felt)\s+(tight|heavy|crushed|squeezed)"
     r"|\bangina\b|\bheart attack\b",
-    "fainting": r"\b(faint(ed|ing)?|pass(ed|ing)? out|blacked? out|black(ed)? out|syncope|collaps(e|ed|ing)|lost consciousness|loss of consciousness|unconscious)\b",
+    "fainting": r"\b(faint(ed|ing)?|pass(ed|ing)? out|blacked? out|black(ed)? out|syncope|collaps(e|ed|ing)"
+    r"|lost consciousness|loss of consciousness|unconscious)\b",
     "severe breathlessness": r"\b(can'?t|cannot|can not|unable to|struggling to|hard to|difficult(y)? to)\s+breathe?\b"
     r"|\b(severe|extreme|sudden)\s+(shortness of breath|breathlessness|dyspn\w+)|\bgasping\b|\bchoking\b",
-    "stroke signs": r"\b(face\b[^.]{0,15}\bdroop\w*|slurred speech|speech is slurred|arm weakness|one side (of my body )?(is )?(numb|weak)|stroke)\b",
+    "stroke signs": r"\b(face\b[^.]{0,15}\bdroop\w*|slurred speech|speech is slurred|arm weakness"
+    r"|one side (of my body )?(is )?(numb|weak)|stroke)\b",
     "pain spreading to arm or jaw": r"\bpain\b[^.]{0,40}\b(left arm|arm|jaw|neck|back)\b",
-    "very fast or very slow heartbeat with symptoms": r"\b(heart|pulse)\b[^.]{0,30}\b(racing|pounding|won'?t slow|very (fast|slow))\b[^.]{0,60}\b(dizz\w*|faint\w*|short of breath|chest)",
+    "very fast or very slow heartbeat with symptoms": r"\b(heart|pulse)\b[^.]{0,30}"
+    r"\b(racing|pounding|won'?t slow|very (fast|slow))\b[^.]{0,60}"
+    r"\b(dizz\w*|faint\w*|short of breath|chest)",
     "cardiac arrest": r"\b(no pulse|not breathing|cardiac arrest|unresponsive)\b",
     "severe dizziness": r"\b(severe|sudden)\s+(dizziness|lightheadedness|light-headedness)\b",
 }

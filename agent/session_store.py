@@ -10,6 +10,7 @@ half-written record and nothing already stored is overwritten. Before the rename
 to the record's id. On every load from disk the files are hashed again: a folder whose files no longer give
 its id (edited, replaced, half-restored from a backup) is refused, never read as some other recording.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ class StoredRecordingMismatch(InputError):
 def _check_id(recording_id: str) -> str:
     if not isinstance(recording_id, str) or not RECORDING_ID.match(recording_id):
         raise InputError(
-            str(recording_id)[:40], "this is not a recording id", "an id returned by an upload (16 hex digits)"
+            str(recording_id)[:40],
+            "this is not a recording id",
+            "an id returned by an upload (16 hex digits)",
         )
     return recording_id
 
@@ -57,6 +60,7 @@ class RecordingStore:
         uploads = [Path(p) for p in paths]
         loaded: list[tuple[Recording, Path]] = []
         with tempfile.TemporaryDirectory(prefix=".incoming-", dir=self.root) as tmp:
+
             def keep(rec: Recording, files: list[tuple[str, Path]]) -> None:
                 # Called while the loader's unpacked files still exist: copy them into a folder of ours.
                 staged = self._stage(rec, files, Path(tmp), sampling_rate_hz)
@@ -68,21 +72,28 @@ class RecordingStore:
                 self._remember(rec)
         return [rec for rec, _ in loaded]
 
-    def _stage(self, rec: Recording, files: list[tuple[str, Path]], tmp: Path,
-               sampling_rate_hz: float | None) -> Path:
+    def _stage(
+        self, rec: Recording, files: list[tuple[str, Path]], tmp: Path, sampling_rate_hz: float | None
+    ) -> Path:
         _check_id(rec.id)
         staging = Path(tempfile.mkdtemp(prefix=f"{rec.id}-", dir=tmp))
         for name, src in files:
             # The loader's names are safe base names; check again, and never write through an existing name.
             if not is_safe_name(name) or name == META or (staging / name).exists():
-                raise InputError(rec.name, f"its file name {name!r} cannot be stored", "plain, distinct file names")
+                raise InputError(
+                    rec.name, f"its file name {name!r} cannot be stored", "plain, distinct file names"
+                )
             with open(src, "rb") as fin, open(staging / name, "xb") as fout:
                 shutil.copyfileobj(fin, fout)
         stored = [SourceFile(path=staging / name, name=name, label=name) for name, _ in files]
         if content_id(stored) != rec.id:
             raise InputError(rec.name, "its files changed while they were being stored", "upload it again")
-        meta = {"name": rec.name, "sampling_rate_hz": sampling_rate_hz,
-                "files": [name for name, _ in files], "summary": rec.summary().model_dump(mode="json")}
+        meta = {
+            "name": rec.name,
+            "sampling_rate_hz": sampling_rate_hz,
+            "files": [name for name, _ in files],
+            "summary": rec.summary().model_dump(mode="json"),
+        }
         (staging / META).write_text(json.dumps(meta, indent=1))
         return staging
 

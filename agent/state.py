@@ -4,6 +4,7 @@
 about the current turn and is reset when a turn starts, except ``recordings`` (every recording the thread
 has seen) and ``focus`` (the recordings the latest questions are about, so "and the HRV?" needs no re-upload).
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -12,7 +13,9 @@ from langgraph.graph import MessagesState
 from pydantic import BaseModel, Field
 
 
-def merge_recordings(old: list[dict[str, Any]] | None, new: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+def merge_recordings(
+    old: list[dict[str, Any]] | None, new: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
     seen = {r["id"] for r in old or []}
     return list(old or []) + [r for r in new or [] if r["id"] not in seen]
 

@@ -11,6 +11,7 @@ The lock is ``fcntl.flock`` (POSIX); it is released by the kernel if the process
 leaves a conversation locked. Where ``fcntl`` is missing (Windows) only threads of one process are
 serialized.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -13,6 +13,7 @@ written by whoever made the file. Three places must keep such text inert:
 
 Control characters (ANSI escapes included) are removed everywhere, so a file name cannot repaint a terminal.
 """
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@
 Writes bench/results/agent_latency.json. Uses a fresh CARDIOAGENT_HOME under /tmp unless --home is given, so
 the cold figure includes building the knowledge store and converting the embedded model once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,11 @@ def main() -> int:
     p.add_argument("--record", default=str(REPO / "tests" / "data" / "E07500.hea"))
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--home", default=None)
-    p.add_argument("--llm-summary", action="store_true",
-                   help="also let the embedded model write its plain-words paragraph (off by default for it)")
+    p.add_argument(
+        "--llm-summary",
+        action="store_true",
+        help="also let the embedded model write its plain-words paragraph (off by default for it)",
+    )
     p.add_argument("--question", default="What is the heart rate and is the rhythm regular?")
     args = p.parse_args()
 
@@ -34,7 +38,12 @@ def main() -> int:
 
     home = Path(args.home or tempfile.mkdtemp(prefix="cardioagent-bench-"))
     record = Path(args.record)
-    files = [str(record), str(record.with_suffix(".mat") if record.with_suffix(".mat").exists() else record.with_suffix(".dat"))]
+    files = [
+        str(record),
+        str(
+            record.with_suffix(".mat") if record.with_suffix(".mat").exists() else record.with_suffix(".dat")
+        ),
+    ]
     t0 = time.perf_counter()
     assistant = Assistant("embedded", AgentSettings(home=home, llm_summary=args.llm_summary))
     warm_up_s = assistant.warm_up()
@@ -47,11 +56,16 @@ def main() -> int:
         warm.append(time.perf_counter() - t)
     tool_s = {s.tool: round(s.seconds, 3) for s in answer.trace}
     result = {
-        "record": record.name, "question": args.question, "llm_summary": args.llm_summary,
-        "cold_start_s": round(cold_s, 2), "model_and_store_warm_up_s": round(warm_up_s, 2),
+        "record": record.name,
+        "question": args.question,
+        "llm_summary": args.llm_summary,
+        "cold_start_s": round(cold_s, 2),
+        "model_and_store_warm_up_s": round(warm_up_s, 2),
         "first_answer_total_s": first.timings.get("total_s"),
-        "warm_p50_s": round(statistics.median(warm), 3), "warm_p95_s": round(sorted(warm)[int(0.95 * (len(warm) - 1))], 3),
-        "warm_runs_s": [round(w, 3) for w in warm], "tool_seconds_last_run": tool_s,
+        "warm_p50_s": round(statistics.median(warm), 3),
+        "warm_p95_s": round(sorted(warm)[int(0.95 * (len(warm) - 1))], 3),
+        "warm_runs_s": [round(w, 3) for w in warm],
+        "tool_seconds_last_run": tool_s,
     }
     print(f"{'metric':32s} value")
     for k in ("cold_start_s", "model_and_store_warm_up_s", "warm_p50_s", "warm_p95_s"):

@@ -20,6 +20,7 @@ each worker (from the rows' ``worker_rss_mb``; for one
 process, the command itself). The load average before and after each run is recorded: on a shared machine
 the figures are only as quiet as the machine. Writes bench/results/batch_throughput.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,17 +57,26 @@ def run_command(argv: list[str], env: dict[str, str], timeout: float) -> dict:
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-    return {"argv": argv, "returncode": proc.returncode, "wall_s": round(wall, 2),
-            "command_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-            "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
-            "stdout_tail": stdout[-600:], "stderr_tail": stderr[-600:] if proc.returncode else ""}
+    return {
+        "argv": argv,
+        "returncode": proc.returncode,
+        "wall_s": round(wall, 2),
+        "command_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "stdout_tail": stdout[-600:],
+        "stderr_tail": stderr[-600:] if proc.returncode else "",
+    }
 
 
 def rates(n: int, wall_s: float, finished: list[datetime]) -> dict:
     finished = sorted(finished)
     span = (finished[-1] - finished[0]).total_seconds() if len(finished) > 1 else 0.0
-    return {"items": n, "items_per_s_end_to_end": round(n / wall_s, 3) if wall_s else None,
-            "items_per_s_steady": round((len(finished) - 1) / span, 3) if span > 0 else None}
+    return {
+        "items": n,
+        "items_per_s_end_to_end": round(n / wall_s, 3) if wall_s else None,
+        "items_per_s_steady": round((len(finished) - 1) / span, 3) if span > 0 else None,
+    }
 
 
 def per_worker_rss(rows: list[dict]) -> dict[str, float]:
@@ -80,9 +90,11 @@ def per_worker_rss(rows: list[dict]) -> dict[str, float]:
 def bench_batch(data: Path, records: int | None, workers: int, work: Path, env: dict) -> list[dict]:
     import pyarrow.parquet as pq
 
-    configs = [("one process", ["--engine", "local", "--workers", "1"]),
-               ("local", ["--engine", "local", "--workers", str(workers)]),
-               ("ray", ["--engine", "ray", "--workers", str(workers)])]
+    configs = [
+        ("one process", ["--engine", "local", "--workers", "1"]),
+        ("local", ["--engine", "local", "--workers", str(workers)]),
+        ("ray", ["--engine", "ray", "--workers", str(workers)]),
+    ]
     out = []
     for label, extra in configs:
         dest = work / f"batch-{label.replace(' ', '_')}"
@@ -91,39 +103,68 @@ def bench_batch(data: Path, records: int | None, workers: int, work: Path, env: 
             argv += ["--limit", str(records)]
         print(f"batch [{label}] ...", file=sys.stderr, flush=True)
         res = run_command(argv, env, timeout=3600)
-        rows = pq.read_table(dest / "results.parquet").to_pylist() if (dest / "results.parquet").is_file() else []
+        rows = (
+            pq.read_table(dest / "results.parquet").to_pylist()
+            if (dest / "results.parquet").is_file()
+            else []
+        )
         stamps = [datetime.fromisoformat(r["finished_at"]) for r in rows if r.get("finished_at")]
-        out.append({"engine": label, **res, **rates(len(rows), res["wall_s"], stamps),
-                    "errors": sum(r["status"] != "ok" for r in rows),
-                    "mean_item_s_in_worker": mean([r.get("seconds") for r in rows]),
-                    "mean_cpu_s_per_item": mean([r.get("cpu_s") for r in rows]),
-                    "peak_rss_mb_per_worker": per_worker_rss(rows)})
+        out.append(
+            {
+                "engine": label,
+                **res,
+                **rates(len(rows), res["wall_s"], stamps),
+                "errors": sum(r["status"] != "ok" for r in rows),
+                "mean_item_s_in_worker": mean([r.get("seconds") for r in rows]),
+                "mean_cpu_s_per_item": mean([r.get("cpu_s") for r in rows]),
+                "peak_rss_mb_per_worker": per_worker_rss(rows),
+            }
+        )
     return out
 
 
 def bench_eval(data: Path, questions: int, workers: int, work: Path, env: dict) -> list[dict]:
     bench = data.parent / "ecgqa_format_sample" / "ptbxl_1_250_template.json"
-    configs = [("one process", ["--engine", "thread", "--workers", "1"]),
-               ("local", ["--engine", "local", "--workers", str(workers)]),
-               ("ray", ["--engine", "ray", "--workers", str(workers)])]
+    configs = [
+        ("one process", ["--engine", "thread", "--workers", "1"]),
+        ("local", ["--engine", "local", "--workers", str(workers)]),
+        ("ray", ["--engine", "ray", "--workers", str(workers)]),
+    ]
     out = []
     for label, extra in configs:
         dest = work / f"eval-{label.replace(' ', '_')}"
-        argv = ["eval", str(bench), "--data-root", str(data), "--limit", str(questions), "--out", str(dest),
-                "--no-llm", "--no-progress", *extra]
+        argv = [
+            "eval",
+            str(bench),
+            "--data-root",
+            str(data),
+            "--limit",
+            str(questions),
+            "--out",
+            str(dest),
+            "--no-llm",
+            "--no-progress",
+            *extra,
+        ]
         print(f"eval [{label}] ...", file=sys.stderr, flush=True)
         res = run_command(argv, env, timeout=3600)
         trace = dest / "trace.jsonl"
         rows = [json.loads(line) for line in trace.read_text().splitlines()] if trace.is_file() else []
         stamps = [datetime.fromisoformat(r["finished_at"]) for r in rows if r.get("finished_at")]
-        out.append({"engine": label, **res, **rates(len(rows), res["wall_s"], stamps),
-                    "correct": sum(bool(r["correct"]) for r in rows),
-                    "errors": sum(r["status"] == "error" for r in rows),
-                    "mean_latency_s": round(sum(r["latency_s"] for r in rows) / len(rows), 3) if rows else None,
-                    "mean_latency_s_by_type": by_type(rows),
-                    "mean_cpu_s_per_item": mean([r.get("worker_cpu_s") for r in rows]),  # local and ray rows only
-                    "peak_rss_mb_per_worker": per_worker_rss(rows),
-                    "finished_at_resolution_s": 1})
+        out.append(
+            {
+                "engine": label,
+                **res,
+                **rates(len(rows), res["wall_s"], stamps),
+                "correct": sum(bool(r["correct"]) for r in rows),
+                "errors": sum(r["status"] == "error" for r in rows),
+                "mean_latency_s": round(sum(r["latency_s"] for r in rows) / len(rows), 3) if rows else None,
+                "mean_latency_s_by_type": by_type(rows),
+                "mean_cpu_s_per_item": mean([r.get("worker_cpu_s") for r in rows]),  # local and ray rows only
+                "peak_rss_mb_per_worker": per_worker_rss(rows),
+                "finished_at_resolution_s": 1,
+            }
+        )
     return out
 
 
@@ -144,8 +185,9 @@ def speedups(runs: list[dict]) -> None:
     base = runs[0]
     for r in runs:
         for k in ("items_per_s_steady", "items_per_s_end_to_end"):
-            r[f"speedup_{k.removeprefix('items_per_s_')}"] = (round(r[k] / base[k], 2) if r.get(k) and base.get(k)
-                                                              else None)
+            r[f"speedup_{k.removeprefix('items_per_s_')}"] = (
+                round(r[k] / base[k], 2) if r.get(k) and base.get(k) else None
+            )
 
 
 def verdict(runs: list[dict]) -> dict:
@@ -156,18 +198,29 @@ def verdict(runs: list[dict]) -> dict:
         return {"met": False, "why": "a run produced no rate"}
     gap = abs(loc - ray) / max(loc, ray)
     ok = gap <= 0.15 and by["local"]["speedup_steady"] >= 1.7 and by["ray"]["speedup_steady"] >= 1.7
-    return {"met": ok, "engine_gap": round(gap, 3), "local_speedup": by["local"]["speedup_steady"],
-            "ray_speedup": by["ray"]["speedup_steady"]}
+    return {
+        "met": ok,
+        "engine_gap": round(gap, 3),
+        "local_speedup": by["local"]["speedup_steady"],
+        "ray_speedup": by["ray"]["speedup_steady"],
+    }
 
 
 def table(title: str, runs: list[dict], unit: str) -> str:
-    head = (f"{'engine':12s} {'n':>4s} {'wall s':>8s} {unit + '/s e2e':>12s} {unit + '/s steady':>14s} "
-            f"{'x steady':>8s}  peak RSS per worker (MB; one process: the command)")
+    head = (
+        f"{'engine':12s} {'n':>4s} {'wall s':>8s} {unit + '/s e2e':>12s} {unit + '/s steady':>14s} "
+        f"{'x steady':>8s}  peak RSS per worker (MB; one process: the command)"
+    )
     lines = [title, head]
     for r in runs:
-        rss = ", ".join(f"{v:.0f}" for v in r["peak_rss_mb_per_worker"].values()) or f"{r['command_peak_rss_mb']:.0f}"
-        lines.append(f"{r['engine']:12s} {r['items']:4d} {r['wall_s']:8.1f} {r['items_per_s_end_to_end'] or 0:12.3f} "
-                     f"{r['items_per_s_steady'] or 0:14.3f} {r.get('speedup_steady') or 0:8.2f}  {rss}")
+        rss = (
+            ", ".join(f"{v:.0f}" for v in r["peak_rss_mb_per_worker"].values())
+            or f"{r['command_peak_rss_mb']:.0f}"
+        )
+        lines.append(
+            f"{r['engine']:12s} {r['items']:4d} {r['wall_s']:8.1f} {r['items_per_s_end_to_end'] or 0:12.3f} "
+            f"{r['items_per_s_steady'] or 0:14.3f} {r.get('speedup_steady') or 0:8.2f}  {rss}"
+        )
     return "\n".join(lines)
 
 
@@ -176,9 +229,13 @@ def main() -> int:
     p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "ptbxl_1_250")
     p.add_argument("--records", type=int, default=None, help="only the first N records (default: all 250)")
     p.add_argument("--questions", type=int, default=24, help="ECG-QA questions for eval (the first N)")
-    p.add_argument("--workers", type=int, default=None, help="workers of the local and Ray engines (default: cores)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="workers of the local and Ray engines (default: cores)"
+    )
     p.add_argument("--skip-eval", action="store_true")
-    p.add_argument("--home", type=Path, default=None, help="CARDIOAGENT_HOME (default: a fresh one, kb built first)")
+    p.add_argument(
+        "--home", type=Path, default=None, help="CARDIOAGENT_HOME (default: a fresh one, kb built first)"
+    )
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args()
     if not (args.data / "records500").is_dir():
@@ -191,23 +248,36 @@ def main() -> int:
     home = args.home or work / "home"
     env = {**os.environ, "CARDIOAGENT_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     try:
-        result: dict = {"machine": {"cores": available_cores(), "platform": platform.platform(),
-                                    "python": platform.python_version()},
-                        "workers": workers, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        "load_average_start": [round(x, 2) for x in os.getloadavg()]}
+        result: dict = {
+            "machine": {
+                "cores": available_cores(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+            },
+            "workers": workers,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        }
         batch = bench_batch(args.data, args.records, workers, work, env)
         speedups(batch)
         n = args.records or "all"
-        result["batch"] = {"input": f"{args.data.name}/records500 ({n} records)",
-                           "runs": batch, "acceptance": verdict(batch)}
+        result["batch"] = {
+            "input": f"{args.data.name}/records500 ({n} records)",
+            "runs": batch,
+            "acceptance": verdict(batch),
+        }
         print(table("batch (records)", batch, "rec"))
         if not args.skip_eval:
             kb = run_command(["kb", "build"], env, timeout=1800)  # once, before timing: a shared store
             result["kb_build_s"] = kb["wall_s"]
             ev = bench_eval(args.data, args.questions, workers, work, env)
             speedups(ev)
-            result["eval"] = {"input": f"first {args.questions} questions of ecgqa_format_sample/"
-                              "ptbxl_1_250_template.json, --no-llm", "runs": ev, "acceptance": verdict(ev)}
+            result["eval"] = {
+                "input": f"first {args.questions} questions of ecgqa_format_sample/"
+                "ptbxl_1_250_template.json, --no-llm",
+                "runs": ev,
+                "acceptance": verdict(ev),
+            }
             print(table("eval (questions)", ev, "q"))
         result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ of agreement (mean +- 1.96 SD; given for n >= 3 only). Nothing was tuned on thes
 evaluation figures only. The device's own values are estimates by other algorithms, not ground truth.
 Writes ``bench/results/device_agreement.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,14 +30,24 @@ OUT = REPO / "bench" / "results" / "device_agreement.json"
 # same recording as Example aECG.xml: left out so it is not counted three times
 DUPLICATES = {"Example.dcm", "Example.scp"}
 # device quantity -> row of the table; a device QTc of unstated formula counts as Bazett (what carts print)
-ROW = {"heart_rate": "heart rate (bpm)", "pr": "PR (ms)", "qrs": "QRS (ms)", "qt": "QT (ms)",
-       "qtc": "QTc Bazett (ms)", "qtc_bazett": "QTc Bazett (ms)", "qtc_fridericia": "QTc Fridericia (ms)",
-       "qrs_axis": "QRS axis (deg)"}
+ROW = {
+    "heart_rate": "heart rate (bpm)",
+    "pr": "PR (ms)",
+    "qrs": "QRS (ms)",
+    "qt": "QT (ms)",
+    "qtc": "QTc Bazett (ms)",
+    "qtc_bazett": "QTc Bazett (ms)",
+    "qtc_fridericia": "QTc Fridericia (ms)",
+    "qrs_axis": "QRS axis (deg)",
+}
 
 
 def files() -> list[Path]:
-    out = sorted(p for p in FORMATS.iterdir() if p.suffix.lower() in (".dcm", ".xml", ".scp", ".csv")
-                 and p.name not in DUPLICATES)
+    out = sorted(
+        p
+        for p in FORMATS.iterdir()
+        if p.suffix.lower() in (".dcm", ".xml", ".scp", ".csv") and p.name not in DUPLICATES
+    )
     if SHARED.is_dir():
         out += sorted((SHARED / "ge_muse_xml").glob("*.xml"))
     return out
@@ -47,8 +58,13 @@ def limits_of_agreement(diffs: list[float]) -> dict:
     mean = statistics.fmean(diffs) if diffs else None
     sd = statistics.stdev(diffs) if n >= 2 else None
     ok = n >= 3 and sd is not None
-    return {"n": n, "mean_diff": None if mean is None else round(mean, 1), "sd": None if sd is None else round(sd, 1),
-            "loa_low": round(mean - 1.96 * sd, 1) if ok else None, "loa_high": round(mean + 1.96 * sd, 1) if ok else None}
+    return {
+        "n": n,
+        "mean_diff": None if mean is None else round(mean, 1),
+        "sd": None if sd is None else round(sd, 1),
+        "loa_low": round(mean - 1.96 * sd, 1) if ok else None,
+        "loa_high": round(mean + 1.96 * sd, 1) if ok else None,
+    }
 
 
 def main() -> int:
@@ -73,16 +89,27 @@ def main() -> int:
         for c in rows:
             if c.quantity not in ROW:
                 continue
-            entry["values"].append({"quantity": ROW[c.quantity], "device": c.device_value, "measured": c.measured_value,
-                                    "measured_quality": c.measured_quality})
+            entry["values"].append(
+                {
+                    "quantity": ROW[c.quantity],
+                    "device": c.device_value,
+                    "measured": c.measured_value,
+                    "measured_quality": c.measured_quality,
+                }
+            )
             if c.measured_value is not None:
                 pairs.setdefault(ROW[c.quantity], []).append(
-                    {"file": path.name, "device": c.device_value, "measured": c.measured_value})
+                    {"file": path.name, "device": c.device_value, "measured": c.measured_value}
+                )
         per_file.append(entry)
-    table = {q: {**limits_of_agreement([p["measured"] - p["device"] for p in ps]), "pairs": ps}
-             for q, ps in pairs.items()}
+    table = {
+        q: {**limits_of_agreement([p["measured"] - p["device"] for p in ps]), "pairs": ps}
+        for q, ps in pairs.items()
+    }
     order = list(dict.fromkeys(ROW.values()))
-    print(f"{'quantity':22s} {'n':>3s} {'mean diff':>10s} {'SD':>7s} {'95% LoA':>18s}   (cardioagent - device)")
+    print(
+        f"{'quantity':22s} {'n':>3s} {'mean diff':>10s} {'SD':>7s} {'95% LoA':>18s}   (cardioagent - device)"
+    )
     for q in sorted(table, key=order.index):
         t = table[q]
         loa = f"{t['loa_low']:+.1f} .. {t['loa_high']:+.1f}" if t["loa_low"] is not None else "n < 3"
@@ -93,14 +120,25 @@ def main() -> int:
         if "skipped" in f:
             print(f"  {f['file']}: skipped ({f['skipped']})")
             continue
-        vals = "; ".join(f"{v['quantity'].split(' (')[0]} {v['device']:g}->"
-                         + ("-" if v["measured"] is None else f"{v['measured']:.0f}") for v in f["values"])
+        vals = "; ".join(
+            f"{v['quantity'].split(' (')[0]} {v['device']:g}->"
+            + ("-" if v["measured"] is None else f"{v['measured']:.0f}")
+            for v in f["values"]
+        )
         print(f"  {f['file']} [{f['device']}]: {vals}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                               "note": "difference = cardioagent - device; evaluation only, nothing tuned on these "
-                                       "files; device values are other algorithms' estimates, not ground truth",
-                               "quantities": table, "files": per_file}, indent=1))
+    OUT.write_text(
+        json.dumps(
+            {
+                "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "note": "difference = cardioagent - device; evaluation only, nothing tuned on these "
+                "files; device values are other algorithms' estimates, not ground truth",
+                "quantities": table,
+                "files": per_file,
+            },
+            indent=1,
+        )
+    )
     print(f"\nwrote {OUT.relative_to(REPO)}")
     return 0
 

@@ -8,6 +8,7 @@ There is no interval reference for these records; the check is physiological pla
 the QTc of the record labelled "prolonged QT" (LQT in labels.csv) compares with the others. Prints a
 table and writes bench/results/ecg_intervals.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     intervals(warm.model_copy(update={"signal": warm.signal * 1.0001, "id": "warm-up"}))
 
     rows = []
-    print(f"{'record':8s} {'dx':24s} {'HR':>5s} {'rhythm':22s} {'PR':>4s} {'QRS':>4s} {'QT':>4s} {'QTcB':>5s} {'QTcF':>5s} {'leads':>5s} {'s':>5s}")
+    print(
+        f"{'record':8s} {'dx':24s} {'HR':>5s} {'rhythm':22s} {'PR':>4s} {'QRS':>4s} {'QT':>4s} "
+        f"{'QTcB':>5s} {'QTcF':>5s} {'leads':>5s} {'s':>5s}"
+    )
     for lab in labels:
         rec = load_recording(args.data / f"{lab['record']}.hea")
         t0 = time.perf_counter()
@@ -62,10 +66,16 @@ def main(argv: list[str] | None = None) -> int:
             "dx": lab["dx_abbrev"],
             "heart_rate_bpm": hr.heart_rate.value,
             "rhythm": rh.statement,
-            "pr_ms": iv.pr.value, "qrs_ms": iv.qrs.value, "qt_ms": iv.qt.value,
-            "qtc_bazett_ms": iv.qtc_bazett.value, "qtc_fridericia_ms": iv.qtc_fridericia.value,
-            "leads_reported": len(iv.leads), "leads_measured": len(measured),
-            "unmeasured": [f"{lead.lead}: {lead.reason}" for lead in iv.leads if lead.quality.value == "unusable"],
+            "pr_ms": iv.pr.value,
+            "qrs_ms": iv.qrs.value,
+            "qt_ms": iv.qt.value,
+            "qtc_bazett_ms": iv.qtc_bazett.value,
+            "qtc_fridericia_ms": iv.qtc_fridericia.value,
+            "leads_reported": len(iv.leads),
+            "leads_measured": len(measured),
+            "unmeasured": [
+                f"{lead.lead}: {lead.reason}" for lead in iv.leads if lead.quality.value == "unusable"
+            ],
             "hrv_rmssd_ms": hv.rmssd.value,
             "full_analysis_s": round(elapsed, 3),
         }
@@ -74,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         def f(v):
             return "-" if v is None else f"{v:.0f}"
 
-        print(f"{row['record']:8s} {row['dx'][:24]:24s} {f(row['heart_rate_bpm']):>5s} {row['rhythm']:22s} "
-              f"{f(row['pr_ms']):>4s} {f(row['qrs_ms']):>4s} {f(row['qt_ms']):>4s} {f(row['qtc_bazett_ms']):>5s} "
-              f"{f(row['qtc_fridericia_ms']):>5s} {row['leads_measured']:>2d}/{row['leads_reported']:<2d} {elapsed:5.2f}")
+        print(
+            f"{row['record']:8s} {row['dx'][:24]:24s} {f(row['heart_rate_bpm']):>5s} {row['rhythm']:22s} "
+            f"{f(row['pr_ms']):>4s} {f(row['qrs_ms']):>4s} {f(row['qt_ms']):>4s} {f(row['qtc_bazett_ms']):>5s} "
+            f"{f(row['qtc_fridericia_ms']):>5s} {row['leads_measured']:>2d}/{row['leads_reported']:<2d} {elapsed:5.2f}"
+        )
 
     def med(key):
         vals = [r[key] for r in rows if r[key] is not None]
@@ -88,33 +100,61 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "n_records": len(rows),
         "all_records_report_12_leads": all(r["leads_reported"] == 12 for r in rows),
-        "median_pr_ms": med("pr_ms"), "median_qrs_ms": med("qrs_ms"), "median_qt_ms": med("qt_ms"),
-        "median_qtc_bazett_ms": med("qtc_bazett_ms"), "median_qtc_fridericia_ms": med("qtc_fridericia_ms"),
-        "lqt_records": [{"record": r["record"], "qtc_bazett_ms": r["qtc_bazett_ms"],
-                         "qtc_fridericia_ms": r["qtc_fridericia_ms"],
-                         "rank_by_qtc_fridericia": rank.index(r) + 1} for r in lqt],
-        "median_qtc_fridericia_other_records_ms": statistics.median(r["qtc_fridericia_ms"] for r in others) if others else None,
+        "median_pr_ms": med("pr_ms"),
+        "median_qrs_ms": med("qrs_ms"),
+        "median_qt_ms": med("qt_ms"),
+        "median_qtc_bazett_ms": med("qtc_bazett_ms"),
+        "median_qtc_fridericia_ms": med("qtc_fridericia_ms"),
+        "lqt_records": [
+            {
+                "record": r["record"],
+                "qtc_bazett_ms": r["qtc_bazett_ms"],
+                "qtc_fridericia_ms": r["qtc_fridericia_ms"],
+                "rank_by_qtc_fridericia": rank.index(r) + 1,
+            }
+            for r in lqt
+        ],
+        "median_qtc_fridericia_other_records_ms": statistics.median(r["qtc_fridericia_ms"] for r in others)
+        if others
+        else None,
         "full_analysis_s_mean": round(statistics.fmean(r["full_analysis_s"] for r in rows), 3),
         "full_analysis_s_max": round(max(r["full_analysis_s"] for r in rows), 3),
     }
-    print(f"medians over records: PR {summary['median_pr_ms']}, QRS {summary['median_qrs_ms']}, "
-          f"QT {summary['median_qt_ms']}, QTcB {summary['median_qtc_bazett_ms']}, QTcF {summary['median_qtc_fridericia_ms']} ms")
+    print(
+        f"medians over records: PR {summary['median_pr_ms']}, QRS {summary['median_qrs_ms']}, "
+        f"QT {summary['median_qt_ms']}, QTcB {summary['median_qtc_bazett_ms']}, "
+        f"QTcF {summary['median_qtc_fridericia_ms']} ms"
+    )
     for r in summary["lqt_records"]:
-        print(f"LQT-labelled {r['record']}: QTcB {r['qtc_bazett_ms']} ms, QTcF {r['qtc_fridericia_ms']} ms, "
-              f"rank {r['rank_by_qtc_fridericia']} of {len(rows)} by QTcF (others' median QTcF "
-              f"{summary['median_qtc_fridericia_other_records_ms']} ms)")
-    print(f"all records report 12 leads: {summary['all_records_report_12_leads']}; full analysis per record: "
-          f"mean {summary['full_analysis_s_mean']} s, max {summary['full_analysis_s_max']} s")
+        print(
+            f"LQT-labelled {r['record']}: QTcB {r['qtc_bazett_ms']} ms, QTcF {r['qtc_fridericia_ms']} ms, "
+            f"rank {r['rank_by_qtc_fridericia']} of {len(rows)} by QTcF (others' median QTcF "
+            f"{summary['median_qtc_fridericia_other_records_ms']} ms)"
+        )
+    print(
+        f"all records report 12 leads: {summary['all_records_report_12_leads']}; full analysis per record: "
+        f"mean {summary['full_analysis_s_mean']} s, max {summary['full_analysis_s_max']} s"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "benchmark": "ecg_intervals",
-        "command": ".venv/bin/python bench/ecg_intervals.py" + ("" if args.data == DEFAULT_DATA else f" --data {args.data}"),
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-        "full_analysis": "assess_quality + heart_rate + rhythm + hrv + intervals on one 12-lead 10-s record",
-        "summary": summary,
-        "records": rows,
-    }, indent=1))
+    args.out.write_text(
+        json.dumps(
+            {
+                "benchmark": "ecg_intervals",
+                "command": ".venv/bin/python bench/ecg_intervals.py"
+                + ("" if args.data == DEFAULT_DATA else f" --data {args.data}"),
+                "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "machine": {
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "platform": platform.platform(),
+                },
+                "full_analysis": "assess_quality + heart_rate + rhythm + hrv + intervals on one 12-lead 10-s record",
+                "summary": summary,
+                "records": rows,
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
     return 0
 

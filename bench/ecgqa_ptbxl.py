@@ -18,6 +18,7 @@ the tune items (so it is not fitted on what it is scored on).
 Writes bench/results/ecgqa_ptbxl.json and prints the table. Resumable: each phrasing's trace.jsonl lives
 under --work (default bench/results/ecgqa_ptbxl_runs) and a rerun asks only the missing items.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=None, help="only the first N items of each phrasing")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--splits", default="tune,report,mixed",
-                    help="comma-separated splits to ask (default all); the table covers what was asked")
+    ap.add_argument(
+        "--splits",
+        default="tune,report,mixed",
+        help="comma-separated splits to ask (default all); the table covers what was asked",
+    )
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "ecgqa_ptbxl_runs")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ecgqa_ptbxl.json")
     args = ap.parse_args()
@@ -73,16 +77,26 @@ def main() -> int:
 
     fold = folds()
     assistant = Assistant(None, EvalSettings(llm_summary=False, run_dir=args.work / "agent"))
-    results: dict = {"split": {"tune": "PTB-XL strat_fold 1-8", "report": "strat_fold 9-10",
-                               "mixed": "comparison items across the two"}, "phrasings": {}}
+    results: dict = {
+        "split": {
+            "tune": "PTB-XL strat_fold 1-8",
+            "report": "strat_fold 9-10",
+            "mixed": "comparison items across the two",
+        },
+        "phrasings": {},
+    }
     rows_by_phrasing = {}
     for phrasing in ("template", "paraphrased"):
         path = QA / f"ptbxl_1_250_{phrasing}.json"
         bench = load_benchmark(path)
         wanted = set(args.splits.split(","))
         bench.items = [it for it in bench.items if split_of([int(e) for e in it.ecg_id], fold) in wanted]
-        run_benchmark(bench, assistant, args.work / phrasing,
-                      RunConfig(workers=args.workers, limit=args.limit, data_root=PTBXL, progress=True))
+        run_benchmark(
+            bench,
+            assistant,
+            args.work / phrasing,
+            RunConfig(workers=args.workers, limit=args.limit, data_root=PTBXL, progress=True),
+        )
         trace = read_trace(args.work / phrasing / "trace.jsonl")
         raw = {str(it["sample_id"]): it for it in json.loads(path.read_text())}
         rows_by_phrasing[phrasing] = [(raw[k], row) for k, row in trace.items() if k in raw]
@@ -91,7 +105,10 @@ def main() -> int:
     for phrasing, rows in rows_by_phrasing.items():
         table: dict = defaultdict(lambda: {"n": 0, "correct": 0, "majority": 0, "unparseable": 0})
         for item, row in rows:
-            for key in ((split_of(item["ecg_id"], fold), kind_of(item)), (split_of(item["ecg_id"], fold), "all")):
+            for key in (
+                (split_of(item["ecg_id"], fold), kind_of(item)),
+                (split_of(item["ecg_id"], fold), "all"),
+            ):
                 cell = table[key]
                 cell["n"] += 1
                 cell["correct"] += bool(row["correct"])
@@ -99,11 +116,18 @@ def main() -> int:
                 gold = frozenset(a.lower() for a in item["answer"]) or frozenset({"none"})
                 cell["majority"] += majority.get(item["template_id"]) == gold
         results["phrasings"][phrasing] = {
-            f"{s}/{k}": {**c, "exact_match": round(c["correct"] / c["n"], 3) if c["n"] else None,
-                         "majority_baseline": round(c["majority"] / c["n"], 3) if c["n"] else None}
-            for (s, k), c in sorted(table.items())}
-    results["command"] = ("python bench/ecgqa_ptbxl.py" + (f" --limit {args.limit}" if args.limit else "")
-                          + (f" --splits {args.splits}" if args.splits != "tune,report,mixed" else ""))
+            f"{s}/{k}": {
+                **c,
+                "exact_match": round(c["correct"] / c["n"], 3) if c["n"] else None,
+                "majority_baseline": round(c["majority"] / c["n"], 3) if c["n"] else None,
+            }
+            for (s, k), c in sorted(table.items())
+        }
+    results["command"] = (
+        "python bench/ecgqa_ptbxl.py"
+        + (f" --limit {args.limit}" if args.limit else "")
+        + (f" --splits {args.splits}" if args.splits != "tune,report,mixed" else "")
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     _print(results)
@@ -121,8 +145,10 @@ def _print(results: dict) -> None:
     print(f"{'phrasing':<12} {'split/type':<26} {'n':>4} {'exact':>6} {'majority':>9} {'unparse':>8}")
     for phrasing, table in results["phrasings"].items():
         for key, c in table.items():
-            print(f"{phrasing:<12} {key:<26} {c['n']:>4} {c['exact_match']!s:>6} {c['majority_baseline']!s:>9} "
-                  f"{c['unparseable']:>8}")
+            print(
+                f"{phrasing:<12} {key:<26} {c['n']:>4} {c['exact_match']!s:>6} {c['majority_baseline']!s:>9} "
+                f"{c['unparseable']:>8}"
+            )
     print("tune and mixed are development figures; report (strat_fold 9-10) is the generalization figure")
 
 

@@ -12,6 +12,7 @@ exact match on the reporting items (all ECGs in folds 9-10) and the mixed ones, 
     .venv/bin/python bench/ecgqa_ranges.py        # writes tools/vocabulary/data/range_profiles.json
                                                   # and bench/results/ecgqa_ranges.json
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,8 +25,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 PTBXL = ROOT.parent / "shared" / "data" / "ptbxl_1_250"
 QA = ROOT.parent / "shared" / "data" / "ecgqa_format_sample" / "ptbxl_1_250_template.json"
-FEATURES = {"p duration": "p_duration", "pr interval": "pr", "qrs duration": "qrs", "qt corrected": "qtc",
-            "qt interval": "qt", "rr interval": "rr"}
+FEATURES = {
+    "p duration": "p_duration",
+    "pr interval": "pr",
+    "qrs duration": "qrs",
+    "qt corrected": "qtc",
+    "qt interval": "qt",
+    "rr interval": "rr",
+}
 FIELD = {"p_duration": "p_duration", "pr": "pr", "qrs": "qrs", "qtc": "qtc_bazett", "qt": "qt", "rr": "rr"}
 WANTED = {68: (True, False), 69: (False, True), 70: (True, True)}  # (abnormal first, abnormal second)
 
@@ -64,8 +71,15 @@ def fit(items, values) -> dict[str, tuple[float | None, float | None]]:
         vals = sorted({v[q] for v in values.values() if v[q] is not None})
         lows = [None, *vals]
         highs = [None, *vals]
-        best = max(((feature_hits(items, values, q, lo, hi), -abs((lo or 0)), lo, hi)
-                    for lo in lows for hi in highs if lo is None or hi is None or lo < hi), key=lambda t: t[:2])
+        best = max(
+            (
+                (feature_hits(items, values, q, lo, hi), -abs((lo or 0)), lo, hi)
+                for lo in lows
+                for hi in highs
+                if lo is None or hi is None or lo < hi
+            ),
+            key=lambda t: t[:2],
+        )
         limits[q] = (best[2], best[3])
     return limits
 
@@ -96,7 +110,9 @@ def main() -> int:
     if not QA.is_file():
         print("needs ../shared/data (ECG-QA items and PTB-XL records)", file=sys.stderr)
         return 0
-    fold = {int(r["ecg_id"]): int(r["strat_fold"]) for r in csv.DictReader(open(PTBXL / "ptbxl_database.csv"))}
+    fold = {
+        int(r["ecg_id"]): int(r["strat_fold"]) for r in csv.DictReader(open(PTBXL / "ptbxl_database.csv"))
+    }
     items = [it for it in json.loads(QA.read_text()) if it["template_id"] in WANTED]
     split = {"tune": [], "report": [], "mixed": []}
     for it in items:
@@ -117,21 +133,42 @@ def main() -> int:
     limits = fit(split["tune"], values)
     report = {
         "n": {k: len(v) for k, v in split.items()},
-        "cv_tune_exact_match": {"fitted": round(sum(cv_fit) / n_tune, 3), "clinical": round(sum(cv_clin) / n_tune, 3)},
+        "cv_tune_exact_match": {
+            "fitted": round(sum(cv_fit) / n_tune, 3),
+            "clinical": round(sum(cv_clin) / n_tune, 3),
+        },
         "limits_fitted_on_tune": {q: {"low": lo, "high": hi} for q, (lo, hi) in limits.items()},
         "clinical_limits": {q: {"low": lo, "high": hi} for q, (lo, hi) in clinical.items()},
-        "exact_match": {s: {"fitted": round(exact(v, values, limits), 3), "clinical": round(exact(v, values, clinical), 3)}
-                        for s, v in split.items()},
+        "exact_match": {
+            s: {
+                "fitted": round(exact(v, values, limits), 3),
+                "clinical": round(exact(v, values, clinical), 3),
+            }
+            for s, v in split.items()
+        },
         "command": "python bench/ecgqa_ranges.py",
     }
     report["shipped"] = report["cv_tune_exact_match"]["fitted"] > report["cv_tune_exact_match"]["clinical"]
     profiles_path = ROOT / "tools" / "vocabulary" / "data" / "range_profiles.json"
     if report["shipped"]:
-        profiles_path.write_text(json.dumps({
-            "_about": "estimated by bench/ecgqa_ranges.py from ECG-QA comparison items on PTB-XL strat_fold 1-8; "
-                      "a benchmark's convention, not clinical ranges",
-            "ecgqa": {q: {"low": lo, "high": hi, "source": "ECG-QA convention estimated from its tune items "
-                          "(bench/ecgqa_ranges.py)"} for q, (lo, hi) in limits.items()}}, indent=2))
+        profiles_path.write_text(
+            json.dumps(
+                {
+                    "_about": "estimated by bench/ecgqa_ranges.py from ECG-QA comparison items on "
+                    "PTB-XL strat_fold 1-8; a benchmark's convention, not clinical ranges",
+                    "ecgqa": {
+                        q: {
+                            "low": lo,
+                            "high": hi,
+                            "source": "ECG-QA convention estimated from its tune items "
+                            "(bench/ecgqa_ranges.py)",
+                        }
+                        for q, (lo, hi) in limits.items()
+                    },
+                },
+                indent=2,
+            )
+        )
     out = ROOT / "bench" / "results" / "ecgqa_ranges.json"
     out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

@@ -14,6 +14,7 @@ wording), ``wrapped`` (an ``InputError`` that quotes a library's message), ``tra
 escaped), ``crash`` (the child died), ``hang`` (past the time cap). Writes
 ``bench/results/fuzz_clinical_formats.json``. ``tests/test_clinical_formats.py`` runs 200 cases of it.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FORMATS_DATA = REPO / "tests" / "data" / "formats"
-SHARED_FORMATS = Path(os.environ.get("CARDIOAGENT_SHARED_DATA", REPO.parent / "shared" / "data")) / "ecg_formats"
+SHARED_FORMATS = (
+    Path(os.environ.get("CARDIOAGENT_SHARED_DATA", REPO.parent / "shared" / "data")) / "ecg_formats"
+)
 OUT = REPO / "bench" / "results" / "fuzz_clinical_formats.json"
 TIME_CAP_S = 20.0
 MEMORY_CAP = int(1.5 * 1024**3)
@@ -53,6 +56,7 @@ def seeds(include_shared: bool = True) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------------------------- mutations
+
 
 def _flip(b: bytes, rng: random.Random) -> tuple[bytes, str]:
     a = bytearray(b)
@@ -74,7 +78,7 @@ def _insert(b: bytes, rng: random.Random) -> tuple[bytes, str]:
 
 def _repeat(b: bytes, rng: random.Random) -> tuple[bytes, str]:
     at = rng.randrange(len(b))
-    block = b[at:at + rng.choice([8, 64, 1024])]
+    block = b[at : at + rng.choice([8, 64, 1024])]
     times = rng.choice([10, 100, 1000])
     return b[:at] + block * times + b[at:], f"repeat {len(block)} bytes x{times}"
 
@@ -95,13 +99,20 @@ def _numbers(b: bytes, rng: random.Random) -> tuple[bytes, str]:
 def _dicom_counts(b: bytes, rng: random.Random) -> tuple[bytes, str]:
     """Overwrite NumberOfWaveformChannels (003A,0005) / NumberOfWaveformSamples (003A,0010) values."""
     a = bytearray(b)
-    hits = [m.start() for m in re.finditer(re.escape(struct.pack("<HH", 0x003A, 0x0010)) + b"|"
-                                           + re.escape(struct.pack("<HH", 0x003A, 0x0005)), b)]
+    hits = [
+        m.start()
+        for m in re.finditer(
+            re.escape(struct.pack("<HH", 0x003A, 0x0010))
+            + b"|"
+            + re.escape(struct.pack("<HH", 0x003A, 0x0005)),
+            b,
+        )
+    ]
     if not hits:
         return _flip(b, rng)
     at = rng.choice(hits)
     # value follows the tag (implicit: 4-byte length; explicit: VR + 2-byte length): overwrite 4 bytes after 8
-    a[at + 8:at + 12] = struct.pack("<I", rng.choice([0, 1, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF]))
+    a[at + 8 : at + 12] = struct.pack("<I", rng.choice([0, 1, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF]))
     return bytes(a), f"DICOM count at {at} overwritten"
 
 
@@ -109,7 +120,7 @@ def _scp_lengths(b: bytes, rng: random.Random) -> tuple[bytes, str]:
     """Overwrite a 4-byte length field of the SCP-ECG record or a section header with a huge value."""
     a = bytearray(b)
     at = rng.choice([2, 6 + 4] + [m.start() + 4 for m in re.finditer(rb"SCPECG", b)][:20])
-    a[at:at + 4] = struct.pack("<I", rng.choice([0, 7, 0x7FFFFFFF, 0xFFFFFFFF]))
+    a[at : at + 4] = struct.pack("<I", rng.choice([0, 7, 0x7FFFFFFF, 0xFFFFFFFF]))
     return bytes(a), f"SCP length at {at} overwritten"
 
 
@@ -128,6 +139,7 @@ def mutate(path: Path, rng: random.Random) -> tuple[bytes, str]:
 
 # ----------------------------------------------------------------------------------------------- running
 
+
 def _child(path: Path, conn) -> None:
     import numpy as np
 
@@ -137,8 +149,10 @@ def _child(path: Path, conn) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
     try:
         recs = load_files([path])
-        plausible = all(r.signal is not None and np.isfinite(r.signal).all() and 50 <= (r.sampling_rate_hz or 0) <= 10000
-                        for r in recs)
+        plausible = all(
+            r.signal is not None and np.isfinite(r.signal).all() and 50 <= (r.sampling_rate_hz or 0) <= 10000
+            for r in recs
+        )
         conn.send(("ok" if plausible else "odd", ""))
     except InputError as e:
         wrapped = "could not be read (" in str(e) or "cannot be read (" in str(e)
@@ -194,13 +208,29 @@ def fuzz(n: int, seed: int = 0, include_shared: bool = True, time_cap_s: float =
             if secs > slowest[0]:
                 slowest = (secs, f"{src.name}: {how}")
             if outcome in BAD:
-                bad.append({"case": i, "seed_file": src.name, "mutation": how, "outcome": outcome, "message": message})
+                bad.append(
+                    {
+                        "case": i,
+                        "seed_file": src.name,
+                        "mutation": how,
+                        "outcome": outcome,
+                        "message": message,
+                    }
+                )
     total = Counter()
     for c in counts.values():
         total.update(c)
-    return {"n": n, "seed": seed, "seed_files": [f.name for f in files], "time_cap_s": time_cap_s,
-            "per_file": {k: dict(v) for k, v in counts.items()}, "total": dict(total),
-            "slowest_s": round(slowest[0], 2), "slowest_case": slowest[1], "bad": bad}
+    return {
+        "n": n,
+        "seed": seed,
+        "seed_files": [f.name for f in files],
+        "time_cap_s": time_cap_s,
+        "per_file": {k: dict(v) for k, v in counts.items()},
+        "total": dict(total),
+        "slowest_s": round(slowest[0], 2),
+        "slowest_case": slowest[1],
+        "bad": bad,
+    }
 
 
 def main() -> int:

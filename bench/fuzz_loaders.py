@@ -32,6 +32,7 @@ header whose signals in one file have two formats (a wfdb ``TypeError``, now a s
 Writes ``bench/results/fuzz_loaders.json``: the counts per format and outcome, the slowest case, the peak
 memory of a child, and every case that was not ``ok``/``specific``/``wrapped``.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,7 +64,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS_DATA = REPO / "tests" / "data"
-SHARED_FORMATS = Path(os.environ.get("CARDIOAGENT_SHARED_DATA", REPO.parent / "shared" / "data")) / "ecg_formats"
+SHARED_FORMATS = (
+    Path(os.environ.get("CARDIOAGENT_SHARED_DATA", REPO.parent / "shared" / "data")) / "ecg_formats"
+)
 OUT = REPO / "bench" / "results" / "fuzz_loaders.json"
 TIME_CAP_S = 30.0
 MEMORY_CAP = int(1.5 * 1024**3)
@@ -138,10 +141,18 @@ def build_seeds() -> list[Seed]:
         Seed("E07500", "wfdb", _read("E07500.hea", "E07500.mat"), "E07500.hea"),
         Seed("JS20000", "wfdb", _read("JS20000.hea", "JS20000.mat"), "JS20000.mat"),
         Seed("a103l_30s", "wfdb", _read("a103l_30s.hea", "a103l_30s.dat"), "a103l_30s.hea"),
-        Seed("cpsc2019_00014", "wfdb", _read("cpsc2019_00014.hea", "cpsc2019_00014.dat", "cpsc2019_00014.atr"),
-             "cpsc2019_00014.atr"),
-        Seed("mitbih100_60s", "wfdb", _read("mitbih100_60s.hea", "mitbih100_60s.dat", "mitbih100_60s.atr",
-                                            "mitbih100_60s.qrs"), "mitbih100_60s.dat"),
+        Seed(
+            "cpsc2019_00014",
+            "wfdb",
+            _read("cpsc2019_00014.hea", "cpsc2019_00014.dat", "cpsc2019_00014.atr"),
+            "cpsc2019_00014.atr",
+        ),
+        Seed(
+            "mitbih100_60s",
+            "wfdb",
+            _read("mitbih100_60s.hea", "mitbih100_60s.dat", "mitbih100_60s.atr", "mitbih100_60s.qrs"),
+            "mitbih100_60s.dat",
+        ),
         Seed("synthetic_ecg_ppg", "edf", _read("synthetic_ecg_ppg.edf"), "synthetic_ecg_ppg.edf"),
         Seed("synthetic_ppg_accel", "csv", _read("synthetic_ppg_accel.csv"), "synthetic_ppg_accel.csv"),
         Seed("synthetic_12lead", "npz", _read("synthetic_12lead.npz"), "synthetic_12lead.npz"),
@@ -149,8 +160,15 @@ def build_seeds() -> list[Seed]:
     with np.load(TESTS_DATA / "synthetic_12lead.npz") as z:
         buf = io.BytesIO()
         np.save(buf, np.asarray(z["signal"])[:, 1])
-    seeds.append(Seed("synthetic_lead_II", "npy", {"lead_II.npy": buf.getvalue()}, "lead_II.npy",
-                      extra={"sampling_rate_hz": 500}))
+    seeds.append(
+        Seed(
+            "synthetic_lead_II",
+            "npy",
+            {"lead_II.npy": buf.getvalue()},
+            "lead_II.npy",
+            extra={"sampling_rate_hz": 500},
+        )
+    )
     zbuf = io.BytesIO()
     with zipfile.ZipFile(zbuf, "w", zipfile.ZIP_DEFLATED) as zf:
         for n in ("E07500.hea", "E07500.mat", "mitbih100_60s.hea", "mitbih100_60s.dat", "mitbih100_60s.atr"):
@@ -175,9 +193,36 @@ def build_seeds() -> list[Seed]:
 
 # ------------------------------------------------------------------------------------------------- mutations
 
-INTERESTING = ["0", "-1", "nan", "inf", "-inf", "1e-30", "1e308", "-1e308", "99999999999999", "4294967296",
-               "0.0000001", "", " ", "abc", "\x1b[31mred\x1b[0m", "\x00", "é", "A" * 3000, "1/0", "(", ")",
-               "NaN(0)/mV", "0(0)/mV", "-200/mV", "1e-30/mV", "200(99999999999)/mV", "16x0", "16+99999999"]
+INTERESTING = [
+    "0",
+    "-1",
+    "nan",
+    "inf",
+    "-inf",
+    "1e-30",
+    "1e308",
+    "-1e308",
+    "99999999999999",
+    "4294967296",
+    "0.0000001",
+    "",
+    " ",
+    "abc",
+    "\x1b[31mred\x1b[0m",
+    "\x00",
+    "é",
+    "A" * 3000,
+    "1/0",
+    "(",
+    ")",
+    "NaN(0)/mV",
+    "0(0)/mV",
+    "-200/mV",
+    "1e-30/mV",
+    "200(99999999999)/mV",
+    "16x0",
+    "16+99999999",
+]
 INTERESTING_BYTES = [0x00, 0xFF, 0x7F, 0x80, 0x01, 0xFE, 0x41, 0x2F, 0x2E]
 
 
@@ -192,9 +237,19 @@ class Mutator:
         loader's staging folders lie (<tmp>/<upload dir>/<stage dir>/)."""
         stage = os.path.join(tempfile.gettempdir(), "a", "b")
         planted = self.outside / "planted.mat"
-        return [str(self.victim), os.path.relpath(self.victim, stage), str(planted),
-                os.path.relpath(planted, stage), "../../../../../../../../etc/passwd", "/etc/passwd",
-                "..", ".", "sub/dir/x.mat", "C:\\x.mat", "~/x.mat"]
+        return [
+            str(self.victim),
+            os.path.relpath(self.victim, stage),
+            str(planted),
+            os.path.relpath(planted, stage),
+            "../../../../../../../../etc/passwd",
+            "/etc/passwd",
+            "..",
+            ".",
+            "sub/dir/x.mat",
+            "C:\\x.mat",
+            "~/x.mat",
+        ]
 
     # -- generic bytes
     def bytes_op(self, data: bytes) -> tuple[bytes, str]:
@@ -225,7 +280,7 @@ class Mutator:
                 b[r.randrange(min(len(b), 512))] = r.randrange(256)
         else:
             i = r.randrange(len(b))
-            b[i: i + r.randint(1, 2048)] = bytes(len(b[i: i + 2048]))
+            b[i : i + r.randint(1, 2048)] = bytes(len(b[i : i + 2048]))
         return bytes(b), op
 
     # -- text formats (WFDB header, CSV)
@@ -233,8 +288,23 @@ class Mutator:
         r = self.rng
         text = data.decode("utf-8", "replace")
         lines = text.split("\n")
-        op = r.choice(["field", "field", "field", "pathname", "delete_line", "dup_line", "swap", "many_lines",
-                       "encoding", "delimiter", "bytes", "control", "long_line"])
+        op = r.choice(
+            [
+                "field",
+                "field",
+                "field",
+                "pathname",
+                "delete_line",
+                "dup_line",
+                "swap",
+                "many_lines",
+                "encoding",
+                "delimiter",
+                "bytes",
+                "control",
+                "long_line",
+            ]
+        )
         if op == "field":
             i = r.randrange(len(lines))
             fields = lines[i].split(" " if kind == "hea" else ",")
@@ -298,9 +368,25 @@ class Mutator:
             fields += [(off + k * width, width) for k in range(ns)]
             off += width * ns
         start, width = r.choice(fields)
-        value = r.choice(["0", "-1", "nan", "1e308", "99999999", "1", "0.000001", "abc", "", "-99999", "2",
-                          "\x1b[31m", "100000", "1e-9"])
-        b[start: start + width] = value.encode("latin-1", "replace")[:width].ljust(width)
+        value = r.choice(
+            [
+                "0",
+                "-1",
+                "nan",
+                "1e308",
+                "99999999",
+                "1",
+                "0.000001",
+                "abc",
+                "",
+                "-99999",
+                "2",
+                "\x1b[31m",
+                "100000",
+                "1e-9",
+            ]
+        )
+        b[start : start + width] = value.encode("latin-1", "replace")[:width].ljust(width)
         return bytes(b), f"header_field@{start}={value!r}"
 
     # -- NumPy: structure-aware
@@ -331,8 +417,14 @@ class Mutator:
         elif op == "dtype":
             sig = sig.astype(r.choice([np.int8, np.uint16, np.float16, np.complex64, np.bool_, "U8"]))
         elif op == "shape":
-            shapes = [lambda a: a.reshape(-1), lambda a: a.T, lambda a: a[None], lambda a: a[..., None],
-                      lambda a: a[:3], lambda a: a[..., :0]]
+            shapes = [
+                lambda a: a.reshape(-1),
+                lambda a: a.T,
+                lambda a: a[None],
+                lambda a: a[..., None],
+                lambda a: a[:3],
+                lambda a: a[..., :0],
+            ]
             sig = r.choice(shapes)(sig)
         elif op == "empty":
             sig = np.zeros((0,) + sig.shape[1:])
@@ -350,7 +442,9 @@ class Mutator:
             buf = io.BytesIO()
             shape = r.choice([(10**9,), (60_000_000,), (5000, 10**6), (-1,), (2**62, 2)])
             try:
-                np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": shape})
+                np.lib.format.write_array_header_1_0(
+                    buf, {"descr": "<f8", "fortran_order": False, "shape": shape}
+                )
             except Exception:  # noqa: BLE001
                 buf.write(b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (-1,), }")
             buf.write(bytes(r.randint(0, 4096)))
@@ -392,12 +486,23 @@ class Mutator:
         names = list(members)
         if op == "rename" and names:
             old = r.choice(names)
-            members[r.choice(self.path_names() + ["../" + Path(old).name, "/" + Path(old).name,
-                                                   "a/../../" + Path(old).name, ".hidden.hea",
-                                                   "\x1b[31m" + Path(old).name])] = members.pop(old)
+            members[
+                r.choice(
+                    self.path_names()
+                    + [
+                        "../" + Path(old).name,
+                        "/" + Path(old).name,
+                        "a/../../" + Path(old).name,
+                        ".hidden.hea",
+                        "\x1b[31m" + Path(old).name,
+                    ]
+                )
+            ] = members.pop(old)
         elif op == "mutate" and names:
             n = r.choice(names)
-            members[n] = self.bytes_op(members[n])[0] if not n.endswith(".hea") else self.text_op(members[n], "hea")[0]
+            members[n] = (
+                self.bytes_op(members[n])[0] if not n.endswith(".hea") else self.text_op(members[n], "hea")[0]
+            )
         elif op == "nested":
             members["inner.zip"] = data
         elif op == "many":
@@ -412,8 +517,10 @@ class Mutator:
                 n = r.choice(heas)
                 text = members[n].decode("latin-1").split("\n")
                 target = r.choice(self.path_names())
-                text = [text[0]] + [target + " " + ln.split(" ", 1)[1] if ln and not ln.startswith("#") and " " in ln
-                                    else ln for ln in text[1:]]
+                text = [text[0]] + [
+                    target + " " + ln.split(" ", 1)[1] if ln and not ln.startswith("#") and " " in ln else ln
+                    for ln in text[1:]
+                ]
                 members[n] = "\n".join(text).encode("latin-1")
         elif op == "bomb":
             members["bomb.csv"] = b"0\n" * r.choice([1_000_000, 40_000_000])
@@ -442,15 +549,25 @@ class Mutator:
             return self.bytes_op(data)
         h, w = r.choice([(13000, 13000), (65535, 65535), (0, 0), (1, 60000)])
         b = bytearray(data)
-        b[i + 5: i + 9] = struct.pack(">HH", h, w)
+        b[i + 5 : i + 9] = struct.pack(">HH", h, w)
         return bytes(b), f"sof{w}x{h}"
 
     def pdf_op(self, data: bytes) -> tuple[bytes, str]:
         r = self.rng
         if r.random() < 0.4:
             return self.bytes_op(data)
-        box = r.choice(["0 0 14000 14000", "0 0 1000000 1000000", "0 0 0 0", "0 0 -500 700", "0 0 3 99999",
-                        "0 0 14400 14400", "0 0 nan 1", "0 0 1e308 1e308"])
+        box = r.choice(
+            [
+                "0 0 14000 14000",
+                "0 0 1000000 1000000",
+                "0 0 0 0",
+                "0 0 -500 700",
+                "0 0 3 99999",
+                "0 0 14400 14400",
+                "0 0 nan 1",
+                "0 0 1e308 1e308",
+            ]
+        )
         text = data.replace(b"0 0 842 595", box.encode())
         if r.random() < 0.3:
             text = text.replace(b"/Count 1", b"/Count 99999999")
@@ -502,39 +619,57 @@ class Mutator:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def _odd_names(rec) -> str | None:
+    """A control character in a name the UI or a file path will show."""
+    for text in [rec.name, *rec.channel_names, *rec.source_files]:
+        if _CONTROL.search(text):
+            return f"control character in {text!r}"
+    return None
+
+
+def _odd_image(rec, limits) -> str | None:
+    """An image that is not 8-bit colour or is over the pixel limit."""
+    if rec.image.ndim != 3 or rec.image.dtype != np.uint8:
+        return f"image of shape {rec.image.shape} {rec.image.dtype}"
+    if rec.image.shape[0] * rec.image.shape[1] > limits.max_image_pixels:
+        return f"image of {rec.image.shape[0]}x{rec.image.shape[1]} pixels"
+    return None
+
+
+def _odd_signal(rec, limits) -> str | None:
+    """A signal that is misshapen, not finite, outside the limits, or with annotations past its end."""
+    sig = rec.signal
+    if sig is None or sig.ndim != 2 or sig.shape[1] != len(rec.channels) or sig.shape[0] == 0:
+        return "signal missing or misshapen"
+    if not np.isfinite(sig).all():
+        return "NaN/inf in the signal"
+    if not 50 <= rec.sampling_rate_hz <= 10_000:
+        return f"sampling rate {rec.sampling_rate_hz}"
+    if sig.size > limits.max_samples:
+        return f"{sig.size} values"
+    if sig.shape[0] / rec.sampling_rate_hz < limits.min_duration_s:
+        return "shorter than the minimum"
+    for j, ch in enumerate(rec.channels):
+        if ch.kind.value == "ecg":
+            lo, hi = np.percentile(sig[:, j], [1, 99])
+            if hi - lo > limits.max_ecg_mv:
+                return f"ECG {ch.name} spans {hi - lo:.3g} mV"
+    for ann in rec.annotations:
+        if any(s < 0 or s >= sig.shape[0] for s in ann.samples):
+            return "annotation outside the record"
+    return None
+
+
 def _odd(recs, store_root: Path, limits) -> str | None:
     """Why the loaded output is not plausible, or None."""
     from cardioagent.agent.session_store import RecordingStore
 
     for rec in recs:
-        for text in [rec.name, *rec.channel_names, *rec.source_files]:
-            if _CONTROL.search(text):
-                return f"control character in {text!r}"
-        if rec.image is not None:
-            if rec.image.ndim != 3 or rec.image.dtype != np.uint8:
-                return f"image of shape {rec.image.shape} {rec.image.dtype}"
-            if rec.image.shape[0] * rec.image.shape[1] > limits.max_image_pixels:
-                return f"image of {rec.image.shape[0]}x{rec.image.shape[1]} pixels"
-        else:
-            sig = rec.signal
-            if sig is None or sig.ndim != 2 or sig.shape[1] != len(rec.channels) or sig.shape[0] == 0:
-                return "signal missing or misshapen"
-            if not np.isfinite(sig).all():
-                return "NaN/inf in the signal"
-            if not 50 <= rec.sampling_rate_hz <= 10_000:
-                return f"sampling rate {rec.sampling_rate_hz}"
-            if sig.size > limits.max_samples:
-                return f"{sig.size} values"
-            if sig.shape[0] / rec.sampling_rate_hz < limits.min_duration_s:
-                return "shorter than the minimum"
-            for j, ch in enumerate(rec.channels):
-                if ch.kind.value == "ecg":
-                    lo, hi = np.percentile(sig[:, j], [1, 99])
-                    if hi - lo > limits.max_ecg_mv:
-                        return f"ECG {ch.name} spans {hi - lo:.3g} mV"
-            for ann in rec.annotations:
-                if any(s < 0 or s >= sig.shape[0] for s in ann.samples):
-                    return "annotation outside the record"
+        why = _odd_names(rec)
+        if why is None:
+            why = _odd_image(rec, limits) if rec.image is not None else _odd_signal(rec, limits)
+        if why is not None:
+            return why
         again = RecordingStore(store_root).get(rec.id)
         if again.id != rec.id:
             return "the stored recording reloads under another id"
@@ -568,12 +703,19 @@ def _child(case_dir: Path, uploads: list[Path], rate: float | None, conn) -> Non
         cause = e.__cause__
         message = str(e)
         wrapped = "could not be read (" in message or (
-            cause is not None and not isinstance(cause, InputError) and type(cause).__name__ in message)
-        result = {"outcome": "wrapped" if wrapped else "specific", "detail": message[:300],
-                  "error": type(e).__name__}
+            cause is not None and not isinstance(cause, InputError) and type(cause).__name__ in message
+        )
+        result = {
+            "outcome": "wrapped" if wrapped else "specific",
+            "detail": message[:300],
+            "error": type(e).__name__,
+        }
     except BaseException as e:  # noqa: BLE001 — this is what the bench is looking for
-        result = {"outcome": "traceback", "detail": f"{type(e).__name__}: {str(e)[:200]}",
-                  "traceback": traceback.format_exc()[-2000:]}
+        result = {
+            "outcome": "traceback",
+            "detail": f"{type(e).__name__}: {str(e)[:200]}",
+            "traceback": traceback.format_exc()[-2000:],
+        }
     result["seconds"] = round(time.perf_counter() - started, 3)
     result["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     conn.send(result)
@@ -659,11 +801,22 @@ def main(argv: list[str] | None = None) -> int:
             seed = seeds[i % len(seeds)]
             files, target, op = mutator.mutate(seed)
             res = run_case(i, seed, files, root, baseline)
-            rows.append({"case": i, "seed": seed.name, "format": seed.format, "file": ascii(target)[1:-1][:80],
-                         "mutation": ascii(op)[1:-1][:80], **res})
+            rows.append(
+                {
+                    "case": i,
+                    "seed": seed.name,
+                    "format": seed.format,
+                    "file": ascii(target)[1:-1][:80],
+                    "mutation": ascii(op)[1:-1][:80],
+                    **res,
+                }
+            )
             if res["outcome"] in BAD:
                 detail = ascii(res.get("detail"))[:200]
-                print(f"  case {i} {seed.name} {target!a} {ascii(op)[:60]}: {res['outcome']} {detail}", file=sys.stderr)
+                print(
+                    f"  case {i} {seed.name} {target!a} {ascii(op)[:60]}: {res['outcome']} {detail}",
+                    file=sys.stderr,
+                )
             if (i + 1) % 100 == 0:
                 print(f"  {i + 1}/{args.n} cases, {time.perf_counter() - started:.0f} s", file=sys.stderr)
         total_s = time.perf_counter() - started
@@ -687,25 +840,45 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{fmt:8s} {sum(c.values()):6d} " + " ".join(f"{c[o]:13d}" for o in OUTCOMES))
     print("-" * len(header))
     print(f"{'all':8s} {len(rows):6d} " + " ".join(f"{totals[o]:13d}" for o in OUTCOMES))
-    print(f"\nslowest case {slowest['wall_s']:.2f} s ({slowest['seed']}, {slowest['mutation']}); "
-          f"peak child memory {peak:.0f} MB (cap {MEMORY_CAP / 1024**3:.1f} GB address space); "
-          f"victim recording intact: {victim_intact}; {total_s:.0f} s in all")
+    print(
+        f"\nslowest case {slowest['wall_s']:.2f} s ({slowest['seed']}, {slowest['mutation']}); "
+        f"peak child memory {peak:.0f} MB (cap {MEMORY_CAP / 1024**3:.1f} GB address space); "
+        f"victim recording intact: {victim_intact}; {total_s:.0f} s in all"
+    )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "command": "bench/fuzz_loaders.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "cases": len(rows), "seed": args.seed, "seeds": [s.name for s in seeds],
-        "time_cap_s": TIME_CAP_S, "memory_cap_bytes": MEMORY_CAP, "limits": lim.model_dump(),
-        "totals": {o: totals[o] for o in OUTCOMES},
-        "by_format": {f: {o: c[o] for o in OUTCOMES} for f, c in sorted(by_format.items())},
-        "slowest_case_s": slowest["wall_s"], "slowest_case": {k: slowest.get(k) for k in ("seed", "mutation", "outcome")},
-        "peak_child_memory_mb": peak, "victim_intact": victim_intact, "total_s": round(total_s, 1),
-        "bad_cases": [r for r in rows if r["outcome"] in BAD],
-        "wrapped_cases": [{k: r.get(k) for k in ("case", "seed", "file", "mutation", "detail")}
-                          for r in rows if r["outcome"] == "wrapped"],
-        "specific_sample": [{k: r.get(k) for k in ("case", "seed", "file", "mutation", "detail")}
-                            for r in rows if r["outcome"] == "specific"][:60],
-    }, indent=1))
+    args.out.write_text(
+        json.dumps(
+            {
+                "command": "bench/fuzz_loaders.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                "cases": len(rows),
+                "seed": args.seed,
+                "seeds": [s.name for s in seeds],
+                "time_cap_s": TIME_CAP_S,
+                "memory_cap_bytes": MEMORY_CAP,
+                "limits": lim.model_dump(),
+                "totals": {o: totals[o] for o in OUTCOMES},
+                "by_format": {f: {o: c[o] for o in OUTCOMES} for f, c in sorted(by_format.items())},
+                "slowest_case_s": slowest["wall_s"],
+                "slowest_case": {k: slowest.get(k) for k in ("seed", "mutation", "outcome")},
+                "peak_child_memory_mb": peak,
+                "victim_intact": victim_intact,
+                "total_s": round(total_s, 1),
+                "bad_cases": [r for r in rows if r["outcome"] in BAD],
+                "wrapped_cases": [
+                    {k: r.get(k) for k in ("case", "seed", "file", "mutation", "detail")}
+                    for r in rows
+                    if r["outcome"] == "wrapped"
+                ],
+                "specific_sample": [
+                    {k: r.get(k) for k in ("case", "seed", "file", "mutation", "detail")}
+                    for r in rows
+                    if r["outcome"] == "specific"
+                ][:60],
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {args.out}")
     return 1 if any(totals[o] for o in BAD) else 0
 

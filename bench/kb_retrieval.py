@@ -11,6 +11,7 @@ Targets: recall@3 >= 0.90, full build < 120 s on the 2-core dev machine, query p
 
     .venv/bin/python bench/kb_retrieval.py            # table on stdout, JSON in bench/results/kb_retrieval.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -163,22 +164,36 @@ def main() -> int:
 
 
 def _print_table(r: dict) -> None:
-    print(f"\nKnowledge-base retrieval: {r['queries']} queries, {r['corpus_entries']} entries, {r['chunks']} chunks")
+    print(
+        f"\nKnowledge-base retrieval: {r['queries']} queries, {r['corpus_entries']} entries, {r['chunks']} chunks"
+    )
     print(f"{'metric':<52}{'value':>15}{'target':>10}")
     rows = [
         ("recall@1", f"{r['recall_at_1']:.3f}", ""),
         ("recall@3", f"{r['recall_at_3']:.3f}", ">= 0.90"),
         ("recall@5", f"{r['recall_at_5']:.3f}", ""),
-        ("build from scratch incl. model load (s)", f"{r['build_from_scratch_seconds_incl_model_load']:.1f}", "< 120"),
+        (
+            "build from scratch incl. model load (s)",
+            f"{r['build_from_scratch_seconds_incl_model_load']:.1f}",
+            "< 120",
+        ),
         ("  of which model load (s)", f"{r['model_load_seconds']:.1f}", ""),
         ("no-change rebuild check (s)", f"{r['noop_rebuild_seconds']:.2f}", ""),
         ("query latency p50 (ms)", f"{r['latency_ms']['p50']:.1f}", "< 50"),
         ("query latency p95 (ms)", f"{r['latency_ms']['p95']:.1f}", ""),
     ]
     for name, h in r["query_halves"].items():
-        rows.append((f"{name} ({h['queries']} q): recall@1 / @3", f"{h['recall_at_1']:.3f} / {h['recall_at_3']:.3f}", ""))
+        rows.append(
+            (
+                f"{name} ({h['queries']} q): recall@1 / @3",
+                f"{h['recall_at_1']:.3f} / {h['recall_at_3']:.3f}",
+                "",
+            )
+        )
     for name, ab in r["ablations"].items():
-        rows.append((f"ablation {name}: recall@1 / @3", f"{ab['recall_at_1']:.3f} / {ab['recall_at_3']:.3f}", ""))
+        rows.append(
+            (f"ablation {name}: recall@1 / @3", f"{ab['recall_at_1']:.3f} / {ab['recall_at_3']:.3f}", "")
+        )
     for name, value, target in rows:
         print(f"{name:<52}{value:>15}{target:>10}")
     print(f"\n{'category':<24}{'recall@3':>10}{'queries':>10}")

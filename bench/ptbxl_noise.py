@@ -23,6 +23,7 @@ answered from the predictions (out-of-fold for folds 1-8, the shipped model for 
 with the majority answer per template (taken from folds 1-8). Prints a table and writes
 bench/results/ptbxl_noise.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,12 +57,30 @@ RULE = {
     "burst_noise": ("burst_floor_ratio", "log"),
 }
 LOGISTIC = {
-    "baseline_drift": [("log_low_power_ratio", "id"), ("baseline_range_mv", "log"), ("baseline_rel", "log"),
-                       ("baseline_slope_rel", "log"), ("baseline_vs_median", "log")],
-    "static_noise": [("hf_floor_mv", "log"), ("hf_floor_rel", "log"), ("log_hf_power_ratio", "id"),
-                     ("mains_ratio", "log"), ("kSQI", "log"), ("pSQI", "id"), ("hf_floor_vs_median", "log")],
-    "burst_noise": [("burst_floor_ratio", "log"), ("burst_excess_mv", "log"), ("burst_frac", "id"),
-                    ("burst_ptp_ratio", "log"), ("burst_step_rel", "log"), ("hf_floor_mv", "log")],
+    "baseline_drift": [
+        ("log_low_power_ratio", "id"),
+        ("baseline_range_mv", "log"),
+        ("baseline_rel", "log"),
+        ("baseline_slope_rel", "log"),
+        ("baseline_vs_median", "log"),
+    ],
+    "static_noise": [
+        ("hf_floor_mv", "log"),
+        ("hf_floor_rel", "log"),
+        ("log_hf_power_ratio", "id"),
+        ("mains_ratio", "log"),
+        ("kSQI", "log"),
+        ("pSQI", "id"),
+        ("hf_floor_vs_median", "log"),
+    ],
+    "burst_noise": [
+        ("burst_floor_ratio", "log"),
+        ("burst_excess_mv", "log"),
+        ("burst_frac", "id"),
+        ("burst_ptp_ratio", "log"),
+        ("burst_step_rel", "log"),
+        ("hf_floor_mv", "log"),
+    ],
 }
 # Electrode problems: a-priori conditions; the cut-off values are set from folds 1-8's false-positive rate.
 ELECTRODE_CONDITIONS = [("max_corr_other", "<"), ("einthoven_resid", ">")]
@@ -106,11 +125,17 @@ def load_leads(data: Path, tune_only: bool = False) -> tuple[list[dict], list[di
         feats = recording_noise_features(sig, fs, leads)
         labels = noise_labels(r)
         for lead, f in zip(leads, feats, strict=True):
-            rows.append({
-                "ecg_id": int(r["ecg_id"]), "patient_id": int(float(r["patient_id"])), "fold": int(r["strat_fold"]),
-                "lead": lead, "is_limb": float(lead in LEAD_ORDER[:6]), "features": f,
-                "labels": {k: int(lead in labels[k]) for k in NOISE_KINDS},
-            })
+            rows.append(
+                {
+                    "ecg_id": int(r["ecg_id"]),
+                    "patient_id": int(float(r["patient_id"])),
+                    "fold": int(r["strat_fold"]),
+                    "lead": lead,
+                    "is_limb": float(lead in LEAD_ORDER[:6]),
+                    "features": f,
+                    "labels": {k: int(lead in labels[k]) for k in NOISE_KINDS},
+                }
+            )
     return rows, db
 
 
@@ -141,8 +166,12 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, C: float = 1.0) -> dict:
     Z = np.clip(np.nan_to_num((X - mean) / scale, nan=0.0), -Z_CLIP, Z_CLIP)
     lr = LogisticRegression(C=C, max_iter=2000)
     lr.fit(Z, y)
-    return {"mean": mean.tolist(), "scale": scale.tolist(), "coef": lr.coef_[0].tolist(),
-            "intercept": float(lr.intercept_[0])}
+    return {
+        "mean": mean.tolist(),
+        "scale": scale.tolist(),
+        "coef": lr.coef_[0].tolist(),
+        "intercept": float(lr.intercept_[0]),
+    }
 
 
 def predict_logistic(p: dict, X: np.ndarray) -> np.ndarray:
@@ -211,10 +240,17 @@ def metrics(y: np.ndarray, p: np.ndarray, thr: float) -> dict:
     for lo, hi in itertools.pairwise(bins):
         m = (p >= lo) & (p < hi)
         if m.any():
-            rel.append({"bin": f"{lo:.2f}-{min(hi, 1):.2f}", "n": int(m.sum()), "mean_predicted": round(float(p[m].mean()), 3),
-                        "observed": round(float(y[m].mean()), 3)})
+            rel.append(
+                {
+                    "bin": f"{lo:.2f}-{min(hi, 1):.2f}",
+                    "n": int(m.sum()),
+                    "mean_predicted": round(float(p[m].mean()), 3),
+                    "observed": round(float(y[m].mean()), 3),
+                }
+            )
     return {
-        "n_leads": len(y), "n_positive_leads": int(pos.sum()),
+        "n_leads": len(y),
+        "n_positive_leads": int(pos.sum()),
         "auc": None if (a := auc(y, p)) is None else round(a, 3),
         "threshold": round(thr, 4),
         "sensitivity": round(float(pred[pos].mean()), 3) if pos.any() else None,
@@ -259,10 +295,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--qa", type=Path, default=DEFAULT_QA)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--model-out", type=Path, default=None, help="default: tools/signal/noise_model.json")
-    ap.add_argument("--no-write-model", action="store_true", help="evaluate only; leave the shipped model alone")
-    ap.add_argument("--cache", type=Path, default=None, help="development: reuse per-lead features stored here")
-    ap.add_argument("--tune-only", action="store_true",
-                    help="development: cross-validate on folds 1-8 only; folds 9-10 are not loaded, nothing is written")
+    ap.add_argument(
+        "--no-write-model", action="store_true", help="evaluate only; leave the shipped model alone"
+    )
+    ap.add_argument(
+        "--cache", type=Path, default=None, help="development: reuse per-lead features stored here"
+    )
+    ap.add_argument(
+        "--tune-only",
+        action="store_true",
+        help="development: cross-validate on folds 1-8 only; folds 9-10 are not loaded, nothing is written",
+    )
     args = ap.parse_args(argv)
     if not (args.data / "ptbxl_database.csv").is_file():
         print(f"no ptbxl_database.csv in {args.data}", file=sys.stderr)
@@ -284,8 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.tune_only:
         report = tune[:24]  # placeholder so the code path runs; its numbers are not printed
     groups = np.array([r["patient_id"] for r in tune])
-    print(f"{len(db)} records, {len(rows)} leads: tune (folds 1-8) {len(tune)} leads of "
-          f"{len({r['ecg_id'] for r in tune})} records, report (folds 9-10) {len(report)} leads; features {t_feat:.0f} s")
+    print(
+        f"{len(db)} records, {len(rows)} leads: tune (folds 1-8) {len(tune)} leads of "
+        f"{len({r['ecg_id'] for r in tune})} records, report (folds 9-10) {len(report)} leads; features {t_feat:.0f} s"
+    )
 
     kinds_out: dict[str, dict] = {}
     results: dict[str, dict] = {}
@@ -295,8 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     for kind in NOISE_KINDS:
         y_t = np.array([r["labels"][kind] for r in tune])
         y_r = np.array([r["labels"][kind] for r in report])
-        res: dict = {"tune_positive_records": len({r["ecg_id"] for r in tune if r["labels"][kind]}),
-                     "report_positive_records": len({r["ecg_id"] for r in report if r["labels"][kind]})}
+        res: dict = {
+            "tune_positive_records": len({r["ecg_id"] for r in tune if r["labels"][kind]}),
+            "report_positive_records": len({r["ecg_id"] for r in report if r["labels"][kind]}),
+        }
         if kind == "electrodes_problems":
             conds = []
             for name, op in ELECTRODE_CONDITIONS:
@@ -308,11 +355,17 @@ def main(argv: list[str] | None = None) -> int:
                     cut = max(cut, ELECTRODE_FLOOR[name])
                 conds.append({"feature": name, "op": op, "value": round(cut, 4)})
             prior = (y_t.sum() + 1) / (len(y_t) + 2)
-            spec = {"type": "rule", "conditions": conds, "p_positive": 0.5, "p_negative": round(float(prior), 5),
-                    "threshold": 0.5, "calibrated": False,
-                    "note": "no positive lead in folds 1-8: cut-offs set so that at most "
-                            f"{ELECTRODE_MAX_FPR:.1%} of tune leads trip the rule; probabilities are not calibrated; "
-                            "flat, near-zero, clipped or implausibly large leads are flagged by hard rules in noise.py"}
+            spec = {
+                "type": "rule",
+                "conditions": conds,
+                "p_positive": 0.5,
+                "p_negative": round(float(prior), 5),
+                "threshold": 0.5,
+                "calibrated": False,
+                "note": "no positive lead in folds 1-8: cut-offs set so that at most "
+                f"{ELECTRODE_MAX_FPR:.1%} of tune leads trip the rule; probabilities are not calibrated; "
+                "flat, near-zero, clipped or implausibly large leads are flagged by hard rules in noise.py",
+            }
             from cardioagent.tools.signal.noise import _integrity_problem, kind_probability
 
             def electrode_p(f: dict, spec: dict = spec, prior: float = prior) -> float:
@@ -345,9 +398,14 @@ def main(argv: list[str] | None = None) -> int:
             a = auc(y_t[ok], v[ok])
             single[name] = None if a is None else round(max(a, 1 - a), 3)
         res["single_feature_auc_tune"] = single
-        use_lr = (cv["logistic"]["auc"] or 0) > (cv["rule"]["auc"] or 0) and cv["logistic"]["brier"] <= cv["rule"]["brier"]
-        chosen, feats, X_t, X_r, oof = (("logistic", feats_lr, X_lr_t, X_lr_r, oof_lr) if use_lr
-                                        else ("rule", feats_rule, X_rule_t, X_rule_r, oof_rule))
+        use_lr = (cv["logistic"]["auc"] or 0) > (cv["rule"]["auc"] or 0) and cv["logistic"]["brier"] <= cv[
+            "rule"
+        ]["brier"]
+        chosen, feats, X_t, X_r, oof = (
+            ("logistic", feats_lr, X_lr_t, X_lr_r, oof_lr)
+            if use_lr
+            else ("rule", feats_rule, X_rule_t, X_rule_r, oof_rule)
+        )
         thr = youden_threshold(y_t, oof)
         params = fit_logistic(X_t, y_t)
         # the rule's AUC needs no fitting: the a-priori feature ranks the leads by itself
@@ -358,8 +416,10 @@ def main(argv: list[str] | None = None) -> int:
 
             cut = A_PRIORI_CUT[kind]
             thr = float(predict_logistic(params, np.array([[_transform(cut, feats_rule[0][1])]]))[0])
-            res["threshold_note"] = (f"only {res['tune_positive_records']} positive records in folds 1-8: threshold set "
-                                     f"a priori at {feats_rule[0][0]} = {cut:g}")
+            res["threshold_note"] = (
+                f"only {res['tune_positive_records']} positive records in folds 1-8: threshold set "
+                f"a priori at {feats_rule[0][0]} = {cut:g}"
+            )
             # the cut is fixed a priori, so sens/spec at it need no held-out data; the Platt map is in-sample
             cv["rule_at_a_priori_cut_platt_in_sample"] = metrics(y_t, predict_logistic(params, X_rule_t), thr)
             oof = predict_logistic(params, X_rule_t)  # thresholding it is exactly "feature > cut"
@@ -368,13 +428,24 @@ def main(argv: list[str] | None = None) -> int:
         res["cv_tune"] = cv
         res["report"] = metrics(y_r, p_r, thr)
         res["report_other_candidate"] = metrics(
-            y_r, predict_logistic(fit_logistic(X_rule_t if use_lr else X_lr_t, y_t), X_rule_r if use_lr else X_lr_r),
-            youden_threshold(y_t, oof_rule if use_lr else oof_lr))
-        spec = {"type": "logistic", "variant": chosen, "features": [f for f, _ in feats],
-                "transforms": [h for _, h in feats], **{k: [round(v, 6) for v in params[k]] for k in ("mean", "scale", "coef")},
-                "intercept": round(params["intercept"], 6), "threshold": round(thr, 4), "calibrated": True,
-                "calibration": "logistic (Platt) on folds 1-8; out-of-fold Brier and reliability in "
-                               "bench/results/ptbxl_noise.json"}
+            y_r,
+            predict_logistic(
+                fit_logistic(X_rule_t if use_lr else X_lr_t, y_t), X_rule_r if use_lr else X_lr_r
+            ),
+            youden_threshold(y_t, oof_rule if use_lr else oof_lr),
+        )
+        spec = {
+            "type": "logistic",
+            "variant": chosen,
+            "features": [f for f, _ in feats],
+            "transforms": [h for _, h in feats],
+            **{k: [round(v, 6) for v in params[k]] for k in ("mean", "scale", "coef")},
+            "intercept": round(params["intercept"], 6),
+            "threshold": round(thr, 4),
+            "calibrated": True,
+            "calibration": "logistic (Platt) on folds 1-8; out-of-fold Brier and reliability in "
+            "bench/results/ptbxl_noise.json",
+        }
         kinds_out[kind] = spec
         results[kind] = res
         oof_by_kind[kind], rep_by_kind[kind] = oof, p_r
@@ -386,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     from cardioagent.tools.signal.noise import noise_labels
 
     label_of = {int(r["ecg_id"]): noise_labels(r) for r in db}
+
     def predictions(thresholds: dict[str, float]) -> dict[int, dict[str, dict[str, int]]]:
         pred: dict[int, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
         for split_rows, probs in ((tune, oof_by_kind), (report, rep_by_kind)):
@@ -400,12 +472,16 @@ def main(argv: list[str] | None = None) -> int:
     # whichever answers the folds-1-8 ECG-QA items best from out-of-fold probabilities (ties: Youden).
     strategy_scores = {}
     for name, rule in THRESHOLD_RULES.items():
-        thr_s = {k: (rule(*(adjustable[k][0], oof_by_kind[k])) if k in adjustable else kinds_out[k]["threshold"])
-                 for k in NOISE_KINDS}
+        thr_s = {
+            k: (rule(*(adjustable[k][0], oof_by_kind[k])) if k in adjustable else kinds_out[k]["threshold"])
+            for k in NOISE_KINDS
+        }
         pred = predictions(thr_s)
         hits = sum(qa_answer(q, pred[q["ecg_id"][0]]) == q["answer"][0] for q in tune_items)
-        strategy_scores[name] = {"tune_qa_exact_match": round(hits / max(len(tune_items), 1), 3),
-                                 "thresholds": {k: round(v, 4) for k, v in thr_s.items()}}
+        strategy_scores[name] = {
+            "tune_qa_exact_match": round(hits / max(len(tune_items), 1), 3),
+            "thresholds": {k: round(v, 4) for k, v in thr_s.items()},
+        }
     strategy = max(THRESHOLD_RULES, key=lambda n: (strategy_scores[n]["tune_qa_exact_match"], n == "youden"))
     for kind, (y_t, y_r) in adjustable.items():
         thr = strategy_scores[strategy]["thresholds"][kind]
@@ -419,11 +495,15 @@ def main(argv: list[str] | None = None) -> int:
     parser_ok = 0
     for q in items:
         e = q["ecg_id"][0]
-        by_label = {lead: {k: int(lead in label_of[e][k]) for k in NOISE_KINDS}
-                    for lead in {lead for v in label_of[e].values() for lead in v} | {"I"}}
+        by_label = {
+            lead: {k: int(lead in label_of[e][k]) for k in NOISE_KINDS}
+            for lead in {lead for v in label_of[e].values() for lead in v} | {"I"}
+        }
         parser_ok += qa_answer(q, by_label) == q["answer"][0]
-    majority = {t: Counter(q["answer"][0] for q in tune_items if q["template_id"] == t).most_common(1)[0][0]
-                for t in sorted({q["template_id"] for q in tune_items})}
+    majority = {
+        t: Counter(q["answer"][0] for q in tune_items if q["template_id"] == t).most_common(1)[0][0]
+        for t in sorted({q["template_id"] for q in tune_items})
+    }
     for split, folds in (("tune_oof", TUNE_FOLDS), ("report", REPORT_FOLDS)):
         if args.tune_only and split == "report":
             continue
@@ -433,24 +513,41 @@ def main(argv: list[str] | None = None) -> int:
             qs = [q for q in sel if q["template_id"] == t]
             ours = sum(qa_answer(q, pred_of[q["ecg_id"][0]]) == q["answer"][0] for q in qs)
             maj = sum(majority.get(t, "no") == q["answer"][0] for q in qs)
-            per_t[str(t)] = {"n": len(qs), "exact_match": round(ours / len(qs), 3),
-                             "majority_answer": majority.get(t, "no"), "majority_exact_match": round(maj / len(qs), 3)}
+            per_t[str(t)] = {
+                "n": len(qs),
+                "exact_match": round(ours / len(qs), 3),
+                "majority_answer": majority.get(t, "no"),
+                "majority_exact_match": round(maj / len(qs), 3),
+            }
         ours = sum(qa_answer(q, pred_of[q["ecg_id"][0]]) == q["answer"][0] for q in sel)
         maj = sum(majority.get(q["template_id"], "no") == q["answer"][0] for q in sel)
         by_attr = {}
         for a in sorted({q["attribute"][0] for q in sel}):
             qs = [q for q in sel if q["attribute"][0] == a]
-            by_attr[a] = {"n": len(qs), "exact_match": round(sum(qa_answer(q, pred_of[q["ecg_id"][0]]) == q["answer"][0] for q in qs) / len(qs), 3),
-                          "majority_exact_match": round(sum(majority.get(q["template_id"], "no") == q["answer"][0] for q in qs) / len(qs), 3)}
-        qa[split] = {"n": len(sel), "exact_match": round(ours / max(len(sel), 1), 3),
-                     "majority_exact_match": round(maj / max(len(sel), 1), 3), "per_template": per_t,
-                     "per_attribute": by_attr}
+            by_attr[a] = {
+                "n": len(qs),
+                "exact_match": round(
+                    sum(qa_answer(q, pred_of[q["ecg_id"][0]]) == q["answer"][0] for q in qs) / len(qs), 3
+                ),
+                "majority_exact_match": round(
+                    sum(majority.get(q["template_id"], "no") == q["answer"][0] for q in qs) / len(qs), 3
+                ),
+            }
+        qa[split] = {
+            "n": len(sel),
+            "exact_match": round(ours / max(len(sel), 1), 3),
+            "majority_exact_match": round(maj / max(len(sel), 1), 3),
+            "per_template": per_t,
+            "per_attribute": by_attr,
+        }
     qa["label_parser_agreement"] = {"agree": parser_ok, "n": len(items)}
     qa["threshold_rule"] = {"chosen": strategy, "candidates": strategy_scores}
 
     # ------------------------------------------------------------------------------------------ print
-    print(f"\n{'kind':20s} {'pos rec t/r':>11s} {'chosen':>8s} | {'CV rule AUC':>11s} {'CV LR AUC':>9s} {'CV Brier':>8s} "
-          f"{'sens':>5s} {'spec':>5s} | {'rep AUC':>7s} {'Brier':>6s} {'sens':>5s} {'spec':>5s}")
+    print(
+        f"\n{'kind':20s} {'pos rec t/r':>11s} {'chosen':>8s} | {'CV rule AUC':>11s} {'CV LR AUC':>9s} {'CV Brier':>8s} "
+        f"{'sens':>5s} {'spec':>5s} | {'rep AUC':>7s} {'Brier':>6s} {'sens':>5s} {'spec':>5s}"
+    )
 
     def f(v, d=3):
         return "-" if v is None else f"{v:.{d}f}"
@@ -459,34 +556,63 @@ def main(argv: list[str] | None = None) -> int:
         res = results[kind]
         cv = res["cv_tune"]
         sh = cv.get("rule_at_a_priori_cut_platt_in_sample") or cv.get(res["chosen"], cv.get("shipped"))
-        rep = res["report"] if not args.tune_only else {k: None for k in ("auc", "brier", "sensitivity", "specificity")}
-        print(f"{kind:20s} {res['tune_positive_records']:>5d}/{res['report_positive_records']:<5d} {res['chosen'][:8]:>8s} | "
-              f"{f(cv.get('rule', {}).get('auc')):>11s} {f(cv.get('logistic', {}).get('auc')):>9s} {f(sh['brier'], 4):>8s} "
-              f"{f(sh['sensitivity'], 2):>5s} {f(sh['specificity'], 2):>5s} | {f(rep['auc']):>7s} {f(rep['brier'], 4):>6s} "
-              f"{f(rep['sensitivity'], 2):>5s} {f(rep['specificity'], 2):>5s}")
+        rep = (
+            res["report"]
+            if not args.tune_only
+            else {k: None for k in ("auc", "brier", "sensitivity", "specificity")}
+        )
+        print(
+            f"{kind:20s} {res['tune_positive_records']:>5d}/{res['report_positive_records']:<5d} "
+            f"{res['chosen'][:8]:>8s} | "
+            f"{f(cv.get('rule', {}).get('auc')):>11s} {f(cv.get('logistic', {}).get('auc')):>9s} "
+            f"{f(sh['brier'], 4):>8s} "
+            f"{f(sh['sensitivity'], 2):>5s} {f(sh['specificity'], 2):>5s} | {f(rep['auc']):>7s} "
+            f"{f(rep['brier'], 4):>6s} "
+            f"{f(rep['sensitivity'], 2):>5s} {f(rep['specificity'], 2):>5s}"
+        )
     print(f"\nECG-QA noise items (templates 26-28); label parser reproduces {parser_ok}/{len(items)} answers")
-    print("threshold rule chosen on folds 1-8 ECG-QA items: " + strategy + " ("
-          + ", ".join(f"{n} {v['tune_qa_exact_match']:.3f}" for n, v in strategy_scores.items()) + ")")
+    print(
+        "threshold rule chosen on folds 1-8 ECG-QA items: "
+        + strategy
+        + " ("
+        + ", ".join(f"{n} {v['tune_qa_exact_match']:.3f}" for n, v in strategy_scores.items())
+        + ")"
+    )
     for split in ("tune_oof", "report"):
         if split not in qa:
             continue
         s = qa[split]
-        print(f"  {split:9s} n={s['n']:3d} exact match {s['exact_match']:.3f} (majority answer {s['majority_exact_match']:.3f})")
+        print(
+            f"  {split:9s} n={s['n']:3d} exact match {s['exact_match']:.3f} "
+            f"(majority answer {s['majority_exact_match']:.3f})"
+        )
         for t, v in s["per_template"].items():
-            print(f"    template {t}: n={v['n']:3d} ours {v['exact_match']:.3f}  majority '{v['majority_answer']}' {v['majority_exact_match']:.3f}")
+            print(
+                f"    template {t}: n={v['n']:3d} ours {v['exact_match']:.3f}  "
+                f"majority '{v['majority_answer']}' {v['majority_exact_match']:.3f}"
+            )
         for a, v in s["per_attribute"].items():
-            print(f"    {a:20s}: n={v['n']:3d} ours {v['exact_match']:.3f}  majority {v['majority_exact_match']:.3f}")
+            print(
+                f"    {a:20s}: n={v['n']:3d} ours {v['exact_match']:.3f}  majority {v['majority_exact_match']:.3f}"
+            )
 
     model = {
         "about": "cardioagent per-lead ECG noise kinds; fitted by bench/ptbxl_noise.py on PTB-XL records 1-250, "
-                 "strat_fold 1-8, labels = PTB-XL noise columns parsed per lead",
+        "strat_fold 1-8, labels = PTB-XL noise columns parsed per lead",
         "fitted": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "kinds": kinds_out,
     }
     if args.tune_only:  # the model only depends on folds 1-8; write it only where asked to
         for kind in NOISE_KINDS:
             print(kind, "single-feature AUC (tune):", results[kind].get("single_feature_auc_tune"))
-            print("   ", {k: v for k, v in kinds_out[kind].items() if k in ("features", "coef", "threshold", "conditions")})
+            print(
+                "   ",
+                {
+                    k: v
+                    for k, v in kinds_out[kind].items()
+                    if k in ("features", "coef", "threshold", "conditions")
+                },
+            )
         if args.model_out:
             args.model_out.write_text(json.dumps(model, indent=1) + "\n")
         return 0
@@ -495,18 +621,31 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(json.dumps(model, indent=1) + "\n")
         print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "benchmark": "ptbxl_noise",
-        "command": ".venv/bin/python bench/ptbxl_noise.py",
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-        "data": {"records": len(db), "leads": len(rows), "tune_split": "strat_fold 1-8 (patient-grouped 5-fold CV)",
-                 "report_split": "strat_fold 9-10 (evaluated once with the model refitted on folds 1-8)"},
-        "feature_seconds": round(t_feat, 1),
-        "kinds": results,
-        "ecgqa": qa,
-        "model": model,
-    }, indent=1))
+    args.out.write_text(
+        json.dumps(
+            {
+                "benchmark": "ptbxl_noise",
+                "command": ".venv/bin/python bench/ptbxl_noise.py",
+                "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "machine": {
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "platform": platform.platform(),
+                },
+                "data": {
+                    "records": len(db),
+                    "leads": len(rows),
+                    "tune_split": "strat_fold 1-8 (patient-grouped 5-fold CV)",
+                    "report_split": "strat_fold 9-10 (evaluated once with the model refitted on folds 1-8)",
+                },
+                "feature_seconds": round(t_feat, 1),
+                "kinds": results,
+                "ecgqa": qa,
+                "model": model,
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
     return 0
 

@@ -19,6 +19,7 @@ without a score, e.g. first-degree AV block without P waves, ranks at 0.5). Macr
 with >= 5 positives. Prints a table and writes bench/results/ptbxl_statements.json with the per-record
 verdicts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,12 @@ CINC = REPO.parent / "shared" / "data" / "ecg12_cinc2021"
 OUT = REPO / "bench" / "results" / "ptbxl_statements.json"
 
 PTBXL_STATEMENTS = {  # SCP code -> statement id (vocabulary)
-    "CRBBB": "complete_right_bundle_branch_block", "IRBBB": "incomplete_right_bundle_branch_block",
-    "CLBBB": "complete_left_bundle_branch_block", "1AVB": "1st_degree_av_block",
-    "LAFB": "left_anterior_fascicular_block", "IVCD": "nonspecific_intraventricular_conduction_disorder",
+    "CRBBB": "complete_right_bundle_branch_block",
+    "IRBBB": "incomplete_right_bundle_branch_block",
+    "CLBBB": "complete_left_bundle_branch_block",
+    "1AVB": "1st_degree_av_block",
+    "LAFB": "left_anterior_fascicular_block",
+    "IVCD": "nonspecific_intraventricular_conduction_disorder",
 }
 CINC_STATEMENTS = {  # label -> (SNOMED codes, statement id)
     "CRBBB": ({"59118001", "713427006"}, "complete_right_bundle_branch_block"),
@@ -60,16 +64,18 @@ def analyse(path: str) -> dict:
     except Exception as exc:  # noqa: BLE001 - a record that cannot be analysed counts as undetermined everywhere
         return {"error": f"{type(exc).__name__}: {exc}", "statements": {}}
     return {
-        "qrs_median_ms": iv.qrs.value, "qrs_global_ms": iv.qrs_global.value if iv.qrs_global else None,
-        "qrs_axis": iv.qrs_axis.value if iv.qrs_axis else None, "pr_ms": iv.pr.value,
+        "qrs_median_ms": iv.qrs.value,
+        "qrs_global_ms": iv.qrs_global.value if iv.qrs_global else None,
+        "qrs_axis": iv.qrs_axis.value if iv.qrs_axis else None,
+        "pr_ms": iv.pr.value,
         "statements": {s.id: {"verdict": s.verdict, "p": s.probability} for s in iv.statements},
         "seconds": round(time.perf_counter() - t0, 2),
     }
 
 
 def auc(scores: list[float], labels: list[bool]) -> float | None:
-    pos = [s for s, y in zip(scores, labels) if y]
-    neg = [s for s, y in zip(scores, labels) if not y]
+    pos = [s for s, y in zip(scores, labels, strict=False) if y]
+    neg = [s for s, y in zip(scores, labels, strict=False) if not y]
     if not pos or not neg:
         return None
     wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
@@ -84,18 +90,30 @@ def metrics(rows: list[dict], sid: str, label) -> dict:
         pred.append(bool(st and st["verdict"] == "present"))
         und += bool(not st or st["verdict"] == "undetermined")
         score.append(0.5 if not st or st["p"] is None else float(st["p"]))
-    tp = sum(a and b for a, b in zip(y, pred))
-    fn = sum(a and not b for a, b in zip(y, pred))
-    fp = sum(b and not a for a, b in zip(y, pred))
-    tn = sum(not a and not b for a, b in zip(y, pred))
+    tp = sum(a and b for a, b in zip(y, pred, strict=False))
+    fn = sum(a and not b for a, b in zip(y, pred, strict=False))
+    fp = sum(b and not a for a, b in zip(y, pred, strict=False))
+    tn = sum(not a and not b for a, b in zip(y, pred, strict=False))
     sens = None if tp + fn == 0 else round(tp / (tp + fn), 3)
     spec = None if tn + fp == 0 else round(tn / (tn + fp), 3)
     f1 = None if tp + fn == 0 else round(2 * tp / (2 * tp + fp + fn), 3)
-    missed = [r["record"] for r, a, b in zip(rows, y, pred) if a and not b]
-    false = [r["record"] for r, a, b in zip(rows, y, pred) if b and not a]
-    return {"positives": tp + fn, "negatives": tn + fp, "tp": tp, "fn": fn, "fp": fp, "tn": tn,
-            "undetermined": und, "sensitivity": sens, "specificity": spec, "f1": f1, "auc": auc(score, y),
-            "missed": missed, "false_positives": false}
+    missed = [r["record"] for r, a, b in zip(rows, y, pred, strict=False) if a and not b]
+    false = [r["record"] for r, a, b in zip(rows, y, pred, strict=False) if b and not a]
+    return {
+        "positives": tp + fn,
+        "negatives": tn + fp,
+        "tp": tp,
+        "fn": fn,
+        "fp": fp,
+        "tn": tn,
+        "undetermined": und,
+        "sensitivity": sens,
+        "specificity": spec,
+        "f1": f1,
+        "auc": auc(score, y),
+        "missed": missed,
+        "false_positives": false,
+    }
 
 
 def _run(paths: list[tuple[str, str]], jobs: int) -> dict[str, dict]:
@@ -103,7 +121,7 @@ def _run(paths: list[tuple[str, str]], jobs: int) -> dict[str, dict]:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(jobs) as pool:
-            return dict(zip((k for k, _ in paths), pool.map(analyse, (p for _, p in paths))))
+            return dict(zip((k for k, _ in paths), pool.map(analyse, (p for _, p in paths)), strict=False))
     out = {}
     for i, (k, p) in enumerate(paths):
         out[k] = analyse(p)
@@ -118,14 +136,20 @@ def _fmt(v) -> str:
 
 def table(title: str, res: dict[str, dict]) -> None:
     print(f"\n{title}")
-    print(f"{'statement':42s} {'pos':>4s} {'neg':>4s} {'sens':>5s} {'spec':>5s} {'F1':>5s} {'AUC':>5s} {'und':>4s}")
+    print(
+        f"{'statement':42s} {'pos':>4s} {'neg':>4s} {'sens':>5s} {'spec':>5s} {'F1':>5s} {'AUC':>5s} {'und':>4s}"
+    )
     for sid, m in res.items():
         if sid.startswith("_"):
             continue
-        print(f"{sid:42s} {m['positives']:4d} {m['negatives']:4d} {_fmt(m['sensitivity']):>5s} "
-              f"{_fmt(m['specificity']):>5s} {_fmt(m['f1']):>5s} {_fmt(m['auc']):>5s} {m['undetermined']:4d}")
+        print(
+            f"{sid:42s} {m['positives']:4d} {m['negatives']:4d} {_fmt(m['sensitivity']):>5s} "
+            f"{_fmt(m['specificity']):>5s} {_fmt(m['f1']):>5s} {_fmt(m['auc']):>5s} {m['undetermined']:4d}"
+        )
     if "_macro_auc" in res:
-        print(f"macro AUC over statements with >= 5 positives: {_fmt(res['_macro_auc'])} ({res['_macro_over']})")
+        print(
+            f"macro AUC over statements with >= 5 positives: {_fmt(res['_macro_auc'])} ({res['_macro_over']})"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,35 +158,57 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cinc", type=Path, default=CINC)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--tune-only", action="store_true", help="PTB-XL folds 1-8 only (while adjusting), no CinC")
+    ap.add_argument(
+        "--tune-only", action="store_true", help="PTB-XL folds 1-8 only (while adjusting), no CinC"
+    )
     args = ap.parse_args(argv)
     db = args.ptbxl / "ptbxl_database.csv"
     if not db.is_file():
         print(f"no ptbxl_database.csv in {args.ptbxl}", file=sys.stderr)
         return 2
     with db.open() as fh:
-        meta = [r for r in csv.DictReader(fh) if (args.ptbxl / f"{r['filename_hr']}.hea").is_file()
-                and (not args.tune_only or int(r["strat_fold"]) in TUNE_FOLDS)]
+        meta = [
+            r
+            for r in csv.DictReader(fh)
+            if (args.ptbxl / f"{r['filename_hr']}.hea").is_file()
+            and (not args.tune_only or int(r["strat_fold"]) in TUNE_FOLDS)
+        ]
     t0 = time.perf_counter()
     results = _run([(r["ecg_id"], str(args.ptbxl / f"{r['filename_hr']}.hea")) for r in meta], args.jobs)
     rows = []
     for r in meta:
         codes = {k: float(v) for k, v in ast.literal_eval(r["scp_codes"]).items()}
-        rows.append({"record": r["ecg_id"], "fold": int(r["strat_fold"]), "codes": codes,
-                     "result": results[r["ecg_id"]]})
-    report: dict = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "python": platform.python_version(), "ptbxl_records": len(rows),
-                    "label_rule": "scp_codes likelihood >= 50", "splits": {}}
-    for split, keep in (("tune (folds 1-8)", lambda r: r["fold"] in TUNE_FOLDS),
-                        ("reporting (folds 9-10)", lambda r: r["fold"] not in TUNE_FOLDS)):
+        rows.append(
+            {
+                "record": r["ecg_id"],
+                "fold": int(r["strat_fold"]),
+                "codes": codes,
+                "result": results[r["ecg_id"]],
+            }
+        )
+    report: dict = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "ptbxl_records": len(rows),
+        "label_rule": "scp_codes likelihood >= 50",
+        "splits": {},
+    }
+    for split, keep in (
+        ("tune (folds 1-8)", lambda r: r["fold"] in TUNE_FOLDS),
+        ("reporting (folds 9-10)", lambda r: r["fold"] not in TUNE_FOLDS),
+    ):
         sub = [r for r in rows if keep(r)]
         if not sub:
             continue
-        res = {sid: metrics(sub, sid, lambda r, c=code: r["codes"].get(c, 0.0) >= 50)
-               for code, sid in PTBXL_STATEMENTS.items()}
+        res = {
+            sid: metrics(sub, sid, lambda r, c=code: r["codes"].get(c, 0.0) >= 50)
+            for code, sid in PTBXL_STATEMENTS.items()
+        }
         aucs = [m["auc"] for m in res.values() if m["positives"] >= 5 and m["auc"] is not None]
         res["_macro_auc"] = round(sum(aucs) / len(aucs), 3) if aucs else None
-        res["_macro_over"] = [sid for sid, m in res.items() if not sid.startswith("_") and m["positives"] >= 5]
+        res["_macro_over"] = [
+            sid for sid, m in res.items() if not sid.startswith("_") and m["positives"] >= 5
+        ]
         res["_n_records"] = len(sub)
         report["splits"][split] = res
         table(f"PTB-XL {split}: {len(sub)} records", res)
@@ -172,23 +218,38 @@ def main(argv: list[str] | None = None) -> int:
         with labels_csv.open() as fh:
             lab = list(csv.DictReader(fh))
         cres = _run([(r["record"], str(args.cinc / f"{r['record']}.hea")) for r in lab], args.jobs)
-        crows = [{"record": r["record"], "codes": set(r["dx_snomed"].split(";")), "result": cres[r["record"]]}
-                 for r in lab]
-        res = {sid: metrics(crows, sid, lambda r, c=codes: bool(r["codes"] & c))
-               for codes, sid in CINC_STATEMENTS.values()}
+        crows = [
+            {"record": r["record"], "codes": set(r["dx_snomed"].split(";")), "result": cres[r["record"]]}
+            for r in lab
+        ]
+        res = {
+            sid: metrics(crows, sid, lambda r, c=codes: bool(r["codes"] & c))
+            for codes, sid in CINC_STATEMENTS.values()
+        }
         res["_n_records"] = len(crows)
         report["splits"]["cinc2021 (second reporting set)"] = res
         table(f"CinC-2021: {len(crows)} records", res)
-        report["cinc_records"] = [{"record": r["record"], "dx": sorted(r["codes"]),
-                                   **{k: v for k, v in r["result"].items() if k != "statements"},
-                                   "present": sorted(k for k, v in r["result"]["statements"].items()
-                                                     if v["verdict"] == "present")} for r in crows]
+        report["cinc_records"] = [
+            {
+                "record": r["record"],
+                "dx": sorted(r["codes"]),
+                **{k: v for k, v in r["result"].items() if k != "statements"},
+                "present": sorted(
+                    k for k, v in r["result"]["statements"].items() if v["verdict"] == "present"
+                ),
+            }
+            for r in crows
+        ]
     report["ptbxl_records_detail"] = [
-        {"record": r["record"], "fold": r["fold"],
-         "labels": sorted(c for c, v in r["codes"].items() if v >= 50 and c in PTBXL_STATEMENTS),
-         **{k: v for k, v in r["result"].items() if k != "statements"},
-         "present": sorted(k for k, v in r["result"]["statements"].items() if v["verdict"] == "present")}
-        for r in rows]
+        {
+            "record": r["record"],
+            "fold": r["fold"],
+            "labels": sorted(c for c, v in r["codes"].items() if v >= 50 and c in PTBXL_STATEMENTS),
+            **{k: v for k, v in r["result"].items() if k != "statements"},
+            "present": sorted(k for k, v in r["result"]["statements"].items() if v["verdict"] == "present"),
+        }
+        for r in rows
+    ]
     report["wall_s"] = round(time.perf_counter() - t0, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, default=str))

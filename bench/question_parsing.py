@@ -15,6 +15,7 @@ target. Latency is the parser's warm p50 on this CPU.
 
     .venv/bin/python bench/question_parsing.py     # writes bench/results/question_parsing.json
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,13 @@ def ecgqa_items() -> list[dict]:
         if not path.is_file():
             continue
         for it in json.loads(path.read_text()):
-            exp = {"family": f"ecgqa_{phrasing}", "question": it["question"], "n_recordings": len(it["ecg_id"]),
-                   "leads": [], "targets": []}
+            exp = {
+                "family": f"ecgqa_{phrasing}",
+                "question": it["question"],
+                "n_recordings": len(it["ecg_id"]),
+                "leads": [],
+                "targets": [],
+            }
             if it["attribute_type"] == "noise":
                 exp["type"] = "verify"
                 exp["options"] = ["yes", "no"]
@@ -52,12 +58,22 @@ def ecgqa_items() -> list[dict]:
                 if attr != "any kind of noises":
                     exp["targets"] = [vocabulary().from_ecgqa(attr).id]
                 if it["template_id"] != 27:
-                    exp["leads"] = [w for w in LEADS + ["I", "V2", "V3", "V4", "V6", "aVR"]
-                                    if f"lead {w} " in it["question"] + " " or f"lead {w}?" in it["question"]][:1]
+                    exp["leads"] = [
+                        w
+                        for w in LEADS + ["I", "V2", "V3", "V4", "V6", "aVR"]
+                        if f"lead {w} " in it["question"] + " " or f"lead {w}?" in it["question"]
+                    ][:1]
             else:
                 exp["type"] = "compare"
-                exp["options"] = ["none", "p duration", "pr interval", "qrs duration", "qt corrected", "qt interval",
-                                  "rr interval"]
+                exp["options"] = [
+                    "none",
+                    "p duration",
+                    "pr interval",
+                    "qrs duration",
+                    "qt corrected",
+                    "qt interval",
+                    "rr interval",
+                ]
             out.append(exp)
     return out
 
@@ -85,11 +101,18 @@ def main() -> int:
         want = set(it["targets"]) | {f"lead:{x.lower()}" for x in it["leads"]}
         ok_type = p.type == it["type"]
         ok_targets = want <= got
-        refs = [RecordingRef(id=f"r{i}", name=f"r{i}", modality="ecg") for i in range(max(1, it["n_recordings"]))]
+        refs = [
+            RecordingRef(id=f"r{i}", name=f"r{i}", modality="ecg") for i in range(max(1, it["n_recordings"]))
+        ]
         tools = {c.tool for c in plan(it["question"], refs, registry)} if it["n_recordings"] else set()
         covered = not it["n_recordings"] or all(_covers(t, tools, vocabulary()) for t in it["targets"])
-        split = ("tune" if it["family"] in TUNE_FAMILIES else "report" if it["family"] in REPORT_FAMILIES
-                 else it["family"])
+        split = (
+            "tune"
+            if it["family"] in TUNE_FAMILIES
+            else "report"
+            if it["family"] in REPORT_FAMILIES
+            else it["family"]
+        )
         for key in ((split, it["family"]), (split, "all")):
             r = rows[key]
             r["n"] += 1
@@ -98,21 +121,41 @@ def main() -> int:
             r["parsed"] += ok_type and ok_targets
             r["covered"] += covered
         if not (ok_type and ok_targets and covered) and len(misses[it["family"]]) < 6:
-            misses[it["family"]].append({"q": it["question"], "want": [it["type"], sorted(want)],
-                                         "got": [p.type, sorted(got)], "tools": sorted(tools)})
-    table = {f"{s}/{f}": {**r, **{k + "_rate": round(r[k] / r["n"], 3) for k in ("type", "targets", "parsed", "covered")}}
-             for (s, f), r in sorted(rows.items())}
-    result = {"tune_families": TUNE_FAMILIES, "report_families": REPORT_FAMILIES, "table": table,
-              "parser_latency_p50_s": round(statistics.median(latencies), 4),
-              "parser_latency_p95_s": round(sorted(latencies)[int(0.95 * len(latencies))], 4),
-              "examples_of_misses": misses, "command": "python bench/question_parsing.py"}
+            misses[it["family"]].append(
+                {
+                    "q": it["question"],
+                    "want": [it["type"], sorted(want)],
+                    "got": [p.type, sorted(got)],
+                    "tools": sorted(tools),
+                }
+            )
+    table = {
+        f"{s}/{f}": {
+            **r,
+            **{k + "_rate": round(r[k] / r["n"], 3) for k in ("type", "targets", "parsed", "covered")},
+        }
+        for (s, f), r in sorted(rows.items())
+    }
+    result = {
+        "tune_families": TUNE_FAMILIES,
+        "report_families": REPORT_FAMILIES,
+        "table": table,
+        "parser_latency_p50_s": round(statistics.median(latencies), 4),
+        "parser_latency_p95_s": round(sorted(latencies)[int(0.95 * len(latencies))], 4),
+        "examples_of_misses": misses,
+        "command": "python bench/question_parsing.py",
+    }
     out = ROOT / "bench" / "results" / "question_parsing.json"
     out.write_text(json.dumps(result, indent=2))
     print(f"{'split/family':<30} {'n':>5} {'type':>6} {'targets':>8} {'parsed':>7} {'covered':>8}")
     for key, r in table.items():
-        print(f"{key:<30} {r['n']:>5} {r['type_rate']:>6} {r['targets_rate']:>8} {r['parsed_rate']:>7} "
-              f"{r['covered_rate']:>8}")
-    print(f"parser latency p50 {result['parser_latency_p50_s']} s, p95 {result['parser_latency_p95_s']} s (warm)")
+        print(
+            f"{key:<30} {r['n']:>5} {r['type_rate']:>6} {r['targets_rate']:>8} {r['parsed_rate']:>7} "
+            f"{r['covered_rate']:>8}"
+        )
+    print(
+        f"parser latency p50 {result['parser_latency_p50_s']} s, p95 {result['parser_latency_p95_s']} s (warm)"
+    )
     print("tune families are development figures; report families and ECG-QA's wording were not written on")
     return 0
 

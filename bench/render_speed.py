@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from cardioagent.tools.signal.recording import Channel, ChannelKind, Modality, Recording
 from cardioagent.tools.signal.render import render_12lead
 

@@ -8,6 +8,7 @@ timing starts. Each timed run is a fresh client session (a new conversation, the
 again), timed from the call to the last update, upload included. Targets: first step < 1 s, answer < 5 s.
 Writes bench/results/ui_latency.json (or ui_latency_no_llm.json with --no-llm).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,10 +62,19 @@ def timed_turn(url: str, files: list[str], question: str) -> dict:
     if first_step is None and _has_step(result[0]):
         first_step = total  # every update arrived at once
     steps = [m for m in result[0] if (m.get("metadata") or {}).get("title")]
-    figures = [p for m in result[0] for p in (m["content"] if isinstance(m["content"], list) else [])
-               if isinstance(p, dict) and p.get("type") == "file"]
-    return {"first_step_s": first_step, "answer_s": total, "steps": len(steps), "figures": len(figures),
-            "answer_chars": len(_answer_text(result[0]))}
+    figures = [
+        p
+        for m in result[0]
+        for p in (m["content"] if isinstance(m["content"], list) else [])
+        if isinstance(p, dict) and p.get("type") == "file"
+    ]
+    return {
+        "first_step_s": first_step,
+        "answer_s": total,
+        "steps": len(steps),
+        "figures": len(figures),
+        "answer_chars": len(_answer_text(result[0])),
+    }
 
 
 def main() -> int:
@@ -83,8 +93,13 @@ def main() -> int:
     data = next(record.with_suffix(s) for s in (".mat", ".dat") if record.with_suffix(s).exists())
     files = [str(record), str(data)]
     home = Path(args.home or tempfile.mkdtemp(prefix="cardioagent-bench-ui-"))
-    settings = UISettings(home=home, work_dir=Path(tempfile.mkdtemp(prefix="cardioagent-bench-ui-work-")),
-                          llm_summary=not args.no_llm, auth=[], warm_up=False).model_copy(update={"port": None})
+    settings = UISettings(
+        home=home,
+        work_dir=Path(tempfile.mkdtemp(prefix="cardioagent-bench-ui-work-")),
+        llm_summary=not args.no_llm,
+        auth=[],
+        warm_up=False,
+    ).model_copy(update={"port": None})
     demo = launch(settings, prevent_thread_lock=True, quiet=True)
     try:
         t = time.perf_counter()
@@ -103,21 +118,36 @@ def main() -> int:
 
     first_step, answer = stats("first_step_s"), stats("answer_s")
     result = {
-        "record": record.name, "question": args.question, "llm_summary": not args.no_llm, "runs": args.runs,
-        "warm_up_s": round(warm_up_s, 2), "first_question_s": round(first["answer_s"], 2),
-        "first_step_s": first_step, "answer_s": answer,
-        "first_step_target_s": FIRST_STEP_TARGET_S, "answer_target_s": ANSWER_TARGET_S,
-        "meets_targets": bool(first_step["max"] is not None and first_step["max"] < FIRST_STEP_TARGET_S
-                              and answer["max"] is not None and answer["max"] < ANSWER_TARGET_S),
+        "record": record.name,
+        "question": args.question,
+        "llm_summary": not args.no_llm,
+        "runs": args.runs,
+        "warm_up_s": round(warm_up_s, 2),
+        "first_question_s": round(first["answer_s"], 2),
+        "first_step_s": first_step,
+        "answer_s": answer,
+        "first_step_target_s": FIRST_STEP_TARGET_S,
+        "answer_target_s": ANSWER_TARGET_S,
+        "meets_targets": bool(
+            first_step["max"] is not None
+            and first_step["max"] < FIRST_STEP_TARGET_S
+            and answer["max"] is not None
+            and answer["max"] < ANSWER_TARGET_S
+        ),
         "per_run": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in runs],
-        "python": sys.version.split()[0], "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
     }
     print(f"UI latency, {record.name}, {args.runs} warm runs, llm_summary={not args.no_llm}")
     print(f"{'metric':24s} {'median':>8s} {'max':>8s} {'target':>8s}")
-    print(f"{'first tool step (s)':24s} {first_step['median']!s:>8s} {first_step['max']!s:>8s} {FIRST_STEP_TARGET_S:>8g}")
+    print(
+        f"{'first tool step (s)':24s} {first_step['median']!s:>8s} {first_step['max']!s:>8s} {FIRST_STEP_TARGET_S:>8g}"
+    )
     print(f"{'answer complete (s)':24s} {answer['median']!s:>8s} {answer['max']!s:>8s} {ANSWER_TARGET_S:>8g}")
-    print(f"warm-up {result['warm_up_s']} s; first question {result['first_question_s']} s; "
-          f"steps/figures last run: {runs[-1]['steps']}/{runs[-1]['figures']}")
+    print(
+        f"warm-up {result['warm_up_s']} s; first question {result['first_question_s']} s; "
+        f"steps/figures last run: {runs[-1]['steps']}/{runs[-1]['figures']}"
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / ("ui_latency_no_llm.json" if args.no_llm else "ui_latency.json")
     out.write_text(json.dumps(result, indent=1))

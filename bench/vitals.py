@@ -21,6 +21,7 @@ Parts:
 The frozen lower-layer states of each prompt set are cached on disk (``--cache-dir``) so a rerun skips
 them. Writes bench/results/vitals.json (ppg, ecg) and bench/results/vitals_experiments.json (the rest).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,10 @@ def cached_trainer(lm, cfg, examples, cache_dir: Path, label: str, indices=None)
     idx = list(range(len(examples))) if indices is None else list(indices)
     t0 = time.perf_counter()
     tr.cache(idx, progress=True, store=cache_dir)
-    print(f"  {label}: {len(idx)} prompts encoded or read from the cache in {time.perf_counter() - t0:.0f} s",
-          flush=True)
+    print(
+        f"  {label}: {len(idx)} prompts encoded or read from the cache in {time.perf_counter() - t0:.0f} s",
+        flush=True,
+    )
     return tr
 
 
@@ -95,8 +98,16 @@ def classical_tool_ppg(recs) -> dict[tuple[str, float], float]:
         sig = np.column_stack([lr.signal, lr.accel])
         chans = [Channel(name=f"ppg{i + 1}", kind=ChannelKind.PPG) for i in range(lr.signal.shape[1])]
         chans += [Channel(name=f"acc_{a}", kind=ChannelKind.ACCEL) for a in "xyz"]
-        rec = Recording(id=lr.name, name=lr.name, source_files=[], format="csv", modality=Modality.PPG,
-                        sampling_rate_hz=lr.fs, channels=chans, signal=sig)
+        rec = Recording(
+            id=lr.name,
+            name=lr.name,
+            source_files=[],
+            format="csv",
+            modality=Modality.PPG,
+            sampling_rate_hz=lr.fs,
+            channels=chans,
+            signal=sig,
+        )
         for w in heart_rate(rec, window_s=8.0, step_s=2.0).windows:
             out[(lr.name, round(w.start_s, 1))] = np.nan if w.bpm.value is None else w.bpm.value
     return out
@@ -136,9 +147,14 @@ def run_ppg(args, lm_factory) -> dict:
     t0 = time.perf_counter()
     examples = data.prepare_examples(recs, "hr", "context", False)
     feat_s = time.perf_counter() - t0
-    cfg = TrainConfig(task="hr", modality="ppg", model=VitalsModelConfig(head="regression", lora_layers=args.lora_layers,
-                                                                         value_range=(30.0, 230.0)),
-                      steps=args.steps, lr=args.lr, seed=args.seed)
+    cfg = TrainConfig(
+        task="hr",
+        modality="ppg",
+        model=VitalsModelConfig(head="regression", lora_layers=args.lora_layers, value_range=(30.0, 230.0)),
+        steps=args.steps,
+        lr=args.lr,
+        seed=args.seed,
+    )
     lm = lm_factory(cfg.model)
     tr = cached_trainer(lm, cfg, examples, args.cache_dir, "ppg-context")
     classical = classical_tool_ppg(recs)
@@ -152,24 +168,41 @@ def run_ppg(args, lm_factory) -> dict:
         lr_ = next(r for r in recs if r.name == held)
         batch, starts = data.segment(lr_.signal, lr_.fs, 8.0, 2.0)
         by_start = {round(float(s), 1): j for j, s in enumerate(starts)}
-        for i, p in zip(test_idx, pred):
+        for i, p in zip(test_idx, pred, strict=False):
             e = examples[i]
             j = by_start[round(e.start_s, 1)]
-            rows.append({"recording": held, "start_s": e.start_s, "reference": e.target, "qlora": float(p),
-                         "tracked_feature": e.anchor, "classical_tool": classical.get((held, round(e.start_s, 1))),
-                         "neurokit_default": neurokit_ppg_rate(batch[j][:, 0], lr_.fs), "quality_ok": e.quality_ok})
+            rows.append(
+                {
+                    "recording": held,
+                    "start_s": e.start_s,
+                    "reference": e.target,
+                    "qlora": float(p),
+                    "tracked_feature": e.anchor,
+                    "classical_tool": classical.get((held, round(e.start_s, 1))),
+                    "neurokit_default": neurokit_ppg_rate(batch[j][:, 0], lr_.fs),
+                    "quality_ok": e.quality_ok,
+                }
+            )
         m = np.mean([abs(r["qlora"] - r["reference"]) for r in rows if r["recording"] == held])
-        print(f"  fold {k + 1:2d}/{len(names)} {held}: QLoRA MAE {m:5.2f} bpm  (fit {fit_s:.0f} s)", flush=True)
+        print(
+            f"  fold {k + 1:2d}/{len(names)} {held}: QLoRA MAE {m:5.2f} bpm  (fit {fit_s:.0f} s)", flush=True
+        )
     summary = summarise(rows, ["qlora", "tracked_feature", "classical_tool", "neurokit_default"])
     ok = [r for r in rows if r["quality_ok"]]
     return {
-        "data": str(args.ppg_data), "protocol": "leave-one-recording-out over 12 recordings, every labelled 8-s window",
+        "data": str(args.ppg_data),
+        "protocol": "leave-one-recording-out over 12 recordings, every labelled 8-s window",
         "setting": "context (spectral peaks of PPG and accelerometer, pulse intervals, quality, tracked rate)",
-        "model": cfg.model.model_dump(), "steps_per_fold": args.steps, "batch_size": cfg.batch_size, "lr": cfg.lr,
+        "model": cfg.model.model_dump(),
+        "steps_per_fold": args.steps,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
         "seconds": {"features": round(feat_s, 1), "fit_per_fold_mean": round(float(np.mean(fit_times)), 1)},
         "summary": summary,
-        "quality_flag": {"windows_flagged": len(rows) - len(ok),
-                         "mae_qlora_unflagged": float(np.mean([abs(r["qlora"] - r["reference"]) for r in ok]))},
+        "quality_flag": {
+            "windows_flagged": len(rows) - len(ok),
+            "mae_qlora_unflagged": float(np.mean([abs(r["qlora"] - r["reference"]) for r in ok])),
+        },
         "windows": rows,
     }
 
@@ -187,9 +220,14 @@ def run_ecg(args, lm_factory) -> dict:
     ex_cpsc = data.prepare_examples(cpsc, "hr", "context", False, augment_copies=4, seed=args.seed)
     ex_extra = data.prepare_examples(extra, "hr", "context", False)
     examples = ex_cpsc + ex_extra
-    cfg = TrainConfig(task="hr", modality="ecg", model=VitalsModelConfig(head="regression", lora_layers=args.lora_layers,
-                                                                         value_range=(25.0, 250.0)),
-                      steps=args.steps, lr=args.lr, seed=args.seed)
+    cfg = TrainConfig(
+        task="hr",
+        modality="ecg",
+        model=VitalsModelConfig(head="regression", lora_layers=args.lora_layers, value_range=(25.0, 250.0)),
+        steps=args.steps,
+        lr=args.lr,
+        seed=args.seed,
+    )
     lm = lm_factory(cfg.model)
     tr = cached_trainer(lm, cfg, examples, args.cache_dir, "ecg-context")
     names = sorted(r.name for r in cpsc)
@@ -201,18 +239,32 @@ def run_ecg(args, lm_factory) -> dict:
         train_idx = [i for i, e in enumerate(examples) if e.recording not in held_set]
         test_idx = [i for i, e in enumerate(examples) if e.recording in held_set and not e.augmented]
         pred, fit_s = _fold_fit(tr, train_idx, test_idx, args.steps)
-        for i, p in zip(test_idx, pred):
+        for i, p in zip(test_idx, pred, strict=False):
             e = examples[i]
             lr_ = by_name[e.recording]
-            rows.append({"recording": e.recording, "reference": e.target, "qlora": float(p), "rpeak_feature": e.anchor,
-                         "neurokit_default": neurokit_ecg_rate(lr_.signal[:, 0], lr_.fs), "quality_ok": e.quality_ok})
-        m = np.mean([abs(r["qlora"] - r["reference"]) for r in rows[-len(test_idx):]])
-        print(f"  fold {k + 1}/5 ({len(held)} records): QLoRA MAE {m:5.2f} bpm  (fit {fit_s:.0f} s)", flush=True)
+            rows.append(
+                {
+                    "recording": e.recording,
+                    "reference": e.target,
+                    "qlora": float(p),
+                    "rpeak_feature": e.anchor,
+                    "neurokit_default": neurokit_ecg_rate(lr_.signal[:, 0], lr_.fs),
+                    "quality_ok": e.quality_ok,
+                }
+            )
+        m = np.mean([abs(r["qlora"] - r["reference"]) for r in rows[-len(test_idx) :]])
+        print(
+            f"  fold {k + 1}/5 ({len(held)} records): QLoRA MAE {m:5.2f} bpm  (fit {fit_s:.0f} s)", flush=True
+        )
     return {
-        "data": str(args.ecg_data), "protocol": "5 folds split by record (25 records, one 10-s window each); "
+        "data": str(args.ecg_data),
+        "protocol": "5 folds split by record (25 records, one 10-s window each); "
         "training: other folds' records x5 (4 label-preserving augmented copies) + MIT-BIH 100 10-s windows",
-        "extra_training_windows": len(ex_extra), "model": cfg.model.model_dump(), "steps_per_fold": args.steps,
-        "summary": summarise(rows, ["qlora", "rpeak_feature", "neurokit_default"]), "records": rows,
+        "extra_training_windows": len(ex_extra),
+        "model": cfg.model.model_dump(),
+        "steps_per_fold": args.steps,
+        "summary": summarise(rows, ["qlora", "rpeak_feature", "neurokit_default"]),
+        "records": rows,
     }
 
 
@@ -242,9 +294,15 @@ def run_subset(args, lm_factory, variants: list[str]) -> dict:
         setting = "signal" if variant == "signal_only" else "context"
         tracking = variant != "context_without_tracker"
         examples = data.prepare_examples(recs, "hr", setting, False, tracking=tracking)
-        cfg = TrainConfig(task="hr", modality="ppg", setting=setting,
-                          model=VitalsModelConfig(head=head, lora_layers=args.lora_layers, value_range=(30.0, 230.0)),
-                          steps=args.steps, lr=args.lr, seed=args.seed)
+        cfg = TrainConfig(
+            task="hr",
+            modality="ppg",
+            setting=setting,
+            model=VitalsModelConfig(head=head, lora_layers=args.lora_layers, value_range=(30.0, 230.0)),
+            steps=args.steps,
+            lr=args.lr,
+            seed=args.seed,
+        )
         lm = lm_factory(cfg.model)
         splits = {held: _subset(examples, held, SUBSET_STRIDE) for held in SUBSET_HELD}
         if head == "text":  # constrained decoding runs all 30 layers per answer token: every third window
@@ -258,13 +316,21 @@ def run_subset(args, lm_factory, variants: list[str]) -> dict:
             pred_s = time.perf_counter() - t0 - fit_s
             y = np.array([examples[i].target for i in test_idx])
             anchors = [examples[i].anchor for i in test_idx]
-            per[held] = {"n": len(test_idx), "mae": float(np.mean(np.abs(pred - y))),
-                         "mae_anchor": None if anchors[0] is None else float(np.mean(np.abs(np.array(anchors) - y))),
-                         "fit_s": round(fit_s, 1), "predict_s_per_window": round(pred_s / len(test_idx), 3),
-                         "prompt_tokens_mean": float(np.mean([len(lm.tokenizer(examples[i].prompt).input_ids)
-                                                              for i in test_idx]))}
-            print(f"  {variant:24s} {held}: MAE {per[held]['mae']:6.2f} (anchor {per[held]['mae_anchor']}) "
-                  f"fit {fit_s:.0f} s, predict {pred_s:.0f} s", flush=True)
+            per[held] = {
+                "n": len(test_idx),
+                "mae": float(np.mean(np.abs(pred - y))),
+                "mae_anchor": None if anchors[0] is None else float(np.mean(np.abs(np.array(anchors) - y))),
+                "fit_s": round(fit_s, 1),
+                "predict_s_per_window": round(pred_s / len(test_idx), 3),
+                "prompt_tokens_mean": float(
+                    np.mean([len(lm.tokenizer(examples[i].prompt).input_ids) for i in test_idx])
+                ),
+            }
+            print(
+                f"  {variant:24s} {held}: MAE {per[held]['mae']:6.2f} (anchor {per[held]['mae_anchor']}) "
+                f"fit {fit_s:.0f} s, predict {pred_s:.0f} s",
+                flush=True,
+            )
         out[variant] = per
     return out
 
@@ -281,9 +347,17 @@ def run_demographics(args, lm_factory) -> dict:
     for with_demo in (False, True):
         # no augmentation: the prompt states amplitudes in mV, which a standardised copy would not keep
         examples = data.prepare_examples(recs, "vascular_age", "context", with_demo)
-        cfg = TrainConfig(task="vascular_age", modality="ecg", demographics=with_demo,
-                          model=VitalsModelConfig(head="regression", lora_layers=args.lora_layers, value_range=(18.0, 100.0)),
-                          steps=args.age_steps, lr=args.lr, seed=args.seed)
+        cfg = TrainConfig(
+            task="vascular_age",
+            modality="ecg",
+            demographics=with_demo,
+            model=VitalsModelConfig(
+                head="regression", lora_layers=args.lora_layers, value_range=(18.0, 100.0)
+            ),
+            steps=args.age_steps,
+            lr=args.lr,
+            seed=args.seed,
+        )
         lm = lm_factory(cfg.model)
         tr = cached_trainer(lm, cfg, examples, args.cache_dir, f"cinc-age-{with_demo}")
         names = sorted({e.recording for e in examples})
@@ -297,10 +371,16 @@ def run_demographics(args, lm_factory) -> dict:
             ref_all += [examples[i].target for i in test_idx]
             base_all += [float(np.mean([examples[i].target for i in train_idx]))] * len(test_idx)
         key = "context_plus_demographics" if with_demo else "context"
-        out[key] = {"n": len(ref_all), "mae": float(np.mean(np.abs(np.array(pred_all) - np.array(ref_all)))),
-                    "mae_training_mean": float(np.mean(np.abs(np.array(base_all) - np.array(ref_all))))}
-        print(f"  vascular age {key}: MAE {out[key]['mae']:.2f} y (predicting the training mean: "
-              f"{out[key]['mae_training_mean']:.2f} y)", flush=True)
+        out[key] = {
+            "n": len(ref_all),
+            "mae": float(np.mean(np.abs(np.array(pred_all) - np.array(ref_all)))),
+            "mae_training_mean": float(np.mean(np.abs(np.array(base_all) - np.array(ref_all)))),
+        }
+        print(
+            f"  vascular age {key}: MAE {out[key]['mae']:.2f} y (predicting the training mean: "
+            f"{out[key]['mae_training_mean']:.2f} y)",
+            flush=True,
+        )
     return out
 
 
@@ -315,9 +395,14 @@ def run_vascular_synthetic(args, lm_factory) -> dict:
     ages = rng.uniform(20, 80, 200)
     recs = synthetic.aged_recordings(ages, seed=args.seed)
     examples = data.prepare_examples(recs, "vascular_age", "context", False)
-    cfg = TrainConfig(task="vascular_age", modality="ppg",
-                      model=VitalsModelConfig(head="regression", lora_layers=args.lora_layers, value_range=(18.0, 100.0)),
-                      steps=args.age_steps * 3, lr=args.lr, seed=args.seed)
+    cfg = TrainConfig(
+        task="vascular_age",
+        modality="ppg",
+        model=VitalsModelConfig(head="regression", lora_layers=args.lora_layers, value_range=(18.0, 100.0)),
+        steps=args.age_steps * 3,
+        lr=args.lr,
+        seed=args.seed,
+    )
     lm = lm_factory(cfg.model)
     tr = cached_trainer(lm, cfg, examples, args.cache_dir, "synthetic-ppg-age")
     train_idx, test_idx = list(range(160)), list(range(160, 200))
@@ -336,12 +421,21 @@ def run_vascular_synthetic(args, lm_factory) -> dict:
     tr_ok = ok[:160]
     coef, *_ = np.linalg.lstsq(X[:160][tr_ok], ages[:160][tr_ok], rcond=None)
     lin = np.where(ok[160:], X[160:] @ np.nan_to_num(coef), ages[:160].mean())
-    out = {"n_train": 160, "n_test": 40, "steps": cfg.steps, "mae": float(np.mean(np.abs(pred - y))),
-           "mae_training_mean": float(np.mean(np.abs(ages[:160].mean() - y))),
-           "mae_linear_on_sdppg_ratios": float(np.mean(np.abs(lin - y))),
-           "test_windows_without_sdppg_waves": int((~ok[160:]).sum()), "fit_s": round(fit_s, 1)}
-    print(f"  synthetic PPG vascular age: MAE {out['mae']:.2f} y (training mean {out['mae_training_mean']:.2f} y, "
-          f"linear fit on the SDPPG ratios {out['mae_linear_on_sdppg_ratios']:.2f} y)", flush=True)
+    out = {
+        "n_train": 160,
+        "n_test": 40,
+        "steps": cfg.steps,
+        "mae": float(np.mean(np.abs(pred - y))),
+        "mae_training_mean": float(np.mean(np.abs(ages[:160].mean() - y))),
+        "mae_linear_on_sdppg_ratios": float(np.mean(np.abs(lin - y))),
+        "test_windows_without_sdppg_waves": int((~ok[160:]).sum()),
+        "fit_s": round(fit_s, 1),
+    }
+    print(
+        f"  synthetic PPG vascular age: MAE {out['mae']:.2f} y (training mean {out['mae_training_mean']:.2f} y, "
+        f"linear fit on the SDPPG ratios {out['mae_linear_on_sdppg_ratios']:.2f} y)",
+        flush=True,
+    )
     return out
 
 
@@ -381,9 +475,15 @@ def main(argv: list[str] | None = None) -> int:
             loaded[key] = VitalsLM(model_cfg)
         return loaded[key]
 
-    meta = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": ".venv/bin/python bench/vitals.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "torch_threads": args.threads}}
+    meta = {
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": ".venv/bin/python bench/vitals.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "torch_threads": args.threads,
+        },
+    }
     main_out, exp_out = {}, {}
     t_start = time.perf_counter()
     if "ppg" in parts:
@@ -402,20 +502,26 @@ def main(argv: list[str] | None = None) -> int:
     if "ablation" in parts:
         variants += ["context_without_tracker", "signal_only"]
     if variants:
-        print("subset experiments (SPC 2015, two held-out recordings, every fourth training window)", flush=True)
+        print(
+            "subset experiments (SPC 2015, two held-out recordings, every fourth training window)", flush=True
+        )
         exp_out["subset"] = run_subset(args, lm_factory, variants)
     if "vascular" in parts:
         print("vascular age from PPG, synthetic signals with a known aging model", flush=True)
         exp_out["vascular_age_synthetic_ppg"] = run_vascular_synthetic(args, lm_factory)
     if "demographics" in parts:
-        print("demographics vs signal-only: vascular age from 12-lead ECG (CinC 2021, 25 records)", flush=True)
+        print(
+            "demographics vs signal-only: vascular age from 12-lead ECG (CinC 2021, 25 records)", flush=True
+        )
         exp_out["demographics"] = run_demographics(args, lm_factory)
     from cardioagent.models.vitals.metrics import rounded
 
     meta["total_seconds"] = round(time.perf_counter() - t_start, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     if main_out:
-        (RESULTS / "vitals.json").write_text(json.dumps(rounded({"benchmark": "vitals", **meta, **main_out}), indent=1))
+        (RESULTS / "vitals.json").write_text(
+            json.dumps(rounded({"benchmark": "vitals", **meta, **main_out}), indent=1)
+        )
         print("wrote bench/results/vitals.json")
     if exp_out:
         path = RESULTS / "vitals_experiments.json"

@@ -31,6 +31,7 @@ Parts 2-4 use the first ``--weights`` folder (the shipped one by default). Seeds
 function of ``--seed`` and its index, in streams that training (``dataset.py``: ``[seed, 1, i]`` and
 ``[seed, 2, r, v]``; ``train.py``: ``[seed, 99]`` for negatives) never draws from.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,7 +59,9 @@ OUT = REPO / "bench" / "results" / "vlm.json"
 # Streams of the seed sequence, apart from the training data's (dataset.py uses 1 and 2 with 3-4 entries).
 REAL_STREAM, SYNTH_STREAM, NEGATIVE_STREAM, TIMING_STREAM = 3, 7, 9, 13
 RATE_TARGET, SINUS_TARGET, FINDING_TARGET, TIME_TARGET_S = 0.90, 0.85, 0.90, 10.0
-VLM_MAX_NEW_TOKENS = 32  # the scored answers are one short sentence; a report needs more (timing uses the default)
+VLM_MAX_NEW_TOKENS = (
+    32  # the scored answers are one short sentence; a report needs more (timing uses the default)
+)
 SHORT_QUESTION = "Is this sinus rhythm?"
 
 
@@ -75,9 +78,14 @@ def binary_scores(truth: Sequence[bool], called: Sequence[bool]) -> dict[str, An
     sens = float((c & t).sum() / n_pos) if n_pos else None
     spec = float((~c & ~t).sum() / n_neg) if n_neg else None
     rates = [r for r in (sens, spec) if r is not None]
-    return {"n_pos": n_pos, "n_neg": n_neg, "sensitivity": sens, "specificity": spec,
-            "balanced_accuracy": float(np.mean(rates)) if rates else None,
-            "accuracy": float((c == t).mean()) if len(t) else None}
+    return {
+        "n_pos": n_pos,
+        "n_neg": n_neg,
+        "sensitivity": sens,
+        "specificity": spec,
+        "balanced_accuracy": float(np.mean(rates)) if rates else None,
+        "accuracy": float((c == t).mean()) if len(t) else None,
+    }
 
 
 def accuracy(truth: Sequence[Any], predicted: Sequence[Any]) -> dict[str, Any]:
@@ -85,7 +93,7 @@ def accuracy(truth: Sequence[Any], predicted: Sequence[Any]) -> dict[str, Any]:
     if len(truth) != len(predicted):
         raise ValueError(f"{len(truth)} truths but {len(predicted)} predictions")
     n = len(truth)
-    correct = sum(1 for t, p in zip(truth, predicted) if t == p)
+    correct = sum(1 for t, p in zip(truth, predicted, strict=False) if t == p)
     out: dict[str, Any] = {"n": n, "correct": correct, "accuracy": correct / n if n else None}
     out.update(majority_baseline(truth))
     return out
@@ -104,12 +112,19 @@ def circular_error_deg(a: float, b: float) -> float:
     return abs((float(a) - float(b) + 180.0) % 360.0 - 180.0)
 
 
-def mean_abs_error(pairs: Iterable[tuple[float | None, float | None]],
-                   error: Callable[[float, float], float] = lambda a, b: abs(a - b)) -> dict[str, Any]:
+def mean_abs_error(
+    pairs: Iterable[tuple[float | None, float | None]],
+    error: Callable[[float, float], float] = lambda a, b: abs(a - b),
+) -> dict[str, Any]:
     """MAE over the pairs where both values exist (a PR interval has no truth in AF, for example)."""
-    errs = [error(t, p) for t, p in pairs if t is not None and p is not None and np.isfinite(t) and np.isfinite(p)]
-    return {"n": len(errs), "mae": float(np.mean(errs)) if errs else None,
-            "median": float(np.median(errs)) if errs else None}
+    errs = [
+        error(t, p) for t, p in pairs if t is not None and p is not None and np.isfinite(t) and np.isfinite(p)
+    ]
+    return {
+        "n": len(errs),
+        "mae": float(np.mean(errs)) if errs else None,
+        "median": float(np.median(errs)) if errs else None,
+    }
 
 
 def scoring_plan(records: Sequence[str], trained_on: dict[str, set[str]]) -> dict[str, list[str]]:
@@ -143,16 +158,27 @@ def category_pair(pairs: Sequence[Any], family: str) -> Any | None:
 def yes_no_pair(pairs: Sequence[Any], finding: str, truth: bool) -> Any | None:
     """The first yes/no question about ``finding`` whose expected answer is the truth (the bundle-branch
     question also targets wide_qrs but answers "is it a typical block", so it can disagree)."""
-    return next((p for p in pairs if p.target.kind == "yes_no" and p.target.finding == finding
-                 and bool(p.target.value) == truth), None)
+    return next(
+        (
+            p
+            for p in pairs
+            if p.target.kind == "yes_no" and p.target.finding == finding and bool(p.target.value) == truth
+        ),
+        None,
+    )
 
 
 def answer_says_sinus(text: str) -> bool:
     """Whether a free-text rhythm answer names sinus rhythm (the category its first sentence names)."""
     from cardioagent.models.vlm.instruct import QAPair, Target, score_answer
 
-    probe = QAPair(question="What is the rhythm?", answer="", question_type="rhythm", template="bench.sinus",
-                   target=Target(kind="category", family="rhythm", value="sinus_rhythm"))
+    probe = QAPair(
+        question="What is the rhythm?",
+        answer="",
+        question_type="rhythm",
+        template="bench.sinus",
+        target=Target(kind="category", family="rhythm", value="sinus_rhythm"),
+    )
     return score_answer(probe, text)
 
 
@@ -207,9 +233,16 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join(lines)
 
 
-def acceptance(name: str, target: str, measured: float | None, passed: bool | None, shown: str) -> dict[str, Any]:
-    return {"criterion": name, "target": target, "measured": measured, "shown": shown,
-            "result": "not measured" if passed is None else "pass" if passed else "FAIL"}
+def acceptance(
+    name: str, target: str, measured: float | None, passed: bool | None, shown: str
+) -> dict[str, Any]:
+    return {
+        "criterion": name,
+        "target": target,
+        "measured": measured,
+        "shown": shown,
+        "result": "not measured" if passed is None else "pass" if passed else "FAIL",
+    }
 
 
 # ---------------------------------------------------------------------------------------- images
@@ -241,7 +274,9 @@ def render_real(rec: Any, seed: int, variant: int, cfg: Any) -> np.ndarray:
     return _as_uploaded(img)
 
 
-def synthetic_case(seed: int, finding_index: int, positive: bool, i: int, cfg: Any) -> tuple[np.ndarray, Any, str]:
+def synthetic_case(
+    seed: int, finding_index: int, positive: bool, i: int, cfg: Any
+) -> tuple[np.ndarray, Any, str]:
     """Image, SynthLabels and name of test ECG ``i`` with (``positive``) or without finding ``finding_index``."""
     from cardioagent.models.vlm.dataset import _render
     from cardioagent.models.vlm.synth import FINDINGS, IncompatibleFindings, generate
@@ -250,7 +285,9 @@ def synthetic_case(seed: int, finding_index: int, positive: bool, i: int, cfg: A
     rng = np.random.default_rng([seed, SYNTH_STREAM, finding_index, int(positive), i])
     name = f"test-{finding}-{'pos' if positive else 'neg'}-{i:03d}"
     for _ in range(20):
-        want = positive_findings(rng, finding, mixed=i % 2 == 1) if positive else negative_findings(rng, finding)
+        want = (
+            positive_findings(rng, finding, mixed=i % 2 == 1) if positive else negative_findings(rng, finding)
+        )
         try:
             rec, labels = generate(rng, findings=want, name=name)
         except IncompatibleFindings:  # a rare set the generator cannot hit within its draws: another set
@@ -265,8 +302,13 @@ def synthetic_case(seed: int, finding_index: int, positive: bool, i: int, cfg: A
 
 def _reading_dict(r: Any) -> dict[str, Any]:
     """The parts of a ``LabelReading`` the bench scores, rounded for the JSON."""
-    out: dict[str, Any] = {"is_ecg": bool(r.is_ecg), "page_probability": _round(r.page_probability, 3),
-                           "findings": list(r.findings), "rate_category": r.rate_category, "rhythm": r.rhythm}
+    out: dict[str, Any] = {
+        "is_ecg": bool(r.is_ecg),
+        "page_probability": _round(r.page_probability, 3),
+        "findings": list(r.findings),
+        "rate_category": r.rate_category,
+        "rhythm": r.rhythm,
+    }
     for k in ("heart_rate_bpm", "axis_deg", "pr_ms", "qrs_ms", "qtc_ms"):
         out[k] = _round(getattr(r, k, None))
     q = getattr(r, "image_quality", None)
@@ -279,8 +321,14 @@ def _round(x: Any, nd: int = 1) -> Any:
     return None if x is None else round(float(x), nd)
 
 
-def run_real(readers: list[tuple[str, Any]], real: list[tuple[Any, Any]], plan: dict[str, list[str]], args: argparse.Namespace,
-             use_vlm: bool, bar: Any) -> dict[str, Any]:
+def run_real(
+    readers: list[tuple[str, Any]],
+    real: list[tuple[Any, Any]],
+    plan: dict[str, list[str]],
+    args: argparse.Namespace,
+    use_vlm: bool,
+    bar: Any,
+) -> dict[str, Any]:
     """Part 1; ``readers`` are (label, reader) pairs loaded lazily by the caller in plan order."""
     from cardioagent.models.vlm.instruct import rate_pairs, rhythm_pairs, score_answer
 
@@ -297,10 +345,17 @@ def run_real(readers: list[tuple[str, Any]], real: list[tuple[Any, Any]], plan: 
             imgs = [render_real(rec, args.seed, v, cfg) for v in range(args.variants)]
             readings = reader.read_many(imgs, batch_size=16)
             rp, hp = category_pair(rate_pairs(facts), "rate"), category_pair(rhythm_pairs(facts), "rhythm")
-            for v, (img, r) in enumerate(zip(imgs, readings)):
-                row: dict[str, Any] = {"model": label, "record": name, "variant": v, "truth_rate": rate_truth(facts),
-                                       "truth_sinus": sinus_truth(facts), "truth_rhythm": facts.rhythm,
-                                       "classical_hr_bpm": facts.heart_rate_bpm, **_reading_dict(r)}
+            for v, (img, r) in enumerate(zip(imgs, readings, strict=False)):
+                row: dict[str, Any] = {
+                    "model": label,
+                    "record": name,
+                    "variant": v,
+                    "truth_rate": rate_truth(facts),
+                    "truth_sinus": sinus_truth(facts),
+                    "truth_rhythm": facts.rhythm,
+                    "classical_hr_bpm": facts.heart_rate_bpm,
+                    **_reading_dict(r),
+                }
                 if use_vlm and v < args.vlm_variants:
                     if rp is not None and row["truth_rate"] is not None:
                         text = reader.answer(img, rp.question, max_new_tokens=VLM_MAX_NEW_TOKENS)
@@ -312,8 +367,13 @@ def run_real(readers: list[tuple[str, Any]], real: list[tuple[Any, Any]], plan: 
                         n_vlm += 1
                 images.append(row)
             bar(len(imgs))
-        per_model[label] = {"records": names, "n_records": len(names), "n_images": len(names) * args.variants,
-                            "vlm_answers": n_vlm, "seconds": round(time.perf_counter() - t0, 1)}
+        per_model[label] = {
+            "records": names,
+            "n_records": len(names),
+            "n_images": len(names) * args.variants,
+            "vlm_answers": n_vlm,
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
     return {"images": images, "per_model": per_model}
 
 
@@ -322,18 +382,28 @@ def summarize_real(images: list[dict[str, Any]]) -> dict[str, Any]:
     rhythm = [r for r in images if r["truth_sinus"] is not None]
     out: dict[str, Any] = {
         "head_rate": accuracy([r["truth_rate"] for r in rate], [r["rate_category"] for r in rate]),
-        "head_sinus": accuracy([r["truth_sinus"] for r in rhythm], [r["rhythm"] == "sinus_rhythm" for r in rhythm]),
+        "head_sinus": accuracy(
+            [r["truth_sinus"] for r in rhythm], [r["rhythm"] == "sinus_rhythm" for r in rhythm]
+        ),
         # positive class = "other rhythm": the rare class the accuracy alone would hide
-        "head_other_detection": binary_scores([not r["truth_sinus"] for r in rhythm],
-                                              [r["rhythm"] != "sinus_rhythm" for r in rhythm]),
+        "head_other_detection": binary_scores(
+            [not r["truth_sinus"] for r in rhythm], [r["rhythm"] != "sinus_rhythm" for r in rhythm]
+        ),
         # as the tool answers: an ECG image it refuses gets no reading at all, so it counts as wrong
-        "head_rate_tool": accuracy([r["truth_rate"] for r in rate], [r["rate_category"] if r["is_ecg"] else None for r in rate]),
-        "head_sinus_tool": accuracy([r["truth_sinus"] for r in rhythm],
-                                    [(r["rhythm"] == "sinus_rhythm") if r["is_ecg"] else None for r in rhythm]),
+        "head_rate_tool": accuracy(
+            [r["truth_rate"] for r in rate], [r["rate_category"] if r["is_ecg"] else None for r in rate]
+        ),
+        "head_sinus_tool": accuracy(
+            [r["truth_sinus"] for r in rhythm],
+            [(r["rhythm"] == "sinus_rhythm") if r["is_ecg"] else None for r in rhythm],
+        ),
         "head_hr_vs_classical": mean_abs_error((r["classical_hr_bpm"], r["heart_rate_bpm"]) for r in images),
-        "records": {"rate_known": len({r["record"] for r in rate}), "rhythm_known": len({r["record"] for r in rhythm}),
-                    "sinus": len({r["record"] for r in rhythm if r["truth_sinus"]}),
-                    "other": len({r["record"] for r in rhythm if not r["truth_sinus"]})},
+        "records": {
+            "rate_known": len({r["record"] for r in rate}),
+            "rhythm_known": len({r["record"] for r in rhythm}),
+            "sinus": len({r["record"] for r in rhythm if r["truth_sinus"]}),
+            "other": len({r["record"] for r in rhythm if not r["truth_sinus"]}),
+        },
         "false_refusals": sum(1 for r in images if not r["is_ecg"]),
         "n_images": len(images),
         "image_quality": dict(Counter(r["image_quality"] for r in images)),
@@ -341,15 +411,23 @@ def summarize_real(images: list[dict[str, Any]]) -> dict[str, Any]:
     vr = [r for r in rate if "vlm_rate_correct" in r]
     vh = [r for r in rhythm if "vlm_says_sinus" in r]
     if vr or vh:
-        out["vlm_rate"] = {"n": len(vr), "correct": sum(r["vlm_rate_correct"] for r in vr),
-                           "accuracy": (sum(r["vlm_rate_correct"] for r in vr) / len(vr)) if vr else None,
-                           **majority_baseline([r["truth_rate"] for r in vr])}
-        out["vlm_rate_tool"] = accuracy([r["truth_rate"] for r in vr],
-                                        [r["truth_rate"] if r["vlm_rate_correct"] and r["is_ecg"] else None for r in vr])
+        out["vlm_rate"] = {
+            "n": len(vr),
+            "correct": sum(r["vlm_rate_correct"] for r in vr),
+            "accuracy": (sum(r["vlm_rate_correct"] for r in vr) / len(vr)) if vr else None,
+            **majority_baseline([r["truth_rate"] for r in vr]),
+        }
+        out["vlm_rate_tool"] = accuracy(
+            [r["truth_rate"] for r in vr],
+            [r["truth_rate"] if r["vlm_rate_correct"] and r["is_ecg"] else None for r in vr],
+        )
         out["vlm_sinus"] = accuracy([r["truth_sinus"] for r in vh], [r["vlm_says_sinus"] for r in vh])
-        out["vlm_sinus_tool"] = accuracy([r["truth_sinus"] for r in vh],
-                                         [r["vlm_says_sinus"] if r["is_ecg"] else None for r in vh])
-        out["vlm_other_detection"] = binary_scores([not r["truth_sinus"] for r in vh], [not r["vlm_says_sinus"] for r in vh])
+        out["vlm_sinus_tool"] = accuracy(
+            [r["truth_sinus"] for r in vh], [r["vlm_says_sinus"] if r["is_ecg"] else None for r in vh]
+        )
+        out["vlm_other_detection"] = binary_scores(
+            [not r["truth_sinus"] for r in vh], [not r["vlm_says_sinus"] for r in vh]
+        )
     return out
 
 
@@ -361,20 +439,35 @@ def per_record_rows(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (rec, model), rs in sorted(groups.items()):
         first = rs[0]
         hr = [r["heart_rate_bpm"] for r in rs if r["heart_rate_bpm"] is not None]
-        row = {"record": rec, "model": model, "n": len(rs), "truth_rate": first["truth_rate"], "truth_rhythm": first["truth_rhythm"],
-               "classical_hr_bpm": first["classical_hr_bpm"], "head_hr_bpm_mean": _round(np.mean(hr)) if hr else None,
-               "head_rate_correct": (sum(r["rate_category"] == first["truth_rate"] for r in rs) if first["truth_rate"] else None),
-               "head_sinus_correct": (sum((r["rhythm"] == "sinus_rhythm") == first["truth_sinus"] for r in rs)
-                                      if first["truth_sinus"] is not None else None),
-               "head_rates": dict(Counter(r["rate_category"] for r in rs)), "head_rhythms": dict(Counter(r["rhythm"] for r in rs)),
-               "refused": sum(1 for r in rs if not r["is_ecg"])}
+        row = {
+            "record": rec,
+            "model": model,
+            "n": len(rs),
+            "truth_rate": first["truth_rate"],
+            "truth_rhythm": first["truth_rhythm"],
+            "classical_hr_bpm": first["classical_hr_bpm"],
+            "head_hr_bpm_mean": _round(np.mean(hr)) if hr else None,
+            "head_rate_correct": (
+                sum(r["rate_category"] == first["truth_rate"] for r in rs) if first["truth_rate"] else None
+            ),
+            "head_sinus_correct": (
+                sum((r["rhythm"] == "sinus_rhythm") == first["truth_sinus"] for r in rs)
+                if first["truth_sinus"] is not None
+                else None
+            ),
+            "head_rates": dict(Counter(r["rate_category"] for r in rs)),
+            "head_rhythms": dict(Counter(r["rhythm"] for r in rs)),
+            "refused": sum(1 for r in rs if not r["is_ecg"]),
+        }
         vr = [r for r in rs if "vlm_rate_correct" in r]
         vh = [r for r in rs if "vlm_says_sinus" in r]
         if vr or vh:
             if vr:
                 row["vlm_rate_correct"] = f"{sum(r['vlm_rate_correct'] for r in vr)}/{len(vr)}"
             if vh:
-                row["vlm_sinus_correct"] = f"{sum(r['vlm_says_sinus'] == first['truth_sinus'] for r in vh)}/{len(vh)}"
+                row["vlm_sinus_correct"] = (
+                    f"{sum(r['vlm_says_sinus'] == first['truth_sinus'] for r in vh)}/{len(vh)}"
+                )
         rows.append(row)
     return rows
 
@@ -393,18 +486,41 @@ def run_synthetic(reader: Any, args: argparse.Namespace, use_vlm: bool, bar: Any
         for positive in (True, False):
             cases = [synthetic_case(args.seed, fi, positive, i, cfg) for i in range(args.per_finding)]
             readings = reader.read_many([c[0] for c in cases], batch_size=16)
-            for i, ((img, labels, name), r) in enumerate(zip(cases, readings)):
-                rows.append({"finding": finding, "positive": positive, "name": name, "labels": list(labels.findings),
-                             "truth": {"heart_rate_bpm": labels.heart_rate_bpm, "axis_deg": labels.axis_deg,
-                                       "pr_ms": labels.pr_ms, "qrs_ms": labels.qrs_ms, "qtc_ms": labels.qtc_ms},
-                             "called": finding in r.findings, "p": _round(r.probabilities.get(finding), 4),
-                             **_reading_dict(r)})
+            for i, ((img, labels, name), r) in enumerate(zip(cases, readings, strict=False)):
+                rows.append(
+                    {
+                        "finding": finding,
+                        "positive": positive,
+                        "name": name,
+                        "labels": list(labels.findings),
+                        "truth": {
+                            "heart_rate_bpm": labels.heart_rate_bpm,
+                            "axis_deg": labels.axis_deg,
+                            "pr_ms": labels.pr_ms,
+                            "qrs_ms": labels.qrs_ms,
+                            "qtc_ms": labels.qtc_ms,
+                        },
+                        "called": finding in r.findings,
+                        "p": _round(r.probabilities.get(finding), 4),
+                        **_reading_dict(r),
+                    }
+                )
                 if use_vlm and i < args.vlm_per_finding:
-                    pair = yes_no_pair(all_pairs(facts_from_synth(labels, name)), finding, labels.has(finding))
+                    pair = yes_no_pair(
+                        all_pairs(facts_from_synth(labels, name)), finding, labels.has(finding)
+                    )
                     if pair is not None:
                         text = reader.answer(img, pair.question, max_new_tokens=VLM_MAX_NEW_TOKENS)
-                        vlm_rows.append({"finding": finding, "positive": positive, "name": name, "question": pair.question,
-                                         "answer": text, "correct": score_answer(pair, text)})
+                        vlm_rows.append(
+                            {
+                                "finding": finding,
+                                "positive": positive,
+                                "name": name,
+                                "question": pair.question,
+                                "answer": text,
+                                "correct": score_answer(pair, text),
+                            }
+                        )
             bar(len(cases))
     return {"images": rows, "vlm": vlm_rows}
 
@@ -419,24 +535,48 @@ def summarize_synthetic(rows: list[dict[str, Any]], vlm_rows: list[dict[str, Any
         # every test image is fully labelled: the same call scored on all of them (other findings' sets too)
         s["pooled"] = binary_scores([f in r["labels"] for r in rows], [f in r["findings"] for r in rows])
         v = [r for r in vlm_rows if r["finding"] == f]
-        s["vlm"] = {"n": len(v), "accuracy": (sum(r["correct"] for r in v) / len(v)) if v else None,
-                    "yes_correct": sum(r["correct"] for r in v if r["positive"]), "n_yes": sum(1 for r in v if r["positive"]),
-                    "no_correct": sum(r["correct"] for r in v if not r["positive"]), "n_no": sum(1 for r in v if not r["positive"])}
+        s["vlm"] = {
+            "n": len(v),
+            "accuracy": (sum(r["correct"] for r in v) / len(v)) if v else None,
+            "yes_correct": sum(r["correct"] for r in v if r["positive"]),
+            "n_yes": sum(1 for r in v if r["positive"]),
+            "no_correct": sum(r["correct"] for r in v if not r["positive"]),
+            "n_no": sum(1 for r in v if not r["positive"]),
+        }
         per[f] = s
     bal = [s["balanced_accuracy"] for s in per.values() if s["balanced_accuracy"] is not None]
     vacc = [s["vlm"]["accuracy"] for s in per.values() if s["vlm"]["accuracy"] is not None]
-    numbers = {k: mean_abs_error((r["truth"][k], r[k]) for r in rows) for k in ("heart_rate_bpm", "pr_ms", "qrs_ms", "qtc_ms")}
-    numbers["axis_deg"] = mean_abs_error(((r["truth"]["axis_deg"], r["axis_deg"]) for r in rows), circular_error_deg)
-    return {"per_finding": per, "mean_balanced_accuracy": float(np.mean(bal)) if bal else None,
-            "mean_vlm_accuracy": float(np.mean(vacc)) if vacc else None, "numbers": numbers,
-            "n_images": len(rows), "false_refusals": sum(1 for r in rows if not r["is_ecg"]),
-            "image_quality": dict(Counter(r["image_quality"] for r in rows))}
+    numbers = {
+        k: mean_abs_error((r["truth"][k], r[k]) for r in rows)
+        for k in ("heart_rate_bpm", "pr_ms", "qrs_ms", "qtc_ms")
+    }
+    numbers["axis_deg"] = mean_abs_error(
+        ((r["truth"]["axis_deg"], r["axis_deg"]) for r in rows), circular_error_deg
+    )
+    return {
+        "per_finding": per,
+        "mean_balanced_accuracy": float(np.mean(bal)) if bal else None,
+        "mean_vlm_accuracy": float(np.mean(vacc)) if vacc else None,
+        "numbers": numbers,
+        "n_images": len(rows),
+        "false_refusals": sum(1 for r in rows if not r["is_ecg"]),
+        "image_quality": dict(Counter(r["image_quality"] for r in rows)),
+    }
 
 
 def synthetic_misses(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The designed-set images whose call of their finding was wrong (the JSON keeps these, not all)."""
-    return [{"name": r["name"], "finding": r["finding"], "truth": r["positive"], "p": r["p"], "labels": r["labels"]}
-            for r in rows if r["called"] != (r["finding"] in r["labels"])]
+    return [
+        {
+            "name": r["name"],
+            "finding": r["finding"],
+            "truth": r["positive"],
+            "p": r["p"],
+            "labels": r["labels"],
+        }
+        for r in rows
+        if r["called"] != (r["finding"] in r["labels"])
+    ]
 
 
 def run_refusal(reader: Any, args: argparse.Namespace, bar: Any) -> dict[str, Any]:
@@ -444,17 +584,23 @@ def run_refusal(reader: Any, args: argparse.Namespace, bar: Any) -> dict[str, An
 
     imgs, kinds = [], []
     for i in range(args.negatives):
-        img, kind = make_negative(np.random.default_rng([args.seed, NEGATIVE_STREAM, i]), KINDS[i % len(KINDS)])
+        img, kind = make_negative(
+            np.random.default_rng([args.seed, NEGATIVE_STREAM, i]), KINDS[i % len(KINDS)]
+        )
         imgs.append(_as_uploaded(img))
         kinds.append(kind)
     readings = reader.read_many(imgs, batch_size=16)
     bar(len(imgs))
     per: dict[str, dict[str, Any]] = {}
     for k in KINDS:
-        rs = [r for r, kk in zip(readings, kinds) if kk == k]
+        rs = [r for r, kk in zip(readings, kinds, strict=False) if kk == k]
         refused = sum(1 for r in rs if not r.is_ecg)
-        per[k] = {"n": len(rs), "refused": refused, "rate": refused / len(rs) if rs else None,
-                  "page_probability_max": _round(max((r.page_probability for r in rs), default=None), 4)}
+        per[k] = {
+            "n": len(rs),
+            "refused": refused,
+            "rate": refused / len(rs) if rs else None,
+            "page_probability_max": _round(max((r.page_probability for r in rs), default=None), 4),
+        }
     n_ref = sum(v["refused"] for v in per.values())
     return {"per_kind": per, "n": len(imgs), "refused": n_ref, "rate": n_ref / len(imgs) if imgs else None}
 
@@ -492,9 +638,14 @@ def run_timing(weights: Path, args: argparse.Namespace, use_vlm: bool) -> dict[s
                 texts.append(reader.answer(img, question))
                 ts.append(time.perf_counter() - t)
             n_tok = _token_count(reader, texts[-1])
-            out[key] = {"question": question, "seconds_median": round(statistics.median(ts), 2),
-                        "seconds": [round(x, 2) for x in ts], "answer": texts[-1], "answer_tokens": n_tok,
-                        "seconds_per_token": None if not n_tok else round(statistics.median(ts) / n_tok, 3)}
+            out[key] = {
+                "question": question,
+                "seconds_median": round(statistics.median(ts), 2),
+                "seconds": [round(x, 2) for x in ts],
+                "answer": texts[-1],
+                "answer_tokens": n_tok,
+                "seconds_per_token": None if not n_tok else round(statistics.median(ts) / n_tok, 3),
+            }
     out["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     del reader
     gc.collect()
@@ -532,17 +683,41 @@ def _progress(total: int, desc: str) -> tuple[Any, Callable[[int], None]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", type=Path, action="append", default=None,
-                    help="trained VLM folder (repeat for fold models); default: the shipped models/adapters/ecg_vlm")
+    ap.add_argument(
+        "--weights",
+        type=Path,
+        action="append",
+        default=None,
+        help="trained VLM folder (repeat for fold models); default: the shipped models/adapters/ecg_vlm",
+    )
     ap.add_argument("--records", type=Path, default=DEFAULT_RECORDS, help="CinC-2021 folder with labels.csv")
-    ap.add_argument("--variants", type=int, default=8, help="augmented renderings per real record (label head)")
-    ap.add_argument("--vlm-variants", type=int, default=2, help="renderings per real record also asked to the language model")
-    ap.add_argument("--per-finding", type=int, default=40, help="synthetic ECGs with (and as many without) each finding")
-    ap.add_argument("--vlm-per-finding", type=int, default=6, help="of those, how many (each side) the language model answers")
+    ap.add_argument(
+        "--variants", type=int, default=8, help="augmented renderings per real record (label head)"
+    )
+    ap.add_argument(
+        "--vlm-variants",
+        type=int,
+        default=2,
+        help="renderings per real record also asked to the language model",
+    )
+    ap.add_argument(
+        "--per-finding", type=int, default=40, help="synthetic ECGs with (and as many without) each finding"
+    )
+    ap.add_argument(
+        "--vlm-per-finding",
+        type=int,
+        default=6,
+        help="of those, how many (each side) the language model answers",
+    )
     ap.add_argument("--negatives", type=int, default=96, help="non-ECG images for the refusal part")
-    ap.add_argument("--findings", default=None,
-                    help="comma-separated subset of synth.FINDINGS for part 2 (default: all; the acceptance needs all)")
-    ap.add_argument("--vlm-repeats", type=int, default=3, help="timed answers per question in part 4 (median)")
+    ap.add_argument(
+        "--findings",
+        default=None,
+        help="comma-separated subset of synth.FINDINGS for part 2 (default: all; the acceptance needs all)",
+    )
+    ap.add_argument(
+        "--vlm-repeats", type=int, default=3, help="timed answers per question in part 4 (median)"
+    )
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--skip-vlm", action="store_true", help="label head only (no language model)")
     ap.add_argument("--threads", type=int, default=2)
@@ -553,7 +728,9 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
     from cardioagent.models.vlm.synth import FINDINGS
 
-    args.findings = list(FINDINGS) if not args.findings else [f.strip() for f in args.findings.split(",") if f.strip()]
+    args.findings = (
+        list(FINDINGS) if not args.findings else [f.strip() for f in args.findings.split(",") if f.strip()]
+    )
     unknown = sorted(set(args.findings) - set(FINDINGS))
     if unknown:
         ap.error(f"unknown findings {unknown}; known: {', '.join(FINDINGS)}")
@@ -576,14 +753,27 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("a --weights folder is given twice")
     language = {str(w): has_language_parts(w) for w in weights}
     use_vlm = {k: v and not args.skip_vlm for k, v in language.items()}
-    print(markdown_table(["weights", "stages", "trained on real records", "language model parts", "answers asked"],
-                         [[str(w), ",".join(read_meta(w).stages) or "-", len(_trained_records(w)),
-                           "yes" if language[str(w)] else "no (label head only)", "yes" if use_vlm[str(w)] else "no"]
-                          for w in weights]))
+    print(
+        markdown_table(
+            ["weights", "stages", "trained on real records", "language model parts", "answers asked"],
+            [
+                [
+                    str(w),
+                    ",".join(read_meta(w).stages) or "-",
+                    len(_trained_records(w)),
+                    "yes" if language[str(w)] else "no (label head only)",
+                    "yes" if use_vlm[str(w)] else "no",
+                ]
+                for w in weights
+            ],
+        )
+    )
     load = os.getloadavg()[0]
     if load > 0.5 * (os.cpu_count() or 1):
-        print(f"\nnote: load average {load:.1f} on {os.cpu_count()} CPUs before starting: other processes share the CPU; "
-              "generation slows down many times over when the cores are oversubscribed")
+        print(
+            f"\nnote: load average {load:.1f} on {os.cpu_count()} CPUs before starting: other processes share the CPU; "
+            "generation slows down many times over when the cores are oversubscribed"
+        )
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     results: dict[str, Any] = {}
@@ -594,16 +784,30 @@ def main(argv: list[str] | None = None) -> int:
         keeps what it measured."""
         payload = {
             "benchmark": "vlm",
-            "command": ".venv/bin/python bench/vlm.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": ".venv/bin/python bench/vlm.py "
+            + " ".join(argv if argv is not None else sys.argv[1:]),
             "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "complete": accept is not None,
-            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "torch_threads": args.threads,
-                        "platform": platform.platform(), "load_avg": [round(x, 2) for x in os.getloadavg()]},
-            "settings": {k: str(v) if isinstance(v, Path) else [str(x) for x in v] if k == "weights" and v else v
-                         for k, v in vars(args).items()},
-            "weights": {str(w): {"language_parts": language[str(w)], "stages": read_meta(w).stages,
-                                 "trained_on_records": sorted(_trained_records(w)),
-                                 "scores_records": plan.get(str(w), [])} for w in weights},
+            "machine": {
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                "torch_threads": args.threads,
+                "platform": platform.platform(),
+                "load_avg": [round(x, 2) for x in os.getloadavg()],
+            },
+            "settings": {
+                k: str(v) if isinstance(v, Path) else [str(x) for x in v] if k == "weights" and v else v
+                for k, v in vars(args).items()
+            },
+            "weights": {
+                str(w): {
+                    "language_parts": language[str(w)],
+                    "stages": read_meta(w).stages,
+                    "trained_on_records": sorted(_trained_records(w)),
+                    "scores_records": plan.get(str(w), []),
+                }
+                for w in weights
+            },
             "acceptance": accept,
             "seconds": timings,
             **results,
@@ -644,7 +848,12 @@ def main(argv: list[str] | None = None) -> int:
         bar.close()
         summary = summarize_real(images)
         summary["unscored_records"] = unscored_records(names, plan)
-        results["real"] = {"summary": summary, "per_model": per_model, "per_record": per_record_rows(images), "images": images}
+        results["real"] = {
+            "summary": summary,
+            "per_model": per_model,
+            "per_record": per_record_rows(images),
+            "images": images,
+        }
         timings["real_s"] = round(time.perf_counter() - t, 1)
         _print_real(results["real"], args)
         save(None)
@@ -657,8 +866,11 @@ def main(argv: list[str] | None = None) -> int:
     bar, tick = _progress(2 * len(args.findings) * args.per_finding, "synthetic")
     syn = run_synthetic(first_reader, args, vlm0, tick)
     bar.close()
-    results["synthetic"] = {"summary": summarize_synthetic(syn["images"], syn["vlm"]),
-                            "misses": synthetic_misses(syn["images"]), "vlm": syn["vlm"]}
+    results["synthetic"] = {
+        "summary": summarize_synthetic(syn["images"], syn["vlm"]),
+        "misses": synthetic_misses(syn["images"]),
+        "vlm": syn["vlm"],
+    }
     timings["synthetic_s"] = round(time.perf_counter() - t, 1)
     _print_synthetic(results["synthetic"]["summary"])
     save(None)
@@ -672,7 +884,8 @@ def main(argv: list[str] | None = None) -> int:
         "real_images": results.get("real", {}).get("summary", {}).get("false_refusals"),
         "real_n": results.get("real", {}).get("summary", {}).get("n_images"),
         "synthetic_images": results["synthetic"]["summary"]["false_refusals"],
-        "synthetic_n": results["synthetic"]["summary"]["n_images"]}
+        "synthetic_n": results["synthetic"]["summary"]["n_images"],
+    }
     timings["refusal_s"] = round(time.perf_counter() - t, 1)
     _print_refusal(results["refusal"])
     save(None)
@@ -687,8 +900,12 @@ def main(argv: list[str] | None = None) -> int:
 
     accept = _acceptance(results, vlm0)
     print("\n## Acceptance\n")
-    print(markdown_table(["criterion", "target", "measured", "result"],
-                         [[a["criterion"], a["target"], a["shown"], a["result"]] for a in accept]))
+    print(
+        markdown_table(
+            ["criterion", "target", "measured", "result"],
+            [[a["criterion"], a["target"], a["shown"], a["result"]] for a in accept],
+        )
+    )
     timings["total_s"] = round(time.perf_counter() - t_start, 1)
     print(f"\ntotal {timings['total_s']:.0f} s")
     save(accept)
@@ -711,33 +928,82 @@ def _acceptance(results: dict[str, Any], vlm: bool) -> list[dict[str, Any]]:
     real = results.get("real", {}).get("summary")
     if real:
         # judged as the tool answers (a refused ECG image is wrong); the table shows the head as read too
-        for key, name, target in (("head_rate_tool", "real: rate category, label head", RATE_TARGET),
-                                  ("head_sinus_tool", "real: sinus vs other, label head", SINUS_TARGET),
-                                  ("vlm_rate_tool", "real: rate category, VLM answer", RATE_TARGET),
-                                  ("vlm_sinus_tool", "real: sinus vs other, VLM answer", SINUS_TARGET)):
+        for key, name, target in (
+            ("head_rate_tool", "real: rate category, label head", RATE_TARGET),
+            ("head_sinus_tool", "real: sinus vs other, label head", SINUS_TARGET),
+            ("vlm_rate_tool", "real: rate category, VLM answer", RATE_TARGET),
+            ("vlm_sinus_tool", "real: sinus vs other, VLM answer", SINUS_TARGET),
+        ):
             a = real.get(key) or {}
             acc = a.get("accuracy")
-            shown = "-" if acc is None else (f"{100 * acc:.1f} % ({a['correct']}/{a['n']}; majority class "
-                                             f"{100 * a['majority_accuracy']:.1f} %)")
-            out.append(acceptance(name, f">= {100 * target:.0f} %", acc, None if acc is None else acc >= target, shown))
+            shown = (
+                "-"
+                if acc is None
+                else (
+                    f"{100 * acc:.1f} % ({a['correct']}/{a['n']}; majority class "
+                    f"{100 * a['majority_accuracy']:.1f} %)"
+                )
+            )
+            out.append(
+                acceptance(
+                    name, f">= {100 * target:.0f} %", acc, None if acc is None else acc >= target, shown
+                )
+            )
     else:
         out.append(acceptance("real records", "scored", None, None, "no records"))
     syn = results["synthetic"]["summary"]
     m = syn["mean_balanced_accuracy"]
-    out.append(acceptance("synthetic: mean per-finding balanced accuracy, label head", f">= {100 * FINDING_TARGET:.0f} %",
-                          m, None if m is None else m >= FINDING_TARGET, _fmt(m, pct=True)))
+    out.append(
+        acceptance(
+            "synthetic: mean per-finding balanced accuracy, label head",
+            f">= {100 * FINDING_TARGET:.0f} %",
+            m,
+            None if m is None else m >= FINDING_TARGET,
+            _fmt(m, pct=True),
+        )
+    )
     mv = syn["mean_vlm_accuracy"]
-    out.append(acceptance("synthetic: mean per-finding yes/no accuracy, VLM answer", f">= {100 * FINDING_TARGET:.0f} %",
-                          mv, None if mv is None else mv >= FINDING_TARGET, _fmt(mv, pct=True)))
+    out.append(
+        acceptance(
+            "synthetic: mean per-finding yes/no accuracy, VLM answer",
+            f">= {100 * FINDING_TARGET:.0f} %",
+            mv,
+            None if mv is None else mv >= FINDING_TARGET,
+            _fmt(mv, pct=True),
+        )
+    )
     ref = results["refusal"]
-    out.append(acceptance("non-ECG images refused", "every kind refused (100 %)", ref["rate"], ref["refused"] == ref["n"],
-                          f"{_fmt(ref['rate'], pct=True)} ({ref['refused']}/{ref['n']})"))
+    out.append(
+        acceptance(
+            "non-ECG images refused",
+            "every kind refused (100 %)",
+            ref["rate"],
+            ref["refused"] == ref["n"],
+            f"{_fmt(ref['rate'], pct=True)} ({ref['refused']}/{ref['n']})",
+        )
+    )
     tm = results["timing"]
     if vlm and "full_report" in tm:
         s = max(tm["full_report"]["seconds_median"], tm["short_question"]["seconds_median"])
-        out.append(acceptance("one image, full VLM answer (report), median", f"< {TIME_TARGET_S:.0f} s", s, s < TIME_TARGET_S, f"{s:.2f} s"))
+        out.append(
+            acceptance(
+                "one image, full VLM answer (report), median",
+                f"< {TIME_TARGET_S:.0f} s",
+                s,
+                s < TIME_TARGET_S,
+                f"{s:.2f} s",
+            )
+        )
     s = tm["head_read_s_median"]
-    out.append(acceptance("one image, label head only, median", f"< {TIME_TARGET_S:.0f} s", s, s < TIME_TARGET_S, f"{s:.3f} s"))
+    out.append(
+        acceptance(
+            "one image, label head only, median",
+            f"< {TIME_TARGET_S:.0f} s",
+            s,
+            s < TIME_TARGET_S,
+            f"{s:.3f} s",
+        )
+    )
     return out
 
 
@@ -747,85 +1013,195 @@ def _acceptance(results: dict[str, Any], vlm: bool) -> list[dict[str, Any]]:
 def _print_real(real: dict[str, Any], args: argparse.Namespace) -> None:
     s = real["summary"]
     print("\n## 1. Real CinC-2021 records never trained on\n")
-    print(markdown_table(["model", "records scored", "images", "VLM answers", "s"],
-                         [[k, v["n_records"], v["n_images"], v["vlm_answers"], v["seconds"]] for k, v in real["per_model"].items()]))
+    print(
+        markdown_table(
+            ["model", "records scored", "images", "VLM answers", "s"],
+            [
+                [k, v["n_records"], v["n_images"], v["vlm_answers"], v["seconds"]]
+                for k, v in real["per_model"].items()
+            ],
+        )
+    )
     if s["unscored_records"]:
         print(f"\nrecords every model trained on (not scored): {', '.join(s['unscored_records'])}")
     rc = s["records"]
-    print(f"\nrecords with a known rate category: {rc['rate_known']}; with a known rhythm: {rc['rhythm_known']} "
-          f"({rc['sinus']} sinus, {rc['other']} other); {args.variants} augmented renderings each\n")
+    print(
+        f"\nrecords with a known rate category: {rc['rate_known']}; with a known rhythm: {rc['rhythm_known']} "
+        f"({rc['sinus']} sinus, {rc['other']} other); {args.variants} augmented renderings each\n"
+    )
     rows = []
-    for key, name in (("head_rate", "rate category, label head"), ("vlm_rate", "rate category, VLM answer"),
-                      ("head_sinus", "sinus vs other, label head"), ("vlm_sinus", "sinus vs other, VLM answer")):
+    for key, name in (
+        ("head_rate", "rate category, label head"),
+        ("vlm_rate", "rate category, VLM answer"),
+        ("head_sinus", "sinus vs other, label head"),
+        ("vlm_sinus", "sinus vs other, VLM answer"),
+    ):
         a = s.get(key)
         if not a:
             continue
         other = s.get(key.replace("sinus", "other_detection")) if "sinus" in key else None
-        rows.append([name, a["n"], _fmt(a["accuracy"], pct=True), _fmt(s[key + "_tool"]["accuracy"], pct=True),
-                     f"{_fmt(a['majority_accuracy'], pct=True)} ({a['majority']})",
-                     "-" if not other else f"{_fmt(other['sensitivity'], pct=True)} (n={other['n_pos']})"])
-    print(markdown_table(["measure", "images", "accuracy", "accuracy, refused = wrong", "majority-class baseline",
-                          "sensitivity for 'other'"], rows))
+        rows.append(
+            [
+                name,
+                a["n"],
+                _fmt(a["accuracy"], pct=True),
+                _fmt(s[key + "_tool"]["accuracy"], pct=True),
+                f"{_fmt(a['majority_accuracy'], pct=True)} ({a['majority']})",
+                "-" if not other else f"{_fmt(other['sensitivity'], pct=True)} (n={other['n_pos']})",
+            ]
+        )
+    print(
+        markdown_table(
+            [
+                "measure",
+                "images",
+                "accuracy",
+                "accuracy, refused = wrong",
+                "majority-class baseline",
+                "sensitivity for 'other'",
+            ],
+            rows,
+        )
+    )
     hr = s["head_hr_vs_classical"]
-    print(f"\nheart rate, label head vs the classical heart rate: MAE {_fmt(hr['mae'])} bpm "
-          f"(median {_fmt(hr['median'])}, n={hr['n']}); refused ECG images: {s['false_refusals']}/{s['n_images']}; "
-          f"image quality flags: {s['image_quality']}\n")
-    print(markdown_table(["record", "model", "rate (truth)", "rhythm (truth)", "HR classical", "HR head", "head rate ok",
-                          "head sinus ok", "VLM rate ok", "VLM sinus ok"],
-                         [[r["record"], Path(r["model"]).name, r["truth_rate"] or "?", r["truth_rhythm"] or "?",
-                           _fmt(r["classical_hr_bpm"]), _fmt(r["head_hr_bpm_mean"]),
-                           "-" if r["head_rate_correct"] is None else f"{r['head_rate_correct']}/{r['n']}",
-                           "-" if r["head_sinus_correct"] is None else f"{r['head_sinus_correct']}/{r['n']}",
-                           r.get("vlm_rate_correct", "-"), r.get("vlm_sinus_correct", "-")] for r in real["per_record"]]))
+    print(
+        f"\nheart rate, label head vs the classical heart rate: MAE {_fmt(hr['mae'])} bpm "
+        f"(median {_fmt(hr['median'])}, n={hr['n']}); refused ECG images: {s['false_refusals']}/{s['n_images']}; "
+        f"image quality flags: {s['image_quality']}\n"
+    )
+    print(
+        markdown_table(
+            [
+                "record",
+                "model",
+                "rate (truth)",
+                "rhythm (truth)",
+                "HR classical",
+                "HR head",
+                "head rate ok",
+                "head sinus ok",
+                "VLM rate ok",
+                "VLM sinus ok",
+            ],
+            [
+                [
+                    r["record"],
+                    Path(r["model"]).name,
+                    r["truth_rate"] or "?",
+                    r["truth_rhythm"] or "?",
+                    _fmt(r["classical_hr_bpm"]),
+                    _fmt(r["head_hr_bpm_mean"]),
+                    "-" if r["head_rate_correct"] is None else f"{r['head_rate_correct']}/{r['n']}",
+                    "-" if r["head_sinus_correct"] is None else f"{r['head_sinus_correct']}/{r['n']}",
+                    r.get("vlm_rate_correct", "-"),
+                    r.get("vlm_sinus_correct", "-"),
+                ]
+                for r in real["per_record"]
+            ],
+        )
+    )
 
 
 def _print_synthetic(s: dict[str, Any]) -> None:
     print("\n## 2. Synthetic test set (unseen seeds), label head and VLM yes/no answers\n")
     rows = []
     for f, v in s["per_finding"].items():
-        rows.append([f, f"{v['n_pos']}/{v['n_neg']}", _fmt(v["sensitivity"], pct=True), _fmt(v["specificity"], pct=True),
-                     _fmt(v["balanced_accuracy"], pct=True), _fmt(v["pooled"]["balanced_accuracy"], pct=True),
-                     "-" if not v["vlm"]["n"] else f"{_fmt(v['vlm']['accuracy'], pct=True)} "
-                     f"(yes {v['vlm']['yes_correct']}/{v['vlm']['n_yes']}, no {v['vlm']['no_correct']}/{v['vlm']['n_no']})"])
-    rows.append(["**mean**", "", "", "", f"**{_fmt(s['mean_balanced_accuracy'], pct=True)}**", "",
-                 f"**{_fmt(s['mean_vlm_accuracy'], pct=True)}**"])
-    print(markdown_table(["finding", "with/without", "sensitivity", "specificity", "balanced acc.",
-                          "balanced acc. (all images)", "VLM yes/no accuracy"], rows))
+        rows.append(
+            [
+                f,
+                f"{v['n_pos']}/{v['n_neg']}",
+                _fmt(v["sensitivity"], pct=True),
+                _fmt(v["specificity"], pct=True),
+                _fmt(v["balanced_accuracy"], pct=True),
+                _fmt(v["pooled"]["balanced_accuracy"], pct=True),
+                "-"
+                if not v["vlm"]["n"]
+                else f"{_fmt(v['vlm']['accuracy'], pct=True)} "
+                f"(yes {v['vlm']['yes_correct']}/{v['vlm']['n_yes']}, no {v['vlm']['no_correct']}/{v['vlm']['n_no']})",
+            ]
+        )
+    rows.append(
+        [
+            "**mean**",
+            "",
+            "",
+            "",
+            f"**{_fmt(s['mean_balanced_accuracy'], pct=True)}**",
+            "",
+            f"**{_fmt(s['mean_vlm_accuracy'], pct=True)}**",
+        ]
+    )
+    print(
+        markdown_table(
+            [
+                "finding",
+                "with/without",
+                "sensitivity",
+                "specificity",
+                "balanced acc.",
+                "balanced acc. (all images)",
+                "VLM yes/no accuracy",
+            ],
+            rows,
+        )
+    )
     units = {"heart_rate_bpm": "bpm", "axis_deg": "deg", "pr_ms": "ms", "qrs_ms": "ms", "qtc_ms": "ms"}
     print()
-    print(markdown_table(["number (label head)", "MAE", "median abs. error", "n"],
-                         [[k, f"{_fmt(v['mae'])} {units[k]}", f"{_fmt(v['median'])} {units[k]}", v["n"]]
-                          for k, v in s["numbers"].items()]))
-    print(f"\nrefused ECG images: {s['false_refusals']}/{s['n_images']}; image quality flags: {s['image_quality']}")
+    print(
+        markdown_table(
+            ["number (label head)", "MAE", "median abs. error", "n"],
+            [
+                [k, f"{_fmt(v['mae'])} {units[k]}", f"{_fmt(v['median'])} {units[k]}", v["n"]]
+                for k, v in s["numbers"].items()
+            ],
+        )
+    )
+    print(
+        f"\nrefused ECG images: {s['false_refusals']}/{s['n_images']}; image quality flags: {s['image_quality']}"
+    )
 
 
 def _print_refusal(r: dict[str, Any]) -> None:
     print("\n## 3. Non-ECG images\n")
-    rows = [[k, v["n"], v["refused"], _fmt(v["rate"], pct=True), _fmt(v["page_probability_max"], nd=3)] for k, v in r["per_kind"].items()]
+    rows = [
+        [k, v["n"], v["refused"], _fmt(v["rate"], pct=True), _fmt(v["page_probability_max"], nd=3)]
+        for k, v in r["per_kind"].items()
+    ]
     rows.append(["**all**", r["n"], r["refused"], _fmt(r["rate"], pct=True), ""])
     print(markdown_table(["kind", "images", "refused", "refusal rate", "highest page probability"], rows))
     fr = r["false_refusals"]
-    print(f"\nfalse refusals: real ECG images {fr['real_images'] if fr['real_images'] is not None else '-'}/"
-          f"{fr['real_n'] if fr['real_n'] is not None else '-'}, synthetic {fr['synthetic_images']}/{fr['synthetic_n']}")
+    print(
+        f"\nfalse refusals: real ECG images {fr['real_images'] if fr['real_images'] is not None else '-'}/"
+        f"{fr['real_n'] if fr['real_n'] is not None else '-'}, synthetic {fr['synthetic_images']}/{fr['synthetic_n']}"
+    )
 
 
 def _print_timing(t: dict[str, Any]) -> None:
     print("\n## 4. Time per image on this CPU\n")
-    rows = [["reader load (label head)", f"{t['reader_load_s']:.2f} s"],
-            ["label head read, median of 20", f"{t['head_read_s_median']:.3f} s (max {t['head_read_s_max']:.3f})"]]
+    rows = [
+        ["reader load (label head)", f"{t['reader_load_s']:.2f} s"],
+        [
+            "label head read, median of 20",
+            f"{t['head_read_s_median']:.3f} s (max {t['head_read_s_max']:.3f})",
+        ],
+    ]
     if "language_model_load_s" in t:
         rows.append(["language model load", f"{t['language_model_load_s']:.2f} s"])
     for key in ("short_question", "full_report"):
         if key in t:
             what = "short question" if key == "short_question" else "full report"
-            took = (f"{t[key]['seconds_median']:.2f} s ({t[key]['answer_tokens'] or '?'} tokens, "
-                    f"{_fmt(t[key]['seconds_per_token'], nd=3)} s/token)")
+            took = (
+                f"{t[key]['seconds_median']:.2f} s ({t[key]['answer_tokens'] or '?'} tokens, "
+                f"{_fmt(t[key]['seconds_per_token'], nd=3)} s/token)"
+            )
             rows.append([f"full answer, {what}, median of {len(t[key]['seconds'])}", took])
     print(markdown_table(["step", "time"], rows))
     load = t.get("load_avg_after")
     if load and os.cpu_count() and load[0] > 0.75 * os.cpu_count():
-        print(f"\nnote: load average {load[0]:.1f} on {os.cpu_count()} CPUs: other processes shared the CPU, "
-              "so these times are upper bounds")
+        print(
+            f"\nnote: load average {load[0]:.1f} on {os.cpu_count()} CPUs: other processes shared the CPU, "
+            "so these times are upper bounds"
+        )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ May import: ``cardioagent.tools`` contracts and errors, and third-party librarie
 The names below are imported lazily so that ``import cardioagent.knowledge_base`` stays cheap (chromadb
 and sentence-transformers load only when a store or an embedding is first used).
 """
+
 from __future__ import annotations
 
 import importlib

@@ -26,6 +26,7 @@ about whether P waves are sinus. To add a rule, add a line to ``NUMERIC_RULES``;
 Measurements are matched to quantities by name (``quantity_of``: "heart_rate", "HR", "QTc (Bazett)",
 "PR interval", "QRS duration", "QRS axis", ...) and converted to the rule's unit (s -> ms, mm -> mV).
 """
+
 from __future__ import annotations
 
 import re
@@ -45,6 +46,7 @@ RETRIEVAL_MIN_SCORE = 0.45
 
 
 # ----- measurements -> quantities ----------------------------------------------------------------------
+
 
 def quantity_of(m: Measurement) -> str | None:
     """The rule quantity a measurement reports: its typed ``Measurement.quantity`` (a vocabulary id), when
@@ -72,6 +74,7 @@ def value_in(m: Measurement, quantity: str) -> float | None:
 
 # ----- models -------------------------------------------------------------------------------------------
 
+
 class Evidence(BaseModel):
     measurement: str = Field(description="the measurement as text, e.g. 'heart_rate: 48 bpm'")
     quantity: str
@@ -82,9 +85,11 @@ class Evidence(BaseModel):
     poor_quality: bool = False
 
     def text(self) -> str:
-        verb = {"supports": "meets", "contradicts": "does not meet", "borderline": "is borderline for"}[self.verdict]
+        verb = {"supports": "meets", "contradicts": "does not meet", "borderline": "is borderline for"}[
+            self.verdict
+        ]
         flag = " (poor signal quality: weak evidence)" if self.poor_quality else ""
-        return f"{self.verdict.upper()}: {self.measurement} {verb} \"{self.criterion}\"{flag}"
+        return f'{self.verdict.upper()}: {self.measurement} {verb} "{self.criterion}"{flag}'
 
 
 class Citation(BaseModel):
@@ -94,8 +99,9 @@ class Citation(BaseModel):
     sources: list[str]
 
     def text(self) -> str:
-        return f"[{self.n}] {self.name} — cardioagent knowledge base entry '{self.entry_id}'; sources: " + "; ".join(
-            self.sources
+        return (
+            f"[{self.n}] {self.name} — cardioagent knowledge base entry '{self.entry_id}'; sources: "
+            + "; ".join(self.sources)
         )
 
 
@@ -139,6 +145,7 @@ class LabelScore(BaseModel):
 
 
 # ----- label resolution ----------------------------------------------------------------------------------
+
 
 def resolve_label(label: str, store: KnowledgeStore) -> tuple[KnowledgeEntry | None, Resolution]:
     """Entry for a label by id, SNOMED code, name or synonym; else the best retrieval hit above a floor."""
@@ -195,13 +202,18 @@ def measurement_text(m: Measurement, value: float | None = None, quantity: str |
         return f"{m.name}: not estimated ({m.quality.value} signal)"
     u = f" ± {format_number(m.uncertainty)}" if m.uncertainty is not None else ""
     text = f"{m.name}: {format_number(m.value)}{u} {m.unit}".rstrip()
-    if (quantity is not None and value is not None and value != m.value
-            and (m.unit or "").strip() != UNITS[quantity]):
+    if (
+        quantity is not None
+        and value is not None
+        and value != m.value
+        and (m.unit or "").strip() != UNITS[quantity]
+    ):
         text += f" (= {format_number(value)} {UNITS[quantity]})"
     return text
 
 
 # ----- the prompt -----------------------------------------------------------------------------------------
+
 
 def build_ckepe_prompt(
     labels: Sequence[str], measurements: Sequence[Measurement], store: KnowledgeStore
@@ -309,7 +321,7 @@ def score_labels(
             missing.append((key, enriched_description(entry) if entry else label))
     if missing:
         vectors = embed_texts([text for _, text in missing])
-        for (key, _), vec in zip(missing, vectors):
+        for (key, _), vec in zip(missing, vectors, strict=False):
             _description_vectors[key] = vec
     query = embed_texts([findings_text])[0]
     bonus = store.entry_bonus(findings_text) if hybrid else {}

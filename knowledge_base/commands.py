@@ -9,6 +9,7 @@ Every leaf parser sets ``func``: the CLI calls ``args.func(args)``, which prints
     kb add PATH [--path DIR]
     kb show ID [--path DIR]          (ID may also be a SNOMED code, a name or an abbreviation)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,9 @@ from cardioagent.tools.errors import CardioAgentError, InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    kb = subparsers.add_parser("kb", help="the clinical knowledge base: build, search, add documents, show entries")
+    kb = subparsers.add_parser(
+        "kb", help="the clinical knowledge base: build, search, add documents, show entries"
+    )
     sub = kb.add_subparsers(dest="kb_command", metavar="{build,search,add,show}")
     sub.required = True
 

@@ -8,6 +8,7 @@ loudly instead of reaching for the Hub). One model instance is shared by the who
 ``cardioagent_minilm`` so that a persisted collection re-opens with it. chromadb's own default embedding
 function is never used: it would download an ONNX model.
 """
+
 from __future__ import annotations
 
 import contextlib

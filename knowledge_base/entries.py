@@ -8,6 +8,7 @@ and resolved by SNOMED code without chromadb or any model.
 corpus as a whole (unique ids, one entry per SNOMED code); ``corpus_problems`` adds the checks that may
 legitimately fail while the corpus is being written (``related`` ids that do not exist yet).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -206,7 +207,7 @@ def _front_matter(text: str, where: str) -> tuple[dict, str]:
         raise CorpusError([f"{where}: front matter is not valid YAML ({e})"]) from None
     if not isinstance(meta, dict):
         raise CorpusError([f"{where}: front matter is not a mapping"])
-    return meta, text[m.end():]
+    return meta, text[m.end() :]
 
 
 def _sections(body: str, where: str) -> tuple[dict[str, str], list[str]]:
@@ -214,18 +215,26 @@ def _sections(body: str, where: str) -> tuple[dict[str, str], list[str]]:
     problems: list[str] = []
     sections: dict[str, str] = {}
     parts = _HEADING.split(body)
-    preamble = re.sub(r"^#[ \t].*$", "", parts[0], flags=re.MULTILINE).strip()  # an optional '# Title' line is fine
+    preamble = re.sub(
+        r"^#[ \t].*$", "", parts[0], flags=re.MULTILINE
+    ).strip()  # an optional '# Title' line is fine
     if preamble:
         problems.append(f"{where}: text before the first '## ' section: {preamble[:60]!r}")
-    for title, content in zip(parts[1::2], parts[2::2]):
+    for title, content in zip(parts[1::2], parts[2::2], strict=False):
         title = title.strip()
         if title in sections:
             problems.append(f"{where}: section '{title}' appears twice")
         sections[title] = content.strip()
-    problems += [f"{where}: section '## {title}' is missing or empty"
-                 for title in REQUIRED_SECTIONS if not sections.get(title)]
-    problems += [f"{where}: unknown section '## {title}'"
-                 for title in sections if title not in REQUIRED_SECTIONS + OPTIONAL_SECTIONS]
+    problems += [
+        f"{where}: section '## {title}' is missing or empty"
+        for title in REQUIRED_SECTIONS
+        if not sections.get(title)
+    ]
+    problems += [
+        f"{where}: unknown section '## {title}'"
+        for title in sections
+        if title not in REQUIRED_SECTIONS + OPTIONAL_SECTIONS
+    ]
     return sections, problems
 
 
@@ -239,7 +248,9 @@ def _placement_problems(entry: KnowledgeEntry, meta: dict, path: Path | None, wh
         if path.stem != entry.id:
             problems.append(f"{where}: id '{entry.id}' differs from the file name '{path.stem}'")
         if path.parent.name != entry.category:
-            problems.append(f"{where}: category '{entry.category}' differs from the folder '{path.parent.name}'")
+            problems.append(
+                f"{where}: category '{entry.category}' differs from the folder '{path.parent.name}'"
+            )
     return problems
 
 

@@ -4,6 +4,7 @@ entry (``NUMERIC_RULES``), with the criterion as a reader sees it.
 Its own module because both the retriever (``store``: a value in the query meets a criterion) and the
 prompt builder (``ckepe``: evidence for a candidate label) read it, and neither should import the other.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,6 +36,7 @@ UNITS: dict[str, str] = {
 }
 Verdict = Literal["supports", "contradicts", "borderline"]
 
+
 class NumericRule(BaseModel):
     entry_id: str
     quantity: Quantity
@@ -42,7 +44,9 @@ class NumericRule(BaseModel):
     high: float = math.inf
     low_inclusive: bool = True
     high_inclusive: bool = True
-    criterion: str = Field(description="the criterion as a reader sees it, e.g. 'heart rate < 60 bpm (adults)'")
+    criterion: str = Field(
+        description="the criterion as a reader sees it, e.g. 'heart rate < 60 bpm (adults)'"
+    )
     grey: float = 0.0
     contradicts: bool = True
 
@@ -117,10 +121,24 @@ NUMERIC_RULES: list[NumericRule] = [
     _ge("left_bundle_branch_block", QRS, 120, "QRS duration >= 120 ms (adults)"),
     _ge("right_bundle_branch_block", QRS, 120, "QRS duration >= 120 ms (adults)"),
     _ge("bundle_branch_block", QRS, 120, "QRS duration >= 120 ms (adults)"),
-    _in("incomplete_right_bundle_branch_block", QRS, 110, 120, "QRS 110-119 ms (adults)",
-        high_inclusive=False, grey=10),
-    _in("incomplete_left_bundle_branch_block", QRS, 110, 120, "QRS 110-119 ms (adults)",
-        high_inclusive=False, grey=10),
+    _in(
+        "incomplete_right_bundle_branch_block",
+        QRS,
+        110,
+        120,
+        "QRS 110-119 ms (adults)",
+        high_inclusive=False,
+        grey=10,
+    ),
+    _in(
+        "incomplete_left_bundle_branch_block",
+        QRS,
+        110,
+        120,
+        "QRS 110-119 ms (adults)",
+        high_inclusive=False,
+        grey=10,
+    ),
     _gt("nonspecific_intraventricular_conduction_delay", QRS, 110, "QRS duration > 110 ms (adults)"),
     _lt("left_anterior_fascicular_block", QRS, 120, "QRS duration < 120 ms"),
     _lt("left_posterior_fascicular_block", QRS, 120, "QRS duration < 120 ms"),
@@ -138,8 +156,18 @@ NUMERIC_RULES: list[NumericRule] = [
     _gt("tall_p_wave", "p_amplitude", 0.25, "P amplitude > 0.25 mV (2.5 mm) in II, III or aVF", grey=0.05),
     _gt("right_atrial_abnormality", "p_amplitude", 0.25, "P amplitude > 0.25 mV in II", contradicts=False),
     # --- voltage ---
-    _ge("left_ventricular_high_voltage", "sokolow_lyon", 3.5, "Sokolow-Lyon S V1 + R V5/V6 >= 3.5 mV (35 mm)",
-        contradicts=False),
-    _ge("left_ventricular_hypertrophy", "sokolow_lyon", 3.5, "Sokolow-Lyon S V1 + R V5/V6 >= 3.5 mV (35 mm)",
-        contradicts=False),
+    _ge(
+        "left_ventricular_high_voltage",
+        "sokolow_lyon",
+        3.5,
+        "Sokolow-Lyon S V1 + R V5/V6 >= 3.5 mV (35 mm)",
+        contradicts=False,
+    ),
+    _ge(
+        "left_ventricular_hypertrophy",
+        "sokolow_lyon",
+        3.5,
+        "Sokolow-Lyon S V1 + R V5/V6 >= 3.5 mV (35 mm)",
+        contradicts=False,
+    ),
 ]

@@ -19,6 +19,7 @@ best chunk (cosine), whose section is returned as the hit. Added to that score (
 - BM25 over the entry's names and text, scaled to the query's best entry.
 User-document hits are merged in by cosine (see ``_merge_by_cosine``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -77,7 +78,9 @@ class Hit(BaseModel):
     name: str
     section: str
     text: str
-    score: float = Field(description="corpus: cosine + search bonus (the ranking key); user documents: cosine")
+    score: float = Field(
+        description="corpus: cosine + search bonus (the ranking key); user documents: cosine"
+    )
     cosine: float = Field(default=0.0, description="cosine similarity of the chunk to the query")
     category: str | None = None
     urgency: str | None = None
@@ -299,7 +302,7 @@ class KnowledgeStore:
             where=where,
             include=["documents", "metadatas", "distances"],
         )
-        chunks = list(zip(res["documents"][0], res["metadatas"][0], res["distances"][0]))
+        chunks = list(zip(res["documents"][0], res["metadatas"][0], res["distances"][0], strict=False))
         bonus = self.entry_bonus(query, category)
         present = {str(m["entry_id"]) for _, m, _ in chunks}
         missing = sorted((i for i in bonus if i not in present), key=lambda i: -bonus[i])[:MAX_FETCHED]
@@ -312,7 +315,9 @@ class KnowledgeStore:
                 where={"entry_id": {"$in": missing}},
                 include=["documents", "metadatas", "distances"],
             )
-            chunks += list(zip(more["documents"][0], more["metadatas"][0], more["distances"][0]))
+            chunks += list(
+                zip(more["documents"][0], more["metadatas"][0], more["distances"][0], strict=False)
+            )
 
         by_id = self._by_id()
         hits: list[Hit] = []
@@ -383,8 +388,12 @@ class KnowledgeStore:
         for term in found:
             names = {_normalize(n) for n in (term.name, *term.synonyms) if len(n) > 3}
             for e in entries:
-                if (e.id == term.id or set(term.snomed) & set(e.snomed) or _normalize(e.name) in names
-                        or _normalize(e.id.replace("_", " ")) in names):
+                if (
+                    e.id == term.id
+                    or set(term.snomed) & set(e.snomed)
+                    or _normalize(e.name) in names
+                    or _normalize(e.id.replace("_", " ")) in names
+                ):
                     out.add(e.id)
         return out
 
@@ -433,7 +442,9 @@ class KnowledgeStore:
             query_embeddings=[qvec], n_results=min(count, k), include=["documents", "metadatas", "distances"]
         )
         hits = []
-        for doc, meta, dist in zip(res["documents"][0], res["metadatas"][0], res["distances"][0]):
+        for doc, meta, dist in zip(
+            res["documents"][0], res["metadatas"][0], res["distances"][0], strict=False
+        ):
             hits.append(
                 Hit(
                     entry_id=f"user:{meta['doc_name']}",
@@ -509,7 +520,9 @@ def chunk_texts(entry: KnowledgeEntry) -> list[tuple[str, str]]:
     bullet boundaries; each part keeps the header.
     """
     short = f"{entry.name} ({', '.join(entry.synonyms[:HEADER_SYNONYMS])})" if entry.synonyms else entry.name
-    chunks = [(NAMES_SECTION, f"{entry.title()}. {entry.name}: {entry.section('Definition').split('. ')[0]}.")]
+    chunks = [
+        (NAMES_SECTION, f"{entry.title()}. {entry.name}: {entry.section('Definition').split('. ')[0]}.")
+    ]
     ordered = sorted(entry.sections, key=lambda s: SECTION_ORDER.index(s) if s in SECTION_ORDER else 99)
     for section in ordered:
         for part in _split_long(entry.sections[section]):
@@ -542,10 +555,59 @@ def _split_long(body: str, max_words: int = int(MAX_CHUNK_TOKENS * 0.6)) -> list
 
 _STOPWORDS = frozenset(
     [
-        "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has", "have",
-        "how", "i", "if", "in", "is", "it", "its", "me", "my", "of", "on", "or", "so", "than", "that", "the",
-        "their", "then", "there", "these", "this", "to", "too", "was", "what", "when", "where", "which",
-        "while", "who", "why", "with", "without", "you", "your", "ecg", "ekg", "heart",
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "this",
+        "to",
+        "too",
+        "was",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "why",
+        "with",
+        "without",
+        "you",
+        "your",
+        "ecg",
+        "ekg",
+        "heart",
     ]
 )
 
@@ -619,5 +681,9 @@ def _numeric_matches(query: str, ids: set[str]) -> set[str]:
     for quantity, pattern in _QUERY_VALUES:
         for m in pattern.finditer(q):
             v = float(m.group(1))
-            found |= {r.entry_id for r in NUMERIC_RULES if r.quantity == quantity and r.entry_id in ids and r.holds(v)}
+            found |= {
+                r.entry_id
+                for r in NUMERIC_RULES
+                if r.quantity == quantity and r.entry_id in ids and r.holds(v)
+            }
     return found

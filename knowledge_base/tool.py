@@ -3,6 +3,7 @@
 Registered through the ``cardioagent.tools`` entry point (see pyproject.toml), the same way third-party
 plugins are. Text-only questions are routed here.
 """
+
 from __future__ import annotations
 
 import threading

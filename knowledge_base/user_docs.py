@@ -8,6 +8,7 @@ section so a sentence cut at a boundary is still found whole on one side. Hits a
 
 A document is keyed by its file name: adding a file with the same name again replaces the earlier chunks.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,7 +67,9 @@ def read_document_text(path: Path | str) -> str:
         raise InputError(name, "is a folder, not a file", ACCEPTED)
     suffix = path.suffix.lower()
     if suffix not in TEXT_SUFFIXES | PDF_SUFFIXES:
-        raise UnsupportedFormatError(name, f"'{suffix or 'no extension'}' is not a document type we read", ACCEPTED)
+        raise UnsupportedFormatError(
+            name, f"'{suffix or 'no extension'}' is not a document type we read", ACCEPTED
+        )
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise FileTooLargeError(name, f"is {size / 1e6:.1f} MB", ACCEPTED)
@@ -155,7 +158,7 @@ def _tail(text: str, n: int) -> str:
         return text
     tail = text[-n:]
     space = tail.find(" ")
-    return tail[space + 1:] if 0 <= space < n // 2 else tail
+    return tail[space + 1 :] if 0 <= space < n // 2 else tail
 
 
 def chunk_document(text: str, size: int = CHUNK_CHARS, overlap: int = OVERLAP_CHARS) -> list[DocChunk]:

@@ -4,6 +4,7 @@
 beside it. ``shared_data`` points at ``../shared/data`` (the larger real data sets) and skips the test
 when that folder is absent, with the reason spelled out.
 """
+
 from __future__ import annotations
 
 import os
@@ -98,7 +99,9 @@ def _chromium() -> Path:
         if script.exists():
             subprocess.run(["bash", str(script)], check=False, timeout=900)
     if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent and could not be installed (apt-get install chromium needs root)")
+        pytest.skip(
+            "/usr/bin/chromium is absent and could not be installed (apt-get install chromium needs root)"
+        )
     return CHROMIUM
 
 

@@ -1,5 +1,6 @@
 """The real thing, end to end: real loaders, signal tools, chromadb knowledge store, embedded SmolLM2 model,
 SQLite checkpointer. Slow-ish (the knowledge store is built and the model converted once per session)."""
+
 from __future__ import annotations
 
 import json
@@ -99,4 +100,6 @@ def test_the_devices_statements_are_shown_apart_and_survive_grounding(assistant,
     device_part = answer.text.split("**Stated by the recording device**", 1)[1]
     assert re.search(r"QTc?\b[^\n]*443 ms", device_part), "the cart's QTc (443 ms) is shown"
     assert "measured here" in device_part
-    assert not [u for u in answer.grounding.removed if "443" in u.number], "the device's value is not stripped"
+    assert not [u for u in answer.grounding.removed if "443" in u.number], (
+        "the device's value is not stripped"
+    )

@@ -6,6 +6,7 @@ routes, loops, records, grounds and remembers, not what a model or the knowledge
 store, the loaders, the registry and the SQLite checkpointer are the real ones. End-to-end runs with the
 real embedded model and knowledge base are in test_agent_e2e.py.
 """
+
 from __future__ import annotations
 
 import time
@@ -44,7 +45,11 @@ class FakeRateTool(Tool):
     def run(self, args: RecordingInput, ctx: ToolContext) -> RateResult:
         rec = ctx.get_recording(args.recording_id)  # by reference, from the real store
         FakeRateTool.calls.append(rec.name)
-        return RateResult(quality=Quality.GOOD, method="fixed", heart_rate=Measurement(name="heart rate", value=61.5, unit="bpm", uncertainty=1.5))
+        return RateResult(
+            quality=Quality.GOOD,
+            method="fixed",
+            heart_rate=Measurement(name="heart rate", value=61.5, unit="bpm", uncertainty=1.5),
+        )
 
 
 class BrokenTool(Tool):
@@ -74,7 +79,9 @@ class StubKnowledge:
     def gather(self, question, records):
         return KnowledgeBundle(
             lines=["heart rate 61.5 bpm meets the criterion of **Resting heart rate**: 60-100 bpm [1]"],
-            citations=[Citation(n=1, entry_id="resting_heart_rate", name="Resting heart rate", sources=["AHA"])],
+            citations=[
+                Citation(n=1, entry_id="resting_heart_rate", name="Resting heart rate", sources=["AHA"])
+            ],
             passages=["a resting heart rate of 60-100 bpm"],
         )
 
@@ -115,7 +122,9 @@ def test_llm_planner_loops_through_tool_calls_and_grounding_drops_invented_numbe
     probe = _assistant(tmp_path / "probe")
     rec_id = probe.upload(record)[0].id
     responses = [
-        AIMessage(content="", tool_calls=[{"name": "fake_rate", "args": {"recording_id": rec_id}, "id": "c1"}]),
+        AIMessage(
+            content="", tool_calls=[{"name": "fake_rate", "args": {"recording_id": rec_id}, "id": "c1"}]
+        ),
         AIMessage(content="That is enough."),
         AIMessage(content="The heart beats at a normal pace. Blood pressure is 180 over 95."),
     ]
@@ -147,7 +156,9 @@ def test_stream_yields_tool_steps_before_the_answer(tmp_path, record):
     events = list(_assistant(tmp_path).stream("What is the rate?", record))
     kinds = [e.kind for e in events]
     assert kinds[0] == "recordings"
-    assert kinds.index("tool_started") < kinds.index("tool_finished") < kinds.index("answer") == len(kinds) - 1
+    assert (
+        kinds.index("tool_started") < kinds.index("tool_finished") < kinds.index("answer") == len(kinds) - 1
+    )
 
 
 def test_conversation_and_recordings_survive_a_restart(tmp_path, record):
@@ -170,11 +181,14 @@ def test_invalid_model_calls_are_dropped_with_the_reason_in_the_trace(tmp_path, 
     probe = _assistant(tmp_path / "probe")
     rec_id = probe.upload(record)[0].id
     responses = [
-        AIMessage(content="", tool_calls=[
-            {"name": "made_up_tool", "args": {"recording_id": rec_id}, "id": "c1"},
-            {"name": "fake_rate", "args": {"recording_id": "../../etc"}, "id": "c2"},
-            {"name": "fake_rate", "args": {"recording_id": rec_id}, "id": "c3"},
-        ]),
+        AIMessage(
+            content="",
+            tool_calls=[
+                {"name": "made_up_tool", "args": {"recording_id": rec_id}, "id": "c1"},
+                {"name": "fake_rate", "args": {"recording_id": "../../etc"}, "id": "c2"},
+                {"name": "fake_rate", "args": {"recording_id": rec_id}, "id": "c3"},
+            ],
+        ),
         AIMessage(content="That is enough."),
     ]
     answer = _assistant(tmp_path, responses, planner="llm").ask("How fast is it?", record)

@@ -1,4 +1,5 @@
 """The agent's public API: what ``cardioagent.agent`` exports is all the UI needs, and it works."""
+
 from __future__ import annotations
 
 import subprocess
@@ -16,7 +17,9 @@ def test_every_public_name_resolves_and_importing_the_package_stays_cheap():
     for name in agent_api.__all__:
         assert getattr(agent_api, name) is not None, name
     code = "import sys, cardioagent.agent\nprint('cardioagent.agent.api' in sys.modules, 'langgraph' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.split() == ["False", "False"], "the package loads the graph only when a name is used"
     with pytest.raises(AttributeError):
         agent_api.NotAName  # noqa: B018

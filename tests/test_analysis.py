@@ -1,13 +1,13 @@
 """The analysis functions over whole Recordings: channel choice, quality flags, errors, and real records."""
+
 from __future__ import annotations
 
 import csv
 import math
 
+import neurokit2 as nk
 import numpy as np
 import pytest
-
-nk = pytest.importorskip("neurokit2")
 
 from cardioagent.tools.analysis import (
     HeartRateResult,
@@ -32,19 +32,37 @@ from cardioagent.tools.signal.recording import (
 FS = 500
 
 
-def make_recording(columns: dict[str, tuple[ChannelKind, np.ndarray]], fs: float = FS, name: str = "synthetic") -> Recording:
+def make_recording(
+    columns: dict[str, tuple[ChannelKind, np.ndarray]], fs: float = FS, name: str = "synthetic"
+) -> Recording:
     """A Recording built by hand (the loaders have their own tests)."""
     kinds = {k for k, _ in columns.values()}
-    modality = Modality.ECG if kinds <= {ChannelKind.ECG} else Modality.PPG if ChannelKind.ECG not in kinds else Modality.MIXED
+    modality = (
+        Modality.ECG
+        if kinds <= {ChannelKind.ECG}
+        else Modality.PPG
+        if ChannelKind.ECG not in kinds
+        else Modality.MIXED
+    )
     signal = np.column_stack([np.asarray(x, dtype=float) for _, x in columns.values()])
     return Recording(
-        id=f"{name}-{abs(hash(signal.tobytes())) % 10**12}", name=name, source_files=[], format="numpy",
-        modality=modality, sampling_rate_hz=float(fs), signal=signal,
-        channels=[Channel(name=n, kind=k, unit="mV" if k == ChannelKind.ECG else "") for n, (k, _) in columns.items()],
+        id=f"{name}-{abs(hash(signal.tobytes())) % 10**12}",
+        name=name,
+        source_files=[],
+        format="numpy",
+        modality=modality,
+        sampling_rate_hz=float(fs),
+        signal=signal,
+        channels=[
+            Channel(name=n, kind=k, unit="mV" if k == ChannelKind.ECG else "")
+            for n, (k, _) in columns.items()
+        ],
     )
 
 
-def ecg_rec(hr: float, seconds: float = 10, noise: float = 0.0, seed: int = 0, fs: int = FS, name: str = "synthetic") -> Recording:
+def ecg_rec(
+    hr: float, seconds: float = 10, noise: float = 0.0, seed: int = 0, fs: int = FS, name: str = "synthetic"
+) -> Recording:
     x = nk.ecg_simulate(duration=seconds, sampling_rate=fs, heart_rate=hr, noise=noise, random_state=seed)
     return make_recording({"ECG": (ChannelKind.ECG, x)}, fs, name)
 
@@ -59,7 +77,9 @@ def assert_no_nan(result: ToolResult) -> None:
 
 def beats_at(times_s: np.ndarray, fs: int, seconds: float, with_p: bool = True) -> np.ndarray:
     """An ECG with one simulated beat placed at each time (for rhythms the simulator cannot make)."""
-    ref = np.asarray(nk.ecg_simulate(duration=10, sampling_rate=fs, heart_rate=60, random_state=7), dtype=float)
+    ref = np.asarray(
+        nk.ecg_simulate(duration=10, sampling_rate=fs, heart_rate=60, random_state=7), dtype=float
+    )
     _, info = nk.ecg_peaks(nk.ecg_clean(ref, sampling_rate=fs), sampling_rate=fs)
     r = int(info["ECG_R_Peaks"][4])
     before = int((0.30 if with_p else 0.08) * fs)
@@ -112,13 +132,19 @@ def test_heart_rate_prefers_ecg_and_falls_back_to_ppg():
 def test_wrist_ppg_with_accelerometer_uses_the_motion_aware_spectrum():
     fs = 125
     t = np.arange(30 * fs) / fs
-    pulse = np.asarray(nk.ppg_simulate(duration=30, sampling_rate=fs, heart_rate=100, random_state=4), dtype=float)
+    pulse = np.asarray(
+        nk.ppg_simulate(duration=30, sampling_rate=fs, heart_rate=100, random_state=4), dtype=float
+    )
     swing = np.sin(2 * np.pi * 2.8 * t)  # running cadence
-    rec = make_recording({
-        "ppg1": (ChannelKind.PPG, pulse + 1.5 * np.std(pulse) * swing),
-        "acc_x": (ChannelKind.ACCEL, swing), "acc_y": (ChannelKind.ACCEL, 0.3 * swing),
-        "acc_z": (ChannelKind.ACCEL, np.zeros_like(t) + 1.0),
-    }, fs)
+    rec = make_recording(
+        {
+            "ppg1": (ChannelKind.PPG, pulse + 1.5 * np.std(pulse) * swing),
+            "acc_x": (ChannelKind.ACCEL, swing),
+            "acc_y": (ChannelKind.ACCEL, 0.3 * swing),
+            "acc_z": (ChannelKind.ACCEL, np.zeros_like(t) + 1.0),
+        },
+        fs,
+    )
     res = heart_rate(rec, channel="ppg1")
     assert "accelerometer" in res.method
     assert abs(res.heart_rate.value - 100) < 8, [w.bpm.value for w in res.windows]
@@ -171,14 +197,23 @@ def test_missing_samples_still_give_a_finite_rate():
     x[4 * FS : 5 * FS] = np.nan  # a 1-s dropout (5%)
     res = heart_rate(make_recording({"ECG": (ChannelKind.ECG, x)}))
     assert abs(res.heart_rate.value - 75) < 3
-    for r in (res, rhythm(make_recording({"ECG": (ChannelKind.ECG, x)})), assess_quality(make_recording({"ECG": (ChannelKind.ECG, x)}))):
+    for r in (
+        res,
+        rhythm(make_recording({"ECG": (ChannelKind.ECG, x)})),
+        assess_quality(make_recording({"ECG": (ChannelKind.ECG, x)})),
+    ):
         assert_no_nan(r)
 
 
 def test_bad_channel_names_and_kinds_are_input_errors():
     fs = 125
-    rec = make_recording({"ECG": (ChannelKind.ECG, nk.ecg_simulate(duration=10, sampling_rate=fs, random_state=1)),
-                          "acc": (ChannelKind.ACCEL, np.zeros(10 * fs))}, fs)
+    rec = make_recording(
+        {
+            "ECG": (ChannelKind.ECG, nk.ecg_simulate(duration=10, sampling_rate=fs, random_state=1)),
+            "acc": (ChannelKind.ACCEL, np.zeros(10 * fs)),
+        },
+        fs,
+    )
     with pytest.raises(InputError, match="no channel"):
         heart_rate(rec, channel="V7")
     with pytest.raises(InputError, match="ACCEL"):
@@ -187,9 +222,17 @@ def test_bad_channel_names_and_kinds_are_input_errors():
     with pytest.raises(InputError, match="no ECG or PPG"):
         heart_rate(acc_only)
     with pytest.raises(InputError, match="no ECG"):
-        intervals(make_recording({"PLETH": (ChannelKind.PPG, nk.ppg_simulate(duration=10, sampling_rate=fs))}, fs))
-    image = Recording(id="img", name="photo", source_files=[], format="image", modality=Modality.ECG_IMAGE,
-                      image=np.zeros((10, 10, 3), np.uint8))
+        intervals(
+            make_recording({"PLETH": (ChannelKind.PPG, nk.ppg_simulate(duration=10, sampling_rate=fs))}, fs)
+        )
+    image = Recording(
+        id="img",
+        name="photo",
+        source_files=[],
+        format="image",
+        modality=Modality.ECG_IMAGE,
+        image=np.zeros((10, 10, 3), np.uint8),
+    )
     with pytest.raises(InputError, match="image"):
         heart_rate(image)
 
@@ -211,7 +254,9 @@ def test_hrv_frequency_domain_on_a_long_recording():
     fs = 200
     x = nk.ecg_simulate(duration=150, sampling_rate=fs, heart_rate=65, random_state=8)
     res = hrv(make_recording({"ECG": (ChannelKind.ECG, x)}, fs))
-    assert res.frequency_domain_available and res.lf is not None and res.hf is not None and res.lf_hf is not None
+    assert (
+        res.frequency_domain_available and res.lf is not None and res.hf is not None and res.lf_hf is not None
+    )
     assert res.lf.unit == "ms²" and res.lf.value >= 0 and res.hf.value >= 0
     assert_no_nan(res)
 
@@ -227,7 +272,9 @@ def test_rhythm_regular_irregularly_irregular_and_premature():
 
     rng = np.random.default_rng(11)
     af_times = np.cumsum(rng.uniform(0.45, 1.15, 40))
-    af = rhythm(make_recording({"II": (ChannelKind.ECG, beats_at(af_times[af_times < 29], fs, 30, with_p=False))}, fs))
+    af = rhythm(
+        make_recording({"II": (ChannelKind.ECG, beats_at(af_times[af_times < 29], fs, 30, with_p=False))}, fs)
+    )
     assert af.statement == "irregularly irregular", af.rule
     assert af.successive_irregularity.value >= 0.5
 
@@ -323,8 +370,11 @@ def test_intervals_on_every_cinc2021_record(shared_data):
     folder = shared_data / "ecg12_cinc2021"
     for hea in sorted(folder.glob("*.hea")):
         r = wfdb.rdrecord(str(hea.with_suffix("")))
-        rec = make_recording({name: (ChannelKind.ECG, r.p_signal[:, i]) for i, name in enumerate(r.sig_name)},
-                             float(r.fs), hea.stem)
+        rec = make_recording(
+            {name: (ChannelKind.ECG, r.p_signal[:, i]) for i, name in enumerate(r.sig_name)},
+            float(r.fs),
+            hea.stem,
+        )
         res = intervals(rec)
         assert len(res.leads) == 12, hea.stem
         assert res.qtc_bazett.value is not None and 300 <= res.qtc_bazett.value <= 600, hea.stem

@@ -4,6 +4,7 @@ import-linter resolves relative imports, ``from cardioagent import x`` and funct
 old text grep missed. The run-time closure of each built-in tool is also measured directly: importing the
 module that registers a tool must not load training or evaluation code.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -34,10 +35,12 @@ def test_an_upward_import_breaks_the_layers():
 
 
 def test_a_cycle_hidden_in_a_function_breaks_acyclic():
-    result = lint_imports.check(extra={
-        "knowledge_base/_cycle_a.py": "def f():\n    from cardioagent.knowledge_base import _cycle_b\n",
-        "knowledge_base/_cycle_b.py": "from cardioagent.knowledge_base import _cycle_a\n",
-    })
+    result = lint_imports.check(
+        extra={
+            "knowledge_base/_cycle_a.py": "def f():\n    from cardioagent.knowledge_base import _cycle_b\n",
+            "knowledge_base/_cycle_b.py": "from cardioagent.knowledge_base import _cycle_a\n",
+        }
+    )
     assert result.returncode != 0
     assert "No import cycles" in result.stdout and "BROKEN" in result.stdout
 
@@ -65,8 +68,14 @@ def test_loading_each_builtin_tool_loads_no_training_code():
     forbidden = _forbidden_at_run_time()
     for entry in builtin:
         module = entry.value.split(":")[0]
-        out = subprocess.run([sys.executable, "-c", code, module], capture_output=True, text=True, timeout=300,
-                             check=True, cwd=REPO.parent)
+        out = subprocess.run(
+            [sys.executable, "-c", code, module],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+            cwd=REPO.parent,
+        )
         loaded = json.loads(out.stdout.strip().splitlines()[-1])
         assert module in loaded
         leaked = [m for m in loaded if any(m == f or m.startswith(f + ".") for f in forbidden)]
@@ -74,7 +83,10 @@ def test_loading_each_builtin_tool_loads_no_training_code():
 
 
 def test_the_ui_reaching_past_the_public_api_breaks_its_contract():
-    for source in ("from cardioagent.agent.api import Assistant\n", "from cardioagent.tools.contract import Quality\n"):
+    for source in (
+        "from cardioagent.agent.api import Assistant\n",
+        "from cardioagent.tools.contract import Quality\n",
+    ):
         result = lint_imports.check(extra={"ui/_reaches.py": source})
         assert result.returncode != 0, source
         assert "only the agent's public API" in result.stdout and "cardioagent.ui._reaches" in result.stdout

@@ -1,4 +1,5 @@
 """``cardioagent batch``: sources, rows, resume, error rows, and the local engines (docs/scale.md)."""
+
 from __future__ import annotations
 
 import json
@@ -56,14 +57,22 @@ def cohort(tmp_path) -> Path:
 
 def test_folder_sources_skip_tables_and_companions_with_a_note(cohort):
     found = from_inputs([str(cohort)])
-    assert [t.key for t in found.tasks] == ["records/E07500.hea", "records/broken.hea", "records/mitbih100_60s.hea"]
+    assert [t.key for t in found.tasks] == [
+        "records/E07500.hea",
+        "records/broken.hea",
+        "records/mitbih100_60s.hea",
+    ]
     notes = "\n".join(found.skipped)
     assert "ptbxl_database.csv: a table, not a signal" in notes
     assert "LICENSE.txt: not a recording (.txt)" in notes
     assert "orphan.dat: a WFDB .dat file without its .hea header" in notes
     assert not any("E07500.mat" in s for s in found.skipped)  # a companion is part of its record, not a note
     by_glob = from_inputs([str(cohort / "**" / "*.hea")])
-    assert sorted(Path(t.path).name for t in by_glob.tasks) == ["E07500.hea", "broken.hea", "mitbih100_60s.hea"]
+    assert sorted(Path(t.path).name for t in by_glob.tasks) == [
+        "E07500.hea",
+        "broken.hea",
+        "mitbih100_60s.hea",
+    ]
     with pytest.raises(InputError, match="no such file or folder"):
         from_inputs([str(cohort / "nope")])
 
@@ -73,7 +82,9 @@ def test_manifest_resolves_record_names_and_keeps_metadata(cohort, tmp_path):
     manifest.write_text("ecg_id,filename_hr,age,sex\n1,records/E07500,56,1\n2,records/mitbih100_60s,,0\n")
     found = from_manifest(manifest, id_column="ecg_id", meta_columns=["age", "sex"])
     assert [(t.key, Path(t.path).name, t.metadata) for t in found.tasks] == [
-        ("1", "E07500.hea", {"age": "56", "sex": "1"}), ("2", "mitbih100_60s.hea", {"age": None, "sex": "0"})]
+        ("1", "E07500.hea", {"age": "56", "sex": "1"}),
+        ("2", "mitbih100_60s.hea", {"age": None, "sex": "0"}),
+    ]
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(InputError, match="no path column"):
         from_manifest(tmp_path / "bad.csv")
@@ -148,8 +159,20 @@ def test_rerun_after_kill_9_completes_only_the_missing_records(tmp_path):
     for i in range(8):
         copy_record("E07500" if i % 2 else "mitbih100_60s", src, f"rec{i}")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "cardioagent.ui.cli", "batch", str(src), "--out", str(out), "--workers", "1",
-           "--flush-every", "1", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cardioagent.ui.cli",
+        "batch",
+        str(src),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--flush-every",
+        "1",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 50
     while len(list((out / PARTS).glob("part-*.parquet"))) < 3 and time.monotonic() < deadline:

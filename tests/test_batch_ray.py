@@ -1,4 +1,5 @@
 """``--engine ray`` on a real local Ray cluster: the same rows as the local engines, for batch and eval."""
+
 from __future__ import annotations
 
 import json
@@ -29,12 +30,20 @@ def ray_cluster():
 def _content(results: Path) -> dict[str, dict]:
     import pyarrow.parquet as pq
 
-    return {r["key"]: {k: v for k, v in r.items() if k not in VOLATILE} for r in pq.read_table(results).to_pylist()}
+    return {
+        r["key"]: {k: v for k, v in r.items() if k not in VOLATILE}
+        for r in pq.read_table(results).to_pylist()
+    }
 
 
 def test_batch_on_ray_gives_the_rows_of_the_local_engine(ray_cluster, tmp_path):
-    files = [DATA / "E07500.hea", DATA / "mitbih100_60s.hea", DATA / "synthetic_12lead.npz",
-             DATA / "malformed" / "truncated.hea", DATA / "malformed" / "not_really.edf"]
+    files = [
+        DATA / "E07500.hea",
+        DATA / "mitbih100_60s.hea",
+        DATA / "synthetic_12lead.npz",
+        DATA / "malformed" / "truncated.hea",
+        DATA / "malformed" / "not_really.edf",
+    ]
     tasks = from_inputs([str(f) for f in files]).tasks
     local = run_batch(tasks, tmp_path / "local", LocalEngine(2), progress=False)
     engine = RayEngine(workers=2)
@@ -64,8 +73,10 @@ def test_eval_on_ray_gives_the_answers_of_the_thread_engine(ray_cluster, shared_
         assert main(argv + (["--workers", "1"] if engine == "ray" else [])) == 0
         assert "4 asked now, 0 already done" in capsys.readouterr().out
         rows = [json.loads(line) for line in (out / "trace.jsonl").read_text().splitlines()]
-        runs[engine] = {r["key"]: (r["status"], r["prediction"], r["correct"], [t["tool"] for t in r["tools"]])
-                        for r in rows}
+        runs[engine] = {
+            r["key"]: (r["status"], r["prediction"], r["correct"], [t["tool"] for t in r["tools"]])
+            for r in rows
+        }
         if engine == "ray":
             assert all(r["worker"] and r["worker_rss_mb"] > 0 for r in rows)
             report = json.loads((out / "report.json").read_text())

@@ -1,5 +1,6 @@
 """The pure helpers of the VLM acceptance bench (bench/vlm.py): scoring, balanced accuracy, the
 exclusion of records a model trained on, truths of real records, test finding sets. No model runs here."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -114,8 +115,16 @@ def test_vlm_answers_are_scored_with_the_instruct_questions(bench):
 def test_yes_no_question_matches_the_truth(bench):
     # a nonspecific conduction delay: "Is the QRS wide?" is yes, but "bundle branch block?" is no;
     # the bench must ask the first (its expected answer is the wide_qrs truth)
-    f = EcgFacts(source="synthetic", record="x", findings=["sinus_rhythm", "wide_qrs"], assessed=list(FINDINGS),
-                 rhythm="sinus_rhythm", heart_rate_bpm=70.0, qrs_ms=130.0, qrs_morphology="ivcd")
+    f = EcgFacts(
+        source="synthetic",
+        record="x",
+        findings=["sinus_rhythm", "wide_qrs"],
+        assessed=list(FINDINGS),
+        rhythm="sinus_rhythm",
+        heart_rate_bpm=70.0,
+        qrs_ms=130.0,
+        qrs_morphology="ivcd",
+    )
     pair = bench.yes_no_pair(all_pairs(f), "wide_qrs", True)
     assert pair is not None and pair.template == "conduction.wide_qrs"
     assert score_answer(pair, "Yes, QRS 130 ms.") and not score_answer(pair, "No.")
@@ -149,17 +158,30 @@ def test_markdown_table_and_acceptance_line(bench):
 
 
 def _row(record, truth_rate, truth_sinus, rate, rhythm, is_ecg=True, **vlm):
-    return {"model": "m", "record": record, "variant": 0, "truth_rate": truth_rate, "truth_sinus": truth_sinus,
-            "truth_rhythm": None if truth_sinus is None else "sinus_rhythm" if truth_sinus else "other",
-            "classical_hr_bpm": 70.0, "heart_rate_bpm": 75.0, "rate_category": rate, "rhythm": rhythm,
-            "is_ecg": is_ecg, "image_quality": "good", **vlm}
+    return {
+        "model": "m",
+        "record": record,
+        "variant": 0,
+        "truth_rate": truth_rate,
+        "truth_sinus": truth_sinus,
+        "truth_rhythm": None if truth_sinus is None else "sinus_rhythm" if truth_sinus else "other",
+        "classical_hr_bpm": 70.0,
+        "heart_rate_bpm": 75.0,
+        "rate_category": rate,
+        "rhythm": rhythm,
+        "is_ecg": is_ecg,
+        "image_quality": "good",
+        **vlm,
+    }
 
 
 def test_real_summary_counts_refused_ecg_images_as_wrong_for_the_tool(bench):
     rows = [
         _row("A", "normal", True, "normal", "sinus_rhythm", vlm_rate_correct=True, vlm_says_sinus=True),
         _row("A", "normal", True, "normal", "sinus_rhythm", is_ecg=False),  # right reading, but refused
-        _row("B", "tachycardia", False, "normal", "sinus_rhythm", vlm_rate_correct=False, vlm_says_sinus=False),
+        _row(
+            "B", "tachycardia", False, "normal", "sinus_rhythm", vlm_rate_correct=False, vlm_says_sinus=False
+        ),
         _row("C", None, None, "bradycardia", "other"),  # unknown truths: scored for neither
     ]
     s = bench.summarize_real(rows)
@@ -177,17 +199,40 @@ def test_real_summary_counts_refused_ecg_images_as_wrong_for_the_tool(bench):
 
 def test_synthetic_summary_per_finding_and_misses(bench):
     def row(finding, positive, labels, called, axis=(10.0, 20.0)):
-        return {"finding": finding, "positive": positive, "name": f"{finding}-{positive}-{len(labels)}", "labels": labels,
-                "truth": {"heart_rate_bpm": 70.0, "axis_deg": axis[0], "pr_ms": None, "qrs_ms": 90.0, "qtc_ms": 400.0},
-                "called": called, "p": 0.9 if called else 0.1, "findings": ([finding] if called else []),
-                "is_ecg": True, "heart_rate_bpm": 72.0, "axis_deg": axis[1], "pr_ms": 150.0, "qrs_ms": 100.0,
-                "qtc_ms": 410.0, "image_quality": "good"}
+        return {
+            "finding": finding,
+            "positive": positive,
+            "name": f"{finding}-{positive}-{len(labels)}",
+            "labels": labels,
+            "truth": {
+                "heart_rate_bpm": 70.0,
+                "axis_deg": axis[0],
+                "pr_ms": None,
+                "qrs_ms": 90.0,
+                "qtc_ms": 400.0,
+            },
+            "called": called,
+            "p": 0.9 if called else 0.1,
+            "findings": ([finding] if called else []),
+            "is_ecg": True,
+            "heart_rate_bpm": 72.0,
+            "axis_deg": axis[1],
+            "pr_ms": 150.0,
+            "qrs_ms": 100.0,
+            "qtc_ms": 410.0,
+            "image_quality": "good",
+        }
 
-    rows = [row("long_qt", True, ["sinus_rhythm", "long_qt"], True),
-            row("long_qt", True, ["sinus_rhythm", "long_qt", "wide_qrs"], False, axis=(-170.0, 170.0)),
-            row("long_qt", False, ["sinus_rhythm"], False),
-            row("long_qt", False, ["atrial_fibrillation"], False)]
-    vlm = [{"finding": "long_qt", "positive": True, "correct": True}, {"finding": "long_qt", "positive": False, "correct": False}]
+    rows = [
+        row("long_qt", True, ["sinus_rhythm", "long_qt"], True),
+        row("long_qt", True, ["sinus_rhythm", "long_qt", "wide_qrs"], False, axis=(-170.0, 170.0)),
+        row("long_qt", False, ["sinus_rhythm"], False),
+        row("long_qt", False, ["atrial_fibrillation"], False),
+    ]
+    vlm = [
+        {"finding": "long_qt", "positive": True, "correct": True},
+        {"finding": "long_qt", "positive": False, "correct": False},
+    ]
     s = bench.summarize_synthetic(rows, vlm)
     assert list(s["per_finding"]) == ["long_qt"]
     lq = s["per_finding"]["long_qt"]

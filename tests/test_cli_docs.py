@@ -1,6 +1,7 @@
 """Documentation true to the program: every ``cardioagent`` command the README shows exists with the options it
 uses, every option has help text, the README's example output is what the program prints, and
 ``docs/plugin-api.md`` is what ``cardioagent.tools.plugin_api_doc`` generates from the code."""
+
 from __future__ import annotations
 
 import argparse
@@ -59,7 +60,16 @@ def resolve(tokens: list[str]) -> tuple[list[str], list[argparse.ArgumentParser]
 def test_readme_has_commands_to_check():
     commands = readme_commands()
     assert len(commands) >= 15
-    assert {c[0] for c in commands if c} >= {"analyze", "ask", "plan", "eval", "bench", "train", "tools", "chat"}
+    assert {c[0] for c in commands if c} >= {
+        "analyze",
+        "ask",
+        "plan",
+        "eval",
+        "bench",
+        "train",
+        "tools",
+        "chat",
+    }
 
 
 @pytest.mark.parametrize("tokens", readme_commands(), ids=lambda t: " ".join(t)[:60])
@@ -69,7 +79,9 @@ def test_readme_command_exists_with_its_options(tokens):
     leaf = chain[-1]
     assert _subparsers(leaf) is None or not _subparsers(leaf).required, f"incomplete command: {path}"
     for option in options:
-        assert any(option in p._option_string_actions for p in chain), f"cardioagent {' '.join(path)}: no {option}"
+        assert any(option in p._option_string_actions for p in chain), (
+            f"cardioagent {' '.join(path)}: no {option}"
+        )
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as done:
         build_parser().parse_args([*path, "--help"])
@@ -93,7 +105,9 @@ def test_every_option_has_help_text():
             if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
                 continue
             if not action.help:
-                missing.append(f"cardioagent {' '.join(path)} {'/'.join(action.option_strings) or action.dest}")
+                missing.append(
+                    f"cardioagent {' '.join(path)} {'/'.join(action.option_strings) or action.dest}"
+                )
     assert not missing, missing
 
 
@@ -125,6 +139,8 @@ def test_plugin_api_doc_is_up_to_date():
     from cardioagent.tools.plugin_api_doc import render
 
     written = (REPO / "docs" / "plugin-api.md").read_text()
-    assert written == render(), "docs/plugin-api.md is stale: python -m cardioagent.tools.plugin_api_doc > docs/plugin-api.md"
+    assert written == render(), (
+        "docs/plugin-api.md is stale: python -m cardioagent.tools.plugin_api_doc > docs/plugin-api.md"
+    )
     for module, name in re.findall(r"from (cardioagent[\w.]+) import (\w+)", written):
         assert hasattr(__import__(module, fromlist=[name]), name), f"{module}.{name}"

@@ -4,6 +4,7 @@
 The runs use ``GoldAsker`` (answers the gold for even sample ids, "not sure" otherwise), as in
 test_evaluation.py: these tests check the harness, not what the agent knows.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,14 +43,22 @@ class GoldAsker:
     def ask(self, question, attachments=(), thread_id=None, demographics=None, options=None):
         item = self.gold[(question, Path(attachments[0]).name)]
         answer = "; ".join(item["answer"]) if item["sample_id"] % 2 == 0 else "not sure"
-        return SimpleNamespace(text=f"findings\n**Answer:** {answer}", trace=[], timings={"total_s": 0.0},
-                               closed=None, usage={})
+        return SimpleNamespace(
+            text=f"findings\n**Answer:** {answer}", trace=[], timings={"total_s": 0.0}, closed=None, usage={}
+        )
 
 
 def _cli(*args: str, home: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "CARDIOAGENT_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "cardioagent.ui.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout, cwd=REPO, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "cardioagent.ui.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=REPO,
+        check=False,
+    )
 
 
 def test_limit_samples_every_question_type_seeded_and_nested(bench_path):
@@ -62,7 +71,9 @@ def test_limit_samples_every_question_type_seeded_and_nested(bench_path):
     assert [it.key for it in sample] == [it.key for it in stratified_sample(items, n, seed=0)]  # seeded
     assert [it.key for it in stratified_sample(items, n, seed=1)] != [it.key for it in sample]
     order = [it.key for it in items]
-    assert [order.index(it.key) for it in sample] == sorted(order.index(it.key) for it in sample)  # bench order
+    assert [order.index(it.key) for it in sample] == sorted(
+        order.index(it.key) for it in sample
+    )  # bench order
     bigger = {it.key for it in stratified_sample(items, 2 * n, seed=0)}
     assert {it.key for it in sample} <= bigger  # a larger --limit only adds questions
     # proportional beyond one per type: the largest type gets the most items

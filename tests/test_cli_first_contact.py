@@ -4,6 +4,7 @@ the ``plan`` dry run, tool titles, and a non-English question.
 
 Only ``test_first_run_ask_*`` loads the agent's models and builds the knowledge store (slow).
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,17 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 CLI = [sys.executable, "-m", "cardioagent.ui.cli"]
 # What third-party libraries print when they are not quietened (bitsandbytes, HF progress bars, transformers).
-THIRD_PARTY = ("gemm_4bit", "pip install kernels", "Loading weights", "Loading checkpoint", "it/s]",
-               "Warning:", "warnings.warn", "sharded", "Traceback")
+THIRD_PARTY = (
+    "gemm_4bit",
+    "pip install kernels",
+    "Loading weights",
+    "Loading checkpoint",
+    "it/s]",
+    "Warning:",
+    "warnings.warn",
+    "sharded",
+    "Traceback",
+)
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -31,9 +41,19 @@ def _env(home: Path) -> dict[str, str]:
     return {**env, "CARDIOAGENT_HOME": str(home)}
 
 
-def _cli(*args: str, home: Path, stdin: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=_env(home), timeout=timeout,
-                          cwd=REPO, input=stdin, check=False)
+def _cli(
+    *args: str, home: Path, stdin: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        env=_env(home),
+        timeout=timeout,
+        cwd=REPO,
+        input=stdin,
+        check=False,
+    )
 
 
 def _npy_at_250_hz(tmp_path: Path) -> Path:
@@ -48,6 +68,7 @@ def _npy_at_250_hz(tmp_path: Path) -> Path:
 
 
 # ----- analyze: folders, the table, channels, --fs ----------------------------------------------------------
+
 
 def test_analyze_folder_skips_non_recordings_and_writes_the_table(tmp_path):
     folder = tmp_path / "records"
@@ -73,13 +94,19 @@ def test_analyze_named_non_recording_is_still_an_error(tmp_path):
     bad = tmp_path / "labels.csv"
     bad.write_text("record,label\nE07500,sinus bradycardia\n")
     done = _cli("analyze", str(bad), home=tmp_path / "home")
-    assert done.returncode == 2 and done.stderr.startswith("error: labels.csv") and "Traceback" not in done.stderr
+    assert (
+        done.returncode == 2
+        and done.stderr.startswith("error: labels.csv")
+        and "Traceback" not in done.stderr
+    )
 
 
 def test_analyze_channel_picks_the_ppg_of_a_multi_sensor_csv(tmp_path):
     table = tmp_path / "t.csv"
     src = DATA / "synthetic_ppg_accel.csv"  # SPC-2015 layout: ppg1, ppg2, accelerometer, chest ECG
-    done = _cli("analyze", str(src), "--channel", "ppg1", "--table", str(table), "--json", home=tmp_path / "h")
+    done = _cli(
+        "analyze", str(src), "--channel", "ppg1", "--table", str(table), "--json", home=tmp_path / "h"
+    )
     assert done.returncode == 0, done.stderr
     (row,) = list(csv.DictReader(table.open()))
     assert row["modality"] == "ppg" and row["analysed_channels"] == "ppg1" and "ecg_chest" in row["channels"]
@@ -103,14 +130,23 @@ def test_missing_sampling_rate_names_the_cli_option(tmp_path):
 
 # ----- plan, tools list ------------------------------------------------------------------------------------
 
+
 def test_plan_shows_the_tools_and_why_without_running_them(tmp_path):
     done = _cli("plan", "Is the QTc prolonged?", "-f", str(DATA / "E07500.hea"), home=tmp_path / "home")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "ecg_intervals — the question mentions 'QTc'" in out
     assert "signal_quality — runs before other ecg tools" in out and "nothing was run" in out
-    as_json = json.loads(_cli("plan", "What is the heart rate?", "-f", str(DATA / "E07500.hea"), "--json",
-                              home=tmp_path / "home").stdout)
+    as_json = json.loads(
+        _cli(
+            "plan",
+            "What is the heart rate?",
+            "-f",
+            str(DATA / "E07500.hea"),
+            "--json",
+            home=tmp_path / "home",
+        ).stdout
+    )
     assert "heart_rate" in [c["tool"] for c in as_json["calls"]] and as_json["route"] == "signal"
     assert not (tmp_path / "home" / "threads").exists()  # a dry run: no conversation, no figure
 
@@ -124,25 +160,31 @@ def test_tools_list_shows_titles_in_aligned_columns(tmp_path):
     rows = [line for line in lines[1:] if line and not line.startswith(" ")]
     assert any("ECG intervals" in r for r in rows)
     col = header.index("plugin")
-    assert all(r[col - 2:col] == "  " for r in rows), "columns shifted"
+    assert all(r[col - 2 : col] == "  " for r in rows), "columns shifted"
     specs = json.loads(_cli("tools", "list", "--json", home=tmp_path / "home").stdout)
     assert all(s["title"] for s in specs)
 
 
 # ----- the terminal chat -----------------------------------------------------------------------------------
 
+
 def test_chat_commands_attach_summary_and_empty_lines(tmp_path):
-    script = "\n".join([
-        "",  # an empty line does not leave
-        f"/attach {DATA / 'E07500.hea'} {DATA / 'E07500.mat'}",
-        "",
-        "/help",
-        "/frobnicate",
-        "/open",
-        "/new",
-        "/quit",
-        "/help",  # never read: /quit left
-    ]) + "\n"
+    script = (
+        "\n".join(
+            [
+                "",  # an empty line does not leave
+                f"/attach {DATA / 'E07500.hea'} {DATA / 'E07500.mat'}",
+                "",
+                "/help",
+                "/frobnicate",
+                "/open",
+                "/new",
+                "/quit",
+                "/help",  # never read: /quit left
+            ]
+        )
+        + "\n"
+    )
     done = _cli("chat", home=tmp_path / "home", stdin=script, timeout=180)
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -171,8 +213,14 @@ logging.getLogger("bitsandbytes").error("a real error")
 
 @pytest.mark.parametrize("verbose", [False, True])
 def test_third_party_messages_are_hidden_unless_verbose(verbose, tmp_path):
-    done = subprocess.run([sys.executable, "-c", QUIET_PROBE, "1" if verbose else "0"], capture_output=True,
-                          text=True, env=_env(tmp_path), timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", QUIET_PROBE, "1" if verbose else "0"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=60,
+        check=False,
+    )
     err = done.stderr
     assert "converting the embedded model" in err and "a real error" in err  # ours, and errors, always
     for noise in ("gemm_4bit_forward", "sharded", "torch_dtype is deprecated"):
@@ -181,14 +229,28 @@ def test_third_party_messages_are_hidden_unless_verbose(verbose, tmp_path):
 
 # ----- first run: progress within 2 s, no third-party noise, --fs and a French question -----------------------
 
+
 @pytest.mark.slow
 def test_first_run_ask_says_what_it_does_and_answers_a_french_question_about_an_npy(tmp_path):
     npy = _npy_at_250_hz(tmp_path)
     home = tmp_path / "fresh-home"
     started = time.perf_counter()
-    proc = subprocess.Popen([*CLI, "ask", "Quelle est la fréquence cardiaque de cet enregistrement ?",
-                             "-f", str(npy), "--fs", "250"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env(home), cwd=REPO)
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "ask",
+            "Quelle est la fréquence cardiaque de cet enregistrement ?",
+            "-f",
+            str(npy),
+            "--fs",
+            "250",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(home),
+        cwd=REPO,
+    )
     first_line = proc.stderr.readline()
     first_after = time.perf_counter() - started
     out, rest = proc.communicate(timeout=600)

@@ -1,6 +1,7 @@
 """The question's language: detected with py3langid, claimed only when confident, and a question in another
 language still plans the tools its clinical terms name (the end-to-end notice is checked in
 test_cli_first_contact.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,16 +12,29 @@ from cardioagent.agent.language import detect_language, language_notice
 
 REPO = Path(__file__).resolve().parents[1]
 
-ENGLISH = ["What is the heart rate?", "Is the rhythm regular?", "Is there atrial fibrillation in lead V1?",
-           "does this ecg show afib", "what's the QTc", "any PVCs or PACs in this strip", "is the HR normal",
-           "Is this normal sinus rhythm?", "does it show LBBB", "HRV?", "QT interval", "Analyse this",
-           "is 48 bpm too slow"]
-OTHER = {"Quelle est la fréquence cardiaque de cet enregistrement ?": "fr",
-         "Le rythme est-il régulier ?": "fr",
-         "Wie hoch ist die Herzfrequenz bei dieser Aufnahme?": "de",
-         "Ist der Rhythmus regelmäßig?": "de",
-         "¿Cuál es la frecuencia cardíaca de este registro?": "es",
-         "Qual è la frequenza cardiaca?": "it"}
+ENGLISH = [
+    "What is the heart rate?",
+    "Is the rhythm regular?",
+    "Is there atrial fibrillation in lead V1?",
+    "does this ecg show afib",
+    "what's the QTc",
+    "any PVCs or PACs in this strip",
+    "is the HR normal",
+    "Is this normal sinus rhythm?",
+    "does it show LBBB",
+    "HRV?",
+    "QT interval",
+    "Analyse this",
+    "is 48 bpm too slow",
+]
+OTHER = {
+    "Quelle est la fréquence cardiaque de cet enregistrement ?": "fr",
+    "Le rythme est-il régulier ?": "fr",
+    "Wie hoch ist die Herzfrequenz bei dieser Aufnahme?": "de",
+    "Ist der Rhythmus regelmäßig?": "de",
+    "¿Cuál es la frecuencia cardíaca de este registro?": "es",
+    "Qual è la frequenza cardiaca?": "it",
+}
 
 
 @pytest.mark.parametrize("question", ENGLISH)

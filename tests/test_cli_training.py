@@ -1,6 +1,7 @@
 """Training as a researcher runs it: ``--help`` shows defaults, a run can be bounded (``--recordings``,
 ``--max-windows``) and keeps its encoded prompts in ``--cache-dir``, and a trained adapter is used through
 ``--adapter`` / ``CARDIOAGENT_VITALS_ADAPTER`` without touching the shipped one."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _help(*command: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "cardioagent.ui.cli", *command, "--help"], capture_output=True,
-                          text=True, timeout=120, cwd=REPO, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "cardioagent.ui.cli", *command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return " ".join(done.stdout.split())  # argparse wraps lines
 
@@ -47,15 +54,30 @@ def test_adapter_env_points_the_estimator_at_a_trained_adapter(tmp_path, monkeyp
     assert adapter_dir("hr", "ppg") == mine  # the pair it was trained for
     assert adapter_dir("hr", "ecg") == ADAPTERS_DIR / "hr_ecg"  # the other pairs stay the shipped ones
     assert shipped_adapter_problem("hr", "ppg") is None
-    monkeypatch.setenv(ADAPTER_ENV, str(tmp_path / "my-run"))  # a folder of adapters: found in its sub-folders
+    monkeypatch.setenv(
+        ADAPTER_ENV, str(tmp_path / "my-run")
+    )  # a folder of adapters: found in its sub-folders
     assert adapter_dir("hr", "ppg") == mine
 
 
 def test_adapter_option_refuses_a_folder_without_an_adapter(tmp_path):
     env = {**os.environ, "CARDIOAGENT_HOME": str(tmp_path / "home")}
-    done = subprocess.run([sys.executable, "-m", "cardioagent.ui.cli", "ask", "What is the heart rate?",
-                           "--adapter", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120,
-                          check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cardioagent.ui.cli",
+            "ask",
+            "What is the heart rate?",
+            "--adapter",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2 and "holds no vitals adapter" in done.stderr
     assert not (tmp_path / "home" / "kb").exists()
 
@@ -67,9 +89,33 @@ def test_bounded_run_with_cache_and_its_adapter_in_use(shared_home, tmp_path, mo
 
     folder = write_generic_folder(tmp_path / "ppg", n_records=5, seconds=14.0, seed=4)
     out, cache = tmp_path / "run", tmp_path / "cache"
-    assert main(["train", "vitals", "--data", str(folder), "--steps", "2", "--batch-size", "2", "--lora-layers", "2",
-                 "--recordings", "3", "--max-windows", "3", "--eval-fraction", "0.34", "--cache-dir", str(cache),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "vitals",
+                "--data",
+                str(folder),
+                "--steps",
+                "2",
+                "--batch-size",
+                "2",
+                "--lora-layers",
+                "2",
+                "--recordings",
+                "3",
+                "--max-windows",
+                "3",
+                "--eval-fraction",
+                "0.34",
+                "--cache-dir",
+                str(cache),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "report.json").read_text())
     training = report["training"]
     assert training["train_windows"] == 3 and training["max_windows"] == 3 and training["max_recordings"] == 3

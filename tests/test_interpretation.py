@@ -1,6 +1,7 @@
 """Interpretation statements of ``ecg_intervals``: global QRS, per-lead waves, frontal axis, and the
 conduction statements (tools.signal.qrs_morphology, tools.analysis.interpretation), on hand-built 12-lead
 beats; and the closed question on a real right bundle branch block (tests/data/E07510, CinC 2021)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,20 @@ NORMAL_QRS = {
 }
 # right bundle branch block: late, slow right-ventricular activation adds a broad terminal wave pointing
 # right and forward: R' in V1-V2, broad S in I, aVL, V5, V6
-RBBB_TERMINAL = {"V1": 0.9, "V2": 0.7, "V3": 0.2, "I": -0.35, "aVL": -0.25, "V5": -0.3, "V6": -0.35, "aVR": 0.3,
-                 "II": -0.1, "aVF": 0.0, "III": 0.1, "V4": -0.2}
+RBBB_TERMINAL = {
+    "V1": 0.9,
+    "V2": 0.7,
+    "V3": 0.2,
+    "I": -0.35,
+    "aVL": -0.25,
+    "V5": -0.3,
+    "V6": -0.35,
+    "aVR": 0.3,
+    "II": -0.1,
+    "aVF": 0.0,
+    "III": 0.1,
+    "V4": -0.2,
+}
 
 
 def _beat(t_ms: np.ndarray, lead: str, rbbb: bool, p_amp: float, pr_shift_ms: float) -> np.ndarray:
@@ -49,7 +62,9 @@ def _beat(t_ms: np.ndarray, lead: str, rbbb: bool, p_amp: float, pr_shift_ms: fl
     return x + g(300, 0.3 * t_sign, 45)
 
 
-def synthetic_12lead(rbbb: bool = False, p_amp: float = 0.15, pr_shift_ms: float = 0.0, seed: int = 0) -> Recording:
+def synthetic_12lead(
+    rbbb: bool = False, p_amp: float = 0.15, pr_shift_ms: float = 0.0, seed: int = 0
+) -> Recording:
     """10 s of 12-lead ECG at 60 bpm built from Gaussian waves, with a little noise."""
     rng = np.random.default_rng(seed)
     n = 10 * FS
@@ -61,9 +76,16 @@ def synthetic_12lead(rbbb: bool = False, p_amp: float = 0.15, pr_shift_ms: float
             x += _beat((t - r) * 1000.0, lead, rbbb, p_amp, pr_shift_ms)
         cols.append(x + rng.normal(0, 0.008, n))
     sig = np.column_stack(cols)
-    return Recording(id=f"synthetic-{rbbb}-{p_amp}-{pr_shift_ms}-{seed}", name="synthetic", source_files=[],
-                     format="numpy", modality=Modality.ECG, sampling_rate_hz=float(FS), signal=sig,
-                     channels=[Channel(name=lead, kind=ChannelKind.ECG, unit="mV") for lead in STANDARD_12_LEADS])
+    return Recording(
+        id=f"synthetic-{rbbb}-{p_amp}-{pr_shift_ms}-{seed}",
+        name="synthetic",
+        source_files=[],
+        format="numpy",
+        modality=Modality.ECG,
+        sampling_rate_hz=float(FS),
+        signal=sig,
+        channels=[Channel(name=lead, kind=ChannelKind.ECG, unit="mV") for lead in STANDARD_12_LEADS],
+    )
 
 
 def _by_id(res):
@@ -71,6 +93,7 @@ def _by_id(res):
 
 
 # ----- pure functions ------------------------------------------------------------------------------------
+
 
 def test_global_bounds_keep_a_wide_qrs_seen_in_three_leads_and_ignore_outliers():
     ons = [-20, -21, -22, -19, -20, -60, -58]  # two leads ran into the P wave
@@ -83,8 +106,11 @@ def test_global_bounds_keep_a_wide_qrs_seen_in_three_leads_and_ignore_outliers()
 
 def test_qrs_waves_name_an_rsr_prime_and_measure_the_terminal_s():
     t = np.arange(-100, 200, 2.0)  # 500 Hz in ms
-    v1 = 0.2 * np.exp(-0.5 * ((t + 10) / 7) ** 2) - 0.5 * np.exp(-0.5 * ((t - 15) / 8) ** 2) \
+    v1 = (
+        0.2 * np.exp(-0.5 * ((t + 10) / 7) ** 2)
+        - 0.5 * np.exp(-0.5 * ((t - 15) / 8) ** 2)
         + 0.9 * np.exp(-0.5 * ((t - 60) / 14) ** 2)
+    )
     on, off = int(np.searchsorted(t, -30)), int(np.searchsorted(t, 100))
     sh = qm.qrs_waves(v1, on, off, FS, min_amp=0.05, iso=0.0)
     assert sh.pattern.lower() == "rsr'" and sh.pattern.endswith("R'")
@@ -102,12 +128,24 @@ def test_frontal_axis_from_leads_i_and_avf():
 
 
 def test_no_p_waves_never_give_first_degree_av_block():
-    shapes = {lead: LeadQrsShape(pattern="Rs", r_amplitude=1.0, s_amplitude=-0.1, r_ms=60, s_ms=20,
-                                 r_peak_time_ms=40, terminal_s_ms=20) for lead in STANDARD_12_LEADS}
+    shapes = {
+        lead: LeadQrsShape(
+            pattern="Rs",
+            r_amplitude=1.0,
+            s_amplitude=-0.1,
+            r_ms=60,
+            s_ms=20,
+            r_peak_time_ms=40,
+            terminal_s_ms=20,
+        )
+        for lead in STANDARD_12_LEADS
+    }
     pr = Measurement(name="PR interval", value=260, unit="ms", quality=Quality.GOOD, quantity="pr")
     qrs = Measurement(name="QRS duration (global)", value=90, unit="ms", quality=Quality.GOOD, quantity="qrs")
     base = {"qrs": qrs, "shapes": shapes, "axis": None, "pr": pr}
-    avb = {s.id: s for s in interpret(Inputs(**base, p_lead_share=0.1, p_beat_share=0.0))}["1st_degree_av_block"]
+    avb = {s.id: s for s in interpret(Inputs(**base, p_lead_share=0.1, p_beat_share=0.0))}[
+        "1st_degree_av_block"
+    ]
     assert avb.verdict == "undetermined" and avb.probability is None
     assert any("P wave" in e for e in avb.evidence)
     with_p = {s.id: s for s in interpret(Inputs(**base, p_lead_share=1.0, p_beat_share=1.0))}
@@ -116,6 +154,7 @@ def test_no_p_waves_never_give_first_degree_av_block():
 
 
 # ----- on synthetic 12-lead signals ---------------------------------------------------------------------
+
 
 def test_widened_qrs_with_r_prime_in_v1_is_a_complete_right_bundle_branch_block():
     res = intervals(synthetic_12lead(rbbb=True))
@@ -137,9 +176,14 @@ def test_normal_beats_give_no_bundle_branch_block_and_a_normal_axis():
     res = intervals(synthetic_12lead(rbbb=False))
     st = _by_id(res)
     assert res.qrs_global.value < 110
-    for sid in ("complete_right_bundle_branch_block", "incomplete_right_bundle_branch_block",
-                "complete_left_bundle_branch_block", "bundle_branch_block",
-                "nonspecific_intraventricular_conduction_disorder", "1st_degree_av_block"):
+    for sid in (
+        "complete_right_bundle_branch_block",
+        "incomplete_right_bundle_branch_block",
+        "complete_left_bundle_branch_block",
+        "bundle_branch_block",
+        "nonspecific_intraventricular_conduction_disorder",
+        "1st_degree_av_block",
+    ):
         assert st[sid].verdict == "absent", st[sid].text()
     assert res.qrs_axis is not None and res.qrs_axis.quantity == "qrs_axis" and -30 < res.qrs_axis.value < 90
     assert st["left_axis_deviation"].verdict == "absent"
@@ -163,8 +207,9 @@ def test_closed_question_reads_the_statement_before_the_median_qrs():
     res = intervals(synthetic_12lead(rbbb=True))
     data = res.model_dump(mode="json")
     data["qrs"]["value"] = 80.0  # a median across leads that would exclude it by the old rule
-    rec = ToolCallRecord(tool="ecg_intervals", args={"recording_id": "r1"}, reason="test", ok=True, seconds=0.0,
-                         result=data)
+    rec = ToolCallRecord(
+        tool="ecg_intervals", args={"recording_id": "r1"}, reason="test", ok=True, seconds=0.0, result=data
+    )
     f = facts_of([rec])
     for concept in ("bundle_branch_block", "right_bundle_branch_block"):
         verdict, why, criteria = judge(concept, f)
@@ -173,6 +218,7 @@ def test_closed_question_reads_the_statement_before_the_median_qrs():
 
 
 # ----- acceptance: a real right bundle branch block -----------------------------------------------------
+
 
 @pytest.mark.slow
 def test_bundle_branch_block_question_on_a_cinc_rbbb_record(tests_data, cardio_home):

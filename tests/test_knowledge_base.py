@@ -4,6 +4,7 @@ category filter), user documents, CKEPE prompts, zero-shot label scoring and the
 The full corpus is embedded once per session into a temporary store (``kb_store``); tests that change
 the corpus work on a small copy so they stay quick. Nothing touches the user's home.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -155,7 +156,9 @@ def test_build_is_idempotent_and_incremental(tmp_path, small_corpus):
     assert store.collection().count() < n_chunks
     assert all(h.entry_id != "prolonged_qt_interval" for h in store.search("long QT interval", k=5))
     # The edited entry's chunks were replaced, not duplicated.
-    metas = store.collection().get(where={"entry_id": "sinus_bradycardia"}, include=["metadatas"])["metadatas"]
+    metas = store.collection().get(where={"entry_id": "sinus_bradycardia"}, include=["metadatas"])[
+        "metadatas"
+    ]
     assert len({m["entry_hash"] for m in metas}) == 1
 
     count = store.collection().count()
@@ -328,7 +331,10 @@ def test_ckepe_marks_support_and_contradiction_with_citations(kb_store):
     assert [e.verdict for e in brady.evidence] == ["supports"]
     assert [e.verdict for e in tachy.evidence] == ["contradicts"]
     assert brady.criteria and brady.definition
-    assert [(c.n, c.entry_id) for c in prompt.citations] == [(1, "sinus_bradycardia"), (2, "sinus_tachycardia")]
+    assert [(c.n, c.entry_id) for c in prompt.citations] == [
+        (1, "sinus_bradycardia"),
+        (2, "sinus_tachycardia"),
+    ]
     assert all(c.sources for c in prompt.citations)
     assert "[1]" in prompt.text and "[2]" in prompt.text and "References:" in prompt.text
     assert "SUPPORTS: heart_rate: 48 bpm" in prompt.text and "CONTRADICTS: heart_rate: 48 bpm" in prompt.text
@@ -340,12 +346,15 @@ def test_ckepe_qtc_units_and_resolution(kb_store):
         Measurement(name="respiratory rate", value=14, unit="breaths/min"),  # not a heart rate
         Measurement(name="PR interval", value=None, unit="ms", quality=Quality.UNUSABLE),
     ]
-    prompt = build_ckepe_prompt(["prolonged QT interval", "111975006", "short_qt_interval", "xyzzy plugh"],
-                                measurements, kb_store)
+    prompt = build_ckepe_prompt(
+        ["prolonged QT interval", "111975006", "short_qt_interval", "xyzzy plugh"], measurements, kb_store
+    )
     long_qt, by_code, short_qt, unknown = prompt.candidates
     assert long_qt.entry_id == by_code.entry_id == "prolonged_qt_interval" and by_code.resolved_by == "snomed"
     assert long_qt.citation == by_code.citation == 1  # one citation per entry
-    assert [e.verdict for e in long_qt.evidence] == ["supports"] and long_qt.evidence[0].value == pytest.approx(490)
+    assert [e.verdict for e in long_qt.evidence] == ["supports"] and long_qt.evidence[
+        0
+    ].value == pytest.approx(490)
     assert [e.verdict for e in short_qt.evidence] == ["contradicts"]
     assert unknown.entry_id is None and unknown.resolved_by == "unresolved" and unknown.citation is None
     assert len(prompt.citations) == 2
@@ -364,8 +373,14 @@ def test_score_labels_ranks_af_first(kb_store):
         "The rhythm is irregularly irregular: RR intervals vary without any pattern and no P waves are "
         "visible, only a wavy baseline; narrow QRS complexes."
     )
-    labels = ["sinus rhythm", "sinus bradycardia", "atrial fibrillation", "first degree AV block",
-              "left bundle branch block", "sinus tachycardia"]
+    labels = [
+        "sinus rhythm",
+        "sinus bradycardia",
+        "atrial fibrillation",
+        "first degree AV block",
+        "left bundle branch block",
+        "sinus tachycardia",
+    ]
     scores = score_labels(findings, labels, kb_store)
     assert scores[0].label == "atrial fibrillation" and scores[0].entry_id == "atrial_fibrillation"
     assert [s.score for s in scores] == sorted((s.score for s in scores), reverse=True)

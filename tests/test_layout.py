@@ -1,4 +1,5 @@
 """The rooms install as one namespace, ``cardioagent.*``, and nothing named ``tools`` leaks out."""
+
 from __future__ import annotations
 
 import subprocess
@@ -16,8 +17,21 @@ ROOMS = ["agent", "tools", "models", "knowledge_base", "ui"]
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     return next(out.glob("cardioagent-*.whl"))
 
@@ -42,8 +56,13 @@ def test_wheel_ships_the_corpus_and_declares_the_entry_points(wheel):
 
 
 def test_import_tools_fails_outside_the_source_tree(tmp_path):
-    code = "import cardioagent.tools.contract\ntry:\n    import tools\nexcept ModuleNotFoundError:\n    print('no-tools')\n"
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    code = (
+        "import cardioagent.tools.contract\n"
+        "try:\n    import tools\nexcept ModuleNotFoundError:\n    print('no-tools')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "no-tools"
 
 

@@ -144,7 +144,10 @@ def test_zip_upload(tests_data, tmp_path):
     assert set(recs) == {"E07500", "mitbih100_60s"}
     assert recs["E07500"].id == load_recording(tests_data / "E07500.hea").id  # same bytes, same id
     assert [a.source for a in recs["mitbih100_60s"].annotations] == ["atr"]
-    assert sorted(recs["E07500"].source_files) == ["records.zip:export/E07500.hea", "records.zip:export/E07500.mat"]
+    assert sorted(recs["E07500"].source_files) == [
+        "records.zip:export/E07500.hea",
+        "records.zip:export/E07500.mat",
+    ]
 
 
 def test_load_recording_refuses_an_archive_of_two(tests_data, tmp_path):
@@ -240,7 +243,7 @@ def test_csv_time_in_ms_semicolons_comments_and_units(tmp_path):
     x = np.sin(2 * np.pi * t / 1000)
     path = tmp_path / "device.csv"
     lines = ["# device: Acme patch", "time_ms;ECG (mV);Pleth"] + [
-        f"{a:.0f};{b:.4f};{-b:.4f}" for a, b in zip(t, x)
+        f"{a:.0f};{b:.4f};{-b:.4f}" for a, b in zip(t, x, strict=False)
     ]
     path.write_text("\n".join(lines) + "\n")
     rec = load_recording(path)
@@ -274,7 +277,9 @@ def test_some_flat_channels_are_dropped_and_nans_interpolated(tmp_path):
     ecg = np.sin(2 * np.pi * 1.1 * t)
     ecg[[100, 101, 700]] = np.nan
     path = tmp_path / "leadoff.csv"
-    path.write_text("time_s,I,II,PPG\n" + "".join(f"{a:.3f},{b:.5f},0.0,\n" for a, b in zip(t, ecg)))
+    path.write_text(
+        "time_s,I,II,PPG\n" + "".join(f"{a:.3f},{b:.5f},0.0,\n" for a, b in zip(t, ecg, strict=False))
+    )
     rec = load_recording(path)
     assert rec.channel_names == ["I"]
     assert np.isfinite(rec.signal).all()
@@ -509,7 +514,7 @@ def test_all_cinc2021_records_match_labels(shared_data):
         rec = recs[row["record"]]
         # Some records have leads recorded as constant zero (JS20004: V2, V4, V6); the loader drops those.
         digital = scipy.io.loadmat(folder / f"{row['record']}.mat")["val"]
-        live = [lead for lead, x in zip(STANDARD_12_LEADS, digital) if np.ptp(x) > 0]
+        live = [lead for lead, x in zip(STANDARD_12_LEADS, digital, strict=False) if np.ptp(x) > 0]
         assert rec.channel_names == live, row["record"]
         if live != STANDARD_12_LEADS:
             assert any("dropped empty or flat" in c for c in rec.header_comments)

@@ -1,5 +1,6 @@
 """Per-lead noise kinds (tools/signal/noise.py): PTB-XL lead-string parsing, feature sanity on synthetic
 12-lead signals with one lead spoiled, the shipped JSON model, and the ``noise`` field of assess_quality."""
+
 from __future__ import annotations
 
 import csv
@@ -20,25 +21,28 @@ LIMB = ["I", "II", "III", "aVR", "aVL", "aVF"]
 # ------------------------------------------------------------------------------------------- parsing
 
 
-@pytest.mark.parametrize("text, leads", [
-    (" , I-V1,  ", LIMB + ["V1"]),
-    (" , I-AVR,  ", ["I", "II", "III", "aVR"]),
-    (" , alles,  ", list(LEAD_ORDER)),
-    ("alles", list(LEAD_ORDER)),
-    ("all", list(LEAD_ORDER)),
-    ("noisy recording", list(LEAD_ORDER)),
-    ("V1,V2", ["V1", "V2"]),
-    (" , II,III,AVF-V6", ["II", "III", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]),
-    (" , I,III-AVR,  ", ["I", "III", "aVR"]),
-    (" , II-AVF,V5,V6", ["II", "III", "aVR", "aVL", "aVF", "V5", "V6"]),
-    (" , V1V6", ["V1", "V6"]),
-    (" , V5 ", ["V5"]),
-    ("I,III,AVL", ["I", "III", "aVL"]),
-    (" , leicht,  ", []),
-    ("", []),
-    (None, []),
-    (float("nan"), []),
-])
+@pytest.mark.parametrize(
+    "text, leads",
+    [
+        (" , I-V1,  ", LIMB + ["V1"]),
+        (" , I-AVR,  ", ["I", "II", "III", "aVR"]),
+        (" , alles,  ", list(LEAD_ORDER)),
+        ("alles", list(LEAD_ORDER)),
+        ("all", list(LEAD_ORDER)),
+        ("noisy recording", list(LEAD_ORDER)),
+        ("V1,V2", ["V1", "V2"]),
+        (" , II,III,AVF-V6", ["II", "III", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]),
+        (" , I,III-AVR,  ", ["I", "III", "aVR"]),
+        (" , II-AVF,V5,V6", ["II", "III", "aVR", "aVL", "aVF", "V5", "V6"]),
+        (" , V1V6", ["V1", "V6"]),
+        (" , V5 ", ["V5"]),
+        ("I,III,AVL", ["I", "III", "aVL"]),
+        (" , leicht,  ", []),
+        ("", []),
+        (None, []),
+        (float("nan"), []),
+    ],
+)
 def test_parse_noise_leads(text, leads):
     assert parse_noise_leads(text) == leads
 
@@ -51,9 +55,18 @@ def test_canonical_lead_names():
 
 
 def test_noise_labels_from_a_database_row():
-    row = {"baseline_drift": None, "static_noise": " , I-AVR,  ", "burst_noise": "V2", "electrodes_problems": ""}
-    assert noise.noise_labels(row) == {"baseline_drift": [], "static_noise": ["I", "II", "III", "aVR"],
-                                       "burst_noise": ["V2"], "electrodes_problems": []}
+    row = {
+        "baseline_drift": None,
+        "static_noise": " , I-AVR,  ",
+        "burst_noise": "V2",
+        "electrodes_problems": "",
+    }
+    assert noise.noise_labels(row) == {
+        "baseline_drift": [],
+        "static_noise": ["I", "II", "III", "aVR"],
+        "burst_noise": ["V2"],
+        "electrodes_problems": [],
+    }
 
 
 # ------------------------------------------------------------------------------------ synthetic signals
@@ -66,7 +79,10 @@ def clean12() -> np.ndarray:
     base = nk.ecg_simulate(duration=10, sampling_rate=FS, heart_rate=70, noise=0, random_state=0)
     i, ii = 0.6 * base, 1.0 * base
     limb = [i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]
-    chest = [g * np.roll(base, s) for g, s in zip([-0.5, -0.8, 0.6, 1.2, 1.1, 0.9], [0, 2, 4, 6, 8, 10])]
+    chest = [
+        g * np.roll(base, s)
+        for g, s in zip([-0.5, -0.8, 0.6, 1.2, 1.1, 0.9], [0, 2, 4, 6, 8, 10], strict=False)
+    ]
     rng = np.random.default_rng(0)
     return np.column_stack(limb + chest) + rng.normal(0, 0.003, (len(base), 12))
 
@@ -121,7 +137,10 @@ def test_flat_lead_is_an_electrode_problem(clean12):
     x[:, 10] = 0.0
     out = noise_kinds(x, FS, LEAD_ORDER)
     assert out["V5"]["electrodes_problems"]["present"] is True
-    assert "flat" in out["V5"]["electrodes_problems"]["evidence"] or "amplitude" in out["V5"]["electrodes_problems"]["evidence"]
+    assert (
+        "flat" in out["V5"]["electrodes_problems"]["evidence"]
+        or "amplitude" in out["V5"]["electrodes_problems"]["evidence"]
+    )
     assert all(out["V5"][k]["present"] is None for k in ("baseline_drift", "static_noise", "burst_noise"))
     assert _present(x, "electrodes_problems") == ["V5"]
 
@@ -178,8 +197,16 @@ def test_assess_quality_reports_noise_per_ecg_channel(clean12):
     x = clean12.copy()
     x[:, 7] += 0.8 * np.sin(2 * np.pi * 0.3 * _t(x))
     channels = [Channel(name=n, kind=ChannelKind.ECG, unit="mV") for n in LEAD_ORDER]
-    rec = Recording(id="noise-test", name="noise-test", source_files=[], format="numpy", modality=Modality.ECG,
-                    sampling_rate_hz=FS, signal=x, channels=channels)
+    rec = Recording(
+        id="noise-test",
+        name="noise-test",
+        source_files=[],
+        format="numpy",
+        modality=Modality.ECG,
+        sampling_rate_hz=FS,
+        signal=x,
+        channels=channels,
+    )
     report = assess_quality(rec)
     by = {c.channel: c for c in report.channels}
     assert [f.kind for f in by["V2"].noise] == list(NOISE_KINDS)

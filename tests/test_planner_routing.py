@@ -3,6 +3,7 @@
 Issue 4 asks for >= 95% of at least 100 written requests to get the expected tools. The planner is
 deterministic, so this is a test, not a benchmark; bench/routing.py prints the per-request table.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -50,7 +51,9 @@ def test_planner_picks_expected_tools_for_95_percent():
 
 @pytest.mark.parametrize("modality", ["ecg", "ppg", "mixed"])
 def test_quality_runs_first_for_every_signal_plan(modality):
-    calls = plan("What is the heart rate?", [RecordingRef(id="r", name="r", modality=modality)], default_registry())
+    calls = plan(
+        "What is the heart rate?", [RecordingRef(id="r", name="r", modality=modality)], default_registry()
+    )
     assert calls[0].tool == "signal_quality" and calls[1].tool == "heart_rate"
     assert all(c.args.get("recording_id") == "r" for c in calls)
 

@@ -4,6 +4,7 @@ and disabled (never fatal), ``cardioagent tools list|check``, timeouts, and the 
 The example plugin (examples/cardioagent-hrv-stress) must be installed in the environment, as ``make test``
 does: ``pip install --no-deps -e examples/cardioagent-hrv-stress``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -29,6 +30,7 @@ HEART_RATE = 70
 
 
 # --- the math, on RR series whose answer is computed by hand ----------------------------------------------
+
 
 def test_stress_index_of_a_hand_computed_series():
     # 6 intervals in [800, 850) ms, 3 in [850, 900), 1 in [900, 950):
@@ -103,14 +105,25 @@ def test_clean_rr_drops_a_mildly_premature_beat_and_the_interval_after_it():
 
 # --- synthetic recordings -------------------------------------------------------------------------------
 
+
 def _ecg_recording(duration_s: float, hr_std: float, seed: int = 1) -> Recording:
     import neurokit2 as nk
 
-    ecg = nk.ecg_simulate(duration=duration_s, sampling_rate=int(FS), heart_rate=HEART_RATE,
-                          heart_rate_std=hr_std, random_state=seed)
+    ecg = nk.ecg_simulate(
+        duration=duration_s,
+        sampling_rate=int(FS),
+        heart_rate=HEART_RATE,
+        heart_rate_std=hr_std,
+        random_state=seed,
+    )
     return Recording(
-        id=f"sim-ecg-{duration_s:g}s-std{hr_std:g}", name=f"sim_ecg_{hr_std:g}", source_files=[], format="numpy",
-        modality=Modality.ECG, sampling_rate_hz=FS, channels=[Channel(name="II", kind=ChannelKind.ECG, unit="mV")],
+        id=f"sim-ecg-{duration_s:g}s-std{hr_std:g}",
+        name=f"sim_ecg_{hr_std:g}",
+        source_files=[],
+        format="numpy",
+        modality=Modality.ECG,
+        sampling_rate_hz=FS,
+        channels=[Channel(name="II", kind=ChannelKind.ECG, unit="mV")],
         signal=np.asarray(ecg, dtype=float).reshape(-1, 1),
     )
 
@@ -132,6 +145,7 @@ def registry() -> ToolRegistry:
 
 # --- discovery and running through the registry ---------------------------------------------------------
 
+
 def test_registry_discovers_the_example_plugin_alongside_the_builtins(registry):
     names = registry.names()
     assert "hrv_stress_index" in names
@@ -146,7 +160,9 @@ def test_registry_discovers_the_example_plugin_alongside_the_builtins(registry):
 
 
 def test_stress_index_of_a_synthetic_ecg(registry, recordings, tmp_path):
-    result = registry.run("hrv_stress_index", {"recording_id": "sim-ecg-120s-std1"}, _ctx(recordings, tmp_path))
+    result = registry.run(
+        "hrv_stress_index", {"recording_id": "sim-ecg-120s-std1"}, _ctx(recordings, tmp_path)
+    )
     si = result.stress_index
     assert si.value is not None and 20 < si.value < 3000  # Baevsky reports ~50 at rest to ~1000 under strain
     assert si.unit == "" and si.channel == "II"
@@ -160,7 +176,8 @@ def test_stress_index_of_a_synthetic_ecg(registry, recordings, tmp_path):
     assert any("5-minute" in w for w in result.warnings)
     assert "Baevsky" in result.method
     assert si.value == pytest.approx(
-        result.amplitude_mode.value / (2 * result.mode.value * result.variation_range.value), rel=1e-3)
+        result.amplitude_mode.value / (2 * result.mode.value * result.variation_range.value), rel=1e-3
+    )
     assert "stress index" in result.summary().lower()
 
 
@@ -184,6 +201,7 @@ def test_few_beats_are_flagged_poor_and_very_few_give_no_number(registry, record
 
 # --- the quality rules, on peaks whose intervals are chosen by the test ----------------------------------
 
+
 @pytest.fixture()
 def fake_peaks(monkeypatch):
     """Replace the plugin's peak detector: the test puts the PeaksResult it wants in ``holder['peaks']``."""
@@ -198,9 +216,19 @@ def _peaks(rr_s: np.ndarray, quality: Quality = Quality.GOOD):
     from cardioagent.tools.analysis import PeaksResult
 
     samples = np.rint((0.5 + np.concatenate([[0.0], np.cumsum(rr_s)])) * FS).astype(int)
-    return PeaksResult(quality=quality, method="test detector", recording="fake", channel="II", kind="ecg",
-                       sampling_rate_hz=FS, samples=samples.tolist(), times_s=(samples / FS).tolist(),
-                       n_peaks=len(samples), detector="test", reason="chosen by the test")
+    return PeaksResult(
+        quality=quality,
+        method="test detector",
+        recording="fake",
+        channel="II",
+        kind="ecg",
+        sampling_rate_hz=FS,
+        samples=samples.tolist(),
+        times_s=(samples / FS).tolist(),
+        n_peaks=len(samples),
+        detector="test",
+        reason="chosen by the test",
+    )
 
 
 def _steady_rr(n: int, sd: float, seed: int = 5) -> np.ndarray:
@@ -211,7 +239,9 @@ def _steady_rr(n: int, sd: float, seed: int = 5) -> np.ndarray:
 def test_five_clean_minutes_are_good_and_match_the_math(registry, recordings, tmp_path, fake_peaks):
     rr = _steady_rr(400, 0.02)  # 320 s
     fake_peaks["peaks"] = _peaks(rr)
-    result = registry.run("hrv_stress_index", {"recording_id": "sim-ecg-120s-std1"}, _ctx(recordings, tmp_path))
+    result = registry.run(
+        "hrv_stress_index", {"recording_id": "sim-ecg-120s-std1"}, _ctx(recordings, tmp_path)
+    )
     kept, dropped = clean_rr(rr)
     assert result.quality == Quality.GOOD, result.warnings
     assert result.intervals_used == kept.size and result.intervals_rejected == dropped
@@ -232,8 +262,12 @@ def test_the_peaks_quality_carries_over(registry, recordings, tmp_path, fake_pea
 def test_many_rejected_intervals_make_a_poor_index(registry, recordings, tmp_path, fake_peaks):
     rr = list(_steady_rr(500, 0.02))
     merged = [rr[i] + rr[i + 1] if i % 4 == 0 else rr[i] for i in range(len(rr) - 1) if i % 4 != 1]
-    fake_peaks["peaks"] = _peaks(np.array(merged))  # one beat in four missed: a third of the intervals doubled
-    result = registry.run("hrv_stress_index", {"recording_id": "sim-ecg-120s-std1"}, _ctx(recordings, tmp_path))
+    fake_peaks["peaks"] = _peaks(
+        np.array(merged)
+    )  # one beat in four missed: a third of the intervals doubled
+    result = registry.run(
+        "hrv_stress_index", {"recording_id": "sim-ecg-120s-std1"}, _ctx(recordings, tmp_path)
+    )
     share = result.intervals_rejected / (result.intervals_rejected + result.intervals_used)
     assert share > 0.2 and result.quality == Quality.POOR
     assert any("left out" in w for w in result.warnings)
@@ -243,7 +277,9 @@ def test_a_range_set_by_a_few_extremes_is_flagged(registry, recordings, tmp_path
     rr = _steady_rr(400, 0.01)
     rr[200] = 0.90  # 12.5 % long: passes the cleaning, but stretches MxDMn far beyond the central 98 %
     fake_peaks["peaks"] = _peaks(rr)
-    result = registry.run("hrv_stress_index", {"recording_id": "sim-ecg-120s-std1"}, _ctx(recordings, tmp_path))
+    result = registry.run(
+        "hrv_stress_index", {"recording_id": "sim-ecg-120s-std1"}, _ctx(recordings, tmp_path)
+    )
     assert result.intervals_rejected == 0
     assert result.quality == Quality.POOR
     assert any("extreme" in w for w in result.warnings)
@@ -255,11 +291,26 @@ def test_ppg_and_mixed_recordings(registry, recordings, tmp_path):
     ecg = recordings["sim-ecg-120s-std1"]
     ppg = nk.ppg_simulate(duration=120, sampling_rate=int(FS), heart_rate=HEART_RATE, random_state=2)
     pleth = Channel(name="PLETH", kind=ChannelKind.PPG, unit="au")
-    ppg_rec = Recording(id="sim-ppg", name="sim_ppg", source_files=[], format="numpy", modality=Modality.PPG,
-                        sampling_rate_hz=FS, channels=[pleth], signal=ppg.reshape(-1, 1))
-    mixed = Recording(id="sim-mixed", name="sim_mixed", source_files=[], format="numpy", modality=Modality.MIXED,
-                      sampling_rate_hz=FS, channels=[*ecg.channels, pleth],
-                      signal=np.column_stack([ecg.signal[:, 0], ppg[: ecg.n_samples]]))
+    ppg_rec = Recording(
+        id="sim-ppg",
+        name="sim_ppg",
+        source_files=[],
+        format="numpy",
+        modality=Modality.PPG,
+        sampling_rate_hz=FS,
+        channels=[pleth],
+        signal=ppg.reshape(-1, 1),
+    )
+    mixed = Recording(
+        id="sim-mixed",
+        name="sim_mixed",
+        source_files=[],
+        format="numpy",
+        modality=Modality.MIXED,
+        sampling_rate_hz=FS,
+        channels=[*ecg.channels, pleth],
+        signal=np.column_stack([ecg.signal[:, 0], ppg[: ecg.n_samples]]),
+    )
     ctx = _ctx({r.id: r for r in (ppg_rec, mixed)}, tmp_path)
     from_ppg = registry.run("hrv_stress_index", {"recording_id": "sim-ppg"}, ctx)
     assert from_ppg.channel == "PLETH" and from_ppg.stress_index.value is not None
@@ -289,8 +340,14 @@ def test_agrees_with_the_cardiologists_beats_on_mitbih_100(registry, shared_data
 
 
 def test_an_ecg_image_is_refused_with_an_input_error(registry, tmp_path):
-    image = Recording(id="img", name="photo.png", source_files=["photo.png"], format="image",
-                      modality=Modality.ECG_IMAGE, image=np.zeros((10, 10, 3), dtype=np.uint8))
+    image = Recording(
+        id="img",
+        name="photo.png",
+        source_files=["photo.png"],
+        format="image",
+        modality=Modality.ECG_IMAGE,
+        image=np.zeros((10, 10, 3), dtype=np.uint8),
+    )
     with pytest.raises(InputError, match="photo.png"):
         registry.run("hrv_stress_index", {"recording_id": "img"}, _ctx({"img": image}, tmp_path))
 
@@ -312,7 +369,7 @@ def test_the_planner_keywords_fire_on_stress_questions_only():
 
 BROKEN_MODULES = ("cardioagent_broken_import", "cardioagent_broken_tools")
 
-BROKEN_TOOLS_SOURCE = '''
+BROKEN_TOOLS_SOURCE = """
 from pydantic import BaseModel
 
 from cardioagent.tools.contract import Measurement, Quality, Tool, ToolResult
@@ -341,7 +398,7 @@ class WeightlessTool(Tool):
 
     def run(self, args, ctx):
         return ToolResult(quality=Quality.GOOD, method="never runs")
-'''
+"""
 
 
 @pytest.fixture()
@@ -351,12 +408,14 @@ def broken_plugin(tmp_path, monkeypatch) -> Path:
     info = site / "broken_plugin-0.1.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(textwrap.dedent("""\
+    (info / "entry_points.txt").write_text(
+        textwrap.dedent("""\
         [cardioagent.tools]
         zz_broken_import = cardioagent_broken_import:register_tools
         zz_broken_contract = cardioagent_broken_tools:NoDescriptionTool
         zz_needs_weights = cardioagent_broken_tools:WeightlessTool
-        """))
+        """)
+    )
     (site / "cardioagent_broken_import.py").write_text("import cardioagent_missing_dependency_xyz\n")
     (site / "cardioagent_broken_tools.py").write_text(BROKEN_TOOLS_SOURCE)
     monkeypatch.syspath_prepend(str(site))  # also invalidates importlib's caches
@@ -401,6 +460,7 @@ def test_broken_plugins_are_reported_and_disabled_not_fatal(broken_plugin, recor
 
 # --- the command line -------------------------------------------------------------------------------------
 
+
 def test_tools_check_passes_on_a_healthy_install(monkeypatch, capsys):
     from cardioagent.ui.cli import main
 
@@ -436,6 +496,7 @@ def test_tools_check_fails_with_a_broken_plugin(broken_plugin, capsys):
 
 # --- the registry's guard rails ---------------------------------------------------------------------------
 
+
 class SleepyTool(Tool):
     name = "sleepy_tool"
     description = "Sleeps for a second: a stand-in for a tool that hangs."
@@ -458,6 +519,7 @@ def test_a_tool_that_overruns_its_timeout_gives_a_tool_error(tmp_path):
 
 # --- the plugin guide's complete example is real code -----------------------------------------------------
 
+
 def _guide_example() -> str:
     text = (REPO / "docs" / "plugins.md").read_text()
     marker = text.index("<!-- tested: tests/test_plugins.py runs this block -->")
@@ -478,7 +540,9 @@ def test_the_guides_minimal_plugin_follows_the_contract_and_runs(recordings, tmp
         reg = ToolRegistry()
         module.register_tools(lambda cls: reg.register(cls, plugin="mean_rr"))
         assert reg.spec("mean_rr_interval").plugin == "mean_rr"
-        result = reg.run("mean_rr_interval", {"recording_id": "sim-ecg-120s-std1"}, _ctx(recordings, tmp_path))
+        result = reg.run(
+            "mean_rr_interval", {"recording_id": "sim-ecg-120s-std1"}, _ctx(recordings, tmp_path)
+        )
     finally:
         sys.modules.pop("cardioagent_mean_rr", None)
     assert result.mean_rr.value == pytest.approx(60 / HEART_RATE, abs=0.03)

@@ -14,6 +14,7 @@ hold the instruction outside a data block. The tools are the real built-in ones 
 rhythm); the knowledge step is a stub (the signal questions need none; the document case stands in a
 search tool that returns the planted document).
 """
+
 from __future__ import annotations
 
 import re
@@ -63,11 +64,22 @@ class GullibleChatModel(BaseChatModel):
                 reply = AIMessage(content="That is enough.")
             else:
                 ids = re.findall(r"recording_id=(\w+)", text)
-                calls = [("knowledge_search", {"query": "long QT"})] if not ids else [
-                    (tool, {"recording_id": rid}) for rid in ids
-                    for tool in ("recording_summary", "heart_rate", "rhythm_analysis")]
-                reply = AIMessage(content="", tool_calls=[
-                    {"name": name, "args": args, "id": f"call_{i}"} for i, (name, args) in enumerate(calls)])
+                calls = (
+                    [("knowledge_search", {"query": "long QT"})]
+                    if not ids
+                    else [
+                        (tool, {"recording_id": rid})
+                        for rid in ids
+                        for tool in ("recording_summary", "heart_rate", "rhythm_analysis")
+                    ]
+                )
+                reply = AIMessage(
+                    content="",
+                    tool_calls=[
+                        {"name": name, "args": args, "id": f"call_{i}"}
+                        for i, (name, args) in enumerate(calls)
+                    ],
+                )
         else:  # the plain-words paragraph
             reply = AIMessage(content="The findings above come from the recording's own signal.")
         return ChatResult(generations=[ChatGeneration(message=reply)])
@@ -90,8 +102,13 @@ def _registry() -> ToolRegistry:
 
 def _ask(home: Path, files: list[Path], *, model: GullibleChatModel | None) -> Any:
     settings = AgentSettings(home=home, planner="llm" if model else "rules", llm_summary=model is not None)
-    assistant = Assistant("embedded", settings, registry=_registry(), knowledge=NoKnowledge(),
-                          chat_model=model or GullibleChatModel())
+    assistant = Assistant(
+        "embedded",
+        settings,
+        registry=_registry(),
+        knowledge=NoKnowledge(),
+        chat_model=model or GullibleChatModel(),
+    )
     try:
         return assistant.ask(QUESTION, [str(f) for f in files])
     finally:
@@ -108,9 +125,17 @@ def _conclusions(answer) -> dict[str, Any]:
             values["channels"] = len(step.result["channels"])
             continue
         values[step.tool] = [(m.name, m.value, m.unit) for m in _measurements(step.result)]
-    plain = answer.text.split("**In plain words**\n", 1)[1].split("\n\n")[0] if "**In plain words**" in answer.text else None
-    return {"plan": [(s.tool, s.reason.split(" (recording")[0]) for s in answer.trace], "values": values,
-            "plain": plain, "obeyed": OBEYED in answer.text}
+    plain = (
+        answer.text.split("**In plain words**\n", 1)[1].split("\n\n")[0]
+        if "**In plain words**" in answer.text
+        else None
+    )
+    return {
+        "plan": [(s.tool, s.reason.split(" (recording")[0]) for s in answer.trace],
+        "values": values,
+        "plain": plain,
+        "obeyed": OBEYED in answer.text,
+    }
 
 
 def _measurements(result: dict) -> list:
@@ -186,6 +211,7 @@ def test_instructions_in_file_text_change_neither_plan_nor_conclusions(case, tes
 
 # --- a user's document ------------------------------------------------------------------------------------
 
+
 class Query(BaseModel):
     query: str = Field(description="what to look up")
 
@@ -210,8 +236,9 @@ def _doc_search(heading: str, passage: str) -> type[Tool]:
         isolation = "thread"
 
         def run(self, args, ctx):
-            return DocHitResult(quality=Quality.GOOD, method="stub", name="user:notes.md", section=heading,
-                                text=passage)
+            return DocHitResult(
+                quality=Quality.GOOD, method="stub", name="user:notes.md", section=heading, text=passage
+            )
 
     return DocSearch
 
@@ -232,15 +259,22 @@ class DocKnowledge:
 @pytest.mark.parametrize("planted", [False, True])
 def test_instructions_in_a_users_document_are_data(planted, tmp_path):
     heading = f"QT notes — {INJECTION}" if planted else "QT notes"
-    passage = f"A long QT interval needs attention. {INJECTION.capitalize()}." if planted else \
-        "A long QT interval needs attention."
+    passage = (
+        f"A long QT interval needs attention. {INJECTION.capitalize()}."
+        if planted
+        else "A long QT interval needs attention."
+    )
     reg = ToolRegistry()
     assert reg.register(_doc_search(heading, passage), plugin="test")
     model = GullibleChatModel()
     settings = AgentSettings(home=tmp_path / "home", planner="llm", llm_summary=True)
-    assistant = Assistant("embedded", settings, registry=reg, knowledge=DocKnowledge(heading), chat_model=model)
+    assistant = Assistant(
+        "embedded", settings, registry=reg, knowledge=DocKnowledge(heading), chat_model=model
+    )
     answer = assistant.ask("What does a long QT interval mean?")
-    assert [(s.tool, s.reason) for s in answer.trace] == [("knowledge_search", "chosen by the language model")]
+    assert [(s.tool, s.reason) for s in answer.trace] == [
+        ("knowledge_search", "chosen by the language model")
+    ]
     assert OBEYED not in answer.text
     assert "The findings above come from the recording's own signal." in answer.text
     _assert_prompts_hold_it_as_data(model)

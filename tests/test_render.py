@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from cardioagent.tools.errors import InputError, SamplingRateError
 from cardioagent.tools.signal.recording import (
     STANDARD_12_LEADS,
@@ -15,7 +17,6 @@ from cardioagent.tools.signal.recording import (
 )
 from cardioagent.tools.signal.render import plot_heart_rate_trend, plot_recording, render_12lead
 from cardioagent.tools.signal.render.paper import GRID_MAJOR, GRID_MINOR, MISSING_BOX, PAPERS
-from PIL import Image
 
 
 def _recording(signal: np.ndarray, fs: float, names: list[str], name: str = "synthetic") -> Recording:
@@ -194,7 +195,7 @@ def test_other_sampling_rates_draw_to_the_same_scale(synthetic_12lead, fs_new):
     from scipy.ndimage import binary_dilation
 
     near_ref = binary_dilation(_dark(ref.image), iterations=1)
-    for p_ref, p in zip(ref.panels, res.panels):
+    for p_ref, p in zip(ref.panels, res.panels, strict=False):
         assert p.bbox_px == p_ref.bbox_px
         x0, y0, x1, y1 = p.bbox_px
         new = _dark(res.image[y0:y1, x0:x1])

@@ -4,6 +4,7 @@ record, through ``cardioagent report`` and the library functions.
 The 12-lead record is ``tests/data/formats/Example aECG.xml`` (HL7 aECG example, CC0): its cart reported
 PR 148, QRS 120, QT 420, QTc 443 ms, which the report shows apart from the measured values.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,9 @@ def test_pdf_report_has_the_figure_findings_statements_device_and_notice(rec, co
     assert "Citations" in text and "Surawicz" in text
     assert " ".join(NOT_A_MEDICAL_DEVICE.split()) in text
     # the first page carries the 12-lead figure: rendered, it holds the grid's red-pink pixels
-    page = np.asarray(pypdfium2.PdfDocument(str(out))[0].render(scale=1.0).to_pil().convert("RGB")).astype(int)
+    page = np.asarray(pypdfium2.PdfDocument(str(out))[0].render(scale=1.0).to_pil().convert("RGB")).astype(
+        int
+    )
     pink = (page[..., 0] > 200) & (page[..., 1] < 200) & (page[..., 1] > 120) & (page[..., 2] < 210)
     assert pink.mean() > 0.02
 
@@ -88,8 +91,13 @@ def test_fhir_validation_is_real(content):
     from fhir.resources.R4B.bundle import Bundle
 
     with pytest.raises(ValidationError):  # an Observation without its required status
-        Bundle.model_validate({"resourceType": "Bundle", "type": "collection", "entry": [
-            {"resource": {"resourceType": "Observation", "code": {"text": "x"}}}]})
+        Bundle.model_validate(
+            {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": {"resourceType": "Observation", "code": {"text": "x"}}}],
+            }
+        )
 
 
 def test_cli_report_writes_pdf_and_fhir(tmp_path, capsys):
@@ -113,16 +121,26 @@ def test_cli_report_on_a_bad_file_is_one_line_error(tmp_path, capsys):
 def test_turn_trace_maps_onto_the_same_analyses():
     from cardioagent.agent.state import ToolCallRecord
 
-    trace = [ToolCallRecord(tool="ecg_intervals", args={"recording_id": "r"}, reason="", ok=True, seconds=0,
-                            result={"quality": "good", "pr": {"name": "PR interval", "value": 150, "unit": "ms"}},
-                            summary="PR interval: 150 ms"),
-             ToolCallRecord(tool="heart_rate", args={"recording_id": "r"}, reason="", ok=False, seconds=0,
-                            error="too short")]
+    trace = [
+        ToolCallRecord(
+            tool="ecg_intervals",
+            args={"recording_id": "r"},
+            reason="",
+            ok=True,
+            seconds=0,
+            result={"quality": "good", "pr": {"name": "PR interval", "value": 150, "unit": "ms"}},
+            summary="PR interval: 150 ms",
+        ),
+        ToolCallRecord(
+            tool="heart_rate", args={"recording_id": "r"}, reason="", ok=False, seconds=0, error="too short"
+        ),
+    ]
     res = results_of_trace(trace)
     assert set(res) == {"intervals"} and res["intervals"]["pr"]["value"] == 150
 
 
 # ---- the UI's export menu and upload card ------------------------------------------------------------------
+
 
 class _Assistant:
     """The one ``Assistant`` method the export uses."""
@@ -161,14 +179,34 @@ def test_report_of_a_turn_uses_its_trace_citations_and_answer(rec, tmp_path):
     from cardioagent.agent.reporting.content import content_of_answer
     from cardioagent.agent.state import ToolCallRecord
 
-    trace = [ToolCallRecord(tool="heart_rate", args={"recording_id": rec.id}, reason="", ok=True, seconds=0,
-                            result={"quality": "good", "heart_rate": {"name": "heart rate", "value": 72.0,
-                                                                      "unit": "bpm", "quality": "good"}},
-                            summary="heart rate: 72 bpm"),
-             ToolCallRecord(tool="heart_rate", args={"recording_id": "other"}, reason="", ok=True, seconds=0,
-                            result={"heart_rate": {"value": 200.0, "unit": "bpm"}}, summary="heart rate: 200 bpm")]
-    answer = SimpleNamespace(trace=trace, text="**Findings**\n- heart rate 72 bpm",
-                             citations=[Citation(n=1, entry_id="sinus_rhythm", name="Sinus rhythm", sources=["a book"])])
+    trace = [
+        ToolCallRecord(
+            tool="heart_rate",
+            args={"recording_id": rec.id},
+            reason="",
+            ok=True,
+            seconds=0,
+            result={
+                "quality": "good",
+                "heart_rate": {"name": "heart rate", "value": 72.0, "unit": "bpm", "quality": "good"},
+            },
+            summary="heart rate: 72 bpm",
+        ),
+        ToolCallRecord(
+            tool="heart_rate",
+            args={"recording_id": "other"},
+            reason="",
+            ok=True,
+            seconds=0,
+            result={"heart_rate": {"value": 200.0, "unit": "bpm"}},
+            summary="heart rate: 200 bpm",
+        ),
+    ]
+    answer = SimpleNamespace(
+        trace=trace,
+        text="**Findings**\n- heart rate 72 bpm",
+        citations=[Citation(n=1, entry_id="sinus_rhythm", name="Sinus rhythm", sources=["a book"])],
+    )
     content = content_of_answer(answer, rec.summary())
     assert [m.value for m in content.measurements] == [72.0]  # only this recording's tool calls
     assert "[1] Sinus rhythm (after a book)" in content.citations

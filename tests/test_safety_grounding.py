@@ -1,4 +1,5 @@
 """Emergency advice comes first; numbers no tool produced never reach the user."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,7 +27,12 @@ def test_emergency_symptoms_are_recognised(text, trigger):
 
 @pytest.mark.parametrize(
     "text",
-    ["What is the heart rate?", "Is the QTc prolonged?", "explain the PR interval", "is my HRV low after running?"],
+    [
+        "What is the heart rate?",
+        "Is the QTc prolonged?",
+        "explain the PR interval",
+        "is my HRV low after running?",
+    ],
 )
 def test_ordinary_questions_are_not_emergencies(text):
     assert not check_emergency(text).emergency

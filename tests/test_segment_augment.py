@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
+
 from cardioagent.tools.signal.augment import (
     AugmentConfig,
     add_baseline_wander,
@@ -15,7 +17,6 @@ from cardioagent.tools.signal.augment import (
     warp_path,
 )
 from cardioagent.tools.signal.segment import n_windows, window_array, windows
-from pydantic import ValidationError
 
 FS = 250.0
 

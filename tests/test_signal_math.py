@@ -1,10 +1,10 @@
 """Pure signal math: filters, R-peak consensus, PPG peaks and spectral rate, SQIs, HRV math, delineation."""
+
 from __future__ import annotations
 
+import neurokit2 as nk
 import numpy as np
 import pytest
-
-nk = pytest.importorskip("neurokit2")
 
 from cardioagent.tools.contract import Quality
 from cardioagent.tools.signal import delineation as dl
@@ -13,9 +13,13 @@ from cardioagent.tools.signal import ecg, filters, hrv_math, ppg, sqi
 FS = 500
 
 
-def simulated_ecg(hr: float, seconds: float = 10, noise: float = 0.0, seed: int = 0, fs: int = FS) -> np.ndarray:
-    return np.asarray(nk.ecg_simulate(duration=seconds, sampling_rate=fs, heart_rate=hr, noise=noise,
-                                      random_state=seed), dtype=float)
+def simulated_ecg(
+    hr: float, seconds: float = 10, noise: float = 0.0, seed: int = 0, fs: int = FS
+) -> np.ndarray:
+    return np.asarray(
+        nk.ecg_simulate(duration=seconds, sampling_rate=fs, heart_rate=hr, noise=noise, random_state=seed),
+        dtype=float,
+    )
 
 
 def rate(peaks: np.ndarray, fs: float) -> float:
@@ -118,7 +122,9 @@ def test_spectral_rate_attenuates_accelerometer_frequencies():
     t = np.arange(8 * fs) / fs
     pulse = np.sin(2 * np.pi * 1.5 * t)  # 90 bpm
     motion = 2.0 * np.sin(2 * np.pi * 2.6 * t)  # arm swing at 156 /min dominates the raw PPG
-    acc = np.column_stack([np.sin(2 * np.pi * 2.6 * t), 0.5 * np.sin(2 * np.pi * 2.6 * t + 1), np.zeros_like(t)])
+    acc = np.column_stack(
+        [np.sin(2 * np.pi * 2.6 * t), 0.5 * np.sin(2 * np.pi * 2.6 * t + 1), np.zeros_like(t)]
+    )
     assert abs(ppg.spectral_hr(pulse + motion, fs).bpm - 156) < 3  # without the accelerometer: fooled
     s = ppg.spectral_hr(pulse + motion, fs, accel=acc)
     assert s.motion_suppressed and abs(s.bpm - 90) < 3
@@ -214,7 +220,12 @@ def test_qtc_formulas():
 
 
 def test_delineation_reports_a_flat_beat_instead_of_raising():
-    mb = dl.MedianBeat(beat=np.zeros(int((dl.BEFORE_S + dl.AFTER_S) * FS) + 1), r_index=int(dl.BEFORE_S * FS),
-                       n_beats=5, coherence=1.0, noise=0.0)
+    mb = dl.MedianBeat(
+        beat=np.zeros(int((dl.BEFORE_S + dl.AFTER_S) * FS) + 1),
+        r_index=int(dl.BEFORE_S * FS),
+        n_beats=5,
+        coherence=1.0,
+        noise=0.0,
+    )
     d = dl.delineate_beat(mb, FS, 1.0)
     assert d.qt_ms is None and d.problems

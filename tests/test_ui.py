@@ -4,6 +4,7 @@ endpoint driven by ``gradio_client`` (with the scripted assistant and with the r
 The scripted assistant loads uploads with the real loaders, so malformed files fail with the loaders' own
 messages; only the analysis is scripted, so that what each handler shows can be checked to the character.
 """
+
 from __future__ import annotations
 
 import os
@@ -64,23 +65,41 @@ class ScriptedAssistant:
         return load_files([Path(p) for p in paths])
 
     def stream(self, question, attachments=(), thread_id=None, demographics=None):
-        self.asked.append({"question": question, "attachments": list(attachments), "demographics": demographics})
+        self.asked.append(
+            {"question": question, "attachments": list(attachments), "demographics": demographics}
+        )
         recs = self.upload(attachments) if attachments else []
         if recs:
-            yield AgentEvent(kind="recordings", data={"recordings": [r.summary().model_dump(mode="json") for r in recs]})
+            yield AgentEvent(
+                kind="recordings", data={"recordings": [r.summary().model_dump(mode="json") for r in recs]}
+            )
         trace = []
         if recs:
             rate = round(60 + (recs[0].duration_s or 0), 1)
-            yield AgentEvent(kind="tool_started", tool="heart_rate",
-                             data={"tool": "heart_rate", "args": {"recording_id": recs[0].id}, "reason": "asked"})
+            yield AgentEvent(
+                kind="tool_started",
+                tool="heart_rate",
+                data={"tool": "heart_rate", "args": {"recording_id": recs[0].id}, "reason": "asked"},
+            )
             fig = self.home / "threads" / thread_id / "figures" / "peaks.png"
             fig.parent.mkdir(parents=True, exist_ok=True)
             Image.new("RGB", (40, 20), "white").save(fig)
-            rec = ToolCallRecord(tool="heart_rate", args={"recording_id": recs[0].id}, reason="asked", ok=True,
-                                 seconds=0.25, summary=f"heart rate: {rate} bpm", quality="good", figures=[str(fig)])
+            rec = ToolCallRecord(
+                tool="heart_rate",
+                args={"recording_id": recs[0].id},
+                reason="asked",
+                ok=True,
+                seconds=0.25,
+                summary=f"heart rate: {rate} bpm",
+                quality="good",
+                figures=[str(fig)],
+            )
             trace.append(rec)
             yield AgentEvent(kind="tool_finished", tool="heart_rate", data=rec.model_dump(mode="json"))
-            text = f"**Findings**\n- **Heart rate**: {rate} bpm\n\n**Sources**\n[1] Sinus rhythm — knowledge entry `sinus_rhythm`"
+            text = (
+                f"**Findings**\n- **Heart rate**: {rate} bpm\n\n"
+                "**Sources**\n[1] Sinus rhythm — knowledge entry `sinus_rhythm`"
+            )
             cites = [Citation(n=1, entry_id="sinus_rhythm", name="Sinus rhythm", sources=["a textbook"])]
         else:
             text, cites = "No recording is attached.", []
@@ -89,15 +108,25 @@ class ScriptedAssistant:
             text = "**Seek emergency care.**\n\n" + text
         history = self.threads_seen.setdefault(thread_id, [])
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": text}]
-        answer = Answer(thread_id=thread_id, question=question, text=text, citations=cites, trace=trace,
-                        figures=[f for r in trace for f in r.figures], timings={},
-                        grounding=GroundingReport(checked_numbers=0, grounded_numbers=0, removed=[]),
-                        emergency=emergency, route="signal")
+        answer = Answer(
+            thread_id=thread_id,
+            question=question,
+            text=text,
+            citations=cites,
+            trace=trace,
+            figures=[f for r in trace for f in r.figures],
+            timings={},
+            grounding=GroundingReport(checked_numbers=0, grounded_numbers=0, removed=[]),
+            emergency=emergency,
+            route="signal",
+        )
         yield AgentEvent(kind="answer", answer=answer)
 
     def threads(self):
-        return [ThreadInfo(thread_id=t, title=h[0]["content"][:60], turns=len(h) // 2)
-                for t, h in reversed(list(self.threads_seen.items()))]
+        return [
+            ThreadInfo(thread_id=t, title=h[0]["content"][:60], turns=len(h) // 2)
+            for t, h in reversed(list(self.threads_seen.items()))
+        ]
 
     def history(self, thread_id):
         return list(self.threads_seen.get(thread_id, []))
@@ -124,7 +153,14 @@ def app(ui_settings, scripted) -> CardioApp:
     return CardioApp(ui_settings, lambda backend: scripted)
 
 
-def run_turn(app: CardioApp, state: SessionState, text: str, files=(), request=None, demographics=(None, "not given", None, None)):
+def run_turn(
+    app: CardioApp,
+    state: SessionState,
+    text: str,
+    files=(),
+    request=None,
+    demographics=(None, "not given", None, None),
+):
     frames = list(app.chat({"text": text, "files": list(files)}, *demographics, state, request or Request()))
     return frames
 
@@ -140,7 +176,9 @@ def test_turn_shows_steps_figures_answer_and_citations(app, ui_settings):
     chat, box, _state, panel, threads, banner, stored = frames[-1]
 
     # the first frame already shows the question, before any analysis result
-    assert frames[0][0][0]["role"] == "user" and frames[0][0][0]["content"].startswith("What is the heart rate?")
+    assert frames[0][0][0]["role"] == "user" and frames[0][0][0]["content"].startswith(
+        "What is the heart rate?"
+    )
     assert "E07500.hea" in frames[0][0][0]["content"]
     # a frame in between shows the step still running
     assert any(m.get("metadata", {}).get("status") == "pending" for f in frames[:-1] for m in f[0])
@@ -202,8 +240,12 @@ def test_several_formats_at_once_are_summarised_on_upload(app, tmp_path):
     with zipfile.ZipFile(zipped, "w") as zf:
         for f in E07500:
             zf.write(f, Path(f).name)
-    files = [str(zipped), str(DATA / "synthetic_ecg_ppg.edf"), str(DATA / "synthetic_ppg_accel.csv"),
-             str(DATA / "synthetic_12lead.npz")]
+    files = [
+        str(zipped),
+        str(DATA / "synthetic_ecg_ppg.edf"),
+        str(DATA / "synthetic_ppg_accel.csv"),
+        str(DATA / "synthetic_12lead.npz"),
+    ]
     chat, state, _box = app.on_box_change({"text": "", "files": files}, SessionState(), Request())
     summary = texts(chat)[-1]
     assert summary.startswith("📎 Received")
@@ -266,7 +308,12 @@ def test_header_first_then_data_file(app):
 def test_demographics_reach_the_agent_and_bad_values_are_reported(app):
     state = SessionState()
     run_turn(app, state, "heart rate?", E07500, demographics=(44, "female", 170, 65))
-    assert app.pool.get(None).asked[-1]["demographics"] == {"age": 44.0, "sex": "female", "height_cm": 170.0, "weight_kg": 65.0}
+    assert app.pool.get(None).asked[-1]["demographics"] == {
+        "age": 44.0,
+        "sex": "female",
+        "height_cm": 170.0,
+        "weight_kg": 65.0,
+    }
     chat = run_turn(app, state, "heart rate?", E07500, demographics=(300, "not given", None, None))[-1][0]
     assert "age: 300 is out of range" in texts(chat)[-1]
     assert parse_demographics(None, "not given", "", None) == {}
@@ -293,7 +340,9 @@ def test_conversation_survives_a_restart(app, ui_settings, scripted):
     assert [v for _, v in owner_choices] == [thread]
     assert owner_choices[0][0].startswith("What is the heart rate?")
 
-    chat, loaded, panel, _threads, _banner, stored = restarted.restore(thread, SessionState(), Request("sess-b"))
+    chat, loaded, panel, _threads, _banner, stored = restarted.restore(
+        thread, SessionState(), Request("sess-b")
+    )
     assert stored == thread and loaded.thread_id == thread
     assert [m["role"] for m in chat] == [m["role"] for m in state.messages]
     fig = next(m["content"]["path"] for m in chat if isinstance(m["content"], dict))
@@ -319,8 +368,10 @@ def test_with_login_users_see_only_their_own_conversations(app):
 
 
 def test_cli_conversations_open_with_their_history(app, scripted):
-    scripted.threads_seen["cli123"] = [{"role": "user", "content": "from the terminal"},
-                                      {"role": "assistant", "content": "an answer"}]
+    scripted.threads_seen["cli123"] = [
+        {"role": "user", "content": "from the terminal"},
+        {"role": "assistant", "content": "an answer"},
+    ]
     chat, *_ = app.load_conversation("cli123", SessionState(), Request())
     assert texts(chat) == ["from the terminal", "an answer"]
 
@@ -335,7 +386,10 @@ def test_auth_parsing():
 
 def test_backend_choice_is_validated(app):
     assert backend_string("embedded", "", "", "") is None
-    assert backend_string("OpenAI-compatible URL", "", "http://127.0.0.1:8000/v1", "m") == "openai:http://127.0.0.1:8000/v1#m"
+    assert (
+        backend_string("OpenAI-compatible URL", "", "http://127.0.0.1:8000/v1", "m")
+        == "openai:http://127.0.0.1:8000/v1#m"
+    )
     status, state = app.set_backend("OpenAI-compatible URL", "", "ftp://nope", "", SessionState())
     assert status.startswith("⚠️") and "ftp://nope" in status and state.backend is None
     status, state = app.set_backend("local model path", "/models/x", "", "", SessionState())
@@ -385,10 +439,19 @@ def test_citation_links_round_trip_and_panel_reads_the_corpus():
 def test_renderer_marks_failed_steps():
     r = TurnRenderer()
     r.feed(AgentEvent(kind="tool_started", tool="ecg_intervals", data={"args": {}, "reason": "r"}))
-    r.feed(AgentEvent(kind="tool_finished", tool="ecg_intervals",
-                      data={"ok": False, "seconds": 0.1, "error": "E07500: too short for QT"}))
+    r.feed(
+        AgentEvent(
+            kind="tool_finished",
+            tool="ecg_intervals",
+            data={"ok": False, "seconds": 0.1, "error": "E07500: too short for QT"},
+        )
+    )
     meta = r.messages[0]["metadata"]
-    assert "failed" in meta["title"] and meta["status"] == "done" and r.messages[0]["content"] == "E07500: too short for QT"
+    assert (
+        "failed" in meta["title"]
+        and meta["status"] == "done"
+        and r.messages[0]["content"] == "E07500: too short for QT"
+    )
 
 
 def test_cli_registers_ui_command():
@@ -402,8 +465,12 @@ def test_cli_registers_ui_command():
 @pytest.fixture()
 def served(ui_settings, scripted, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    demo = launch(ui_settings.model_copy(update={"port": None}), lambda backend: scripted,
-                  prevent_thread_lock=True, quiet=True)
+    demo = launch(
+        ui_settings.model_copy(update={"port": None}),
+        lambda backend: scripted,
+        prevent_thread_lock=True,
+        quiet=True,
+    )
     yield demo
     demo.close()
 
@@ -428,8 +495,9 @@ def test_gradio_client_chat_endpoint(served):
     client = Client(served.local_url, verbose=False)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert "/chat" in endpoints
-    result = client.predict({"text": "What is the heart rate?", "files": [handle_file(p) for p in E07500]},
-                            api_name="/chat")
+    result = client.predict(
+        {"text": "What is the heart rate?", "files": [handle_file(p) for p in E07500]}, api_name="/chat"
+    )
     answer, files = _answer_of(result)
     assert "70.0 bpm" in answer
     assert len(files) == 1 and files[0].endswith(".png") and Image.open(files[0]).size == (40, 20)
@@ -439,8 +507,10 @@ def test_gradio_client_chat_endpoint(served):
     assert cached == [], cached
     assert not (served.cardio.settings.work_dir / "figures" / "anonymous").exists()  # the session was known
 
-    bad = client.predict({"text": "rate?", "files": [handle_file(str(DATA / "malformed" / "not_really.edf"))]},
-                         api_name="/chat")
+    bad = client.predict(
+        {"text": "rate?", "files": [handle_file(str(DATA / "malformed" / "not_really.edf"))]},
+        api_name="/chat",
+    )
     with pytest.raises(InputError) as loader_error:
         load_files([DATA / "malformed" / "not_really.edf"])
     message = str(loader_error.value).replace(str(DATA / "malformed") + "/", "")
@@ -456,13 +526,19 @@ def test_gradio_client_real_assistant_gives_the_apis_answer(shared_home, tmp_pat
 
     from gradio_client import Client, handle_file
 
-    settings = UISettings(home=shared_home, work_dir=tmp_path_factory.mktemp("ui-work"), llm_summary=False,
-                          auth=[], warm_up=False).model_copy(update={"port": None})
+    settings = UISettings(
+        home=shared_home,
+        work_dir=tmp_path_factory.mktemp("ui-work"),
+        llm_summary=False,
+        auth=[],
+        warm_up=False,
+    ).model_copy(update={"port": None})
     demo = launch(settings, prevent_thread_lock=True, quiet=True)
     try:
         client = Client(demo.local_url, verbose=False)
-        result = client.predict({"text": "What is the heart rate?", "files": [handle_file(p) for p in E07500]},
-                                api_name="/chat")
+        result = client.predict(
+            {"text": "What is the heart rate?", "files": [handle_file(p) for p in E07500]}, api_name="/chat"
+        )
         shown, files = _answer_of(result)
         direct = demo.cardio.pool.get(None).ask("What is the heart rate?", E07500)
     finally:
@@ -472,15 +548,21 @@ def test_gradio_client_real_assistant_gives_the_apis_answer(shared_home, tmp_pat
     assert rate and 20 <= float(rate.group(1)) <= 250, shown
     assert direct.figures and len(files) == len(direct.figures)
     steps = [m for m in result[0] if m.get("metadata") and m["metadata"].get("title")]
-    assert {s["metadata"]["status"] for s in steps} == {"done"} and any("Heart rate" in s["metadata"]["title"] for s in steps)
+    assert {s["metadata"]["status"] for s in steps} == {"done"} and any(
+        "Heart rate" in s["metadata"]["title"] for s in steps
+    )
 
 
 def test_login_is_required_when_configured(ui_settings, scripted):
     import httpx
     from gradio_client import Client
 
-    demo = launch(ui_settings.model_copy(update={"port": None, "auth": [("alice", "s3cret")]}),
-                  lambda backend: scripted, prevent_thread_lock=True, quiet=True)
+    demo = launch(
+        ui_settings.model_copy(update={"port": None, "auth": [("alice", "s3cret")]}),
+        lambda backend: scripted,
+        prevent_thread_lock=True,
+        quiet=True,
+    )
     try:
         assert httpx.get(demo.local_url + "config").status_code == 401
         with pytest.raises(ValueError, match="Could not login"):
@@ -506,8 +588,13 @@ def test_cardioagent_ui_command_serves_on_loopback(tmp_path):
         port = sock.getsockname()[1]
     env = {**os.environ, "CARDIOAGENT_HOME": str(tmp_path / "home"), "GRADIO_ANALYTICS_ENABLED": "False"}
     env.pop("CARDIOAGENT_AUTH", None)
-    proc = subprocess.Popen([sys.executable, "-m", "cardioagent.ui.cli", "ui", "--port", str(port), "--no-warm-up"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cardioagent.ui.cli", "ui", "--port", str(port), "--no-warm-up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline:

@@ -4,6 +4,7 @@ the real assistant (rules planner, no language-model paragraph, so the answer is
 A screenshot of each test's final page is saved under ``test-artifacts/`` (override with
 ``CARDIOAGENT_TEST_ARTIFACTS``).
 """
+
 from __future__ import annotations
 
 import os
@@ -24,16 +25,21 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 ARTIFACTS = Path(os.environ.get("CARDIOAGENT_TEST_ARTIFACTS", REPO / "test-artifacts"))
-HEART_RATE_LINE = re.compile(r"Heart rate[^\n]*?(\d+(?:\.\d+)?)\s*(?:±\s*\d+(?:\.\d+)?\s*)?bpm", re.IGNORECASE)
+HEART_RATE_LINE = re.compile(
+    r"Heart rate[^\n]*?(\d+(?:\.\d+)?)\s*(?:±\s*\d+(?:\.\d+)?\s*)?bpm", re.IGNORECASE
+)
 ANSWER_TIMEOUT_MS = 240_000  # the first question may build the knowledge store
-
-
 
 
 @pytest.fixture(scope="module")
 def server(shared_home, tmp_path_factory):
-    settings = UISettings(home=shared_home, work_dir=tmp_path_factory.mktemp("ui-work"), llm_summary=False,
-                          auth=[], warm_up=False).model_copy(update={"port": None})
+    settings = UISettings(
+        home=shared_home,
+        work_dir=tmp_path_factory.mktemp("ui-work"),
+        llm_summary=False,
+        auth=[],
+        warm_up=False,
+    ).model_copy(update={"port": None})
     demo = launch(settings, prevent_thread_lock=True, quiet=True)
     demo.cardio.pool.get(None).warm_up()
     yield demo
@@ -67,8 +73,10 @@ def test_upload_ask_heart_rate_see_number_and_figure(page):
     record = [DATA / "E07500.hea", DATA / "E07500.mat"]
     page.locator("#chat-input input[type=file]").set_input_files([str(f) for f in record])
     # the recording is summarised as soon as it is uploaded, before any question
-    page.wait_for_function("document.querySelector('#chat').innerText.includes('12-lead ECG, 10.0 s at 500 Hz')",
-                           timeout=ANSWER_TIMEOUT_MS)
+    page.wait_for_function(
+        "document.querySelector('#chat').innerText.includes('12-lead ECG, 10.0 s at 500 Hz')",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
     assert re.search(r"signal quality: (good|acceptable|poor|unusable)", _chat_text(page))
     _send(page, "What is the heart rate?")
     page.wait_for_function(
@@ -87,8 +95,9 @@ def test_upload_ask_heart_rate_see_number_and_figure(page):
     assert page.locator("#chat", has_text="Heart rate").count() == 1
     assert "Not a medical device" in page.locator("#medical-notice").inner_text()
     # the conversation is listed once the turn is saved
-    page.wait_for_function("document.querySelector('#threads').innerText.includes('What is the heart rate?')",
-                           timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#threads').innerText.includes('What is the heart rate?')", timeout=30_000
+    )
     page.locator("#chat img").first.scroll_into_view_if_needed()  # the screenshot shows the figure
 
 
@@ -98,8 +107,9 @@ def test_malformed_upload_shows_loader_error_then_session_goes_on(page):
         load_files([bad])
     page.locator("#chat-input input[type=file]").set_input_files([str(bad)])
     message = str(loader_error.value).replace(str(bad.parent) + "/", "")
-    page.wait_for_function(f"document.querySelector('#chat').innerText.includes({message[:60]!r})",
-                           timeout=ANSWER_TIMEOUT_MS)
+    page.wait_for_function(
+        f"document.querySelector('#chat').innerText.includes({message[:60]!r})", timeout=ANSWER_TIMEOUT_MS
+    )
     assert message in _chat_text(page)
     _send(page, "What is the heart rate?", [DATA / "E07500.hea", DATA / "E07500.mat"])
     page.wait_for_function(
@@ -110,4 +120,4 @@ def test_malformed_upload_shows_loader_error_then_session_goes_on(page):
     text = _chat_text(page)
     assert message in text  # the error stays in the conversation, above the answer that followed it
     assert text.index(message) < text.index("Findings")
-    assert HEART_RATE_LINE.search(text[text.index("Findings"):])
+    assert HEART_RATE_LINE.search(text[text.index("Findings") :])

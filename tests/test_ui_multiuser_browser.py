@@ -9,6 +9,7 @@ login page and no file either.
 
 A screenshot of each user's final page is saved under ``test-artifacts/`` (``CARDIOAGENT_TEST_ARTIFACTS``).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,6 @@ ANSWER_TIMEOUT_MS = 300_000  # the first question may build the knowledge store 
 FILE_URL = re.compile(r"/gradio_api/file(?:=|/)")
 
 
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -49,9 +48,17 @@ def server(shared_home, tmp_path_factory):
     """The real app with two logins, configured the way an operator does it: through the environment."""
     saved = {k: os.environ.get(k) for k in ("CARDIOAGENT_AUTH", "GRADIO_TEMP_DIR")}
     os.environ["CARDIOAGENT_AUTH"] = ",".join(f"{u}:{p}" for u, p in USERS.items())
-    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))  # Gradio's cache, for this module only
-    settings = UISettings(home=shared_home, work_dir=tmp_path_factory.mktemp("ui-work"), llm_summary=False,
-                          warm_up=False, host="127.0.0.1", port=_free_port())
+    os.environ["GRADIO_TEMP_DIR"] = str(
+        tmp_path_factory.mktemp("gradio")
+    )  # Gradio's cache, for this module only
+    settings = UISettings(
+        home=shared_home,
+        work_dir=tmp_path_factory.mktemp("ui-work"),
+        llm_summary=False,
+        warm_up=False,
+        host="127.0.0.1",
+        port=_free_port(),
+    )
     assert settings.auth == list(USERS.items())
     demo = launch(settings, prevent_thread_lock=True, quiet=True)
     demo.cardio.pool.get(None).warm_up()
@@ -87,7 +94,8 @@ def _log_in(page, url: str, user: str) -> None:
 def _file_urls_in(page) -> set[str]:
     """Every file URL the page refers to: images, links, media sources."""
     found = page.eval_on_selector_all(
-        "[src], [href]", "els => els.map(e => e.getAttribute('src') || e.getAttribute('href'))")
+        "[src], [href]", "els => els.map(e => e.getAttribute('src') || e.getAttribute('href'))"
+    )
     return {u for u in found if u and FILE_URL.search(u)}
 
 
@@ -135,8 +143,10 @@ def test_two_users_cannot_reach_each_others_conversations_uploads_or_figures(bro
     alice.on("response", on_response)
     _log_in(alice, base, "alice")
     alice.locator("#chat-input input[type=file]").set_input_files([str(f) for f in RECORD])
-    alice.wait_for_function("document.querySelector('#chat').innerText.includes('12-lead ECG, 10.0 s at 500 Hz')",
-                            timeout=ANSWER_TIMEOUT_MS)
+    alice.wait_for_function(
+        "document.querySelector('#chat').innerText.includes('12-lead ECG, 10.0 s at 500 Hz')",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
     assert len(uploaded_paths) == 2, uploaded_paths
     upload_urls = {f"{base}gradio_api/file={p}" for p in uploaded_paths}
     # Between upload and question, Gradio's copy of the upload exists: bob must not get it.
@@ -146,8 +156,10 @@ def test_two_users_cannot_reach_each_others_conversations_uploads_or_figures(bro
     leaked = []
     for url in sorted(upload_urls):
         assert alice_ctx.request.get(url).status == 200, f"alice cannot fetch her own upload {url}"
-        leaked += [_leak("bob (before the question)", url, bob_ctx.request.get(url)),
-                   _leak("a visitor (before the question)", url, visitor.request.get(url))]
+        leaked += [
+            _leak("bob (before the question)", url, bob_ctx.request.get(url)),
+            _leak("a visitor (before the question)", url, visitor.request.get(url)),
+        ]
 
     alice.locator("#chat-input textarea").fill("What is the heart rate?")
     alice.locator("#chat-input textarea").press("Enter")
@@ -156,15 +168,17 @@ def test_two_users_cannot_reach_each_others_conversations_uploads_or_figures(bro
         "document.querySelectorAll('#chat img').length > 0",
         timeout=ANSWER_TIMEOUT_MS,
     )
-    alice.wait_for_function("document.querySelector('#threads').innerText.includes('What is the heart rate?')",
-                            timeout=60_000)
+    alice.wait_for_function(
+        "document.querySelector('#threads').innerText.includes('What is the heart rate?')", timeout=60_000
+    )
     widths = alice.eval_on_selector_all("#chat img", "imgs => imgs.map(i => i.naturalWidth)")
     assert max(widths) > 100  # alice's own figure loads
     alice.get_by_text("Export", exact=True).click()
     alice.get_by_role("button", name="Export this conversation").click()
     alice.wait_for_function(
         "[...document.querySelectorAll('a[href]')].some(a => a.href.includes('file=') && a.href.endsWith('.html'))",
-        timeout=120_000)
+        timeout=120_000,
+    )
     _screenshot(alice, "alice")
 
     figure_urls = {_absolute(base, u) for u in _file_urls_in(alice)}
@@ -193,8 +207,11 @@ def test_two_users_cannot_reach_each_others_conversations_uploads_or_figures(bro
     assert not leaked, "alice's files were served to others:\n" + "\n".join(leaked)
     # bob's browser, given the URL of alice's figure in an <img>, shows nothing
     figure = next(u for u in sorted(figure_urls) if _path_of(u).endswith(".png"))
-    width = bob.evaluate("""url => new Promise(done => { const i = new Image();
-        i.onload = () => done(i.naturalWidth); i.onerror = () => done(0); i.src = url; })""", figure)
+    width = bob.evaluate(
+        """url => new Promise(done => { const i = new Image();
+        i.onload = () => done(i.naturalWidth); i.onerror = () => done(0); i.src = url; })""",
+        figure,
+    )
     assert width == 0
     _screenshot(bob, "bob")
 

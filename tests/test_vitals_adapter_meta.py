@@ -3,6 +3,7 @@
 Regression (found by mypy, issue 17): an unknown setting used to fall through to the signal-prompt branch
 without the cleaned windows that branch needs, and crashed with a TypeError instead of saying what was wrong.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """The QLoRA model: the base really is 4-bit NF4, only LoRA parameters (plus the regression head) train,
 the lower-layer cache is exact, and adapters survive a save/load round trip. One model load per module."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,8 @@ from cardioagent.models.llm.weights import embedded_model_available
 pytestmark = pytest.mark.slow
 
 PROMPTS = [
-    "Estimate the heart rate from a 8 s PPG window.\nPPG peaks (bpm:power) 151:100 80:40.\nTracked rate 151.\nHeart rate (bpm):",
+    "Estimate the heart rate from a 8 s PPG window.\nPPG peaks (bpm:power) 151:100 80:40.\n"
+    "Tracked rate 151.\nHeart rate (bpm):",
     "Estimate the heart rate from a 10 s ECG window.\nR-peaks 12; R-peak rate 74.9.\nHeart rate (bpm):",
 ]
 
@@ -30,11 +32,15 @@ def lm(shared_home):
 def test_base_model_is_4bit_nf4(lm):
     import bitsandbytes as bnb
 
-    linears = [(n, m) for n, m in lm.model.named_modules()
-               if isinstance(m, torch.nn.Linear) and ".layers." in n and "lora_" not in n]
+    linears = [
+        (n, m)
+        for n, m in lm.model.named_modules()
+        if isinstance(m, torch.nn.Linear) and ".layers." in n and "lora_" not in n
+    ]
     assert len(linears) == 30 * 7  # q, k, v, o, gate, up, down in each of the 30 decoder layers
-    assert all(isinstance(m, bnb.nn.Linear4bit) for _, m in linears), [n for n, m in linears
-                                                                         if not isinstance(m, bnb.nn.Linear4bit)][:3]
+    assert all(isinstance(m, bnb.nn.Linear4bit) for _, m in linears), [
+        n for n, m in linears if not isinstance(m, bnb.nn.Linear4bit)
+    ][:3]
     w = linears[0][1].weight
     assert w.quant_state.quant_type == "nf4" and w.dtype == torch.uint8
 
@@ -86,7 +92,9 @@ def test_untrained_head_returns_the_anchor_and_gradients_reach_lora(lm):
         ((out - 140.0) ** 2).mean().backward()
         # LoRA B starts at zero (the adapted model starts as the base), so B gets the first gradient
         grads = {n: p.grad for n, p in lm.model.named_parameters() if "lora_B" in n and p.grad is not None}
-        assert len(grads) == 16 and all(float(g.abs().sum()) > 0 for g in grads.values()), {n.split("layers.")[1]: float(g.abs().sum()) for n, g in grads.items()}
+        assert len(grads) == 16 and all(float(g.abs().sum()) > 0 for g in grads.values()), {
+            n.split("layers.")[1]: float(g.abs().sum()) for n, g in grads.items()
+        }
     finally:
         lm.model.zero_grad(set_to_none=True)
         lm.head.zero_grad(set_to_none=True)

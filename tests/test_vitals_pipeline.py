@@ -1,4 +1,5 @@
 """Vitals data pipeline: features, tracking, serialisation, windows and data-set readers (no model)."""
+
 from __future__ import annotations
 
 import csv
@@ -27,10 +28,15 @@ def wrist(hr_bpm, cadence_bpm: float, seconds: float, motion: float, seed: int =
     n = int(seconds * FS)
     t = np.arange(n) / FS
     swing = np.sin(2 * np.pi * cadence_bpm / 60 * t)
-    ppg = np.column_stack([pulse(hr_bpm, seconds) + motion * swing + 0.05 * rng.standard_normal(n),
-                           pulse(hr_bpm, seconds, phase=0.3) + 0.8 * motion * swing + 0.05 * rng.standard_normal(n)])
-    acc = np.column_stack([swing, 0.5 * swing, 0.2 * np.cos(2 * np.pi * cadence_bpm / 60 * t)]) \
-        + 0.01 * rng.standard_normal((n, 3))
+    ppg = np.column_stack(
+        [
+            pulse(hr_bpm, seconds) + motion * swing + 0.05 * rng.standard_normal(n),
+            pulse(hr_bpm, seconds, phase=0.3) + 0.8 * motion * swing + 0.05 * rng.standard_normal(n),
+        ]
+    )
+    acc = np.column_stack(
+        [swing, 0.5 * swing, 0.2 * np.cos(2 * np.pi * cadence_bpm / 60 * t)]
+    ) + 0.01 * rng.standard_normal((n, 3))
     return ppg, acc
 
 
@@ -162,8 +168,16 @@ def _write_generic(folder, n_records: int = 3):
             for i in range(len(ppg)):
                 w.writerow([f"{i / FS:.3f}", *np.round(ppg[i], 4), *np.round(acc[i], 4)])
         for start in (0.0, 2.0, 4.0):
-            rows.append({"file": path.name, "start_s": start, "end_s": start + 8, "value": 80.0 + 10 * k,
-                         "age": 30 + k, "sex": "male"})
+            rows.append(
+                {
+                    "file": path.name,
+                    "start_s": start,
+                    "end_s": start + 8,
+                    "value": 80.0 + 10 * k,
+                    "age": 30 + k,
+                    "sex": "male",
+                }
+            )
     with (folder / "targets.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -201,7 +215,9 @@ def test_cpsc_record_in_tests_data_reads_as_one_labelled_window(tests_data, tmp_
     folder.mkdir()
     for suffix in (".hea", ".dat", ".atr"):
         shutil.copy(tests_data / f"cpsc2019_00014{suffix}", folder)
-    (folder / "reference.csv").write_text("record,fs,samples,n_rpeaks,reference_hr_bpm\ncpsc2019_00014,500,5000,13,79.51\n")
+    (folder / "reference.csv").write_text(
+        "record,fs,samples,n_rpeaks,reference_hr_bpm\ncpsc2019_00014,500,5000,13,79.51\n"
+    )
     recs = data.read_dataset(folder, "hr", "ecg")
     assert len(recs) == 1 and recs[0].window_s == pytest.approx(10.0)
     ex = data.prepare_examples(recs, "hr", "context", False)

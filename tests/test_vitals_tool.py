@@ -1,5 +1,6 @@
 """The shipped adapters and the ``vitals_estimate`` tool: registered through the entry point, estimate
 with uncertainty and quality flags, refusal of poor windows, small files with their reports."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,15 @@ def test_shipped_adapters_are_small_and_carry_their_reports():
     total = 0
     for task, modality in SHIPPED:
         folder = adapter_dir(task, modality)
-        for name in ("adapter_model.safetensors", "adapter_config.json", "head.safetensors", "vitals_model.json",
-                     "report.json", "report.md", "agreement.png"):
+        for name in (
+            "adapter_model.safetensors",
+            "adapter_config.json",
+            "head.safetensors",
+            "vitals_model.json",
+            "report.json",
+            "report.md",
+            "agreement.png",
+        ):
             assert (folder / name).is_file(), folder / name
         meta = json.loads((folder / "vitals_model.json").read_text())
         assert meta["task"] == task and meta["modality"] == modality and meta["model"]["quantize_4bit"]
@@ -69,8 +77,16 @@ def _wrist(hr: float, seconds: float, noise_only: bool = False, seed: int = 0) -
         ppg = np.random.default_rng(seed).standard_normal(ppg.shape)
     chans = [Channel(name="ppg1", kind=ChannelKind.PPG), Channel(name="ppg2", kind=ChannelKind.PPG)]
     chans += [Channel(name=f"acc_{a}", kind=ChannelKind.ACCEL) for a in "xyz"]
-    return Recording(id=f"wrist-{hr}-{noise_only}", name="wrist", source_files=[], format="csv",
-                     modality=Modality.PPG, sampling_rate_hz=125.0, channels=chans, signal=np.column_stack([ppg, acc]))
+    return Recording(
+        id=f"wrist-{hr}-{noise_only}",
+        name="wrist",
+        source_files=[],
+        format="csv",
+        modality=Modality.PPG,
+        sampling_rate_hz=125.0,
+        channels=chans,
+        signal=np.column_stack([ppg, acc]),
+    )
 
 
 def test_wrist_ppg_estimate_and_refusal_of_noise(shared_home, tmp_path):

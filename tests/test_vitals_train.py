@@ -1,5 +1,6 @@
 """Training loop and ``cardioagent train vitals`` on a tiny synthetic set: seeds, checkpoints, resume,
 report. A few steps each: these test the machinery, not accuracy (bench/vitals.py measures that)."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,9 @@ pytestmark = pytest.mark.slow
 def folder(tmp_path_factory):
     from cardioagent.models.vitals.synthetic import write_generic_folder
 
-    return write_generic_folder(tmp_path_factory.mktemp("synthetic") / "ppg", n_records=3, seconds=14.0, seed=2)
+    return write_generic_folder(
+        tmp_path_factory.mktemp("synthetic") / "ppg", n_records=3, seconds=14.0, seed=2
+    )
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +27,15 @@ def setup(shared_home, folder):
     from cardioagent.models.vitals.model import VitalsLM, VitalsModelConfig
     from cardioagent.models.vitals.train import TrainConfig
 
-    cfg = TrainConfig(model=VitalsModelConfig(lora_layers=2), steps=4, batch_size=4, lr=5e-3, seed=3,
-                      checkpoint_every=2, warmup_steps=1)
+    cfg = TrainConfig(
+        model=VitalsModelConfig(lora_layers=2),
+        steps=4,
+        batch_size=4,
+        lr=5e-3,
+        seed=3,
+        checkpoint_every=2,
+        warmup_steps=1,
+    )
     examples = data.prepare_examples(data.read_dataset(folder, "hr", "ppg"), "hr", "context", False)
     torch.manual_seed(0)
     return VitalsLM(cfg.model), cfg, examples
@@ -39,8 +49,11 @@ def test_training_changes_only_trainable_weights_and_is_seeded(setup):
     from cardioagent.models.vitals.train import Trainer
 
     lm, cfg, examples = setup
-    frozen_before = {n: p.detach().clone() for n, p in lm.model.named_parameters() if not p.requires_grad
-                     and p.dtype.is_floating_point}
+    frozen_before = {
+        n: p.detach().clone()
+        for n, p in lm.model.named_parameters()
+        if not p.requires_grad and p.dtype.is_floating_point
+    }
     tr = Trainer(lm, cfg, examples)
     idx = list(range(len(examples)))
     log = tr.fit(idx)
@@ -91,9 +104,30 @@ def test_cli_trains_saves_an_adapter_and_writes_the_report(shared_home, folder, 
     from cardioagent.ui.cli import main
 
     out = tmp_path / "run"
-    args = ["train", "vitals", "--task", "hr", "--modality", "ppg", "--data", str(folder), "--steps", "3",
-            "--batch-size", "4", "--lora-layers", "2", "--checkpoint-every", "2", "--seed", "1",
-            "--eval-fraction", "0.34", "--out", str(out)]
+    args = [
+        "train",
+        "vitals",
+        "--task",
+        "hr",
+        "--modality",
+        "ppg",
+        "--data",
+        str(folder),
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--lora-layers",
+        "2",
+        "--checkpoint-every",
+        "2",
+        "--seed",
+        "1",
+        "--eval-fraction",
+        "0.34",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["training"]["steps"] == 3 and report["training"]["resumed_from"] == 0
@@ -101,12 +135,16 @@ def test_cli_trains_saves_an_adapter_and_writes_the_report(shared_home, folder, 
     held = report["held_out_recordings"][0]
     assert held not in report["training"]["train_recordings"]
     m = report["metrics"]
-    assert m["n"] == len(report["windows"]) > 0 and m["mae"] >= 0 and m["loa_low"] <= m["bias"] <= m["loa_high"]
+    assert (
+        m["n"] == len(report["windows"]) > 0 and m["mae"] >= 0 and m["loa_low"] <= m["bias"] <= m["loa_high"]
+    )
     assert set(report["per_recording"]) == {held}
     assert (out / "agreement.png").stat().st_size > 1000
     md = (out / "report.md").read_text()
     assert "| QLoRA |" in md and "Bland-Altman" in md
-    assert (out / "adapter" / "adapter_model.safetensors").is_file() and (out / "adapter" / "head.safetensors").is_file()
+    assert (out / "adapter" / "adapter_model.safetensors").is_file() and (
+        out / "adapter" / "head.safetensors"
+    ).is_file()
     assert report["adapter_bytes"] < 1_000_000
 
     # a longer budget with --resume continues from the checkpoint at step 3

@@ -3,6 +3,7 @@
 ``delineation.median_beat`` returns None when no beat window fits the record; the agreement check used to
 delineate that None (an AttributeError deep in the delineation) before testing it. It must refuse the
 record with the ValueError its callers expect, naming the lead."""
+
 from __future__ import annotations
 
 import numpy as np

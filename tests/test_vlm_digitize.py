@@ -1,6 +1,7 @@
 """The trace-reading front end of the ECG-image VLM (``models/vlm/digitize.py``) and the tower that learns
 from it: rows found where the renderer drew them, tilt measured, the rhythm strip read back close to the
 signal that was drawn, photos of other things digitized without errors, and the tower's shapes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,7 +50,7 @@ def test_rows_are_found_where_the_renderer_drew_them(page):
     baselines = sorted({p.baseline_y_px for p in rendered.panels})
     found = [r.centre_y / trace.scale for r in trace.rows]
     mm = rendered.px_per_mm
-    assert all(abs(f - b) < 2.0 * mm for f, b in zip(found, baselines)), (found, baselines)
+    assert all(abs(f - b) < 2.0 * mm for f, b in zip(found, baselines, strict=False)), (found, baselines)
     assert all(abs(r.angle_deg) < 0.5 for r in trace.rows)
     # the page's scale is read from its printed width
     assert trace.px_per_mm == pytest.approx(mm, rel=0.08)
@@ -85,9 +86,13 @@ def test_grid_lines_are_not_read_as_trace():
 def test_ink_ignores_the_table_around_a_photographed_page(page):
     _, rendered = page
     img = np.full((700, 1100, 3), 45, np.uint8)  # a dark table
-    img[60:60 + rendered.image.shape[0], 80:80 + rendered.image.shape[1]] = rendered.image[: 700 - 60, : 1100 - 80]
+    img[60 : 60 + rendered.image.shape[0], 80 : 80 + rendered.image.shape[1]] = rendered.image[
+        : 700 - 60, : 1100 - 80
+    ]
     ink = ink_map(img)
-    assert ink[:50, :].mean() < 0.01 and ink[:, :70].mean() < 0.01  # the table is not ink, nor is the page's edge
+    assert (
+        ink[:50, :].mean() < 0.01 and ink[:, :70].mean() < 0.01
+    )  # the table is not ink, nor is the page's edge
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -126,6 +131,9 @@ def test_rows_are_the_evenly_spaced_peaks_not_the_strongest_line():
     from cardioagent.models.vlm.digitize import find_rows
 
     y = np.arange(800, dtype=float)
-    profile = sum(h * np.exp(-0.5 * ((y - c) / 6.0) ** 2) for c, h in ((100, 1.0), (250, 1.0), (400, 0.9), (550, 0.5), (640, 1.5)))
+    profile = sum(
+        h * np.exp(-0.5 * ((y - c) / 6.0) ** 2)
+        for c, h in ((100, 1.0), (250, 1.0), (400, 0.9), (550, 0.5), (640, 1.5))
+    )
     # the footer-like line at 640 out-inks the faint fourth row at 550 but is out of step with the others
     assert find_rows(profile, min_separation_px=100) == [100, 250, 400, 550]

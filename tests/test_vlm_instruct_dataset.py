@@ -1,4 +1,5 @@
 """ECGInstruct-style questions and answers, the CinC label mapping, and the data-set builder."""
+
 from __future__ import annotations
 
 import json
@@ -64,7 +65,10 @@ def test_report_names_exactly_the_findings():
 def test_answers_state_the_label_values():
     facts = _facts(3, {"sinus_rhythm", "first_degree_av_block", "bradycardia"})
     by_template = {p.template: p for p in all_pairs(facts)}
-    assert by_template["conduction.avb"].answer.startswith("Yes") and f"{facts.pr_ms:.0f} ms" in by_template["conduction.avb"].answer
+    assert (
+        by_template["conduction.avb"].answer.startswith("Yes")
+        and f"{facts.pr_ms:.0f} ms" in by_template["conduction.avb"].answer
+    )
     assert by_template["rate.number"].answer == f"{round(facts.heart_rate_bpm)} bpm."
     assert by_template["rate.category"].answer.startswith("Slow (bradycardia)")
     assert by_template["rhythm.what"].answer.startswith("Sinus bradycardia")
@@ -133,8 +137,14 @@ def real_dir(tmp_path_factory, tests_data):
 
 def test_build_dataset_writes_images_and_questions(tmp_path, real_dir):
     out = tmp_path / "ds"
-    s = build_dataset(out, n_synthetic=3, seed=5, real_records_dir=real_dir, augment=True,
-                      config=DatasetConfig(n_synthetic=0, real_variants=2, qa_per_image=3))
+    s = build_dataset(
+        out,
+        n_synthetic=3,
+        seed=5,
+        real_records_dir=real_dir,
+        augment=True,
+        config=DatasetConfig(n_synthetic=0, real_variants=2, qa_per_image=3),
+    )
     assert s.images_by_source == {"synthetic": 3, "cinc2021": 4} and s.real_records == ["E07500", "JS20000"]
     images = read_jsonl(out / "images.jsonl")
     qa = read_jsonl(out / "qa.jsonl")

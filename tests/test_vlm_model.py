@@ -2,6 +2,7 @@
 the same loading/LoRA path on a tiny random Llama-3.2-Vision (Mllama): the LoRA targets exclude
 ``lm_head`` and ``embed_tokens``, the base language model is 4-bit, and one training step only moves
 the vision tower, the projector and the adapters."""
+
 from __future__ import annotations
 
 import os
@@ -76,7 +77,9 @@ def test_lora_targets_exclude_lm_head_and_embed_tokens(bundle):
     for name in names:
         assert ".language_model." in name and name.rsplit(".", 1)[1] in LORA_TARGETS, name
         assert "lm_head" not in name and "embed_tokens" not in name and "vision_tower" not in name
-    assert not any(re.fullmatch(LORA_TARGET_REGEX, n) for n in ("lm_head", "model.language_model.embed_tokens"))
+    assert not any(
+        re.fullmatch(LORA_TARGET_REGEX, n) for n in ("lm_head", "model.language_model.embed_tokens")
+    )
     assert bundle.model.peft_config["default"].target_modules == LORA_TARGET_REGEX
 
 
@@ -84,7 +87,9 @@ def test_base_language_model_is_4bit_nf4(bundle):
     import bitsandbytes as bnb
 
     llava = bundle.model.base_model.model
-    linears = [(n, m) for n, m in llava.model.language_model.named_modules() if isinstance(m, torch.nn.Linear)]
+    linears = [
+        (n, m) for n, m in llava.model.language_model.named_modules() if isinstance(m, torch.nn.Linear)
+    ]
     base_layers = [(n, m) for n, m in linears if n.endswith(LORA_TARGETS) or ".base_layer" in n]
     quantized = [(n, m) for n, m in linears if isinstance(m, bnb.nn.Linear4bit)]
     assert len(quantized) == len(lora_target_names(bundle.model)) and base_layers
@@ -115,7 +120,11 @@ def test_training_step_moves_only_vision_projector_and_lora(bundle):
     assert any("lora_A" in n for n in with_grad)  # zero at the first step: lora_B starts at zero
     for group in ("lora_B", ".vision_tower.", ".multi_modal_projector."):
         assert any(group in n for n in moved), group
-    frozen = [n for n, p in model.named_parameters() if ("embed_tokens" in n or "lm_head" in n or "norm" in n and "language_model" in n)]
+    frozen = [
+        n
+        for n, p in model.named_parameters()
+        if ("embed_tokens" in n or "lm_head" in n or "norm" in n and "language_model" in n)
+    ]
     assert frozen and not any(dict(model.named_parameters())[n].requires_grad for n in frozen)
     # what would ship: encoder + projector + adapters, stored as fp16
     size = parameter_bytes(model, trainable_parameter_names(model))
@@ -139,14 +148,22 @@ def test_generation_runs_from_an_image(bundle):
     batch = build_batch(bundle, [ex[0][0]], [ex[0][1]])
     with torch.no_grad():
         out = model.generate(**batch, max_new_tokens=3, do_sample=False)
-    assert out.shape[1] == batch["input_ids"].shape[1] + 3 or out[0, -1] == bundle.processor.tokenizer.eos_token_id
+    assert (
+        out.shape[1] == batch["input_ids"].shape[1] + 3
+        or out[0, -1] == bundle.processor.tokenizer.eos_token_id
+    )
 
 
 def test_the_trace_tower_runs_inside_llava_with_the_reading_in_the_prompt(lm_dir):
     """The shipped design: the digitizing tower inside the same stock LLaVA, and the label head's reading
     as text before the question; labels still cover only the answer, and a step moves the adapters."""
-    spec = VlmSpec(tower="trace", trace_columns=256, trace_channels=(8, 8, 16, 16, 16), trace_hidden=32,
-                   prompt_reading=True)
+    spec = VlmSpec(
+        tower="trace",
+        trace_columns=256,
+        trace_channels=(8, 8, 16, 16, 16),
+        trace_hidden=32,
+        prompt_reading=True,
+    )
     b = add_lora(load_embedded_vlm(lm_dir, spec))
     ex = _examples(1)
     reading = "Image reading:\nRhythm: Sinus rhythm.\nRate: 64 bpm (normal)."
@@ -162,7 +179,9 @@ def test_the_trace_tower_runs_inside_llava_with_the_reading_in_the_prompt(lm_dir
     out = b.model(**batch)
     out.loss.backward()
     assert any("lora_A" in n and p.grad is not None for n, p in b.model.named_parameters())
-    assert not any(re.fullmatch(LORA_TARGET_REGEX, n) for n, _ in b.model.named_modules() if "vision_tower" in n)
+    assert not any(
+        re.fullmatch(LORA_TARGET_REGEX, n) for n, _ in b.model.named_modules() if "vision_tower" in n
+    )
 
 
 def test_vision_tower_shapes_and_size():
@@ -183,21 +202,47 @@ def test_mllama_family_loads_4bit_with_the_same_lora_targets(tmp_path):
     from transformers import MllamaConfig, MllamaForConditionalGeneration
     from transformers.models.mllama.configuration_mllama import MllamaTextConfig, MllamaVisionConfig
 
-    vision = MllamaVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_global_layers=1,
-                                attention_heads=2, image_size=28, patch_size=14, max_num_tiles=1,
-                                vision_output_dim=64, intermediate_layers_indices=[0], supported_aspect_ratios=[[1, 1]])
-    text = MllamaTextConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                            num_key_value_heads=1, vocab_size=300, cross_attention_layers=[1],
-                            pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    vision = MllamaVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_global_layers=1,
+        attention_heads=2,
+        image_size=28,
+        patch_size=14,
+        max_num_tiles=1,
+        vision_output_dim=64,
+        intermediate_layers_indices=[0],
+        supported_aspect_ratios=[[1, 1]],
+    )
+    text = MllamaTextConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        vocab_size=300,
+        cross_attention_layers=[1],
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     torch.manual_seed(0)
-    MllamaForConditionalGeneration(MllamaConfig(vision_config=vision, text_config=text, image_token_index=299)).save_pretrained(tmp_path)
+    MllamaForConditionalGeneration(
+        MllamaConfig(vision_config=vision, text_config=text, image_token_index=299)
+    ).save_pretrained(tmp_path)
     b = add_lora(load_mllama(tmp_path, VlmSpec(family="mllama", base=str(tmp_path), lora_r=2, lora_alpha=4)))
     names = lora_target_names(b.model)
     assert names and all(".language_model." in n for n in names)
     assert any(".cross_attn." in n for n in names)  # the cross-attention layers are adapted too
     assert not any("lm_head" in n or "embed_tokens" in n or "vision_model" in n for n in names)
     mllama = b.model.base_model.model
-    assert all(isinstance(m, bnb.nn.Linear4bit) for n, m in mllama.model.language_model.named_modules()
-               if n.endswith(("q_proj.base_layer", "down_proj.base_layer")))
+    assert all(
+        isinstance(m, bnb.nn.Linear4bit)
+        for n, m in mllama.model.language_model.named_modules()
+        if n.endswith(("q_proj.base_layer", "down_proj.base_layer"))
+    )
     assert not any(isinstance(m, bnb.nn.Linear4bit) for m in mllama.model.vision_model.modules())
-    assert not trainable_parameter_names(b.model) or all("lora_" in n for n in trainable_parameter_names(b.model))
+    assert not trainable_parameter_names(b.model) or all(
+        "lora_" in n for n in trainable_parameter_names(b.model)
+    )

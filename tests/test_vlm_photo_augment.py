@@ -1,5 +1,6 @@
 """Photo/scan augmentations of rendered ECG pages: shape and dtype hold, each effect changes the image
 measurably and in the expected direction, and a seed reproduces the result exactly."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,7 +52,9 @@ def test_effects_do_what_they_say(page):
     dark = pa.uneven_lighting(page, 0.6, 0.0, 0.0)  # light falls off from left to right
     assert dark[:, :20].mean() > dark[:, -20:].mean() + 50
     blurred = pa.blur(page, 2.0)
-    assert np.abs(np.diff(blurred.astype(int), axis=1)).mean() < np.abs(np.diff(page.astype(int), axis=1)).mean()
+    assert (
+        np.abs(np.diff(blurred.astype(int), axis=1)).mean() < np.abs(np.diff(page.astype(int), axis=1)).mean()
+    )
     padded = pa.crop_pad(page, -0.1, 0.0, 0.0, 0.0, (10, 20, 30))
     assert tuple(padded[page.shape[0] // 2, 2]) == (10, 20, 30)  # the table shows on the left
     rotated = pa.rotate(page, 5.0, (10, 20, 30))

@@ -2,6 +2,7 @@
 agreement with the project's own classical analysis (heart_rate, intervals, rhythm, delineation), which
 is what makes its labels trustworthy. ``python -m cardioagent.models.vlm.agreement`` measures the same
 agreement on many more seeds."""
+
 from __future__ import annotations
 
 import math
@@ -92,13 +93,16 @@ def test_random_mix_covers_every_finding():
     assert seen == set(FINDINGS)
 
 
-@pytest.mark.parametrize("findings, problem", [
-    ({"atrial_fibrillation", "first_degree_av_block"}, "sinus"),
-    ({"bradycardia", "tachycardia"}, "exclude"),
-    ({"atrial_fibrillation", "atrial_flutter"}, "one underlying rhythm"),
-    ({"atrial_flutter", "bradycardia"}, "flutter"),
-    ({"ventricular_tachycardia"}, "unknown"),
-])
+@pytest.mark.parametrize(
+    "findings, problem",
+    [
+        ({"atrial_fibrillation", "first_degree_av_block"}, "sinus"),
+        ({"bradycardia", "tachycardia"}, "exclude"),
+        ({"atrial_fibrillation", "atrial_flutter"}, "one underlying rhythm"),
+        ({"atrial_flutter", "bradycardia"}, "flutter"),
+        ({"ventricular_tachycardia"}, "unknown"),
+    ],
+)
 def test_incompatible_requests_are_refused(findings, problem):
     with pytest.raises(IncompatibleFindings, match=problem):
         generate(rng(9), findings)
@@ -120,7 +124,9 @@ def test_labels_match_their_own_thresholds():
         assert lab.has("long_qt") == (lab.qtc_ms > 470)
         assert lab.has("first_degree_av_block") == (lab.pr_ms is not None and lab.pr_ms > 200)
         assert (lab.pr_ms is None) == (lab.rhythm != "sinus_rhythm")
-        assert lab.has("low_qrs_voltage") == (max(lab.qrs_p2p_mv[x] for x in ("I", "II", "III", "aVR", "aVL", "aVF")) < 0.5)
+        assert lab.has("low_qrs_voltage") == (
+            max(lab.qrs_p2p_mv[x] for x in ("I", "II", "III", "aVR", "aVL", "aVF")) < 0.5
+        )
         assert abs(lab.qtc_ms - lab.qt_ms / math.sqrt(60.0 / lab.heart_rate_bpm)) <= 1.5  # rounding
 
 
@@ -132,10 +138,18 @@ def _measured_hr(findings: set[str], seed: int) -> tuple[float, float]:
     return heart_rate(rec).heart_rate.value, labels.heart_rate_bpm
 
 
-@pytest.mark.parametrize("findings", [
-    {"sinus_rhythm"}, {"sinus_rhythm", "bradycardia"}, {"sinus_rhythm", "tachycardia"},
-    {"atrial_fibrillation"}, {"atrial_flutter"}, {"atrial_flutter", "tachycardia"},
-], ids=["sinus", "brady", "tachy", "af", "flutter-4to1", "flutter-2to1"])
+@pytest.mark.parametrize(
+    "findings",
+    [
+        {"sinus_rhythm"},
+        {"sinus_rhythm", "bradycardia"},
+        {"sinus_rhythm", "tachycardia"},
+        {"atrial_fibrillation"},
+        {"atrial_flutter"},
+        {"atrial_flutter", "tachycardia"},
+    ],
+    ids=["sinus", "brady", "tachy", "af", "flutter-4to1", "flutter-2to1"],
+)
 def test_measured_heart_rate_matches_label(findings):
     for seed in range(2):
         measured, label = _measured_hr(findings, seed)
@@ -184,8 +198,13 @@ def test_rhythm_statements():
 
 
 def test_st_t_axis_and_voltage_on_median_beats():
-    cases = [({"st_elevation"}, 31), ({"st_depression"}, 32), ({"t_wave_inversion"}, 33),
-             ({"low_qrs_voltage"}, 34), ({"sinus_rhythm"}, 35)]
+    cases = [
+        ({"st_elevation"}, 31),
+        ({"st_depression"}, 32),
+        ({"t_wave_inversion"}, 33),
+        ({"low_qrs_voltage"}, 34),
+        ({"sinus_rhythm"}, 35),
+    ]
     for findings, seed in cases:
         rec, lab = generate(rng(seed), findings)
         per_lead, axis = median_beat_measures(rec)

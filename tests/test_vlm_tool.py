@@ -4,6 +4,7 @@ Fast tests use a tiny untrained tower whose label head has zero weights and chos
 output is known whatever the image: the tests check the un-scaling, the calls, the refusals and the
 tool's answer from the label head. One test reads the shipped weights (skipped until they exist).
 """
+
 from __future__ import annotations
 
 import math
@@ -47,23 +48,46 @@ from cardioagent.tools.signal.recording import Modality, Recording
 IMAGE_SIZE = (64, 112)
 # Label-head biases (zero weights): logits of the findings, the numbers divided by their scales, the page.
 # Values exactly representable in fp16, the storage precision of the vision weights.
-FINDING_LOGITS = {f: -4.0 for f in FINDINGS} | {"sinus_rhythm": 3.0, "bradycardia": 2.0, "atrial_flutter": -0.25}
-NUMBERS = {"heart_rate_bpm": 0.5, "axis_sin": 0.5, "axis_cos": 0.5, "pr_ms": 1.125, "qrs_ms": 0.875, "qtc_ms": 1.0625}
+FINDING_LOGITS = {f: -4.0 for f in FINDINGS} | {
+    "sinus_rhythm": 3.0,
+    "bradycardia": 2.0,
+    "atrial_flutter": -0.25,
+}
+NUMBERS = {
+    "heart_rate_bpm": 0.5,
+    "axis_sin": 0.5,
+    "axis_cos": 0.5,
+    "pr_ms": 1.125,
+    "qrs_ms": 0.875,
+    "qtc_ms": 1.0625,
+}
 
 
-def make_checkpoint(folder, page_logit: float = 4.0, thresholds: dict[str, float] | None = None,
-                    numbers: dict[str, float] | None = None, validation: dict | None = None):
+def make_checkpoint(
+    folder,
+    page_logit: float = 4.0,
+    thresholds: dict[str, float] | None = None,
+    numbers: dict[str, float] | None = None,
+    validation: dict | None = None,
+):
     torch.manual_seed(0)
-    config = EcgVisionConfig(image_size=IMAGE_SIZE, channels=(8, 8, 8, 8, 16), n_heads=2, n_transformer_layers=1)
+    config = EcgVisionConfig(
+        image_size=IMAGE_SIZE, channels=(8, 8, 8, 8, 16), n_heads=2, n_transformer_layers=1
+    )
     tower = EcgVisionModel(config)
     nums = NUMBERS | (numbers or {})
     with torch.no_grad():
         tower.label_head.weight.zero_()
         bias = [FINDING_LOGITS[f] for f in FINDINGS] + [nums[k] for k in NUMERIC_TARGETS] + [page_logit]
         tower.label_head.bias.copy_(torch.tensor(bias))
-    meta = VlmMeta(spec=VlmSpec(image_size=IMAGE_SIZE), vision_config=config.to_dict(),
-                   finding_thresholds=thresholds or {}, page_threshold=0.5, stages=["1"],
-                   training={"validation": validation} if validation else {})
+    meta = VlmMeta(
+        spec=VlmSpec(image_size=IMAGE_SIZE),
+        vision_config=config.to_dict(),
+        finding_thresholds=thresholds or {},
+        page_threshold=0.5,
+        stages=["1"],
+        training={"validation": validation} if validation else {},
+    )
     return save_vision(tower, folder, meta)
 
 
@@ -76,7 +100,9 @@ def page() -> np.ndarray:
 
 
 def _image_recording(img: np.ndarray, name: str = "photo.png") -> Recording:
-    return Recording(id="img1", name=name, source_files=[name], format="image", modality=Modality.ECG_IMAGE, image=img)
+    return Recording(
+        id="img1", name=name, source_files=[name], format="image", modality=Modality.ECG_IMAGE, image=img
+    )
 
 
 def _ctx(rec: Recording, tmp_path) -> ToolContext:
@@ -109,14 +135,18 @@ def test_reading_unscales_the_head_and_calls_findings(tmp_path, page):
 
 def test_reading_uses_the_thresholds_of_the_weights(tmp_path, page):
     # bradycardia p = 0.88 is not called at 0.9; flutter p = 0.44 is called at 0.3 but sinus stays the rhythm
-    reader = EcgImageReader(make_checkpoint(tmp_path / "w", thresholds={"bradycardia": 0.9, "atrial_flutter": 0.3}))
+    reader = EcgImageReader(
+        make_checkpoint(tmp_path / "w", thresholds={"bradycardia": 0.9, "atrial_flutter": 0.3})
+    )
     reading = reader.read_many([page, Image.fromarray(page)], batch_size=1)[1]
     assert reading.findings == ["sinus_rhythm", "atrial_flutter"]
     assert reading.rhythm == "sinus_rhythm"
 
 
 def test_rate_category_and_axis_follow_the_numbers(tmp_path, page):
-    folder = make_checkpoint(tmp_path / "w", numbers={"heart_rate_bpm": 1.25, "axis_sin": -0.5, "axis_cos": -0.5})
+    folder = make_checkpoint(
+        tmp_path / "w", numbers={"heart_rate_bpm": 1.25, "axis_sin": -0.5, "axis_cos": -0.5}
+    )
     path = tmp_path / "page.png"
     Image.fromarray(page).save(path)
     reading = EcgImageReader(folder).read(path)
@@ -158,7 +188,9 @@ def test_shared_reader_is_one_per_folder(tmp_path):
 def test_label_reading_facts_drop_pr_without_p_waves(tmp_path, page):
     reading = EcgImageReader(make_checkpoint(tmp_path / "w")).read(page)
     facts = reading.facts("x")
-    assert facts.pr_ms == pytest.approx(225.0) and facts.qt_ms == pytest.approx(425.0 * math.sqrt(60 / 50), abs=0.1)
+    assert facts.pr_ms == pytest.approx(225.0) and facts.qt_ms == pytest.approx(
+        425.0 * math.sqrt(60 / 50), abs=0.1
+    )
     af = LabelReading(**(reading.model_dump() | {"rhythm": "atrial_fibrillation"}))
     assert af.facts("x").pr_ms is None
 
@@ -187,26 +219,29 @@ def test_rendered_pages_are_good_and_damaged_ones_poor(page):
 # ---------------------------------------------------------------------------------- question matching
 
 
-@pytest.mark.parametrize("question, template", [
-    (None, REPORT),
-    ("Interpret this ECG image.", REPORT),
-    ("What does this ECG show?", REPORT),
-    ("Is there atrial fibrillation?", "rhythm.atrial_fibrillation"),
-    ("could this be afib", "rhythm.atrial_fibrillation"),
-    ("Is the QT interval prolonged?", "intervals.long_qt"),
-    ("What is the QTc?", "intervals.qtc"),
-    ("What is the heart rate?", "rate.number"),
-    ("Is the heart rate normal?", "rate.category"),
-    ("Is the rhythm regular?", "rhythm.regular"),
-    ("What is the rhythm?", "rhythm.what"),
-    ("Is there a first-degree AV block?", "conduction.avb"),
-    ("Is there a left bundle branch block?", "conduction.wide_qrs"),
-    ("How long is the QRS?", "intervals.qrs"),
-    ("Any ST elevation?", "morphology.st_elevation"),
-    ("Are the T waves inverted?", "morphology.t_wave_inversion"),
-    ("Is this sinus tachycardia?", "rate.tachycardia"),
-    ("What is the axis?", "morphology.axis"),
-])
+@pytest.mark.parametrize(
+    "question, template",
+    [
+        (None, REPORT),
+        ("Interpret this ECG image.", REPORT),
+        ("What does this ECG show?", REPORT),
+        ("Is there atrial fibrillation?", "rhythm.atrial_fibrillation"),
+        ("could this be afib", "rhythm.atrial_fibrillation"),
+        ("Is the QT interval prolonged?", "intervals.long_qt"),
+        ("What is the QTc?", "intervals.qtc"),
+        ("What is the heart rate?", "rate.number"),
+        ("Is the heart rate normal?", "rate.category"),
+        ("Is the rhythm regular?", "rhythm.regular"),
+        ("What is the rhythm?", "rhythm.what"),
+        ("Is there a first-degree AV block?", "conduction.avb"),
+        ("Is there a left bundle branch block?", "conduction.wide_qrs"),
+        ("How long is the QRS?", "intervals.qrs"),
+        ("Any ST elevation?", "morphology.st_elevation"),
+        ("Are the T waves inverted?", "morphology.t_wave_inversion"),
+        ("Is this sinus tachycardia?", "rate.tachycardia"),
+        ("What is the axis?", "morphology.axis"),
+    ],
+)
 def test_questions_map_to_trained_templates(question, template):
     assert match_template(question) == template
 
@@ -227,13 +262,18 @@ def test_the_tool_is_registered_and_unavailable_without_weights(monkeypatch, tmp
 
 
 def test_the_tool_answers_from_the_label_head_without_stage_2(monkeypatch, tmp_path, page):
-    weights = make_checkpoint(tmp_path / "w", validation={"stage1": {"number_mae": {"heart_rate_bpm": 3.2, "qtc_ms": 21.0}}})
+    weights = make_checkpoint(
+        tmp_path / "w", validation={"stage1": {"number_mae": {"heart_rate_bpm": 3.2, "qtc_ms": 21.0}}}
+    )
     registry = _registry(monkeypatch, weights)
     assert "ecg_image_interpret" in registry.names()
     rec = _image_recording(page)
 
-    result = registry.run("ecg_image_interpret", {"recording_id": rec.id, "question": "Is there bradycardia?"},
-                          _ctx(rec, tmp_path))
+    result = registry.run(
+        "ecg_image_interpret",
+        {"recording_id": rec.id, "question": "Is there bradycardia?"},
+        _ctx(rec, tmp_path),
+    )
     assert result.answer_source == "label_head" and result.agrees_with_labels is None
     assert result.asked == "Is there bradycardia?"
     assert result.answer == "Yes, 50 bpm. (label-head probability of bradycardia: 0.88)"
@@ -249,8 +289,11 @@ def test_the_tool_answers_from_the_label_head_without_stage_2(monkeypatch, tmp_p
     assert report.answer.startswith("Rhythm: Sinus bradycardia.") and "Findings: none." in report.answer
     assert "Rate: 50 bpm (bradycardia)." in report.answer
 
-    odd = registry.run("ecg_image_interpret", {"recording_id": rec.id, "question": "Who printed this page?"},
-                       _ctx(rec, tmp_path))
+    odd = registry.run(
+        "ecg_image_interpret",
+        {"recording_id": rec.id, "question": "Who printed this page?"},
+        _ctx(rec, tmp_path),
+    )
     assert odd.asked == "Describe this ECG." and any("full report" in w for w in odd.warnings)
 
 
@@ -263,25 +306,35 @@ def test_generated_answers_are_checked_against_the_label_head(monkeypatch, tmp_p
 
     def fake_answer(self, image, question=None, max_new_tokens=96, reading=None):
         asked.append(question)
-        assert reading is not None and reading.rate_category == "bradycardia"  # the tool hands over its reading
+        assert (
+            reading is not None and reading.rate_category == "bradycardia"
+        )  # the tool hands over its reading
         return replies[question]
 
     # the language model itself is exercised by test_vlm_model.py; here only what the tool does with its text
     monkeypatch.setattr(tool_module, "_language_model_problem", lambda reader: None)
     monkeypatch.setattr(EcgImageReader, "answer", fake_answer)
     rec = _image_recording(page)
-    brady = registry.run("ecg_image_interpret", {"recording_id": rec.id, "question": "is the patient bradycardic?"},
-                         _ctx(rec, tmp_path))
+    brady = registry.run(
+        "ecg_image_interpret",
+        {"recording_id": rec.id, "question": "is the patient bradycardic?"},
+        _ctx(rec, tmp_path),
+    )
     # a generated answer that contradicts the head is not what the user gets: the head's answer is, and
     # the generated text stays visible beside it
     assert brady.answer_source == "label_head" and brady.answer.startswith("Yes")
     assert brady.generated_answer == "No, 72 bpm." and brady.agrees_with_labels is False
     assert any("disagrees" in w and "No, 72 bpm." in w for w in brady.warnings)
     assert "the language model's answer disagreed" in brady.summary() and "DISAGREES" in brady.summary()
-    rate = registry.run("ecg_image_interpret", {"recording_id": rec.id, "question": "How fast is the heart?"},
-                        _ctx(rec, tmp_path))
+    rate = registry.run(
+        "ecg_image_interpret",
+        {"recording_id": rec.id, "question": "How fast is the heart?"},
+        _ctx(rec, tmp_path),
+    )
     assert rate.agrees_with_labels is True  # 52 bpm is within 5 bpm of the head's 50
-    assert rate.answer_source == "language_model" and rate.answer == "52 bpm." and rate.generated_answer is None
+    assert (
+        rate.answer_source == "language_model" and rate.answer == "52 bpm." and rate.generated_answer is None
+    )
     assert "generated by the ECG-image language model" in rate.summary()
     assert asked == ["Is there bradycardia?", "What is the heart rate?"]
 
@@ -289,8 +342,11 @@ def test_generated_answers_are_checked_against_the_label_head(monkeypatch, tmp_p
 def test_the_tool_refuses_images_that_are_not_ecgs(monkeypatch, tmp_path, page):
     registry = _registry(monkeypatch, make_checkpoint(tmp_path / "w", page_logit=-8.0))
     rec = _image_recording(page, "holiday.jpg")
-    with pytest.raises(NotAnEcgImageError, match=r"holiday\.jpg: this image does not look like a 12-lead ECG "
-                                                 r"\(page probability 0\.00\)\. Accepted: a photo, scan or screenshot"):
+    with pytest.raises(
+        NotAnEcgImageError,
+        match=r"holiday\.jpg: this image does not look like a 12-lead ECG "
+        r"\(page probability 0\.00\)\. Accepted: a photo, scan or screenshot",
+    ):
         registry.run("ecg_image_interpret", {"recording_id": rec.id}, _ctx(rec, tmp_path))
 
 
@@ -304,8 +360,15 @@ def test_the_tool_refuses_unreadable_images(monkeypatch, tmp_path, page):
 
 def test_the_tool_does_not_take_signals(monkeypatch, tmp_path):
     registry = _registry(monkeypatch, make_checkpoint(tmp_path / "w"))
-    rec = Recording(id="sig", name="E1", source_files=[], format="numpy", modality=Modality.ECG,
-                    signal=np.zeros((1000, 1)), sampling_rate_hz=500.0)
+    rec = Recording(
+        id="sig",
+        name="E1",
+        source_files=[],
+        format="numpy",
+        modality=Modality.ECG,
+        signal=np.zeros((1000, 1)),
+        sampling_rate_hz=500.0,
+    )
     with pytest.raises(InputError, match="does not accept ecg recordings"):
         registry.run("ecg_image_interpret", {"recording_id": "sig"}, _ctx(rec, tmp_path))
 
@@ -339,7 +402,11 @@ def test_the_shipped_label_head_refuses_a_text_page_and_reads_an_ecg():
     text_page, ecg = _shipped_cases()
     refused, read = EcgImageReader(SHIPPED_DIR).read_many([text_page, ecg])
     assert not refused.is_ecg
-    assert read.is_ecg and read.rhythm == "sinus_rhythm" and read.rate_category in ("bradycardia", "normal", "tachycardia")
+    assert (
+        read.is_ecg
+        and read.rhythm == "sinus_rhythm"
+        and read.rate_category in ("bradycardia", "normal", "tachycardia")
+    )
 
 
 @pytest.mark.slow
@@ -352,8 +419,11 @@ def test_the_shipped_model_refuses_a_text_page_and_answers_about_an_ecg(monkeypa
         registry.run("ecg_image_interpret", {"recording_id": rec.id}, _ctx(rec, tmp_path))
 
     rec = _image_recording(ecg, "ecg.png")
-    result = registry.run("ecg_image_interpret", {"recording_id": rec.id, "question": "What is the rhythm?"},
-                          _ctx(rec, tmp_path))
+    result = registry.run(
+        "ecg_image_interpret",
+        {"recording_id": rec.id, "question": "What is the rhythm?"},
+        _ctx(rec, tmp_path),
+    )
     assert result.page_probability >= 0.5 and result.answer_source == "language_model"
     assert result.rhythm == "sinus_rhythm" and "sinus" in result.answer.lower()
 
@@ -381,9 +451,13 @@ def test_an_uploaded_ecg_image_reaches_the_tool_through_the_agent(monkeypatch, t
     from cardioagent.agent.config import AgentSettings
 
     registry = _registry(monkeypatch, make_checkpoint(tmp_path / "w"))
-    assistant = Assistant("embedded", AgentSettings(home=tmp_path / "home"), registry=registry,
-                          chat_model=FakeMessagesListChatModel(responses=[AIMessage(content="unused")]),
-                          knowledge=_NoKnowledge())
+    assistant = Assistant(
+        "embedded",
+        AgentSettings(home=tmp_path / "home"),
+        registry=registry,
+        chat_model=FakeMessagesListChatModel(responses=[AIMessage(content="unused")]),
+        knowledge=_NoKnowledge(),
+    )
     upload = tmp_path / "scan.png"
     Image.fromarray(page).save(upload)
     answer = assistant.ask("Interpret this ECG", [str(upload)])
@@ -392,9 +466,13 @@ def test_an_uploaded_ecg_image_reaches_the_tool_through_the_agent(monkeypatch, t
     assert "image of an ECG" in answer.text and "Sinus bradycardia" in answer.text
 
     refusing = _registry(monkeypatch, make_checkpoint(tmp_path / "w2", page_logit=-8.0))
-    assistant = Assistant("embedded", AgentSettings(home=tmp_path / "home2"), registry=refusing,
-                          chat_model=FakeMessagesListChatModel(responses=[AIMessage(content="unused")]),
-                          knowledge=_NoKnowledge())
+    assistant = Assistant(
+        "embedded",
+        AgentSettings(home=tmp_path / "home2"),
+        registry=refusing,
+        chat_model=FakeMessagesListChatModel(responses=[AIMessage(content="unused")]),
+        knowledge=_NoKnowledge(),
+    )
     answer = assistant.ask("What does this ECG show?", [str(upload)])
     assert not answer.trace[0].ok and answer.trace[0].error_kind == "input"
     assert "does not look like a 12-lead ECG" in answer.text

@@ -1,5 +1,6 @@
 """The clinical vocabulary: every code of the systems it covers resolves, no word names two entries, and
 measurements are typed by their whole name."""
+
 from __future__ import annotations
 
 import csv
@@ -50,20 +51,41 @@ def test_no_surface_form_names_two_entries():
     assert all(len(d) == 3 for d in v.dropped)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("AFib", "atrial_fibrillation"), ("a-fib", "atrial_fibrillation"), ("atrial fibrilation", "atrial_fibrillation"),
-    ("PR", "pr"), ("qt corrected", "qtc"), ("corrected QT", "qtc"), ("RR interval", "rr"),
-    ("extra systoles", "premature_beats"), ("skipped beats", "premature_beats"), ("PVCs", "premature_ventricular_contractions"),
-    ("RBBB", "right_bundle_branch_block"), ("heart attack", "myocardial_infarction"),
-    ("baseline wander", "baseline_drift"), ("lead aVL", "lead_avl"), ("st/t change", "st_t_change"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("AFib", "atrial_fibrillation"),
+        ("a-fib", "atrial_fibrillation"),
+        ("atrial fibrilation", "atrial_fibrillation"),
+        ("PR", "pr"),
+        ("qt corrected", "qtc"),
+        ("corrected QT", "qtc"),
+        ("RR interval", "rr"),
+        ("extra systoles", "premature_beats"),
+        ("skipped beats", "premature_beats"),
+        ("PVCs", "premature_ventricular_contractions"),
+        ("RBBB", "right_bundle_branch_block"),
+        ("heart attack", "myocardial_infarction"),
+        ("baseline wander", "baseline_drift"),
+        ("lead aVL", "lead_avl"),
+        ("st/t change", "st_t_change"),
+    ],
+)
 def test_lay_words_abbreviations_and_misspellings(text, expected):
     assert vocabulary().resolve(text).id == expected
 
 
 def test_find_takes_the_longest_whole_word_matches_in_order():
-    found = vocabulary().find("I think the QTc is long; any PVCs or baseline wander in lead V1? What about the PR?")
-    assert [m.id for m in found] == ["qtc", "premature_ventricular_contractions", "baseline_drift", "lead_v1", "pr"]
+    found = vocabulary().find(
+        "I think the QTc is long; any PVCs or baseline wander in lead V1? What about the PR?"
+    )
+    assert [m.id for m in found] == [
+        "qtc",
+        "premature_ventricular_contractions",
+        "baseline_drift",
+        "lead_v1",
+        "pr",
+    ]
     # a pronoun is not lead I, and "heart rate variability" is not the heart rate
     assert [m.id for m in vocabulary().find("I want my heart rate variability")] == ["hrv"]
 

@@ -1,4 +1,5 @@
 """Sub-commands of this room: ``analyze``, ``render`` and ``tools list|check``."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,42 +16,77 @@ from cardioagent.tools.cli_help import DefaultsHelpFormatter
 # WFDB data and annotation files are found through their .hea, so only the header stands for the record.
 _RECORDING_SUFFIXES = {".hea", ".edf", ".csv", ".npy", ".npz", ".png", ".jpg", ".jpeg", ".zip"}
 _WFDB_PARTS = {".dat", ".mat", ".atr", ".qrs"}
-FS_ACCEPTED = ("a sampling rate given with --fs HZ (50 to 10000), or a time column in seconds named time_s in "
-               "a CSV")
+FS_ACCEPTED = (
+    "a sampling rate given with --fs HZ (50 to 10000), or a time column in seconds named time_s in a CSV"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("analyze", help="classical analysis of recordings (quality, heart rate, rhythm, HRV, intervals)",
-                       description="Run every classical analysis on each recording and print a report (or JSON, "
-                       "or a CSV table of one row per recording). A folder is read record by record: files "
-                       "that are not recordings (labels.csv, reference tables) are skipped with a note.",
-                       formatter_class=DefaultsHelpFormatter)
-    p.add_argument("files", nargs="+", help="recording files (.hea with its .dat/.mat, .edf, .csv, .npy/.npz) or a folder")
+    p = sub.add_parser(
+        "analyze",
+        help="classical analysis of recordings (quality, heart rate, rhythm, HRV, intervals)",
+        description="Run every classical analysis on each recording and print a report (or JSON, "
+        "or a CSV table of one row per recording). A folder is read record by record: files "
+        "that are not recordings (labels.csv, reference tables) are skipped with a note.",
+        formatter_class=DefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "files",
+        nargs="+",
+        help="recording files (.hea with its .dat/.mat, .edf, .csv, .npy/.npz) or a folder",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a readable report")
-    p.add_argument("--table", type=Path, default=None, metavar="OUT.csv",
-                   help="also write one CSV row per recording (modality, duration, quality, heart rate, rhythm, "
-                   "HRV, median intervals across leads, interpretation statements)")
-    p.add_argument("--channel", action="append", default=None, metavar="NAME",
-                   help="analyse only this channel, by name (ppg1) or kind (ecg, ppg); repeat for several")
-    p.add_argument("--fs", type=float, default=None, metavar="HZ",
-                   help="sampling rate in Hz for files that do not carry one (.npy, CSV without a time column)")
+    p.add_argument(
+        "--table",
+        type=Path,
+        default=None,
+        metavar="OUT.csv",
+        help="also write one CSV row per recording (modality, duration, quality, heart rate, rhythm, "
+        "HRV, median intervals across leads, interpretation statements)",
+    )
+    p.add_argument(
+        "--channel",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="analyse only this channel, by name (ppg1) or kind (ecg, ppg); repeat for several",
+    )
+    p.add_argument(
+        "--fs",
+        type=float,
+        default=None,
+        metavar="HZ",
+        help="sampling rate in Hz for files that do not carry one (.npy, CSV without a time column)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="with --table: no report on stdout")
     p.set_defaults(func=_analyze)
 
-    p = sub.add_parser("render", help="render a recording as a 12-lead paper ECG (or a signal plot)",
-                       formatter_class=DefaultsHelpFormatter)
+    p = sub.add_parser(
+        "render",
+        help="render a recording as a 12-lead paper ECG (or a signal plot)",
+        formatter_class=DefaultsHelpFormatter,
+    )
     p.add_argument("file", nargs="+", help="recording file(s) of one record")
     p.add_argument("-o", "--out", required=True, help="output PNG path")
-    p.add_argument("--plot", action="store_true", help="a signal plot with detected peaks instead of paper layout")
+    p.add_argument(
+        "--plot", action="store_true", help="a signal plot with detected peaks instead of paper layout"
+    )
     p.add_argument("--dpi", type=int, default=100, help="resolution of the PNG")
-    p.add_argument("--fs", type=float, default=None, metavar="HZ",
-                   help="sampling rate in Hz for files that do not carry one (.npy, CSV without a time column)")
+    p.add_argument(
+        "--fs",
+        type=float,
+        default=None,
+        metavar="HZ",
+        help="sampling rate in Hz for files that do not carry one (.npy, CSV without a time column)",
+    )
     p.set_defaults(func=_render)
 
     p = sub.add_parser("tools", help="installed tools and plugins")
     tsub = p.add_subparsers(dest="tools_command", metavar="ACTION", required=True)
     t = tsub.add_parser("list", help="list tools with their title, plugin, modalities and availability")
-    t.add_argument("--json", action="store_true", help="print the tool specs (with input and output schemas) as JSON")
+    t.add_argument(
+        "--json", action="store_true", help="print the tool specs (with input and output schemas) as JSON"
+    )
     t.set_defaults(func=_tools_list)
     t = tsub.add_parser("check", help="validate every plugin's contract; exit 1 if any plugin is broken")
     t.set_defaults(func=_tools_check)
@@ -65,8 +101,7 @@ def fs_option_hint(option: str = "--fs") -> Iterator[None]:
     try:
         yield
     except SamplingRateError as exc:
-        raise SamplingRateError(exc.file, exc.problem,
-                                FS_ACCEPTED.replace("--fs", option)) from exc
+        raise SamplingRateError(exc.file, exc.problem, FS_ACCEPTED.replace("--fs", option)) from exc
 
 
 def _expand(paths: list[str]) -> tuple[list[list[Path]], list[Path]]:
@@ -124,12 +159,18 @@ def _analyze(args: argparse.Namespace) -> int:
     for line in skipped:
         print(f"skipped {line}", file=sys.stderr)
     if ignored:
-        print(f"note: {len(ignored)} file(s) that are not recordings left out: "
-              + ", ".join(p.name for p in ignored[:5]) + (" ..." if len(ignored) > 5 else ""), file=sys.stderr)
+        print(
+            f"note: {len(ignored)} file(s) that are not recordings left out: "
+            + ", ".join(p.name for p in ignored[:5])
+            + (" ..." if len(ignored) > 5 else ""),
+            file=sys.stderr,
+        )
     if not reports:
-        raise InputError(", ".join(args.files), "no recording could be read" +
-                         (f" ({len(skipped)} file(s) skipped)" if skipped else ""),
-                         "folders or files of recordings (.hea with .dat/.mat, .edf, .csv, .npy/.npz)")
+        raise InputError(
+            ", ".join(args.files),
+            "no recording could be read" + (f" ({len(skipped)} file(s) skipped)" if skipped else ""),
+            "folders or files of recordings (.hea with .dat/.mat, .edf, .csv, .npy/.npz)",
+        )
     if args.table:
         n = write_table(rows, args.table)
         print(f"wrote {n} row(s) to {args.table}", file=sys.stderr)
@@ -144,8 +185,14 @@ def _analyze(args: argparse.Namespace) -> int:
 def _bar(total: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="analysing", unit="file", disable=not enabled or not sys.stderr.isatty(),
-                file=sys.stderr, leave=False)
+    return tqdm(
+        total=total,
+        desc="analysing",
+        unit="file",
+        disable=not enabled or not sys.stderr.isatty(),
+        file=sys.stderr,
+        leave=False,
+    )
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -181,11 +228,19 @@ def _tools_list(args: argparse.Namespace) -> int:
         return 0
     # Column widths follow the longest entry, so long plugin or tool names do not shift the columns.
     head = ("tool", "title", "plugin", "modalities", "status")
-    rows = [(s.name, s.title, f"[{s.plugin}]", ",".join(s.modalities),
-             "available" if s.available else f"unavailable: {s.unavailable_reason}") for s in specs]
+    rows = [
+        (
+            s.name,
+            s.title,
+            f"[{s.plugin}]",
+            ",".join(s.modalities),
+            "available" if s.available else f"unavailable: {s.unavailable_reason}",
+        )
+        for s in specs
+    ]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head) - 1)]
-    for row, spec in zip([head, *rows], [None, *specs]):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    for row, spec in zip([head, *rows], [None, *specs], strict=False):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
         if spec is not None:
             print(textwrap.fill(spec.description, width=100, initial_indent="    ", subsequent_indent="    "))
     for p in reg.problems:
@@ -198,7 +253,10 @@ def _tools_check(args: argparse.Namespace) -> int:
 
     reg = default_registry(refresh=True)
     for s in reg.specs():
-        print(f"ok      {s.name} ({s.plugin})" + ("" if s.available else f" — unavailable: {s.unavailable_reason}"))
+        print(
+            f"ok      {s.name} ({s.plugin})"
+            + ("" if s.available else f" — unavailable: {s.unavailable_reason}")
+        )
     for p in reg.problems:
         print(f"broken  {p.plugin}{'/' + p.tool if p.tool else ''}: {p.problem}")
     return 1 if reg.problems else 0

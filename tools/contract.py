@@ -8,6 +8,7 @@ Outputs derive from ``ToolResult``: every number a tool reports is a ``Measureme
 where the tool can say, an uncertainty; every result carries a quality flag and a one-line method. The
 agent's grounding check accepts only numbers that appear in some tool's output of the same turn.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -17,7 +18,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, Field, model_validator
 
-from cardioagent.tools.signal.quality import Quality as Quality  # re-exported: tools and plugins import it here
+from cardioagent.tools.signal.quality import (
+    Quality as Quality,  # re-exported: tools and plugins import it here
+)
 from cardioagent.tools.signal.recording import Demographics, Recording
 
 ISOLATIONS = ("process", "thread")
@@ -33,10 +36,11 @@ class Measurement(BaseModel):
     quantity: str | None = Field(
         default=None,
         description="vocabulary id of what is measured (tools.vocabulary: 'qtc', 'heart_rate', ...); when a "
-        "tool leaves it out it is read from the whole display name, so 'QTc dispersion' is no QTc")
+        "tool leaves it out it is read from the whole display name, so 'QTc dispersion' is no QTc",
+    )
 
     @model_validator(mode="after")
-    def _typed_quantity(self) -> "Measurement":
+    def _typed_quantity(self) -> Measurement:
         if self.quantity is None:
             from cardioagent.tools.vocabulary import vocabulary
 
@@ -120,7 +124,23 @@ class ToolContext(BaseModel):
 
 
 # Words a display title derived from a tool name writes in capitals ("ecg_intervals" -> "ECG intervals").
-_ACRONYMS = {"ecg", "ppg", "hrv", "hr", "qt", "qtc", "qrs", "pr", "rr", "spo2", "af", "afib", "bp", "vlm", "llm"}
+_ACRONYMS = {
+    "ecg",
+    "ppg",
+    "hrv",
+    "hr",
+    "qt",
+    "qtc",
+    "qrs",
+    "pr",
+    "rr",
+    "spo2",
+    "af",
+    "afib",
+    "bp",
+    "vlm",
+    "llm",
+}
 
 
 def title_from_name(name: str) -> str:
@@ -152,8 +172,12 @@ class Tool(ABC, Generic[InputT]):
     # cardioagent.tools.registry.check_cancelled) and no new call of the tool starts until it has.
     isolation: ClassVar[str] = "process"
     # What the deterministic planner reads (the embedded 135M model cannot pick tools itself):
-    keywords: ClassVar[tuple[str, ...]] = ()  # regexes naming what the tool answers ("heart ?rate", "\\bbpm\\b")
-    examples: ClassVar[tuple[str, ...]] = ()  # requests it answers; matched to questions by embedding similarity
+    keywords: ClassVar[
+        tuple[str, ...]
+    ] = ()  # regexes naming what the tool answers ("heart ?rate", "\\bbpm\\b")
+    examples: ClassVar[
+        tuple[str, ...]
+    ] = ()  # requests it answers; matched to questions by embedding similarity
     default_for: ClassVar[tuple[str, ...]] = ()  # modalities for which it runs when no tool is asked for
     prerequisite_for: ClassVar[tuple[str, ...]] = ()  # modalities for which it runs before any other tool
 

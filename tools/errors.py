@@ -4,6 +4,7 @@ Every error a person can cause (a bad upload, a recording too short for a rate e
 ``InputError`` whose message names the file, says what was wrong and what is accepted. The UI and the CLI
 show ``str(error)`` as it is; they never show a traceback.
 """
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Every room reads it from here (tools is the lowest layer, so models, the knowledge base and the agent can
 all import it without reaching upward).
 """
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ returns a ``ToolResult`` made of ``Measurement``s. This page lists those models'
 descriptions as the code declares them, so it cannot drift: ``tests/test_cli_docs.py`` fails when the file
 differs from what this module writes.
 """
+
 from __future__ import annotations
 
 import enum
@@ -50,27 +51,51 @@ def _sections() -> list[tuple[str, list[tuple[type[BaseModel], str]]]]:
     from cardioagent.tools.signal.recording import AnnotationSet, Channel, Demographics, Recording
 
     fn: dict[type[BaseModel], Callable[..., Any]]
-    fn = {results.QualityReport: analysis.assess_quality, results.PeaksResult: analysis.detect_peaks,
-          results.HeartRateResult: analysis.heart_rate, results.HrvResult: analysis.hrv,
-          results.IntervalsResult: analysis.intervals, results.RhythmResult: analysis.rhythm}
+    fn = {
+        results.QualityReport: analysis.assess_quality,
+        results.PeaksResult: analysis.detect_peaks,
+        results.HeartRateResult: analysis.heart_rate,
+        results.HrvResult: analysis.hrv,
+        results.IntervalsResult: analysis.intervals,
+        results.RhythmResult: analysis.rhythm,
+    }
 
     def made_by(model: type[BaseModel]) -> str:
         f = fn.get(model)
-        return f"returned by `cardioagent.tools.analysis.{f.__name__}(rec)`" if f else "part of a result above"
+        return (
+            f"returned by `cardioagent.tools.analysis.{f.__name__}(rec)`" if f else "part of a result above"
+        )
 
     contract: list[tuple[type[BaseModel], str]]
     signal: list[tuple[type[BaseModel], str]]
     result_models: list[type[BaseModel]]
-    contract = [(Measurement, "every number a tool reports"), (ToolResult, "base of every tool output"),
-                (RecordingInput, "the usual input model: which recording, optionally which channel"),
-                (ToolSpec, "what `cardioagent tools list --json` shows of a tool")]
-    signal = [(Recording, "what `ctx.get_recording(id)` returns"), (Channel, "one channel of a recording"),
-              (Demographics, "`rec.demographics` and `ctx.demographics`"),
-              (AnnotationSet, "reference annotations read with the record (WFDB .atr/.qrs)")]
-    result_models = [results.QualityReport, results.ChannelQuality, results.NoiseFinding, results.PeaksResult,
-                     results.DetectorAgreement, results.HeartRateResult, results.HrWindow, results.HrvResult,
-                     results.RhythmResult, results.IntervalsResult, results.LeadIntervals,
-                     results.InterpretationStatement, results.LeadQrsShape]
+    contract = [
+        (Measurement, "every number a tool reports"),
+        (ToolResult, "base of every tool output"),
+        (RecordingInput, "the usual input model: which recording, optionally which channel"),
+        (ToolSpec, "what `cardioagent tools list --json` shows of a tool"),
+    ]
+    signal = [
+        (Recording, "what `ctx.get_recording(id)` returns"),
+        (Channel, "one channel of a recording"),
+        (Demographics, "`rec.demographics` and `ctx.demographics`"),
+        (AnnotationSet, "reference annotations read with the record (WFDB .atr/.qrs)"),
+    ]
+    result_models = [
+        results.QualityReport,
+        results.ChannelQuality,
+        results.NoiseFinding,
+        results.PeaksResult,
+        results.DetectorAgreement,
+        results.HeartRateResult,
+        results.HrWindow,
+        results.HrvResult,
+        results.RhythmResult,
+        results.IntervalsResult,
+        results.LeadIntervals,
+        results.InterpretationStatement,
+        results.LeadQrsShape,
+    ]
     return [
         ("The tool contract", contract),
         ("Recordings", signal),
@@ -120,28 +145,53 @@ def _default(field) -> str:
 
 def model_section(model: type[BaseModel], where: str, note: str) -> list[str]:
     doc = inspect.getdoc(model) or ""
-    base = next((b.__name__ for b in model.__mro__[1:] if issubclass(b, BaseModel) and b is not BaseModel), None)
+    base = next(
+        (b.__name__ for b in model.__mro__[1:] if issubclass(b, BaseModel) and b is not BaseModel), None
+    )
     own = model.__dict__.get("__doc__")
-    lines = [f"### `{model.__name__}`", "", f"`from {where} import {model.__name__}` — {note}"
-             + (f"; a `{base}`" if base else "") + ".", ""]
+    lines = [
+        f"### `{model.__name__}`",
+        "",
+        f"`from {where} import {model.__name__}` — {note}" + (f"; a `{base}`" if base else "") + ".",
+        "",
+    ]
     if own and doc:
         lines += [doc.split("\n\n")[0].replace("\n", " "), ""]
     lines += ["| field | type | default | description |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
         if field.exclude:
             continue
-        lines.append(f"| `{name}` | `{_cell(type_name(field.annotation))}` | {_cell(_default(field))} | "
-                     f"{_cell(field.description or '')} |")
+        lines.append(
+            f"| `{name}` | `{_cell(type_name(field.annotation))}` | {_cell(_default(field))} | "
+            f"{_cell(field.description or '')} |"
+        )
     hidden = [n for n, f in model.model_fields.items() if f.exclude]
     if hidden:
-        lines += ["", "Not serialised (arrays kept in memory): " + ", ".join(
-            f"`{n}` ({_cell(model.model_fields[n].description or type_name(model.model_fields[n].annotation))})"
-            for n in hidden) + "."]
-    methods = [(n, text) for n, v in model.__dict__.items() if callable(v) and not n.startswith("_")
-               and inspect.getdoc(v) and n not in BaseModel.__dict__ and (text := inspect.getdoc(getattr(model, n)))]
+        lines += [
+            "",
+            "Not serialised (arrays kept in memory): "
+            + ", ".join(
+                f"`{n}` ({_cell(model.model_fields[n].description or type_name(model.model_fields[n].annotation))})"
+                for n in hidden
+            )
+            + ".",
+        ]
+    methods = [
+        (n, text)
+        for n, v in model.__dict__.items()
+        if callable(v)
+        and not n.startswith("_")
+        and inspect.getdoc(v)
+        and n not in BaseModel.__dict__
+        and (text := inspect.getdoc(getattr(model, n)))
+    ]
     if methods:
-        lines += ["", "Methods: " + "; ".join(
-            f"`{n}()` — {_cell(text.splitlines()[0]).rstrip('.')}" for n, text in methods) + "."]
+        lines += [
+            "",
+            "Methods: "
+            + "; ".join(f"`{n}()` — {_cell(text.splitlines()[0]).rstrip('.')}" for n, text in methods)
+            + ".",
+        ]
     return lines + [""]
 
 
@@ -153,8 +203,7 @@ def render() -> str:
             out += model_section(model, model.__module__, note)
     out += ["## Enumerations", ""]
     for e in _enums():
-        out.append(f"- `{e.__name__}` (`{e.__module__}`): "
-                   + ", ".join(f"`{m.value}`" for m in e))
+        out.append(f"- `{e.__name__}` (`{e.__module__}`): " + ", ".join(f"`{m.value}`" for m in e))
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -14,6 +14,7 @@ Two jobs, kept here (the lowest room) so that every room may use them:
 Environment variables are used where a library reads its verbosity at import time; they must therefore be
 set before the library is imported, which ``configure_output`` does at program start.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,21 @@ SLOW_S = 2.0  # a step that took longer than this gets a "done in N s" line
 
 # Loggers of libraries whose INFO/WARNING records are about their own internals, not the user's data.
 THIRD_PARTY_LOGGERS = (
-    "bitsandbytes", "transformers", "accelerate", "peft", "huggingface_hub", "sentence_transformers",
-    "chromadb", "torch", "urllib3", "httpx", "gguf", "datasets", "py.warnings", "langchain", "neurokit2",
+    "bitsandbytes",
+    "transformers",
+    "accelerate",
+    "peft",
+    "huggingface_hub",
+    "sentence_transformers",
+    "chromadb",
+    "torch",
+    "urllib3",
+    "httpx",
+    "gguf",
+    "datasets",
+    "py.warnings",
+    "langchain",
+    "neurokit2",
 )
 # Read by the libraries at import: no progress bars for loading weights or tokenizers, no advisory notes.
 QUIET_ENV = {
@@ -78,7 +92,9 @@ def configure_output(verbose: bool = False, *, show_status: bool = True) -> None
             os.environ.setdefault(key, value)
     logging.captureWarnings(True)  # warnings.warn(...) of libraries become records of "py.warnings"
     handler = _OwnHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s"))
+    handler.setFormatter(
+        logging.Formatter("%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s")
+    )
     handler.addFilter(_ThirdPartyFilter(verbose))
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "_cardioagent", False)] + [handler]

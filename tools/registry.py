@@ -10,6 +10,7 @@ and disabled; it never stops the others from loading.
 that is killed at the limit; tools that need this process's loaded state declare ``isolation = "thread"``
 and are cancelled cooperatively (see "time limits" below). A timeout is never retried.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -137,7 +138,7 @@ class ToolRegistry:
             self._unavailable[name] = reason
         return True
 
-    def discover(self) -> "ToolRegistry":
+    def discover(self) -> ToolRegistry:
         # The project's own entry points load first, so a plugin cannot take a built-in tool's name.
         def own(e: EntryPoint) -> bool:
             return not e.value.startswith("cardioagent.")
@@ -154,10 +155,15 @@ class ToolRegistry:
                 try:
                     obj(lambda cls, _plugin=ep.name: self.register(cls, plugin=_plugin))
                 except Exception as exc:
-                    self.problems.append(PluginProblem(plugin=ep.name, problem=f"register_tools failed: {exc!r}"))
+                    self.problems.append(
+                        PluginProblem(plugin=ep.name, problem=f"register_tools failed: {exc!r}")
+                    )
             else:
                 self.problems.append(
-                    PluginProblem(plugin=ep.name, problem="entry point must load a Tool class or a register_tools function")
+                    PluginProblem(
+                        plugin=ep.name,
+                        problem="entry point must load a Tool class or a register_tools function",
+                    )
                 )
         return self
 
@@ -213,7 +219,9 @@ class ToolRegistry:
             try:
                 result = _call_with_timeout(tool, parsed, ctx)
                 if not isinstance(result, tool.output_model):
-                    raise ToolError(name, f"returned {type(result).__name__}, not {tool.output_model.__name__}")
+                    raise ToolError(
+                        name, f"returned {type(result).__name__}, not {tool.output_model.__name__}"
+                    )
                 return result
             except InputError:
                 raise
@@ -248,7 +256,8 @@ def _check_modality(tool: Tool[Any], parsed: BaseModel, ctx: ToolContext) -> Non
     modality = rec.modality.value
     if modality not in tool.modalities:
         raise InputError(
-            rec.name, f"tool {tool.name!r} does not accept {modality} recordings",
+            rec.name,
+            f"tool {tool.name!r} does not accept {modality} recordings",
             f"{', '.join(tool.modalities)} recordings for this tool",
         )
 
@@ -274,7 +283,7 @@ _FORK_WARNING = r".*use of fork\(\) may lead to deadlocks in the child"
 warnings.filterwarnings("ignore", message=_FORK_WARNING, category=DeprecationWarning)
 
 _local = threading.local()
-_overrunning: "weakref.WeakKeyDictionary[Tool[Any], threading.Thread]" = weakref.WeakKeyDictionary()
+_overrunning: weakref.WeakKeyDictionary[Tool[Any], threading.Thread] = weakref.WeakKeyDictionary()
 _overrunning_lock = threading.Lock()
 
 
@@ -342,8 +351,12 @@ def _call_in_thread(tool: Tool[Any], parsed: BaseModel, ctx: ToolContext) -> Too
         cancel.set()
         with _overrunning_lock:
             _overrunning[tool] = worker
-        raise ToolTimeout(tool.name, time.monotonic() - started, tool.timeout_s,
-                          "runs in the app's own process: asked to stop")
+        raise ToolTimeout(
+            tool.name,
+            time.monotonic() - started,
+            tool.timeout_s,
+            "runs in the app's own process: asked to stop",
+        )
     if "error" in failure:
         raise failure["error"]
     return box["result"]
@@ -541,8 +554,11 @@ def _result_from(tool: Tool[Any], message: tuple[Any, ...]) -> ToolResult:
         raise ToolError(tool.name, message[1], retryable=message[2])
     if kind == "memory":
         limit = message[1]
-        raise ToolError(tool.name, "ran out of memory" + (
-            f" (a call may use {limit} MB more than the app itself; {MEMORY_ENV})" if limit else ""))
+        raise ToolError(
+            tool.name,
+            "ran out of memory"
+            + (f" (a call may use {limit} MB more than the app itself; {MEMORY_ENV})" if limit else ""),
+        )
     raise ToolError(tool.name, f"{message[1]}: {message[2]}")
 
 

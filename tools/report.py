@@ -3,6 +3,7 @@
 Each analysis runs on its own: one that cannot apply (intervals of a PPG, HRV of a 6-s strip) is reported
 with its reason and the others still run.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,8 +37,11 @@ def _analyses(rec: Recording) -> list[tuple[str, Callable[[Recording], ToolResul
     from cardioagent.tools import analysis
 
     steps: list[tuple[str, Callable[[Recording], ToolResult]]] = [
-        ("quality", analysis.assess_quality), ("heart_rate", analysis.heart_rate),
-        ("rhythm", analysis.rhythm), ("hrv", analysis.hrv)]
+        ("quality", analysis.assess_quality),
+        ("heart_rate", analysis.heart_rate),
+        ("rhythm", analysis.rhythm),
+        ("hrv", analysis.hrv),
+    ]
     if rec.modality in (Modality.ECG, Modality.MIXED):
         steps.append(("intervals", analysis.intervals))
     return steps
@@ -46,8 +50,12 @@ def _analyses(rec: Recording) -> list[tuple[str, Callable[[Recording], ToolResul
 def analyze_recording(rec: Recording) -> AnalysisReport:
     report = AnalysisReport(recording=rec.summary())
     if rec.modality == Modality.ECG_IMAGE:
-        report.analyses.append(AnalysisOutcome(
-            name="image", error="this is an ECG image: signal analyses need a recording (ask the agent instead)"))
+        report.analyses.append(
+            AnalysisOutcome(
+                name="image",
+                error="this is an ECG image: signal analyses need a recording (ask the agent instead)",
+            )
+        )
         return report
     for name, fn in _analyses(rec):
         try:
@@ -55,7 +63,9 @@ def analyze_recording(rec: Recording) -> AnalysisReport:
         except CardioAgentError as exc:
             report.analyses.append(AnalysisOutcome(name=name, error=str(exc)))
             continue
-        report.analyses.append(AnalysisOutcome(name=name, result=result.model_dump(mode="json"), summary=result.summary()))
+        report.analyses.append(
+            AnalysisOutcome(name=name, result=result.model_dump(mode="json"), summary=result.summary())
+        )
     return report
 
 
@@ -82,7 +92,9 @@ def format_report(report: AnalysisReport) -> str:
     if r.device_report is not None:  # what the file states, apart from what was measured here
         from cardioagent.tools.signal.loaders.device_statements import device_lines
 
-        lines.append("Stated by the recording device (from the file; not measured here, not used as findings):")
+        lines.append(
+            "Stated by the recording device (from the file; not measured here, not used as findings):"
+        )
         lines.extend(f"  {line}" for line in device_lines(r.device_report, report.results()))
     lines.append("")
     lines.append("Not a medical device: these are signal measurements, not a diagnosis.")

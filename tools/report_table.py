@@ -5,6 +5,7 @@ filters a folder of recordings by — in plain columns with the unit in the colu
 could not run leaves its columns empty and says why in ``notes``; nothing is filled in by guess. The full,
 nested result stays available through ``--json``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,30 +15,63 @@ from pathlib import Path
 from cardioagent.tools.report import AnalysisReport
 
 COLUMNS = [
-    "record", "files", "modality", "channels", "analysed_channels", "duration_s", "sampling_rate_hz",
-    "quality", "best_channel", "heart_rate_bpm", "heart_rate_uncertainty_bpm", "heart_rate_quality",
-    "rhythm", "rr_cv", "sdnn_ms", "rmssd_ms",
-    "pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms", "qtc_fridericia_ms", "qrs_axis_deg",
-    "statements_present", "statements_undetermined", "notes",
+    "record",
+    "files",
+    "modality",
+    "channels",
+    "analysed_channels",
+    "duration_s",
+    "sampling_rate_hz",
+    "quality",
+    "best_channel",
+    "heart_rate_bpm",
+    "heart_rate_uncertainty_bpm",
+    "heart_rate_quality",
+    "rhythm",
+    "rr_cv",
+    "sdnn_ms",
+    "rmssd_ms",
+    "pr_ms",
+    "qrs_ms",
+    "qt_ms",
+    "qtc_bazett_ms",
+    "qtc_fridericia_ms",
+    "qrs_axis_deg",
+    "statements_present",
+    "statements_undetermined",
+    "notes",
 ]
 # Interval columns: (column, field of the intervals result). These are medians across leads.
-INTERVALS = [("pr_ms", "pr"), ("qrs_ms", "qrs_global"), ("qt_ms", "qt"), ("qtc_bazett_ms", "qtc_bazett"),
-             ("qtc_fridericia_ms", "qtc_fridericia"), ("qrs_axis_deg", "qrs_axis")]
+INTERVALS = [
+    ("pr_ms", "pr"),
+    ("qrs_ms", "qrs_global"),
+    ("qt_ms", "qt"),
+    ("qtc_bazett_ms", "qtc_bazett"),
+    ("qtc_fridericia_ms", "qtc_fridericia"),
+    ("qrs_axis_deg", "qrs_axis"),
+]
 
 
 def _value(measurement: dict | None) -> float | None:
     return None if not measurement else measurement.get("value")
 
 
-def table_row(report: AnalysisReport, channels: list[str] | None = None,
-              files: list[str] | None = None) -> dict[str, object]:
+def table_row(
+    report: AnalysisReport, channels: list[str] | None = None, files: list[str] | None = None
+) -> dict[str, object]:
     """``channels``: all channels of the file, when the report is of a selection of them (--channel)."""
     r = report.recording
     analysed = [c.name for c in r.channels]
     row: dict[str, object] = {c: None for c in COLUMNS}
-    row.update(record=r.name, files=" ".join(files or []), modality=r.modality.value,
-               channels=" ".join(channels or analysed), analysed_channels=" ".join(analysed),
-               duration_s=r.duration_s, sampling_rate_hz=r.sampling_rate_hz)
+    row.update(
+        record=r.name,
+        files=" ".join(files or []),
+        modality=r.modality.value,
+        channels=" ".join(channels or analysed),
+        analysed_channels=" ".join(analysed),
+        duration_s=r.duration_s,
+        sampling_rate_hz=r.sampling_rate_hz,
+    )
     notes = []
     for a in report.analyses:
         if a.error:
@@ -48,8 +82,11 @@ def table_row(report: AnalysisReport, channels: list[str] | None = None,
             row.update(quality=res.get("overall"), best_channel=res.get("best_channel"))
         elif a.name == "heart_rate":
             hr = res.get("heart_rate") or {}
-            row.update(heart_rate_bpm=hr.get("value"), heart_rate_uncertainty_bpm=hr.get("uncertainty"),
-                       heart_rate_quality=hr.get("quality"))
+            row.update(
+                heart_rate_bpm=hr.get("value"),
+                heart_rate_uncertainty_bpm=hr.get("uncertainty"),
+                heart_rate_quality=hr.get("quality"),
+            )
         elif a.name == "rhythm":
             row.update(rhythm=res.get("statement"), rr_cv=_value(res.get("rr_cv")))
         elif a.name == "hrv":
@@ -58,10 +95,12 @@ def table_row(report: AnalysisReport, channels: list[str] | None = None,
             for column, field in INTERVALS:
                 row[column] = _value(res.get(field))
             statements = res.get("statements") or []
-            row["statements_present"] = "; ".join(s["name"] or s["id"] for s in statements
-                                                  if s.get("verdict") == "present")
-            row["statements_undetermined"] = "; ".join(s["name"] or s["id"] for s in statements
-                                                       if s.get("verdict") == "undetermined")
+            row["statements_present"] = "; ".join(
+                s["name"] or s["id"] for s in statements if s.get("verdict") == "present"
+            )
+            row["statements_undetermined"] = "; ".join(
+                s["name"] or s["id"] for s in statements if s.get("verdict") == "undetermined"
+            )
     row["notes"] = " | ".join(notes)
     return row
 

@@ -12,6 +12,7 @@ Named API endpoints (for ``gradio_client``): ``/chat`` (message {"text", "files"
 weight_kg), ``/upload``, ``/example_<key>``, ``/new_conversation``, ``/load_conversation``, ``/set_backend``,
 ``/export``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -113,8 +114,11 @@ def public_message(error: BaseException | str, folders: list[Path]) -> str:
 
 def _waiting_for_data_file(files: list[str], error: InputError) -> bool:
     """Only WFDB headers so far, and the loader says a data file it names was not uploaded."""
-    return (bool(files) and all(Path(f).suffix.lower() == ".hea" for f in files)
-            and "was not uploaded" in getattr(error, "problem", ""))
+    return (
+        bool(files)
+        and all(Path(f).suffix.lower() == ".hea" for f in files)
+        and "was not uploaded" in getattr(error, "problem", "")
+    )
 
 
 def _session_of(request: gr.Request | None) -> str:
@@ -128,7 +132,11 @@ def _owner(request: gr.Request | None) -> str:
 def parse_demographics(age: Any, sex: Any, height_cm: Any, weight_kg: Any) -> dict[str, Any]:
     """Only what the user entered; an empty field is 'not given', never zero."""
     out: dict[str, Any] = {}
-    for key, value, lo, hi in (("age", age, 0, 120), ("height_cm", height_cm, 40, 250), ("weight_kg", weight_kg, 2, 400)):
+    for key, value, lo, hi in (
+        ("age", age, 0, 120),
+        ("height_cm", height_cm, 40, 250),
+        ("weight_kg", weight_kg, 2, 400),
+    ):
         if value in (None, ""):
             continue
         v = float(value)
@@ -156,7 +164,9 @@ def backend_string(kind: str, path: str, url: str, model: str) -> str | None:
 class CardioApp:
     """The handlers behind the page. Each takes and returns plain values (and the session state)."""
 
-    def __init__(self, settings: UISettings | None = None, assistant_factory: AssistantFactory | None = None) -> None:
+    def __init__(
+        self, settings: UISettings | None = None, assistant_factory: AssistantFactory | None = None
+    ) -> None:
         self.settings = settings or UISettings()
         self.pool = AssistantPool(assistant_factory or default_factory(self.settings), self.settings.backend)
         self.store = ConversationStore(self.settings.ui_dir)
@@ -168,8 +178,9 @@ class CardioApp:
     def public(self, error: BaseException | str) -> str:
         from gradio.utils import get_upload_folder
 
-        return public_message(error, [self.files.root, Path(get_upload_folder()), self.settings.samples_dir,
-                                      self.settings.home])
+        return public_message(
+            error, [self.files.root, Path(get_upload_folder()), self.settings.samples_dir, self.settings.home]
+        )
 
     def assistant(self, state: SessionState) -> Any:
         return self.pool.get(state.backend)
@@ -184,7 +195,9 @@ class CardioApp:
                 src = content["path"]
                 if src not in state.published:
                     if not Path(src).is_file():
-                        out.append({"role": m["role"], "content": f"(figure no longer available: {Path(src).name})"})
+                        out.append(
+                            {"role": m["role"], "content": f"(figure no longer available: {Path(src).name})"}
+                        )
                         continue
                     state.published[src] = str(self.files.publish(src, session))
                     self.grants.serve(state.published[src], owner)
@@ -199,7 +212,10 @@ class CardioApp:
             log.warning("could not list conversations: %s", exc)
             return []
         visible = self.store.visible_threads(owner, threads)
-        return [(f"{t.title or '(no question)'} · {t.turns} turn{'s' * (t.turns != 1)}", t.thread_id) for t in visible]
+        return [
+            (f"{t.title or '(no question)'} · {t.turns} turn{'s' * (t.turns != 1)}", t.thread_id)
+            for t in visible
+        ]
 
     def threads_update(self, owner: str, selected: str | None) -> Any:
         choices = self.thread_choices(owner)
@@ -209,9 +225,18 @@ class CardioApp:
     def _save(self, state: SessionState, owner: str) -> None:
         if not state.thread_id:
             return
-        title = next((str(m["content"]).split("\n\n📎")[0][:60] for m in state.messages if m["role"] == "user"), "")
-        self.store.save(Transcript(thread_id=state.thread_id, owner=owner, title=title,
-                                   messages=state.messages, citations=state.citations))
+        title = next(
+            (str(m["content"]).split("\n\n📎")[0][:60] for m in state.messages if m["role"] == "user"), ""
+        )
+        self.store.save(
+            Transcript(
+                thread_id=state.thread_id,
+                owner=owner,
+                title=title,
+                messages=state.messages,
+                citations=state.citations,
+            )
+        )
 
     # -- uploads -----------------------------------------------------------------------------------------
     def on_box_change(self, box: dict | None, state: SessionState, request: gr.Request | None = None):
@@ -222,21 +247,29 @@ class CardioApp:
         if not new:
             return gr.skip(), state, gr.skip()
         session, owner = _session_of(request), _owner(request)
-        for src, private in zip(new, self.files.take_uploads(new, session)):
+        for src, private in zip(new, self.files.take_uploads(new, session), strict=False):
             state.uploads[src] = str(private)
         try:
             recs = self.assistant(state).upload([state.uploads[f] for f in files])
         except InputError as exc:
             if _waiting_for_data_file(files, exc):  # a .hea dropped first: its data file may come next
-                state.messages.append(error_message(self.public(exc) + " Add the data file to continue.",
-                                                    what="Waiting for the data file"))
+                state.messages.append(
+                    error_message(
+                        self.public(exc) + " Add the data file to continue.", what="Waiting for the data file"
+                    )
+                )
                 return self.chat_view(state, session, owner), state, gr.skip()
             # The files are taken out of the message box: sending them would only fail the same way.
-            state.messages.append(error_message(self.public(exc) + " The files were removed from your message."))
+            state.messages.append(
+                error_message(self.public(exc) + " The files were removed from your message.")
+            )
             self.files.forget_gradio_copies(files)
             state.uploads = {}
-            return (self.chat_view(state, session, owner), state,
-                    gr.MultimodalTextbox(value={"text": (box or {}).get("text") or "", "files": []}))
+            return (
+                self.chat_view(state, session, owner),
+                state,
+                gr.MultimodalTextbox(value={"text": (box or {}).get("text") or "", "files": []}),
+            )
         fresh = [r for r in recs if r.id not in state.summarised]
         if fresh:
             summaries, qualities = summarise_uploads(self.assistant(state), fresh)
@@ -247,9 +280,16 @@ class CardioApp:
         return self.chat_view(state, session, owner), state, gr.skip()
 
     # -- chat --------------------------------------------------------------------------------------------
-    def chat(self, box: dict | None, age: float | None = None, sex: str = "not given", height_cm: float | None = None,
-             weight_kg: float | None = None, state: SessionState | None = None,
-             request: gr.Request | None = None) -> Iterator[tuple]:
+    def chat(
+        self,
+        box: dict | None,
+        age: float | None = None,
+        sex: str = "not given",
+        height_cm: float | None = None,
+        weight_kg: float | None = None,
+        state: SessionState | None = None,
+        request: gr.Request | None = None,
+    ) -> Iterator[tuple]:
         """One turn. Yields (chatbot, box, state, knowledge panel, conversations, emergency banner,
         browser-stored thread id) each time something new is to be shown."""
         session, owner = _session_of(request), _owner(request)
@@ -273,12 +313,25 @@ class CardioApp:
             state.messages = base + renderer.messages
             chat = self.chat_view(state, session, owner)
             if not final:
-                return (chat, gr.MultimodalTextbox(value=None, interactive=False), state,
-                        gr.skip(), gr.skip(), gr.skip(), gr.skip())
+                return (
+                    chat,
+                    gr.MultimodalTextbox(value=None, interactive=False),
+                    state,
+                    gr.skip(),
+                    gr.skip(),
+                    gr.skip(),
+                    gr.skip(),
+                )
             banner = gr.Markdown(value=EMERGENCY_ADVICE, visible=state.emergency)
-            return (chat, gr.MultimodalTextbox(value=None, interactive=True), state,
-                    render_panel(state.citations) if state.citations else PANEL_EMPTY,
-                    self.threads_update(owner, state.thread_id), banner, state.thread_id)
+            return (
+                chat,
+                gr.MultimodalTextbox(value=None, interactive=True),
+                state,
+                render_panel(state.citations) if state.citations else PANEL_EMPTY,
+                self.threads_update(owner, state.thread_id),
+                banner,
+                state.thread_id,
+            )
 
         yield frame()
         try:
@@ -294,19 +347,37 @@ class CardioApp:
             renderer.fail(self.public(exc), "The analysis failed")
         except Exception as exc:  # never a traceback in the chat; the log has it
             log.exception("turn failed")
-            renderer.fail(self.public(f"{type(exc).__name__}: {exc}"), "Something went wrong inside the agent")
+            renderer.fail(
+                self.public(f"{type(exc).__name__}: {exc}"), "Something went wrong inside the agent"
+            )
         if renderer.answer is not None:
             state.citations = [c.model_dump() for c in renderer.answer.citations]
             state.emergency = renderer.answer.emergency.emergency
         self._save(state, owner)
         yield frame(final=True)
 
-    def run_example(self, key: str, age: Any, sex: Any, height_cm: Any, weight_kg: Any, state: SessionState,
-                    request: gr.Request | None = None) -> Iterator[tuple]:
+    def run_example(
+        self,
+        key: str,
+        age: Any,
+        sex: Any,
+        height_cm: Any,
+        weight_kg: Any,
+        state: SessionState,
+        request: gr.Request | None = None,
+    ) -> Iterator[tuple]:
         sample = next((s for s in self.samples if s.key == key), None)
         if sample is None:
             state.messages.append(error_message(f"no example named {key!r}", what="Unknown example"))
-            yield (self.chat_view(state, _session_of(request), _owner(request)), gr.skip(), state, gr.skip(), gr.skip(), gr.skip(), gr.skip())
+            yield (
+                self.chat_view(state, _session_of(request), _owner(request)),
+                gr.skip(),
+                state,
+                gr.skip(),
+                gr.skip(),
+                gr.skip(),
+                gr.skip(),
+            )
             return
         box = {"text": sample.question, "files": [str(p) for p in sample.paths(self.settings.samples_dir)]}
         yield from self.chat(box, age, sex, height_cm, weight_kg, state, request)
@@ -314,12 +385,28 @@ class CardioApp:
     # -- conversations -----------------------------------------------------------------------------------
     def new_conversation(self, state: SessionState, request: gr.Request | None = None) -> tuple:
         fresh = SessionState(backend=state.backend)
-        return [], fresh, PANEL_EMPTY, self.threads_update(_owner(request), None), gr.Markdown(visible=False), None
+        return (
+            [],
+            fresh,
+            PANEL_EMPTY,
+            self.threads_update(_owner(request), None),
+            gr.Markdown(visible=False),
+            None,
+        )
 
-    def load_conversation(self, thread_id: str | None, state: SessionState, request: gr.Request | None = None) -> tuple:
+    def load_conversation(
+        self, thread_id: str | None, state: SessionState, request: gr.Request | None = None
+    ) -> tuple:
         owner, session = _owner(request), _session_of(request)
         if not thread_id or not self.store.may_open(thread_id, owner):
-            return (gr.skip(), state, gr.skip(), self.threads_update(owner, state.thread_id), gr.skip(), gr.skip())
+            return (
+                gr.skip(),
+                state,
+                gr.skip(),
+                self.threads_update(owner, state.thread_id),
+                gr.skip(),
+                gr.skip(),
+            )
         transcript = self.store.load(thread_id)
         fresh = SessionState(thread_id=thread_id, backend=state.backend)
         if transcript is not None:
@@ -327,20 +414,35 @@ class CardioApp:
         else:  # a conversation from the command line: questions and answers only
             fresh.messages = self.assistant(state).history(thread_id)
         panel = render_panel(fresh.citations) if fresh.citations else PANEL_EMPTY
-        return (self.chat_view(fresh, session, owner), fresh, panel, self.threads_update(owner, thread_id),
-                gr.Markdown(visible=False), thread_id)
+        return (
+            self.chat_view(fresh, session, owner),
+            fresh,
+            panel,
+            self.threads_update(owner, thread_id),
+            gr.Markdown(visible=False),
+            thread_id,
+        )
 
-    def restore(self, stored_thread: str | None, state: SessionState, request: gr.Request | None = None) -> tuple:
+    def restore(
+        self, stored_thread: str | None, state: SessionState, request: gr.Request | None = None
+    ) -> tuple:
         """On page load: the conversation this browser had open (it survives a server restart)."""
         owner = _owner(request)
-        if stored_thread and self.store.may_open(stored_thread, owner) and (
-            self.store.load(stored_thread) is not None or stored_thread in {v for _, v in self.thread_choices(owner)}
+        if (
+            stored_thread
+            and self.store.may_open(stored_thread, owner)
+            and (
+                self.store.load(stored_thread) is not None
+                or stored_thread in {v for _, v in self.thread_choices(owner)}
+            )
         ):
             return self.load_conversation(stored_thread, state, request)
         return ([], state, PANEL_EMPTY, self.threads_update(owner, None), gr.Markdown(visible=False), None)
 
     # -- settings and export -----------------------------------------------------------------------------
-    def set_backend(self, kind: str, path: str, url: str, model: str, state: SessionState) -> tuple[str, SessionState]:
+    def set_backend(
+        self, kind: str, path: str, url: str, model: str, state: SessionState
+    ) -> tuple[str, SessionState]:
         try:
             state.backend = backend_string(kind, path, url, model)
         except InputError as exc:
@@ -352,14 +454,22 @@ class CardioApp:
         if not state.messages:
             raise gr.Error("Nothing to export yet: ask a question first.")
         out = self.files.scratch_dir(_session_of(request))
-        title = next((str(m["content"]).split("\n\n📎")[0][:80] for m in state.messages if m["role"] == "user"),
-                     "cardioagent conversation")
+        title = next(
+            (str(m["content"]).split("\n\n📎")[0][:80] for m in state.messages if m["role"] == "user"),
+            "cardioagent conversation",
+        )
         thread = state.thread_id or "unsaved"
-        if fmt.upper().startswith(("PDF", "FHIR")):  # of the latest recording, by the `cardioagent report` analysis
+        if fmt.upper().startswith(
+            ("PDF", "FHIR")
+        ):  # of the latest recording, by the `cardioagent report` analysis
             if not state.summarised:
                 raise gr.Error("No recording to report on: upload one first.")
-            report = export_recording_report(self.assistant(state), state.summarised[-1], out,
-                                             kind="pdf" if fmt.upper().startswith("PDF") else "fhir")
+            report = export_recording_report(
+                self.assistant(state),
+                state.summarised[-1],
+                out,
+                kind="pdf" if fmt.upper().startswith("PDF") else "fhir",
+            )
         elif fmt.upper().startswith("HTML"):
             report = export_html(state.messages, out, title=title, thread_id=thread)
         else:
@@ -381,7 +491,9 @@ def _browser_secret(settings: UISettings) -> str:
     return path.read_text().strip()
 
 
-def build_app(assistant_factory: AssistantFactory | None = None, settings: UISettings | None = None) -> gr.Blocks:
+def build_app(
+    assistant_factory: AssistantFactory | None = None, settings: UISettings | None = None
+) -> gr.Blocks:
     """The page. ``assistant_factory(backend) -> Assistant`` (default: a real Assistant on ``settings.home``)."""
     settings = settings or UISettings()
     return _page(CardioApp(settings, assistant_factory), settings)
@@ -390,9 +502,13 @@ def build_app(assistant_factory: AssistantFactory | None = None, settings: UISet
 def _page(app: CardioApp, settings: UISettings) -> gr.Blocks:
     """The page of ``app`` (``build_app``; ``launch`` keeps ``app`` itself for the warm-up and the file guard)."""
     # delete_cache: Gradio's own copies (figures sent, uploads) go after an hour; ours at session end.
-    with gr.Blocks(title="cardioagent", analytics_enabled=False, delete_cache=(600, 3600), fill_height=True) as demo:
+    with gr.Blocks(
+        title="cardioagent", analytics_enabled=False, delete_cache=(600, 3600), fill_height=True
+    ) as demo:
         state = gr.State(SessionState())
-        stored_thread = gr.BrowserState(None, storage_key="cardioagent-thread", secret=_browser_secret(settings))
+        stored_thread = gr.BrowserState(
+            None, storage_key="cardioagent-thread", secret=_browser_secret(settings)
+        )
         gr.Markdown("## cardioagent — chat with your ECG and PPG recordings")
         gr.Markdown(f"⚕️ **Not a medical device.** {NOT_A_MEDICAL_DEVICE}", elem_id="medical-notice")
         emergency = gr.Markdown(EMERGENCY_ADVICE, visible=False, elem_id="emergency-banner")
@@ -401,7 +517,9 @@ def _page(app: CardioApp, settings: UISettings) -> gr.Blocks:
                 new_btn = gr.Button("➕ New conversation", variant="secondary", elem_id="new-conversation")
                 threads = gr.Radio(choices=[], label="Past conversations", elem_id="threads")
                 with gr.Accordion("Try an example recording", open=True):
-                    example_buttons = [(gr.Button(s.label, size="sm", elem_id=f"example-{s.key}"), s) for s in app.samples]
+                    example_buttons = [
+                        (gr.Button(s.label, size="sm", elem_id=f"example-{s.key}"), s) for s in app.samples
+                    ]
                     if not app.samples:
                         gr.Markdown("_No example recordings found._")
                 with gr.Accordion("About you (optional)", open=False):
@@ -409,7 +527,9 @@ def _page(app: CardioApp, settings: UISettings) -> gr.Blocks:
                     sex = gr.Radio(SEX_CHOICES, value="not given", label="Sex")
                     height = gr.Number(label="Height (cm)", minimum=40, maximum=250, value=None)
                     weight = gr.Number(label="Weight (kg)", minimum=2, maximum=400, value=None)
-                    gr.Markdown("_Sent with each question to the vitals tools; never stored outside this conversation._")
+                    gr.Markdown(
+                        "_Sent with each question to the vitals tools; never stored outside this conversation._"
+                    )
                 with gr.Accordion("Model backend", open=False):
                     kind = gr.Radio(BACKEND_KINDS, value="embedded", label="Backend")
                     path = gr.Textbox(label="Local model folder (hf)", placeholder="/path/to/model")
@@ -418,13 +538,25 @@ def _page(app: CardioApp, settings: UISettings) -> gr.Blocks:
                     apply = gr.Button("Use this backend", size="sm")
                     backend_status = gr.Markdown(f"Backend: `{settings.backend or 'embedded (default)'}`")
                 with gr.Accordion("Export", open=False):
-                    fmt = gr.Radio(["Markdown + figures (.zip)", "HTML", "PDF report (latest recording)",
-                                    "FHIR R4 bundle (latest recording)"], value="HTML", label="Format")
+                    fmt = gr.Radio(
+                        [
+                            "Markdown + figures (.zip)",
+                            "HTML",
+                            "PDF report (latest recording)",
+                            "FHIR R4 bundle (latest recording)",
+                        ],
+                        value="HTML",
+                        label="Format",
+                    )
                     export_btn = gr.Button("Export this conversation", size="sm")
                     export_file = gr.File(label="Report", interactive=False)
             with gr.Column(scale=3, min_width=420):
                 chatbot = gr.Chatbot(
-                    label="cardioagent", elem_id="chat", height="65vh", buttons=["copy"], feedback_options=None,
+                    label="cardioagent",
+                    elem_id="chat",
+                    height="65vh",
+                    buttons=["copy"],
+                    feedback_options=None,
                     placeholder="Upload a recording (WFDB .hea + .dat/.mat or a .zip, EDF, CSV, NPY, DICOM, HL7 "
                     "aECG, SCP-ECG, Philips or GE MUSE XML, an Apple Watch ECG export, or an ECG image/PDF) and ask "
                     "about it — or try an example on the left.",
@@ -432,8 +564,11 @@ def _page(app: CardioApp, settings: UISettings) -> gr.Blocks:
                 box = gr.MultimodalTextbox(
                     # No file_types filter: the loaders check every file and say what is accepted, which
                     # reads better than Gradio's generic "invalid file type".
-                    file_count="multiple", sources=["upload"], elem_id="chat-input",
-                    placeholder="Ask about your recording, e.g. “What is the heart rate?”", show_label=False,
+                    file_count="multiple",
+                    sources=["upload"],
+                    elem_id="chat-input",
+                    placeholder="Ask about your recording, e.g. “What is the heart rate?”",
+                    show_label=False,
                 )
             with gr.Column(scale=1, min_width=260):
                 gr.Markdown("### Knowledge cited")
@@ -441,17 +576,33 @@ def _page(app: CardioApp, settings: UISettings) -> gr.Blocks:
 
         demographics = [age, sex, height, weight]
         turn_outputs = [chatbot, box, state, knowledge, threads, emergency, stored_thread]
-        box.change(app.on_box_change, [box, state], [chatbot, state, box], api_name="upload",
-                   show_progress="hidden", trigger_mode="always_last")
-        box.submit(app.chat, [box, *demographics, state], turn_outputs, api_name="chat", show_progress="hidden")
+        box.change(
+            app.on_box_change,
+            [box, state],
+            [chatbot, state, box],
+            api_name="upload",
+            show_progress="hidden",
+            trigger_mode="always_last",
+        )
+        box.submit(
+            app.chat, [box, *demographics, state], turn_outputs, api_name="chat", show_progress="hidden"
+        )
         for button, sample in example_buttons:
-            button.click(app.run_example, [gr.State(sample.key), *demographics, state], turn_outputs,
-                         api_name=f"example_{sample.key}", api_visibility="undocumented", show_progress="hidden")
+            button.click(
+                app.run_example,
+                [gr.State(sample.key), *demographics, state],
+                turn_outputs,
+                api_name=f"example_{sample.key}",
+                api_visibility="undocumented",
+                show_progress="hidden",
+            )
         conv_outputs = [chatbot, state, knowledge, threads, emergency, stored_thread]
         new_btn.click(app.new_conversation, [state], conv_outputs, api_name="new_conversation")
         chatbot.clear(app.new_conversation, [state], conv_outputs, api_visibility="private")  # its trash icon
         threads.input(app.load_conversation, [threads, state], conv_outputs, api_name="load_conversation")
-        apply.click(app.set_backend, [kind, path, url, model, state], [backend_status, state], api_name="set_backend")
+        apply.click(
+            app.set_backend, [kind, path, url, model, state], [backend_status, state], api_name="set_backend"
+        )
         export_btn.click(app.export, [fmt, state], [export_file], api_name="export")
         demo.load(app.restore, [stored_thread, state], conv_outputs, api_visibility="private")
         demo.unload(app.end_session)
@@ -479,8 +630,13 @@ def launch_kwargs(settings: UISettings) -> dict[str, Any]:
     )
 
 
-def launch(settings: UISettings | None = None, assistant_factory: AssistantFactory | None = None,
-           *, prevent_thread_lock: bool = False, quiet: bool = False) -> gr.Blocks:
+def launch(
+    settings: UISettings | None = None,
+    assistant_factory: AssistantFactory | None = None,
+    *,
+    prevent_thread_lock: bool = False,
+    quiet: bool = False,
+) -> gr.Blocks:
     """Build and serve the app. With ``prevent_thread_lock`` it returns at once (tests, the bench)."""
     settings = settings or UISettings()
     app = CardioApp(settings, assistant_factory)
@@ -493,10 +649,15 @@ def launch(settings: UISettings | None = None, assistant_factory: AssistantFacto
     from gradio.utils import get_upload_folder
     from starlette.middleware import Middleware
 
-    own_files = Middleware(OwnFilesOnly, grants=app.grants,
-                           guarded=lambda: [get_upload_folder(), settings.work_dir])
-    demo.launch(prevent_thread_lock=prevent_thread_lock, quiet=quiet, app_kwargs={"middleware": [own_files]},
-                **launch_kwargs(settings))
+    own_files = Middleware(
+        OwnFilesOnly, grants=app.grants, guarded=lambda: [get_upload_folder(), settings.work_dir]
+    )
+    demo.launch(
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+        app_kwargs={"middleware": [own_files]},
+        **launch_kwargs(settings),
+    )
     return demo
 
 

@@ -1,4 +1,5 @@
 """Optional login: ``CARDIOAGENT_AUTH=user:pass`` (several pairs separated by commas)."""
+
 from __future__ import annotations
 
 from cardioagent.agent import InputError
@@ -15,7 +16,9 @@ def parse_auth(value: str | None) -> list[tuple[str, str]]:
         user, sep, password = item.strip().partition(":")
         if not sep or not user.strip() or not password:
             shown = item.strip().partition(":")[0] or "(empty)"
-            raise InputError("CARDIOAGENT_AUTH", f"entry for user {shown!r} is not user:password", AUTH_FORMAT)
+            raise InputError(
+                "CARDIOAGENT_AUTH", f"entry for user {shown!r} is not user:password", AUTH_FORMAT
+            )
         pairs.append((user.strip(), password))
     return pairs
 

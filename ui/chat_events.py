@@ -10,6 +10,7 @@ Text that came from files (file and channel names, tool summaries quoting them, 
 file) is made inert before it becomes a message: names are escaped, longer text has its images, links and
 HTML disarmed (``cardioagent.agent.untrusted``), so a header cannot put a remote image or a tag in the chat.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -58,8 +59,9 @@ def recording_line(summary: RecordingSummary | dict) -> str:
     return f"{head}: {describe(s)}" + (f"; {'; '.join(extra)}" if extra else "")
 
 
-def recordings_message(summaries: Sequence[dict | RecordingSummary],
-                       qualities: dict[str, str] | None = None) -> Message:
+def recordings_message(
+    summaries: Sequence[dict | RecordingSummary], qualities: dict[str, str] | None = None
+) -> Message:
     lines = []
     for s in summaries:
         rid = s["id"] if isinstance(s, dict) else s.id
@@ -111,11 +113,17 @@ class TurnRenderer:
         reason = event.data.get("reason") or ""
         why = f"\n\nWhy: {defang_markdown(reason)}" if reason else ""
         body = "Running" + (f" ({args})" if args else "") + "…" + why
-        self.messages.append({
-            "role": "assistant",
-            "content": body,
-            "metadata": {"title": f"{STEP_ICON} {title_of(tool)}", "status": "pending", "id": f"step-{self._steps}"},
-        })
+        self.messages.append(
+            {
+                "role": "assistant",
+                "content": body,
+                "metadata": {
+                    "title": f"{STEP_ICON} {title_of(tool)}",
+                    "status": "pending",
+                    "id": f"step-{self._steps}",
+                },
+            }
+        )
         self._pending.append(len(self.messages) - 1)
 
     def _on_tool_finished(self, event: AgentEvent) -> None:

@@ -4,6 +4,7 @@ Each room contributes its own sub-commands through a ``commands.register(subpars
 only assembles them and turns the errors a person can cause into one clear line (exit code 2), never a
 traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Local-first assistant for ECG and PPG recordings. Not a medical device.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show the messages and progress bars of third-party libraries (hidden by default)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show the messages and progress bars of third-party libraries (hidden by default)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

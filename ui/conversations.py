@@ -6,6 +6,7 @@ conversation also expects its tool steps and figures, so the app stores each thr
 ``<home>/ui/transcripts/<thread>.json``, and who owns which thread in ``<home>/ui/owners.json`` so that
 with a login each user sees only their own conversations. Both are written atomically.
 """
+
 from __future__ import annotations
 
 import json
@@ -89,6 +90,7 @@ class ConversationStore:
         """The agent's threads (ThreadInfo, most recent first) this owner may open."""
         owners = self.owners()
         return [
-            t for t in agent_threads
+            t
+            for t in agent_threads
             if owners.get(t.thread_id) == owner or (t.thread_id not in owners and owner == "local")
         ]

@@ -8,6 +8,7 @@ and exports when the app publishes them. ``OwnFilesOnly``, an ASGI middleware in
 answers 404 to a file request inside Gradio's cache or the app's work folder unless the requesting owner
 holds a grant for that exact file.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -79,7 +80,9 @@ class OwnFilesOnly:
             user = await user if inspect.isawaitable(user) else user
         else:
             cookies, cookie_id = Request(scope).cookies, getattr(gradio_app, "cookie_id", "")
-            token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+            token = cookies.get(f"access-token-{cookie_id}") or cookies.get(
+                f"access-token-unsecure-{cookie_id}"
+            )
             user = gradio_app.tokens.get(token)
         return owner_of(user) if user else None
 
@@ -122,6 +125,11 @@ class OwnFilesOnly:
 
 
 async def _not_found(send) -> None:
-    await send({"type": "http.response.start", "status": 404,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
     await send({"type": "http.response.body", "body": b"File not found."})

@@ -4,6 +4,7 @@ Each cited entry is an element with id ``kb-<entry_id>``; in the answer, "knowle
 link to ``#kb-x`` (a small script in the page scrolls the panel to it instead of following the link).
 The corpus is read from its Markdown files (no vector store needed to show an entry).
 """
+
 from __future__ import annotations
 
 import html
@@ -75,19 +76,30 @@ def render_entry(c: Citation) -> str:
     entry = knowledge_entry(c.entry_id)  # None: the panel shows the citation's own fields
     head = f"<summary><b>[{c.n}] {html.escape(c.name)}</b>"
     if c.source_kind == "user":
-        return f"<details class='kb-entry' id='kb-{html.escape(c.entry_id)}' open>{head} (your document)</summary></details>"
+        return (
+            f"<details class='kb-entry' id='kb-{html.escape(c.entry_id)}' open>"
+            f"{head} (your document)</summary></details>"
+        )
     if entry is None:
         body = "".join(f"<li>{html.escape(s)}</li>" for s in c.sources)
-        return (f"<details class='kb-entry' id='kb-{html.escape(c.entry_id)}' open>{head} "
-                f"<code>{html.escape(c.entry_id)}</code></summary><ul>{body}</ul></details>")
-    parts = [(f"<details class='kb-entry' id='kb-{html.escape(entry.id)}' open>{head} "
-              f"<code>{html.escape(entry.id)}</code> · {html.escape(entry.category)} · urgency: "
-              f"{html.escape(entry.urgency)}</summary>")]
+        return (
+            f"<details class='kb-entry' id='kb-{html.escape(c.entry_id)}' open>{head} "
+            f"<code>{html.escape(c.entry_id)}</code></summary><ul>{body}</ul></details>"
+        )
+    parts = [
+        (
+            f"<details class='kb-entry' id='kb-{html.escape(entry.id)}' open>{head} "
+            f"<code>{html.escape(entry.id)}</code> · {html.escape(entry.category)} · urgency: "
+            f"{html.escape(entry.urgency)}</summary>"
+        )
+    ]
     for title in SECTIONS_SHOWN:
         body = entry.section(title)
         if body:
             parts.append(f"<h4>{html.escape(title)}</h4>{_paragraphs(body)}")
-    parts.append("<h4>Sources</h4><ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in entry.sources) + "</ul>")
+    parts.append(
+        "<h4>Sources</h4><ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in entry.sources) + "</ul>"
+    )
     parts.append("</details>")
     return "".join(parts)
 

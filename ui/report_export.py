@@ -7,6 +7,7 @@ Nothing in a report loads anything: message text has its images, links and HTML 
 (``cardioagent.agent.untrusted``), the HTML file embeds its figures as ``data:`` URIs, drops any other
 ``<img>``, and carries a Content-Security-Policy that forbids every remote load.
 """
+
 from __future__ import annotations
 
 import base64
@@ -42,12 +43,19 @@ def _figure_path(content: Any) -> str | None:
 def _header(title: str, thread_id: str) -> list[str]:
     when = time.strftime("%Y-%m-%d %H:%M")
     thread = one_line(thread_id, 80).replace("`", "'")  # shown in a code span, where escapes do not work
-    return [f"# {inert_markdown(title, max_chars=200) if title else 'cardioagent conversation'}", "",
-            f"_Exported {when} from conversation `{thread}`._", "", f"> **{NOT_A_MEDICAL_DEVICE}**", ""]
+    return [
+        f"# {inert_markdown(title, max_chars=200) if title else 'cardioagent conversation'}",
+        "",
+        f"_Exported {when} from conversation `{thread}`._",
+        "",
+        f"> **{NOT_A_MEDICAL_DEVICE}**",
+        "",
+    ]
 
 
-def to_markdown(messages: list[dict[str, Any]], *, title: str, thread_id: str,
-                figure_name: dict[str, str] | None = None) -> str:
+def to_markdown(
+    messages: list[dict[str, Any]], *, title: str, thread_id: str, figure_name: dict[str, str] | None = None
+) -> str:
     """The report as Markdown. ``figure_name`` maps a figure's path to the name it is linked by (its path
     inside the zip); without it the path itself is used."""
     lines = _header(title, thread_id)
@@ -131,13 +139,20 @@ def export_html(messages: list[dict[str, Any]], out_dir: Path, *, title: str, th
     body = _md_to_html(md)
     for key, uri in placeholders.items():
         body = body.replace(f'src="{key}"', f'src="{uri}"')
-    body = drop_remote_images(body)  # anything but the embedded figures (a stored transcript may predate this)
-    body = body.replace(f"<blockquote>\n<p><strong>{html.escape(NOT_A_MEDICAL_DEVICE)}</strong>",
-                        f"<blockquote class='notice'>\n<p><strong>{html.escape(NOT_A_MEDICAL_DEVICE)}</strong>", 1)
-    page = (f"<!doctype html><html><head><meta charset='utf-8'>"
-            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
-            f"<meta name='referrer' content='no-referrer'><title>{html.escape(title)}</title>"
-            f"<style>{_CSS}</style></head><body>{body}</body></html>")
+    body = drop_remote_images(
+        body
+    )  # anything but the embedded figures (a stored transcript may predate this)
+    body = body.replace(
+        f"<blockquote>\n<p><strong>{html.escape(NOT_A_MEDICAL_DEVICE)}</strong>",
+        f"<blockquote class='notice'>\n<p><strong>{html.escape(NOT_A_MEDICAL_DEVICE)}</strong>",
+        1,
+    )
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'>"
+        f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+        f"<meta name='referrer' content='no-referrer'><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body>{body}</body></html>"
+    )
     target = out_dir / f"cardioagent-{thread_id}.html"
     target.write_text(page, encoding="utf-8")
     return target
@@ -157,4 +172,3 @@ def export_recording_report(assistant: Any, recording_id: str, out_dir: Path, *,
     target = out_dir / f"{stem}.fhir.json"
     target.write_text(fhir_bundle_json(content, rec), encoding="utf-8")
     return target
-

@@ -2,13 +2,15 @@
 
 Gradio keeps an upload in its cache folder, which it serves to anyone who has the URL. An upload is
 therefore copied into ``uploads/<session>/``, a folder Gradio never serves (it is also passed to
-``blocked_paths``), and Gradio's copy is deleted as soon as the message it came with is sent. Figures go the other way: the agent writes them into its
-store, and a copy is put in ``figures/<session>/`` for Gradio to hand to that session's browser only.
+``blocked_paths``), and Gradio's copy is deleted as soon as the message it came with is sent. Figures go
+the other way: the agent writes them into its store, and a copy is put in ``figures/<session>/`` for
+Gradio to hand to that session's browser only.
 Everything of a session is deleted when its tab closes.
 
 Every path written here is chosen here: the session id (sent by the browser) and file names are mapped to
 safe names (``[A-Za-z0-9._-]``, never ``.``/``..``), and a copy never goes through an existing name.
 """
+
 from __future__ import annotations
 
 import re

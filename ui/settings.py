@@ -3,6 +3,7 @@
 Defaults are the safe ones: loopback only, no public share link, analytics off, a size limit on uploads
 and no login (a login is asked for only when ``CARDIOAGENT_AUTH`` says so).
 """
+
 from __future__ import annotations
 
 import os
@@ -29,20 +30,32 @@ def _max_upload_mb() -> float:
 class UISettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 7860
-    backend: str | None = Field(default=None, description="embedded | hf:/path | openai:URL#model; None: $CARDIOAGENT_BACKEND")
-    home: Path = Field(default_factory=cardio_home, description="the agent's store (conversations, recordings)")
+    backend: str | None = Field(
+        default=None, description="embedded | hf:/path | openai:URL#model; None: $CARDIOAGENT_BACKEND"
+    )
+    home: Path = Field(
+        default_factory=cardio_home, description="the agent's store (conversations, recordings)"
+    )
     llm_summary: bool | None = Field(
-        default=None, description="the language model's plain-words paragraph; None: the agent's default "
-        "(on for a configured model, off for the embedded one)")
+        default=None,
+        description="the language model's plain-words paragraph; None: the agent's default "
+        "(on for a configured model, off for the embedded one)",
+    )
     max_upload_mb: float = Field(default_factory=_max_upload_mb, gt=0)
-    auth: list[tuple[str, str]] = Field(default_factory=lambda: parse_auth(os.environ.get("CARDIOAGENT_AUTH")))
-    samples_dir: Path = Field(default=REPO_ROOT / "tests" / "data", description="where the example recordings live")
+    auth: list[tuple[str, str]] = Field(
+        default_factory=lambda: parse_auth(os.environ.get("CARDIOAGENT_AUTH"))
+    )
+    samples_dir: Path = Field(
+        default=REPO_ROOT / "tests" / "data", description="where the example recordings live"
+    )
     work_dir: Path = Field(
         default_factory=lambda: Path(tempfile.gettempdir()) / "cardioagent-ui",
         description="per-session uploads and the copies of figures handed to the browser; under the system "
         "temp dir because Gradio only hands out files from there",
     )
-    warm_up: bool = Field(default=True, description="load the models when the server starts, not on the first question")
+    warm_up: bool = Field(
+        default=True, description="load the models when the server starts, not on the first question"
+    )
 
     @property
     def ui_dir(self) -> Path:

@@ -3,6 +3,7 @@
 The quality comes from ``Assistant.recording_quality`` (the registry's ``signal_quality`` tool, run the way the
 agent runs it), so the card and a later answer never disagree.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,13 +31,19 @@ def device_note(recordings: list[Recording]) -> str:
         if dr is None:
             continue
         who = inert_markdown(dr.device or dr.source_format or "the device", max_chars=80)
-        said = [inert_markdown(x, max_chars=120) for x in
-                ([f"classification {dr.classification}"] if dr.classification else [])
-                + [s.text for s in dr.statements[:6]] + ([dr.severity] if dr.severity else [])]
-        values = ", ".join(f"{m.quantity.replace('_', ' ')} {m.value:g} {m.unit}" for m in dr.measurements[:10])
+        said = [
+            inert_markdown(x, max_chars=120)
+            for x in ([f"classification {dr.classification}"] if dr.classification else [])
+            + [s.text for s in dr.statements[:6]]
+            + ([dr.severity] if dr.severity else [])
+        ]
+        values = ", ".join(
+            f"{m.quantity.replace('_', ' ')} {m.value:g} {m.unit}" for m in dr.measurements[:10]
+        )
         parts = [p for p in ("; ".join(said), values) if p]
         if parts:
             when = f", {rec.acquired_at:%Y-%m-%d %H:%M}" if rec.acquired_at else ""
-            lines.append(f"  - _Stated by {who}{when} (from the file, not measured here)_: " + " — ".join(parts))
+            lines.append(
+                f"  - _Stated by {who}{when} (from the file, not measured here)_: " + " — ".join(parts)
+            )
     return ("\n" + "\n".join(lines)) if lines else ""
-

@@ -15,6 +15,7 @@ and writes them; engines never write.
   running cluster, ``None`` starts a local one sized to ``workers`` with a small object store and no
   dashboard. Two items per actor are in flight; an actor that dies is restarted by Ray once.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,9 @@ class Engine(ABC):
     workers: int
 
     @abstractmethod
-    def map_unordered(self, worker: Worker, items: Iterable[Any]) -> Iterator[tuple[Any, Any, BaseException | None]]:
-        ...
+    def map_unordered(
+        self, worker: Worker, items: Iterable[Any]
+    ) -> Iterator[tuple[Any, Any, BaseException | None]]: ...
 
     def describe(self) -> str:
         return f"{self.name} ({self.workers} worker{'s' if self.workers != 1 else ''})"
@@ -121,8 +123,12 @@ class LocalEngine(Engine):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(worker,))
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(worker,),
+        )
 
     def map_unordered(self, worker, items):
         # One math thread per worker, as Ray gives its one-CPU actors (OMP_NUM_THREADS=1), so the two
@@ -167,16 +173,24 @@ class LocalEngine(Engine):
                         result = fut.result()
                     except BrokenProcessPool as exc:
                         if gen == generation:  # the current pool broke: replace it once
-                            if not served and generation >= 1:  # two pools and no item ever served: setup fails
-                                raise EngineError(f"the worker processes could not start or keep running ({exc}); "
-                                                  "try --workers 1 to see the error") from exc
+                            if (
+                                not served and generation >= 1
+                            ):  # two pools and no item ever served: setup fails
+                                raise EngineError(
+                                    f"the worker processes could not start or keep running ({exc}); "
+                                    "try --workers 1 to see the error"
+                                ) from exc
                             pool.shutdown(wait=False, cancel_futures=True)
                             generation += 1
                             pool = self._pool(worker)
                         if attempt == 0:
                             retry.append((item, 1))
                         else:
-                            yield item, None, WorkerCrash("the worker process died twice while running this item")
+                            yield (
+                                item,
+                                None,
+                                WorkerCrash("the worker process died twice while running this item"),
+                            )
                         continue
                     except Exception as exc:  # noqa: BLE001 — handed to the caller
                         yield item, None, exc
@@ -196,7 +210,9 @@ def _import_ray():
     try:
         import ray
     except ImportError as exc:
-        raise EngineError("--engine ray needs Ray, which is not installed: pip install 'cardioagent[ray]'") from exc
+        raise EngineError(
+            "--engine ray needs Ray, which is not installed: pip install 'cardioagent[ray]'"
+        ) from exc
     return ray
 
 
@@ -219,17 +235,24 @@ class RayEngine(Engine):
         self.address = address
         self._started = False
         if not self._ray.is_initialized():
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                      "ignore_reinit_error": True}
+            kwargs: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": False,
+                "ignore_reinit_error": True,
+            }
             if address:
                 kwargs["address"] = address
             else:
-                kwargs.update(num_cpus=workers or available_cores(), object_store_memory=RAY_OBJECT_STORE_BYTES)
+                kwargs.update(
+                    num_cpus=workers or available_cores(), object_store_memory=RAY_OBJECT_STORE_BYTES
+                )
             try:
                 self._ray.init(**kwargs)
             except ConnectionError as exc:
-                raise EngineError(f"no Ray cluster at {address!r} ({exc}); start one with 'ray start --head' or "
-                                  "leave out --address to start a local one") from exc
+                raise EngineError(
+                    f"no Ray cluster at {address!r} ({exc}); start one with 'ray start --head' or "
+                    "leave out --address to start a local one"
+                ) from exc
             self._started = True
         cpus = int(self._ray.cluster_resources().get("CPU", 1))
         self.workers = workers or cpus

@@ -4,6 +4,7 @@
 model's weights), then one call per task. A call never raises: a file that cannot be read, or an analysis
 that crashes, becomes an error row whose ``error_kind`` is the exception's class name.
 """
+
 from __future__ import annotations
 
 import json
@@ -75,8 +76,13 @@ class BatchAnalyzer:
         seconds = time.perf_counter() - started
         cpu = cpu_seconds() - cpu_started
         for r in rows:
-            r.update(seconds=round(seconds / len(rows), 4), cpu_s=round(cpu / len(rows), 4), worker=worker_id(),
-                     worker_rss_mb=peak_rss_mb(), finished_at=_now())
+            r.update(
+                seconds=round(seconds / len(rows), 4),
+                cpu_s=round(cpu / len(rows), 4),
+                worker=worker_id(),
+                worker_rss_mb=peak_rss_mb(),
+                finished_at=_now(),
+            )
         return rows
 
     def _analyse(self, task: RecordTask) -> list[dict]:
@@ -95,17 +101,34 @@ class BatchAnalyzer:
 
 
 def error_row(task: RecordTask, kind: str, message: str) -> dict:
-    return BatchRow(key=task.key, task_key=task.key, source=task.path, status="error", error_kind=kind,
-                    error=message, metadata=json.dumps(task.metadata), finished_at=_now()).model_dump()
+    return BatchRow(
+        key=task.key,
+        task_key=task.key,
+        source=task.path,
+        status="error",
+        error_kind=kind,
+        error=message,
+        metadata=json.dumps(task.metadata),
+        finished_at=_now(),
+    ).model_dump()
 
 
 def report_row(task: RecordTask, key: str, rec: Any, report: Any) -> dict:
     summary = report.recording
-    row = BatchRow(key=key, task_key=task.key, source=task.path, status="ok", name=summary.name,
-                   format=summary.format, modality=summary.modality.value,
-                   sampling_rate_hz=summary.sampling_rate_hz, duration_s=summary.duration_s,
-                   n_channels=len(summary.channels), metadata=json.dumps(task.metadata),
-                   device_statements=device_statements(rec))
+    row = BatchRow(
+        key=key,
+        task_key=task.key,
+        source=task.path,
+        status="ok",
+        name=summary.name,
+        format=summary.format,
+        modality=summary.modality.value,
+        sampling_rate_hz=summary.sampling_rate_hz,
+        duration_s=summary.duration_s,
+        n_channels=len(summary.channels),
+        metadata=json.dumps(task.metadata),
+        device_statements=device_statements(rec),
+    )
     for outcome in report.analyses:
         if outcome.error:
             row.analysis_errors.append(AnalysisErrorRow(analysis=outcome.name, error=outcome.error))
@@ -114,23 +137,51 @@ def report_row(task: RecordTask, key: str, rec: Any, report: Any) -> dict:
         row.quality_flags.extend(f"{outcome.name}: {w}" for w in result.get("warnings", []))
         for value in result.values():
             if isinstance(value, dict) and _MEASUREMENT_KEYS <= value.keys():
-                row.measurements.append(MeasurementRow(analysis=outcome.name, **{
-                    k: value.get(k) for k in ("name", "quantity", "value", "unit", "uncertainty", "channel",
-                                              "quality")}))
+                row.measurements.append(
+                    MeasurementRow(
+                        analysis=outcome.name,
+                        **{
+                            k: value.get(k)
+                            for k in (
+                                "name",
+                                "quantity",
+                                "value",
+                                "unit",
+                                "uncertainty",
+                                "channel",
+                                "quality",
+                            )
+                        },
+                    )
+                )
         if outcome.name == "quality":
             row.quality = result.get("overall") or result.get("quality")
             for ch in result.get("channels", []):
-                row.quality_flags.extend(f"{ch['channel']}: {n['kind']}" for n in ch.get("noise", [])
-                                         if n.get("present"))
+                row.quality_flags.extend(
+                    f"{ch['channel']}: {n['kind']}" for n in ch.get("noise", []) if n.get("present")
+                )
                 if ch.get("quality") not in (None, "good"):
                     row.quality_flags.append(f"{ch['channel']}: {ch.get('quality')} ({ch.get('reason', '')})")
         elif outcome.name == "rhythm" and result.get("statement"):
-            row.statements.append(StatementRow(source="rhythm", id=str(result["statement"]),
-                                               name=str(result["statement"]), verdict="present"))
+            row.statements.append(
+                StatementRow(
+                    source="rhythm",
+                    id=str(result["statement"]),
+                    name=str(result["statement"]),
+                    verdict="present",
+                )
+            )
         elif outcome.name == "intervals":
-            row.statements.extend(StatementRow(source="intervals", id=s["id"], name=s["name"],
-                                               verdict=s["verdict"], probability=s.get("probability"))
-                                  for s in result.get("statements", []))
+            row.statements.extend(
+                StatementRow(
+                    source="intervals",
+                    id=s["id"],
+                    name=s["name"],
+                    verdict=s["verdict"],
+                    probability=s.get("probability"),
+                )
+                for s in result.get("statements", [])
+            )
     return row.model_dump()
 
 

@@ -1,4 +1,5 @@
 """Run a batch: skip finished tasks, map the analyzer over the rest on an engine, write rows as they come."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -21,8 +22,16 @@ class BatchResult(BaseModel):
     seconds: float
 
 
-def run_batch(tasks: Sequence[RecordTask], out: Path, engine: Engine, *, analyzer: BatchAnalyzer | None = None,
-              flush_rows: int = 16, retry_errors: bool = False, progress: bool = True) -> BatchResult:
+def run_batch(
+    tasks: Sequence[RecordTask],
+    out: Path,
+    engine: Engine,
+    *,
+    analyzer: BatchAnalyzer | None = None,
+    flush_rows: int = 16,
+    retry_errors: bool = False,
+    progress: bool = True,
+) -> BatchResult:
     import time
 
     from tqdm import tqdm
@@ -34,8 +43,13 @@ def run_batch(tasks: Sequence[RecordTask], out: Path, engine: Engine, *, analyze
     writer = PartWriter(out, flush_rows=flush_rows)
     processed = 0
     errors = 0
-    bar = tqdm(total=len(pending), desc=f"batch [{engine.name}]", unit="rec", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=len(pending),
+        desc=f"batch [{engine.name}]",
+        unit="rec",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     try:
         for task, rows, exc in engine.map_unordered(analyzer or BatchAnalyzer(), pending):
             if exc is not None:  # the worker itself failed (crash); the analyzer never raises
@@ -49,5 +63,11 @@ def run_batch(tasks: Sequence[RecordTask], out: Path, engine: Engine, *, analyze
         bar.close()
         writer.close()  # what finished is on disk, even after Ctrl-C
     results = merge(out)
-    return BatchResult(tasks=len(tasks), already_done=len(tasks) - len(pending), processed=processed,
-                       rows_written=writer.written, results=results, seconds=round(time.perf_counter() - started, 3))
+    return BatchResult(
+        tasks=len(tasks),
+        already_done=len(tasks) - len(pending),
+        processed=processed,
+        rows_written=writer.written,
+        results=results,
+        seconds=round(time.perf_counter() - started, 3),
+    )

@@ -3,6 +3,7 @@
 The Parquet schema is fixed here, not inferred, so that every part file of a run (and of a resumed run) has
 the same column types even when a part holds only error rows (whose lists are empty and numbers null).
 """
+
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
@@ -60,7 +61,9 @@ class BatchRow(BaseModel):
     analysis_errors: list[AnalysisErrorRow] = Field(default_factory=list)
     metadata: str = "{}"  # manifest columns as a JSON object
     seconds: float | None = None  # wall time of the task in its worker
-    cpu_s: float | None = None  # CPU time of the task (its worker and any child it waited for): load-independent
+    cpu_s: float | None = (
+        None  # CPU time of the task (its worker and any child it waited for): load-independent
+    )
     worker: str | None = None  # host:pid
     worker_rss_mb: float | None = None  # peak RSS of that worker process so far
     finished_at: str | None = None
@@ -70,15 +73,45 @@ def arrow_schema():
     import pyarrow as pa
 
     s, f = pa.string(), pa.float64()
-    measurement = pa.struct([("analysis", s), ("name", s), ("quantity", s), ("value", f), ("unit", s),
-                             ("uncertainty", f), ("channel", s), ("quality", s)])
+    measurement = pa.struct(
+        [
+            ("analysis", s),
+            ("name", s),
+            ("quantity", s),
+            ("value", f),
+            ("unit", s),
+            ("uncertainty", f),
+            ("channel", s),
+            ("quality", s),
+        ]
+    )
     statement = pa.struct([("source", s), ("id", s), ("name", s), ("verdict", s), ("probability", f)])
     analysis_error = pa.struct([("analysis", s), ("error", s)])
-    return pa.schema([
-        ("key", s), ("task_key", s), ("source", s), ("status", s), ("error_kind", s), ("error", s),
-        ("name", s), ("format", s), ("modality", s), ("sampling_rate_hz", f), ("duration_s", f),
-        ("n_channels", pa.int32()), ("quality", s), ("quality_flags", pa.list_(s)),
-        ("measurements", pa.list_(measurement)), ("statements", pa.list_(statement)),
-        ("device_statements", pa.list_(s)), ("analysis_errors", pa.list_(analysis_error)),
-        ("metadata", s), ("seconds", f), ("cpu_s", f), ("worker", s), ("worker_rss_mb", f), ("finished_at", s),
-    ])
+    return pa.schema(
+        [
+            ("key", s),
+            ("task_key", s),
+            ("source", s),
+            ("status", s),
+            ("error_kind", s),
+            ("error", s),
+            ("name", s),
+            ("format", s),
+            ("modality", s),
+            ("sampling_rate_hz", f),
+            ("duration_s", f),
+            ("n_channels", pa.int32()),
+            ("quality", s),
+            ("quality_flags", pa.list_(s)),
+            ("measurements", pa.list_(measurement)),
+            ("statements", pa.list_(statement)),
+            ("device_statements", pa.list_(s)),
+            ("analysis_errors", pa.list_(analysis_error)),
+            ("metadata", s),
+            ("seconds", f),
+            ("cpu_s", f),
+            ("worker", s),
+            ("worker_rss_mb", f),
+            ("finished_at", s),
+        ]
+    )

@@ -11,6 +11,7 @@ manifest's folder, or ``data_root``); a path without a suffix that names a WFDB 
 ``filename_hr``: ``records500/00000/00001_hr``) means its ``.hea``. The other columns travel with the row as
 metadata.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,6 +31,7 @@ def record_extensions() -> set[str]:
     from cardioagent.tools.signal.loaders.validate import FORMAT_OF_EXTENSION, ZIP_EXTENSION
 
     return {e for e in FORMAT_OF_EXTENSION if e != ".csv"} | {ZIP_EXTENSION}
+
 
 WFDB_COMPANIONS = {".dat", ".mat", ".atr", ".qrs"}
 PATH_COLUMNS = ("path", "file", "filename", "filename_hr")
@@ -53,7 +55,9 @@ def from_inputs(inputs: Sequence[str], sampling_rate_hz: float | None = None) ->
         elif any(ch in text for ch in "*?["):
             files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
             if not files:
-                raise InputError(text, "the pattern matches no file", "a folder, a glob that matches files, or files")
+                raise InputError(
+                    text, "the pattern matches no file", "a folder, a glob that matches files, or files"
+                )
             _add_files(out, seen, files, root=None, explicit=False, fs=sampling_rate_hz)
         elif path.is_file():
             _add_files(out, seen, [path], root=None, explicit=True, fs=sampling_rate_hz)
@@ -62,8 +66,9 @@ def from_inputs(inputs: Sequence[str], sampling_rate_hz: float | None = None) ->
     return out
 
 
-def _add_files(out: Sources, seen: set[str], files: list[Path], root: Path | None, explicit: bool,
-               fs: float | None) -> None:
+def _add_files(
+    out: Sources, seen: set[str], files: list[Path], root: Path | None, explicit: bool, fs: float | None
+) -> None:
     headers = {p.with_suffix("") for p in files if p.suffix.lower() == ".hea"}
     for p in files:
         if p.name.startswith("."):
@@ -116,9 +121,15 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def from_manifest(manifest: Path, *, path_column: str | None = None, id_column: str | None = None,
-                  meta_columns: Sequence[str] | None = None, data_root: Path | None = None,
-                  sampling_rate_hz: float | None = None) -> Sources:
+def from_manifest(
+    manifest: Path,
+    *,
+    path_column: str | None = None,
+    id_column: str | None = None,
+    meta_columns: Sequence[str] | None = None,
+    data_root: Path | None = None,
+    sampling_rate_hz: float | None = None,
+) -> Sources:
     import pandas as pd
 
     if not manifest.is_file():
@@ -129,26 +140,39 @@ def from_manifest(manifest: Path, *, path_column: str | None = None, id_column: 
         elif manifest.suffix.lower() == ".csv":
             table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
         else:
-            raise InputError(manifest.name, f"a manifest cannot be a {manifest.suffix or 'file without suffix'}",
-                             MANIFEST_ACCEPTED)
+            raise InputError(
+                manifest.name,
+                f"a manifest cannot be a {manifest.suffix or 'file without suffix'}",
+                MANIFEST_ACCEPTED,
+            )
     except InputError:
         raise
     except Exception as exc:  # pandas/pyarrow parse errors: the user's file is at fault
-        raise InputError(manifest.name, f"the manifest could not be read ({type(exc).__name__}: {exc})",
-                         MANIFEST_ACCEPTED) from exc
+        raise InputError(
+            manifest.name, f"the manifest could not be read ({type(exc).__name__}: {exc})", MANIFEST_ACCEPTED
+        ) from exc
     columns = [str(c) for c in table.columns]
     col = path_column or next((c for c in PATH_COLUMNS if c in columns), None)
     if col is None or col not in columns:
-        raise InputError(manifest.name, f"no path column {col!r} (columns: {', '.join(columns[:20])})"
-                         if col else f"no path column among {', '.join(PATH_COLUMNS)} (columns: "
-                         f"{', '.join(columns[:20])})", MANIFEST_ACCEPTED + "; name it with --path-column")
+        raise InputError(
+            manifest.name,
+            f"no path column {col!r} (columns: {', '.join(columns[:20])})"
+            if col
+            else f"no path column among {', '.join(PATH_COLUMNS)} (columns: {', '.join(columns[:20])})",
+            MANIFEST_ACCEPTED + "; name it with --path-column",
+        )
     if id_column and id_column not in columns:
         raise InputError(manifest.name, f"no id column {id_column!r}", f"one of: {', '.join(columns[:20])}")
-    meta = list(meta_columns) if meta_columns is not None else [c for c in columns if c not in (col, id_column)]
+    meta = (
+        list(meta_columns) if meta_columns is not None else [c for c in columns if c not in (col, id_column)]
+    )
     unknown = [c for c in meta if c not in columns]
     if unknown:
-        raise InputError(manifest.name, f"no metadata column(s) {', '.join(unknown)}", f"columns of the manifest: "
-                         f"{', '.join(columns[:20])}")
+        raise InputError(
+            manifest.name,
+            f"no metadata column(s) {', '.join(unknown)}",
+            f"columns of the manifest: {', '.join(columns[:20])}",
+        )
     base = data_root or manifest.parent
     out = Sources()
     seen: set[str] = set()
@@ -160,11 +184,19 @@ def from_manifest(manifest: Path, *, path_column: str | None = None, id_column: 
         path = _resolve(base, raw)
         key = _text(row.get(id_column)) if id_column else raw
         if not key or key in seen:
-            out.skipped.append(f"{manifest.name} row {i + 1}: {'empty' if not key else 'repeated'} id {key!r}")
+            out.skipped.append(
+                f"{manifest.name} row {i + 1}: {'empty' if not key else 'repeated'} id {key!r}"
+            )
             continue
         seen.add(key)
-        out.tasks.append(RecordTask(key=key, path=str(path), sampling_rate_hz=sampling_rate_hz,
-                                    metadata={c: _text(row.get(c)) for c in meta}))
+        out.tasks.append(
+            RecordTask(
+                key=key,
+                path=str(path),
+                sampling_rate_hz=sampling_rate_hz,
+                metadata={c: _text(row.get(c)) for c in meta},
+            )
+        )
     return out
 
 

@@ -6,6 +6,7 @@ deleted by the next run). A rerun reads the ``task_key`` and ``status`` columns 
 finished tasks (error rows count as finished unless errors are retried). ``OUT/results.parquet`` is the merged
 view — every part, one row per key (the latest), rewritten at the end of each run.
 """
+
 from __future__ import annotations
 
 import os

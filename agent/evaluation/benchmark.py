@@ -16,6 +16,7 @@ Without ``files``, ``ecg_id`` is resolved to PTB-XL records under a data root (P
 An item is identified by ``sample_id`` when it has one (in ECG-QA, ``question_id`` is shared by every sample of
 one template question), else by ``question_id``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -79,8 +80,11 @@ def load_benchmark(path: str | Path, answers_csv: str | Path | None = None) -> B
         meta = {k: v for k, v in raw.items() if k != "items"}
         raw = raw.get("items")
     if not isinstance(raw, list):
-        raise BenchmarkError(str(path), "holds neither a list of items nor an object with 'items'",
-                             "ECG-QA's list of items, or {'items': [...]}")
+        raise BenchmarkError(
+            str(path),
+            "holds neither a list of items nor an object with 'items'",
+            "ECG-QA's list of items, or {'items': [...]}",
+        )
     items = []
     for i, obj in enumerate(raw):
         try:
@@ -88,26 +92,37 @@ def load_benchmark(path: str | Path, answers_csv: str | Path | None = None) -> B
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise BenchmarkError(str(path), f"item {i}: {where}: {first['msg']}", "ECG-QA item fields") from None
+            raise BenchmarkError(
+                str(path), f"item {i}: {where}: {first['msg']}", "ECG-QA item fields"
+            ) from None
     keys = [it.key for it in items]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
-        raise BenchmarkError(str(path), f"item id {dup} occurs more than once", "unique sample_id (or question_id)")
+        raise BenchmarkError(
+            str(path), f"item id {dup} occurs more than once", "unique sample_id (or question_id)"
+        )
     _attach_options(items, path, meta, answers_csv)
     return Benchmark(path=path, items=items, meta=meta)
 
 
-def _attach_options(items: list[BenchItem], path: Path, meta: dict[str, Any], answers_csv: str | Path | None) -> None:
+def _attach_options(
+    items: list[BenchItem], path: Path, meta: dict[str, Any], answers_csv: str | Path | None
+) -> None:
     by_template = {str(k): list(v) for k, v in (meta.get("options_by_template") or {}).items()}
     if any(it.options is None and str(it.template_id) not in by_template for it in items):
         csv_path = Path(answers_csv) if answers_csv else find_answers_csv(path)
         if csv_path is not None:
             for k, v in read_answers_csv(csv_path).items():
                 by_template.setdefault(k, v)
-    missing = sorted({str(it.template_id) for it in items if it.options is None and str(it.template_id) not in by_template})
+    missing = sorted(
+        {str(it.template_id) for it in items if it.options is None and str(it.template_id) not in by_template}
+    )
     if missing:
-        raise BenchmarkError(str(path), f"no allowed answers for template(s) {', '.join(missing[:10])}",
-                             f"'options' in each item, 'options_by_template', or --answers-csv {ANSWERS_CSV}")
+        raise BenchmarkError(
+            str(path),
+            f"no allowed answers for template(s) {', '.join(missing[:10])}",
+            f"'options' in each item, 'options_by_template', or --answers-csv {ANSWERS_CSV}",
+        )
     for it in items:
         if it.options is None:
             it.options = by_template[str(it.template_id)]
@@ -129,7 +144,9 @@ def read_answers_csv(path: Path) -> dict[str, list[str]]:
             try:
                 out[str(row["template_id"]).strip()] = [str(c) for c in ast.literal_eval(row["classes"])]
             except (KeyError, ValueError, SyntaxError) as exc:
-                raise BenchmarkError(str(path), f"unreadable row {row} ({exc})", "template_id,classes") from None
+                raise BenchmarkError(
+                    str(path), f"unreadable row {row} ({exc})", "template_id,classes"
+                ) from None
     return out
 
 

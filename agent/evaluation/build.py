@@ -46,6 +46,7 @@ record with a rate truth (rate). Rate and age verify questions claim the true ca
 Only the header and signal files go into ``files``: annotations stay out of the agent's reach. Items are
 stored in a fixed shuffled order (ids follow it), so any first N items mix every kind of question.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -108,23 +109,37 @@ DX_VOCABULARY: dict[str, tuple[str, str]] = {
     "251205003": ("intervals", "prolonged p wave"),
 }
 LABEL_TEMPLATES: dict[str, dict[str, tuple[int, str] | None]] = {
-    "rhythm": {"verify": (101, "Does this ECG show {label}?"),
-               "choose": (102, "Which rhythm does this ECG show, {a} or {b}?"),
-               "query": (103, "What rhythm does this ECG show?")},
-    "extra_systole": {"verify": (104, "Does this ECG show {label}?"), "choose": None,
-                      "query": (105, "Which extra beats does this ECG show?")},
-    "conduction": {"verify": (106, "Does this ECG show {label}?"),
-                   "choose": (107, "Which conduction abnormality does this ECG show, {a} or {b}?"),
-                   "query": (108, "Which conduction abnormality does this ECG show?")},
-    "intervals": {"verify": (109, "Does this ECG show {label}?"), "choose": None,
-                  "query": (110, "Which interval abnormality does this ECG show?")},
+    "rhythm": {
+        "verify": (101, "Does this ECG show {label}?"),
+        "choose": (102, "Which rhythm does this ECG show, {a} or {b}?"),
+        "query": (103, "What rhythm does this ECG show?"),
+    },
+    "extra_systole": {
+        "verify": (104, "Does this ECG show {label}?"),
+        "choose": None,
+        "query": (105, "Which extra beats does this ECG show?"),
+    },
+    "conduction": {
+        "verify": (106, "Does this ECG show {label}?"),
+        "choose": (107, "Which conduction abnormality does this ECG show, {a} or {b}?"),
+        "query": (108, "Which conduction abnormality does this ECG show?"),
+    },
+    "intervals": {
+        "verify": (109, "Does this ECG show {label}?"),
+        "choose": None,
+        "query": (110, "Which interval abnormality does this ECG show?"),
+    },
 }
-RATE_TEMPLATES = {"verify": (111, "Is the heart rate of this ECG {category}?"),
-                  "choose": (112, "Which range is the heart rate of this ECG in, {a} or {b}?"),
-                  "query": (113, "What is the range of the heart rate of this ECG?")}
-DEMOGRAPHIC_TEMPLATES = {"sex": (114, "Is the patient male or female?"),
-                         "age": (115, "What is the age group of the patient?"),
-                         "age_verify": (116, "Is the age of the patient {group}?")}
+RATE_TEMPLATES = {
+    "verify": (111, "Is the heart rate of this ECG {category}?"),
+    "choose": (112, "Which range is the heart rate of this ECG in, {a} or {b}?"),
+    "query": (113, "What is the range of the heart rate of this ECG?"),
+}
+DEMOGRAPHIC_TEMPLATES = {
+    "sex": (114, "Is the patient male or female?"),
+    "age": (115, "What is the age group of the patient?"),
+    "age_verify": (116, "Is the age of the patient {group}?"),
+}
 
 
 class LabelledRecord(BaseModel):
@@ -144,7 +159,15 @@ def rate_category(bpm: float) -> str:
 
 
 def age_group(age: float) -> str:
-    return AGE_GROUPS[0] if age < 18 else AGE_GROUPS[1] if age < 40 else AGE_GROUPS[2] if age < 65 else AGE_GROUPS[3]
+    return (
+        AGE_GROUPS[0]
+        if age < 18
+        else AGE_GROUPS[1]
+        if age < 40
+        else AGE_GROUPS[2]
+        if age < 65
+        else AGE_GROUPS[3]
+    )
 
 
 def scan_records(folder: Path) -> tuple[list[LabelledRecord], list[str]]:
@@ -170,7 +193,9 @@ def scan_records(folder: Path) -> tuple[list[LabelledRecord], list[str]]:
             skipped.append(f"{hea.name}: data file missing or multi-segment record")
             continue
         demo, dx = parse_header_comments(header.comments or [])
-        rec = LabelledRecord(name=base.name, header=hea, files=[hea, *data], dx=dx, age=demo.age, sex=demo.sex)
+        rec = LabelledRecord(
+            name=base.name, header=hea, files=[hea, *data], dx=dx, age=demo.age, sex=demo.sex
+        )
         for code in dx:
             if code in DX_VOCABULARY:
                 attr, label = DX_VOCABULARY[code]
@@ -194,7 +219,7 @@ def _reference_rate(base: Path, fs: float) -> float | None:
                 ann = wfdb.rdann(str(base), ext)
             except Exception:  # noqa: BLE001, S112 — an unreadable annotation file gives no reference
                 continue
-            beats = [s for s, sym in zip(ann.sample, ann.symbol) if sym in BEAT_SYMBOLS]
+            beats = [s for s, sym in zip(ann.sample, ann.symbol, strict=False) if sym in BEAT_SYMBOLS]
             if len(beats) >= 3:
                 mean_rr = (beats[-1] - beats[0]) / (len(beats) - 1) / fs
                 return round(60.0 / float(mean_rr), 2)
@@ -228,14 +253,32 @@ class _Builder:
         self.seed = seed
         self.items: list[dict[str, Any]] = []
 
-    def add(self, rec: LabelledRecord, qtype: str, attr: str, template: tuple[int, str], question: str,
-            options: list[str], answer: list[str], attribute: list[str] | None) -> None:
-        self.items.append({  # question_id and sample_id are given once the items are shuffled
-            "template_id": template[0], "question_id": None, "sample_id": None,
-            "question_type": qtype, "attribute_type": attr, "question": question, "answer": answer,
-            "ecg_id": [rec.name], "attribute": attribute, "options": options,
-            "files": [_relative(f, self.out.parent) for f in rec.files],
-        })
+    def add(
+        self,
+        rec: LabelledRecord,
+        qtype: str,
+        attr: str,
+        template: tuple[int, str],
+        question: str,
+        options: list[str],
+        answer: list[str],
+        attribute: list[str] | None,
+    ) -> None:
+        self.items.append(
+            {  # question_id and sample_id are given once the items are shuffled
+                "template_id": template[0],
+                "question_id": None,
+                "sample_id": None,
+                "question_type": qtype,
+                "attribute_type": attr,
+                "question": question,
+                "answer": answer,
+                "ecg_id": [rec.name],
+                "attribute": attribute,
+                "options": options,
+                "files": [_relative(f, self.out.parent) for f in rec.files],
+            }
+        )
 
 
 def _relative(path: Path, start: Path) -> str:
@@ -252,12 +295,17 @@ def build_benchmark(folders: list[Path], out: Path, seed: int = 0) -> dict[str, 
         records += found
         skipped += why
     if not records:
-        raise InputError(", ".join(map(str, folders)), "holds no labelled WFDB record",
-                         "headers with '# Dx:', '# Age:'/'# Sex:' or beat annotations (.atr)")
+        raise InputError(
+            ", ".join(map(str, folders)),
+            "holds no labelled WFDB record",
+            "headers with '# Dx:', '# Age:'/'# Sex:' or beat annotations (.atr)",
+        )
     names = [r.name for r in records]
     if len(set(names)) != len(names):
         raise InputError(", ".join(map(str, folders)), "two records share a name", "unique record names")
-    vocab = {attr: sorted({lab for r in records for lab in r.labels.get(attr, [])}) for attr in LABEL_TEMPLATES}
+    vocab = {
+        attr: sorted({lab for r in records for lab in r.labels.get(attr, [])}) for attr in LABEL_TEMPLATES
+    }
     b = _Builder(out, seed)
     for attr, templates in LABEL_TEMPLATES.items():
         if vocab[attr]:
@@ -270,7 +318,10 @@ def build_benchmark(folders: list[Path], out: Path, seed: int = 0) -> dict[str, 
     items = sorted(b.items, key=lambda it: _rng(seed, "order", it["ecg_id"][0], it["question"]).random())
     question_ids: dict[str, int] = {}
     template_groups: list[Mapping[str, tuple[int, str] | None]] = [
-        *LABEL_TEMPLATES.values(), RATE_TEMPLATES, DEMOGRAPHIC_TEMPLATES]
+        *LABEL_TEMPLATES.values(),
+        RATE_TEMPLATES,
+        DEMOGRAPHIC_TEMPLATES,
+    ]
     for i, it in enumerate(items):
         it["sample_id"] = i
         it["question_id"] = question_ids.setdefault(it["question"], len(question_ids))
@@ -280,10 +331,16 @@ def build_benchmark(folders: list[Path], out: Path, seed: int = 0) -> dict[str, 
         "seed": seed,
         "records": len(records),
         "skipped": skipped,
-        "vocabulary": {**{k: v for k, v in vocab.items() if v}, "rate": RATE_CATEGORIES, "age_group": AGE_GROUPS,
-                       "sex": SEXES},
+        "vocabulary": {
+            **{k: v for k, v in vocab.items() if v},
+            "rate": RATE_CATEGORIES,
+            "age_group": AGE_GROUPS,
+            "sex": SEXES,
+        },
         "templates": {str(t[0]): t[1] for ts in template_groups for t in ts.values() if t},
-        "counts": dict(sorted(Counter(f"{it['question_type']}/{it['attribute_type']}" for it in items).items())),
+        "counts": dict(
+            sorted(Counter(f"{it['question_type']}/{it['attribute_type']}" for it in items).items())
+        ),
         "items": items,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -291,8 +348,13 @@ def build_benchmark(folders: list[Path], out: Path, seed: int = 0) -> dict[str, 
     return bench
 
 
-def _label_questions(b: _Builder, records: list[LabelledRecord], attr: str,
-                     templates: dict[str, tuple[int, str] | None], vocab: list[str]) -> None:
+def _label_questions(
+    b: _Builder,
+    records: list[LabelledRecord],
+    attr: str,
+    templates: dict[str, tuple[int, str] | None],
+    vocab: list[str],
+) -> None:
     labelled = [r for r in records if r.dx]
     having = [r for r in labelled if r.labels.get(attr)]
     verify, query = templates["verify"], templates["query"]
@@ -321,11 +383,27 @@ def _label_questions(b: _Builder, records: list[LabelledRecord], attr: str,
             rng = _rng(b.seed, rec.name, attr, "choose")
             pair = [rng.choice(rec.labels[attr]), rng.choice(absent)]
             rng.shuffle(pair)
-            b.add(rec, "single-choose", attr, choose, choose[1].format(a=pair[0], b=pair[1]),
-                  [*pair, "none"], [lab for lab in pair if lab in rec.labels[attr]], pair)
+            b.add(
+                rec,
+                "single-choose",
+                attr,
+                choose,
+                choose[1].format(a=pair[0], b=pair[1]),
+                [*pair, "none"],
+                [lab for lab in pair if lab in rec.labels[attr]],
+                pair,
+            )
     for rec in having if attr == "rhythm" else labelled:
-        b.add(rec, "single-query", attr, query, query[1], [*vocab, "none"], list(rec.labels.get(attr, [])) or ["none"],
-              None)
+        b.add(
+            rec,
+            "single-query",
+            attr,
+            query,
+            query[1],
+            [*vocab, "none"],
+            list(rec.labels.get(attr, [])) or ["none"],
+            None,
+        )
 
 
 def _rate_questions(b: _Builder, rec: LabelledRecord) -> None:
@@ -335,12 +413,22 @@ def _rate_questions(b: _Builder, rec: LabelledRecord) -> None:
     others = [c for c in RATE_CATEGORIES if c != rec.rate]
     claim = rec.rate if rng.random() < 0.5 else rng.choice(others)
     t = RATE_TEMPLATES["verify"]
-    b.add(rec, "single-verify", "rate", t, t[1].format(category=claim), YN, ["yes" if claim == rec.rate else "no"],
-          [claim])
+    b.add(
+        rec,
+        "single-verify",
+        "rate",
+        t,
+        t[1].format(category=claim),
+        YN,
+        ["yes" if claim == rec.rate else "no"],
+        [claim],
+    )
     pair = [rec.rate, rng.choice(others)]
     rng.shuffle(pair)
     t = RATE_TEMPLATES["choose"]
-    b.add(rec, "single-choose", "rate", t, t[1].format(a=pair[0], b=pair[1]), [*pair, "none"], [rec.rate], pair)
+    b.add(
+        rec, "single-choose", "rate", t, t[1].format(a=pair[0], b=pair[1]), [*pair, "none"], [rec.rate], pair
+    )
     t = RATE_TEMPLATES["query"]
     b.add(rec, "single-query", "rate", t, t[1], list(RATE_CATEGORIES), [rec.rate], None)
 
@@ -356,5 +444,13 @@ def _demographic_questions(b: _Builder, rec: LabelledRecord) -> None:
         rng = _rng(b.seed, rec.name, "age")
         claim = group if rng.random() < 0.5 else rng.choice([g for g in AGE_GROUPS if g != group])
         t = DEMOGRAPHIC_TEMPLATES["age_verify"]
-        b.add(rec, "single-verify", "demographics", t, t[1].format(group=claim), YN,
-              ["yes" if claim == group else "no"], [claim])
+        b.add(
+            rec,
+            "single-verify",
+            "demographics",
+            t,
+            t[1].format(group=claim),
+            YN,
+            ["yes" if claim == group else "no"],
+            [claim],
+        )

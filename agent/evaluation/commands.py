@@ -1,4 +1,5 @@
 """``cardioagent eval`` and ``cardioagent bench build|compare`` (registered by ``agent/commands.py``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,55 +14,117 @@ if TYPE_CHECKING:  # the evaluation modules are imported by the command that run
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("eval", help="evaluate the agent on an ECG-QA-format benchmark (resumable)",
-                       description="Ask every question of BENCH.json through Assistant.ask, score the answers "
-                       "as ECG-QA does (exact match of the answer set) and write trace.jsonl, report.json and "
-                       "report.md to --out. A rerun skips the questions already in the trace.")
+    p = sub.add_parser(
+        "eval",
+        help="evaluate the agent on an ECG-QA-format benchmark (resumable)",
+        description="Ask every question of BENCH.json through Assistant.ask, score the answers "
+        "as ECG-QA does (exact match of the answer set) and write trace.jsonl, report.json and "
+        "report.md to --out. A rerun skips the questions already in the trace.",
+    )
     p.add_argument("benchmark", type=Path, help="benchmark JSON (ECG-QA list of items, or {'items': [...]})")
-    p.add_argument("--data-root", type=Path, default=None,
-                   help="PTB-XL folder (records500/records100) for items given by ecg_id; also tried for 'files'")
-    p.add_argument("--answers-csv", type=Path, default=None,
-                   help="ECG-QA answers_for_each_template.csv (default: found beside or above the benchmark)")
-    p.add_argument("--limit", type=int, default=None,
-                   help="only N items: a sample stratified by question type (seeded by --seed), or with --first "
-                   "the first N")
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="PTB-XL folder (records500/records100) for items given by ecg_id; also tried for 'files'",
+    )
+    p.add_argument(
+        "--answers-csv",
+        type=Path,
+        default=None,
+        help="ECG-QA answers_for_each_template.csv (default: found beside or above the benchmark)",
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="only N items: a sample stratified by question type (seeded by --seed), or with --first "
+        "the first N",
+    )
     p.add_argument("--first", action="store_true", help="with --limit: the first N items, in benchmark order")
     p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
-    p.add_argument("--allow-missing", action="store_true",
-                   help="score the questions whose recordings are found and count the others (default: missing "
-                   "recordings are an error, before anything runs)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="questions asked in parallel: threads (--engine thread; default 1), processes or Ray "
-                   "actors (default: the cores here, or the cluster's CPUs)")
-    p.add_argument("--engine", choices=["thread", "local", "ray"], default="thread",
-                   help="thread: threads sharing one Assistant (default); local: a process pool, one Assistant "
-                   "per process; ray: Ray actors, one Assistant each (docs/scale.md)")
-    p.add_argument("--address", default=None, help="--engine ray: the cluster to join ('auto'); default: a local one")
-    p.add_argument("--backend", default=None, help="embedded | hf:/path | openai:URL#model (default: $CARDIOAGENT_BACKEND or embedded)")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="score the questions whose recordings are found and count the others (default: missing "
+        "recordings are an error, before anything runs)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="questions asked in parallel: threads (--engine thread; default 1), processes or Ray "
+        "actors (default: the cores here, or the cluster's CPUs)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=["thread", "local", "ray"],
+        default="thread",
+        help="thread: threads sharing one Assistant (default); local: a process pool, one Assistant "
+        "per process; ray: Ray actors, one Assistant each (docs/scale.md)",
+    )
+    p.add_argument(
+        "--address", default=None, help="--engine ray: the cluster to join ('auto'); default: a local one"
+    )
+    p.add_argument(
+        "--backend",
+        default=None,
+        help="embedded | hf:/path | openai:URL#model (default: $CARDIOAGENT_BACKEND or embedded)",
+    )
     p.add_argument("--out", type=Path, default=None, help="output folder (default: eval_<benchmark name>)")
-    p.add_argument("--keep-memory", action="store_true",
-                   help="ask every question in one conversation thread (default: a fresh thread per question); runs one worker")
-    p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
-                   help="only the items whose id hashes to K modulo N (0 <= K < N), for runs split over processes")
-    p.add_argument("--keep-threads", action="store_true",
-                   help="keep the run's conversations, figures and uploads in OUT/agent (default: a temporary folder)")
-    p.add_argument("--retry-errors", action="store_true", help="ask again the questions that ended in an error")
-    p.add_argument("--range-profile", default="clinical",
-                   help="normal ranges for range and comparison questions: 'clinical' (published; default) or a "
-                   "benchmark's estimated convention, e.g. 'ecgqa' (see bench/ecgqa_ranges.py)")
+    p.add_argument(
+        "--keep-memory",
+        action="store_true",
+        help="ask every question in one conversation thread (default: a fresh thread per question); runs one worker",
+    )
+    p.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        metavar="K/N",
+        help="only the items whose id hashes to K modulo N (0 <= K < N), for runs split over processes",
+    )
+    p.add_argument(
+        "--keep-threads",
+        action="store_true",
+        help="keep the run's conversations, figures and uploads in OUT/agent (default: a temporary folder)",
+    )
+    p.add_argument(
+        "--retry-errors", action="store_true", help="ask again the questions that ended in an error"
+    )
+    p.add_argument(
+        "--range-profile",
+        default="clinical",
+        help="normal ranges for range and comparison questions: 'clinical' (published; default) or a "
+        "benchmark's estimated convention, e.g. 'ecgqa' (see bench/ecgqa_ranges.py)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     llm = p.add_mutually_exclusive_group()
-    llm.add_argument("--no-llm", dest="llm_summary", action="store_false", default=None,
-                     help="no plain-words paragraph by the language model (the tools-only agent)")
-    llm.add_argument("--llm-summary", dest="llm_summary", action="store_true",
-                     help="the language model writes its plain-words paragraph (default: only for a configured model)")
+    llm.add_argument(
+        "--no-llm",
+        dest="llm_summary",
+        action="store_false",
+        default=None,
+        help="no plain-words paragraph by the language model (the tools-only agent)",
+    )
+    llm.add_argument(
+        "--llm-summary",
+        dest="llm_summary",
+        action="store_true",
+        help="the language model writes its plain-words paragraph (default: only for a configured model)",
+    )
     p.set_defaults(func=_eval)
 
     bench = sub.add_parser("bench", help="benchmarks for the agent: build one, compare runs")
     bsub = bench.add_subparsers(dest="bench_command", metavar="ACTION", required=True)
     b = bsub.add_parser("build", help="build an ECG-QA-style benchmark from labelled WFDB records")
-    b.add_argument("--records", type=Path, action="append", required=True,
-                   help="a folder of WFDB records (repeat for several folders)")
+    b.add_argument(
+        "--records",
+        type=Path,
+        action="append",
+        required=True,
+        help="a folder of WFDB records (repeat for several folders)",
+    )
     b.add_argument("--out", type=Path, required=True, help="the benchmark JSON to write")
     b.add_argument("--seed", type=int, default=0, help="seed of the question sampling")
     b.set_defaults(func=_build)
@@ -90,13 +153,24 @@ def _eval(args: argparse.Namespace) -> int:
     if args.keep_memory and args.engine != "thread":
         from cardioagent.tools.errors import InputError
 
-        raise InputError("--keep-memory", "one conversation for all questions lives in one process",
-                         "--engine thread with --keep-memory")
+        raise InputError(
+            "--keep-memory",
+            "one conversation for all questions lives in one process",
+            "--engine thread with --keep-memory",
+        )
     if args.keep_memory and (args.workers or 1) > 1:
         print("note: --keep-memory asks in one thread, so with one worker", file=sys.stderr)
-    config = RunConfig(workers=args.workers or 1, keep_memory=args.keep_memory, limit=args.limit,
-                       retry_errors=args.retry_errors, data_root=args.data_root, progress=not args.no_progress,
-                       shard=args.shard, first=args.first, seed=args.seed)
+    config = RunConfig(
+        workers=args.workers or 1,
+        keep_memory=args.keep_memory,
+        limit=args.limit,
+        retry_errors=args.retry_errors,
+        data_root=args.data_root,
+        progress=not args.no_progress,
+        shard=args.shard,
+        first=args.first,
+        seed=args.seed,
+    )
     items = select(bench.items, args.limit, args.shard, first=args.first, seed=args.seed)
     _check_recordings(bench, config, out, args)
     assistant = None
@@ -106,22 +180,33 @@ def _eval(args: argparse.Namespace) -> int:
 
             result, run = run_eval_on_engine(args, bench, out, run_dir, config)
         else:
-            assistant = Assistant(args.backend, EvalSettings(llm_summary=args.llm_summary, run_dir=run_dir,
-                                                             range_profile=args.range_profile))
-            run = {"benchmark": str(args.benchmark), "benchmark_name": bench.name,
-                   "backend": assistant.backend.describe(), "llm_summary": bool(assistant.settings.llm_summary),
-                   "planner": assistant.settings.planner, "workers": 1 if args.keep_memory else config.workers,
-                   "keep_memory": args.keep_memory, "limit": args.limit,
-                   "shard": None if args.shard is None else "/".join(map(str, args.shard)),
-                   "command": command_line(), "engine": "thread"}
+            assistant = Assistant(
+                args.backend,
+                EvalSettings(llm_summary=args.llm_summary, run_dir=run_dir, range_profile=args.range_profile),
+            )
+            run = {
+                "benchmark": str(args.benchmark),
+                "benchmark_name": bench.name,
+                "backend": assistant.backend.describe(),
+                "llm_summary": bool(assistant.settings.llm_summary),
+                "planner": assistant.settings.planner,
+                "workers": 1 if args.keep_memory else config.workers,
+                "keep_memory": args.keep_memory,
+                "limit": args.limit,
+                "shard": None if args.shard is None else "/".join(map(str, args.shard)),
+                "command": command_line(),
+                "engine": "thread",
+            }
             from cardioagent.tools.progress import status
 
             with status("loading the models and the knowledge store (the first run builds it)"):
                 assistant.warm_up()
             result = run_benchmark(bench, assistant, out, config)
     except KeyboardInterrupt:
-        print(f"\ninterrupted; finished questions are in {out / 'trace.jsonl'}; run the same command to go on",
-              file=sys.stderr)
+        print(
+            f"\ninterrupted; finished questions are in {out / 'trace.jsonl'}; run the same command to go on",
+            file=sys.stderr,
+        )
         return 130
     finally:
         if assistant is not None:
@@ -132,9 +217,13 @@ def _eval(args: argparse.Namespace) -> int:
         run["sample"] = "first N" if args.first else f"stratified by question type, seed {args.seed}"
     report = write_report(out, [it.key for it in items], run, result.missing)
     o, m = report["agent"]["overall"], report["majority_baseline"]["overall"]
-    print(f"{result.asked} asked now, {result.already_done} already done, {len(result.missing)} missing recordings")
-    print(f"accuracy {_pct(o['accuracy'])} ({o['correct']}/{o['n']}; {o['unparseable']} unparseable, "
-          f"{o['errors']} errors); majority answer {_pct(m['accuracy'])}")
+    print(
+        f"{result.asked} asked now, {result.already_done} already done, {len(result.missing)} missing recordings"
+    )
+    print(
+        f"accuracy {_pct(o['accuracy'])} ({o['correct']}/{o['n']}; {o['unparseable']} unparseable, "
+        f"{o['errors']} errors); majority answer {_pct(m['accuracy'])}"
+    )
     print(f"wrote {out / 'trace.jsonl'}, {out / 'report.json'}, {out / 'report.md'}")
     return 0
 
@@ -175,10 +264,14 @@ def _compare(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise InputError(str(run), "has no report.json", "an output folder of 'cardioagent eval'")
         reports.append(json.loads(path.read_text()))
-    labels = args.label + [str(r) for r in args.runs[len(args.label):]]
+    labels = args.label + [str(r) for r in args.runs[len(args.label) :]]
     traces = [run / "trace.jsonl" for run in args.runs]
-    text = compare_runs(reports, labels, traces if all(t.is_file() for t in traces) else None,
-                        warn=lambda note: print(note, file=sys.stderr))
+    text = compare_runs(
+        reports,
+        labels,
+        traces if all(t.is_file() for t in traces) else None,
+        warn=lambda note: print(note, file=sys.stderr),
+    )
     print(text)
     if args.out:
         args.out.write_text(text)
@@ -196,9 +289,15 @@ def _check_recordings(bench: Benchmark, config: RunConfig, out: Path, args: argp
         return
     example = next(iter(missing.values()))
     if args.allow_missing:
-        print(f"note: {len(missing)} of {len(items)} questions have no recording here and are not asked "
-              f"(e.g. {example})", file=sys.stderr)
+        print(
+            f"note: {len(missing)} of {len(items)} questions have no recording here and are not asked "
+            f"(e.g. {example})",
+            file=sys.stderr,
+        )
         return
-    raise InputError(str(args.benchmark), f"{len(missing)} of {len(items)} questions have no recording here "
-                     f"(e.g. {example})", "--data-root pointing at the recordings (relative 'files' are read "
-                     "beside the benchmark), or --allow-missing to score only the questions that have them")
+    raise InputError(
+        str(args.benchmark),
+        f"{len(missing)} of {len(items)} questions have no recording here (e.g. {example})",
+        "--data-root pointing at the recordings (relative 'files' are read "
+        "beside the benchmark), or --allow-missing to score only the questions that have them",
+    )

@@ -8,6 +8,7 @@ Runs that scored different questions (a ``--limit`` run beside a full one) are n
 90% on 20 questions says nothing next to 79% on 416. With the traces, the accuracies are recomputed on the
 questions every run scored, and the table says so; without them, the difference is stated as a warning.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -33,8 +34,9 @@ def agreement(traces: list[Path]) -> tuple[int, int] | None:
     return same, len(common)
 
 
-def restrict_to_common(reports: list[dict[str, Any]], traces: list[Path] | None
-                       ) -> tuple[list[dict[str, Any]], str | None]:
+def restrict_to_common(
+    reports: list[dict[str, Any]], traces: list[Path] | None
+) -> tuple[list[dict[str, Any]], str | None]:
     """The reports recomputed on the questions every run scored, and a note saying so; the reports as they
     are (and a warning, or None) when the question sets are the same or cannot be compared."""
     from cardioagent.agent.evaluation.runner import read_trace
@@ -44,9 +46,11 @@ def restrict_to_common(reports: list[dict[str, Any]], traces: list[Path] | None
         sizes = {r["run"].get("n_scored") for r in reports}
         names = {r["run"].get("benchmark_name") for r in reports}
         if len(sizes) > 1 or len(names) > 1:
-            return reports, ("warning: the runs scored different questions (" + ", ".join(
-                f"{r['run'].get('benchmark_name')}: {r['run'].get('n_scored')}" for r in reports)
-                + ") and their traces are missing, so they cannot be compared on the same questions")
+            return reports, (
+                "warning: the runs scored different questions ("
+                + ", ".join(f"{r['run'].get('benchmark_name')}: {r['run'].get('n_scored')}" for r in reports)
+                + ") and their traces are missing, so they cannot be compared on the same questions"
+            )
         return reports, None
     rows = [read_trace(t) for t in traces]
     keys = [set(r) for r in rows]
@@ -54,15 +58,26 @@ def restrict_to_common(reports: list[dict[str, Any]], traces: list[Path] | None
         return reports, None
     common = set.intersection(*keys)
     if not common:
-        raise InputError("the runs", "they have no question in common (" + ", ".join(str(len(k)) for k in keys)
-                         + " questions)", "runs of the same benchmark")
+        raise InputError(
+            "the runs",
+            "they have no question in common (" + ", ".join(str(len(k)) for k in keys) + " questions)",
+            "runs of the same benchmark",
+        )
     restricted = []
-    for report, by_key in zip(reports, rows):
+    for report, by_key in zip(reports, rows, strict=False):
         mine = [by_key[k] for k in sorted(common)]
-        restricted.append({**report, "agent": accuracy_table(mine),
-                           "majority_baseline": majority_baseline([{**r, "answer": r["gold"]} for r in mine])})
-    note = ("warning: the runs scored different questions (" + ", ".join(str(len(k)) for k in keys)
-            + f"); accuracies below are on the {len(common)} questions every run scored")
+        restricted.append(
+            {
+                **report,
+                "agent": accuracy_table(mine),
+                "majority_baseline": majority_baseline([{**r, "answer": r["gold"]} for r in mine]),
+            }
+        )
+    note = (
+        "warning: the runs scored different questions ("
+        + ", ".join(str(len(k)) for k in keys)
+        + f"); accuracies below are on the {len(common)} questions every run scored"
+    )
     return restricted, note
 
 
@@ -71,8 +86,12 @@ def _group_pick(group: str, key: str) -> Callable[[dict[str, Any]], dict[str, An
     return lambda table: table[f"by_{group}"].get(key)
 
 
-def compare_runs(reports: list[dict[str, Any]], labels: list[str], traces: list[Path] | None = None,
-                 warn: Callable[[str], None] | None = None) -> str:
+def compare_runs(
+    reports: list[dict[str, Any]],
+    labels: list[str],
+    traces: list[Path] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> str:
     """The Markdown table; ``warn`` is also given the note when the runs scored different questions."""
     head = "| | " + " | ".join(labels) + " | majority answer (per template) |"
     sep = "|---" * (len(labels) + 2) + "|"
@@ -80,7 +99,13 @@ def compare_runs(reports: list[dict[str, Any]], labels: list[str], traces: list[
     if note and warn:
         warn(note)
     base = reports[0]["majority_baseline"]
-    lines = ["## Accuracy (exact match of the answer set)", "", *([f"**{note}**", ""] if note else []), head, sep]
+    lines = [
+        "## Accuracy (exact match of the answer set)",
+        "",
+        *([f"**{note}**", ""] if note else []),
+        head,
+        sep,
+    ]
 
     def row(name: str, pick: Callable[[dict[str, Any]], dict[str, Any] | None]) -> str:
         cells = []
@@ -95,14 +120,29 @@ def compare_runs(reports: list[dict[str, Any]], labels: list[str], traces: list[
         keys = sorted({k for r in reports for k in r["agent"][f"by_{group}"]})
         for k in keys:
             lines.append(row(f"{group.replace('_', ' ')}: {k}", _group_pick(group, k)))
-    lines.append("| unparseable | " + " | ".join(str(r["agent"]["overall"]["unparseable"]) for r in reports) + " | — |")
-    lines.append("| latency p50 / p95 (s) | " + " | ".join(
-        f"{r['latency_s'].get('p50', 0):.3f} / {r['latency_s'].get('p95', 0):.3f}" for r in reports) + " | — |")
-    lines.append("| language-model calls, tokens out | " + " | ".join(
-        f"{r['tokens']['llm_calls']}, {r['tokens']['output_tokens']}" for r in reports) + " | — |")
-    lines.append("| settings | " + " | ".join(
-        f"{r['run'].get('backend')}, paragraph {'on' if r['run'].get('llm_summary') else 'off'}" for r in reports)
-        + " | — |")
+    lines.append(
+        "| unparseable | " + " | ".join(str(r["agent"]["overall"]["unparseable"]) for r in reports) + " | — |"
+    )
+    lines.append(
+        "| latency p50 / p95 (s) | "
+        + " | ".join(
+            f"{r['latency_s'].get('p50', 0):.3f} / {r['latency_s'].get('p95', 0):.3f}" for r in reports
+        )
+        + " | — |"
+    )
+    lines.append(
+        "| language-model calls, tokens out | "
+        + " | ".join(f"{r['tokens']['llm_calls']}, {r['tokens']['output_tokens']}" for r in reports)
+        + " | — |"
+    )
+    lines.append(
+        "| settings | "
+        + " | ".join(
+            f"{r['run'].get('backend')}, paragraph {'on' if r['run'].get('llm_summary') else 'off'}"
+            for r in reports
+        )
+        + " | — |"
+    )
     if traces and (found := agreement(traces)):
         same, n = found
         lines += ["", f"Same predicted answer in every run: {same} of {n} questions."]

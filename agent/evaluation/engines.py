@@ -10,6 +10,7 @@ at once, and the report is written by the same code as for a thread run. Rows ca
 ``worker_cpu_s`` (the question's CPU time in the worker and its tool subprocesses: a cost that does not
 depend on how loaded the machine is).
 """
+
 from __future__ import annotations
 
 import os
@@ -41,7 +42,9 @@ _ENV_PREFIXES = ("CARDIOAGENT_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 class EvalWorker:
     """Picklable: sent to each worker, which builds its Assistant once in ``setup()``."""
 
-    def __init__(self, backend: str | None, llm_summary: bool | None, range_profile: str, run_dir: Path) -> None:
+    def __init__(
+        self, backend: str | None, llm_summary: bool | None, range_profile: str, run_dir: Path
+    ) -> None:
         self.backend = backend
         self.llm_summary = llm_summary
         self.range_profile = range_profile
@@ -59,16 +62,22 @@ class EvalWorker:
         os.environ.update(self.env)
         run_dir = Path(self.run_dir) / f"worker-{socket.gethostname()}-{os.getpid()}"
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.assistant = Assistant(self.backend, EvalSettings(llm_summary=self.llm_summary, run_dir=run_dir,
-                                                              range_profile=self.range_profile))
+        self.assistant = Assistant(
+            self.backend,
+            EvalSettings(llm_summary=self.llm_summary, run_dir=run_dir, range_profile=self.range_profile),
+        )
         self.assistant.warm_up()
 
     def __call__(self, job: tuple[BenchItem, list[Path], str]) -> dict:
         item, files, thread_id = job
         cpu_started = cpu_seconds()
         row = evaluate_item(item, files, self.assistant, thread_id)
-        return {**row, "worker": worker_id(), "worker_rss_mb": peak_rss_mb(),
-                "worker_cpu_s": round(cpu_seconds() - cpu_started, 4)}
+        return {
+            **row,
+            "worker": worker_id(),
+            "worker_rss_mb": peak_rss_mb(),
+            "worker_cpu_s": round(cpu_seconds() - cpu_started, 4),
+        }
 
 
 class _Failed:
@@ -81,7 +90,9 @@ class _Failed:
         raise self.exc
 
 
-def run_on_engine(bench: Benchmark, out_dir: Path, config: RunConfig, engine: Engine, worker: EvalWorker) -> RunResult:
+def run_on_engine(
+    bench: Benchmark, out_dir: Path, config: RunConfig, engine: Engine, worker: EvalWorker
+) -> RunResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     trace_path = out_dir / TRACE
     done = read_trace(trace_path, config.retry_errors)
@@ -103,12 +114,17 @@ def run_on_engine(bench: Benchmark, out_dir: Path, config: RunConfig, engine: En
     finally:
         bar.close()
         writer.close()
-    return RunResult(selected=len(items), already_done=sum(1 for it in items if it.key in done),
-                     asked=asked, missing=missing)
+    return RunResult(
+        selected=len(items),
+        already_done=sum(1 for it in items if it.key in done),
+        asked=asked,
+        missing=missing,
+    )
 
 
-def run_eval_on_engine(args: Any, bench: Benchmark, out: Path, run_dir: Path, config: RunConfig
-                       ) -> tuple[RunResult, dict]:
+def run_eval_on_engine(
+    args: Any, bench: Benchmark, out: Path, run_dir: Path, config: RunConfig
+) -> tuple[RunResult, dict]:
     """``cardioagent eval --engine local|ray``: the run and its description for the report."""
     from cardioagent.agent.batch.engines import make_engine
     from cardioagent.agent.evaluation.report import command_line
@@ -119,10 +135,20 @@ def run_eval_on_engine(args: Any, bench: Benchmark, out: Path, run_dir: Path, co
     settings = EvalSettings(llm_summary=args.llm_summary, run_dir=run_dir, range_profile=args.range_profile)
     worker = EvalWorker(args.backend, args.llm_summary, args.range_profile, run_dir)
     with make_engine(args.engine, args.workers, args.address) as engine:
-        run = {"benchmark": str(args.benchmark), "benchmark_name": bench.name, "backend": backend.describe(),
-               "llm_summary": bool(args.llm_summary if args.llm_summary is not None else backend.kind != "embedded"),
-               "planner": settings.planner, "workers": engine.workers, "keep_memory": False, "limit": args.limit,
-               "shard": None if args.shard is None else "/".join(map(str, args.shard)), "command": command_line(),
-               "engine": engine.describe()}
+        run = {
+            "benchmark": str(args.benchmark),
+            "benchmark_name": bench.name,
+            "backend": backend.describe(),
+            "llm_summary": bool(
+                args.llm_summary if args.llm_summary is not None else backend.kind != "embedded"
+            ),
+            "planner": settings.planner,
+            "workers": engine.workers,
+            "keep_memory": False,
+            "limit": args.limit,
+            "shard": None if args.shard is None else "/".join(map(str, args.shard)),
+            "command": command_line(),
+            "engine": engine.describe(),
+        }
         result = run_on_engine(bench, out, config, engine, worker)
     return result, run

@@ -13,6 +13,7 @@ The rule, in full:
 So "cannot be determined from the measurements" is unparseable unless it is an option, and "not sure" counts
 only where "not sure" is allowed.
 """
+
 from __future__ import annotations
 
 import re
@@ -57,7 +58,7 @@ def _segment(line: str, allowed: set[str]) -> list[str] | None:
         if i == len(texts):
             return []
         for j in range(len(texts), i, -1):  # the longest run of pieces first: options may contain commas
-            candidate = norm("".join(pieces[2 * i: 2 * j - 1]))
+            candidate = norm("".join(pieces[2 * i : 2 * j - 1]))
             if candidate in allowed:
                 rest = solve(j)
                 if rest is not None:

@@ -4,6 +4,7 @@ The report covers the items of the benchmark (after ``--limit``) that have a row
 whose recordings are missing are counted, not scored. Next to the agent it reports the per-template
 majority baseline computed on the same items (``scoring.majority_baseline``).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,9 @@ ACCURACY_FIGURE = "accuracy_by_type.png"
 LATENCY_FIGURE = "latency.png"
 
 
-def write_report(out_dir: Path, keys: list[str], run: dict[str, Any], missing: dict[str, str]) -> dict[str, Any]:
+def write_report(
+    out_dir: Path, keys: list[str], run: dict[str, Any], missing: dict[str, str]
+) -> dict[str, Any]:
     """Score the trace rows of ``keys`` and write report.json, report.md and the figures; returns the report."""
     rows_by_key = read_trace(out_dir / TRACE)
     rows = [rows_by_key[k] for k in keys if k in rows_by_key]
@@ -35,8 +38,9 @@ def write_report(out_dir: Path, keys: list[str], run: dict[str, Any], missing: d
     return report
 
 
-def build_report(rows: list[dict[str, Any]], run: dict[str, Any], missing: dict[str, str],
-                 n_selected: int) -> dict[str, Any]:
+def build_report(
+    rows: list[dict[str, Any]], run: dict[str, Any], missing: dict[str, str], n_selected: int
+) -> dict[str, Any]:
     latencies = sorted(r["latency_s"] for r in rows if r.get("latency_s") is not None)
     tools: dict[str, list[float]] = defaultdict(list)
     failures: dict[str, int] = defaultdict(int)
@@ -44,16 +48,32 @@ def build_report(rows: list[dict[str, Any]], run: dict[str, Any], missing: dict[
         for t in r.get("tools") or []:
             tools[t["tool"]].append(t["seconds"])
             failures[t["tool"]] += int(not t["ok"])
-    tokens = {k: sum(int((r.get("tokens") or {}).get(k, 0)) for r in rows)
-              for k in ("llm_calls", "input_tokens", "output_tokens")}
+    tokens = {
+        k: sum(int((r.get("tokens") or {}).get(k, 0)) for r in rows)
+        for k in ("llm_calls", "input_tokens", "output_tokens")
+    }
     return {
-        "run": {**run, "n_selected": n_selected, "n_scored": len(rows), "n_missing_input": len(missing),
-                "missing_input": dict(list(missing.items())[:20]), "when": _now(), "machine": _machine()},
+        "run": {
+            **run,
+            "n_selected": n_selected,
+            "n_scored": len(rows),
+            "n_missing_input": len(missing),
+            "missing_input": dict(list(missing.items())[:20]),
+            "when": _now(),
+            "machine": _machine(),
+        },
         "agent": accuracy_table(rows),
         "majority_baseline": majority_baseline([{**r, "answer": r["gold"]} for r in rows]),
         "latency_s": _latency(latencies),
-        "tools": {name: {"calls": len(s), "mean_s": round(statistics.fmean(s), 4), "max_s": round(max(s), 4),
-                         "failures": failures[name]} for name, s in sorted(tools.items())},
+        "tools": {
+            name: {
+                "calls": len(s),
+                "mean_s": round(statistics.fmean(s), 4),
+                "max_s": round(max(s), 4),
+                "failures": failures[name],
+            }
+            for name, s in sorted(tools.items())
+        },
         "tokens": tokens,
     }
 
@@ -79,10 +99,18 @@ def wrong_answers(rows: list[dict[str, Any]], lines: dict[str, int]) -> list[dic
     for r in rows:
         if r.get("correct"):
             continue
-        out.append({"key": r["key"], "line": lines.get(r["key"]), "status": r.get("status"),
-                    "question_type": r.get("question_type"), "question": r.get("question", ""),
-                    "gold": r.get("gold"), "prediction": r.get("prediction"),
-                    "why": r.get("error") or r.get("parse_note") or ""})
+        out.append(
+            {
+                "key": r["key"],
+                "line": lines.get(r["key"]),
+                "status": r.get("status"),
+                "question_type": r.get("question_type"),
+                "question": r.get("question", ""),
+                "gold": r.get("gold"),
+                "prediction": r.get("prediction"),
+                "why": r.get("error") or r.get("parse_note") or "",
+            }
+        )
     return out[:MAX_WRONG_LISTED] if len(out) > MAX_WRONG_LISTED else out
 
 
@@ -96,14 +124,24 @@ def wrong_section(wrong: list[dict[str, Any]]) -> list[str]:
     if not wrong:
         return ["", "## Wrong and unparsed answers", "", "None."]
     capped = f" (the first {MAX_WRONG_LISTED})" if len(wrong) == MAX_WRONG_LISTED else ""
-    lines = ["", "## Wrong and unparsed answers", "",
-             (f"{len(wrong)} listed{capped}; each links to its row in trace.jsonl (the full answer, tools and "
-              "timings)."), "",
-             "| trace | status | type | question | gold | predicted | why |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "",
+        "## Wrong and unparsed answers",
+        "",
+        (
+            f"{len(wrong)} listed{capped}; each links to its row in trace.jsonl (the full answer, tools and "
+            "timings)."
+        ),
+        "",
+        "| trace | status | type | question | gold | predicted | why |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for w in wrong:
         link = f"[line {w['line']}](trace.jsonl#L{w['line']})" if w.get("line") else w["key"]
-        lines.append(f"| {link} | {w['status']} | {w['question_type']} | {_cell(w['question'])} | "
-                     f"{_cell(w['gold'], 40)} | {_cell(w['prediction'], 40)} | {_cell(w['why'], 60)} |")
+        lines.append(
+            f"| {link} | {w['status']} | {w['question_type']} | {_cell(w['question'])} | "
+            f"{_cell(w['gold'], 40)} | {_cell(w['prediction'], 40)} | {_cell(w['why'], 60)} |"
+        )
     return lines
 
 
@@ -114,8 +152,15 @@ def _latency(values: list[float]) -> dict[str, Any]:
     def pct(p: float) -> float:
         return round(values[min(len(values) - 1, round(p * (len(values) - 1)))], 4)
 
-    return {"n": len(values), "mean": round(statistics.fmean(values), 4), "p50": pct(0.5), "p90": pct(0.9),
-            "p95": pct(0.95), "max": round(values[-1], 4), "total": round(sum(values), 2)}
+    return {
+        "n": len(values),
+        "mean": round(statistics.fmean(values), 4),
+        "p50": pct(0.5),
+        "p90": pct(0.9),
+        "p95": pct(0.95),
+        "max": round(values[-1], 4),
+        "total": round(sum(values), 2),
+    }
 
 
 def _pct(v: float | None) -> str:
@@ -128,15 +173,25 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
     lines = [
         f"# Evaluation: {run.get('benchmark_name', '')}",
         "",
-        (f"- benchmark: `{run.get('benchmark')}`; scored {run['n_scored']} of {run['n_selected']} questions"
-         + (f"; {run['n_missing_input']} not run (recordings missing, e.g. "
-            f"{next(iter(run['missing_input'].values()))})" if run["n_missing_input"] else "")),
-        (f"- agent: backend `{run.get('backend')}`, language-model paragraph "
-         f"{'on' if run.get('llm_summary') else 'off'}, planner `{run.get('planner')}`, "
-         f"{'one thread (memory kept)' if run.get('keep_memory') else 'fresh memory per question'}, "
-         f"{run.get('workers')} worker(s)"),
-        (f"- command: `{run.get('command')}`"
-         + (f" (--limit sample: {run['sample']})" if run.get("sample") else "")),
+        (
+            f"- benchmark: `{run.get('benchmark')}`; scored {run['n_scored']} of {run['n_selected']} questions"
+            + (
+                f"; {run['n_missing_input']} not run (recordings missing, e.g. "
+                f"{next(iter(run['missing_input'].values()))})"
+                if run["n_missing_input"]
+                else ""
+            )
+        ),
+        (
+            f"- agent: backend `{run.get('backend')}`, language-model paragraph "
+            f"{'on' if run.get('llm_summary') else 'off'}, planner `{run.get('planner')}`, "
+            f"{'one thread (memory kept)' if run.get('keep_memory') else 'fresh memory per question'}, "
+            f"{run.get('workers')} worker(s)"
+        ),
+        (
+            f"- command: `{run.get('command')}`"
+            + (f" (--limit sample: {run['sample']})" if run.get("sample") else "")
+        ),
         f"- {run['when']}, {run['machine']['cpus']} CPUs, Python {run['machine']['python']}",
         "",
         "## Overall (exact match of the answer set, as in ECG-QA)",
@@ -147,26 +202,48 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
         f"| majority answer (per template) | {_pct(bo['accuracy'])} | {bo['correct']} / {bo['n']} | — | — |",
         "",
     ]
-    for group, title in (("question_type", "question type"), ("attribute_type", "attribute type"),
-                         ("template_id", "template")):
-        lines += [f"## By {title}", "", f"| {title} | n | agent | majority | unparseable |", "|---|---|---|---|---|"]
+    for group, title in (
+        ("question_type", "question type"),
+        ("attribute_type", "attribute type"),
+        ("template_id", "template"),
+    ):
+        lines += [
+            f"## By {title}",
+            "",
+            f"| {title} | n | agent | majority | unparseable |",
+            "|---|---|---|---|---|",
+        ]
         for k, v in agent[f"by_{group}"].items():
             b = base[f"by_{group}"].get(k, {})
-            lines.append(f"| {k} | {v['n']} | {_pct(v['accuracy'])} | {_pct(b.get('accuracy'))} | {v['unparseable']} |")
+            lines.append(
+                f"| {k} | {v['n']} | {_pct(v['accuracy'])} | {_pct(b.get('accuracy'))} | {v['unparseable']} |"
+            )
         lines.append("")
     lat = report["latency_s"]
     if lat:
-        lines += ["## Latency per question (seconds, wall clock of `Assistant.ask`)", "",
-                  "| mean | p50 | p90 | p95 | max | total |", "|---|---|---|---|---|---|",
-                  (f"| {lat['mean']:.3f} | {lat['p50']:.3f} | {lat['p90']:.3f} | {lat['p95']:.3f} | "
-                   f"{lat['max']:.3f} | {lat['total']:.1f} |"), ""]
+        lines += [
+            "## Latency per question (seconds, wall clock of `Assistant.ask`)",
+            "",
+            "| mean | p50 | p90 | p95 | max | total |",
+            "|---|---|---|---|---|---|",
+            (
+                f"| {lat['mean']:.3f} | {lat['p50']:.3f} | {lat['p90']:.3f} | {lat['p95']:.3f} | "
+                f"{lat['max']:.3f} | {lat['total']:.1f} |"
+            ),
+            "",
+        ]
     if report["tools"]:
         lines += ["## Tools", "", "| tool | calls | mean s | max s | failures |", "|---|---|---|---|---|"]
-        lines += [f"| {k} | {v['calls']} | {v['mean_s']:.3f} | {v['max_s']:.3f} | {v['failures']} |"
-                  for k, v in report["tools"].items()]
+        lines += [
+            f"| {k} | {v['calls']} | {v['mean_s']:.3f} | {v['max_s']:.3f} | {v['failures']} |"
+            for k, v in report["tools"].items()
+        ]
         lines.append("")
     t = report["tokens"]
-    lines += [f"Language-model calls: {t['llm_calls']}, tokens in/out: {t['input_tokens']}/{t['output_tokens']}.", ""]
+    lines += [
+        f"Language-model calls: {t['llm_calls']}, tokens in/out: {t['input_tokens']}/{t['output_tokens']}.",
+        "",
+    ]
     lines += [f"![{f}]({f})" for f in figures]
     lines += wrong_section(report.get("wrong") or [])
     lines += ["", "Majority baseline: " + base["rule"] + " (computed on the scored items themselves)."]
@@ -180,13 +257,21 @@ def _figures(out_dir: Path, report: dict[str, Any], latencies: list[float]) -> l
     agent, base = report["agent"], report["majority_baseline"]
     fig = Figure(figsize=(11, 4), layout="constrained")
     FigureCanvasAgg(fig)
-    for ax, group in zip(fig.subplots(1, 2), ("question_type", "attribute_type")):
+    for ax, group in zip(fig.subplots(1, 2), ("question_type", "attribute_type"), strict=False):
         keys = list(agent[f"by_{group}"])
         xs = range(len(keys))
-        ax.bar([x - 0.2 for x in xs], [100 * (agent[f"by_{group}"][k]["accuracy"] or 0) for k in keys], 0.4,
-               label="agent")
-        ax.bar([x + 0.2 for x in xs], [100 * (base[f"by_{group}"].get(k, {}).get("accuracy") or 0) for k in keys],
-               0.4, label="majority answer")
+        ax.bar(
+            [x - 0.2 for x in xs],
+            [100 * (agent[f"by_{group}"][k]["accuracy"] or 0) for k in keys],
+            0.4,
+            label="agent",
+        )
+        ax.bar(
+            [x + 0.2 for x in xs],
+            [100 * (base[f"by_{group}"].get(k, {}).get("accuracy") or 0) for k in keys],
+            0.4,
+            label="majority answer",
+        )
         ax.set_xticks(list(xs), keys, rotation=30, ha="right", fontsize=8)
         ax.set_ylim(0, 118)
         ax.set_ylabel("accuracy (%)")
@@ -216,4 +301,8 @@ def _now() -> str:
 
 
 def command_line() -> str:
-    return " ".join(["cardioagent", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("cardioagent") else " ".join(sys.argv)
+    return (
+        " ".join(["cardioagent", *sys.argv[1:]])
+        if sys.argv and sys.argv[0].endswith("cardioagent")
+        else " ".join(sys.argv)
+    )

@@ -11,6 +11,7 @@
 - Sharded: ``shard=(k, n)`` runs the items whose key hashes to k modulo n, so n processes or machines can
   share a benchmark; their traces concatenated into one folder make a complete run (docs/evaluation.md).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,9 +41,14 @@ TRACE = "trace.jsonl"
 
 
 class Asker(Protocol):
-    def ask(self, question: str, attachments: Sequence[str | Path] = (), thread_id: str | None = None,
-            demographics: Demographics | dict[str, Any] | None = None,
-            options: Sequence[str] | None = None) -> Any: ...
+    def ask(
+        self,
+        question: str,
+        attachments: Sequence[str | Path] = (),
+        thread_id: str | None = None,
+        demographics: Demographics | dict[str, Any] | None = None,
+        options: Sequence[str] | None = None,
+    ) -> Any: ...
 
 
 class RunConfig(BaseModel):
@@ -62,8 +68,14 @@ def shard_of(key: str, n: int) -> int:
     return int(hashlib.sha1(key.encode()).hexdigest(), 16) % n
 
 
-def select(items: list[BenchItem], limit: int | None, shard: tuple[int, int] | None, *, first: bool = False,
-           seed: int = 0) -> list[BenchItem]:
+def select(
+    items: list[BenchItem],
+    limit: int | None,
+    shard: tuple[int, int] | None,
+    *,
+    first: bool = False,
+    seed: int = 0,
+) -> list[BenchItem]:
     """The items a run covers: ``limit`` of the benchmark (a seeded sample stratified by question type, or
     the first ones with ``first``), then those of one shard."""
     from cardioagent.agent.evaluation.sampling import stratified_sample
@@ -129,38 +141,69 @@ def evaluate_item(item: BenchItem, files: list[Path], asker: Asker, thread_id: s
     """Ask one question and score the reply; an exception becomes an 'error' row, never a crash."""
     started = time.perf_counter()
     base = {
-        "key": item.key, "question_id": item.question_id, "sample_id": item.sample_id,
-        "template_id": item.template_id, "question_type": item.question_type,
-        "attribute_type": item.attribute_type, "question": item.question, "options": item.options,
-        "gold": sorted(gold_set(item.answer)), "files": [str(f) for f in files], "thread_id": thread_id,
+        "key": item.key,
+        "question_id": item.question_id,
+        "sample_id": item.sample_id,
+        "template_id": item.template_id,
+        "question_type": item.question_type,
+        "attribute_type": item.attribute_type,
+        "question": item.question,
+        "options": item.options,
+        "gold": sorted(gold_set(item.answer)),
+        "files": [str(f) for f in files],
+        "thread_id": thread_id,
     }
     try:
         answer = asker.ask(item.question, [str(f) for f in files], thread_id=thread_id, options=item.options)
     except Exception as exc:  # noqa: BLE001 — recorded in the trace; one bad item must not end the run
-        return {**base, "status": "error", "correct": False, "prediction": None, "raw_answer": "",
-                "answer_line": None, "error": f"{type(exc).__name__}: {exc}", "tools": [], "closed": None,
-                "latency_s": round(time.perf_counter() - started, 4), "agent_total_s": None,
-                "tokens": {}, "finished_at": _now()}
+        return {
+            **base,
+            "status": "error",
+            "correct": False,
+            "prediction": None,
+            "raw_answer": "",
+            "answer_line": None,
+            "error": f"{type(exc).__name__}: {exc}",
+            "tools": [],
+            "closed": None,
+            "latency_s": round(time.perf_counter() - started, 4),
+            "agent_total_s": None,
+            "tokens": {},
+            "finished_at": _now(),
+        }
     latency = time.perf_counter() - started
     parsed = parse_answer(answer.text, item.options or [])
     correct = parsed.status == "ok" and exact_match(item.answer, parsed.answer)
     closed = getattr(answer, "closed", None)
     usage = dict(getattr(answer, "usage", {}) or {})
     return {
-        **base, "status": parsed.status, "correct": correct, "prediction": parsed.answer,
-        "raw_answer": answer.text, "answer_line": parsed.line, "parse_note": parsed.why, "error": None,
-        "tools": [{"tool": t.tool, "seconds": round(t.seconds, 4), "ok": t.ok, "error_kind": t.error_kind}
-                  for t in answer.trace],
+        **base,
+        "status": parsed.status,
+        "correct": correct,
+        "prediction": parsed.answer,
+        "raw_answer": answer.text,
+        "answer_line": parsed.line,
+        "parse_note": parsed.why,
+        "error": None,
+        "tools": [
+            {"tool": t.tool, "seconds": round(t.seconds, 4), "ok": t.ok, "error_kind": t.error_kind}
+            for t in answer.trace
+        ],
         "closed": closed.model_dump(mode="json") if closed is not None else None,
-        "latency_s": round(latency, 4), "agent_total_s": (answer.timings or {}).get("total_s"),
-        "tokens": {"llm_calls": usage.get("llm_calls", 0), "input_tokens": usage.get("input_tokens", 0),
-                   "output_tokens": usage.get("output_tokens", 0)},
+        "latency_s": round(latency, 4),
+        "agent_total_s": (answer.timings or {}).get("total_s"),
+        "tokens": {
+            "llm_calls": usage.get("llm_calls", 0),
+            "input_tokens": usage.get("input_tokens", 0),
+            "output_tokens": usage.get("output_tokens", 0),
+        },
         "finished_at": _now(),
     }
 
 
-def plan_items(bench: Benchmark, config: RunConfig, done: dict[str, dict[str, Any]]
-               ) -> tuple[list[BenchItem], list[tuple[BenchItem, list[Path]]], dict[str, str]]:
+def plan_items(
+    bench: Benchmark, config: RunConfig, done: dict[str, dict[str, Any]]
+) -> tuple[list[BenchItem], list[tuple[BenchItem, list[Path]]], dict[str, str]]:
     """The run's items, those still to ask with their files, and why the others' recordings are missing.
     Shared with the process and Ray engines (``engines.py``)."""
     items = select(bench.items, config.limit, config.shard, first=config.first, seed=config.seed)
@@ -191,8 +234,15 @@ def run_benchmark(bench: Benchmark, asker: Asker, out_dir: Path, config: RunConf
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eval") as pool:
             futures = [
-                pool.submit(evaluate_item, item, files, asker,
-                            memory_thread if config.keep_memory else f"eval-{safe_name(item.key)}-{uuid.uuid4().hex[:8]}")
+                pool.submit(
+                    evaluate_item,
+                    item,
+                    files,
+                    asker,
+                    memory_thread
+                    if config.keep_memory
+                    else f"eval-{safe_name(item.key)}-{uuid.uuid4().hex[:8]}",
+                )
                 for item, files in pending
             ]
             try:
@@ -210,8 +260,12 @@ def run_benchmark(bench: Benchmark, asker: Asker, out_dir: Path, config: RunConf
     finally:
         bar.close()
         writer.close()
-    return RunResult(selected=len(items), already_done=sum(1 for it in items if it.key in done),
-                     asked=asked, missing=missing)
+    return RunResult(
+        selected=len(items),
+        already_done=sum(1 for it in items if it.key in done),
+        asked=asked,
+        missing=missing,
+    )
 
 
 def _progress(total: int, enabled: bool) -> tqdm:

@@ -10,6 +10,7 @@ first N gives every type one item first (all keys 0) and then each type in propo
 * samples are nested: the items of ``--limit 50`` are among those of ``--limit 200``, so a run resumed with
   a larger limit asks only the new ones (the trace already holds the others).
 """
+
 from __future__ import annotations
 
 import random

@@ -10,6 +10,7 @@ The majority baseline answers every item of a template with the template's most 
 among the items scored (ties: the set that sorts first). It is computed on the very items it is scored on,
 which flatters it; per-template is finer, so stronger, than per question type.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -81,8 +82,11 @@ def majority_baseline(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Accuracy of answering each item with its template's majority answer set."""
     majority = majority_answers(items)
     rows = [
-        {**{g: it.get(g) for g in GROUPS}, "status": "ok",
-         "correct": gold_set(it["answer"]) == majority[str(it["template_id"])]}
+        {
+            **{g: it.get(g) for g in GROUPS},
+            "status": "ok",
+            "correct": gold_set(it["answer"]) == majority[str(it["template_id"])],
+        }
         for it in items
     ]
     table = accuracy_table(rows)

@@ -6,6 +6,7 @@ conversation (SQLite checkpoints, ~0.1 MB each), figures and an uploaded copy of
 conversations, figures and uploads to a run folder (temporary, removed after the run, unless the threads are
 kept for inspection); only the knowledge store is shared with the user's home, built once.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

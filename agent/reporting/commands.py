@@ -1,5 +1,6 @@
 """``cardioagent report FILE -o report.pdf [--fhir bundle.json]``: the analysis ``cardioagent analyze`` runs,
 written as a PDF report and, on request, as a FHIR R4 bundle."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,10 +19,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _report(args: argparse.Namespace) -> int:
     from cardioagent.agent.reporting.content import content_of_recording
     from cardioagent.agent.reporting.pdf import write_pdf
-    from cardioagent.tools.signal.loaders import load_recording, load_files
+    from cardioagent.tools.signal.loaders import load_files, load_recording
 
-    rec = load_recording(args.file[0], sampling_rate_hz=args.fs) if len(args.file) == 1 else \
-        load_files(args.file, sampling_rate_hz=args.fs)[0]
+    rec = (
+        load_recording(args.file[0], sampling_rate_hz=args.fs)
+        if len(args.file) == 1
+        else load_files(args.file, sampling_rate_hz=args.fs)[0]
+    )
     content = content_of_recording(rec)
     print(write_pdf(content, args.out, rec))
     if args.fhir:

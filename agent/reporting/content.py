@@ -5,6 +5,7 @@ turn's trace (``Answer.trace``), whose tool names are mapped onto the analysis n
 here: numbers come from the tools' ``Measurement``s with their quality flags, device statements from the
 file (``Recording.device_report``), shown apart and compared, never mixed into the findings.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -23,14 +24,32 @@ if TYPE_CHECKING:  # the answer is only read here; agent.api builds on much more
     from cardioagent.agent.api import Answer
 
 # agent tool name -> analysis name of tools/report.py
-TOOL_TO_ANALYSIS = {"signal_quality": "quality", "heart_rate": "heart_rate", "rhythm_analysis": "rhythm",
-                    "hrv_analysis": "hrv", "ecg_intervals": "intervals"}
-TITLES = {"quality": "Signal quality", "heart_rate": "Heart rate", "rhythm": "Rhythm",
-          "hrv": "Heart rate variability", "intervals": "ECG intervals"}
+TOOL_TO_ANALYSIS = {
+    "signal_quality": "quality",
+    "heart_rate": "heart_rate",
+    "rhythm_analysis": "rhythm",
+    "hrv_analysis": "hrv",
+    "ecg_intervals": "intervals",
+}
+TITLES = {
+    "quality": "Signal quality",
+    "heart_rate": "Heart rate",
+    "rhythm": "Rhythm",
+    "hrv": "Heart rate variability",
+    "intervals": "ECG intervals",
+}
 # measurements a report exports one by one (FHIR Observations): analysis, result key
-EXPORTED = [("heart_rate", "heart_rate"), ("intervals", "pr"), ("intervals", "qrs_global"), ("intervals", "qrs"),
-            ("intervals", "qt"), ("intervals", "qtc_bazett"), ("intervals", "qtc_fridericia"),
-            ("intervals", "rr"), ("intervals", "qrs_axis")]
+EXPORTED = [
+    ("heart_rate", "heart_rate"),
+    ("intervals", "pr"),
+    ("intervals", "qrs_global"),
+    ("intervals", "qrs"),
+    ("intervals", "qt"),
+    ("intervals", "qtc_bazett"),
+    ("intervals", "qtc_fridericia"),
+    ("intervals", "rr"),
+    ("intervals", "qrs_axis"),
+]
 
 
 class Finding(BaseModel):
@@ -92,34 +111,65 @@ def _results_of_report(report: AnalysisReport) -> tuple[dict[str, dict[str, Any]
     return results, findings
 
 
-def _content(summary: RecordingSummary, results: dict[str, dict[str, Any]], failed: list[Finding],
-             answer_text: str = "", extra_citations: list[str] | None = None) -> ReportContent:
+def _content(
+    summary: RecordingSummary,
+    results: dict[str, dict[str, Any]],
+    failed: list[Finding],
+    answer_text: str = "",
+    extra_citations: list[str] | None = None,
+) -> ReportContent:
     findings = list(failed)
     for name, res in results.items():
-        findings.append(Finding(title=TITLES.get(name, name), quality=str(res.get("quality", "")),
-                                lines=[ln for ln in str(res.get("_summary", "")).splitlines() if ln.strip()]))
+        findings.append(
+            Finding(
+                title=TITLES.get(name, name),
+                quality=str(res.get("quality", "")),
+                lines=[ln for ln in str(res.get("_summary", "")).splitlines() if ln.strip()],
+            )
+        )
     order = list(TITLES)
     findings.sort(key=lambda f: next((i for i, k in enumerate(order) if TITLES[k] == f.title), 99))
-    statements = [StatementLine(name=s.get("name") or "", verdict=s.get("verdict") or "",
-                                criteria=s.get("criteria") or [], evidence=s.get("evidence") or [],
-                                source=s.get("source") or "")
-                  for s in (results.get("intervals") or {}).get("statements") or []
-                  if s.get("verdict") in ("present", "undetermined")]
+    statements = [
+        StatementLine(
+            name=s.get("name") or "",
+            verdict=s.get("verdict") or "",
+            criteria=s.get("criteria") or [],
+            evidence=s.get("evidence") or [],
+            source=s.get("source") or "",
+        )
+        for s in (results.get("intervals") or {}).get("statements") or []
+        if s.get("verdict") in ("present", "undetermined")
+    ]
     measurements = []
     for analysis, key in EXPORTED:
         res = results.get(analysis) or {}
         m = res.get(key)
         if isinstance(m, dict) and m.get("value") is not None:
-            measurements.append(MeasuredValue(key=key, name=m.get("name") or key, value=float(m["value"]),
-                                              unit=m.get("unit") or "", quality=str(m.get("quality") or ""),
-                                              uncertainty=m.get("uncertainty"), method=str(res.get("method", ""))))
+            measurements.append(
+                MeasuredValue(
+                    key=key,
+                    name=m.get("name") or key,
+                    value=float(m["value"]),
+                    unit=m.get("unit") or "",
+                    quality=str(m.get("quality") or ""),
+                    uncertainty=m.get("uncertainty"),
+                    method=str(res.get("method", "")),
+                )
+            )
     citations = sorted({s.source for s in statements if s.source} | set(extra_citations or []))
     # a shallow copy typed as device_lines asks (dict[str, dict | None]; dict is invariant in its values)
     device_results: dict[str, dict[str, Any] | None] = dict(results)
     lines = device_lines(summary.device_report, device_results) if summary.device_report else []
-    return ReportContent(recording=summary, generated_at=datetime.now().astimezone(), findings=findings,
-                         statements=statements, measurements=measurements, citations=citations,
-                         device_lines=lines, answer_text=answer_text)
+    return ReportContent(
+        recording=summary,
+        generated_at=datetime.now().astimezone(),
+        findings=findings,
+        statements=statements,
+        measurements=measurements,
+        citations=citations,
+        device_lines=lines,
+        answer_text=answer_text,
+    )
 
 
 def content_of_recording(rec: Recording) -> ReportContent:
@@ -132,6 +182,8 @@ def content_of_recording(rec: Recording) -> ReportContent:
 def content_of_answer(answer: Answer, summary: RecordingSummary) -> ReportContent:
     """The report of one agent turn (``agent.api.Answer``) about the recording ``summary``."""
     trace = [r for r in answer.trace if r.args.get("recording_id") in (None, summary.id)]
-    cites = [f"[{c.n}] {c.name}" + (f" (after {'; '.join(c.sources[:2])})" if c.sources else "")
-             for c in answer.citations]
+    cites = [
+        f"[{c.n}] {c.name}" + (f" (after {'; '.join(c.sources[:2])})" if c.sources else "")
+        for c in answer.citations
+    ]
     return _content(summary, results_of_trace(trace), [], answer_text=answer.text, extra_citations=cites)

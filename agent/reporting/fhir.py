@@ -7,6 +7,7 @@ SampledData are those of R4 (R4B changed no element used here). No Patient resou
 date are written: the bundle carries measurements, not identity. What the recording device stated is not
 exported as Observations (it is not a measurement by this tool); it stays in the PDF.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -38,8 +39,20 @@ LOINC_OF = {
 }
 UCUM_OF = {"bpm": ("/min", "beats/minute"), "ms": ("ms", "ms"), "°": ("deg", "deg"), "deg": ("deg", "deg")}
 # MDC_ECG_ELEC_POTL_* codes of ISO/IEEE 11073-10101
-MDC_LEAD = {"I": 131329, "II": 131330, "V1": 131331, "V2": 131332, "V3": 131333, "V4": 131334, "V5": 131335,
-            "V6": 131336, "III": 131389, "aVR": 131390, "aVL": 131391, "aVF": 131392}
+MDC_LEAD = {
+    "I": 131329,
+    "II": 131330,
+    "V1": 131331,
+    "V2": 131332,
+    "V3": 131333,
+    "V4": 131334,
+    "V5": 131335,
+    "V6": 131336,
+    "III": 131389,
+    "aVR": 131390,
+    "aVL": 131391,
+    "aVF": 131392,
+}
 MAX_WAVEFORM_S = 120.0  # a Holter day would make a bundle of gigabytes; the first 2 minutes are exported
 
 
@@ -60,11 +73,21 @@ def measurement_observation(m: MeasuredValue, content: ReportContent) -> dict[st
     obs: dict[str, Any] = {
         "resourceType": "Observation",
         "status": "final",
-        "category": [{"coding": [{"system": CATEGORY, "code": "procedure" if m.key != "heart_rate" else "vital-signs"}]}],
+        "category": [
+            {
+                "coding": [
+                    {"system": CATEGORY, "code": "procedure" if m.key != "heart_rate" else "vital-signs"}
+                ]
+            }
+        ],
         "code": {"coding": [{"system": LOINC, "code": code, "display": display}], "text": m.name},
         "valueQuantity": {"value": round(m.value, 3), "unit": unit, "system": UCUM, "code": ucum},
-        "note": [{"text": f"quality: {m.quality}; measured by cardioagent (research tool, not a medical device)"
-                          + (f"; method: {m.method[:300]}" if m.method else "")}],
+        "note": [
+            {
+                "text": f"quality: {m.quality}; measured by cardioagent (research tool, not a medical device)"
+                + (f"; method: {m.method[:300]}" if m.method else "")
+            }
+        ],
         **_when(content),
     }
     if method:
@@ -79,17 +102,22 @@ def waveform_observation(rec: Recording, content: ReportContent) -> dict[str, An
     components = []
     for j, ch in enumerate(rec.channels):
         x = np.round(rec.signal[:n, j], 4)
-        coding = ({"system": MDC, "code": str(MDC_LEAD[ch.name]), "display": f"MDC_ECG_ELEC_POTL_{ch.name.upper()}"}
-                  if ch.name in MDC_LEAD else {"system": MDC, "code": "131328", "display": "MDC_ECG_ELEC_POTL"})
-        components.append({
-            "code": {"coding": [coding], "text": ch.name},
-            "valueSampledData": {
-                "origin": {"value": 0, "unit": ch.unit or "mV", "system": UCUM, "code": ch.unit or "mV"},
-                "period": round(1000.0 / rec.sampling_rate_hz, 6),  # ms between samples
-                "dimensions": 1,
-                "data": " ".join(f"{v:g}" for v in x),
-            },
-        })
+        coding = (
+            {"system": MDC, "code": str(MDC_LEAD[ch.name]), "display": f"MDC_ECG_ELEC_POTL_{ch.name.upper()}"}
+            if ch.name in MDC_LEAD
+            else {"system": MDC, "code": "131328", "display": "MDC_ECG_ELEC_POTL"}
+        )
+        components.append(
+            {
+                "code": {"coding": [coding], "text": ch.name},
+                "valueSampledData": {
+                    "origin": {"value": 0, "unit": ch.unit or "mV", "system": UCUM, "code": ch.unit or "mV"},
+                    "period": round(1000.0 / rec.sampling_rate_hz, 6),  # ms between samples
+                    "dimensions": 1,
+                    "data": " ".join(f"{v:g}" for v in x),
+                },
+            }
+        )
     note = f"{n} samples per lead at {rec.sampling_rate_hz:g} Hz, in {rec.channels[0].unit or 'mV'}"
     if n < rec.n_samples:
         note += f"; the first {MAX_WAVEFORM_S:g} s of {rec.duration_s:.0f} s"
@@ -97,9 +125,13 @@ def waveform_observation(rec: Recording, content: ReportContent) -> dict[str, An
         "resourceType": "Observation",
         "status": "final",
         "category": [{"coding": [{"system": CATEGORY, "code": "procedure"}]}],
-        "code": {"coding": [{"system": MDC, "code": "131328", "display": "MDC_ECG_ELEC_POTL"},
-                            {"system": LOINC, "code": "11524-6", "display": "EKG study"}],
-                 "text": f"ECG waveform of {content.recording.name}"},
+        "code": {
+            "coding": [
+                {"system": MDC, "code": "131328", "display": "MDC_ECG_ELEC_POTL"},
+                {"system": LOINC, "code": "11524-6", "display": "EKG study"},
+            ],
+            "text": f"ECG waveform of {content.recording.name}",
+        },
         "note": [{"text": note}],
         "component": components,
         **_when(content),
@@ -116,12 +148,14 @@ def build_bundle(content: ReportContent, recording: Recording | None = None) -> 
         wave = waveform_observation(recording, content)
         if wave:
             resources.append(wave)
-    return Bundle.model_validate({
-        "resourceType": "Bundle",
-        "type": "collection",
-        "timestamp": content.generated_at.isoformat(),
-        "entry": [{"fullUrl": _urn(), "resource": r} for r in resources],
-    })
+    return Bundle.model_validate(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "timestamp": content.generated_at.isoformat(),
+            "entry": [{"fullUrl": _urn(), "resource": r} for r in resources],
+        }
+    )
 
 
 def bundle_json(content: ReportContent, recording: Recording | None = None) -> str:

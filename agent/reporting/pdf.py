@@ -5,6 +5,7 @@ recording device stated beside what was measured here, the citations, and the no
 Every text that comes from a file (names, device statements) is escaped before it reaches reportlab's
 paragraph markup, so a file cannot inject markup, links or images into the report.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -26,7 +27,9 @@ _MARGIN = 15 * mm
 def _styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
     return {
-        "title": base["Title"], "h2": base["Heading2"], "body": base["BodyText"],
+        "title": base["Title"],
+        "h2": base["Heading2"],
+        "body": base["BodyText"],
         "small": ParagraphStyle("small", parent=base["BodyText"], fontSize=8, leading=10),
         "item": ParagraphStyle("item", parent=base["BodyText"], leftIndent=10, fontSize=9, leading=11),
         "notice": ParagraphStyle("notice", parent=base["BodyText"], textColor=colors.darkred, fontSize=9),
@@ -111,8 +114,15 @@ def write_pdf(content: ReportContent, out_path: str | Path, recording: Recording
             story.append(_p("Citations", st["h2"]))
             story += [_p(c, st["item"]) for c in content.citations]
         story += [Spacer(1, 6 * mm), _p(content.notice, st["notice"])]
-        doc = SimpleDocTemplate(str(out), pagesize=A4, leftMargin=_MARGIN, rightMargin=_MARGIN,
-                                topMargin=_MARGIN, bottomMargin=_MARGIN, title=f"ECG report {content.recording.name}",
-                                author="cardioagent")
+        doc = SimpleDocTemplate(
+            str(out),
+            pagesize=A4,
+            leftMargin=_MARGIN,
+            rightMargin=_MARGIN,
+            topMargin=_MARGIN,
+            bottomMargin=_MARGIN,
+            title=f"ECG report {content.recording.name}",
+            author="cardioagent",
+        )
         doc.build(story)  # the figure must still exist while reportlab reads it
     return out

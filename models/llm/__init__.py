@@ -11,6 +11,7 @@
 Local models get tool calling through ``LocalChatModel`` (tools into the chat template or the system
 prompt, calls parsed from the text by ``tool_calls.parse_tool_calls``).
 """
+
 from cardioagent.models.llm.factory import clear_model_cache, load_chat_model
 from cardioagent.models.llm.local_chat import LocalChatModel
 from cardioagent.models.llm.openai_compat import OpenAICompatChatModel

@@ -4,6 +4,7 @@
 ``role_dicts`` walks a conversation once, each backend saying only how it writes an assistant turn with
 tool calls and a tool result (the local templates and the OpenAI wire format differ there and nowhere else).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

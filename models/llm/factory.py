@@ -3,6 +3,7 @@
 Loaded weights are cached per process, keyed by (weights folder, 4-bit): two specs that differ only in
 temperature or token budget share one copy in memory. Chat models are cheap wrappers and cached per spec.
 """
+
 from __future__ import annotations
 
 import threading
@@ -53,8 +54,12 @@ def _build(spec: BackendSpec) -> BaseChatModel:
             raise LLMBackendError("an 'openai' backend needs a base URL")
         api_key = SecretStr(spec.api_key) if spec.api_key is not None else None
         return OpenAICompatChatModel(
-            base_url=spec.base_url, model=spec.model, api_key=api_key, temperature=spec.temperature,
-            max_tokens=spec.max_new_tokens, timeout_s=spec.timeout_s,
+            base_url=spec.base_url,
+            model=spec.model,
+            api_key=api_key,
+            temperature=spec.temperature,
+            max_tokens=spec.max_new_tokens,
+            timeout_s=spec.timeout_s,
         )
     from cardioagent.models.llm.local_chat import LocalChatModel
 
@@ -73,7 +78,10 @@ def _build(spec: BackendSpec) -> BaseChatModel:
     if spec.quantize_4bit:
         name += " (4-bit NF4)"
     return LocalChatModel(
-        hf_model=hf_model, tokenizer=tokenizer, model_name=name, max_new_tokens=spec.max_new_tokens,
+        hf_model=hf_model,
+        tokenizer=tokenizer,
+        model_name=name,
+        max_new_tokens=spec.max_new_tokens,
         temperature=spec.temperature,
     )
 

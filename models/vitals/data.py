@@ -18,6 +18,7 @@ for users' own data):
 ``build_examples`` turns labelled recordings into ``Example``s (prompt, target, the classical anchor and a
 quality flag) for one task, modality and setting; ``prepare_examples`` also makes augmented copies.
 """
+
 from __future__ import annotations
 
 import csv
@@ -35,8 +36,12 @@ from cardioagent.models.vitals.prompts import Modality, Setting, Task
 from cardioagent.tools.errors import InputError
 from cardioagent.tools.signal.recording import ChannelKind, Demographics, Recording
 
-DEFAULT_WINDOWS = {("hr", "ppg"): (8.0, 2.0), ("hr", "ecg"): (10.0, 10.0),
-                   ("vascular_age", "ppg"): (10.0, 10.0), ("vascular_age", "ecg"): (10.0, 10.0)}
+DEFAULT_WINDOWS = {
+    ("hr", "ppg"): (8.0, 2.0),
+    ("hr", "ecg"): (10.0, 10.0),
+    ("vascular_age", "ppg"): (10.0, 10.0),
+    ("vascular_age", "ecg"): (10.0, 10.0),
+}
 PPG_MIN_QUALITY = 2.5  # spectral peak ratio below which a PPG window is flagged (as the classical tool does)
 # below this share of power in the cardiac band a PPG window holds no pulse: 14 of the 1,768 SPC 2015
 # windows fall below it (refused, though tracking got them right), white noise stays under 0.65 (99th pct)
@@ -71,7 +76,9 @@ class Example:
     quality_ok: bool
     quality_note: str = ""
     augmented: bool = False
-    unusable: bool = False  # nothing to measure (no pulse, no beats): the tool refuses whatever the model says
+    unusable: bool = (
+        False  # nothing to measure (no pulse, no beats): the tool refuses whatever the model says
+    )
 
 
 def _key(t: float) -> float:
@@ -81,8 +88,11 @@ def _key(t: float) -> float:
 def _rate_of(rec: Recording) -> float:
     """The sampling rate of a signal recording (a photographed ECG has none)."""
     if rec.sampling_rate_hz is None:
-        raise InputError(rec.name, "it has no sampling rate (an image, not a sampled signal)",
-                         "ECG or PPG recordings (WFDB, EDF, CSV, ...)")
+        raise InputError(
+            rec.name,
+            "it has no sampling rate (an image, not a sampled signal)",
+            "ECG or PPG recordings (WFDB, EDF, CSV, ...)",
+        )
     return float(rec.sampling_rate_hz)
 
 
@@ -90,8 +100,11 @@ def _from_recording(rec: Recording, modality: Modality, window_s: float, step_s:
     kind = ChannelKind.PPG if modality == "ppg" else ChannelKind.ECG
     idx = rec.indices_of(kind)
     if not idx:
-        raise InputError(rec.name, f"it has no {modality.upper()} channel (channels: {', '.join(rec.channel_names)})",
-                         f"recordings with a {modality.upper()} channel for a {modality} task")
+        raise InputError(
+            rec.name,
+            f"it has no {modality.upper()} channel (channels: {', '.join(rec.channel_names)})",
+            f"recordings with a {modality.upper()} channel for a {modality} task",
+        )
     if modality == "ecg":  # lead II first when present: the usual rhythm lead
         names = [rec.channels[i].name.upper() for i in idx]
         if "II" in names:
@@ -100,9 +113,16 @@ def _from_recording(rec: Recording, modality: Modality, window_s: float, step_s:
     acc = rec.indices_of(ChannelKind.ACCEL)
     sig = np.asarray(rec.signal, dtype=float)
     return LabelledRecording(
-        name=rec.name, modality=modality, fs=_rate_of(rec), signal=sig[:, idx],
-        accel=sig[:, acc] if acc and modality == "ppg" else None, demographics=rec.demographics,
-        window_s=window_s, step_s=step_s, source=str(rec.source_files[0]) if rec.source_files else "")
+        name=rec.name,
+        modality=modality,
+        fs=_rate_of(rec),
+        signal=sig[:, idx],
+        accel=sig[:, acc] if acc and modality == "ppg" else None,
+        demographics=rec.demographics,
+        window_s=window_s,
+        step_s=step_s,
+        source=str(rec.source_files[0]) if rec.source_files else "",
+    )
 
 
 def read_spc2015(folder: Path) -> list[LabelledRecording]:
@@ -147,7 +167,9 @@ def read_annotated_wfdb(folder: Path, window_s: float = 10.0) -> list[LabelledRe
         ann = next((a for a in rec.annotations if a.source == "atr"), None)
         if ann is None:
             continue
-        beats = np.array([s for s, sym in zip(ann.samples, ann.symbols) if sym in beat_symbols], dtype=float)
+        beats = np.array(
+            [s for s, sym in zip(ann.samples, ann.symbols, strict=False) if sym in beat_symbols], dtype=float
+        )
         lr = _from_recording(rec.model_copy(update={"annotations": []}), "ecg", window_s, window_s)
         n = lr.signal.shape[0]
         w = round(window_s * lr.fs)
@@ -171,8 +193,7 @@ def _demographics_from_row(row: dict) -> Demographics:
 
     sexes: dict[str, Literal["male", "female"]] = {"male": "male", "female": "female"}
     sex = sexes.get((row.get("sex") or "").strip().lower())
-    return Demographics(age=num("age"), sex=sex,
-                        height_cm=num("height_cm"), weight_kg=num("weight_kg"))
+    return Demographics(age=num("age"), sex=sex, height_cm=num("height_cm"), weight_kg=num("weight_kg"))
 
 
 def read_cinc2021_ages(folder: Path, modality: Modality = "ecg") -> list[LabelledRecording]:
@@ -200,8 +221,11 @@ def read_generic(folder: Path, modality: Modality, window_s: float, step_s: floa
     with (folder / "targets.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     if not rows or not {"file", "value"} <= set(rows[0]):
-        raise InputError(str(folder / "targets.csv"), "it lacks the columns 'file' and 'value'",
-                         "a CSV with file, value and optionally start_s, end_s, age, sex, height_cm, weight_kg")
+        raise InputError(
+            str(folder / "targets.csv"),
+            "it lacks the columns 'file' and 'value'",
+            "a CSV with file, value and optionally start_s, end_s, age, sex, height_cm, weight_kg",
+        )
     for r in rows:
         name = r["file"]
         if name not in by_file:
@@ -249,14 +273,23 @@ def read_dataset(folder: str | Path, task: Task, modality: Modality) -> list[Lab
         "generic": lambda: read_generic(folder, modality, window_s, step_s),
     }
     if layout not in readers:
-        raise InputError(str(folder), "no labels were found (no targets.csv, reference.csv, labels.csv, "
-                         "DATA_*_reference_hr.csv or .atr files)", "one of the layouts in docs/vitals.md")
+        raise InputError(
+            str(folder),
+            "no labels were found (no targets.csv, reference.csv, labels.csv, "
+            "DATA_*_reference_hr.csv or .atr files)",
+            "one of the layouts in docs/vitals.md",
+        )
     recs = readers[layout]()
     if layout in ("spc2015", "cpsc2019", "annotated_wfdb") and task != "hr":
-        raise InputError(str(folder), f"its labels are heart rates, not {task}", "a folder labelled for the task")
+        raise InputError(
+            str(folder), f"its labels are heart rates, not {task}", "a folder labelled for the task"
+        )
     if layout == "cinc2021" and task != "vascular_age":
-        raise InputError(str(folder), "its labels are ages (for vascular age), not heart rates",
-                         "a folder labelled for the task")
+        raise InputError(
+            str(folder),
+            "its labels are ages (for vascular age), not heart rates",
+            "a folder labelled for the task",
+        )
     recs = [r for r in recs if r.modality == modality]
     if not recs:
         raise InputError(str(folder), f"no {modality.upper()} recordings with labels", "labelled recordings")
@@ -271,10 +304,20 @@ def _ppg_quality(f: feat.PpgWindowFeatures) -> tuple[bool, str, bool]:
     if not f.ppg_peaks:
         return False, "flat or empty PPG", True
     if f.cardiac_power_ratio is not None and f.cardiac_power_ratio < PPG_MIN_CARDIAC_RATIO:
-        return False, (f"no pulse: {f.cardiac_power_ratio:.0%} of the power is in the cardiac band "
-                       f"(< {PPG_MIN_CARDIAC_RATIO:.0%})"), True
+        return (
+            False,
+            (
+                f"no pulse: {f.cardiac_power_ratio:.0%} of the power is in the cardiac band "
+                f"(< {PPG_MIN_CARDIAC_RATIO:.0%})"
+            ),
+            True,
+        )
     if f.peak_ratio < PPG_MIN_QUALITY:
-        return False, f"no clear pulse frequency (spectral peak ratio {f.peak_ratio:.1f} < {PPG_MIN_QUALITY})", False
+        return (
+            False,
+            f"no clear pulse frequency (spectral peak ratio {f.peak_ratio:.1f} < {PPG_MIN_QUALITY})",
+            False,
+        )
     return True, "", False
 
 
@@ -282,18 +325,28 @@ def _ecg_quality(f: feat.EcgWindowFeatures) -> tuple[bool, str, bool]:
     if f.rpeak_bpm is None or f.n_beats < 3:
         return False, "fewer than 3 R-peaks found", True
     if f.detector_agreement is not None and f.detector_agreement < ECG_MIN_AGREEMENT:
-        return False, f"R-peak detectors disagree (bSQI {f.detector_agreement:.2f} < {ECG_MIN_AGREEMENT})", False
+        return (
+            False,
+            f"R-peak detectors disagree (bSQI {f.detector_agreement:.2f} < {ECG_MIN_AGREEMENT})",
+            False,
+        )
     return True, "", False
 
 
-def window_features(lr: LabelledRecording, starts: np.ndarray, batch: np.ndarray,
-                    acc_batch: np.ndarray | None,
-                    tracking: bool = True) -> Sequence[feat.PpgWindowFeatures | feat.EcgWindowFeatures]:
+def window_features(
+    lr: LabelledRecording,
+    starts: np.ndarray,
+    batch: np.ndarray,
+    acc_batch: np.ndarray | None,
+    tracking: bool = True,
+) -> Sequence[feat.PpgWindowFeatures | feat.EcgWindowFeatures]:
     """Context features of every window of one recording (PPG windows are also tracked together,
     unless ``tracking`` is off: the ablation in which the model must pick the rate from one window)."""
     if lr.modality == "ppg":
-        out = [feat.ppg_window_features(batch[i], lr.fs, None if acc_batch is None else acc_batch[i])
-               for i in range(len(starts))]
+        out = [
+            feat.ppg_window_features(batch[i], lr.fs, None if acc_batch is None else acc_batch[i])
+            for i in range(len(starts))
+        ]
         if tracking:
             feat.track_windows(out, lr.step_s)
         return out
@@ -301,20 +354,32 @@ def window_features(lr: LabelledRecording, starts: np.ndarray, batch: np.ndarray
 
 
 def build_examples(
-    lr: LabelledRecording, task: Task, setting: Setting, with_demographics: bool,
-    labelled_only: bool = True, augmented: bool = False, tracking: bool = True,
+    lr: LabelledRecording,
+    task: Task,
+    setting: Setting,
+    with_demographics: bool,
+    labelled_only: bool = True,
+    augmented: bool = False,
+    tracking: bool = True,
 ) -> list[Example]:
     """Prompts for every window of ``lr`` (only labelled windows when ``labelled_only``)."""
     batch, starts = segment(lr.signal, lr.fs, lr.window_s, lr.step_s)
     if len(starts) == 0:
-        raise InputError(lr.name, f"it is shorter than one {lr.window_s:g}-s window",
-                         f"recordings of at least {lr.window_s:g} s")
+        raise InputError(
+            lr.name,
+            f"it is shorter than one {lr.window_s:g}-s window",
+            f"recordings of at least {lr.window_s:g} s",
+        )
     acc_batch = segment(lr.accel, lr.fs, lr.window_s, lr.step_s)[0] if lr.accel is not None else None
-    feats: Sequence[feat.PpgAgeFeatures | feat.EcgAgeFeatures | feat.PpgWindowFeatures | feat.EcgWindowFeatures]
+    feats: Sequence[
+        feat.PpgAgeFeatures | feat.EcgAgeFeatures | feat.PpgWindowFeatures | feat.EcgWindowFeatures
+    ]
     if task == "vascular_age":
         age_of = feat.ppg_age_features if lr.modality == "ppg" else feat.ecg_age_features
-        feats = [age_of(batch[i].mean(axis=1) if lr.modality == "ppg" else batch[i][:, 0], lr.fs)
-                 for i in range(len(starts))]
+        feats = [
+            age_of(batch[i].mean(axis=1) if lr.modality == "ppg" else batch[i][:, 0], lr.fs)
+            for i in range(len(starts))
+        ]
     else:
         feats = window_features(lr, starts, batch, acc_batch, tracking)
     cleaned = None
@@ -337,24 +402,40 @@ def build_examples(
             elif isinstance(f, feat.EcgAgeFeatures):
                 body, anchor = prompts.ecg_age_text(f), None
             else:
-                body = prompts.ppg_context_text(f) if isinstance(f, feat.PpgWindowFeatures) \
+                body = (
+                    prompts.ppg_context_text(f)
+                    if isinstance(f, feat.PpgWindowFeatures)
                     else prompts.ecg_context_text(f)
+                )
                 anchor = prompts.anchor_of(task, lr.modality, f)
         else:
             assert cleaned is not None  # setting == "signal": segmented above
             x = cleaned[i].mean(axis=1) if lr.modality == "ppg" else cleaned[i][:, 0]
             body = prompts.samples_text(x, lr.fs, lr.modality, None if acc_batch is None else acc_batch[i])
             anchor = None
-        classical = (prompts.anchor_of("hr", lr.modality, f)
-                     if isinstance(f, (feat.PpgWindowFeatures, feat.EcgWindowFeatures)) else None)  # task == "hr"
-        prompt = prompts.build_prompt(task, lr.modality, setting, lr.window_s, body, lr.demographics, with_demographics)
-        out.append(Example(lr.name, float(s), target, prompt, anchor, classical, ok, note, augmented, unusable))
+        classical = (
+            prompts.anchor_of("hr", lr.modality, f)
+            if isinstance(f, (feat.PpgWindowFeatures, feat.EcgWindowFeatures))
+            else None
+        )  # task == "hr"
+        prompt = prompts.build_prompt(
+            task, lr.modality, setting, lr.window_s, body, lr.demographics, with_demographics
+        )
+        out.append(
+            Example(lr.name, float(s), target, prompt, anchor, classical, ok, note, augmented, unusable)
+        )
     return out
 
 
 def prepare_examples(
-    recs: list[LabelledRecording], task: Task, setting: Setting, with_demographics: bool, augment_copies: int = 0,
-    seed: int = 0, progress=None, tracking: bool = True,
+    recs: list[LabelledRecording],
+    task: Task,
+    setting: Setting,
+    with_demographics: bool,
+    augment_copies: int = 0,
+    seed: int = 0,
+    progress=None,
+    tracking: bool = True,
 ) -> list[Example]:
     """Examples of every labelled window, plus ``augment_copies`` augmented copies of each recording with
     fewer than ``AUGMENT_BELOW_WINDOWS`` labelled windows (short records such as CPSC's 10-s strips need

@@ -15,6 +15,7 @@ The recording's value is the median of the windows that got a number. Long recor
 at most ``MAX_WINDOWS`` evenly spaced windows (features are still computed, and PPG rates tracked, over
 every window), so one call stays within seconds on a CPU.
 """
+
 from __future__ import annotations
 
 import json
@@ -125,13 +126,21 @@ def _labelled(rec: Recording, task: Task, modality: Modality) -> data.LabelledRe
         if modality == "ecg" and duration >= 5.0:  # a short ECG strip is one window
             lr.window_s = lr.step_s = duration
         else:
-            raise InputError(rec.name, f"it is {duration:.1f} s long",
-                             f"at least {window_s:g} s of {modality.upper()} for this estimate")
+            raise InputError(
+                rec.name,
+                f"it is {duration:.1f} s long",
+                f"at least {window_s:g} s of {modality.upper()} for this estimate",
+            )
     return lr
 
 
-def estimate(rec: Recording, task: Task = "hr", modality: Modality | None = None,
-             demographics: Demographics | None = None, folder: str | Path | None = None) -> VitalsEstimate:
+def estimate(
+    rec: Recording,
+    task: Task = "hr",
+    modality: Modality | None = None,
+    demographics: Demographics | None = None,
+    folder: str | Path | None = None,
+) -> VitalsEstimate:
     if rec.signal is None:
         raise InputError(rec.name, "it is an image, not a sampled signal", "an ECG or PPG recording")
     if modality is None:
@@ -143,13 +152,17 @@ def estimate(rec: Recording, task: Task = "hr", modality: Modality | None = None
     with _LOCK:
         lm, meta, held_mae = _load(str(folder))
     if meta.get("task") != task or meta.get("modality") != modality:
-        raise InputError(str(folder), f"the adapter is for {meta.get('task')} from {meta.get('modality')}",
-                         f"an adapter trained for {task} from {modality}")
+        raise InputError(
+            str(folder),
+            f"the adapter is for {meta.get('task')} from {meta.get('modality')}",
+            f"an adapter trained for {task} from {modality}",
+        )
     lr = _labelled(rec, task, modality)
     if demographics is not None:
         lr.demographics = lr.demographics.merged(demographics)
-    examples = data.build_examples(lr, task, _setting(meta, folder), bool(meta.get("demographics")),
-                                   labelled_only=False)
+    examples = data.build_examples(
+        lr, task, _setting(meta, folder), bool(meta.get("demographics")), labelled_only=False
+    )
     chosen = np.unique(np.linspace(0, len(examples) - 1, min(MAX_WINDOWS, len(examples))).round().astype(int))
     picked = [examples[i] for i in chosen]
     with _LOCK:
@@ -157,54 +170,89 @@ def estimate(rec: Recording, task: Task = "hr", modality: Modality | None = None
     name, unit = NAMES[task]
     windows, accepted, refused = [], [], 0
     floor = held_mae or 0.0
-    for ex, v in zip(picked, values):
+    for ex, v in zip(picked, values, strict=False):
         c = ex.classical
         gap = None if c is None else abs(v - c)
         disagree = gap is not None and gap > DISAGREE_FRACTION * max(abs(c), 1.0)
         note = ex.quality_note
         if ex.unusable or (not ex.quality_ok and (disagree or c is None and task == "hr")):
             q, value = Quality.UNUSABLE, None
-            note = f"no estimate: {note}" + (f"; QLoRA {v:.0f} and classical {c:.0f} {unit} disagree" if disagree else "")
+            note = f"no estimate: {note}" + (
+                f"; QLoRA {v:.0f} and classical {c:.0f} {unit} disagree" if disagree else ""
+            )
             refused += 1
         else:
             q = Quality.POOR if (not ex.quality_ok or disagree) else Quality.GOOD
             value = round(float(v), 1)
             if disagree:
-                note = (note + "; " if note else "") + f"QLoRA and classical estimates differ by {gap:.0f} {unit}"
+                note = (
+                    note + "; " if note else ""
+                ) + f"QLoRA and classical estimates differ by {gap:.0f} {unit}"
             accepted.append((value, max(floor, gap or 0.0), q))
         unc = None if value is None else round(max(floor, gap or 0.0), 1)
-        windows.append(WindowEstimate(
-            start_s=round(ex.start_s, 2), end_s=round(ex.start_s + lr.window_s, 2),
-            estimate=Measurement(name=name, value=value, unit=unit, uncertainty=unc, quality=q),
-            classical=Measurement(name=f"classical {name}", value=None if c is None else round(c, 1), unit=unit,
-                                  quality=Quality.ACCEPTABLE if c is not None else Quality.UNUSABLE),
-            note=note))
+        windows.append(
+            WindowEstimate(
+                start_s=round(ex.start_s, 2),
+                end_s=round(ex.start_s + lr.window_s, 2),
+                estimate=Measurement(name=name, value=value, unit=unit, uncertainty=unc, quality=q),
+                classical=Measurement(
+                    name=f"classical {name}",
+                    value=None if c is None else round(c, 1),
+                    unit=unit,
+                    quality=Quality.ACCEPTABLE if c is not None else Quality.UNUSABLE,
+                ),
+                note=note,
+            )
+        )
     warnings = []
     if accepted:
         vals = np.array([a[0] for a in accepted])
         good = [a for a in accepted if a[2] == Quality.GOOD]
         overall_q = Quality.GOOD if len(good) >= 0.5 * len(windows) else Quality.POOR
-        overall = Measurement(name=name, value=round(float(np.median(vals)), 1), unit=unit,
-                              uncertainty=round(float(np.median([a[1] for a in accepted])), 1), quality=overall_q)
+        overall = Measurement(
+            name=name,
+            value=round(float(np.median(vals)), 1),
+            unit=unit,
+            uncertainty=round(float(np.median([a[1] for a in accepted])), 1),
+            quality=overall_q,
+        )
     else:
         overall = Measurement(name=name, value=None, unit=unit, quality=Quality.UNUSABLE)
         warnings.append("every window was of poor quality with disagreeing estimates: no number is given")
     if refused:
         warnings.append(f"{refused} of {len(windows)} windows refused for poor quality")
     if task == "vascular_age":
-        warnings.append("vascular age has no public ground truth: this estimator was validated against "
-                        "chronological age of a small set of records and synthetic signals (docs/vitals.md)")
+        warnings.append(
+            "vascular age has no public ground truth: this estimator was validated against "
+            "chronological age of a small set of records and synthetic signals (docs/vitals.md)"
+        )
     cl = [w.classical.value for w in windows if w.classical.value is not None]
-    classical = Measurement(name=f"classical {name}", value=round(float(np.median(cl)), 1) if cl else None,
-                            unit=unit, quality=Quality.ACCEPTABLE if cl else Quality.UNUSABLE)
+    classical = Measurement(
+        name=f"classical {name}",
+        value=round(float(np.median(cl)), 1) if cl else None,
+        unit=unit,
+        quality=Quality.ACCEPTABLE if cl else Quality.UNUSABLE,
+    )
     model = meta.get("model", {})
-    method = (f"QLoRA LLM estimator ({model.get('base')} in 4-bit NF4 with LoRA adapters, "
-              f"{meta.get('setting', 'context')} prompt, {model.get('head')} head) on "
-              f"{len(windows)} of {len(examples)} {lr.window_s:g}-s windows; value = median of windows; "
-              f"uncertainty = larger of the held-out MAE and the distance to the classical estimate")
-    return VitalsEstimate(task=task, modality=modality, value=overall, classical=classical, windows=windows,
-                          windows_total=len(examples), windows_refused=refused, adapter=str(folder),
-                          held_out_mae=held_mae, method=method, warnings=warnings)
+    method = (
+        f"QLoRA LLM estimator ({model.get('base')} in 4-bit NF4 with LoRA adapters, "
+        f"{meta.get('setting', 'context')} prompt, {model.get('head')} head) on "
+        f"{len(windows)} of {len(examples)} {lr.window_s:g}-s windows; value = median of windows; "
+        f"uncertainty = larger of the held-out MAE and the distance to the classical estimate"
+    )
+    return VitalsEstimate(
+        task=task,
+        modality=modality,
+        value=overall,
+        classical=classical,
+        windows=windows,
+        windows_total=len(examples),
+        windows_refused=refused,
+        adapter=str(folder),
+        held_out_mae=held_mae,
+        method=method,
+        warnings=warnings,
+    )
 
 
 def _setting(meta: dict, folder: Path) -> Setting:
@@ -214,8 +262,11 @@ def _setting(meta: dict, folder: Path) -> Setting:
         return "signal"
     if setting == "context":
         return "context"
-    raise InputError(str(folder), f"its vitals_model.json names an unknown prompt setting {setting!r}",
-                     "an adapter written by `cardioagent train vitals` (setting 'signal' or 'context')")
+    raise InputError(
+        str(folder),
+        f"its vitals_model.json names an unknown prompt setting {setting!r}",
+        "an adapter written by `cardioagent train vitals` (setting 'signal' or 'context')",
+    )
 
 
 def _predict(lm, examples) -> np.ndarray:
@@ -226,9 +277,15 @@ def _predict(lm, examples) -> np.ndarray:
     out = []
     with torch.no_grad():
         for k in range(0, len(examples), 8):
-            chunk = examples[k:k + 8]
+            chunk = examples[k : k + 8]
             enc = lm.tokenize([e.prompt for e in chunk])
-            base = torch.tensor([lm.target_mean if e.anchor is None else e.anchor for e in chunk], dtype=torch.float32)
-            out.append(lm.regress(lm.final_states(enc.input_ids, enc.attention_mask), enc.attention_mask, base).numpy())
+            base = torch.tensor(
+                [lm.target_mean if e.anchor is None else e.anchor for e in chunk], dtype=torch.float32
+            )
+            out.append(
+                lm.regress(
+                    lm.final_states(enc.input_ids, enc.attention_mask), enc.attention_mask, base
+                ).numpy()
+            )
     lo, hi = lm.cfg.value_range
     return np.clip(np.concatenate(out), lo, hi)

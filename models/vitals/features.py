@@ -11,6 +11,7 @@ consistent with the neighbouring windows; the prompt carries it as one more feat
 For ECG the features are the R-peak rate from the consensus detector of ``cardioagent.tools.signal.ecg``,
 RR statistics, the agreement of two detectors (bSQI) and the dominant QRS-band frequency.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -131,13 +132,18 @@ def ppg_window_features(
 def _best_cardiac_ratio(p: np.ndarray, fs: float) -> float | None:
     from cardioagent.tools.signal.sqi import ppg_indices
 
-    ratios = [ppg_indices(p[:, c], fs)["cardiac_power_ratio"] for c in range(p.shape[1]) if np.nanstd(p[:, c]) > 0]
+    ratios = [
+        ppg_indices(p[:, c], fs)["cardiac_power_ratio"] for c in range(p.shape[1]) if np.nanstd(p[:, c]) > 0
+    ]
     found = [r for r in ratios if r is not None]
     return float(max(found)) if found else None
 
 
 def track_rate(
-    emissions: np.ndarray, grid_bpm: np.ndarray, step_s: float = 2.0, sd_bpm_per_2s: float = 3.0,
+    emissions: np.ndarray,
+    grid_bpm: np.ndarray,
+    step_s: float = 2.0,
+    sd_bpm_per_2s: float = 3.0,
     floor: float = 0.05,
 ) -> np.ndarray:
     """Most likely rate sequence (Viterbi) through per-window spectra ``emissions`` (T, F).
@@ -172,7 +178,7 @@ def track_windows(feats: list[PpgWindowFeatures], step_s: float, **kwargs) -> No
     if not usable:
         return
     rates = track_rate(np.stack([f.emission for f in usable]), usable[0].grid_bpm, step_s, **kwargs)
-    for f, r in zip(usable, rates):
+    for f, r in zip(usable, rates, strict=False):
         f.tracked_bpm = float(r)
 
 
@@ -239,7 +245,7 @@ class PpgAgeFeatures:
 def _average_beat(x: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray | None:
     """Mean of beats from 0.3 s before to 0.6 s after each systolic peak (beats that fit)."""
     b, a = int(0.3 * fs), int(0.6 * fs)
-    rows = [x[p - b:p + a] for p in peaks if p - b >= 0 and p + a <= len(x)]
+    rows = [x[p - b : p + a] for p in peaks if p - b >= 0 and p + a <= len(x)]
     return np.mean(rows, axis=0) if len(rows) >= 2 else None
 
 
@@ -287,8 +293,16 @@ def ppg_age_features(x: np.ndarray, fs: float) -> PpgAgeFeatures:
     if w is None:
         return PpgAgeFeatures(len(peaks), rate, None, None, None, None, None, False)
     a = w["a"]
-    return PpgAgeFeatures(len(peaks), rate, w["b"] / a, w["c"] / a, w["d"] / a, w["e"] / a,
-                          (w["b"] - w["c"] - w["d"] - w["e"]) / a, True)
+    return PpgAgeFeatures(
+        len(peaks),
+        rate,
+        w["b"] / a,
+        w["c"] / a,
+        w["d"] / a,
+        w["e"] / a,
+        (w["b"] - w["c"] - w["d"] - w["e"]) / a,
+        True,
+    )
 
 
 @dataclass
@@ -328,5 +342,13 @@ def ecg_age_features(x: np.ndarray, fs: float) -> EcgAgeFeatures:
         i = mb.r_index + round(d.t_peak_s * fs)
         t_mv = float(mb.beat[i]) if 0 <= i < len(mb.beat) else None
     qtc = dl.qtc_bazett(d.qt_ms, rr) if d.qt_ms is not None and rr else None
-    return EcgAgeFeatures(rate, d.pr_ms, d.qrs_ms, qtc, float(mb.beat[mb.r_index]), t_mv,
-                          float(1000 * np.std(rrs)) if len(rrs) >= 2 else None, True)
+    return EcgAgeFeatures(
+        rate,
+        d.pr_ms,
+        d.qrs_ms,
+        qtc,
+        float(mb.beat[mb.r_index]),
+        t_mv,
+        float(1000 * np.std(rrs)) if len(rrs) >= 2 else None,
+        True,
+    )

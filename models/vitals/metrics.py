@@ -1,4 +1,5 @@
 """Agreement statistics for estimator reports (pure functions) and the report figure."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -28,14 +29,21 @@ def agreement(estimate, reference) -> Agreement:
         return Agreement(n=0, mae=None, rmse=None, bias=None, loa_low=None, loa_high=None, max_abs_error=None)
     sd = float(np.std(d, ddof=1)) if len(d) > 1 else 0.0
     bias = float(np.mean(d))
-    return Agreement(n=len(d), mae=float(np.mean(np.abs(d))), rmse=float(np.sqrt(np.mean(d**2))), bias=bias,
-                     loa_low=bias - 1.96 * sd, loa_high=bias + 1.96 * sd, max_abs_error=float(np.max(np.abs(d))))
+    return Agreement(
+        n=len(d),
+        mae=float(np.mean(np.abs(d))),
+        rmse=float(np.sqrt(np.mean(d**2))),
+        bias=bias,
+        loa_low=bias - 1.96 * sd,
+        loa_high=bias + 1.96 * sd,
+        max_abs_error=float(np.max(np.abs(d))),
+    )
 
 
 def per_group_mae(groups, estimate, reference) -> dict[str, dict[str, float]]:
     """{group: {"n": windows, "mae": ...}} in first-seen order."""
     acc: dict[str, list[float]] = defaultdict(list)
-    for g, e, r in zip(groups, estimate, reference):
+    for g, e, r in zip(groups, estimate, reference, strict=False):
         if np.isfinite(e) and np.isfinite(r):
             acc[str(g)].append(abs(float(e) - float(r)))
     return {g: {"n": len(v), "mae": float(np.mean(v))} for g, v in acc.items()}

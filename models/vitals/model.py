@@ -18,6 +18,7 @@ training of the embedded model fit in minutes. The cache path is used for Llama-
 decoder takes ``inputs_embeds`` unchanged; other architectures (GPT-2 adds position embeddings, Gemma
 scales the embeddings) run the whole model at every step.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,15 +42,21 @@ CONFIG_FILE = "vitals_model.json"
 
 
 class VitalsModelConfig(BaseModel):
-    base: str = Field("embedded", description="'embedded' (SmolLM2-135M-Instruct), a local HF folder or a hub id")
+    base: str = Field(
+        "embedded", description="'embedded' (SmolLM2-135M-Instruct), a local HF folder or a hub id"
+    )
     quantize_4bit: bool = True
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
-    target_modules: list[str] | None = Field(None, description="default: q/k/v/o projections (c_attn/c_proj for GPT-2)")
+    target_modules: list[str] | None = Field(
+        None, description="default: q/k/v/o projections (c_attn/c_proj for GPT-2)"
+    )
     lora_layers: int | None = Field(4, description="LoRA on the top N decoder layers; None: on all of them")
     head: Literal["regression", "text"] = "regression"
-    value_range: tuple[float, float] = Field((25.0, 250.0), description="plausible outputs (text decoding, clipping)")
+    value_range: tuple[float, float] = Field(
+        (25.0, 250.0), description="plausible outputs (text decoding, clipping)"
+    )
     value_decimals: int = Field(0, description="decimals of the text answer")
 
 
@@ -86,8 +93,11 @@ def load_base(cfg: VitalsModelConfig, device_map: Any = None):
         except ImportError as err:
             raise LLMBackendError(f"4-bit loading needs bitsandbytes: {err}") from None
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=False,
-            bnb_4bit_compute_dtype=torch.bfloat16 if cuda else torch.float32)
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=False,
+            bnb_4bit_compute_dtype=torch.bfloat16 if cuda else torch.float32,
+        )
     else:
         kwargs["dtype"] = torch.bfloat16 if cuda else torch.float32
     try:
@@ -149,9 +159,15 @@ class VitalsLM:
         k = n_layers if cfg.lora_layers is None else max(1, min(int(cfg.lora_layers), n_layers))
         self.split = n_layers - k
         targets = cfg.target_modules or DEFAULT_TARGETS.get(model_type, DEFAULT_TARGETS["default"])
-        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules=targets, bias="none", task_type="CAUSAL_LM",
-                          layers_to_transform=list(range(self.split, n_layers)))
+        lora = LoraConfig(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=targets,
+            bias="none",
+            task_type="CAUSAL_LM",
+            layers_to_transform=list(range(self.split, n_layers)),
+        )
         self.model = get_peft_model(base, lora)
         _keep_4bit_layers_differentiable(self.model)
         hidden = int(base.config.hidden_size)
@@ -190,7 +206,9 @@ class VitalsLM:
     # --------------------------------------------------------------------------------------- forward
 
     def tokenize(self, texts: list[str]):
-        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            self.device
+        )
 
     def lower_states(self, input_ids, attention_mask):
         """Hidden states entering the first adapted layer, (B, T, H); computed without gradients."""
@@ -218,7 +236,7 @@ class VitalsLM:
         import torch
 
         full = self.decoder.layers
-        self.decoder.layers = torch.nn.ModuleList(list(full)[self.split:])
+        self.decoder.layers = torch.nn.ModuleList(list(full)[self.split :])
         try:
             yield
         finally:
@@ -227,11 +245,15 @@ class VitalsLM:
     def upper(self, lower, attention_mask):
         """Final (normed) hidden states from cached ``lower`` states, through the adapted layers only."""
         with self._top_layers_only():
-            return self.decoder(inputs_embeds=lower, attention_mask=attention_mask, use_cache=False).last_hidden_state
+            return self.decoder(
+                inputs_embeds=lower, attention_mask=attention_mask, use_cache=False
+            ).last_hidden_state
 
     def final_states(self, input_ids, attention_mask):
         """Final hidden states through the whole model (inference, and architectures without caching)."""
-        return self.decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        return self.decoder(
+            input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+        ).last_hidden_state
 
     def lm_logits(self, final_hidden):
         return self.model.get_output_embeddings()(final_hidden)
@@ -248,7 +270,7 @@ class VitalsLM:
 
     def allowed_answers(self) -> list[str]:
         lo, hi = self.cfg.value_range
-        step = 10 ** -self.cfg.value_decimals
+        step = 10**-self.cfg.value_decimals
         values = np.arange(np.ceil(lo), hi + step / 2, step)
         return [f"{v:.{self.cfg.value_decimals}f}" for v in values]
 
@@ -281,8 +303,11 @@ class VitalsLM:
                     node = node[pick]
                     if None in node and len(node) == 1:
                         break
-                    res = self.model(input_ids=torch.tensor([[pick]], device=self.device), past_key_values=past,
-                                     use_cache=True)
+                    res = self.model(
+                        input_ids=torch.tensor([[pick]], device=self.device),
+                        past_key_values=past,
+                        use_cache=True,
+                    )
                     past, logits = res.past_key_values, res.logits[0, -1]
                 out.append(float(node[None]) if None in node else float("nan"))
         return out
@@ -299,9 +324,16 @@ class VitalsLM:
         self.model.save_pretrained(str(folder))
         (folder / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
         if self.cfg.head == "regression":
-            save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}, folder / HEAD_FILE)
-        meta = {"model": self.cfg.model_dump(), "target_mean": self.target_mean, "target_scale": self.target_scale,
-                **(extra or {})}
+            save_file(
+                {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
+                folder / HEAD_FILE,
+            )
+        meta = {
+            "model": self.cfg.model_dump(),
+            "target_mean": self.target_mean,
+            "target_scale": self.target_scale,
+            **(extra or {}),
+        }
         (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=1))
 
     @classmethod

@@ -6,6 +6,7 @@ Segmentation and the augmentations themselves are the shared ones of ``cardioage
 Time warping is switched off for every vitals task: it changes beat-to-beat timing, hence the heart rate
 a window's label states, and the pulse-wave timing a vascular-age label rests on.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,9 @@ from cardioagent.tools.signal.filters import fill_gaps, lowpass, remove_baseline
 from cardioagent.tools.signal.segment import window_array
 
 # Label-preserving: amplitude scale, baseline wander, mains hum and white noise (SNR 15-35 dB), no warp.
-VITALS_AUGMENT = AugmentConfig(p_time_warp=0.0, p_scale=0.5, p_baseline_wander=0.5, p_powerline=0.2, p_noise=0.7)
+VITALS_AUGMENT = AugmentConfig(
+    p_time_warp=0.0, p_scale=0.5, p_baseline_wander=0.5, p_powerline=0.2, p_noise=0.7
+)
 DENOISE_HZ = {"ppg": 8.0, "ecg": 40.0, "accel": 8.0}
 
 

@@ -15,6 +15,7 @@ Three ways, as in the studies this follows:
 
 Every prompt ends with a fixed answer cue (``ANSWER_CUES``) after which the model writes the number.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -99,8 +100,10 @@ def ppg_context_text(f: PpgWindowFeatures) -> str:
         lines.append(f"Motion {f.motion_g:.1f} g; accelerometer peaks {acc}.")
     peaks = " ".join(f"{b:.0f}:{round(100 * p)}" for b, p in f.ppg_peaks) or "none"
     lines.append(f"PPG peaks (bpm:power) {peaks}.")
-    lines.append(f"Pulse intervals {_bpm(f.pulse_interval_bpm)}. Attenuated peak {_bpm(f.spectral_bpm)}"
-                 f" (quality {f.peak_ratio:.0f}).")
+    lines.append(
+        f"Pulse intervals {_bpm(f.pulse_interval_bpm)}. Attenuated peak {_bpm(f.spectral_bpm)}"
+        f" (quality {f.peak_ratio:.0f})."
+    )
     if f.tracked_bpm is not None:
         lines.append(f"Tracked rate {_bpm(f.tracked_bpm)}.")
     return "\n".join(lines)
@@ -111,21 +114,27 @@ def _one(v: float | None, digits: int = 1) -> str:
 
 
 def ecg_context_text(f: EcgWindowFeatures) -> str:
-    return (f"R-peaks {f.n_beats}; R-peak rate {_one(f.rpeak_bpm)}; single detector {_one(f.single_detector_bpm)}.\n"
-            f"RR median {_one(f.rr_median_ms, 0)} ms, IQR {_one(f.rr_iqr_ms, 0)} ms; detector agreement "
-            f"{_one(f.detector_agreement, 2)}; QRS envelope peak {_one(f.spectral_bpm, 0)}.")
+    return (
+        f"R-peaks {f.n_beats}; R-peak rate {_one(f.rpeak_bpm)}; single detector {_one(f.single_detector_bpm)}.\n"
+        f"RR median {_one(f.rr_median_ms, 0)} ms, IQR {_one(f.rr_iqr_ms, 0)} ms; detector agreement "
+        f"{_one(f.detector_agreement, 2)}; QRS envelope peak {_one(f.spectral_bpm, 0)}."
+    )
 
 
 def ppg_age_text(f: PpgAgeFeatures) -> str:
-    return (f"Pulse rate {_bpm(f.rate_bpm)}; beats {f.n_beats}.\n"
-            f"Second derivative b/a {_one(f.b_a, 2)}, c/a {_one(f.c_a, 2)}, d/a {_one(f.d_a, 2)}, "
-            f"e/a {_one(f.e_a, 2)}; aging index {_one(f.aging_index, 2)}.")
+    return (
+        f"Pulse rate {_bpm(f.rate_bpm)}; beats {f.n_beats}.\n"
+        f"Second derivative b/a {_one(f.b_a, 2)}, c/a {_one(f.c_a, 2)}, d/a {_one(f.d_a, 2)}, "
+        f"e/a {_one(f.e_a, 2)}; aging index {_one(f.aging_index, 2)}."
+    )
 
 
 def ecg_age_text(f: EcgAgeFeatures) -> str:
-    return (f"Heart rate {_bpm(f.rate_bpm)}; RR SD {_one(f.rr_sd_ms, 0)} ms.\n"
-            f"PR {_one(f.pr_ms, 0)} ms, QRS {_one(f.qrs_ms, 0)} ms, QTc {_one(f.qtc_ms, 0)} ms; "
-            f"R {_one(f.r_mv, 2)} mV, T {_one(f.t_mv, 2)} mV.")
+    return (
+        f"Heart rate {_bpm(f.rate_bpm)}; RR SD {_one(f.rr_sd_ms, 0)} ms.\n"
+        f"PR {_one(f.pr_ms, 0)} ms, QRS {_one(f.qrs_ms, 0)} ms, QTc {_one(f.qtc_ms, 0)} ms; "
+        f"R {_one(f.r_mv, 2)} mV, T {_one(f.t_mv, 2)} mV."
+    )
 
 
 def build_prompt(
@@ -151,7 +160,9 @@ def build_prompt(
     return "\n".join(lines)
 
 
-def anchor_of(task: Task, modality: Modality, features: PpgWindowFeatures | EcgWindowFeatures | None) -> float | None:
+def anchor_of(
+    task: Task, modality: Modality, features: PpgWindowFeatures | EcgWindowFeatures | None
+) -> float | None:
     """The classical estimate a regression head corrects (None when there is none, e.g. signal-only)."""
     if task != "hr" or features is None:
         return None

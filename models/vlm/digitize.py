@@ -43,7 +43,9 @@ N_STRIP_BINS = 16  # the straightened row itself, coarsely: ink in 16 horizontal
 N_FEATURES = N_TRACE_FEATURES + N_STRIP_BINS
 N_DIAGNOSTICS = 6
 WORK_WIDTH = 1024  # the page is processed at this width: ~3.9 px/mm across a 260 mm page
-ROW_WIDTH_MM = 255.0  # the ink of a row: from inside the calibration pulse (~6 mm before t = 0) to the end of 10 s
+ROW_WIDTH_MM = (
+    255.0  # the ink of a row: from inside the calibration pulse (~6 mm before t = 0) to the end of 10 s
+)
 ROW_LEAD_MM = 6.0
 ANGLES_DEG = np.arange(-8.0, 8.01, 0.25)
 
@@ -99,7 +101,9 @@ def ink_map(rgb: np.ndarray, paper_window_px: int = 25, thin_px: int = 7) -> np.
     return out
 
 
-def _projection(ys: np.ndarray, xs: np.ndarray, w: np.ndarray, angle_deg: float, height: int, xc: float) -> np.ndarray:
+def _projection(
+    ys: np.ndarray, xs: np.ndarray, w: np.ndarray, angle_deg: float, height: int, xc: float
+) -> np.ndarray:
     """Ink summed along lines tilted by ``angle_deg`` (page y at the centre column)."""
     t = np.tan(np.deg2rad(angle_deg))
     yy = np.round(ys - (xs - xc) * t).astype(np.int64)
@@ -118,9 +122,13 @@ def _ink_points(ink: np.ndarray, max_points: int = 200_000) -> tuple[np.ndarray,
     return ys.astype(np.float64), xs.astype(np.float64), ink[ys, xs].astype(np.float64)
 
 
-def page_angle(ink: np.ndarray, angles: np.ndarray = ANGLES_DEG, x_range: tuple[float, float] | None = None,
-               y_range: tuple[float, float] | None = None,
-               points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> float:
+def page_angle(
+    ink: np.ndarray,
+    angles: np.ndarray = ANGLES_DEG,
+    x_range: tuple[float, float] | None = None,
+    y_range: tuple[float, float] | None = None,
+    points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> float:
     """The tilt (degrees, image y down) whose projection is sharpest (largest sum of squares).
     ``points``: ``_ink_points(ink)`` when the caller has them (they cost more than the search)."""
     ys, xs, w = points if points is not None else _ink_points(ink)
@@ -143,7 +151,9 @@ def page_angle(ink: np.ndarray, angles: np.ndarray = ANGLES_DEG, x_range: tuple[
     return best
 
 
-def find_rows(profile: np.ndarray, min_separation_px: float, n_rows: int = N_ROWS, n_candidates: int = 9) -> list[int]:
+def find_rows(
+    profile: np.ndarray, min_separation_px: float, n_rows: int = N_ROWS, n_candidates: int = 9
+) -> list[int]:
     """``n_rows`` peaks of a (smoothed) projection, top to bottom: among the strongest candidates at
     least ``min_separation_px`` apart, the set that is both strong and evenly spaced (an ECG page's rows
     are; a footer line or the page's edge, which can out-ink a flat rhythm strip, is not in step)."""
@@ -173,7 +183,9 @@ def find_rows(profile: np.ndarray, min_separation_px: float, n_rows: int = N_ROW
     return best
 
 
-def row_strip(ink: np.ndarray, centre_y: float, angle_deg: float, half_height_px: float, n_rows_px: int) -> np.ndarray:
+def row_strip(
+    ink: np.ndarray, centre_y: float, angle_deg: float, half_height_px: float, n_rows_px: int
+) -> np.ndarray:
     """The band ``centre_y +- half_height_px`` along a line tilted by ``angle_deg``, straightened into an
     (n_rows_px, W) strip, with horizontal and vertical grid lines removed."""
     h, w = ink.shape
@@ -203,7 +215,9 @@ def column_profiles(strip: np.ndarray, mm_per_row_px: float) -> np.ndarray:
     n, w = strip.shape
     # smooth along the row for baselines and across it for QRS strokes, and keep the stronger: smoothing
     # only along the row fades a 1-px vertical stroke below the floor, i.e. loses the QRS
-    sm = np.maximum(ndimage.gaussian_filter(strip, sigma=(0.5, 1.2)), ndimage.gaussian_filter(strip, sigma=(1.2, 0.5)))
+    sm = np.maximum(
+        ndimage.gaussian_filter(strip, sigma=(0.5, 1.2)), ndimage.gaussian_filter(strip, sigma=(1.2, 0.5))
+    )
     floor = max(0.03, 0.3 * float(np.percentile(sm, 99.8)))
     s = np.where(sm > floor, sm, 0.0)
     mass = s.sum(axis=0)
@@ -263,7 +277,9 @@ def digitize_page(image: np.ndarray | Image.Image, n_columns: int = 1024) -> Pag
         raise ValueError(f"expected an H x W x 3 image of at least 16 x 16 px, got shape {rgb.shape}")
     scale = WORK_WIDTH / rgb.shape[1]
     height = max(16, round(rgb.shape[0] * scale))
-    work = np.asarray(Image.fromarray(rgb.astype(np.uint8)).resize((WORK_WIDTH, height), Image.Resampling.BILINEAR))
+    work = np.asarray(
+        Image.fromarray(rgb.astype(np.uint8)).resize((WORK_WIDTH, height), Image.Resampling.BILINEAR)
+    )
     ink = ink_map(work)
     points = _ink_points(ink)
     angle = page_angle(ink, points=points)
@@ -284,7 +300,9 @@ def digitize_page(image: np.ndarray | Image.Image, n_columns: int = 1024) -> Pag
     rows: list[RowGeometry] = []
     feats: list[np.ndarray] = []
     for c in centres:
-        a = page_angle(ink, angles=np.arange(angle - 1.5, angle + 1.51, 0.1), y_range=(c - half, c + half), points=points)
+        a = page_angle(
+            ink, angles=np.arange(angle - 1.5, angle + 1.51, 0.1), y_range=(c - half, c + half), points=points
+        )
         strip = row_strip(ink, float(c), a, half, n_strip)
         x0, x1 = _x_extent(strip)
         if x1 - x0 < 0.3 * WORK_WIDTH:  # a row with hardly any ink: use the page's extent
@@ -295,14 +313,22 @@ def digitize_page(image: np.ndarray | Image.Image, n_columns: int = 1024) -> Pag
     profiles = np.stack(feats)
     # convert to signal units: mm -> mV at 10 mm/mV; mass stays in mm of ink per column
     profiles[:, :3] /= 10.0
-    row_ink = sum(float(smooth[max(0, int(c - half)): int(c + half)].sum()) for c in set(centres))
-    diagnostics = np.array([
-        row_ink / max(float(smooth.sum()), 1e-6),  # share of the ink on the four rows
-        float(np.std(np.diff(centres))) / max(spacing, 1e-6),  # rows evenly spaced?
-        float(np.mean([r.x1 - r.x0 for r in rows])) / WORK_WIDTH,  # rows as wide as the page?
-        float(smooth[centres].mean()) / max(float(np.median(smooth)) + 1e-6, 1e-6) / 100.0,  # peakedness
-        float(ink.mean()) * 10.0,  # overall ink
-        angle / 8.0,
-    ], dtype=np.float32)
-    return PageTrace(profiles=profiles, diagnostics=np.clip(diagnostics, -10, 10), rows=tuple(rows),
-                     px_per_mm=ppm / scale, scale=scale)
+    row_ink = sum(float(smooth[max(0, int(c - half)) : int(c + half)].sum()) for c in set(centres))
+    diagnostics = np.array(
+        [
+            row_ink / max(float(smooth.sum()), 1e-6),  # share of the ink on the four rows
+            float(np.std(np.diff(centres))) / max(spacing, 1e-6),  # rows evenly spaced?
+            float(np.mean([r.x1 - r.x0 for r in rows])) / WORK_WIDTH,  # rows as wide as the page?
+            float(smooth[centres].mean()) / max(float(np.median(smooth)) + 1e-6, 1e-6) / 100.0,  # peakedness
+            float(ink.mean()) * 10.0,  # overall ink
+            angle / 8.0,
+        ],
+        dtype=np.float32,
+    )
+    return PageTrace(
+        profiles=profiles,
+        diagnostics=np.clip(diagnostics, -10, 10),
+        rows=tuple(rows),
+        px_per_mm=ppm / scale,
+        scale=scale,
+    )

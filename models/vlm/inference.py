@@ -9,6 +9,7 @@ model + LoRA, seconds) the first time it is needed and generates a free-text ans
 Importing this module imports neither torch nor transformers (the tool registry imports the tool, and
 through it this module, at start-up); they are imported when weights are first loaded.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,10 @@ def weights_problem(weights_dir: str | Path | None = None) -> str | None:
     missing = [n for n in (META_FILE, VISION_FILE) if not (d / n).is_file()]
     if not missing:
         return None
-    return (f"no trained ECG-image model in {d} (missing {', '.join(missing)}); "
-            f"train one with `cardioagent train vlm` or point {WEIGHTS_ENV} at one")
+    return (
+        f"no trained ECG-image model in {d} (missing {', '.join(missing)}); "
+        f"train one with `cardioagent train vlm` or point {WEIGHTS_ENV} at one"
+    )
 
 
 RateCategory = Literal["bradycardia", "normal", "tachycardia"]
@@ -63,9 +66,15 @@ class LabelReading(BaseModel):
     pr_ms: float
     qrs_ms: float
     qtc_ms: float
-    rate_category: RateCategory = Field(description="from heart_rate_bpm: < 60 bradycardia, > 100 tachycardia")
-    rhythm: Rhythm = Field(description="the most probable of sinus / AF / flutter; 'other' when none is called")
-    image_quality: ImageQuality | None = Field(None, description="None only where no pixels were at hand (training)")
+    rate_category: RateCategory = Field(
+        description="from heart_rate_bpm: < 60 bradycardia, > 100 tachycardia"
+    )
+    rhythm: Rhythm = Field(
+        description="the most probable of sinus / AF / flutter; 'other' when none is called"
+    )
+    image_quality: ImageQuality | None = Field(
+        None, description="None only where no pixels were at hand (training)"
+    )
 
     def facts(self, record: str) -> EcgFacts:
         """The reading as ``EcgFacts``, so instruct's templates can phrase and score answers from it.
@@ -104,14 +113,22 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def reading_from_outputs(finding_logits: np.ndarray, numbers: np.ndarray, page_logit: float | None,
-                         meta: Any, quality: ImageQuality | None) -> LabelReading:
+def reading_from_outputs(
+    finding_logits: np.ndarray,
+    numbers: np.ndarray,
+    page_logit: float | None,
+    meta: Any,
+    quality: ImageQuality | None,
+) -> LabelReading:
     """One image's head outputs (logits in ``meta.findings`` order, numbers divided by the scales of
     ``meta.numeric_targets``) as a ``LabelReading``. Pure."""
     probs = _sigmoid(np.asarray(finding_logits, dtype=np.float64))
-    probabilities = {f: round(float(p), 4) for f, p in zip(meta.findings, probs)}
+    probabilities = {f: round(float(p), 4) for f, p in zip(meta.findings, probs, strict=False)}
     called = [f for f in meta.findings if probabilities[f] >= meta.threshold(f)]
-    values = {name: float(v) * scale for (name, scale), v in zip(meta.numeric_targets.items(), numbers)}
+    values = {
+        name: float(v) * scale
+        for (name, scale), v in zip(meta.numeric_targets.items(), numbers, strict=False)
+    }
     hr = max(values["heart_rate_bpm"], 0.0)
     axis = math.degrees(math.atan2(values["axis_sin"], values["axis_cos"]))
     present = [f for f in RHYTHM_FINDINGS if f in probabilities and probabilities[f] >= meta.threshold(f)]
@@ -138,8 +155,10 @@ def readings_from_output(output: Any, meta: Any, qualities: list[ImageQuality | 
     logits = output.finding_logits.float().cpu().numpy()
     numbers = output.numbers.float().cpu().numpy()
     page = None if output.page_logit is None else output.page_logit.float().cpu().numpy()
-    return [reading_from_outputs(logits[i], numbers[i], None if page is None else float(page[i]), meta, q)
-            for i, q in enumerate(qualities)]
+    return [
+        reading_from_outputs(logits[i], numbers[i], None if page is None else float(page[i]), meta, q)
+        for i, q in enumerate(qualities)
+    ]
 
 
 class EcgImageReader:
@@ -211,7 +230,7 @@ class EcgImageReader:
         self._load_tower()
         out: list[LabelReading] = []
         for start in range(0, len(images), max(1, batch_size)):
-            arrays = [to_rgb_array(im) for im in images[start:start + batch_size]]
+            arrays = [to_rgb_array(im) for im in images[start : start + batch_size]]
             with torch.no_grad():
                 res = self._tower(torch.stack([self._input(rgb) for rgb in arrays]))
             out += readings_from_output(res, self._meta, [image_quality(rgb) for rgb in arrays])
@@ -234,8 +253,13 @@ class EcgImageReader:
         return x
 
     # -- the whole VLM -------------------------------------------------------------------------------------
-    def answer(self, image: Any, question: str | None = None, max_new_tokens: int = 96,
-               reading: LabelReading | None = None) -> str:
+    def answer(
+        self,
+        image: Any,
+        question: str | None = None,
+        max_new_tokens: int = 96,
+        reading: LabelReading | None = None,
+    ) -> str:
         """The VLM's greedy answer to ``question`` about ``image`` (None: a full report). Needs stage-2
         weights (``has_language_model``) and the embedded language model package. ``reading``: this
         image's label-head reading when the caller has it already (it is put in the prompt of models
@@ -250,17 +274,20 @@ class EcgImageReader:
         readings = [reading_prompt(reading or self.read(rgb))] if bundle.spec.prompt_reading else None
         # a trace tower's processor takes the digitized page back, so the page is digitized once
         trace = bundle.spec.family == "embedded" and bundle.spec.tower == "trace"
-        batch = build_batch(bundle, [self._input(rgb) if trace else rgb], [question or REPORT_QUESTIONS[0]],
-                            readings=readings)
+        batch = build_batch(
+            bundle, [self._input(rgb) if trace else rgb], [question or REPORT_QUESTIONS[0]], readings=readings
+        )
         device = next(model.parameters()).device
         batch = {k: v.to(device) for k, v in batch.items()}
         tok = bundle.processor.tokenizer
         with torch.no_grad():
             generated = model.generate(
-                **batch, max_new_tokens=max_new_tokens, do_sample=False,
+                **batch,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
                 pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
             )
-        new = generated[0, batch["input_ids"].shape[1]:]
+        new = generated[0, batch["input_ids"].shape[1] :]
         return tok.decode(new, skip_special_tokens=True).strip()
 
 

@@ -239,9 +239,13 @@ class Target(BaseModel):
     finding: str | None = None
     value: bool | str | float | None = None
     tolerance: float | None = Field(None, description="number: largest accepted absolute error")
-    family: Literal["rhythm", "rate", "axis", "regularity"] | None = Field(None, description="category: which kind")
+    family: Literal["rhythm", "rate", "axis", "regularity"] | None = Field(
+        None, description="category: which kind"
+    )
     findings: list[str] = Field(default_factory=list, description="report: findings it must name")
-    exhaustive: bool = Field(True, description="report: it must name no other finding (False where the labels are partial)")
+    exhaustive: bool = Field(
+        True, description="report: it must name no other finding (False where the labels are partial)"
+    )
 
 
 class QAPair(BaseModel):
@@ -268,19 +272,34 @@ def score_answer(pair: QAPair, text: str) -> bool:
         return _category_of(text, t.family or "rhythm") == t.value
     if t.kind == "number":
         nums = _NUMBER.findall(text.replace("\u2212", "-"))
-        return bool(nums) and t.value is not None and abs(float(nums[0]) - float(t.value)) <= (t.tolerance or 0.0)
+        return (
+            bool(nums)
+            and t.value is not None
+            and abs(float(nums[0]) - float(t.value)) <= (t.tolerance or 0.0)
+        )
     named = set(findings_named_in(text))
     return named == set(t.findings) if t.exhaustive else set(t.findings) <= named
 
 
 # Category families: the words that name each category, matched in the answer's first sentence.
 CATEGORY_FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
-    "rhythm": {"sinus_rhythm": ("sinus",), "atrial_fibrillation": ("fibrillation",),
-               "atrial_flutter": ("flutter",), "other": ("other",)},
-    "rate": {"bradycardia": ("slow", "bradycardia"), "tachycardia": ("fast", "tachycardia"), "normal": ("normal",)},
+    "rhythm": {
+        "sinus_rhythm": ("sinus",),
+        "atrial_fibrillation": ("fibrillation",),
+        "atrial_flutter": ("flutter",),
+        "other": ("other",),
+    },
+    "rate": {
+        "bradycardia": ("slow", "bradycardia"),
+        "tachycardia": ("fast", "tachycardia"),
+        "normal": ("normal",),
+    },
     "axis": {"normal": ("normal",), "left": ("left",), "right": ("right",), "extreme": ("extreme",)},
-    "regularity": {"regular": ("regular",), "irregular": ("irregular",),
-                   "irregularly irregular": ("irregularly irregular",)},
+    "regularity": {
+        "regular": ("regular",),
+        "irregular": ("irregular",),
+        "irregularly irregular": ("irregularly irregular",),
+    },
 }
 
 
@@ -303,7 +322,12 @@ def findings_named_in(text: str) -> list[str]:
     part = (m.group(1) if m else text).split("\n")[0].lower()
     if re.match(r"\s*none\b", part):
         return []
-    return [f for f in FINDINGS if FINDING_TEXT[f].lower() in part and not re.search(rf"no {re.escape(FINDING_TEXT[f].lower())}", part)]
+    return [
+        f
+        for f in FINDINGS
+        if FINDING_TEXT[f].lower() in part
+        and not re.search(rf"no {re.escape(FINDING_TEXT[f].lower())}", part)
+    ]
 
 
 # ---------------------------------------------------------------------------------------- templates
@@ -328,7 +352,9 @@ def _rhythm_name(f: EcgFacts) -> str:
     elif f.rhythm == "atrial_fibrillation":
         base = "Atrial fibrillation"
     elif f.rhythm == "atrial_flutter":
-        base = "Atrial flutter" + (f" with {f.flutter_conduction}:1 conduction" if f.flutter_conduction else "")
+        base = "Atrial flutter" + (
+            f" with {f.flutter_conduction}:1 conduction" if f.flutter_conduction else ""
+        )
     else:
         base = "Other rhythm"  # named rhythms outside the vocabulary (atrial tachycardia, paced, ...)
     extras = [FINDING_TEXT[x] for x in ("premature_atrial_beats", "premature_ventricular_beats") if f.has(x)]
@@ -338,7 +364,10 @@ def _rhythm_name(f: EcgFacts) -> str:
 def _regularity(f: EcgFacts) -> str | None:
     if f.rhythm == "atrial_fibrillation":
         return "irregularly irregular"
-    if not (f.known("premature_atrial_beats") and f.known("premature_ventricular_beats")) and f.source != "synthetic":
+    if (
+        not (f.known("premature_atrial_beats") and f.known("premature_ventricular_beats"))
+        and f.source != "synthetic"
+    ):
         return None
     if f.has("premature_atrial_beats") or f.has("premature_ventricular_beats"):
         return "irregular"
@@ -349,29 +378,71 @@ def rhythm_pairs(f: EcgFacts) -> list[QAPair]:
     out: list[QAPair] = []
     if f.rhythm is None:
         return out
-    out.append(QAPair(question="What is the rhythm?", answer=_rhythm_name(f) + ".", question_type="rhythm",
-                      target=Target(kind="category", family="rhythm", value=f.rhythm), template="rhythm.what"))
+    out.append(
+        QAPair(
+            question="What is the rhythm?",
+            answer=_rhythm_name(f) + ".",
+            question_type="rhythm",
+            target=Target(kind="category", family="rhythm", value=f.rhythm),
+            template="rhythm.what",
+        )
+    )
     sinus = f.rhythm == "sinus_rhythm"
     detail = "the rhythm is sinus" if sinus else f"it is {_rhythm_name(f)[0].lower() + _rhythm_name(f)[1:]}"
-    out.append(QAPair(question="Is this sinus rhythm?", answer=_yes_no(sinus, detail),
-                      question_type="rhythm", target=Target(kind="yes_no", finding="sinus_rhythm", value=sinus),
-                      template="rhythm.is_sinus"))
-    for finding, q in (("atrial_fibrillation", "Is there atrial fibrillation?"), ("atrial_flutter", "Is there atrial flutter?")):
+    out.append(
+        QAPair(
+            question="Is this sinus rhythm?",
+            answer=_yes_no(sinus, detail),
+            question_type="rhythm",
+            target=Target(kind="yes_no", finding="sinus_rhythm", value=sinus),
+            template="rhythm.is_sinus",
+        )
+    )
+    for finding, q in (
+        ("atrial_fibrillation", "Is there atrial fibrillation?"),
+        ("atrial_flutter", "Is there atrial flutter?"),
+    ):
         yes = f.has(finding)
-        out.append(QAPair(question=q, answer=_yes_no(yes), question_type="rhythm",
-                          target=Target(kind="yes_no", finding=finding, value=yes), template=f"rhythm.{finding}"))
+        out.append(
+            QAPair(
+                question=q,
+                answer=_yes_no(yes),
+                question_type="rhythm",
+                target=Target(kind="yes_no", finding=finding, value=yes),
+                template=f"rhythm.{finding}",
+            )
+        )
     reg = _regularity(f)
     if reg is not None:
-        why = {"regular": "Regular.", "irregular": "Irregular, because of premature beats.",
-               "irregularly irregular": "Irregularly irregular, without P waves."}[reg]
-        out.append(QAPair(question="Is the rhythm regular?", answer=why, question_type="rhythm",
-                          target=Target(kind="category", family="regularity", value=reg), template="rhythm.regular"))
-    for finding, q in (("premature_atrial_beats", "Are there premature atrial beats?"),
-                       ("premature_ventricular_beats", "Are there premature ventricular beats (PVCs)?")):
+        why = {
+            "regular": "Regular.",
+            "irregular": "Irregular, because of premature beats.",
+            "irregularly irregular": "Irregularly irregular, without P waves.",
+        }[reg]
+        out.append(
+            QAPair(
+                question="Is the rhythm regular?",
+                answer=why,
+                question_type="rhythm",
+                target=Target(kind="category", family="regularity", value=reg),
+                template="rhythm.regular",
+            )
+        )
+    for finding, q in (
+        ("premature_atrial_beats", "Are there premature atrial beats?"),
+        ("premature_ventricular_beats", "Are there premature ventricular beats (PVCs)?"),
+    ):
         if f.known(finding) and (f.source == "synthetic" or f.has(finding)):
             yes = f.has(finding)
-            out.append(QAPair(question=q, answer=_yes_no(yes), question_type="rhythm",
-                              target=Target(kind="yes_no", finding=finding, value=yes), template=f"rhythm.{finding}"))
+            out.append(
+                QAPair(
+                    question=q,
+                    answer=_yes_no(yes),
+                    question_type="rhythm",
+                    target=Target(kind="yes_no", finding=finding, value=yes),
+                    template=f"rhythm.{finding}",
+                )
+            )
     return out
 
 
@@ -380,19 +451,38 @@ def rate_pairs(f: EcgFacts) -> list[QAPair]:
         return []
     bpm = round(f.heart_rate_bpm)
     out = [
-        QAPair(question="What is the heart rate?", answer=f"{bpm} bpm.", question_type="rate",
-               target=Target(kind="number", value=float(bpm), tolerance=max(5.0, 0.08 * bpm)), template="rate.number"),
+        QAPair(
+            question="What is the heart rate?",
+            answer=f"{bpm} bpm.",
+            question_type="rate",
+            target=Target(kind="number", value=float(bpm), tolerance=max(5.0, 0.08 * bpm)),
+            template="rate.number",
+        ),
     ]
     if not (f.known("bradycardia") and f.known("tachycardia")):
         return out
     cat = rate_category(f.heart_rate_bpm)  # f.rate_category, with the rate known here (checked above)
     word = {"bradycardia": "Slow (bradycardia)", "tachycardia": "Fast (tachycardia)", "normal": "Normal"}[cat]
-    out.append(QAPair(question="Is the heart rate slow, normal or fast?", answer=f"{word}, {bpm} bpm.", question_type="rate",
-                      target=Target(kind="category", family="rate", value=cat), template="rate.category"))
+    out.append(
+        QAPair(
+            question="Is the heart rate slow, normal or fast?",
+            answer=f"{word}, {bpm} bpm.",
+            question_type="rate",
+            target=Target(kind="category", family="rate", value=cat),
+            template="rate.category",
+        )
+    )
     for finding, q in (("bradycardia", "Is there bradycardia?"), ("tachycardia", "Is there tachycardia?")):
         yes = f.has(finding)
-        out.append(QAPair(question=q, answer=_yes_no(yes, f"{bpm} bpm"), question_type="rate",
-                          target=Target(kind="yes_no", finding=finding, value=yes), template=f"rate.{finding}"))
+        out.append(
+            QAPair(
+                question=q,
+                answer=_yes_no(yes, f"{bpm} bpm"),
+                question_type="rate",
+                target=Target(kind="yes_no", finding=finding, value=yes),
+                template=f"rate.{finding}",
+            )
+        )
     return out
 
 
@@ -406,15 +496,27 @@ def conduction_pairs(f: EcgFacts) -> list[QAPair]:
             ans = _yes_no(yes, f"PR interval {f.pr_ms:.0f} ms" + (" (over 200 ms)" if yes else ""))
         else:
             ans = _yes_no(yes)
-        out.append(QAPair(question="Is there a first-degree AV block?", answer=ans, question_type="conduction",
-                          target=Target(kind="yes_no", finding="first_degree_av_block", value=yes),
-                          template="conduction.avb"))
+        out.append(
+            QAPair(
+                question="Is there a first-degree AV block?",
+                answer=ans,
+                question_type="conduction",
+                target=Target(kind="yes_no", finding="first_degree_av_block", value=yes),
+                template="conduction.avb",
+            )
+        )
     if f.known("wide_qrs") and (f.source == "synthetic" or f.has("wide_qrs")):
         yes = f.has("wide_qrs")
         qrs = f"QRS {f.qrs_ms:.0f} ms" if f.qrs_ms is not None else ""
-        out.append(QAPair(question="Is the QRS complex wide?", answer=_yes_no(yes, qrs),
-                          question_type="conduction", target=Target(kind="yes_no", finding="wide_qrs", value=yes),
-                          template="conduction.wide_qrs"))
+        out.append(
+            QAPair(
+                question="Is the QRS complex wide?",
+                answer=_yes_no(yes, qrs),
+                question_type="conduction",
+                target=Target(kind="yes_no", finding="wide_qrs", value=yes),
+                template="conduction.wide_qrs",
+            )
+        )
         if f.qrs_morphology is not None:
             bbb = f.qrs_morphology in ("rbbb", "lbbb")
             if bbb:
@@ -423,8 +525,15 @@ def conduction_pairs(f: EcgFacts) -> list[QAPair]:
                 ans = f"No typical bundle branch block; the QRS is wide ({qrs}): {MORPHOLOGY_TEXT['ivcd']}."
             else:
                 ans = f"No, the QRS is narrow ({qrs})."
-            out.append(QAPair(question="Is there a bundle branch block?", answer=ans, question_type="conduction",
-                              target=Target(kind="yes_no", finding="wide_qrs", value=bbb), template="conduction.bbb"))
+            out.append(
+                QAPair(
+                    question="Is there a bundle branch block?",
+                    answer=ans,
+                    question_type="conduction",
+                    target=Target(kind="yes_no", finding="wide_qrs", value=bbb),
+                    template="conduction.bbb",
+                )
+            )
     return out
 
 
@@ -432,25 +541,57 @@ def interval_pairs(f: EcgFacts) -> list[QAPair]:
     out: list[QAPair] = []
     if f.source == "synthetic":
         if f.pr_ms is not None:
-            out.append(QAPair(question="What is the PR interval?", answer=f"{f.pr_ms:.0f} ms.", question_type="intervals",
-                              target=Target(kind="number", value=f.pr_ms, tolerance=30.0), template="intervals.pr"))
+            out.append(
+                QAPair(
+                    question="What is the PR interval?",
+                    answer=f"{f.pr_ms:.0f} ms.",
+                    question_type="intervals",
+                    target=Target(kind="number", value=f.pr_ms, tolerance=30.0),
+                    template="intervals.pr",
+                )
+            )
         elif f.rhythm in ("atrial_fibrillation", "atrial_flutter"):
-            out.append(QAPair(question="What is the PR interval?",
-                              answer="Not measurable: there are no P waves.", question_type="intervals",
-                              target=Target(kind="yes_no", value=False, finding="p_waves"), template="intervals.pr_none"))
+            out.append(
+                QAPair(
+                    question="What is the PR interval?",
+                    answer="Not measurable: there are no P waves.",
+                    question_type="intervals",
+                    target=Target(kind="yes_no", value=False, finding="p_waves"),
+                    template="intervals.pr_none",
+                )
+            )
         if f.qrs_ms is not None:
-            out.append(QAPair(question="What is the QRS duration?", answer=f"{f.qrs_ms:.0f} ms.", question_type="intervals",
-                              target=Target(kind="number", value=f.qrs_ms, tolerance=20.0), template="intervals.qrs"))
+            out.append(
+                QAPair(
+                    question="What is the QRS duration?",
+                    answer=f"{f.qrs_ms:.0f} ms.",
+                    question_type="intervals",
+                    target=Target(kind="number", value=f.qrs_ms, tolerance=20.0),
+                    template="intervals.qrs",
+                )
+            )
         if f.qt_ms is not None and f.qtc_ms is not None:
-            out.append(QAPair(question="What is the corrected QT interval (QTc)?",
-                              answer=f"{f.qtc_ms:.0f} ms (QT {f.qt_ms:.0f} ms, Bazett).", question_type="intervals",
-                              target=Target(kind="number", value=f.qtc_ms, tolerance=40.0), template="intervals.qtc"))
+            out.append(
+                QAPair(
+                    question="What is the corrected QT interval (QTc)?",
+                    answer=f"{f.qtc_ms:.0f} ms (QT {f.qt_ms:.0f} ms, Bazett).",
+                    question_type="intervals",
+                    target=Target(kind="number", value=f.qtc_ms, tolerance=40.0),
+                    template="intervals.qtc",
+                )
+            )
     if f.known("long_qt") and (f.source == "synthetic" or f.has("long_qt")):
         yes = f.has("long_qt")
         detail = f"QTc {f.qtc_ms:.0f} ms" if f.qtc_ms is not None else ""
-        out.append(QAPair(question="Is the QT interval prolonged?", answer=_yes_no(yes, detail),
-                          question_type="intervals", target=Target(kind="yes_no", finding="long_qt", value=yes),
-                          template="intervals.long_qt"))
+        out.append(
+            QAPair(
+                question="Is the QT interval prolonged?",
+                answer=_yes_no(yes, detail),
+                question_type="intervals",
+                target=Target(kind="yes_no", finding="long_qt", value=yes),
+                template="intervals.long_qt",
+            )
+        )
     return out
 
 
@@ -465,26 +606,55 @@ def morphology_pairs(f: EcgFacts) -> list[QAPair]:
         if f.known(finding) and (f.source == "synthetic" or f.has(finding)):
             yes = f.has(finding)
             detail = f"in {_leads(leads)}" if yes and leads else ""
-            out.append(QAPair(question=q, answer=_yes_no(yes, detail), question_type="morphology",
-                              target=Target(kind="yes_no", finding=finding, value=yes), template=f"morphology.{finding}"))
+            out.append(
+                QAPair(
+                    question=q,
+                    answer=_yes_no(yes, detail),
+                    question_type="morphology",
+                    target=Target(kind="yes_no", finding=finding, value=yes),
+                    template=f"morphology.{finding}",
+                )
+            )
     if f.known("low_qrs_voltage") and (f.source == "synthetic" or f.has("low_qrs_voltage")):
         yes = f.has("low_qrs_voltage")
-        out.append(QAPair(question="Is the QRS voltage low?",
-                          answer=_yes_no(yes, "every limb lead under 0.5 mV" if yes else ""),
-                          question_type="morphology", target=Target(kind="yes_no", finding="low_qrs_voltage", value=yes),
-                          template="morphology.low_voltage"))
+        out.append(
+            QAPair(
+                question="Is the QRS voltage low?",
+                answer=_yes_no(yes, "every limb lead under 0.5 mV" if yes else ""),
+                question_type="morphology",
+                target=Target(kind="yes_no", finding="low_qrs_voltage", value=yes),
+                template="morphology.low_voltage",
+            )
+        )
     if f.axis_deg is not None and f.axis_category is not None:
-        words = {"normal": "normal axis", "left": "left axis deviation", "right": "right axis deviation",
-                 "extreme": "extreme axis deviation"}[f.axis_category]
+        words = {
+            "normal": "normal axis",
+            "left": "left axis deviation",
+            "right": "right axis deviation",
+            "extreme": "extreme axis deviation",
+        }[f.axis_category]
         cap = words[0].upper() + words[1:]
-        out.append(QAPair(question="What is the electrical axis?", answer=f"{cap}, about {f.axis_deg:+.0f} degrees.",
-                          question_type="morphology", target=Target(kind="category", family="axis", value=f.axis_category),
-                          template="morphology.axis"))
+        out.append(
+            QAPair(
+                question="What is the electrical axis?",
+                answer=f"{cap}, about {f.axis_deg:+.0f} degrees.",
+                question_type="morphology",
+                target=Target(kind="category", family="axis", value=f.axis_category),
+                template="morphology.axis",
+            )
+        )
     elif f.axis_category is not None:
         deviation = {"left": "Left axis deviation", "right": "Right axis deviation"}.get(f.axis_category)
         if deviation:
-            out.append(QAPair(question="What is the electrical axis?", answer=f"{deviation}.", question_type="morphology",
-                              target=Target(kind="category", family="axis", value=f.axis_category), template="morphology.axis"))
+            out.append(
+                QAPair(
+                    question="What is the electrical axis?",
+                    answer=f"{deviation}.",
+                    question_type="morphology",
+                    target=Target(kind="category", family="axis", value=f.axis_category),
+                    template="morphology.axis",
+                )
+            )
     return out
 
 
@@ -521,14 +691,25 @@ REPORT_QUESTIONS = ("Describe this ECG.", "Give a full report of this ECG.", "In
 
 
 def report_pair(f: EcgFacts, question: str = REPORT_QUESTIONS[0]) -> QAPair:
-    return QAPair(question=question, answer=report_text(f), question_type="report",
-                  target=Target(kind="report", findings=_report_findings(f), exhaustive=f.source == "synthetic"),
-                  template="report.full")
+    return QAPair(
+        question=question,
+        answer=report_text(f),
+        question_type="report",
+        target=Target(kind="report", findings=_report_findings(f), exhaustive=f.source == "synthetic"),
+        template="report.full",
+    )
 
 
 def all_pairs(f: EcgFacts) -> list[QAPair]:
     """Every template that applies to these facts (one phrasing each)."""
-    return rhythm_pairs(f) + rate_pairs(f) + conduction_pairs(f) + interval_pairs(f) + morphology_pairs(f) + [report_pair(f)]
+    return (
+        rhythm_pairs(f)
+        + rate_pairs(f)
+        + conduction_pairs(f)
+        + interval_pairs(f)
+        + morphology_pairs(f)
+        + [report_pair(f)]
+    )
 
 
 # Alternative phrasings, drawn at random so the language model does not key on one wording.

@@ -2,6 +2,7 @@
 mean. Read at run time (inference, the tool) and by the training code (``synth``, ``dataset``); it lives
 apart from the data generator so that reading one image never imports it.
 """
+
 from __future__ import annotations
 
 from typing import Literal

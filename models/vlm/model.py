@@ -133,8 +133,12 @@ class _Stage(nn.Module):
         super().__init__()
         pad = k // 2 if stride == 2 else 0  # a patchify stem (k = stride) needs no padding
         self.body = nn.Sequential(
-            nn.Conv2d(c_in, c_out, k, stride, pad, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+            nn.Conv2d(c_in, c_out, k, stride, pad, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -164,7 +168,11 @@ class EcgVisionModel(PreTrainedModel):
         ch = config.channels
         # stem_stride 4 (a 4 x 4 patchify stem) skips the costliest full-resolution stage: on a CPU it
         # trains about twice as fast, and 1-2 px ECG lines survive a 4 x 4 patch with 16+ filters
-        stem = _Stage(3, ch[0], k=5) if config.stem_stride == 2 else _Stage(3, ch[0], k=config.stem_stride, stride=config.stem_stride)
+        stem = (
+            _Stage(3, ch[0], k=5)
+            if config.stem_stride == 2
+            else _Stage(3, ch[0], k=config.stem_stride, stride=config.stem_stride)
+        )
         stages = [stem] + [_Stage(a, b) for a, b in itertools.pairwise(ch)]
         self.backbone = nn.Sequential(*stages)
         # max pooling: an ECG line is a few pixels of ink on a page of paper, and averaging dilutes it
@@ -173,8 +181,9 @@ class EcgVisionModel(PreTrainedModel):
         n_grid = config.token_grid[0] * config.token_grid[1]
         self.pos = nn.Parameter(torch.zeros(1, n_grid, d))
         self.summary = nn.Linear(2 * d, d)  # mean and max of the grid -> the pooled token
-        layer = nn.TransformerEncoderLayer(d, config.n_heads, 2 * d, dropout=0.0, activation="gelu",
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d, config.n_heads, 2 * d, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, config.n_transformer_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d)
         # findings, numbers, then "is this a 12-lead ECG page" (trained against non-ECG images, so the
@@ -207,7 +216,7 @@ class EcgVisionModel(PreTrainedModel):
             pooler_output=pooled,
             hidden_states=(first, seq),
             finding_logits=head[:, :nf],
-            numbers=head[:, nf:nf + nn_],
+            numbers=head[:, nf : nf + nn_],
             page_logit=head[:, nf + nn_] if self.config.n_page else None,
         )
 
@@ -290,16 +299,21 @@ class EcgTraceModel(PreTrainedModel):
         layers: list[nn.Module] = []
         strides = [2, 1, 2, 2, 2] + [1] * max(0, len(ch) - 5)
         kernels = [7, 5, 5, 5, 3] + [3] * max(0, len(ch) - 5)
-        for c_in, c_out, k, st in zip([n_in, *ch[:-1]], ch, kernels, strides):
-            layers += [nn.Conv1d(c_in, c_out, k, st, k // 2, bias=False), nn.BatchNorm1d(c_out), nn.ReLU(inplace=True)]
+        for c_in, c_out, k, st in zip([n_in, *ch[:-1]], ch, kernels, strides, strict=False):
+            layers += [
+                nn.Conv1d(c_in, c_out, k, st, k // 2, bias=False),
+                nn.BatchNorm1d(c_out),
+                nn.ReLU(inplace=True),
+            ]
         self.backbone = nn.Sequential(*layers)
         d = config.hidden_size
         self.to_hidden = nn.Linear(2 * ch[-1], d)  # each token: mean and max of its stretch of the row
         n_grid = config.n_rows * config.tokens_per_row
         self.pos = nn.Parameter(torch.zeros(1, n_grid, d))
         self.diag = nn.Linear(config.n_diagnostics, d)
-        layer = nn.TransformerEncoderLayer(d, config.n_heads, 2 * d, dropout=0.0, activation="gelu",
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d, config.n_heads, 2 * d, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, config.n_transformer_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d)
         self.summary = nn.Linear(2 * d, d)
@@ -327,7 +341,7 @@ class EcgTraceModel(PreTrainedModel):
         tok = torch.cat([F.adaptive_avg_pool1d(h, t), F.adaptive_max_pool1d(h, t)], dim=1)  # (B*R, 2C, t)
         tok = tok.reshape(b, cfg.n_rows, -1, t).permute(0, 1, 3, 2).reshape(b, cfg.n_rows * t, -1)
         grid = self.to_hidden(tok) + self.pos
-        diag = self.diag(x[:, cfg.n_rows * cfg.n_features:, 0])[:, None]
+        diag = self.diag(x[:, cfg.n_rows * cfg.n_features :, 0])[:, None]
         seq = self.norm(self.encoder(torch.cat([diag, grid], dim=1)))
         pooled = self.summary(torch.cat([seq.mean(1), seq.amax(1)], dim=1))
         head = self.label_head(pooled)
@@ -339,7 +353,7 @@ class EcgTraceModel(PreTrainedModel):
             pooler_output=pooled,
             hidden_states=(first, out_seq),
             finding_logits=head[:, :nf],
-            numbers=head[:, nf:nf + nn_],
+            numbers=head[:, nf : nf + nn_],
             page_logit=head[:, nf + nn_] if cfg.n_page else None,
         )
 
@@ -437,15 +451,22 @@ class EmbeddedProcessor:
 
     def prompt(self, question: str, reading: str | None = None) -> str:
         body = f"{IMAGE_MARK}\n{reading}\n{question}" if reading else f"{IMAGE_MARK}\n{question}"
-        messages = [{"role": "system", "content": SYSTEM_PROMPT},
-                    {"role": "user", "content": body}]
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": body}]
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
-    def __call__(self, images: list[Any] | None = None, text: list[str] | str | None = None,
-                 return_tensors: str = "pt", padding: bool = True, add_special_tokens: bool = False) -> dict[str, torch.Tensor]:
+    def __call__(
+        self,
+        images: list[Any] | None = None,
+        text: list[str] | str | None = None,
+        return_tensors: str = "pt",
+        padding: bool = True,
+        add_special_tokens: bool = False,
+    ) -> dict[str, torch.Tensor]:
         texts = [text] if isinstance(text, str) else list(text or [])
         expanded = [t.replace(IMAGE_MARK, IMAGE_PLACEHOLDER * self.n_image_tokens) for t in texts]
-        enc = self.tokenizer(expanded, return_tensors=return_tensors, padding=padding, add_special_tokens=add_special_tokens)
+        enc = self.tokenizer(
+            expanded, return_tensors=return_tensors, padding=padding, add_special_tokens=add_special_tokens
+        )
         out = dict(enc)
         if images is not None:
             out["pixel_values"] = self.image_processor(images)
@@ -469,20 +490,30 @@ class VlmSpec(BaseModel):
     vision_channels: tuple[int, ...] = (24, 48, 96, 256)
     stem_stride: Literal[2, 4] = 4
     tower: Literal["trace", "pixels"] = Field(
-        "pixels", description="trace: digitize the page's rows, then a 1-D CNN (the shipped model); "
-                              "pixels: a 2-D CNN on the letterboxed image (the first design, kept for comparison)")
+        "pixels",
+        description="trace: digitize the page's rows, then a 1-D CNN (the shipped model); "
+        "pixels: a 2-D CNN on the letterboxed image (the first design, kept for comparison)",
+    )
     trace_columns: int = Field(1024, ge=128, le=4096)
     trace_channels: tuple[int, ...] = (48, 64, 96, 128, 192)
     trace_hidden: int = 192
     prompt_reading: bool = Field(
-        False, description="prompt the language model with the label head's reading as text before the question "
-                           "(CKEPE-style; the shipped model is trained this way)")
+        False,
+        description="prompt the language model with the label head's reading as text before the question "
+        "(CKEPE-style; the shipped model is trained this way)",
+    )
 
     def vision_config(self) -> TowerConfig:
         if self.tower == "trace":
-            return EcgTraceConfig(n_columns=self.trace_columns, channels=self.trace_channels, hidden_size=self.trace_hidden)
-        return EcgVisionConfig(image_size=self.image_size, token_grid=self.token_grid,
-                               channels=self.vision_channels, stem_stride=self.stem_stride)
+            return EcgTraceConfig(
+                n_columns=self.trace_columns, channels=self.trace_channels, hidden_size=self.trace_hidden
+            )
+        return EcgVisionConfig(
+            image_size=self.image_size,
+            token_grid=self.token_grid,
+            channels=self.vision_channels,
+            stem_stride=self.stem_stride,
+        )
 
 
 @dataclass
@@ -531,9 +562,7 @@ def embedded_llava_config(lm_dir: str | Path, vision: TowerConfig, image_token_i
     )
 
 
-def load_embedded_vlm(
-    lm_dir: str | Path, spec: VlmSpec | None = None, seed: int = 0
-) -> VlmBundle:
+def load_embedded_vlm(lm_dir: str | Path, spec: VlmSpec | None = None, seed: int = 0) -> VlmBundle:
     """SmolLM2 (optionally 4-bit NF4) inside a LLaVA with a freshly initialised ECG vision tower and
     projector (seeded); trained weights are loaded on top by ``load_vision_weights``."""
     from transformers import AutoTokenizer, LlavaForConditionalGeneration
@@ -546,11 +575,15 @@ def load_embedded_vlm(
     image_token_id = tok.convert_tokens_to_ids(IMAGE_PLACEHOLDER)  # an int for one token (a list for a list)
     single = len(tok(IMAGE_PLACEHOLDER, add_special_tokens=False)["input_ids"]) == 1
     if not isinstance(image_token_id, int) or image_token_id == tok.unk_token_id or not single:
-        raise ValueError(f"{lm_dir}: tokenizer has no single {IMAGE_PLACEHOLDER} token to hold image positions")
+        raise ValueError(
+            f"{lm_dir}: tokenizer has no single {IMAGE_PLACEHOLDER} token to hold image positions"
+        )
     config = embedded_llava_config(lm_dir, vision, image_token_id)
     kwargs: dict[str, Any] = {"config": config, "key_mapping": {r"^model\.": "model.language_model."}}
     if spec.quantize_4bit:
-        kwargs["quantization_config"] = _bnb_config(["model.vision_tower", "model.multi_modal_projector", "lm_head"])
+        kwargs["quantization_config"] = _bnb_config(
+            ["model.vision_tower", "model.multi_modal_projector", "lm_head"]
+        )
         kwargs["device_map"] = "cuda" if torch.cuda.is_available() else "cpu"
     else:
         kwargs["dtype"] = torch.float32
@@ -572,7 +605,9 @@ def load_mllama(path: str | Path, spec: VlmSpec | None = None) -> VlmBundle:
     spec = spec or VlmSpec(family="mllama", base=str(path))
     kwargs: dict[str, Any] = {}
     if spec.quantize_4bit:
-        kwargs["quantization_config"] = _bnb_config(["model.vision_model", "model.multi_modal_projector", "lm_head"])
+        kwargs["quantization_config"] = _bnb_config(
+            ["model.vision_model", "model.multi_modal_projector", "lm_head"]
+        )
         kwargs["device_map"] = "cuda" if torch.cuda.is_available() else "cpu"
     model = MllamaForConditionalGeneration.from_pretrained(path, **kwargs)
     try:
@@ -647,14 +682,21 @@ def add_lora(bundle: VlmBundle, train_vision: bool | None = None) -> VlmBundle:
 
 def lora_target_names(model: Any) -> list[str]:
     """Names of the modules that carry LoRA adapters."""
-    return sorted({name.rsplit(".lora_A", 1)[0] for name, _ in model.named_modules() if name.endswith(".lora_A")})
+    return sorted(
+        {name.rsplit(".lora_A", 1)[0] for name, _ in model.named_modules() if name.endswith(".lora_A")}
+    )
 
 
 # ---------------------------------------------------------------------------------------- batches
 
 
-def build_batch(bundle: VlmBundle, images: list[Any], questions: list[str], answers: list[str] | None = None,
-                readings: list[str] | None = None) -> dict[str, torch.Tensor]:
+def build_batch(
+    bundle: VlmBundle,
+    images: list[Any],
+    questions: list[str],
+    answers: list[str] | None = None,
+    readings: list[str] | None = None,
+) -> dict[str, torch.Tensor]:
     """Model inputs for (image, question[, answer]) triples. With answers, ``labels`` hold the answer
     tokens (and the end-of-turn token) only; prompt, image and padding positions are -100. ``readings``
     (the label head's reading as text, ``inference.reading_prompt``) go into the prompt before the
@@ -662,16 +704,20 @@ def build_batch(bundle: VlmBundle, images: list[Any], questions: list[str], answ
     proc = bundle.processor
     tok = proc.tokenizer
     shown: list[str | None] = list(readings) if readings else [None] * len(questions)
-    prompts = [bundle.prompt(q, r) for q, r in zip(questions, shown)]
+    prompts = [bundle.prompt(q, r) for q, r in zip(questions, shown, strict=False)]
     if answers is None:
-        return dict(proc(images=images, text=prompts, return_tensors="pt", padding=True, add_special_tokens=False))
+        return dict(
+            proc(images=images, text=prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        )
     eos = tok.eos_token or ""
-    full = [p + a + eos for p, a in zip(prompts, answers)]
+    full = [p + a + eos for p, a in zip(prompts, answers, strict=False)]
     enc = dict(proc(images=images, text=full, return_tensors="pt", padding=True, add_special_tokens=False))
     labels = enc["input_ids"].clone()
     labels[enc["attention_mask"] == 0] = -100
     for i, p in enumerate(prompts):
-        n_prompt = len(proc(text=[p], return_tensors="pt", padding=False, add_special_tokens=False)["input_ids"][0])
+        n_prompt = len(
+            proc(text=[p], return_tensors="pt", padding=False, add_special_tokens=False)["input_ids"][0]
+        )
         labels[i, :n_prompt] = -100
     enc["labels"] = labels
     return enc

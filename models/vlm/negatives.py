@@ -7,6 +7,7 @@ drawn with Pillow/numpy (no downloaded images exist offline), seeded, at a page-
 through the same photo/scan augmentation as the ECG pages so that "looks like a phone photo" is not a
 cue for "is an ECG".
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,10 +15,48 @@ from PIL import Image, ImageDraw, ImageFont
 
 from cardioagent.models.vlm.photo_augment import PhotoAugmentConfig, augment_photo
 
-KINDS = ("text_page", "line_chart", "bar_chart", "table", "blank_grid", "grid_with_text", "photo_like", "screenshot")
-_WORDS = ("patient", "report", "glucose", "mmol", "result", "normal", "range", "sodium", "potassium", "date",
-          "clinic", "invoice", "total", "meeting", "agenda", "the", "and", "of", "value", "reference", "units",
-          "haemoglobin", "creatinine", "page", "summary", "notes", "follow-up", "dose", "mg", "daily")
+KINDS = (
+    "text_page",
+    "line_chart",
+    "bar_chart",
+    "table",
+    "blank_grid",
+    "grid_with_text",
+    "photo_like",
+    "screenshot",
+)
+_WORDS = (
+    "patient",
+    "report",
+    "glucose",
+    "mmol",
+    "result",
+    "normal",
+    "range",
+    "sodium",
+    "potassium",
+    "date",
+    "clinic",
+    "invoice",
+    "total",
+    "meeting",
+    "agenda",
+    "the",
+    "and",
+    "of",
+    "value",
+    "reference",
+    "units",
+    "haemoglobin",
+    "creatinine",
+    "page",
+    "summary",
+    "notes",
+    "follow-up",
+    "dose",
+    "mg",
+    "daily",
+)
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -42,7 +81,12 @@ def _text_page(h: int, w: int, rng: np.random.Generator) -> Image.Image:
     size = int(rng.integers(10, 22))
     y = int(rng.integers(5, 40))
     while y < h - size:
-        d.text((int(rng.integers(10, 60)), y), _sentence(rng, int(rng.integers(3, 14))), fill=(20, 20, 20), font=_font(size))
+        d.text(
+            (int(rng.integers(10, 60)), y),
+            _sentence(rng, int(rng.integers(3, 14))),
+            fill=(20, 20, 20),
+            font=_font(size),
+        )
         y += int(size * rng.uniform(1.3, 2.2))
     return im
 
@@ -94,7 +138,9 @@ def _table(h: int, w: int, rng: np.random.Generator) -> Image.Image:
     for r in range(rows):
         for c in range(cols):
             txt = str(rng.choice(_WORDS)) if rng.random() < 0.5 else f"{rng.uniform(0, 200):.1f}"
-            d.text((25 + c * (w - 40) / cols, 22 + r * (h - 40) / rows), txt, fill=(10, 10, 10), font=_font(12))
+            d.text(
+                (25 + c * (w - 40) / cols, 22 + r * (h - 40) / rows), txt, fill=(10, 10, 10), font=_font(12)
+            )
     return im
 
 
@@ -115,7 +161,12 @@ def _grid_with_text(h: int, w: int, rng: np.random.Generator) -> Image.Image:
     im = _grid(h, w, rng)
     d = ImageDraw.Draw(im)
     for _ in range(int(rng.integers(2, 8))):
-        d.text((int(rng.integers(0, w - 100)), int(rng.integers(0, h - 20))), _sentence(rng, 3), fill=(0, 0, 0), font=_font(14))
+        d.text(
+            (int(rng.integers(0, w - 100)), int(rng.integers(0, h - 20))),
+            _sentence(rng, 3),
+            fill=(0, 0, 0),
+            font=_font(14),
+        )
     return im
 
 
@@ -128,7 +179,9 @@ def _photo_like(h: int, w: int, rng: np.random.Generator) -> Image.Image:
         x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
         r = int(rng.integers(10, max(11, h // 3)))
         fill = tuple(int(c) for c in rng.integers(0, 256, 3))
-        (d.ellipse if rng.random() < 0.5 else d.rectangle)([x - r, y - r, x + r, y + int(r * rng.uniform(0.3, 1.5))], fill=fill)
+        (d.ellipse if rng.random() < 0.5 else d.rectangle)(
+            [x - r, y - r, x + r, y + int(r * rng.uniform(0.3, 1.5))], fill=fill
+        )
     return im
 
 
@@ -144,12 +197,25 @@ def _screenshot(h: int, w: int, rng: np.random.Generator) -> Image.Image:
     return im
 
 
-_MAKERS = {"text_page": _text_page, "line_chart": _line_chart, "bar_chart": _bar_chart, "table": _table,
-           "blank_grid": _grid, "grid_with_text": _grid_with_text, "photo_like": _photo_like, "screenshot": _screenshot}
+_MAKERS = {
+    "text_page": _text_page,
+    "line_chart": _line_chart,
+    "bar_chart": _bar_chart,
+    "table": _table,
+    "blank_grid": _grid,
+    "grid_with_text": _grid_with_text,
+    "photo_like": _photo_like,
+    "screenshot": _screenshot,
+}
 
 
-def make_negative(rng: np.random.Generator, kind: str | None = None, size: tuple[int, int] | None = None,
-                  augment: bool = True, photo: PhotoAugmentConfig | None = None) -> tuple[np.ndarray, str]:
+def make_negative(
+    rng: np.random.Generator,
+    kind: str | None = None,
+    size: tuple[int, int] | None = None,
+    augment: bool = True,
+    photo: PhotoAugmentConfig | None = None,
+) -> tuple[np.ndarray, str]:
     """One non-ECG image (H x W x 3 uint8) and its kind; ``size`` (H, W) defaults to a random page-like
     or screen-like shape."""
     kind = kind or str(rng.choice(KINDS))

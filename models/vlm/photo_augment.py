@@ -27,9 +27,21 @@ from pydantic import BaseModel, Field, model_validator
 Colour = tuple[int, int, int]
 
 # Paper colours seen on uploads: white, cream/yellowed, grey recycled, pale pink and pale green ECG paper.
-PAPER_TINTS: tuple[Colour, ...] = ((255, 255, 255), (250, 240, 215), (232, 232, 228), (252, 232, 232), (232, 246, 232))
+PAPER_TINTS: tuple[Colour, ...] = (
+    (255, 255, 255),
+    (250, 240, 215),
+    (232, 232, 228),
+    (252, 232, 232),
+    (232, 246, 232),
+)
 # What lies around a photographed page: a desk, a bed sheet, a dark table, a scanner lid.
-BACKGROUNDS: tuple[Colour, ...] = ((120, 95, 70), (200, 200, 205), (45, 45, 50), (250, 250, 250), (160, 150, 140))
+BACKGROUNDS: tuple[Colour, ...] = (
+    (120, 95, 70),
+    (200, 200, 205),
+    (45, 45, 50),
+    (250, 250, 250),
+    (160, 150, 140),
+)
 
 
 def _check(img: np.ndarray) -> np.ndarray:
@@ -45,7 +57,9 @@ def _pil(img: np.ndarray) -> Image.Image:
 
 def rotate(img: np.ndarray, degrees: float, fill: Colour = (255, 255, 255)) -> np.ndarray:
     """Rotate about the centre (counter-clockwise, bilinear), same size; uncovered corners get ``fill``."""
-    return np.asarray(_pil(img).rotate(degrees, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=fill))
+    return np.asarray(
+        _pil(img).rotate(degrees, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=fill)
+    )
 
 
 def _perspective_coeffs(src: np.ndarray, dst: np.ndarray) -> list[float]:
@@ -53,7 +67,7 @@ def _perspective_coeffs(src: np.ndarray, dst: np.ndarray) -> list[float]:
     the input at ((a x + b y + c) / (g x + h y + 1), (d x + e y + f) / (g x + h y + 1)). ``dst`` are the
     output corners, ``src`` where they come from in the input."""
     rows, rhs = [], []
-    for (x, y), (u, v) in zip(dst, src):
+    for (x, y), (u, v) in zip(dst, src, strict=False):
         rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
         rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
         rhs += [u, v]
@@ -70,11 +84,15 @@ def perspective(img: np.ndarray, corner_shifts: np.ndarray, fill: Colour = (255,
     inward = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=float)
     dst = src + inward * shifts * np.array([w, h])
     coeffs = _perspective_coeffs(src, dst)
-    out = _pil(a).transform((w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR, fillcolor=fill)
+    out = _pil(a).transform(
+        (w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR, fillcolor=fill
+    )
     return np.asarray(out)
 
 
-def crop_pad(img: np.ndarray, left: float, top: float, right: float, bottom: float, fill: Colour = (255, 255, 255)) -> np.ndarray:
+def crop_pad(
+    img: np.ndarray, left: float, top: float, right: float, bottom: float, fill: Colour = (255, 255, 255)
+) -> np.ndarray:
     """Reframe: a positive margin (fraction of the size) crops that side, a negative one pads it with
     ``fill``; the result is resized back to the input size."""
     a = _check(img)
@@ -101,7 +119,14 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buf).convert("RGB"))
 
 
-def lighting_field(h: int, w: int, gradient: float, angle_deg: float, vignette: float, centre: tuple[float, float] = (0.5, 0.5)) -> np.ndarray:
+def lighting_field(
+    h: int,
+    w: int,
+    gradient: float,
+    angle_deg: float,
+    vignette: float,
+    centre: tuple[float, float] = (0.5, 0.5),
+) -> np.ndarray:
     """A multiplicative light field (H x W, <= 1): a linear fall-off of ``gradient`` across the page in
     direction ``angle_deg`` and a radial darkening of ``vignette`` towards the corners."""
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -114,11 +139,19 @@ def lighting_field(h: int, w: int, gradient: float, angle_deg: float, vignette: 
     return np.clip(field, 0.0, 1.0).astype(np.float32)
 
 
-def uneven_lighting(img: np.ndarray, gradient: float, angle_deg: float, vignette: float, centre: tuple[float, float] = (0.5, 0.5)) -> np.ndarray:
+def uneven_lighting(
+    img: np.ndarray,
+    gradient: float,
+    angle_deg: float,
+    vignette: float,
+    centre: tuple[float, float] = (0.5, 0.5),
+) -> np.ndarray:
     a = _check(img)
     h, w = a.shape[:2]
     # the field is smooth: computed on a 1/8 grid and interpolated, several times faster than per pixel
-    small = lighting_field(max(2, h // 8), max(2, w // 8), gradient, angle_deg, vignette, centre).astype(np.float32)
+    small = lighting_field(max(2, h // 8), max(2, w // 8), gradient, angle_deg, vignette, centre).astype(
+        np.float32
+    )
     field = np.asarray(Image.fromarray(small, mode="F").resize((w, h), Image.Resampling.BILINEAR))
     return np.clip(a.astype(np.float32) * field[..., None] + 0.5, 0, 255).astype(np.uint8)
 
@@ -165,7 +198,9 @@ class PhotoAugmentConfig(BaseModel):
     noise_sigma: tuple[float, float] = (2.0, 9.0)
     p_jpeg: float = Field(0.7, ge=0, le=1)
     jpeg_quality: tuple[int, int] = (25, 90)
-    p_photo_background: float = Field(0.6, ge=0, le=1, description="geometry reveals a table, else white (scan)")
+    p_photo_background: float = Field(
+        0.6, ge=0, le=1, description="geometry reveals a table, else white (scan)"
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> PhotoAugmentConfig:
@@ -192,7 +227,9 @@ class PhotoAugmentation(BaseModel):
     params: dict[str, float | list[float] | list[int]] = Field(default_factory=dict)
 
 
-def augment_photo(img: np.ndarray, rng: np.random.Generator, config: PhotoAugmentConfig | None = None) -> np.ndarray:
+def augment_photo(
+    img: np.ndarray, rng: np.random.Generator, config: PhotoAugmentConfig | None = None
+) -> np.ndarray:
     """Apply a random subset of the effects in the physical order."""
     return augment_photo_logged(img, rng, config)[0]
 
@@ -233,7 +270,11 @@ def augment_photo_logged(
         out = crop_pad(out, left, top, right, bottom, fill=fill)
         did("crop_pad", margins=margins.round(4).tolist())
     if rng.random() < cfg.p_lighting:
-        g, ang, v = float(rng.uniform(0, cfg.max_gradient)), float(rng.uniform(0, 360)), float(rng.uniform(0, cfg.max_vignette))
+        g, ang, v = (
+            float(rng.uniform(0, cfg.max_gradient)),
+            float(rng.uniform(0, 360)),
+            float(rng.uniform(0, cfg.max_vignette)),
+        )
         centre = (float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.3, 0.7)))
         out = uneven_lighting(out, g, ang, v, centre)
         did("uneven_lighting", gradient=g, angle_deg=ang, vignette=v)

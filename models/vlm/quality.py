@@ -33,6 +33,7 @@ Refusal ("not readable") is kept for what no reader could use: under 320 x 180 p
 under 30, a contrast under 15, (almost) nothing drawn, or a sharpness under 5 (typical of a Gaussian blur of
 5 px or more at 80 dpi, which smears a QRS complex over several small squares).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -152,7 +153,13 @@ def image_quality(rgb: np.ndarray) -> ImageQuality:
             fair.append("slightly blurred")
     flag = Quality.POOR if poor else (Quality.ACCEPTABLE if fair else Quality.GOOD)
     return ImageQuality(
-        flag=flag, readable=not unreadable, reasons=poor + fair, width_px=w, height_px=h,
-        sharpness=round(sharp, 2), contrast=round(contrast, 1), brightness=round(brightness, 1),
+        flag=flag,
+        readable=not unreadable,
+        reasons=poor + fair,
+        width_px=w,
+        height_px=h,
+        sharpness=round(sharp, 2),
+        contrast=round(contrast, 1),
+        brightness=round(brightness, 1),
         coverage=round(coverage, 4),
     )

@@ -92,7 +92,9 @@ LEAD_MATRIX = np.array(
 _LEAD_INDEX = {name: i for i, name in enumerate(STANDARD_12_LEADS)}
 
 QrsMorphology = Literal["normal", "rbbb", "lbbb", "ivcd"]
-StPattern = Literal["none", "inferior_elevation", "anterior_elevation", "lateral_elevation", "diffuse_depression"]
+StPattern = Literal[
+    "none", "inferior_elevation", "anterior_elevation", "lateral_elevation", "diffuse_depression"
+]
 TPattern = Literal["normal", "lateral_inversion", "inferior_inversion", "anterior_inversion"]
 
 
@@ -278,8 +280,12 @@ def _t_vector(spec: SynthSpec, net_qrs: np.ndarray) -> np.ndarray:
     if spec.t_pattern == "inferior_inversion":
         return a * np.array([math.cos(math.radians(-80.0)), math.sin(math.radians(-80.0)), 0.3])
     if spec.t_pattern == "anterior_inversion":
-        return a * np.array([math.cos(math.radians(spec.t_axis_deg)), math.sin(math.radians(spec.t_axis_deg)), -1.1])
-    return a * np.array([math.cos(math.radians(spec.t_axis_deg)), math.sin(math.radians(spec.t_axis_deg)), 0.25])
+        return a * np.array(
+            [math.cos(math.radians(spec.t_axis_deg)), math.sin(math.radians(spec.t_axis_deg)), -1.1]
+        )
+    return a * np.array(
+        [math.cos(math.radians(spec.t_axis_deg)), math.sin(math.radians(spec.t_axis_deg)), 0.25]
+    )
 
 
 _ST_DIRECTIONS: dict[str, tuple[float, float, float]] = {
@@ -360,7 +366,7 @@ def _sinus_beats(spec: SynthSpec, rng: np.random.Generator, t0: float, t1: float
         pool = [c for c in pool if abs(c - k) > 1]
     kinds = ["pac"] * spec.n_pac + ["pvc"] * spec.n_pvc
     rng.shuffle(kinds)
-    plan = dict(zip(sorted(chosen), kinds))
+    plan = dict(zip(sorted(chosen), kinds, strict=False))
 
     beats: list[_Beat] = []
     t, k = t0, 0
@@ -394,7 +400,9 @@ def _af_beats(spec: SynthSpec, rng: np.random.Generator, t0: float, t1: float) -
     return beats
 
 
-def _flutter_beats(spec: SynthSpec, rng: np.random.Generator, t0: float, t1: float, av_delay: float) -> tuple[list[_Beat], float, float]:
+def _flutter_beats(
+    spec: SynthSpec, rng: np.random.Generator, t0: float, t1: float, av_delay: float
+) -> tuple[list[_Beat], float, float]:
     """QRS every ``flutter_conduction``-th F wave, a fixed AV delay after it. Returns (beats, F period, first F)."""
     f_period = 60.0 / (spec.heart_rate_bpm * spec.flutter_conduction)
     f0 = t0 - rng.uniform(0.0, f_period)
@@ -475,7 +483,9 @@ def _projected_p2p(waves: list[_Wave], matrix: np.ndarray) -> np.ndarray:
     return leads.max(axis=0) - leads.min(axis=0)
 
 
-def synthesize(spec: SynthSpec, rng: np.random.Generator, name: str | None = None) -> tuple[Recording, SynthLabels]:
+def synthesize(
+    spec: SynthSpec, rng: np.random.Generator, name: str | None = None
+) -> tuple[Recording, SynthLabels]:
     """One synthetic 12-lead ECG (``spec.duration_s`` at ``spec.sampling_rate_hz``, mV) and its labels."""
     fs, dur = spec.sampling_rate_hz, spec.duration_s
     n = round(fs * dur)
@@ -503,7 +513,9 @@ def synthesize(spec: SynthSpec, rng: np.random.Generator, name: str | None = Non
     p_sd = rng.uniform(0.018, 0.024)
     sinus_p = _p_wave(spec.p_amplitude_mv, spec.p_axis_deg, pr_s, p_sd)
     pac_axis = float(rng.choice([rng.uniform(-90.0, -50.0), rng.uniform(100.0, 150.0)]))
-    pac_p = _p_wave(spec.p_amplitude_mv * rng.uniform(0.6, 1.0), pac_axis, rng.uniform(0.12, 0.17), p_sd, -0.1)
+    pac_p = _p_wave(
+        spec.p_amplitude_mv * rng.uniform(0.6, 1.0), pac_axis, rng.uniform(0.12, 0.17), p_sd, -0.1
+    )
     pvc_waves, _ = _pvc_waves(rng, spec.qrs_amplitude_mv)  # one focus: all PVCs of a strip look alike
     for b in beats:
         if b.kind == "pvc":
@@ -552,8 +564,8 @@ def _labels(
     tamp = matrix @ dom.t.direction
     p2p = _projected_p2p(dom.qrs, matrix)
     leads = STANDARD_12_LEADS
-    st_up = [lead for lead, v in zip(leads, st) if lead != "aVR" and v >= ST_MV]
-    st_down = [lead for lead, v in zip(leads, st) if lead != "aVR" and v <= -ST_MV]
+    st_up = [lead for lead, v in zip(leads, st, strict=False) if lead != "aVR" and v >= ST_MV]
+    st_down = [lead for lead, v in zip(leads, st, strict=False) if lead != "aVR" and v <= -ST_MV]
     t_inv = [lead for lead in T_UPRIGHT_LEADS if tamp[_LEAD_INDEX[lead]] <= T_INVERSION_MV]
     qt_ms = dom.qt_s * 1000.0
     qtc = qt_ms / math.sqrt(rr)
@@ -600,9 +612,9 @@ def _labels(
         n_pvc=n_pvc,
         st_pattern=spec.st_pattern,
         t_pattern=spec.t_pattern,
-        st_deviation_mv={lead: round(float(v), 3) for lead, v in zip(leads, st)},
-        t_amplitude_mv={lead: round(float(v), 3) for lead, v in zip(leads, tamp)},
-        qrs_p2p_mv={lead: round(float(v), 3) for lead, v in zip(leads, p2p)},
+        st_deviation_mv={lead: round(float(v), 3) for lead, v in zip(leads, st, strict=False)},
+        t_amplitude_mv={lead: round(float(v), 3) for lead, v in zip(leads, tamp, strict=False)},
+        qrs_p2p_mv={lead: round(float(v), 3) for lead, v in zip(leads, p2p, strict=False)},
         st_elevation_leads=st_up,
         st_depression_leads=st_down,
         t_inversion_leads=[] if spec.qrs_morphology == "lbbb" else t_inv,
@@ -696,8 +708,9 @@ def _choose_st(rng: np.random.Generator, up: bool, down: bool) -> tuple[StPatter
     """An ST pattern and size whose elevation / depression (reciprocal included) is exactly as asked."""
     if not up and not down:
         return "none", 0.0
-    patterns: list[StPattern] = (["inferior_elevation", "anterior_elevation", "lateral_elevation"] if up
-                                 else ["diffuse_depression"])
+    patterns: list[StPattern] = (
+        ["inferior_elevation", "anterior_elevation", "lateral_elevation"] if up else ["diffuse_depression"]
+    )
     for _ in range(200):
         pattern = cast(StPattern, str(rng.choice(patterns)))  # drawn from ``patterns``; numpy drops the type
         mv = rng.uniform(0.12, 0.45)
@@ -712,7 +725,9 @@ def sample_spec(rng: np.random.Generator, findings: set[str] | None = None, clea
     balanced set of findings when None. ``clean`` turns noise and wander off."""
     f = set(sample_findings(rng) if findings is None else findings)
     check_findings(f)
-    rhythm: RhythmFinding = next((r for r in RHYTHMS if r in f), "sinus_rhythm")  # check_findings: one at most
+    rhythm: RhythmFinding = next(
+        (r for r in RHYTHMS if r in f), "sinus_rhythm"
+    )  # check_findings: one at most
     f.add(rhythm)
 
     conduction = 2
@@ -737,10 +752,20 @@ def sample_spec(rng: np.random.Generator, findings: set[str] | None = None, clea
         if f & {"st_elevation", "st_depression", "t_wave_inversion"}:
             options.remove("lbbb")
         morph = cast(QrsMorphology, str(rng.choice(options)))  # drawn from ``options``; numpy drops the type
-        qrs = {"rbbb": rng.uniform(128.0, 160.0), "lbbb": rng.uniform(135.0, 170.0), "ivcd": rng.uniform(125.0, 145.0)}[morph]
+        qrs = {
+            "rbbb": rng.uniform(128.0, 160.0),
+            "lbbb": rng.uniform(135.0, 170.0),
+            "ivcd": rng.uniform(125.0, 145.0),
+        }[morph]
 
     axis_kind = rng.random()
-    axis = rng.uniform(-15.0, 80.0) if axis_kind < 0.75 else rng.uniform(-75.0, -40.0) if axis_kind < 0.88 else rng.uniform(100.0, 150.0)
+    axis = (
+        rng.uniform(-15.0, 80.0)
+        if axis_kind < 0.75
+        else rng.uniform(-75.0, -40.0)
+        if axis_kind < 0.88
+        else rng.uniform(100.0, 150.0)
+    )
     if morph == "lbbb" and axis > 90.0:
         axis = rng.uniform(-60.0, 40.0)
 
@@ -755,7 +780,9 @@ def sample_spec(rng: np.random.Generator, findings: set[str] | None = None, clea
     t_amp = rng.uniform(0.25, 0.45)
     if "t_wave_inversion" in f:
         inversions: list[TPattern] = ["lateral_inversion", "inferior_inversion", "anterior_inversion"]
-        t_pattern = cast(TPattern, str(rng.choice(inversions)))  # drawn from ``inversions``; numpy drops the type
+        t_pattern = cast(
+            TPattern, str(rng.choice(inversions))
+        )  # drawn from ``inversions``; numpy drops the type
         t_amp = rng.uniform(0.3, 0.5)
     if "low_qrs_voltage" in f and t_pattern == "normal":
         t_amp *= 0.6
@@ -806,4 +833,3 @@ def generate(
         if want is None or set(labels.findings) == want:
             return rec, labels
     raise IncompatibleFindings(f"{MAX_DRAWS} draws did not produce exactly {sorted(want or ())}")
-

@@ -14,6 +14,7 @@ pixels, never a signal. Steps:
 5. the generated answer is scored against the label head's own reading (``instruct.score_answer``), and
    a disagreement is reported rather than hidden.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,34 +40,68 @@ REPORT = "report.full"
 QUESTION_TEMPLATES: tuple[tuple[str, str], ...] = (
     (r"\b(long|prolong\w*)\s+QTc?\b|\bQTc?\b.*\b(long|prolong\w*)\b", "intervals.long_qt"),
     (r"\bQTc?\b", "intervals.qtc"),
-    ((r"\b(first|1st)[- ]degree\b|\bAV[- ]block\b|\bheart[- ]block\b|\bPR\b.*\b(long|prolong\w*)\b|"
-      r"\b(long|prolong\w*)\s+PR\b"), "conduction.avb"),
+    (
+        (
+            r"\b(first|1st)[- ]degree\b|\bAV[- ]block\b|\bheart[- ]block\b|\bPR\b.*\b(long|prolong\w*)\b|"
+            r"\b(long|prolong\w*)\s+PR\b"
+        ),
+        "conduction.avb",
+    ),
     (r"\bPR\b", "intervals.pr"),
-    (r"\bbundle[- ]branch\b|\b[RL]?BBB\b|\b(wide|broad)\w*\s+QRS\b|\bQRS\b.*\b(wide|broad|widen\w*)\b", "conduction.wide_qrs"),
+    (
+        r"\bbundle[- ]branch\b|\b[RL]?BBB\b|\b(wide|broad)\w*\s+QRS\b|\bQRS\b.*\b(wide|broad|widen\w*)\b",
+        "conduction.wide_qrs",
+    ),
     (r"\blow\b.*\bvoltage\b|\bvoltage\b.*\blow\b|\bsmall\s+(QRS|complex\w*)\b", "morphology.low_voltage"),
     (r"\bQRS\b", "intervals.qrs"),
-    (r"\bST[- ]?(segments?\s+)?elevat\w*|\belevat\w*\s+ST\b|\bSTEMI\b|\bST\b.*\belevated\b", "morphology.st_elevation"),
-    (r"\bST[- ]?(segments?\s+)?depress\w*|\bdepress\w*\s+ST\b|\bST\b.*\bdepressed\b", "morphology.st_depression"),
-    (r"\binvert\w*\s+T\b|\bT[- ]?waves?\b.*\binver\w*|\bT[- ]wave inversion\b|\bT inversion\b", "morphology.t_wave_inversion"),
+    (
+        r"\bST[- ]?(segments?\s+)?elevat\w*|\belevat\w*\s+ST\b|\bSTEMI\b|\bST\b.*\belevated\b",
+        "morphology.st_elevation",
+    ),
+    (
+        r"\bST[- ]?(segments?\s+)?depress\w*|\bdepress\w*\s+ST\b|\bST\b.*\bdepressed\b",
+        "morphology.st_depression",
+    ),
+    (
+        r"\binvert\w*\s+T\b|\bT[- ]?waves?\b.*\binver\w*|\bT[- ]wave inversion\b|\bT inversion\b",
+        "morphology.t_wave_inversion",
+    ),
     (r"\bflutter\w*", "rhythm.atrial_flutter"),
     (r"\bfibrillat\w*|\ba-?fib\b|\bAF\b", "rhythm.atrial_fibrillation"),
-    (r"\bPVCs?\b|\bVPBs?\b|\bpremature ventricular\b|\bventricular (ectop\w*|extrasystol\w*|premature)", "rhythm.premature_ventricular_beats"),
-    (r"\bPACs?\b|\bAPBs?\b|\bpremature atrial\b|\batrial (ectop\w*|extrasystol\w*|premature)", "rhythm.premature_atrial_beats"),
+    (
+        r"\bPVCs?\b|\bVPBs?\b|\bpremature ventricular\b|\bventricular (ectop\w*|extrasystol\w*|premature)",
+        "rhythm.premature_ventricular_beats",
+    ),
+    (
+        r"\bPACs?\b|\bAPBs?\b|\bpremature atrial\b|\batrial (ectop\w*|extrasystol\w*|premature)",
+        "rhythm.premature_atrial_beats",
+    ),
     (r"\b(ir)?regular\w*|\b(extra|skipped|missed|ectopic|premature)\s+beats?\b|\bectop\w*", "rhythm.regular"),
     (r"\bbrady\w*", "rate.bradycardia"),
     (r"\btachy\w*", "rate.tachycardia"),
     (r"\bsinus\b", "rhythm.is_sinus"),
-    ((r"\b(rate|pulse)\b.*\b(slow|normal|fast|high|low|ok(ay)?)\b|"
-      r"\b(slow|normal|fast|high|low)\s+(heart\s*)?(rate|pulse)\b|\b(too|very)\s+(fast|slow)\b"), "rate.category"),
-    (r"\bheart\s*rate\b|\bpulse\b|\bbpm\b|\bbeats?\s+(per|a)\s+minute\b|\bhow fast\b|\brate\b", "rate.number"),
+    (
+        (
+            r"\b(rate|pulse)\b.*\b(slow|normal|fast|high|low|ok(ay)?)\b|"
+            r"\b(slow|normal|fast|high|low)\s+(heart\s*)?(rate|pulse)\b|\b(too|very)\s+(fast|slow)\b"
+        ),
+        "rate.category",
+    ),
+    (
+        r"\bheart\s*rate\b|\bpulse\b|\bbpm\b|\bbeats?\s+(per|a)\s+minute\b|\bhow fast\b|\brate\b",
+        "rate.number",
+    ),
     (r"\brhythm\b", "rhythm.what"),
     (r"\baxis\b", "morphology.axis"),
 )
 
 
 # Requests for the whole picture: answered with the full report, no note needed.
-GENERAL_REQUEST = re.compile(r"\b(interpret\w*|describe|descri\w*|report|read|analy[sz]\w*|summar\w*|overview|show\w*|"
-                             r"see|look\w*|review|check|normal|abnormal\w*|anything|findings?)\b", re.IGNORECASE)
+GENERAL_REQUEST = re.compile(
+    r"\b(interpret\w*|describe|descri\w*|report|read|analy[sz]\w*|summar\w*|overview|show\w*|"
+    r"see|look\w*|review|check|normal|abnormal\w*|anything|findings?)\b",
+    re.IGNORECASE,
+)
 
 
 def match_template(question: str | None) -> str:
@@ -97,21 +132,30 @@ class UnreadableImageError(InputError):
 
 
 class EcgImageInput(BaseModel):
-    recording_id: str = Field(description="id of an uploaded ECG image (photo, scan, screenshot, PDF) in the session store")
+    recording_id: str = Field(
+        description="id of an uploaded ECG image (photo, scan, screenshot, PDF) in the session store"
+    )
     question: str | None = Field(None, description="what to ask about the ECG; none: a full report")
 
 
 class EcgImageResult(ToolResult):
     recording: str
     question: str | None = Field(description="the user's question")
-    asked: str = Field(description="the trained question the model was asked (the user's question matched to it)")
+    asked: str = Field(
+        description="the trained question the model was asked (the user's question matched to it)"
+    )
     answer: str
     answer_source: Literal["language_model", "label_head"] = Field(
-        description="language_model: generated by the VLM; label_head: written from the head's reading with templates")
+        description="language_model: generated by the VLM; label_head: written from the head's reading with templates"
+    )
     agrees_with_labels: bool | None = Field(
-        None, description="whether the generated answer says what the label head read (None: nothing was generated)")
+        None,
+        description="whether the generated answer says what the label head read (None: nothing was generated)",
+    )
     generated_answer: str | None = Field(
-        None, description="the language model's own answer when it disagreed with the label head and was not used")
+        None,
+        description="the language model's own answer when it disagreed with the label head and was not used",
+    )
     probabilities: dict[str, float] = Field(description="label head: probability of each finding")
     findings: list[str] = Field(description="findings the label head calls present")
     rhythm: str
@@ -132,12 +176,19 @@ class EcgImageResult(ToolResult):
             who = "written from the vision model's label head (the language model's answer disagreed with it)"
         else:
             who = "written from the vision model's label head (no trained language model here)"
-        lines = [f"Read from an image of an ECG (its pixels, not a recorded signal); answer {who} to \"{self.asked}\":"]
+        lines = [
+            f'Read from an image of an ECG (its pixels, not a recorded signal); answer {who} to "{self.asked}":'
+        ]
         lines += [ln for ln in self.answer.splitlines() if ln.strip()]
         called = ", ".join(FINDING_TEXT.get(f, f) for f in self.findings) or "none"
-        nums = "; ".join(m.text(0) for m in (self.heart_rate, self.pr_interval, self.qrs_duration, self.qtc) if m)
-        agree = {True: "; the answer agrees with it", None: "",
-                 False: f"; the language model's answer \"{self.generated_answer}\" DISAGREES with it"}[self.agrees_with_labels]
+        nums = "; ".join(
+            m.text(0) for m in (self.heart_rate, self.pr_interval, self.qrs_duration, self.qtc) if m
+        )
+        agree = {
+            True: "; the answer agrees with it",
+            None: "",
+            False: f'; the language model\'s answer "{self.generated_answer}" DISAGREES with it',
+        }[self.agrees_with_labels]
         lines.append(f"label head: {called}; {nums}{agree}")
         q = self.image_quality
         if q.reasons:  # the flag itself travels with the result; the reasons say what to improve
@@ -163,8 +214,12 @@ def _mae(meta: object, name: str) -> float | None:
 
 # Values outside these ranges are beyond what the training data spans (synth.py's generator and the
 # real records): the head extrapolates there, so such a number is shown but flagged poor.
-PLAUSIBLE = {"heart_rate_bpm": (25.0, 250.0), "pr_ms": (60.0, 450.0), "qrs_ms": (50.0, 220.0),
-             "qtc_ms": (280.0, 650.0)}
+PLAUSIBLE = {
+    "heart_rate_bpm": (25.0, 250.0),
+    "pr_ms": (60.0, 450.0),
+    "qrs_ms": (50.0, 220.0),
+    "qtc_ms": (280.0, 650.0),
+}
 
 
 class EcgImageInterpretTool(Tool):
@@ -184,10 +239,28 @@ class EcgImageInterpretTool(Tool):
     keywords = (
         r"\b(ECG|EKG)\s+(image|photo|picture|scan|screenshot|printout|strip|tracing)s?\b",
         r"\bwhat does (this|the|my) (ECG|EKG|tracing|image|photo|scan) show\b",
-        r"\bheart ?rate\b", r"\bbpm\b", r"\bpulse\b", r"\brhythm\w*", r"\b(ir)?regular\w*", r"\bsinus\b",
-        r"\bbrady\w*", r"\btachy\w*", r"\bfibrillat\w*|\ba-?fib\b|\bAF\b", r"\bflutter\w*", r"\bP[AV]Cs?\b",
-        r"\bpremature\b", r"\bectop\w*", r"\bAV[- ]block\b", r"\bbundle[- ]branch\b|\b[RL]?BBB\b",
-        r"\bQRS\b", r"\bQTc?\b", r"\bPR\b", r"\bST\b", r"\bT[- ]?waves?\b", r"\bvoltage\b", r"\baxis\b",
+        r"\bheart ?rate\b",
+        r"\bbpm\b",
+        r"\bpulse\b",
+        r"\brhythm\w*",
+        r"\b(ir)?regular\w*",
+        r"\bsinus\b",
+        r"\bbrady\w*",
+        r"\btachy\w*",
+        r"\bfibrillat\w*|\ba-?fib\b|\bAF\b",
+        r"\bflutter\w*",
+        r"\bP[AV]Cs?\b",
+        r"\bpremature\b",
+        r"\bectop\w*",
+        r"\bAV[- ]block\b",
+        r"\bbundle[- ]branch\b|\b[RL]?BBB\b",
+        r"\bQRS\b",
+        r"\bQTc?\b",
+        r"\bPR\b",
+        r"\bST\b",
+        r"\bT[- ]?waves?\b",
+        r"\bvoltage\b",
+        r"\baxis\b",
         r"\binterval\w*",
     )
     examples = (
@@ -218,16 +291,23 @@ class EcgImageInterpretTool(Tool):
         answer = head_pair.answer
         source: Literal["language_model", "label_head"] = "label_head"
         if template == REPORT and args.question and not GENERAL_REQUEST.search(args.question):
-            warnings.append("the question was answered with a full report (it matched no specific question the "
-                            "model was trained on)")
+            warnings.append(
+                "the question was answered with a full report (it matched no specific question the "
+                "model was trained on)"
+            )
         lm_reason = _language_model_problem(reader)
         if lm_reason is None:
             try:
-                answer, source = reader.answer(rec.image, head_pair.question, reading=reading), "language_model"
+                answer, source = (
+                    reader.answer(rec.image, head_pair.question, reading=reading),
+                    "language_model",
+                )
             except Exception as exc:  # noqa: BLE001 — the head's reading stands without the language model
                 log.warning("ECG-image language model failed: %s", exc)
-                warnings.append(f"the language model could not answer ({type(exc).__name__}: {exc}); "
-                                "answer written from the label head")
+                warnings.append(
+                    f"the language model could not answer ({type(exc).__name__}: {exc}); "
+                    "answer written from the label head"
+                )
         else:
             warnings.append(f"answer written from the label head: {lm_reason}")
         agrees = score_answer(head_pair, answer) if source == "language_model" else None
@@ -237,14 +317,19 @@ class EcgImageInterpretTool(Tool):
             # 71.4 % on yes/no questions): where they disagree the user gets the head's answer, and the
             # generated text is kept beside it rather than hidden.
             generated, answer, source = answer, head_pair.answer, "label_head"
-            warnings.append(f"the language model answered \"{generated}\", which disagrees with the label head's "
-                            "reading; the answer given is the label head's: treat this finding with caution")
+            warnings.append(
+                f'the language model answered "{generated}", which disagrees with the label head\'s '
+                "reading; the answer given is the label head's: treat this finding with caution"
+            )
         finding = head_pair.target.finding if head_pair.target.kind == "yes_no" else None
         if source == "label_head" and finding in reading.probabilities:
-            answer += f" (label-head probability of {FINDING_TEXT[finding]}: {reading.probabilities[finding]:.2f})"
+            answer += (
+                f" (label-head probability of {FINDING_TEXT[finding]}: {reading.probabilities[finding]:.2f})"
+            )
         if image_quality.flag != Quality.GOOD:
-            warnings.append("image quality " + image_quality.flag.value + ": "
-                            + ", ".join(image_quality.reasons))
+            warnings.append(
+                "image quality " + image_quality.flag.value + ": " + ", ".join(image_quality.reasons)
+            )
 
         flag = image_quality.flag
 
@@ -253,16 +338,25 @@ class EcgImageInterpretTool(Tool):
             quality = flag
             if not lo <= value <= hi:
                 quality = Quality.POOR
-                warnings.append(f"{name} {value:.0f} {unit} is outside what the model was trained on "
-                                f"({lo:.0f}-{hi:.0f} {unit}): not to be trusted")
-            return Measurement(name=name, value=round(value), unit=unit, uncertainty=_mae(meta, key), quality=quality)
+                warnings.append(
+                    f"{name} {value:.0f} {unit} is outside what the model was trained on "
+                    f"({lo:.0f}-{hi:.0f} {unit}): not to be trusted"
+                )
+            return Measurement(
+                name=name, value=round(value), unit=unit, uncertainty=_mae(meta, key), quality=quality
+            )
 
         no_p = reading.rhythm in ("atrial_fibrillation", "atrial_flutter")
         return EcgImageResult(
             quality=flag,
-            method=(_tower_method(meta)
-                    + ("; answer generated by the 4-bit VLM with LoRA" if source == "language_model"
-                       else "; answer phrased from the head's reading with the training templates")),
+            method=(
+                _tower_method(meta)
+                + (
+                    "; answer generated by the 4-bit VLM with LoRA"
+                    if source == "language_model"
+                    else "; answer phrased from the head's reading with the training templates"
+                )
+            ),
             warnings=warnings,
             recording=rec.name,
             question=args.question,
@@ -289,8 +383,10 @@ class EcgImageInterpretTool(Tool):
 def _tower_method(meta: object) -> str:
     spec = meta.spec  # type: ignore[attr-defined]
     if getattr(spec, "tower", "pixels") == "trace":
-        return ("vision tower label head on the page's four trace rows (straightened and followed by the "
-                f"digitizer, {spec.trace_columns} columns each)")
+        return (
+            "vision tower label head on the page's four trace rows (straightened and followed by the "
+            f"digitizer, {spec.trace_columns} columns each)"
+        )
     size = "x".join(map(str, meta.vision_config.get("image_size", [])))  # type: ignore[attr-defined]
     return f"vision tower label head on the image pixels (letterboxed to {size} px)"
 
@@ -301,11 +397,15 @@ def _refuse_if_unusable(name: str, reading: LabelReading) -> ImageQuality:
     if q is None:  # a reading made without pixels (training); the reader always measures the image
         raise UnreadableImageError(name, "no image quality was measured for this reading", ACCEPTED)
     if not q.readable:
-        raise UnreadableImageError(name, f"this image cannot be read as an ECG: {', '.join(q.reasons)}", ACCEPTED)
+        raise UnreadableImageError(
+            name, f"this image cannot be read as an ECG: {', '.join(q.reasons)}", ACCEPTED
+        )
     if not reading.is_ecg:
         raise NotAnEcgImageError(
-            name, f"this image does not look like a 12-lead ECG (page probability {reading.page_probability:.2f})",
-            ACCEPTED)
+            name,
+            f"this image does not look like a 12-lead ECG (page probability {reading.page_probability:.2f})",
+            ACCEPTED,
+        )
     return q
 
 
@@ -324,4 +424,10 @@ def register_tools(register: ToolRegistrar) -> None:
     register(EcgImageInterpretTool)
 
 
-__all__ = ["EcgImageInput", "EcgImageInterpretTool", "EcgImageResult", "default_weights_dir", "match_template"]
+__all__ = [
+    "EcgImageInput",
+    "EcgImageInterpretTool",
+    "EcgImageResult",
+    "default_weights_dir",
+    "match_template",
+]

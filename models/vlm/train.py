@@ -14,6 +14,7 @@ Both stages checkpoint (trainable weights, optimizer, step, data order) every ``
 steps and resume from ``OUT/checkpoints`` when run again. The data come from ``dataset.build_dataset``
 (images.jsonl + qa.jsonl); images are letterboxed once into a uint8 cache in memory.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,7 +67,9 @@ class Stage2Config(BaseModel):
     steps: int = Field(300, ge=0)
     batch_size: int = Field(4, ge=1)
     lr: float = Field(5e-4, gt=0)
-    eval_questions: int = Field(90, ge=0, description="validation questions answered by generation for the report")
+    eval_questions: int = Field(
+        90, ge=0, description="validation questions answered by generation for the report"
+    )
     max_new_tokens: int = 80
 
 
@@ -79,10 +82,16 @@ class TrainConfig(BaseModel):
     seed: int = 0
     threads: int | None = None
     checkpoint_every: int = 100
-    exclude_groups: list[str] = Field(default_factory=list, description="records never to train on (cross-validation)")
-    extra_data_dirs: list[str] = Field(default_factory=list,
-                                       description="more data sets for stage 1 (e.g. real records beside synthetic ones)")
-    init_vision: str | None = Field(None, description="weights folder whose tower stage 1 starts from (fine-tuning)")
+    exclude_groups: list[str] = Field(
+        default_factory=list, description="records never to train on (cross-validation)"
+    )
+    extra_data_dirs: list[str] = Field(
+        default_factory=list,
+        description="more data sets for stage 1 (e.g. real records beside synthetic ones)",
+    )
+    init_vision: str | None = Field(
+        None, description="weights folder whose tower stage 1 starts from (fine-tuning)"
+    )
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -100,11 +109,18 @@ def _targets(facts: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray, np.n
         if f in facts["assessed"]:
             ym[i] = 1.0
             y[i] = float(f in facts["findings"])
-    values = {"heart_rate_bpm": facts.get("heart_rate_bpm"), "pr_ms": facts.get("pr_ms"),
-              "qrs_ms": facts.get("qrs_ms"), "qtc_ms": facts.get("qtc_ms")}
+    values = {
+        "heart_rate_bpm": facts.get("heart_rate_bpm"),
+        "pr_ms": facts.get("pr_ms"),
+        "qrs_ms": facts.get("qrs_ms"),
+        "qtc_ms": facts.get("qtc_ms"),
+    }
     if facts.get("axis_deg") is not None:
         a = math.radians(facts["axis_deg"])
-        values.update(axis_sin=math.sin(a) * NUMERIC_TARGETS["axis_sin"], axis_cos=math.cos(a) * NUMERIC_TARGETS["axis_cos"])
+        values.update(
+            axis_sin=math.sin(a) * NUMERIC_TARGETS["axis_sin"],
+            axis_cos=math.cos(a) * NUMERIC_TARGETS["axis_cos"],
+        )
     for i, (k, scale) in enumerate(NUMERIC_TARGETS.items()):
         if (value := values.get(k)) is not None:
             n[i], nm[i] = float(value) / scale, 1.0
@@ -129,7 +145,9 @@ class ImageCache:
     def add(self, image: Any, facts: dict[str, Any] | None, group: str, key: str | None = None) -> None:
         self.add_input(self.proc.one(image), facts, group, key)
 
-    def add_input(self, t: torch.Tensor, facts: dict[str, Any] | None, group: str, key: str | None = None) -> None:
+    def add_input(
+        self, t: torch.Tensor, facts: dict[str, Any] | None, group: str, key: str | None = None
+    ) -> None:
         if self.trace:
             self.inputs.append(t.to(torch.float16))
         else:  # [-1, 1] float -> uint8
@@ -151,7 +169,9 @@ class ImageCache:
                 # scale the voltages by a few per cent (the digitizer's mm-per-pixel is an estimate)
                 x = torch.roll(x, shifts=int(jitter.integers(-12, 13)), dims=2)
                 c = self.config
-                gain = torch.from_numpy(jitter.uniform(0.95, 1.05, len(idx)).astype(np.float32)).view(-1, 1, 1, 1)
+                gain = torch.from_numpy(jitter.uniform(0.95, 1.05, len(idx)).astype(np.float32)).view(
+                    -1, 1, 1, 1
+                )
                 rows = x[:, : c.n_rows * c.n_features].view(len(idx), c.n_rows, c.n_features, -1)
                 rows[:, :, :3] *= gain  # centroid, top, bottom (in place, through the view)
         else:
@@ -159,9 +179,9 @@ class ImageCache:
             if jitter is not None:  # a few pixels of shift: the page is never framed the same way twice
                 dy, dx = (int(v) for v in jitter.integers(-6, 7, 2))
                 x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-        cols = list(zip(*[self.rows[i] for i in idx]))
+        cols = list(zip(*[self.rows[i] for i in idx], strict=False))
         out = {"pixel_values": x, "page": torch.tensor([self.page[i] for i in idx])}
-        for name, col in zip(("y", "ym", "n", "nm"), cols):
+        for name, col in zip(("y", "ym", "n", "nm"), cols, strict=False):
             out[name] = torch.from_numpy(np.stack(col))
         return out
 
@@ -187,7 +207,9 @@ def _digitize_many(images: list[Any], n_columns: int, workers: int, desc: str, p
     jobs = [(im, n_columns) for im in images]
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and len(jobs) > 8 else None
     try:
-        it: Any = pool.map(_digitize_one, jobs, chunksize=16) if pool is not None else map(_digitize_one, jobs)
+        it: Any = (
+            pool.map(_digitize_one, jobs, chunksize=16) if pool is not None else map(_digitize_one, jobs)
+        )
         if progress:
             from tqdm import tqdm
 
@@ -209,8 +231,13 @@ def trace_features(data_dir: Path, n_columns: int, workers: int = 2, progress: b
         arr = np.load(path, mmap_mode="r")
         if arr.shape[0] == len(lines):
             return arr
-    arr = _digitize_many([str(data_dir / ln["image"]) for ln in lines], n_columns, workers,
-                         f"digitizing {data_dir.name}", progress)
+    arr = _digitize_many(
+        [str(data_dir / ln["image"]) for ln in lines],
+        n_columns,
+        workers,
+        f"digitizing {data_dir.name}",
+        progress,
+    )
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, arr)
     tmp.replace(path)
@@ -226,11 +253,19 @@ def load_images(cfg: TrainConfig, progress: bool = True) -> tuple[ImageCache, li
     if cache.trace:
         n_cols = cache.config.n_columns
         workers = max(1, min(4, (cfg.threads or torch.get_num_threads())))
-        feats = {str(d): trace_features(Path(d), n_cols, workers, progress) for d in dict.fromkeys(str(f) for f, _ in items)}
-        positions = {str(d): {ln["image"]: k for k, ln in enumerate(read_jsonl(Path(d) / "images.jsonl"))} for d in feats}
+        feats = {
+            str(d): trace_features(Path(d), n_cols, workers, progress)
+            for d in dict.fromkeys(str(f) for f, _ in items)
+        }
+        positions = {
+            str(d): {ln["image"]: k for k, ln in enumerate(read_jsonl(Path(d) / "images.jsonl"))}
+            for d in feats
+        }
         for folder, ln in items:
             arr = feats[str(folder)][positions[str(folder)][ln["image"]]]
-            cache.add_input(torch.from_numpy(np.array(arr)), ln["facts"], ln["group"], key=str(folder / ln["image"]))
+            cache.add_input(
+                torch.from_numpy(np.array(arr)), ln["facts"], ln["group"], key=str(folder / ln["image"])
+            )
         neg = _digitize_many(negatives, n_cols, workers, "digitizing negatives", progress)
         for i, arr in enumerate(neg):
             cache.add_input(torch.from_numpy(np.array(arr)), None, f"negative-{i:05d}")
@@ -264,7 +299,9 @@ def split_groups(groups: list[str], fraction: float, seed: int) -> tuple[list[in
 # ----------------------------------------------------------------------------------------- stage 1
 
 
-def stage1_loss(out: Any, b: dict[str, torch.Tensor], number_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+def stage1_loss(
+    out: Any, b: dict[str, torch.Tensor], number_weight: float
+) -> tuple[torch.Tensor, dict[str, float]]:
     fl = F.binary_cross_entropy_with_logits(out.finding_logits, b["y"], reduction="none")
     find = (fl * b["ym"]).sum() / b["ym"].sum().clamp(min=1.0)
     nl = F.smooth_l1_loss(out.numbers, b["n"], reduction="none", beta=0.05)
@@ -275,11 +312,13 @@ def stage1_loss(out: Any, b: dict[str, torch.Tensor], number_weight: float) -> t
 
 
 @torch.no_grad()
-def predict_vision(tower: torch.nn.Module, cache: ImageCache, idx: list[int], batch_size: int = 32) -> dict[str, np.ndarray]:
+def predict_vision(
+    tower: torch.nn.Module, cache: ImageCache, idx: list[int], batch_size: int = 32
+) -> dict[str, np.ndarray]:
     tower.eval()
     probs, nums, page = [], [], []
     for s in range(0, len(idx), batch_size):
-        b = cache.batch(idx[s:s + batch_size])
+        b = cache.batch(idx[s : s + batch_size])
         o = tower(b["pixel_values"])
         probs.append(torch.sigmoid(o.finding_logits).numpy())
         nums.append(o.numbers.numpy())
@@ -306,7 +345,9 @@ def choose_thresholds(p: np.ndarray, y: np.ndarray, m: np.ndarray) -> dict[str, 
     return out
 
 
-def vision_metrics(pred: dict[str, np.ndarray], cache: ImageCache, idx: list[int], thresholds: dict[str, float]) -> dict[str, Any]:
+def vision_metrics(
+    pred: dict[str, np.ndarray], cache: ImageCache, idx: list[int], thresholds: dict[str, float]
+) -> dict[str, Any]:
     y = np.stack([cache.rows[i][0] for i in idx])
     m = np.stack([cache.rows[i][1] for i in idx])
     n = np.stack([cache.rows[i][2] for i in idx])
@@ -376,7 +417,7 @@ def train_stage1(cfg: TrainConfig, cache: ImageCache, progress: bool = True) -> 
     tower.train()
     while step < total:
         epoch, pos = divmod(step, steps_per_epoch)
-        idx = orders[epoch][pos * s1.batch_size:(pos + 1) * s1.batch_size]
+        idx = orders[epoch][pos * s1.batch_size : (pos + 1) * s1.batch_size]
         b = cache.batch(idx, jitter)
         o = tower(b["pixel_values"])
         loss, parts = stage1_loss(o, b, s1.number_loss_weight)
@@ -387,14 +428,24 @@ def train_stage1(cfg: TrainConfig, cache: ImageCache, progress: bool = True) -> 
         sched.step()
         step += 1
         if step % 20 == 0:
-            history.append({"step": step, "loss": round(loss.item(), 4), **{k: round(v, 4) for k, v in parts.items()}})
+            history.append(
+                {"step": step, "loss": round(loss.item(), 4), **{k: round(v, 4) for k, v in parts.items()}}
+            )
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
         if step % cfg.checkpoint_every == 0 or step == total:
             ck.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"model": tower.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "step": step, "history": history}, ck)
+            torch.save(
+                {
+                    "model": tower.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "step": step,
+                    "history": history,
+                },
+                ck,
+            )
             tower.train()
     if bar is not None:
         bar.close()
@@ -405,9 +456,15 @@ def train_stage1(cfg: TrainConfig, cache: ImageCache, progress: bool = True) -> 
     m = np.stack([cache.rows[val_idx[k]][1] for k in ecg_val])
     thresholds = choose_thresholds(pred["p"][ecg_val], y, m)
     report = {
-        "steps": total, "epochs": s1.epochs, "batch_size": s1.batch_size, "lr": s1.lr,
-        "train_images": len(train_idx), "validation_images": len(val_idx),
-        "seconds_this_run": round(seconds, 1), "history": history, "thresholds": thresholds,
+        "steps": total,
+        "epochs": s1.epochs,
+        "batch_size": s1.batch_size,
+        "lr": s1.lr,
+        "train_images": len(train_idx),
+        "validation_images": len(val_idx),
+        "seconds_this_run": round(seconds, 1),
+        "history": history,
+        "thresholds": thresholds,
         "validation": vision_metrics(pred, cache, val_idx, thresholds),
     }
     tower.eval()
@@ -418,12 +475,19 @@ def train_stage1(cfg: TrainConfig, cache: ImageCache, progress: bool = True) -> 
 
 
 def _pair(q: dict) -> QAPair:
-    return QAPair(question=q["question"], answer=q["answer"], question_type=q["question_type"],
-                  target=Target.model_validate(q["target"]), template=q["template"])
+    return QAPair(
+        question=q["question"],
+        answer=q["answer"],
+        question_type=q["question_type"],
+        target=Target.model_validate(q["target"]),
+        template=q["template"],
+    )
 
 
 @torch.no_grad()
-def readings_for(tower: torch.nn.Module | None, meta: Any, bundle: Any, images: list[Any]) -> tuple[list[Any], list[str] | None]:
+def readings_for(
+    tower: torch.nn.Module | None, meta: Any, bundle: Any, images: list[Any]
+) -> tuple[list[Any], list[str] | None]:
     """The images as the tower's inputs (digitized once) and, when the spec prompts with it, the label
     head's reading of each as text (``inference.reading_prompt``): the tower's outputs only."""
     from cardioagent.models.vlm.inference import reading_prompt, readings_from_output
@@ -442,28 +506,45 @@ def readings_for(tower: torch.nn.Module | None, meta: Any, bundle: Any, images: 
 
 
 @torch.no_grad()
-def generate_answers(bundle: Any, images: list[Any], questions: list[str], max_new_tokens: int = 80,
-                     tower: torch.nn.Module | None = None, meta: Any = None) -> list[str]:
+def generate_answers(
+    bundle: Any,
+    images: list[Any],
+    questions: list[str],
+    max_new_tokens: int = 80,
+    tower: torch.nn.Module | None = None,
+    meta: Any = None,
+) -> list[str]:
     """Greedy answers, one image at a time (batched generation pads on the right here)."""
     model = bundle.model
     model.eval()
     tok = bundle.processor.tokenizer
     out = []
-    for img, q in zip(images, questions):
+    for img, q in zip(images, questions, strict=False):
         ims, readings = readings_for(tower, meta, bundle, [img])
         enc = build_batch(bundle, ims, [q], readings=readings)
-        ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id or tok.eos_token_id)
-        out.append(tok.decode(ids[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip())
+        ids = model.generate(
+            **enc,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id or tok.eos_token_id,
+        )
+        out.append(tok.decode(ids[0, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip())
     return out
 
 
-def evaluate_answers(bundle: Any, data_dir: Path, qa: list[dict], max_new_tokens: int,
-                     tower: torch.nn.Module | None = None, meta: Any = None) -> dict[str, Any]:
+def evaluate_answers(
+    bundle: Any,
+    data_dir: Path,
+    qa: list[dict],
+    max_new_tokens: int,
+    tower: torch.nn.Module | None = None,
+    meta: Any = None,
+) -> dict[str, Any]:
     images = [data_dir / q["image"] for q in qa]
     answers = generate_answers(bundle, images, [q["question"] for q in qa], max_new_tokens, tower, meta)
     by_type: dict[str, list[bool]] = defaultdict(list)
     examples: list[dict[str, str | bool]] = []
-    for q, a in zip(qa, answers):
+    for q, a in zip(qa, answers, strict=False):
         ok = score_answer(_pair(q), a)
         by_type[q["question_type"]].append(ok)
         if len(examples) < 12:
@@ -471,7 +552,9 @@ def evaluate_answers(bundle: Any, data_dir: Path, qa: list[dict], max_new_tokens
     return {
         "questions": len(qa),
         "accuracy": round(float(np.mean([v for vs in by_type.values() for v in vs])), 4) if qa else None,
-        "by_question_type": {k: {"n": len(v), "accuracy": round(float(np.mean(v)), 4)} for k, v in sorted(by_type.items())},
+        "by_question_type": {
+            k: {"n": len(v), "accuracy": round(float(np.mean(v)), 4)} for k, v in sorted(by_type.items())
+        },
         "examples": examples,
     }
 
@@ -483,7 +566,12 @@ def _stage2_bundle(cfg: TrainConfig, tower: torch.nn.Module | None) -> Any:
         bundle.model.model.vision_tower.load_state_dict(tower.state_dict())
     bundle = add_lora(bundle, train_vision=False)
     if cfg.spec.family == "embedded":
-        for name, p in bundle.model.named_parameters():  # the projector learns with the adapters; the tower stays as stage 1 left it
+        for (
+            name,
+            p,
+        ) in (
+            bundle.model.named_parameters()
+        ):  # the projector learns with the adapters; the tower stays as stage 1 left it
             if ".multi_modal_projector." in name:
                 p.requires_grad_(True)
     return bundle
@@ -500,8 +588,14 @@ def _resume(ck: Path, model: torch.nn.Module, opt: Any, sched: Any) -> tuple[int
     return state["step"], state["history"]
 
 
-def train_stage2(cfg: TrainConfig, tower: torch.nn.Module | None, qa: list[dict], val_qa: list[dict], progress: bool = True,
-                 meta: Any = None) -> tuple[Any, dict[str, Any]]:
+def train_stage2(
+    cfg: TrainConfig,
+    tower: torch.nn.Module | None,
+    qa: list[dict],
+    val_qa: list[dict],
+    progress: bool = True,
+    meta: Any = None,
+) -> tuple[Any, dict[str, Any]]:
     from PIL import Image
 
     s2 = cfg.stage2
@@ -512,7 +606,9 @@ def train_stage2(cfg: TrainConfig, tower: torch.nn.Module | None, qa: list[dict]
     names = trainable_parameter_names(model)
     params = [p for n, p in model.named_parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=s2.lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s2.lr, total_steps=max(1, s2.steps), pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=s2.lr, total_steps=max(1, s2.steps), pct_start=0.1
+    )
     step = 0
     history: list[dict[str, float]] = []
     ck = _ckpt(out, "2")
@@ -538,11 +634,17 @@ def train_stage2(cfg: TrainConfig, tower: torch.nn.Module | None, qa: list[dict]
         feats = trace_features(data, bundle.processor.image_processor.n_columns, progress=progress)
         where = {ln["image"]: k for k, ln in enumerate(read_jsonl(data / "images.jsonl"))}
     while step < s2.steps:
-        items = [qa[i] for i in order[step * s2.batch_size:(step + 1) * s2.batch_size]]
-        images = [torch.from_numpy(np.array(feats[where[q["image"]]])) if feats is not None
-                  else Image.open(data / q["image"]).convert("RGB") for q in items]
+        items = [qa[i] for i in order[step * s2.batch_size : (step + 1) * s2.batch_size]]
+        images = [
+            torch.from_numpy(np.array(feats[where[q["image"]]]))
+            if feats is not None
+            else Image.open(data / q["image"]).convert("RGB")
+            for q in items
+        ]
         images, readings = readings_for(tower, meta, bundle, images)
-        enc = build_batch(bundle, images, [q["question"] for q in items], [q["answer"] for q in items], readings)
+        enc = build_batch(
+            bundle, images, [q["question"] for q in items], [q["answer"] for q in items], readings
+        )
         loss = model(**enc).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -557,31 +659,61 @@ def train_stage2(cfg: TrainConfig, tower: torch.nn.Module | None, qa: list[dict]
             bar.set_postfix(loss=f"{loss.item():.3f}")
         if step % cfg.checkpoint_every == 0 or step == s2.steps:
             ck.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"trainable": {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad},
-                        "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step, "history": history}, ck)
+            torch.save(
+                {
+                    "trainable": {
+                        n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad
+                    },
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "step": step,
+                    "history": history,
+                },
+                ck,
+            )
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - t0
     t1 = time.perf_counter()
     evaluation = evaluate_answers(bundle, data, val_qa, s2.max_new_tokens, tower, meta) if val_qa else {}
-    report = {"steps": s2.steps, "batch_size": s2.batch_size, "lr": s2.lr, "train_pairs": len(qa),
-              "trainable_parameters": int(sum(p.numel() for p in params)), "trainable_tensors": len(names),
-              "seconds_this_run": round(seconds, 1), "eval_seconds": round(time.perf_counter() - t1, 1),
-              "history": history, "validation": evaluation}
+    report = {
+        "steps": s2.steps,
+        "batch_size": s2.batch_size,
+        "lr": s2.lr,
+        "train_pairs": len(qa),
+        "trainable_parameters": int(sum(p.numel() for p in params)),
+        "trainable_tensors": len(names),
+        "seconds_this_run": round(seconds, 1),
+        "eval_seconds": round(time.perf_counter() - t1, 1),
+        "history": history,
+        "validation": evaluation,
+    }
     return bundle, report
 
 
 # ------------------------------------------------------------------------------------------ driver
 
 
-def _meta(cfg: TrainConfig, tower: Tower, report: dict[str, Any], stages: list[str], lines: list[dict]) -> VlmMeta:
+def _meta(
+    cfg: TrainConfig, tower: Tower, report: dict[str, Any], stages: list[str], lines: list[dict]
+) -> VlmMeta:
     real = sorted({ln["group"] for ln in lines if ln["source"] != "synthetic"})
     s1 = report.get("stage1", {})
     return VlmMeta(
-        spec=cfg.spec, vision_config=tower.config.to_dict(), finding_thresholds=s1.get("thresholds", {}),
+        spec=cfg.spec,
+        vision_config=tower.config.to_dict(),
+        finding_thresholds=s1.get("thresholds", {}),
         stages=stages,
-        training={"data_dir": cfg.data_dir, "images": len(lines), "real_records": real, "seed": cfg.seed,
-                  "validation": {"stage1": s1.get("validation"), "stage2": report.get("stage2", {}).get("validation")}},
+        training={
+            "data_dir": cfg.data_dir,
+            "images": len(lines),
+            "real_records": real,
+            "seed": cfg.seed,
+            "validation": {
+                "stage1": s1.get("validation"),
+                "stage2": report.get("stage2", {}).get("validation"),
+            },
+        },
     )
 
 
@@ -602,35 +734,63 @@ def _sample_val_qa(qa: list[dict], val_groups: set[str], n: int, seed: int) -> l
 
 def write_report(out: Path, report: dict[str, Any]) -> None:
     (out / "report.json").write_text(json.dumps(report, indent=1))
-    lines = ["# ECG-image VLM training report", "", f"Data: `{report['data_dir']}`; seed {report['seed']}.", ""]
+    lines = [
+        "# ECG-image VLM training report",
+        "",
+        f"Data: `{report['data_dir']}`; seed {report['seed']}.",
+        "",
+    ]
     s1 = report.get("stage1")
     if s1:
         v = s1["validation"]
-        lines += ["## Stage 1 (vision tower + label head)", "",
-                  f"{s1['steps']} steps, batch {s1['batch_size']}, {s1['train_images']} training images, "
-                  f"{s1['validation_images']} validation images (split by record), {s1['seconds_this_run']} s.", "",
-                  "| finding | balanced accuracy (validation) | threshold |", "|---|---|---|"]
+        lines += [
+            "## Stage 1 (vision tower + label head)",
+            "",
+            f"{s1['steps']} steps, batch {s1['batch_size']}, {s1['train_images']} training images, "
+            f"{s1['validation_images']} validation images (split by record), {s1['seconds_this_run']} s.",
+            "",
+            "| finding | balanced accuracy (validation) | threshold |",
+            "|---|---|---|",
+        ]
         lines += [f"| {f} | {a} | {s1['thresholds'][f]} |" for f, a in v["balanced_accuracy"].items()]
-        lines += ["", f"Mean balanced accuracy: {v['balanced_accuracy_mean']}; ECG-page accuracy: {v['page_accuracy']}.",
-                  "", "Numbers read from the image, mean absolute error: "
-                  + ", ".join(f"{k} {val}" for k, val in v["number_mae"].items()), ""]
+        lines += [
+            "",
+            f"Mean balanced accuracy: {v['balanced_accuracy_mean']}; ECG-page accuracy: {v['page_accuracy']}.",
+            "",
+            "Numbers read from the image, mean absolute error: "
+            + ", ".join(f"{k} {val}" for k, val in v["number_mae"].items()),
+            "",
+        ]
     s2 = report.get("stage2")
     if s2:
         v = s2.get("validation") or {}
-        lines += ["## Stage 2 (QLoRA on question/answer pairs)", "",
-                  f"{s2['steps']} steps, batch {s2['batch_size']}, {s2['trainable_parameters']:,} trainable parameters "
-                  f"(LoRA + projector), {s2['seconds_this_run']} s.", ""]
+        lines += [
+            "## Stage 2 (QLoRA on question/answer pairs)",
+            "",
+            f"{s2['steps']} steps, batch {s2['batch_size']}, {s2['trainable_parameters']:,} trainable parameters "
+            f"(LoRA + projector), {s2['seconds_this_run']} s.",
+            "",
+        ]
         if v:
-            lines += [f"Generated answers on {v['questions']} validation questions: accuracy {v['accuracy']}.", "",
-                      "| question type | n | accuracy |", "|---|---|---|"]
+            lines += [
+                f"Generated answers on {v['questions']} validation questions: accuracy {v['accuracy']}.",
+                "",
+                "| question type | n | accuracy |",
+                "|---|---|---|",
+            ]
             lines += [f"| {t} | {d['n']} | {d['accuracy']} |" for t, d in v["by_question_type"].items()]
             lines += ["", "Examples:", ""]
-            lines += [f"- Q: {e['question']} — expected: {e['expected']!r} — got: {e['answer']!r} ({'ok' if e['correct'] else 'wrong'})"
-                      for e in v["examples"]]
+            lines += [
+                f"- Q: {e['question']} — expected: {e['expected']!r} — got: {e['answer']!r} "
+                f"({'ok' if e['correct'] else 'wrong'})"
+                for e in v["examples"]
+            ]
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 
-def train_vlm(cfg: TrainConfig, stages: tuple[str, ...] = ("1", "2"), progress: bool = True) -> dict[str, Any]:
+def train_vlm(
+    cfg: TrainConfig, stages: tuple[str, ...] = ("1", "2"), progress: bool = True
+) -> dict[str, Any]:
     """Run the requested stages; write the weights (``checkpoint`` layout) and the report to
     ``cfg.out_dir``. Stage 2 alone reuses the stage-1 tower found in ``cfg.out_dir``."""
     from cardioagent.models.vlm.checkpoint import load_vision
@@ -656,8 +816,16 @@ def train_vlm(cfg: TrainConfig, stages: tuple[str, ...] = ("1", "2"), progress: 
     else:
         tower, _, _ = load_vision(out)
     if "2" in stages and cfg.stage2.steps > 0:
-        qa = [q for q in read_jsonl(Path(cfg.data_dir) / "qa.jsonl") if q["group"] not in set(cfg.exclude_groups)]
-        val_groups = {q["group"] for q in qa if is_validation_group(q["group"], cfg.stage1.validation_fraction, cfg.seed)}
+        qa = [
+            q
+            for q in read_jsonl(Path(cfg.data_dir) / "qa.jsonl")
+            if q["group"] not in set(cfg.exclude_groups)
+        ]
+        val_groups = {
+            q["group"]
+            for q in qa
+            if is_validation_group(q["group"], cfg.stage1.validation_fraction, cfg.seed)
+        }
         train_qa = [q for q in qa if q["group"] not in val_groups]
         val_qa = _sample_val_qa(qa, val_groups, cfg.stage2.eval_questions, cfg.seed)
         meta = _meta(cfg, tower, report, ["1"], lines) if tower is not None else None

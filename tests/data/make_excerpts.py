@@ -42,7 +42,7 @@ def excerpt(src: Path, out_name: str, seconds: float, note: str, annotators: tup
     for ext in annotators:
         ann = wfdb.rdann(str(src), ext)
         keep = ann.sample < n
-        aux = [a for a, k in zip(ann.aux_note, keep) if k] if ann.aux_note else None
+        aux = [a for a, k in zip(ann.aux_note, keep, strict=False) if k] if ann.aux_note else None
         wfdb.wrann(
             out_name,
             ext,

@@ -3,6 +3,7 @@
 
     from cardioagent.tools.analysis import assess_quality, detect_peaks, heart_rate, hrv, intervals, rhythm
 """
+
 from cardioagent.tools.analysis.heart_rate import heart_rate
 from cardioagent.tools.analysis.hrv import hrv
 from cardioagent.tools.analysis.intervals import intervals

@@ -1,6 +1,7 @@
 """What every analysis needs from a ``Recording``: its signal and rate (or a clear error), a duration
 check, channel resolution by name or kind, and a small cache so that heart rate, rhythm and HRV of
 the same recording detect beats once."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,11 @@ T = TypeVar("T")
 def signal_of(rec: Recording) -> tuple[np.ndarray, float]:
     """The (n_samples, n_channels) signal and the sampling rate, or an InputError saying why not."""
     if rec.modality == Modality.ECG_IMAGE or rec.signal is None:
-        raise InputError(rec.name, "it is an ECG image, not a sampled signal",
-                         "a signal recording (WFDB, EDF, CSV, NumPy) for signal analysis")
+        raise InputError(
+            rec.name,
+            "it is an ECG image, not a sampled signal",
+            "a signal recording (WFDB, EDF, CSV, NumPy) for signal analysis",
+        )
     if not rec.sampling_rate_hz or rec.sampling_rate_hz <= 0:
         raise InputError(rec.name, "the sampling rate is unknown", "a recording with a sampling rate")
     sig = np.asarray(rec.signal, dtype=float)
@@ -57,8 +61,9 @@ def resolve_channel(rec: Recording, channel: str, kinds: Iterable[ChannelKind]) 
     try:
         idx = rec.channel_index(channel)
     except KeyError:
-        raise InputError(rec.name, f"it has no channel {channel!r}",
-                         f"one of its channels: {', '.join(rec.channel_names)}") from None
+        raise InputError(
+            rec.name, f"it has no channel {channel!r}", f"one of its channels: {', '.join(rec.channel_names)}"
+        ) from None
     if rec.channels[idx].kind not in kinds:
         raise InputError(
             rec.name,
@@ -80,8 +85,16 @@ def fingerprint(rec: Recording, idx: int, method: str = "") -> str:
     h = hashlib.blake2b(np.ascontiguousarray(sig[:, idx]).tobytes(), digest_size=16)
     ch = rec.channels[idx] if idx < len(rec.channels) else None
     identity = (
-        CACHE_VERSION, float(fs), sig.shape, idx, rec.name, rec.modality.value,
-        ch.name if ch else None, ch.kind.value if ch else None, ch.unit if ch else None, method,
+        CACHE_VERSION,
+        float(fs),
+        sig.shape,
+        idx,
+        rec.name,
+        rec.modality.value,
+        ch.name if ch else None,
+        ch.kind.value if ch else None,
+        ch.unit if ch else None,
+        method,
     )
     h.update(repr(identity).encode("utf-8", "surrogatepass"))
     return h.hexdigest()

@@ -10,6 +10,7 @@ the detection's own evidence (``signal.ecg.detection_quality``: do half of the d
 rate on their own, do the beats match the median beat). A wrist PPG with accelerometer channels is
 measured in the frequency domain instead, window by window, with motion frequencies attenuated.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,7 +34,9 @@ def _worse(a: Quality, b: Quality) -> Quality:
     return a if _RANK[a] <= _RANK[b] else b
 
 
-def _rate(peaks: np.ndarray, fs: float, valid: np.ndarray | None = None) -> tuple[float | None, float | None, int]:
+def _rate(
+    peaks: np.ndarray, fs: float, valid: np.ndarray | None = None
+) -> tuple[float | None, float | None, int]:
     """60 / mean RR over intervals inside 0.2-3 s (and not spanning missing samples, per ``valid``)."""
     rr = np.diff(np.asarray(peaks, dtype=float)) / fs
     keep = (rr >= RR_RANGE_S[0]) & (rr <= RR_RANGE_S[1])
@@ -67,26 +70,47 @@ def _beat_windows(b: Beats, spans: list[tuple[float, float]]) -> list[HrWindow]:
             v = b.votes[inside] if len(b.votes) == len(b.peaks) else np.ones(inside.sum())
             if n < 3 or (len(v) and float(np.mean(v)) < 0.6):
                 q = _worse(q, Quality.POOR)
-        out.append(HrWindow(start_s=round(start, 3), end_s=round(end, 3), bpm=Measurement(
-            name="heart rate", value=None if bpm is None else round(bpm, 1), unit="bpm", channel=b.channel,
-            quality=q)))
+        out.append(
+            HrWindow(
+                start_s=round(start, 3),
+                end_s=round(end, 3),
+                bpm=Measurement(
+                    name="heart rate",
+                    value=None if bpm is None else round(bpm, 1),
+                    unit="bpm",
+                    channel=b.channel,
+                    quality=q,
+                ),
+            )
+        )
     return out
 
 
 def _channel_estimate(b: Beats) -> tuple[Measurement, str]:
     if b.quality == Quality.UNUSABLE:
-        return Measurement(name="heart rate", value=None, unit="bpm", channel=b.channel,
-                           quality=Quality.UNUSABLE), f"{b.channel}: {b.channel_reason}"
+        return Measurement(
+            name="heart rate", value=None, unit="bpm", channel=b.channel, quality=Quality.UNUSABLE
+        ), f"{b.channel}: {b.channel_reason}"
     bpm, se, _ = _rate(b.peaks, b.fs, b.rate_valid())
     if bpm is None or se is None:  # _rate gives both or neither
-        return Measurement(name="heart rate", value=None, unit="bpm", channel=b.channel,
-                           quality=Quality.UNUSABLE), f"{b.channel}: fewer than 3 beats found"
+        return Measurement(
+            name="heart rate", value=None, unit="bpm", channel=b.channel, quality=Quality.UNUSABLE
+        ), f"{b.channel}: fewer than 3 beats found"
     q = b.quality
     note = ""
     if not PLAUSIBLE_BPM[0] <= bpm <= PLAUSIBLE_BPM[1]:
-        q, note = Quality.POOR, f"{b.channel}: {bpm:.0f} bpm is outside {PLAUSIBLE_BPM[0]:.0f}-{PLAUSIBLE_BPM[1]:.0f} bpm"
-    return Measurement(name="heart rate", value=round(bpm, 1), unit="bpm", uncertainty=round(se, 1),
-                       channel=b.channel, quality=q), note
+        q, note = (
+            Quality.POOR,
+            f"{b.channel}: {bpm:.0f} bpm is outside {PLAUSIBLE_BPM[0]:.0f}-{PLAUSIBLE_BPM[1]:.0f} bpm",
+        )
+    return Measurement(
+        name="heart rate",
+        value=round(bpm, 1),
+        unit="bpm",
+        uncertainty=round(se, 1),
+        channel=b.channel,
+        quality=q,
+    ), note
 
 
 def _ppg_spectral_check(rec: Recording, b: Beats, m: Measurement) -> str | None:
@@ -96,11 +120,15 @@ def _ppg_spectral_check(rec: Recording, b: Beats, m: Measurement) -> str | None:
     if m.value is None or s.bpm is None:
         return None
     if abs(s.bpm - m.value) > 0.15 * m.value:
-        return f"{b.channel}: pulse-peak rate {m.value:.0f} bpm disagrees with the spectral rate {s.bpm:.0f} bpm"
+        return (
+            f"{b.channel}: pulse-peak rate {m.value:.0f} bpm disagrees with the spectral rate {s.bpm:.0f} bpm"
+        )
     return None
 
 
-def _wrist_ppg(rec: Recording, ppg_idx: list[int], acc_idx: list[int], spans, window_s, step_s) -> HeartRateResult:
+def _wrist_ppg(
+    rec: Recording, ppg_idx: list[int], acc_idx: list[int], spans, window_s, step_s
+) -> HeartRateResult:
     """Spectral rate per window from all PPG channels, accelerometer frequencies attenuated, tracked."""
     sig, fs = signal_of(rec)
     names = [rec.channels[i].name for i in ppg_idx]
@@ -110,9 +138,19 @@ def _wrist_ppg(rec: Recording, ppg_idx: list[int], acc_idx: list[int], spans, wi
         s = ppg.spectral_hr(sig[a:b, ppg_idx], fs, sig[a:b, acc_idx], previous_bpm=prev)
         prev = s.bpm if s.bpm is not None else prev
         q = Quality.UNUSABLE if s.bpm is None else Quality.ACCEPTABLE if s.peak_ratio >= 2.5 else Quality.POOR
-        windows.append(HrWindow(start_s=round(start, 3), end_s=round(end, 3), bpm=Measurement(
-            name="heart rate", value=None if s.bpm is None else round(s.bpm, 1), unit="bpm",
-            channel="+".join(names), quality=q)))
+        windows.append(
+            HrWindow(
+                start_s=round(start, 3),
+                end_s=round(end, 3),
+                bpm=Measurement(
+                    name="heart rate",
+                    value=None if s.bpm is None else round(s.bpm, 1),
+                    unit="bpm",
+                    channel="+".join(names),
+                    quality=q,
+                ),
+            )
+        )
     vals = np.array([w.bpm.value for w in windows if w.bpm.value is not None])
     if len(vals) == 0:
         hr = Measurement(name="heart rate", value=None, unit="bpm", quality=Quality.UNUSABLE)
@@ -121,25 +159,43 @@ def _wrist_ppg(rec: Recording, ppg_idx: list[int], acc_idx: list[int], spans, wi
         good = [w for w in windows if w.bpm.quality == Quality.ACCEPTABLE]
         quality = Quality.ACCEPTABLE if len(good) >= 0.5 * len(windows) else Quality.POOR
         iqr = float(np.subtract(*np.percentile(vals, [75, 25]))) if len(vals) > 1 else None
-        hr = Measurement(name="heart rate", value=round(float(np.median(vals)), 1), unit="bpm",
-                         uncertainty=None if iqr is None else round(iqr / 2, 1), channel="+".join(names),
-                         quality=quality)
+        hr = Measurement(
+            name="heart rate",
+            value=round(float(np.median(vals)), 1),
+            unit="bpm",
+            uncertainty=None if iqr is None else round(iqr / 2, 1),
+            channel="+".join(names),
+            quality=quality,
+        )
     return HeartRateResult(
         quality=quality,
-        method=(f"wrist PPG: periodogram peak per {window_s:g}-s window of {', '.join(names)} with "
-                f"accelerometer frequencies attenuated and tracking from window to window (TROIKA-like); "
-                f"overall = median of windows, uncertainty = half the interquartile range"),
-        warnings=["motion-corrupted wrist PPG: treat the rate as an estimate"] if quality == Quality.POOR else [],
-        recording=rec.name, heart_rate=hr, channels_used=names, windows=windows,
-        window_s=window_s, step_s=step_s, n_beats=0,
+        method=(
+            f"wrist PPG: periodogram peak per {window_s:g}-s window of {', '.join(names)} with "
+            f"accelerometer frequencies attenuated and tracking from window to window (TROIKA-like); "
+            f"overall = median of windows, uncertainty = half the interquartile range"
+        ),
+        warnings=["motion-corrupted wrist PPG: treat the rate as an estimate"]
+        if quality == Quality.POOR
+        else [],
+        recording=rec.name,
+        heart_rate=hr,
+        channels_used=names,
+        windows=windows,
+        window_s=window_s,
+        step_s=step_s,
+        n_beats=0,
         reason="" if hr.value is not None else "no spectral peak in any window",
     )
 
 
-def heart_rate(rec: Recording, channel: str | None = None, window_s: float = 8.0, step_s: float = 2.0) -> HeartRateResult:
+def heart_rate(
+    rec: Recording, channel: str | None = None, window_s: float = 8.0, step_s: float = 2.0
+) -> HeartRateResult:
     duration = require_duration(rec, MIN_RATE_SECONDS, "a heart-rate estimate")
     if not (window_s > 0 and step_s > 0):
-        raise InputError(rec.name, f"window {window_s} s and step {step_s} s", "positive window and step lengths")
+        raise InputError(
+            rec.name, f"window {window_s} s and step {step_s} s", "positive window and step lengths"
+        )
     spans = _windows(duration, window_s, step_s)
     idx0 = pick_beat_channel(rec, channel)
     acc_idx = [i for i, c in enumerate(rec.channels) if c.kind == ChannelKind.ACCEL]
@@ -162,29 +218,50 @@ def heart_rate(rec: Recording, channel: str | None = None, window_s: float = 8.0
         check = _ppg_spectral_check(rec, beats[0], per_channel[0])
         if check:
             notes.append(check)
-            per_channel[0] = per_channel[0].model_copy(update={"quality": _worse(per_channel[0].quality, Quality.POOR)})
+            per_channel[0] = per_channel[0].model_copy(
+                update={"quality": _worse(per_channel[0].quality, Quality.POOR)}
+            )
 
-    valid = [(m, b) for m, b in zip(per_channel, beats) if m.value is not None]
+    valid = [(m, b) for m, b in zip(per_channel, beats, strict=False) if m.value is not None]
     trusted = [(m, b) for m, b in valid if m.quality in (Quality.GOOD, Quality.ACCEPTABLE)] or valid
     if not trusted:
         reason = "; ".join(notes) or "no usable channel"
         hr = Measurement(name="heart rate", value=None, unit="bpm", quality=Quality.UNUSABLE)
         return HeartRateResult(
-            quality=Quality.UNUSABLE, method="no estimate: no channel gave usable beats",
-            warnings=notes, recording=rec.name, heart_rate=hr, channels_used=[b.channel for b in beats],
-            per_channel=per_channel, windows=_beat_windows(beats[0], spans), window_s=window_s, step_s=step_s,
-            reason=reason)
+            quality=Quality.UNUSABLE,
+            method="no estimate: no channel gave usable beats",
+            warnings=notes,
+            recording=rec.name,
+            heart_rate=hr,
+            channels_used=[b.channel for b in beats],
+            per_channel=per_channel,
+            windows=_beat_windows(beats[0], spans),
+            window_s=window_s,
+            step_s=step_s,
+            reason=reason,
+        )
 
     values = np.array([m.value for m, _ in trusted])
     fused = float(np.median(values))
     se = max((m.uncertainty or 0.0) for m, _ in trusted)
     spread = float(np.median(np.abs(values - fused))) if len(values) > 1 else 0.0
-    quality = trusted[0][0].quality if len(trusted) == 1 else min((m.quality for m, _ in trusted), key=_RANK.__getitem__)
+    quality = (
+        trusted[0][0].quality
+        if len(trusted) == 1
+        else min((m.quality for m, _ in trusted), key=_RANK.__getitem__)
+    )
     if len(trusted) >= 2 and spread <= 0.05 * fused:
-        quality = max((m.quality for m, _ in trusted), key=_RANK.__getitem__)  # leads agree: the best one's flag
-    hr = Measurement(name="heart rate", value=round(fused, 1), unit="bpm",
-                     uncertainty=round(float(np.hypot(se, spread)), 1),
-                     channel="+".join(b.channel for _, b in trusted), quality=quality)
+        quality = max(
+            (m.quality for m, _ in trusted), key=_RANK.__getitem__
+        )  # leads agree: the best one's flag
+    hr = Measurement(
+        name="heart rate",
+        value=round(fused, 1),
+        unit="bpm",
+        uncertainty=round(float(np.hypot(se, spread)), 1),
+        channel="+".join(b.channel for _, b in trusted),
+        quality=quality,
+    )
 
     if len(trusted) == 1:
         windows = _beat_windows(trusted[0][1], spans)
@@ -194,14 +271,26 @@ def heart_rate(rec: Recording, channel: str | None = None, window_s: float = 8.0
         for k, (start, end) in enumerate(spans):
             ws = [pl[k].bpm for pl in per_lead if pl[k].bpm.value is not None]
             q = max((w.quality for w in ws), key=_RANK.__getitem__) if ws else Quality.UNUSABLE
-            windows.append(HrWindow(start_s=round(start, 3), end_s=round(end, 3), bpm=Measurement(
-                name="heart rate", value=round(float(np.median([w.value for w in ws])), 1) if ws else None,
-                unit="bpm", channel=hr.channel, quality=q)))
+            windows.append(
+                HrWindow(
+                    start_s=round(start, 3),
+                    end_s=round(end, 3),
+                    bpm=Measurement(
+                        name="heart rate",
+                        value=round(float(np.median([w.value for w in ws])), 1) if ws else None,
+                        unit="bpm",
+                        channel=hr.channel,
+                        quality=q,
+                    ),
+                )
+            )
 
     kind = "ECG" if kind0 == ChannelKind.ECG else "PPG"
     if len(trusted) > 1:
-        how = (f"median of {len(trusted)} {kind} leads ({', '.join(b.channel for _, b in trusted)}), each 60 / mean RR "
-               f"of consensus-detected beats; uncertainty combines the standard error and the spread across leads")
+        how = (
+            f"median of {len(trusted)} {kind} leads ({', '.join(b.channel for _, b in trusted)}), each 60 / mean RR "
+            f"of consensus-detected beats; uncertainty combines the standard error and the spread across leads"
+        )
     else:
         det = "consensus-detected R-peaks" if kind == "ECG" else "systolic peaks (Elgendi)"
         how = f"60 / mean RR of {det} on {trusted[0][1].channel}; uncertainty = standard error of the mean RR"
@@ -209,8 +298,16 @@ def heart_rate(rec: Recording, channel: str | None = None, window_s: float = 8.0
     if quality == Quality.POOR:
         warnings.append("noisy signal: the rate is an estimate; check the detected peaks")
     return HeartRateResult(
-        quality=quality, method=how, warnings=warnings, recording=rec.name, heart_rate=hr,
-        channels_used=[b.channel for _, b in trusted], per_channel=per_channel, windows=windows,
-        window_s=window_s, step_s=step_s, n_beats=len(trusted[0][1].peaks),
+        quality=quality,
+        method=how,
+        warnings=warnings,
+        recording=rec.name,
+        heart_rate=hr,
+        channels_used=[b.channel for _, b in trusted],
+        per_channel=per_channel,
+        windows=windows,
+        window_s=window_s,
+        step_s=step_s,
+        n_beats=len(trusted[0][1].peaks),
         reason=f"fused {len(trusted)} of {len(beats)} leads tried" if len(beats) > 1 else "",
     )

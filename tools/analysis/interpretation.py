@@ -21,6 +21,7 @@ Criteria (thresholds unchanged from the sources):
 The score is a product of soft thresholds (logistic, a few ms or degrees wide) around the same limits;
 it ranks records for an ROC curve and is not a calibrated probability.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,11 +30,18 @@ from cardioagent.tools.analysis.results import InterpretationStatement, LeadQrsS
 from cardioagent.tools.contract import Measurement, Quality
 from cardioagent.tools.signal.qrs_morphology import sigmoid
 
-SURAWICZ = ("Surawicz B, et al. AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the "
-            "Electrocardiogram, Part III: Intraventricular Conduction Disturbances. Circulation 2009;119:e235-e240")
-KUSUMOTO = ("Kusumoto FM, et al. 2018 ACC/AHA/HRS Guideline on the Evaluation and Management of Patients With "
-            "Bradycardia and Cardiac Conduction Delay. Circulation 2019;140:e382-e482")
-AXIS_SOURCE = "Surawicz B, Knilans TK. Chou's Electrocardiography in Clinical Practice, 6th ed. Saunders 2008; " + SURAWICZ
+SURAWICZ = (
+    "Surawicz B, et al. AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the "
+    "Electrocardiogram, Part III: Intraventricular Conduction Disturbances. Circulation 2009;119:e235-e240"
+)
+KUSUMOTO = (
+    "Kusumoto FM, et al. 2018 ACC/AHA/HRS Guideline on the Evaluation and Management of Patients With "
+    "Bradycardia and Cardiac Conduction Delay. Circulation 2019;140:e382-e482"
+)
+AXIS_SOURCE = (
+    "Surawicz B, Knilans TK. Chou's Electrocardiography in Clinical Practice, 6th ed. Saunders 2008; "
+    + SURAWICZ
+)
 
 COMPLETE_QRS_MS = 120.0
 INCOMPLETE_QRS_MS = 110.0
@@ -60,12 +68,19 @@ CRIT_LBBB = [
     "absent q waves in leads I, V5 and V6",
     "QS or rS in V1",
 ]
-CRIT_ILBBB = ["QRS duration 110-119 ms (adults)", "R-peak time > 60 ms in V4, V5 and V6",
-              "absent q waves in leads I, V5 and V6"]
+CRIT_ILBBB = [
+    "QRS duration 110-119 ms (adults)",
+    "R-peak time > 60 ms in V4, V5 and V6",
+    "absent q waves in leads I, V5 and V6",
+]
 CRIT_IVCD = ["QRS duration > 110 ms (adults)", "criteria for right or left bundle branch block not met"]
-CRIT_LAFB = ["frontal plane QRS axis between -45° and -90° (adults)", "qR pattern in lead aVL",
-             "R-peak time in aVL >= 45 ms", "rS pattern in leads II, III and aVF",
-             "QRS duration < 120 ms (unless a right bundle branch block coexists: bifascicular block)"]
+CRIT_LAFB = [
+    "frontal plane QRS axis between -45° and -90° (adults)",
+    "qR pattern in lead aVL",
+    "R-peak time in aVL >= 45 ms",
+    "rS pattern in leads II, III and aVF",
+    "QRS duration < 120 ms (unless a right bundle branch block coexists: bifascicular block)",
+]
 CRIT_1AVB = ["P waves before the beats (1:1 conduction)", "PR interval > 200 ms (adults)"]
 
 
@@ -76,14 +91,29 @@ class Inputs:
     axis: Measurement | None
     pr: Measurement | None
     p_lead_share: float | None  # share of measured leads whose median beat has a P wave
-    p_beat_share: float | None  # share of beats with a P wave like the median's (clearest P lead; 0: none has one)
+    p_beat_share: (
+        float | None
+    )  # share of beats with a P wave like the median's (clearest P lead; 0: none has one)
 
 
-def _st(id_: str, name: str, verdict: Verdict, p: float | None, criteria: list[str], evidence: list[str],
-        source: str = SURAWICZ) -> InterpretationStatement:
-    return InterpretationStatement(id=id_, name=name, verdict=verdict,
-                                   probability=None if p is None else round(float(p), 3),
-                                   criteria=list(criteria), evidence=evidence, source=source)
+def _st(
+    id_: str,
+    name: str,
+    verdict: Verdict,
+    p: float | None,
+    criteria: list[str],
+    evidence: list[str],
+    source: str = SURAWICZ,
+) -> InterpretationStatement:
+    return InterpretationStatement(
+        id=id_,
+        name=name,
+        verdict=verdict,
+        probability=None if p is None else round(float(p), 3),
+        criteria=list(criteria),
+        evidence=evidence,
+        source=source,
+    )
 
 
 def _shape(inp: Inputs, lead: str) -> LeadQrsShape | None:
@@ -95,6 +125,7 @@ def _last_positive(sh: LeadQrsShape) -> bool:
 
 
 # ----- per-lead features ---------------------------------------------------------------------------------
+
 
 def rbbb_v1(sh: LeadQrsShape) -> tuple[float, str]:
     """Score 0-1 of a terminal R' / M-shaped / late wide R in V1 or V2, and the evidence."""
@@ -138,6 +169,7 @@ def dominant_negative(sh: LeadQrsShape) -> bool:
 
 # ----- statements ------------------------------------------------------------------------------------------
 
+
 def _width(inp: Inputs) -> float | None:
     return None if inp.qrs is None or inp.qrs.value is None else float(inp.qrs.value)
 
@@ -180,8 +212,15 @@ def _band(w: float, lo: float | None, hi: float | None) -> float:
     return p
 
 
-def _bbb(id_: str, name: str, inp: Inputs, morph: tuple[float | None, list[str], str], lo: float, hi: float | None,
-         criteria: list[str]) -> InterpretationStatement:
+def _bbb(
+    id_: str,
+    name: str,
+    inp: Inputs,
+    morph: tuple[float | None, list[str], str],
+    lo: float,
+    hi: float | None,
+    criteria: list[str],
+) -> InterpretationStatement:
     w = _width(inp)
     score, ev, missing = morph
     if w is None:
@@ -198,7 +237,9 @@ def _bbb(id_: str, name: str, inp: Inputs, morph: tuple[float | None, list[str],
 
 def _generic(id_: str, name: str, parts: list[InterpretationStatement]) -> InterpretationStatement:
     verdicts = {s.verdict for s in parts}
-    verdict: Verdict = "present" if "present" in verdicts else "absent" if verdicts == {"absent"} else "undetermined"
+    verdict: Verdict = (
+        "present" if "present" in verdicts else "absent" if verdicts == {"absent"} else "undetermined"
+    )
     probs = [s.probability for s in parts if s.probability is not None]
     ev = [f"{s.name}: {s.verdict}" for s in parts]
     shown = next((s for s in parts if s.verdict == "present"), None)
@@ -210,7 +251,10 @@ def _generic(id_: str, name: str, parts: list[InterpretationStatement]) -> Inter
 
 
 def _ivcd(inp: Inputs, bbbs: list[InterpretationStatement]) -> InterpretationStatement:
-    id_, name = "nonspecific_intraventricular_conduction_disorder", "non-specific intraventricular conduction delay"
+    id_, name = (
+        "nonspecific_intraventricular_conduction_disorder",
+        "non-specific intraventricular conduction delay",
+    )
     w = _width(inp)
     if w is None:
         return _st(id_, name, "undetermined", None, CRIT_IVCD, ["global QRS duration not measured"])
@@ -235,8 +279,13 @@ def _lafb(inp: Inputs, rbbb_present: bool) -> InterpretationStatement:
     avl = _shape(inp, "aVL")
     inf = [(lead, sh) for lead in ("II", "III", "aVF") if (sh := _shape(inp, lead)) is not None]
     if ax is None or avl is None or len(inf) < 2 or w is None:
-        return _st(id_, name, "undetermined", None, CRIT_LAFB, ["axis, aVL or the inferior leads not measured"])
-    ev = [f"QRS axis {ax:.0f}°", f"aVL: {avl.pattern or 'no wave'}, R-peak time {avl.r_peak_time_ms or 0:.0f} ms"]
+        return _st(
+            id_, name, "undetermined", None, CRIT_LAFB, ["axis, aVL or the inferior leads not measured"]
+        )
+    ev = [
+        f"QRS axis {ax:.0f}°",
+        f"aVL: {avl.pattern or 'no wave'}, R-peak time {avl.r_peak_time_ms or 0:.0f} ms",
+    ]
     ev += [f"{lead}: {sh.pattern or 'no wave'}" for lead, sh in inf]
     p_axis = sigmoid(-ax, -LAFB_AXIS[1], 4) * sigmoid(ax, LAFB_AXIS[0], 4)
     qr_avl = _last_positive(avl) and not dominant_negative(avl)
@@ -257,10 +306,20 @@ def _avb1(inp: Inputs) -> InterpretationStatement:
         ev.append(f"P wave in {inp.p_lead_share:.0%} of leads")
     if inp.p_beat_share is not None:
         ev.append(f"P wave before {inp.p_beat_share:.0%} of beats")
-    if inp.p_beat_share is None or inp.p_beat_share < P_SHARE_MIN or (inp.p_lead_share or 0.0) < P_LEAD_SHARE_MIN:
-        return _st(id_, name, "undetermined", None, CRIT_1AVB,
-                   ev + ["no consistent P waves before the beats: PR interval and AV conduction cannot be judged"],
-                   KUSUMOTO)
+    if (
+        inp.p_beat_share is None
+        or inp.p_beat_share < P_SHARE_MIN
+        or (inp.p_lead_share or 0.0) < P_LEAD_SHARE_MIN
+    ):
+        return _st(
+            id_,
+            name,
+            "undetermined",
+            None,
+            CRIT_1AVB,
+            ev + ["no consistent P waves before the beats: PR interval and AV conduction cannot be judged"],
+            KUSUMOTO,
+        )
     if inp.pr is None or inp.pr.value is None or inp.pr.quality == Quality.UNUSABLE:
         return _st(id_, name, "undetermined", None, CRIT_1AVB, ev + ["PR interval not measured"], KUSUMOTO)
     pr = float(inp.pr.value)
@@ -274,37 +333,107 @@ def _axis_deviation(inp: Inputs) -> list[InterpretationStatement]:
     lad_c = ["frontal QRS axis between -30° and -90° (adults; normal -30° to +90°)"]
     rad_c = ["frontal QRS axis between +90° and +180° (adults; normal -30° to +90°)"]
     if ax is None:
-        return [_st("left_axis_deviation", "left axis deviation", "undetermined", None, lad_c,
-                    ["axis not measured"], AXIS_SOURCE),
-                _st("right_axis_deviation", "right axis deviation", "undetermined", None, rad_c,
-                    ["axis not measured"], AXIS_SOURCE)]
+        return [
+            _st(
+                "left_axis_deviation",
+                "left axis deviation",
+                "undetermined",
+                None,
+                lad_c,
+                ["axis not measured"],
+                AXIS_SOURCE,
+            ),
+            _st(
+                "right_axis_deviation",
+                "right axis deviation",
+                "undetermined",
+                None,
+                rad_c,
+                ["axis not measured"],
+                AXIS_SOURCE,
+            ),
+        ]
     ev = [f"QRS axis {ax:.0f}° (net QRS areas of I and aVF)"]
     lad = -90.0 <= ax < LAD_AXIS
     rad = RAD_AXIS < ax <= 180.0
-    return [_st("left_axis_deviation", "left axis deviation", "present" if lad else "absent",
-                sigmoid(-ax, -LAD_AXIS, 4) * sigmoid(ax, -90.0, 4), lad_c, ev, AXIS_SOURCE),
-            _st("right_axis_deviation", "right axis deviation", "present" if rad else "absent",
-                sigmoid(ax, RAD_AXIS, 4), rad_c, ev, AXIS_SOURCE)]
+    return [
+        _st(
+            "left_axis_deviation",
+            "left axis deviation",
+            "present" if lad else "absent",
+            sigmoid(-ax, -LAD_AXIS, 4) * sigmoid(ax, -90.0, 4),
+            lad_c,
+            ev,
+            AXIS_SOURCE,
+        ),
+        _st(
+            "right_axis_deviation",
+            "right axis deviation",
+            "present" if rad else "absent",
+            sigmoid(ax, RAD_AXIS, 4),
+            rad_c,
+            ev,
+            AXIS_SOURCE,
+        ),
+    ]
 
 
 def interpret(inp: Inputs) -> list[InterpretationStatement]:
     """Every statement of the module docstring, in a fixed order."""
     rb = _rbbb_morphology(inp)
     lb = _lbbb_morphology(inp)
-    crbbb = _bbb("complete_right_bundle_branch_block", "complete right bundle branch block", inp, rb,
-                 COMPLETE_QRS_MS, None, CRIT_RBBB)
-    irbbb = _bbb("incomplete_right_bundle_branch_block", "incomplete right bundle branch block", inp, rb,
-                 INCOMPLETE_QRS_MS, COMPLETE_QRS_MS, CRIT_IRBBB)
-    clbbb = _bbb("complete_left_bundle_branch_block", "complete left bundle branch block", inp, lb,
-                 COMPLETE_QRS_MS, None, CRIT_LBBB)
+    crbbb = _bbb(
+        "complete_right_bundle_branch_block",
+        "complete right bundle branch block",
+        inp,
+        rb,
+        COMPLETE_QRS_MS,
+        None,
+        CRIT_RBBB,
+    )
+    irbbb = _bbb(
+        "incomplete_right_bundle_branch_block",
+        "incomplete right bundle branch block",
+        inp,
+        rb,
+        INCOMPLETE_QRS_MS,
+        COMPLETE_QRS_MS,
+        CRIT_IRBBB,
+    )
+    clbbb = _bbb(
+        "complete_left_bundle_branch_block",
+        "complete left bundle branch block",
+        inp,
+        lb,
+        COMPLETE_QRS_MS,
+        None,
+        CRIT_LBBB,
+    )
     il_morph = _ilbbb_morphology(inp)
-    ilbbb = _bbb("incomplete_left_bundle_branch_block", "incomplete left bundle branch block", inp, il_morph,
-                 INCOMPLETE_QRS_MS, COMPLETE_QRS_MS, CRIT_ILBBB)
+    ilbbb = _bbb(
+        "incomplete_left_bundle_branch_block",
+        "incomplete left bundle branch block",
+        inp,
+        il_morph,
+        INCOMPLETE_QRS_MS,
+        COMPLETE_QRS_MS,
+        CRIT_ILBBB,
+    )
     rbbb = _generic("right_bundle_branch_block", "right bundle branch block", [crbbb, irbbb])
     lbbb = _generic("left_bundle_branch_block", "left bundle branch block", [clbbb, ilbbb])
     bbb = _generic("bundle_branch_block", "bundle branch block", [crbbb, irbbb, clbbb, ilbbb])
-    out = [crbbb, irbbb, rbbb, clbbb, ilbbb, lbbb, bbb, _ivcd(inp, [crbbb, irbbb, clbbb, ilbbb]),
-           _lafb(inp, crbbb.verdict == "present" or irbbb.verdict == "present"), _avb1(inp)]
+    out = [
+        crbbb,
+        irbbb,
+        rbbb,
+        clbbb,
+        ilbbb,
+        lbbb,
+        bbb,
+        _ivcd(inp, [crbbb, irbbb, clbbb, ilbbb]),
+        _lafb(inp, crbbb.verdict == "present" or irbbb.verdict == "present"),
+        _avb1(inp),
+    ]
     return out + _axis_deviation(inp)
 
 
@@ -312,7 +441,9 @@ def _ilbbb_morphology(inp: Inputs) -> tuple[float | None, list[str], str]:
     ev = []
     lat = [(lead, sh) for lead in ("V4", "V5", "V6") if (sh := _shape(inp, lead)) is not None]
     qs = [(lead, has_q(sh)) for lead in ("I", "V5", "V6") if (sh := _shape(inp, lead)) is not None]
-    ev += [f"{lead}: {sh.pattern or 'no wave'}, R-peak time {sh.r_peak_time_ms or 0:.0f} ms" for lead, sh in lat]
+    ev += [
+        f"{lead}: {sh.pattern or 'no wave'}, R-peak time {sh.r_peak_time_ms or 0:.0f} ms" for lead, sh in lat
+    ]
     ev += [f"{lead}: q wave" for lead, q in qs if q]
     if len(lat) < 2 or not qs:
         return None, ev, "V4-V6 or I not measured"

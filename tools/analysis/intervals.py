@@ -5,6 +5,7 @@ All leads share one set of R fiducials (from the best-quality lead), so the beat
 aligned on the same instants. A lead that is flat, or whose waves cannot be delineated, gets None with
 quality UNUSABLE and the reason; it never raises.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,16 +26,36 @@ from cardioagent.tools.signal.recording import STANDARD_12_LEADS, ChannelKind, R
 
 FAST_RR_S = 0.5  # above 120 bpm T and P waves overlap and Bazett over-corrects
 _RANK = {Quality.GOOD: 3, Quality.ACCEPTABLE: 2, Quality.POOR: 1, Quality.UNUSABLE: 0}
-_NAMES = {"pr": "PR interval", "qrs": "QRS duration", "qt": "QT interval", "qtc_bazett": "QTc (Bazett)",
-          "qtc_fridericia": "QTc (Fridericia)", "p_duration": "P-wave duration"}
-_QUANTITY = {"pr": "pr", "qrs": "qrs", "qt": "qt", "qtc_bazett": "qtc", "qtc_fridericia": "qtc",
-             "p_duration": "p_duration"}
+_NAMES = {
+    "pr": "PR interval",
+    "qrs": "QRS duration",
+    "qt": "QT interval",
+    "qtc_bazett": "QTc (Bazett)",
+    "qtc_fridericia": "QTc (Fridericia)",
+    "p_duration": "P-wave duration",
+}
+_QUANTITY = {
+    "pr": "pr",
+    "qrs": "qrs",
+    "qt": "qt",
+    "qtc_bazett": "qtc",
+    "qtc_fridericia": "qtc",
+    "p_duration": "p_duration",
+}
 
 
-def _m(key: str, value: float | None, q: Quality, lead: str | None, uncertainty: float | None = None) -> Measurement:
-    return Measurement(name=_NAMES[key], value=None if value is None else round(float(value), 0), unit="ms",
-                       uncertainty=None if uncertainty is None else round(float(uncertainty), 0), channel=lead,
-                       quality=Quality.UNUSABLE if value is None else q, quantity=_QUANTITY[key])
+def _m(
+    key: str, value: float | None, q: Quality, lead: str | None, uncertainty: float | None = None
+) -> Measurement:
+    return Measurement(
+        name=_NAMES[key],
+        value=None if value is None else round(float(value), 0),
+        unit="ms",
+        uncertainty=None if uncertainty is None else round(float(uncertainty), 0),
+        channel=lead,
+        quality=Quality.UNUSABLE if value is None else q,
+        quantity=_QUANTITY[key],
+    )
 
 
 class _IntervalSet(TypedDict):
@@ -52,16 +73,23 @@ def _unmeasured(lead: str | None) -> _IntervalSet:
     def none(key: str) -> Measurement:
         return _m(key, None, Quality.UNUSABLE, lead)
 
-    return _IntervalSet(pr=none("pr"), qrs=none("qrs"), qt=none("qt"), qtc_bazett=none("qtc_bazett"),
-                        qtc_fridericia=none("qtc_fridericia"), p_duration=none("p_duration"))
+    return _IntervalSet(
+        pr=none("pr"),
+        qrs=none("qrs"),
+        qt=none("qt"),
+        qtc_bazett=none("qtc_bazett"),
+        qtc_fridericia=none("qtc_fridericia"),
+        p_duration=none("p_duration"),
+    )
 
 
 def _unusable_lead(lead: str, reason: str) -> LeadIntervals:
     return LeadIntervals(lead=lead, quality=Quality.UNUSABLE, reason=reason, **_unmeasured(lead))
 
 
-def _lead(rec: Recording, idx: int, beats: np.ndarray, rr_s: float, fs: float,
-          beats_of_lead: dict | None = None) -> LeadIntervals:
+def _lead(
+    rec: Recording, idx: int, beats: np.ndarray, rr_s: float, fs: float, beats_of_lead: dict | None = None
+) -> LeadIntervals:
     """One lead's intervals; its median beat and delineation go into ``beats_of_lead`` (lead -> (beat, delineation))."""
     name = rec.channels[idx].name
     cq = channel_sqi(rec, idx)
@@ -89,11 +117,17 @@ def _lead(rec: Recording, idx: int, beats: np.ndarray, rr_s: float, fs: float,
     reasons += list(d.problems)
     qt = d.qt_ms
     return LeadIntervals(
-        lead=name, quality=q, reason="; ".join(reasons), n_beats=mb.n_beats,
-        pr=_m("pr", d.pr_ms, q, name), qrs=_m("qrs", d.qrs_ms, q, name), qt=_m("qt", qt, q, name),
+        lead=name,
+        quality=q,
+        reason="; ".join(reasons),
+        n_beats=mb.n_beats,
+        pr=_m("pr", d.pr_ms, q, name),
+        qrs=_m("qrs", d.qrs_ms, q, name),
+        qt=_m("qt", qt, q, name),
         qtc_bazett=_m("qtc_bazett", None if qt is None else dl.qtc_bazett(qt, rr_s), q, name),
         qtc_fridericia=_m("qtc_fridericia", None if qt is None else dl.qtc_fridericia(qt, rr_s), q, name),
-        p_wave_present=d.p_present, p_duration=_m("p_duration", d.p_ms, q, name),
+        p_wave_present=d.p_present,
+        p_duration=_m("p_duration", d.p_ms, q, name),
     )
 
 
@@ -110,7 +144,11 @@ def _absent_standard_leads(rec: Recording) -> list[LeadIntervals]:
         if lead.lower() in have:
             continue
         m = re.search(rf"\b{re.escape(lead)} \(([^)]*)\)", notes)
-        why = f"lead absent from the recording ({m.group(1)}, dropped when loading)" if m else "lead absent from the recording"
+        why = (
+            f"lead absent from the recording ({m.group(1)}, dropped when loading)"
+            if m
+            else "lead absent from the recording"
+        )
         out.append(_unusable_lead(lead, why))
     return out
 
@@ -123,8 +161,11 @@ def _in_standard_order(leads: list[LeadIntervals]) -> list[LeadIntervals]:
 def _across(leads: list[LeadIntervals], key: str) -> tuple[float | None, float | None, Quality, int]:
     """Median across leads (preferring GOOD/ACCEPTABLE leads when at least three have a value), its
     median absolute deviation, a quality from how many leads contributed, and that number."""
-    vals = [(getattr(lead, key).value, lead.quality) for lead in leads
-            if getattr(lead, key) is not None and getattr(lead, key).value is not None]
+    vals = [
+        (getattr(lead, key).value, lead.quality)
+        for lead in leads
+        if getattr(lead, key) is not None and getattr(lead, key).value is not None
+    ]
     better = [v for v, q in vals if _RANK[q] >= _RANK[Quality.ACCEPTABLE]]
     use = better if len(better) >= 3 else [v for v, _ in vals]
     if not use:
@@ -142,25 +183,43 @@ def intervals(rec: Recording) -> IntervalsResult:
     sig, fs = signal_of(rec)
     ecg_idx = rec.indices_of(ChannelKind.ECG)
     if not ecg_idx:
-        raise InputError(rec.name, "it has no ECG channel", "an ECG recording (intervals are ECG measurements)")
+        raise InputError(
+            rec.name, "it has no ECG channel", "an ECG recording (intervals are ECG measurements)"
+        )
     best, _ = best_channel(rec, (ChannelKind.ECG,))
     nothing = Measurement(name="RR interval", value=None, unit="ms", quality=Quality.UNUSABLE)
     hr_none = Measurement(name="heart rate", value=None, unit="bpm", quality=Quality.UNUSABLE)
 
     def empty(reason: str, leads: list[LeadIntervals]) -> IntervalsResult:
-        return IntervalsResult(quality=Quality.UNUSABLE, method="no measurement", warnings=[reason],
-                               recording=rec.name, rr=nothing, heart_rate=hr_none, leads=leads,
-                               fiducial_channel="", **_unmeasured(None))
+        return IntervalsResult(
+            quality=Quality.UNUSABLE,
+            method="no measurement",
+            warnings=[reason],
+            recording=rec.name,
+            rr=nothing,
+            heart_rate=hr_none,
+            leads=leads,
+            fiducial_channel="",
+            **_unmeasured(None),
+        )
 
     absent = _absent_standard_leads(rec)
     if best is None:
-        return empty("no usable ECG lead", _in_standard_order(
-            [_unusable_lead(rec.channels[i].name, channel_sqi(rec, i).reason) for i in ecg_idx] + absent))
+        return empty(
+            "no usable ECG lead",
+            _in_standard_order(
+                [_unusable_lead(rec.channels[i].name, channel_sqi(rec, i).reason) for i in ecg_idx] + absent
+            ),
+        )
     fid = beats_of(rec, best)
     beats, rr_s = dl.dominant_beats(fid.peaks, fs, sig.shape[0])
     if rr_s is None or len(beats) < 2:
-        return empty(f"fewer than 3 beats found on {fid.channel}", _in_standard_order(
-            [_unusable_lead(rec.channels[i].name, "too few beats") for i in ecg_idx] + absent))
+        return empty(
+            f"fewer than 3 beats found on {fid.channel}",
+            _in_standard_order(
+                [_unusable_lead(rec.channels[i].name, "too few beats") for i in ecg_idx] + absent
+            ),
+        )
 
     beats_of_lead: dict = {}
     leads = _in_standard_order([_lead(rec, i, beats, rr_s, fs, beats_of_lead) for i in ecg_idx] + absent)
@@ -171,14 +230,22 @@ def intervals(rec: Recording) -> IntervalsResult:
     qt = glob["qt"].value
     q_qt = glob["qt"].quality
     glob["qtc_bazett"] = _m("qtc_bazett", None if qt is None else dl.qtc_bazett(qt, rr_s), q_qt, None)
-    glob["qtc_fridericia"] = _m("qtc_fridericia", None if qt is None else dl.qtc_fridericia(qt, rr_s), q_qt, None)
+    glob["qtc_fridericia"] = _m(
+        "qtc_fridericia", None if qt is None else dl.qtc_fridericia(qt, rr_s), q_qt, None
+    )
     measured = [lead for lead in leads if lead.quality != Quality.UNUSABLE]
-    overall = max((g.quality for k, g in glob.items() if k != "p_duration"), key=_RANK.__getitem__) if measured else Quality.UNUSABLE
+    overall = (
+        max((g.quality for k, g in glob.items() if k != "p_duration"), key=_RANK.__getitem__)
+        if measured
+        else Quality.UNUSABLE
+    )
     if overall != Quality.UNUSABLE:
         overall = glob["qt"].quality if glob["qt"].value is not None else glob["qrs"].quality
     warnings = []
     if rr_s < FAST_RR_S:
-        warnings.append(f"heart rate {60 / rr_s:.0f} bpm: Bazett over-corrects at fast rates, prefer Fridericia")
+        warnings.append(
+            f"heart rate {60 / rr_s:.0f} bpm: Bazett over-corrects at fast rates, prefer Fridericia"
+        )
     unmeasured = [lead.lead for lead in leads if lead.quality == Quality.UNUSABLE]
     if unmeasured:
         warnings.append(f"not measured in {', '.join(unmeasured)}")
@@ -186,19 +253,33 @@ def intervals(rec: Recording) -> IntervalsResult:
     qrs_global, qrs_axis, statements = _interpretation(rec, leads, beats_of_lead, fid, glob["pr"], fs)
     return IntervalsResult(
         quality=overall,
-        method=("median beat per lead (dominant beats aligned on R-peaks of the best lead), QRS bounds from the "
-                "slope envelope, T end, P onset and P offset by the tangent method; global = median across leads; "
-                "QTc = QT/RR^(1/2) (Bazett) and QT/RR^(1/3) (Fridericia) with the median RR; global QRS = earliest "
-                "onset to latest offset across leads (3rd earliest / 3rd latest, against outlying leads); waves of "
-                "each lead read inside it; frontal axis from the net QRS areas of I and aVF; statements by "
-                "AHA/ACCF/HRS 2009 criteria"),
-        warnings=warnings, recording=rec.name,
-        rr=Measurement(name="RR interval", value=round(rr_s * 1000.0, 0), unit="ms", channel=fid.channel, quality=q_rr),
-        heart_rate=Measurement(name="heart rate", value=round(60.0 / rr_s, 1), unit="bpm", channel=fid.channel,
-                               quality=q_rr),
-        leads=leads, fiducial_channel=fid.channel, pr=glob["pr"], qrs=glob["qrs"], qt=glob["qt"],
-        qtc_bazett=glob["qtc_bazett"], qtc_fridericia=glob["qtc_fridericia"], p_duration=glob["p_duration"],
-        qrs_global=qrs_global, qrs_axis=qrs_axis, statements=statements,
+        method=(
+            "median beat per lead (dominant beats aligned on R-peaks of the best lead), QRS bounds from the "
+            "slope envelope, T end, P onset and P offset by the tangent method; global = median across leads; "
+            "QTc = QT/RR^(1/2) (Bazett) and QT/RR^(1/3) (Fridericia) with the median RR; global QRS = earliest "
+            "onset to latest offset across leads (3rd earliest / 3rd latest, against outlying leads); waves of "
+            "each lead read inside it; frontal axis from the net QRS areas of I and aVF; statements by "
+            "AHA/ACCF/HRS 2009 criteria"
+        ),
+        warnings=warnings,
+        recording=rec.name,
+        rr=Measurement(
+            name="RR interval", value=round(rr_s * 1000.0, 0), unit="ms", channel=fid.channel, quality=q_rr
+        ),
+        heart_rate=Measurement(
+            name="heart rate", value=round(60.0 / rr_s, 1), unit="bpm", channel=fid.channel, quality=q_rr
+        ),
+        leads=leads,
+        fiducial_channel=fid.channel,
+        pr=glob["pr"],
+        qrs=glob["qrs"],
+        qt=glob["qt"],
+        qtc_bazett=glob["qtc_bazett"],
+        qtc_fridericia=glob["qtc_fridericia"],
+        p_duration=glob["p_duration"],
+        qrs_global=qrs_global,
+        qrs_axis=qrs_axis,
+        statements=statements,
     )
 
 
@@ -231,15 +312,25 @@ def _shape_model(sh: qm.QrsShape, onset: int, fs: float, scale: float) -> LeadQr
     pos = sh.positives
     rpt = qm.r_peak_time_ms(sh, onset, fs)
     return LeadQrsShape(
-        pattern=sh.pattern, q_amplitude=amp("Q") if sh.first("Q") else amp("QS"), r_amplitude=amp("R"),
-        s_amplitude=amp("S"), r_prime_amplitude=amp("R'"), q_ms=dur("Q") or dur("QS"), r_ms=dur("R"),
-        s_ms=dur("S"), r_prime_ms=dur("R'"), r_peak_time_ms=None if rpt is None else round(rpt, 0),
-        terminal_s_ms=round(qm.terminal_s_ms(sh, fs), 0), notched_r=any(w.notched for w in pos),
-        net_area=round(sh.net_area / scale, 2))
+        pattern=sh.pattern,
+        q_amplitude=amp("Q") if sh.first("Q") else amp("QS"),
+        r_amplitude=amp("R"),
+        s_amplitude=amp("S"),
+        r_prime_amplitude=amp("R'"),
+        q_ms=dur("Q") or dur("QS"),
+        r_ms=dur("R"),
+        s_ms=dur("S"),
+        r_prime_ms=dur("R'"),
+        r_peak_time_ms=None if rpt is None else round(rpt, 0),
+        terminal_s_ms=round(qm.terminal_s_ms(sh, fs), 0),
+        notched_r=any(w.notched for w in pos),
+        net_area=round(sh.net_area / scale, 2),
+    )
 
 
-def _interpretation(rec: Recording, leads: list[LeadIntervals], beats_of_lead: dict, fid, pr: Measurement,
-                    fs: float) -> tuple[Measurement | None, Measurement | None, list]:
+def _interpretation(
+    rec: Recording, leads: list[LeadIntervals], beats_of_lead: dict, fid, pr: Measurement, fs: float
+) -> tuple[Measurement | None, Measurement | None, list]:
     """Global QRS duration (earliest onset to latest offset across leads, outlier-guarded: 3rd earliest and
     3rd latest), each lead's waves inside it, the frontal axis and the interpretation statements."""
     by_name = {lead.lead: lead for lead in leads}
@@ -255,12 +346,14 @@ def _interpretation(rec: Recording, leads: list[LeadIntervals], beats_of_lead: d
         return None, None, []
     width = (g_off - g_on) * 1000.0 / fs
     q = Quality.GOOD if len(better) >= 6 else Quality.ACCEPTABLE if len(use) >= 3 else Quality.POOR
-    qrs_global = Measurement(name="QRS duration (global)", value=round(width, 0), unit="ms", quality=q, quantity="qrs")
+    qrs_global = Measurement(
+        name="QRS duration (global)", value=round(width, 0), unit="ms", quality=q, quantity="qrs"
+    )
     units = {c.name: c.unit for c in rec.channels}
     shapes: dict[str, LeadQrsShape] = {}
     for name, (mb, _d) in beats_of_lead.items():
         scale = _unit_scale(units.get(name, "mV"))
-        seg = mb.beat[g_on:g_off + 1]
+        seg = mb.beat[g_on : g_off + 1]
         if seg.size < 3:
             continue
         min_amp = max(MIN_WAVE_MV * scale, 3.0 * mb.noise, 0.06 * float(np.ptp(seg)))
@@ -269,11 +362,21 @@ def _interpretation(rec: Recording, leads: list[LeadIntervals], beats_of_lead: d
         shapes[key] = _shape_model(sh, g_on, fs, scale)
     axis = None
     if "I" in shapes and ("aVF" in shapes or ("II" in shapes and "III" in shapes)):
-        a_f = shapes["aVF"].net_area if "aVF" in shapes else (shapes["II"].net_area + shapes["III"].net_area) / 2
+        a_f = (
+            shapes["aVF"].net_area
+            if "aVF" in shapes
+            else (shapes["II"].net_area + shapes["III"].net_area) / 2
+        )
         deg = qm.frontal_axis(shapes["I"].net_area, a_f)
         if deg is not None:
-            axis = Measurement(name="QRS axis", value=round(deg, 0), unit="°", quality=q, quantity="qrs_axis",
-                               channel="I, aVF")
+            axis = Measurement(
+                name="QRS axis",
+                value=round(deg, 0),
+                unit="°",
+                quality=q,
+                quantity="qrs_axis",
+                channel="I, aVF",
+            )
     for lead in leads:
         key = next((s for s in STANDARD_12_LEADS if s.lower() == lead.lead.lower()), lead.lead)
         if key in shapes:
@@ -284,15 +387,24 @@ def _interpretation(rec: Recording, leads: list[LeadIntervals], beats_of_lead: d
     # usually clearest) whose median beat has one; 0 when none has
     p_beat = 0.0 if beats_of_lead else None
     lower = {n.lower(): n for n in beats_of_lead}
-    p_key = next((lower[c.lower()] for c in P_LEADS if c.lower() in lower and beats_of_lead[lower[c.lower()]][1].p_present),
-                 next((n for n, (_, d) in beats_of_lead.items() if d.p_present), None))
+    p_key = next(
+        (
+            lower[c.lower()]
+            for c in P_LEADS
+            if c.lower() in lower and beats_of_lead[lower[c.lower()]][1].p_present
+        ),
+        next((n for n, (_, d) in beats_of_lead.items() if d.p_present), None),
+    )
     if p_key is not None:
         sig, _ = signal_of(rec)
         idx = rec.channel_names.index(p_key)
         mb, d = beats_of_lead[p_key]
-        p_beat, tested = dl.p_wave_presence(dl.clean_for_delineation(sig[:, idx], fs), np.asarray(fid.peaks), fs, mb, d)
+        p_beat, tested = dl.p_wave_presence(
+            dl.clean_for_delineation(sig[:, idx], fs), np.asarray(fid.peaks), fs, mb, d
+        )
         if not tested:
             p_beat = None
-    statements = interpret(Inputs(qrs=qrs_global, shapes=shapes, axis=axis, pr=pr, p_lead_share=p_lead,
-                                  p_beat_share=p_beat))
+    statements = interpret(
+        Inputs(qrs=qrs_global, shapes=shapes, axis=axis, pr=pr, p_lead_share=p_lead, p_beat_share=p_beat)
+    )
     return qrs_global, axis, statements

@@ -1,5 +1,6 @@
 """``detect_peaks``: R-peaks of an ECG channel or systolic peaks of a PPG channel, with the detector
 that produced them and why; and ``beats_of``, the cached detection the rate analyses share."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,7 +43,9 @@ class Beats:
     votes: np.ndarray = field(default_factory=lambda: np.array([]))
     repairs: list[str] = field(default_factory=list)
     missing_cumsum: np.ndarray | None = None  # running count of missing (NaN) samples, when any
-    gaps: np.ndarray = field(default_factory=lambda: np.array([], dtype=int))  # starts of missed-beat intervals
+    gaps: np.ndarray = field(
+        default_factory=lambda: np.array([], dtype=int)
+    )  # starts of missed-beat intervals
     evidence: dict[str, float] = field(default_factory=dict)  # what the detection flag rests on (ECG)
     detection_reason: str = ""  # why the detection itself was flagged as it is (ECG)
 
@@ -74,7 +77,9 @@ def _detect(rec: Recording, idx: int) -> Beats:
     cq = channel_sqi(rec, idx)
     name = rec.channels[idx].name
     if cq.quality == Quality.UNUSABLE:
-        return Beats(name, idx, kind, fs, np.array([], int), "none", "channel unusable", cq.quality, cq.reason)
+        return Beats(
+            name, idx, kind, fs, np.array([], int), "none", "channel unusable", cq.quality, cq.reason
+        )
     missing = ~np.isfinite(x)
     gaps = np.cumsum(missing) if missing.any() else None
     if kind == "ecg":
@@ -83,12 +88,40 @@ def _detect(rec: Recording, idx: int) -> Beats:
         # detectors reach this rate on their own, do the beats match the median beat)
         dq, dwhy = ecg.detection_quality(det)
         quality = cq.quality if _RANK[cq.quality] <= _RANK[dq] else dq
-        return Beats(name, idx, kind, fs, det.peaks, det.detector, det.reason, quality, cq.reason,
-                     det.agreement, det.votes, det.repairs, gaps, det.gaps, det.evidence,
-                     f"detection {dq.value}: {dwhy}")
+        return Beats(
+            name,
+            idx,
+            kind,
+            fs,
+            det.peaks,
+            det.detector,
+            det.reason,
+            quality,
+            cq.reason,
+            det.agreement,
+            det.votes,
+            det.repairs,
+            gaps,
+            det.gaps,
+            det.evidence,
+            f"detection {dq.value}: {dwhy}",
+        )
     peaks = ppg.ppg_peaks(x, fs)
-    return Beats(name, idx, kind, fs, peaks, "elgendi2013", "systolic peaks by Elgendi's two moving averages "
-                 "on the 0.5-8 Hz PPG", cq.quality, cq.reason, {}, np.ones(len(peaks)), [], gaps)
+    return Beats(
+        name,
+        idx,
+        kind,
+        fs,
+        peaks,
+        "elgendi2013",
+        "systolic peaks by Elgendi's two moving averages on the 0.5-8 Hz PPG",
+        cq.quality,
+        cq.reason,
+        {},
+        np.ones(len(peaks)),
+        [],
+        gaps,
+    )
 
 
 def beats_of(rec: Recording, idx: int) -> Beats:
@@ -101,8 +134,11 @@ def pick_beat_channel(rec: Recording, channel: str | None) -> int:
     if channel is not None:
         return resolve_channel(rec, channel, BEAT_KINDS)
     if not any(c.kind in BEAT_KINDS for c in rec.channels):
-        raise InputError(rec.name, f"it has no ECG or PPG channel (channels: {', '.join(rec.channel_names)})",
-                         "a recording with at least one ECG or PPG channel")
+        raise InputError(
+            rec.name,
+            f"it has no ECG or PPG channel (channels: {', '.join(rec.channel_names)})",
+            "a recording with at least one ECG or PPG channel",
+        )
     best, _ = best_channel(rec, BEAT_KINDS)
     if best is None:  # every beat channel is unusable: report on the first, whose result says why
         best = next(i for i, c in enumerate(rec.channels) if c.kind in BEAT_KINDS)
@@ -113,16 +149,23 @@ def detect_peaks(rec: Recording, channel: str | None = None) -> PeaksResult:
     require_duration(rec, MIN_PEAK_SECONDS, "peak detection")
     idx = pick_beat_channel(rec, channel)
     b = beats_of(rec, idx)
-    why = b.reason if channel is not None else f"{b.reason}; channel {b.channel} chosen as the best-quality " \
+    why = (
+        b.reason
+        if channel is not None
+        else f"{b.reason}; channel {b.channel} chosen as the best-quality "
         f"{b.kind.upper()} channel ({b.quality.value}: {b.channel_reason})"
+    )
     warnings = []
     if b.quality == Quality.UNUSABLE:
         warnings.append(f"{b.channel} is unusable: {b.channel_reason}; no peaks reported")
     if b.detection_reason:
         why = f"{why}; {b.detection_reason}"
-    method = ("consensus of 8 published R-peak detectors (neurokit2), template matching against the median "
-              "beat (Orphanidou 2015) and RR plausibility checks (Pan-Tompkins 1985, Lipponen-Tarvainen 2019)"
-              if b.kind == "ecg" else "Elgendi (2013) systolic peak detector on the band-passed PPG")
+    method = (
+        "consensus of 8 published R-peak detectors (neurokit2), template matching against the median "
+        "beat (Orphanidou 2015) and RR plausibility checks (Pan-Tompkins 1985, Lipponen-Tarvainen 2019)"
+        if b.kind == "ecg"
+        else "Elgendi (2013) systolic peak detector on the band-passed PPG"
+    )
     return PeaksResult(
         quality=b.quality,
         method=method,

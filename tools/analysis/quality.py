@@ -1,6 +1,7 @@
 """``assess_quality``: per-channel signal-quality indices, a quality flag with its reason, the best
 channel for beat-based analyses, and per ECG lead the PTB-XL noise kinds (baseline drift, static noise,
 burst noise, electrode problems) with a probability each."""
+
 from __future__ import annotations
 
 from cardioagent.tools.analysis.common import LruCache, fingerprint, kind_of, signal_of
@@ -11,8 +12,12 @@ from cardioagent.tools.signal.recording import ChannelKind, Recording
 
 _cache = LruCache(256)
 
-_UNITS = {"nan_fraction": "fraction", "flat_fraction": "fraction", "clipping_fraction": "fraction",
-          "cardiac_power_ratio": "fraction"}
+_UNITS = {
+    "nan_fraction": "fraction",
+    "flat_fraction": "fraction",
+    "clipping_fraction": "fraction",
+    "cardiac_power_ratio": "fraction",
+}
 
 
 def channel_sqi(rec: Recording, idx: int) -> sqi.ChannelSqi:
@@ -45,7 +50,10 @@ def ecg_noise(rec: Recording) -> dict[int, list[NoiseFinding]]:
 
     def compute() -> dict[int, list[NoiseFinding]]:
         kinds = noise.lead_noise_kinds(sig[:, idx], fs, [rec.channels[i].name for i in idx])
-        return {i: [NoiseFinding(kind=k, **lead[k]) for k in noise.NOISE_KINDS] for i, lead in zip(idx, kinds)}
+        return {
+            i: [NoiseFinding(kind=k, **lead[k]) for k in noise.NOISE_KINDS]
+            for i, lead in zip(idx, kinds, strict=False)
+        }
 
     return _cache.get(key, compute)
 
@@ -62,22 +70,37 @@ def assess_quality(rec: Recording) -> QualityReport:
     for i, ch in enumerate(rec.channels):
         c = channel_sqi(rec, i)
         indices = [
-            Measurement(name=k, value=None if v is None else round(float(v), 4), unit=_UNITS.get(k, ""),
-                        channel=ch.name, quality=c.quality)
+            Measurement(
+                name=k,
+                value=None if v is None else round(float(v), 4),
+                unit=_UNITS.get(k, ""),
+                channel=ch.name,
+                quality=c.quality,
+            )
             for k, v in c.indices.items()
         ]
-        channels.append(ChannelQuality(channel=ch.name, kind=ch.kind.value, quality=c.quality, reason=c.reason,
-                                       indices=indices, noise=[f.model_copy() for f in findings.get(i, [])]))
+        channels.append(
+            ChannelQuality(
+                channel=ch.name,
+                kind=ch.kind.value,
+                quality=c.quality,
+                reason=c.reason,
+                indices=indices,
+                noise=[f.model_copy() for f in findings.get(i, [])],
+            )
+        )
     best, usable = best_channel(rec, (ChannelKind.ECG, ChannelKind.PPG))
     overall = channel_sqi(rec, best).quality if best is not None else Quality.UNUSABLE
     if best is None:
         warnings.append("no usable ECG or PPG channel: heart rate, rhythm and HRV cannot be measured")
     return QualityReport(
         quality=overall,
-        method=("integrity (missing, flat, clipped samples) and signal-quality indices per channel: ECG kSQI, "
-                "pSQI, basSQI and two-detector agreement bSQI (Li 2008, Zhao 2018); PPG skewness and "
-                "cardiac-band power (Elgendi 2016); per ECG lead, PTB-XL noise kinds from baseline, noise-floor, "
-                "burst and electrode-integrity features with a small model fitted on PTB-XL (bench/ptbxl_noise.py)"),
+        method=(
+            "integrity (missing, flat, clipped samples) and signal-quality indices per channel: ECG kSQI, "
+            "pSQI, basSQI and two-detector agreement bSQI (Li 2008, Zhao 2018); PPG skewness and "
+            "cardiac-band power (Elgendi 2016); per ECG lead, PTB-XL noise kinds from baseline, noise-floor, "
+            "burst and electrode-integrity features with a small model fitted on PTB-XL (bench/ptbxl_noise.py)"
+        ),
         warnings=warnings,
         recording=rec.name,
         channels=channels,

@@ -1,6 +1,7 @@
 """Typed results of the classical analyses. Every number is a ``Measurement`` (value, unit, uncertainty,
 quality, channel); every result says how it was obtained (``method``) and how far to trust it
 (``quality``). ``summary()`` gives the few lines a person reads; the full model stays in the trace."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -21,8 +22,12 @@ def _line(m: Measurement | None, digits: int = 0) -> str:
 # ---------------------------------------------------------------------------------------------- quality
 
 
-NOISE_LABELS = {"baseline_drift": "baseline drift", "static_noise": "static noise", "burst_noise": "burst noise",
-                "electrodes_problems": "electrode problems"}
+NOISE_LABELS = {
+    "baseline_drift": "baseline drift",
+    "static_noise": "static noise",
+    "burst_noise": "burst noise",
+    "electrodes_problems": "electrode problems",
+}
 
 
 class NoiseFinding(BaseModel):
@@ -30,8 +35,12 @@ class NoiseFinding(BaseModel):
 
     kind: NoiseKind
     present: bool | None = Field(description="probability >= the kind's threshold; None = undetermined")
-    probability: float | None = Field(default=None, description="0-1; None when the lead could not be measured")
-    evidence: str = Field(default="", description="the measurement behind it, e.g. 'baseline excursion 0.62 mV'")
+    probability: float | None = Field(
+        default=None, description="0-1; None when the lead could not be measured"
+    )
+    evidence: str = Field(
+        default="", description="the measurement behind it, e.g. 'baseline excursion 0.62 mV'"
+    )
 
 
 class ChannelQuality(BaseModel):
@@ -55,7 +64,10 @@ class QualityReport(ToolResult):
 
     def summary(self) -> str:
         # Per-channel reasons stay in the result (and the trace); the summary groups channels by flag.
-        lines = [f"overall {self.overall.value}" + (f"; best channel {self.best_channel}" if self.best_channel else "")]
+        lines = [
+            f"overall {self.overall.value}"
+            + (f"; best channel {self.best_channel}" if self.best_channel else "")
+        ]
         for flag in Quality:
             names = [c.channel for c in self.channels if c.quality == flag]
             if names:
@@ -76,7 +88,9 @@ class QualityReport(ToolResult):
 
 class DetectorAgreement(BaseModel):
     detector: str
-    f1_vs_final: float = Field(description="F1 (150 ms tolerance) of this detector's peaks against the final peaks")
+    f1_vs_final: float = Field(
+        description="F1 (150 ms tolerance) of this detector's peaks against the final peaks"
+    )
 
 
 class PeaksResult(ToolResult):
@@ -94,11 +108,14 @@ class PeaksResult(ToolResult):
     evidence: dict[str, float] = Field(
         default_factory=dict,
         description="ECG: what the quality flag rests on (rate_agreement: share of detectors reaching the rate on "
-                    "their own; template_corr; mean_votes; thin_beats; n_repairs; n_gaps)")
+        "their own; template_corr; mean_votes; thin_beats; n_repairs; n_gaps)",
+    )
 
     def summary(self) -> str:
-        return (f"{self.n_peaks} {'R' if self.kind == 'ecg' else 'systolic'} peaks on {self.channel} "
-                f"({self.detector}; {self.quality.value} quality): {self.reason}")
+        return (
+            f"{self.n_peaks} {'R' if self.kind == 'ecg' else 'systolic'} peaks on {self.channel} "
+            f"({self.detector}; {self.quality.value} quality): {self.reason}"
+        )
 
 
 # ------------------------------------------------------------------------------------------- heart rate
@@ -128,7 +145,9 @@ class HeartRateResult(ToolResult):
         lines.append(f"from {', '.join(self.channels_used) or 'no channel'}; {self.method}")
         vals = [w.bpm.value for w in self.windows if w.bpm.value is not None]
         if len(vals) > 1:
-            lines.append(f"{len(self.windows)} windows of {self.window_s:g} s: {min(vals):.0f}-{max(vals):.0f} bpm")
+            lines.append(
+                f"{len(self.windows)} windows of {self.window_s:g} s: {min(vals):.0f}-{max(vals):.0f} bpm"
+            )
         lines += [f"note: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -155,7 +174,9 @@ class HrvResult(ToolResult):
     def summary(self) -> str:
         lines = [_line(m) for m in (self.mean_nn, self.sdnn, self.rmssd, self.pnn50)]
         if self.frequency_domain_available:
-            lines += [_line(m, 2 if m is self.lf_hf else 0) for m in (self.lf, self.hf, self.lf_hf) if m is not None]
+            lines += [
+                _line(m, 2 if m is self.lf_hf else 0) for m in (self.lf, self.hf, self.lf_hf) if m is not None
+            ]
         lines.append(self.frequency_domain_note)
         lines += [f"note: {w}" for w in self.warnings]
         return "\n".join(x for x in lines if x)
@@ -168,7 +189,9 @@ class LeadQrsShape(BaseModel):
     """The waves of one lead inside the global QRS window (``tools.signal.qrs_morphology``); amplitudes in
     the signal's unit (mV) from the isoelectric level, durations in ms."""
 
-    pattern: str = Field(description="wave sequence, e.g. rsR', qR, rS, QS (capital: >= half the largest wave)")
+    pattern: str = Field(
+        description="wave sequence, e.g. rsR', qR, rS, QS (capital: >= half the largest wave)"
+    )
     q_amplitude: float | None = None
     r_amplitude: float | None = None
     s_amplitude: float | None = None
@@ -177,8 +200,12 @@ class LeadQrsShape(BaseModel):
     r_ms: float | None = None
     s_ms: float | None = None
     r_prime_ms: float | None = None
-    r_peak_time_ms: float | None = Field(default=None, description="global QRS onset to the peak of the last R wave")
-    terminal_s_ms: float = Field(default=0.0, description="duration of the last negative wave after an R wave")
+    r_peak_time_ms: float | None = Field(
+        default=None, description="global QRS onset to the peak of the last R wave"
+    )
+    terminal_s_ms: float = Field(
+        default=0.0, description="duration of the last negative wave after an R wave"
+    )
     notched_r: bool = False
     net_area: float = Field(default=0.0, description="net QRS area, mV x ms, over the global QRS window")
 
@@ -194,8 +221,12 @@ class InterpretationStatement(BaseModel):
     name: str = ""
     verdict: Verdict
     probability: float | None = Field(
-        default=None, description="criteria score 0-1 (soft thresholds around the published limits; not calibrated)")
-    criteria: list[str] = Field(default_factory=list, description="the published criteria with their thresholds")
+        default=None,
+        description="criteria score 0-1 (soft thresholds around the published limits; not calibrated)",
+    )
+    criteria: list[str] = Field(
+        default_factory=list, description="the published criteria with their thresholds"
+    )
     evidence: list[str] = Field(default_factory=list, description="what was measured, per lead")
     source: str = ""
 
@@ -233,10 +264,16 @@ class IntervalsResult(ToolResult):
     p_duration: Measurement | None = Field(default=None, description="P-wave duration, median across leads")
     fiducial_channel: str = Field(description="lead whose R-peaks aligned the beats of every lead")
     qrs_global: Measurement | None = Field(
-        default=None, description="global QRS duration: earliest onset to latest offset across leads (outlier-guarded)")
-    qrs_axis: Measurement | None = Field(default=None, description="frontal QRS axis from the net QRS areas of I and aVF")
+        default=None,
+        description="global QRS duration: earliest onset to latest offset across leads (outlier-guarded)",
+    )
+    qrs_axis: Measurement | None = Field(
+        default=None, description="frontal QRS axis from the net QRS areas of I and aVF"
+    )
     statements: list[InterpretationStatement] = Field(
-        default_factory=list, description="interpretation statements (conduction, axis) with criteria and evidence")
+        default_factory=list,
+        description="interpretation statements (conduction, axis) with criteria and evidence",
+    )
 
     def summary(self) -> str:
         # What a reader needs first (the answer shows the first lines): the statements, then the whole-ECG
@@ -245,11 +282,16 @@ class IntervalsResult(ToolResult):
         present = [s for s in self.statements if s.verdict == "present"]
         # a generic statement ("bundle branch block") a more specific present one implies is not repeated
         shown = [s for s in present if not any(o.id != s.id and o.id.endswith(s.id) for o in present)]
-        lines = [f"{n} lead{'' if n == 1 else 's'} measured"
-                 + (": " + "; ".join(s.text() for s in shown) if shown else "")]
+        lines = [
+            f"{n} lead{'' if n == 1 else 's'} measured"
+            + (": " + "; ".join(s.text() for s in shown) if shown else "")
+        ]
         lines += [_line(m) for m in (self.qrs_global, self.qrs_axis) if m is not None]
-        lines += [_line(m) for m in (self.pr, self.qrs, self.qt, self.qtc_bazett, self.qtc_fridericia,
-                                     self.p_duration) if m is not None]
+        lines += [
+            _line(m)
+            for m in (self.pr, self.qrs, self.qt, self.qtc_bazett, self.qtc_fridericia, self.p_duration)
+            if m is not None
+        ]
         bad = [lead.lead for lead in self.leads if lead.quality == Quality.UNUSABLE]
         if bad:
             lines.append(f"not measured in: {', '.join(bad)}")

@@ -6,6 +6,7 @@ successive intervals differ, with no premature-beat pattern to explain it, and P
 when that can be judged) is the interval pattern of atrial fibrillation, which only a clinician can
 diagnose.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,7 +46,9 @@ def _p_presence(rec: Recording, b: Beats) -> tuple[float | None, str]:
     sig, fs = signal_of(rec)
     names = [n.lower() for n in rec.channel_names]
     _, usable = best_channel(rec, (ChannelKind.ECG,))
-    order = ([names.index("ii")] if "ii" in names and names.index("ii") in usable else []) + [b.index] + usable
+    order = (
+        ([names.index("ii")] if "ii" in names and names.index("ii") in usable else []) + [b.index] + usable
+    )
     tried: list[int] = []
     first: tuple[float | None, str] | None = None
     for idx in order:
@@ -77,19 +80,38 @@ def rhythm(rec: Recording, channel: str | None = None) -> RhythmResult:
     ch = b.channel
 
     def m(name: str, value: float | None, unit: str, q: Quality, digits: int = 3) -> Measurement:
-        return Measurement(name=name, value=None if value is None else round(float(value), digits), unit=unit,
-                           channel=ch, quality=Quality.UNUSABLE if value is None else q)
+        return Measurement(
+            name=name,
+            value=None if value is None else round(float(value), digits),
+            unit=unit,
+            channel=ch,
+            quality=Quality.UNUSABLE if value is None else q,
+        )
 
     q = b.quality
     if q == Quality.UNUSABLE or len(rr) < MIN_INTERVALS:
-        why = b.channel_reason if q == Quality.UNUSABLE else f"only {len(rr) + 1} beats found (at least {MIN_INTERVALS + 1} needed)"
+        why = (
+            b.channel_reason
+            if q == Quality.UNUSABLE
+            else f"only {len(rr) + 1} beats found (at least {MIN_INTERVALS + 1} needed)"
+        )
         none = Quality.UNUSABLE
         return RhythmResult(
-            quality=Quality.UNUSABLE, method="no estimate", warnings=[f"{ch}: {why}"], recording=rec.name, channel=ch,
-            n_beats=len(b.peaks), heart_rate=m("heart rate", None, "bpm", none), rr_cv=m("RR CV", None, "", none),
-            rmssd=m("RMSSD", None, "ms", none), successive_irregularity=m("successive irregularity", None, "fraction", none),
-            normalized_rmssd=m("normalized RMSSD", None, "", none), premature_fraction=m("premature beats", None, "fraction", none),
-            statement="undetermined", rule=why)
+            quality=Quality.UNUSABLE,
+            method="no estimate",
+            warnings=[f"{ch}: {why}"],
+            recording=rec.name,
+            channel=ch,
+            n_beats=len(b.peaks),
+            heart_rate=m("heart rate", None, "bpm", none),
+            rr_cv=m("RR CV", None, "", none),
+            rmssd=m("RMSSD", None, "ms", none),
+            successive_irregularity=m("successive irregularity", None, "fraction", none),
+            normalized_rmssd=m("normalized RMSSD", None, "", none),
+            premature_fraction=m("premature beats", None, "fraction", none),
+            statement="undetermined",
+            rule=why,
+        )
 
     mean, med = float(np.mean(rr)), float(np.median(rr))
     sd = np.diff(rr)
@@ -110,21 +132,30 @@ def rhythm(rec: Recording, channel: str | None = None) -> RhythmResult:
     statement: RhythmStatement
     if cv <= REGULAR_CV and sd_share <= REGULAR_SD_SHARE and prem.sum() == 0:
         statement = "regular"
-        rule = (f"RR CV {cv:.2f} <= {REGULAR_CV}, successive differences over 10% of the median RR in "
-                f"{sd_share:.0%} <= {REGULAR_SD_SHARE:.0%} of beats, no premature beats")
+        rule = (
+            f"RR CV {cv:.2f} <= {REGULAR_CV}, successive differences over 10% of the median RR in "
+            f"{sd_share:.0%} <= {REGULAR_SD_SHARE:.0%} of beats, no premature beats"
+        )
     elif prem.sum() > 0 and rest_cv is not None and rest_cv <= REGULAR_CV:
         statement = "irregular"
-        rule = (f"{int(prem.sum())} premature beat(s) ({prem_frac:.0%} of beats) in an otherwise regular rhythm "
-                f"(RR CV without them {rest_cv:.2f} <= {REGULAR_CV})")
+        rule = (
+            f"{int(prem.sum())} premature beat(s) ({prem_frac:.0%} of beats) in an otherwise regular rhythm "
+            f"(RR CV without them {rest_cv:.2f} <= {REGULAR_CV})"
+        )
     elif sd_share >= IRREG_SD_SHARE and nrmssd >= IRREG_NRMSSD and (p_share is None or p_share < 0.5):
         statement = "irregularly irregular"
-        rule = (f"successive differences over 10% of the median RR in {sd_share:.0%} >= {IRREG_SD_SHARE:.0%} of beats, "
-                f"normalized RMSSD {nrmssd:.2f} >= {IRREG_NRMSSD}, no premature-beat pattern explains it"
-                + ("" if p_share is None else f", P waves before only {p_share:.0%} of beats"))
+        rule = (
+            f"successive differences over 10% of the median RR in {sd_share:.0%} >= {IRREG_SD_SHARE:.0%} of beats, "
+            f"normalized RMSSD {nrmssd:.2f} >= {IRREG_NRMSSD}, no premature-beat pattern explains it"
+            + ("" if p_share is None else f", P waves before only {p_share:.0%} of beats")
+        )
     else:
         statement = "irregular"
-        parts = [f"RR CV {cv:.2f}", f"successive differences over 10% in {sd_share:.0%} of beats",
-                 f"normalized RMSSD {nrmssd:.2f}"]
+        parts = [
+            f"RR CV {cv:.2f}",
+            f"successive differences over 10% in {sd_share:.0%} of beats",
+            f"normalized RMSSD {nrmssd:.2f}",
+        ]
         if p_share is not None and p_share >= 0.5 and sd_share >= IRREG_SD_SHARE:
             parts.append(f"P waves before {p_share:.0%} of beats (not the pattern of atrial fibrillation)")
         rule = "not regular (" + ", ".join(parts) + ") and not irregularly irregular"
@@ -136,10 +167,15 @@ def rhythm(rec: Recording, channel: str | None = None) -> RhythmResult:
         warnings.append(f"only {len(rr) + 1} beats: a longer recording judges rhythm more reliably")
     return RhythmResult(
         quality=q,
-        method=(f"beat-to-beat (RR) intervals from {'R-peaks' if b.kind == 'ecg' else 'PPG pulse peaks'} on {ch}; "
-                f"premature beat = interval under 80% of the local median followed by a longer one; "
-                f"P-wave presence by correlation with the median beat's P wave ({p_note})"),
-        warnings=warnings, recording=rec.name, channel=ch, n_beats=len(b.peaks),
+        method=(
+            f"beat-to-beat (RR) intervals from {'R-peaks' if b.kind == 'ecg' else 'PPG pulse peaks'} on {ch}; "
+            f"premature beat = interval under 80% of the local median followed by a longer one; "
+            f"P-wave presence by correlation with the median beat's P wave ({p_note})"
+        ),
+        warnings=warnings,
+        recording=rec.name,
+        channel=ch,
+        n_beats=len(b.peaks),
         heart_rate=m("heart rate", 60.0 / mean, "bpm", q, 1),
         rr_cv=m("RR CV", cv, "", q),
         rmssd=m("RMSSD", rmssd * 1000.0, "ms", q, 1),
@@ -147,5 +183,6 @@ def rhythm(rec: Recording, channel: str | None = None) -> RhythmResult:
         normalized_rmssd=m("normalized RMSSD", nrmssd, "", q),
         premature_fraction=m("premature beats", prem_frac, "fraction", q),
         p_wave_presence=None if p_share is None else m("P-wave presence", p_share, "fraction", q),
-        statement=statement, rule=rule,
+        statement=statement,
+        rule=rule,
     )

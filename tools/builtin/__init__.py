@@ -3,6 +3,7 @@
 They are registered through the same entry point third-party plugins use (``cardioagent.tools`` in
 pyproject.toml points at ``register_tools``), so the registry has one code path for both.
 """
+
 from __future__ import annotations
 
 from cardioagent.tools.builtin.signal_tools import (

@@ -1,5 +1,6 @@
 """Built-in signal tools. Each is a thin wrapper over one analysis function, plus the keywords and example
 requests the deterministic planner matches questions against."""
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -27,7 +28,9 @@ class RecordingInfo(ToolResult):
     sex: str | None = None
 
     def summary(self) -> str:
-        parts = [f"{self.name}: {self.modality.upper()}, {len(self.channels)} channel(s) ({', '.join(self.channels[:12])})"]
+        parts = [
+            f"{self.name}: {self.modality.upper()}, {len(self.channels)} channel(s) ({', '.join(self.channels[:12])})"
+        ]
         if self.duration and self.sampling_rate:
             parts.append(f"{self.duration.value:.1f} s at {self.sampling_rate.value:g} Hz")
         if self.age is not None:
@@ -47,18 +50,31 @@ class RecordingSummaryTool(Tool):
     modalities = (*SIGNALS, "ecg_image")
     output_model = RecordingInfo
     keywords = (
-        r"\bhow old\b", r"\bage\b", r"\bsex\b", r"\bgender\b", r"\b(male|female|man|woman)\b",
-        r"\bsampl\w* (rate|frequency)\b", r"\bhow long\b", r"\bduration of the (recording|file|record)\b",
+        r"\bhow old\b",
+        r"\bage\b",
+        r"\bsex\b",
+        r"\bgender\b",
+        r"\b(male|female|man|woman)\b",
+        r"\bsampl\w* (rate|frequency)\b",
+        r"\bhow long\b",
+        r"\bduration of the (recording|file|record)\b",
         r"\b(which|what|how many) (leads|channels) (does|do|are there|is there|are in|in)\b",
     )
-    examples = ("How old is the patient in this recording?", "What leads does this file contain?",
-                "How long is the recording and at what sampling rate?")
+    examples = (
+        "How old is the patient in this recording?",
+        "What leads does this file contain?",
+        "How long is the recording and at what sampling rate?",
+    )
 
     def run(self, args: RecordingInput, ctx: ToolContext) -> RecordingInfo:
         rec = _recording(args, ctx)
         info = RecordingInfo(
-            quality=Quality.GOOD, method="read from the file header by the loader",
-            name=rec.name, modality=rec.modality.value, channels=rec.channel_names, sex=rec.demographics.sex,
+            quality=Quality.GOOD,
+            method="read from the file header by the loader",
+            name=rec.name,
+            modality=rec.modality.value,
+            channels=rec.channel_names,
+            sex=rec.demographics.sex,
         )
         if rec.sampling_rate_hz:
             info.sampling_rate = Measurement(name="sampling rate", value=rec.sampling_rate_hz, unit="Hz")
@@ -82,14 +98,26 @@ class _AnalysisTool(Tool):
 
 class SignalQualityTool(_AnalysisTool):
     name = "signal_quality"
-    description = "Assess the quality of every channel (noise, flat segments, clipping, artefacts) and say which channels are usable."
+    description = (
+        "Assess the quality of every channel (noise, flat segments, clipping, artefacts) "
+        "and say which channels are usable."
+    )
     modalities = SIGNALS
     output_model = analysis.QualityReport
     function = "assess_quality"
     takes_channel = False
     prerequisite_for = SIGNALS
-    keywords = (r"\bquality\b", r"\bnois[ey]\w*", r"\bgood enough\b", r"\b(analy[sz]able|readable|interpretable)\b", r"\bartefact\w*|\bartifact\w*", r"\busable\b", r"\bclean\b",
-                r"\binterference\b", r"\bbaseline wander\b")
+    keywords = (
+        r"\bquality\b",
+        r"\bnois[ey]\w*",
+        r"\bgood enough\b",
+        r"\b(analy[sz]able|readable|interpretable)\b",
+        r"\bartefact\w*|\bartifact\w*",
+        r"\busable\b",
+        r"\bclean\b",
+        r"\binterference\b",
+        r"\bbaseline wander\b",
+    )
     examples = ("Is this recording good enough to analyse?", "How noisy is this signal?")
 
 
@@ -104,9 +132,19 @@ class HeartRateTool(_AnalysisTool):
     function = "heart_rate"
     default_for = SIGNALS
     keywords = (
-        r"\bheart ?rate\b", r"\bpulse( rate)?\b", r"\bbpm\b", r"\bbeats? (per|a) minute\b", r"\bhow fast\b",
-        r"\bhow slow\b", r"\bHR\b", r"\btachycardi\w*", r"\bbradycardi\w*", r"\b(too|very) (fast|slow)\b",
-        r"\bheart ?beat (speed|rate)\b", r"\bracing\b", r"\brate\b",
+        r"\bheart ?rate\b",
+        r"\bpulse( rate)?\b",
+        r"\bbpm\b",
+        r"\bbeats? (per|a) minute\b",
+        r"\bhow fast\b",
+        r"\bhow slow\b",
+        r"\bHR\b",
+        r"\btachycardi\w*",
+        r"\bbradycardi\w*",
+        r"\b(too|very) (fast|slow)\b",
+        r"\bheart ?beat (speed|rate)\b",
+        r"\bracing\b",
+        r"\brate\b",
     )
     examples = ("What is the heart rate?", "How many beats per minute?", "Is my pulse too fast?")
 
@@ -130,37 +168,79 @@ class RhythmTool(_AnalysisTool):
     function = "rhythm"
     default_for = SIGNALS
     keywords = (
-        r"\brhythm\w*", r"\bregular\w*", r"\birregular\w*", r"\barrhythmi\w*", r"\ba-?fib\b", r"\bAF\b",
-        r"\batrial fibrillation\b", r"\bskip\w* beats?\b", r"\bextra beats?\b", r"\bectop\w*", r"\bpalpitation\w*",
-        r"\bP[AV]Cs?\b", r"\bpremature\b", r"\bsinus\b", r"\bmissed beats?\b", r"\bflutter\w*",
+        r"\brhythm\w*",
+        r"\bregular\w*",
+        r"\birregular\w*",
+        r"\barrhythmi\w*",
+        r"\ba-?fib\b",
+        r"\bAF\b",
+        r"\batrial fibrillation\b",
+        r"\bskip\w* beats?\b",
+        r"\bextra beats?\b",
+        r"\bectop\w*",
+        r"\bpalpitation\w*",
+        r"\bP[AV]Cs?\b",
+        r"\bpremature\b",
+        r"\bsinus\b",
+        r"\bmissed beats?\b",
+        r"\bflutter\w*",
         r"\b(pulse|heart ?beat|heart ?rate|rhythm)\s+(is\s+|was\s+|feels\s+)?(ir)?regular\w*",
         r"\b(ir)?regular\w*\s+(pulse|heart ?beat|heart ?rate)",
     )
-    examples = ("Is the rhythm regular?", "Are there any skipped or extra beats?", "Could this be atrial fibrillation?")
+    examples = (
+        "Is the rhythm regular?",
+        "Are there any skipped or extra beats?",
+        "Could this be atrial fibrillation?",
+    )
 
 
 class HrvTool(_AnalysisTool):
     name = "hrv_analysis"
-    description = "Heart rate variability: time domain (mean NN, SDNN, RMSSD, pNN50) and, when the recording is long enough, frequency domain (LF, HF, LF/HF)."
+    description = (
+        "Heart rate variability: time domain (mean NN, SDNN, RMSSD, pNN50) and, "
+        "when the recording is long enough, frequency domain (LF, HF, LF/HF)."
+    )
     modalities = SIGNALS
     output_model = analysis.HrvResult
     function = "hrv"
-    keywords = (r"\bHRV\b", r"\bheart ?rate variability\b", r"\bvariability\b", r"\bSDNN\b", r"\bRMSSD\b",
-                r"\bpNN ?50\b", r"\bLF ?/ ?HF\b", r"\b(LF|HF) power\b", r"\bvariab\w*",
-                r"\bbeat[- ]to[- ]beat (intervals?|variation|variability|differences?)\b")
+    keywords = (
+        r"\bHRV\b",
+        r"\bheart ?rate variability\b",
+        r"\bvariability\b",
+        r"\bSDNN\b",
+        r"\bRMSSD\b",
+        r"\bpNN ?50\b",
+        r"\bLF ?/ ?HF\b",
+        r"\b(LF|HF) power\b",
+        r"\bvariab\w*",
+        r"\bbeat[- ]to[- ]beat (intervals?|variation|variability|differences?)\b",
+    )
     examples = ("What is my heart rate variability?", "Compute SDNN and RMSSD.")
 
 
 class EcgIntervalsTool(_AnalysisTool):
     name = "ecg_intervals"
-    description = "Delineate ECG waves and measure PR, QRS, QT and QTc (Bazett and Fridericia) per lead and as a median across leads."
+    description = (
+        "Delineate ECG waves and measure PR, QRS, QT and QTc (Bazett and Fridericia) "
+        "per lead and as a median across leads."
+    )
     modalities = ("ecg", "mixed")
     output_model = analysis.IntervalsResult
     function = "intervals"
     takes_channel = False
     default_for = ("ecg",)
-    keywords = (r"\bintervals?\b", r"\bQTc?\b", r"\bPR\b", r"\bQRS\b", r"\bdelineat\w*", r"\bP[- ]waves?\b",
-                r"\bT[- ]waves?\b", r"\b(bundle branch|av) block\b", r"\bconduction\b", r"\bwide complex\b")
+    keywords = (
+        r"\bintervals?\b",
+        r"\bQTc?\b",
+        r"\bPR\b",
+        r"\bQRS\b",
+        r"\bdelineat\w*",
+        r"\bP[- ]waves?\b",
+        r"\bT[- ]waves?\b",
+        r"\b(bundle branch|av) block\b",
+        r"\bconduction\b",
+        r"\bwide complex\b",
+    )
     examples = ("How long is the QT interval?", "Measure PR and QRS duration.", "Is the QTc prolonged?")
 
 
@@ -173,13 +253,18 @@ class RenderedFigure(ToolResult):
     leads_missing: list[str] = []
 
     def summary(self) -> str:
-        missing = f"; missing leads drawn empty: {', '.join(self.leads_missing)}" if self.leads_missing else ""
+        missing = (
+            f"; missing leads drawn empty: {', '.join(self.leads_missing)}" if self.leads_missing else ""
+        )
         return f"paper-style ECG drawn (25 mm/s, 10 mm/mV) with leads {', '.join(self.leads_drawn)}{missing}"
 
 
 class RenderEcgTool(Tool):
     name = "render_ecg_paper"
-    description = "Draw the recording as a standard paper ECG (3x4 leads plus a lead II rhythm strip, 25 mm/s, 10 mm/mV, grid, calibration pulse)."
+    description = (
+        "Draw the recording as a standard paper ECG (3x4 leads plus a lead II rhythm strip, "
+        "25 mm/s, 10 mm/mV, grid, calibration pulse)."
+    )
     modalities = ("ecg", "mixed")
     input_model = RenderInput
     output_model = RenderedFigure
@@ -188,7 +273,9 @@ class RenderEcgTool(Tool):
         r"(?:^|[.?!,;:]\s*|\b(?:please|can you|could you|would you|you|to|and|then)\s+)"
         r"(show|draw|plot|render|display|print|visuali[sz]e)\b(?:\s+\w+){0,3}?\s+"
         r"(ecg|ekg|tracing|trace|recording|signal|leads?|strip|printout|layout|paper|it)\b",
-        r"\becg paper\b", r"\bprintout\b", r"\b(picture|image|figure|graph|chart) of (the|this|my) (ecg|ekg|recording|tracing)\b",
+        r"\becg paper\b",
+        r"\bprintout\b",
+        r"\b(picture|image|figure|graph|chart) of (the|this|my) (ecg|ekg|recording|tracing)\b",
     )
     examples = ("Draw the 12-lead tracing on ECG paper.", "Render a printout of all twelve leads.")
 
@@ -199,11 +286,20 @@ class RenderEcgTool(Tool):
         out = ctx.artifacts_dir / f"{rec.name}-{rec.id[:8]}-paper.png"
         if rec.modality == Modality.ECG and len(rec.channels) >= 3:
             drawn = render_12lead(rec, out)
-            return RenderedFigure(quality=Quality.GOOD, method="12-lead paper layout renderer", figures=[str(out)],
-                                  leads_drawn=list(drawn.leads_drawn), leads_missing=list(drawn.leads_missing))
+            return RenderedFigure(
+                quality=Quality.GOOD,
+                method="12-lead paper layout renderer",
+                figures=[str(out)],
+                leads_drawn=list(drawn.leads_drawn),
+                leads_missing=list(drawn.leads_missing),
+            )
         plot_recording(rec, out)
-        return RenderedFigure(quality=Quality.GOOD, method="signal plot (fewer than 3 ECG leads)",
-                              figures=[str(out)], leads_drawn=rec.channel_names)
+        return RenderedFigure(
+            quality=Quality.GOOD,
+            method="signal plot (fewer than 3 ECG leads)",
+            figures=[str(out)],
+            leads_drawn=rec.channel_names,
+        )
 
 
 def _peaks_figure(rec: Recording, ctx: ToolContext, channel: str | None):
@@ -212,6 +308,11 @@ def _peaks_figure(rec: Recording, ctx: ToolContext, channel: str | None):
     peaks = analysis.detect_peaks(rec, channel=channel)
     out = ctx.artifacts_dir / f"{rec.name}-{rec.id[:8]}-peaks.png"
     shown = [peaks.channel] + [c for c in rec.channel_names if c != peaks.channel][:2]
-    plot_recording(rec, out, peaks={peaks.channel: peaks.samples}, channels=shown,
-                   title=f"{rec.name}: detected peaks on {peaks.channel}")
+    plot_recording(
+        rec,
+        out,
+        peaks={peaks.channel: peaks.samples},
+        channels=shown,
+        title=f"{rec.name}: detected peaks on {peaks.channel}",
+    )
     return out

@@ -15,6 +15,7 @@ to the first median) are aligned on the common R fiducial and their sample-wise 
 
 All times are seconds relative to the R fiducial; intervals are in milliseconds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -164,8 +165,9 @@ def _qrs_bounds(env: np.ndarray, r: int, ms: float, n: int) -> tuple[int, int] |
     return on, off
 
 
-def _delineate_t_wave(mb: MedianBeat, fs: float, rr_s: float | None, on: int, off: int, iso: float,
-                      out: BeatDelineation) -> list[str]:
+def _delineate_t_wave(
+    mb: MedianBeat, fs: float, rr_s: float | None, on: int, off: int, iso: float, out: BeatDelineation
+) -> list[str]:
     """T peak, T end and QT into ``out``: the largest deflection from the isoelectric level after the ST
     segment, its end by the tangent to the steepest point of the descending limb. Returns the problems."""
     m, r, ms = mb.beat, mb.r_index, fs / 1000.0
@@ -178,7 +180,7 @@ def _delineate_t_wave(mb: MedianBeat, fs: float, rr_s: float | None, on: int, of
     tp = t_lo + int(np.argmax(np.abs(seg)))
     amp = m[tp] - iso
     out.t_peak_s = (tp - r) / fs
-    if abs(amp) < max(3 * mb.noise, 0.02 * np.ptp(m[on:off + 1]), 1e-9):
+    if abs(amp) < max(3 * mb.noise, 0.02 * np.ptp(m[on : off + 1]), 1e-9):
         return ["T wave too flat to find its end"]
     # the descending limb ends at the first turning point after the peak (beyond it lies the next P wave
     # at fast rates), and at most 150 ms after the peak
@@ -202,8 +204,16 @@ def _delineate_t_wave(mb: MedianBeat, fs: float, rr_s: float | None, on: int, of
     return []
 
 
-def _delineate_p_wave(mb: MedianBeat, fs: float, rr_s: float | None, on: int, off: int, iso: float,
-                      d: np.ndarray, out: BeatDelineation) -> list[str]:
+def _delineate_p_wave(
+    mb: MedianBeat,
+    fs: float,
+    rr_s: float | None,
+    on: int,
+    off: int,
+    iso: float,
+    d: np.ndarray,
+    out: BeatDelineation,
+) -> list[str]:
     """P presence, peak, onset (PR) and offset (P duration) into ``out``: the largest deflection
     60-300 ms before QRS onset, but after the previous beat's T wave. Returns the problems."""
     m, r, ms = mb.beat, mb.r_index, fs / 1000.0
@@ -219,10 +229,13 @@ def _delineate_p_wave(mb: MedianBeat, fs: float, rr_s: float | None, on: int, of
     pamp = m[pp] - iso
     # a P wave stands out from the noise, is not cut by the window edge, and is separated from the QRS by
     # a PR segment (the signal returns at least halfway to the baseline in between)
-    between = np.abs(m[pp:on + 1] - iso)
+    between = np.abs(m[pp : on + 1] - iso)
     separated = between.size > 0 and between.min() <= 0.5 * abs(pamp)
-    present = (abs(pamp) >= max(3 * mb.noise, 0.015 * np.ptp(m[on:off + 1])) and pp > p_lo + int(20 * ms)
-               and separated)
+    present = (
+        abs(pamp) >= max(3 * mb.noise, 0.015 * np.ptp(m[on : off + 1]))
+        and pp > p_lo + int(20 * ms)
+        and separated
+    )
     out.p_present = bool(present)
     if not present:
         return ["no P wave distinguishable from noise"]
@@ -238,7 +251,7 @@ def _delineate_p_wave(mb: MedianBeat, fs: float, rr_s: float | None, on: int, of
     # P offset: the tangent at the steepest point of the descending limb meets the baseline (the rule used
     # for the onset, mirrored), searched between the P peak and the QRS onset.
     hi = min(on, pp + int(80 * ms))
-    limb = d[pp + 1:hi]
+    limb = d[pp + 1 : hi]
     if limb.size >= 3 and out.p_onset_s is not None:
         k = pp + 1 + int(np.argmin(limb) if pamp > 0 else np.argmax(limb))
         pe = _tangent_crossing(m, k, d[k], iso)
@@ -251,8 +264,12 @@ def _delineate_p_wave(mb: MedianBeat, fs: float, rr_s: float | None, on: int, of
 def _discard_implausible(out: BeatDelineation) -> list[str]:
     """Intervals outside physiological ranges are set to None; returns what was discarded."""
     problems = []
-    for name, lo, hi in (("pr_ms", *PR_RANGE_MS), ("qrs_ms", *QRS_RANGE_MS), ("qt_ms", *QT_RANGE_MS),
-                         ("p_ms", *P_RANGE_MS)):
+    for name, lo, hi in (
+        ("pr_ms", *PR_RANGE_MS),
+        ("qrs_ms", *QRS_RANGE_MS),
+        ("qt_ms", *QT_RANGE_MS),
+        ("p_ms", *P_RANGE_MS),
+    ):
         v = getattr(out, name)
         if v is not None and not lo <= v <= hi:
             problems.append(f"{name[:-3].upper()} {v:.0f} ms outside {lo:.0f}-{hi:.0f} ms, discarded")
@@ -268,7 +285,9 @@ def qtc_fridericia(qt_ms: float, rr_s: float) -> float:
     return qt_ms / np.cbrt(rr_s)
 
 
-def p_wave_presence(x_clean: np.ndarray, r_peaks: np.ndarray, fs: float, mb: MedianBeat, d: BeatDelineation) -> tuple[float | None, int]:
+def p_wave_presence(
+    x_clean: np.ndarray, r_peaks: np.ndarray, fs: float, mb: MedianBeat, d: BeatDelineation
+) -> tuple[float | None, int]:
     """Share of beats with a P wave like the median beat's: the ±60 ms window around the median P peak
     must correlate >= 0.5 with the median's and reach 40% of its amplitude. Returns (share, beats
     tested); the share is 0.0 when the median beat itself has no distinguishable P wave, and None when

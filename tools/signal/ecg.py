@@ -46,6 +46,7 @@ bench/ecg_heart_rate.py).
 On a clean, regular signal the first three detectors agree beat for beat; the rest are then skipped
 (the fast path). Nothing here looks at reference annotations.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -126,7 +127,9 @@ def detector_peaks(x: np.ndarray, fs: float, method: str, _cache: dict | None = 
     return np.unique(peaks[(peaks >= 0) & (peaks < len(x))])
 
 
-def snap_peaks(peaks: np.ndarray, envelope: np.ndarray, fs: float, window_s: float = SNAP_WINDOW_S) -> np.ndarray:
+def snap_peaks(
+    peaks: np.ndarray, envelope: np.ndarray, fs: float, window_s: float = SNAP_WINDOW_S
+) -> np.ndarray:
     """Move each peak to the envelope maximum within ±window_s, so all detectors share one fiducial."""
     h = max(int(window_s * fs), 1)
     out = []
@@ -137,7 +140,9 @@ def snap_peaks(peaks: np.ndarray, envelope: np.ndarray, fs: float, window_s: flo
     return np.unique(np.asarray(out, dtype=int))
 
 
-def vote_peaks(candidates: list[np.ndarray], fs: float, tol_s: float = MATCH_TOL_S) -> tuple[np.ndarray, np.ndarray]:
+def vote_peaks(
+    candidates: list[np.ndarray], fs: float, tol_s: float = MATCH_TOL_S
+) -> tuple[np.ndarray, np.ndarray]:
     """Group the peaks of all detectors into beats (single linkage within ``tol_s``) and return each
     beat's position (median of its members) and the fraction of detectors that found it."""
     pooled = sorted((int(p), k) for k, ps in enumerate(candidates) for p in ps)
@@ -204,7 +209,9 @@ def _best_corr(x: np.ndarray, p: int, h: int, lag: int, tmpl: np.ndarray, tn: fl
     return best, at
 
 
-def template_correlation(x: np.ndarray, positions: np.ndarray, reference: np.ndarray, fs: float) -> np.ndarray:
+def template_correlation(
+    x: np.ndarray, positions: np.ndarray, reference: np.ndarray, fs: float
+) -> np.ndarray:
     """Correlation of the ±80 ms window at each position with the median beat of ``reference`` (the
     template matching of Orphanidou et al. 2015 / Li & Clifford), each window aligned within ±20 ms.
     The template is formed twice: from the windows as given, then from the windows aligned to that
@@ -388,7 +395,10 @@ def _search_back(b: _Beats) -> bool:
             if (search_back and in_rhythm and (template or steep)) or (in_long and template and steep):
                 inside.append(i)
         if inside:
-            best = max(inside, key=lambda i: b.strength(i) - min(abs(b.pos[i] - start - m), abs(end - m - b.pos[i])) / m)
+            best = max(
+                inside,
+                key=lambda i: b.strength(i) - min(abs(b.pos[i] - start - m), abs(end - m - b.pos[i])) / m,
+            )
             b.add(best, "missed beat recovered (search-back)")
             return True
     return False
@@ -440,7 +450,9 @@ class RPeakDetection:
     n_detectors: int
     votes: np.ndarray  # fraction of detectors behind each final peak
     repairs: list[str] = field(default_factory=list)
-    gaps: np.ndarray = field(default_factory=lambda: np.array([], dtype=int))  # starts of missed-beat intervals
+    gaps: np.ndarray = field(
+        default_factory=lambda: np.array([], dtype=int)
+    )  # starts of missed-beat intervals
     # evidence behind the detection: rate_agreement (share of detectors whose own rate is within
     # RATE_AGREE_TOL of the final rate), template_corr (mean correlation of the beats with the median
     # beat), mean_votes, thin_beats (share of beats found by under STRONG_VOTES of the detectors),
@@ -452,8 +464,8 @@ def detection_quality(det: RPeakDetection) -> tuple[Quality, str]:
     """GOOD, ACCEPTABLE or POOR for the beats themselves, and why. ACCEPTABLE: half of the detectors
     reach the rate on their own (the same majority a beat needs) and the beats match the median beat
     (Orphanidou's mean correlation 0.66). GOOD: in addition every beat was found by three quarters of
-    the detectors. Else POOR: the rate rests on the consensus's repairs, not on the detectors. Missed-beat gaps in over 1% of the intervals also
-    cap the flag at ACCEPTABLE."""
+    the detectors. Else POOR: the rate rests on the consensus's repairs, not on the detectors.
+    Missed-beat gaps in over 1% of the intervals also cap the flag at ACCEPTABLE."""
     e = det.evidence
     if len(det.peaks) < 3 or not e:
         return Quality.POOR, "fewer than 3 beats"
@@ -470,12 +482,22 @@ def detection_quality(det: RPeakDetection) -> tuple[Quality, str]:
     return Quality.POOR, why
 
 
-def _evidence(raw: dict[str, np.ndarray], final: np.ndarray, corr: np.ndarray, votes: np.ndarray, fs: float,
-              gaps: np.ndarray, n_repairs: int) -> dict[str, float]:
+def _evidence(
+    raw: dict[str, np.ndarray],
+    final: np.ndarray,
+    corr: np.ndarray,
+    votes: np.ndarray,
+    fs: float,
+    gaps: np.ndarray,
+    n_repairs: int,
+) -> dict[str, float]:
     rate = rate_bpm(final, fs, gaps)
     rates = [rate_bpm(p, fs) for p in raw.values()]
-    agree = (float(np.mean([r is not None and abs(r - rate) <= RATE_AGREE_TOL * rate for r in rates]))
-             if rate is not None and rates else 0.0)
+    agree = (
+        float(np.mean([r is not None and abs(r - rate) <= RATE_AGREE_TOL * rate for r in rates]))
+        if rate is not None and rates
+        else 0.0
+    )
     return {
         "rate_agreement": round(agree, 3),
         "template_corr": round(float(np.mean(corr)), 3) if len(corr) else 0.0,
@@ -536,7 +558,9 @@ def ecg_peaks(
     inner = (pos >= EDGE_S * fs) & (pos < len(x) - EDGE_S * fs)
     pos, votes = pos[inner], votes[inner]
     if len(pos) == 0:
-        return RPeakDetection(np.array([], int), "consensus", "no detector found a beat", {}, len(cands), np.array([]))
+        return RPeakDetection(
+            np.array([], int), "consensus", "no detector found a beat", {}, len(cands), np.array([])
+        )
 
     hf = np.abs(bandpass(x, fs, 10.0, 40.0))
     h = int(0.05 * fs)
@@ -546,7 +570,9 @@ def ecg_peaks(
     # a beat needs half of the detectors, or a quarter of them when it also passes both QRS tests
     # (template and steepness): when several detectors are thrown by the same artefact, the shape
     # still says what the vote cannot
-    amp_ref = float(np.median(amp[votes >= min_votes])) if (votes >= min_votes).any() else float(np.median(amp))
+    amp_ref = (
+        float(np.median(amp[votes >= min_votes])) if (votes >= min_votes).any() else float(np.median(amp))
+    )
     shaped = (corr >= TEMPLATE_MIN_CORR) & (amp >= T_WAVE_SLOPE * amp_ref) & (votes >= 0.5 * min_votes)
     beats = _Beats(pos, votes, amp, corr, fs, sel=list(np.flatnonzero((votes >= min_votes) | shaped)))
 
@@ -562,8 +588,10 @@ def ecg_peaks(
     final = beats.pos[beats.sel]
     gaps = missed_beat_gaps(final, fs)
     if len(gaps):
-        beats.notes += [f"interval from {g / fs:.2f} s holds a missed beat no detector saw: left out of the rate"
-                        for g in gaps]
+        beats.notes += [
+            f"interval from {g / fs:.2f} s holds a missed beat no detector saw: left out of the rate"
+            for g in gaps
+        ]
     agreement = {d: round(peak_f1(raw[d], final, fs), 3) for d in detectors}
     best = max(agreement, key=agreement.__getitem__)
     reason = (
@@ -573,7 +601,14 @@ def ecg_peaks(
     )
     sel_votes = beats.votes[beats.sel]
     return RPeakDetection(
-        final, "consensus", reason, agreement, len(cands), sel_votes, repairs=beats.notes, gaps=gaps,
+        final,
+        "consensus",
+        reason,
+        agreement,
+        len(cands),
+        sel_votes,
+        repairs=beats.notes,
+        gaps=gaps,
         evidence=_evidence(raw, final, beats.corr[beats.sel], sel_votes, fs, gaps, len(beats.notes)),
     )
 
@@ -582,7 +617,9 @@ def ecg_peaks(
 LONG_RECORDING_DETECTORS = DETECTORS
 
 
-def ecg_peaks_chunked(x: np.ndarray, fs: float, chunk_s: float = 10.0, margin_s: float = 1.0) -> RPeakDetection:
+def ecg_peaks_chunked(
+    x: np.ndarray, fs: float, chunk_s: float = 10.0, margin_s: float = 1.0
+) -> RPeakDetection:
     """``ecg_peaks`` on consecutive chunks (each padded by ``margin_s`` on both sides so that no beat
     sits at a chunk edge), for recordings longer than two chunks. The rhythm checks then act on local
     medians, which suits rate changes over minutes. Evidence is averaged over chunks, weighted by beats."""

@@ -5,6 +5,7 @@ Filters are zero-phase (``sosfiltfilt``) so that fiducial points (R-peaks, wave 
 Cut-offs above the Nyquist frequency are clipped rather than rejected, so low-rate recordings (e.g.
 125 Hz PPG) go through the same code.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -88,7 +89,9 @@ def notch(x: np.ndarray, fs: float, freq_hz: float, quality: float = 30.0) -> np
     return sps.filtfilt(b, a, x)
 
 
-def remove_powerline(x: np.ndarray, fs: float, powerline: PowerlineSetting = "auto") -> tuple[np.ndarray, int | None]:
+def remove_powerline(
+    x: np.ndarray, fs: float, powerline: PowerlineSetting = "auto"
+) -> tuple[np.ndarray, int | None]:
     """Notch the mains frequency (and its first harmonic when below Nyquist). With ``"auto"`` the
     frequency is detected from the spectrum; returns the filtered signal and the frequency used."""
     freq = detect_powerline(x, fs) if powerline == "auto" else powerline

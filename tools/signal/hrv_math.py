@@ -9,6 +9,7 @@ Frequency-domain measures need enough data to contain several cycles of the slow
 Task Force gives about 1 min for HF (0.15-0.4 Hz) and 2 min for LF (0.04-0.15 Hz); shorter
 recordings get no LF/HF numbers, with that reason, rather than a meaningless estimate.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +32,14 @@ def nn_mask(rr_ms: np.ndarray, window: int = 5, tolerance: float = 0.2) -> np.nd
     if len(rr) < 3:
         return ok
     h = window // 2
-    local = np.array([np.median(rr[max(0, i - h) : i + h + 1][ok[max(0, i - h) : i + h + 1]]) if ok[max(0, i - h) : i + h + 1].any() else np.nan for i in range(len(rr))])
+    local = np.array(
+        [
+            np.median(rr[max(0, i - h) : i + h + 1][ok[max(0, i - h) : i + h + 1]])
+            if ok[max(0, i - h) : i + h + 1].any()
+            else np.nan
+            for i in range(len(rr))
+        ]
+    )
     return ok & (np.abs(rr - local) <= tolerance * local)
 
 
@@ -73,7 +81,9 @@ class FrequencyDomain:
     note: str  # why a band is missing, or how it was computed
 
 
-def frequency_domain(beat_times_s: np.ndarray, rr_ms: np.ndarray, mask: np.ndarray | None = None) -> FrequencyDomain:
+def frequency_domain(
+    beat_times_s: np.ndarray, rr_ms: np.ndarray, mask: np.ndarray | None = None
+) -> FrequencyDomain:
     """LF and HF power (ms^2) of the NN tachogram, resampled at 4 Hz (cubic) and analysed with Welch's
     method (detrended, Hann windows of up to 256 s). ``beat_times_s[i]`` is the time at which
     ``rr_ms[i]`` ends. Bands that the duration cannot support are None, with the reason in ``note``."""
@@ -83,7 +93,12 @@ def frequency_domain(beat_times_s: np.ndarray, rr_ms: np.ndarray, mask: np.ndarr
     duration = float(t[-1] - t[0]) if len(t) > 1 else 0.0
     if duration < MIN_HF_SECONDS or mask.sum() < 10:
         return FrequencyDomain(
-            None, None, None, None, None, duration,
+            None,
+            None,
+            None,
+            None,
+            None,
+            duration,
             f"not enough data for frequency-domain HRV: {duration:.0f} s of beats; HF needs at least "
             f"{MIN_HF_SECONDS:.0f} s and LF (and LF/HF) {MIN_LF_SECONDS:.0f} s (Task Force 1996)",
         )
@@ -102,13 +117,22 @@ def frequency_domain(beat_times_s: np.ndarray, rr_ms: np.ndarray, mask: np.ndarr
     hf = power(HF_BAND)
     if duration < MIN_LF_SECONDS:
         return FrequencyDomain(
-            None, hf, None, None, None, duration,
+            None,
+            hf,
+            None,
+            None,
+            None,
+            duration,
             f"HF only: {duration:.0f} s of beats; LF and LF/HF need at least {MIN_LF_SECONDS:.0f} s (Task Force 1996)",
         )
     lf = power(LF_BAND)
     total = lf + hf
     return FrequencyDomain(
-        lf, hf, lf / hf if hf > 0 else None,
-        100 * lf / total if total > 0 else None, 100 * hf / total if total > 0 else None,
-        duration, "Welch PSD of the NN series resampled at 4 Hz",
+        lf,
+        hf,
+        lf / hf if hf > 0 else None,
+        100 * lf / total if total > 0 else None,
+        100 * hf / total if total > 0 else None,
+        duration,
+        "Welch PSD of the NN series resampled at 4 Hz",
     )

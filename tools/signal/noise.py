@@ -24,6 +24,7 @@ drift is measured well (lead-level AUC ~0.96); static noise moderately (~0.85-0.
 problems have 4 and 0 positive records to fit on, so their rules are set a priori and their numbers are
 anecdotes. PTB-XL's labels are themselves coarse (lead ranges such as "I-AVR", bursts seen but unlabelled).
 """
+
 from __future__ import annotations
 
 import json
@@ -142,10 +143,27 @@ def lead_noise_features(x: np.ndarray, fs: float) -> dict[str, float]:
     x = np.asarray(x, dtype=float)
     nan_fraction = float(np.mean(~np.isfinite(x))) if len(x) else 1.0
     feats: dict[str, float] = {"nan_fraction": nan_fraction}
-    names = ("amplitude_mv", "log_low_power_ratio", "baseline_range_mv", "baseline_rel", "baseline_slope_rel",
-             "hf_floor_mv", "hf_floor_rel", "log_hf_power_ratio", "mains_ratio", "kSQI", "pSQI",
-             "burst_floor_ratio", "burst_excess_mv", "burst_frac", "burst_ptp_ratio", "burst_step_rel", "flat_fraction",
-             "clipping_fraction", "low_amp_fraction")
+    names = (
+        "amplitude_mv",
+        "log_low_power_ratio",
+        "baseline_range_mv",
+        "baseline_rel",
+        "baseline_slope_rel",
+        "hf_floor_mv",
+        "hf_floor_rel",
+        "log_hf_power_ratio",
+        "mains_ratio",
+        "kSQI",
+        "pSQI",
+        "burst_floor_ratio",
+        "burst_excess_mv",
+        "burst_frac",
+        "burst_ptp_ratio",
+        "burst_step_rel",
+        "flat_fraction",
+        "clipping_fraction",
+        "low_amp_fraction",
+    )
     if len(x) < MIN_SECONDS * fs or nan_fraction > 0.5 or np.nanstd(x) == 0:
         feats.update({k: float("nan") for k in names})
         if len(x) and np.isfinite(x).any() and np.nanstd(x) == 0:
@@ -191,7 +209,7 @@ def lead_noise_features(x: np.ndarray, fs: float) -> dict[str, float]:
     hp_core = np.abs(hp[core])
     hop = max(w_q // 2, 1)
     starts = range(0, max(len(hp_core) - w_q, 0) + 1, hop)
-    win_floor = np.array([np.percentile(hp_core[i:i + w_q], 25) for i in starts])
+    win_floor = np.array([np.percentile(hp_core[i : i + w_q], 25) for i in starts])
     med_floor = float(np.median(win_floor))
     w_one = max(int(fs), 4)
     win_ptp = np.ptp(_windows(clean[core], w_one), axis=1)
@@ -204,28 +222,30 @@ def lead_noise_features(x: np.ndarray, fs: float) -> dict[str, float]:
     rng = np.ptp(x)
     win_rng = np.ptp(_windows(x, w_one), axis=1)
     at_rail = (x == x.min()) | (x == x.max())
-    feats.update({
-        "amplitude_mv": amp,
-        "log_low_power_ratio": float(np.log10(_safe_ratio(low, low + ecg_band) + 1e-6)),
-        "baseline_range_mv": base_range,
-        "baseline_rel": base_range / amp_floor,
-        "baseline_slope_rel": float(slope) / amp_floor,
-        "hf_floor_mv": floor,
-        "hf_floor_rel": floor / amp_floor,
-        "log_hf_power_ratio": float(np.log10(_safe_ratio(hf, ecg_band) + 1e-8)),
-        "mains_ratio": _safe_ratio(mains, ecg_band + hf),
-        "kSQI": float(stats.kurtosis(clean[core], fisher=False)),
-        "pSQI": _safe_ratio(_band_power(f, p, 5.0, 15.0), _band_power(f, p, 5.0, hi)),
-        # 2 µV added to the median: a quantisation-level floor must not turn tiny wobbles into big ratios
-        "burst_floor_ratio": float(win_floor.max() / (med_floor + 0.002)),
-        "burst_excess_mv": float(win_floor.max() - med_floor),
-        "burst_frac": float(np.mean(win_floor > 2.0 * med_floor + 0.002)),
-        "burst_ptp_ratio": float(win_ptp.max() / med_ptp),
-        "burst_step_rel": jump / amp_floor,
-        "flat_fraction": float(np.mean(win_rng <= 1e-6 * rng)) if rng > 0 else 1.0,
-        "clipping_fraction": float(np.mean(at_rail[1:] & at_rail[:-1])),
-        "low_amp_fraction": float(np.mean(np.ptp(_windows(clean, w_one), axis=1) < 0.03)),
-    })
+    feats.update(
+        {
+            "amplitude_mv": amp,
+            "log_low_power_ratio": float(np.log10(_safe_ratio(low, low + ecg_band) + 1e-6)),
+            "baseline_range_mv": base_range,
+            "baseline_rel": base_range / amp_floor,
+            "baseline_slope_rel": float(slope) / amp_floor,
+            "hf_floor_mv": floor,
+            "hf_floor_rel": floor / amp_floor,
+            "log_hf_power_ratio": float(np.log10(_safe_ratio(hf, ecg_band) + 1e-8)),
+            "mains_ratio": _safe_ratio(mains, ecg_band + hf),
+            "kSQI": float(stats.kurtosis(clean[core], fisher=False)),
+            "pSQI": _safe_ratio(_band_power(f, p, 5.0, 15.0), _band_power(f, p, 5.0, hi)),
+            # 2 µV added to the median: a quantisation-level floor must not turn tiny wobbles into big ratios
+            "burst_floor_ratio": float(win_floor.max() / (med_floor + 0.002)),
+            "burst_excess_mv": float(win_floor.max() - med_floor),
+            "burst_frac": float(np.mean(win_floor > 2.0 * med_floor + 0.002)),
+            "burst_ptp_ratio": float(win_ptp.max() / med_ptp),
+            "burst_step_rel": jump / amp_floor,
+            "flat_fraction": float(np.mean(win_rng <= 1e-6 * rng)) if rng > 0 else 1.0,
+            "clipping_fraction": float(np.mean(at_rail[1:] & at_rail[:-1])),
+            "low_amp_fraction": float(np.mean(np.ptp(_windows(clean, w_one), axis=1) < 0.03)),
+        }
+    )
     return feats
 
 
@@ -242,7 +262,9 @@ _DERIVED = {
 }
 
 
-def recording_noise_features(signal: np.ndarray, fs: float, lead_names: Sequence[str]) -> list[dict[str, float]]:
+def recording_noise_features(
+    signal: np.ndarray, fs: float, lead_names: Sequence[str]
+) -> list[dict[str, float]]:
     """``lead_noise_features`` of every lead of ``signal`` (n_samples, n_leads) plus cross-lead context:
     ``hf_floor_vs_median`` and ``baseline_vs_median`` (this lead over the recording's median lead),
     ``max_corr_other`` (best |correlation| with another lead, 0.7-40 Hz) and ``einthoven_resid`` (RMS of
@@ -279,7 +301,9 @@ def recording_noise_features(signal: np.ndarray, fs: float, lead_names: Sequence
             if lead in index and all(p in index for p, _ in parts):
                 y = col[index[lead]]
                 rec = sum(w * col[index[p]] for p, w in parts)
-                per[index[lead]]["einthoven_resid"] = float(np.sqrt(np.mean((y - rec) ** 2)) / max(np.sqrt(np.mean(y ** 2)), 1e-6))
+                per[index[lead]]["einthoven_resid"] = float(
+                    np.sqrt(np.mean((y - rec) ** 2)) / max(np.sqrt(np.mean(y**2)), 1e-6)
+                )
     return per
 
 
@@ -330,8 +354,9 @@ def kind_probability(features: Mapping[str, float], spec: Mapping[str, Any]) -> 
         return float(spec["p_positive"] if hit else spec["p_negative"])
     z = float(spec["intercept"])
     seen = 0
-    for name, how, mean, scale, coef in zip(spec["features"], spec["transforms"], spec["mean"], spec["scale"],
-                                            spec["coef"], strict=True):
+    for name, how, mean, scale, coef in zip(
+        spec["features"], spec["transforms"], spec["mean"], spec["scale"], spec["coef"], strict=True
+    ):
         v = features.get(name)
         if v is None or not math.isfinite(v):
             continue
@@ -366,8 +391,9 @@ _EVIDENCE = {
 }
 
 
-def noise_kinds(signal: np.ndarray, fs: float, lead_names: Sequence[str],
-                model: Mapping[str, Any] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+def noise_kinds(
+    signal: np.ndarray, fs: float, lead_names: Sequence[str], model: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Per lead name, per kind: ``{"probability": float | None, "present": bool | None, "evidence": str}``.
 
     ``signal`` is (n_samples, n_leads) in mV (or 1-D for one lead). ``present`` is the probability against
@@ -377,8 +403,9 @@ def noise_kinds(signal: np.ndarray, fs: float, lead_names: Sequence[str],
     return dict(zip(lead_names, lead_noise_kinds(signal, fs, lead_names, model), strict=True))
 
 
-def lead_noise_kinds(signal: np.ndarray, fs: float, lead_names: Sequence[str],
-                     model: Mapping[str, Any] | None = None) -> list[dict[str, dict[str, Any]]]:
+def lead_noise_kinds(
+    signal: np.ndarray, fs: float, lead_names: Sequence[str], model: Mapping[str, Any] | None = None
+) -> list[dict[str, dict[str, Any]]]:
     """``noise_kinds`` as a list in the order of the signal's columns."""
     model = model or load_model()
     feats = recording_noise_features(signal, fs, lead_names)
@@ -399,20 +426,31 @@ def lead_noise_kinds(signal: np.ndarray, fs: float, lead_names: Sequence[str],
                 lead_out[kind] = {"probability": 1.0, "present": True, "evidence": hard}
                 continue
             if hard or not measurable:
-                lead_out[kind] = {"probability": None, "present": None,
-                                  "evidence": f"not assessed: {hard or 'lead too short or empty'}"}
+                lead_out[kind] = {
+                    "probability": None,
+                    "present": None,
+                    "evidence": f"not assessed: {hard or 'lead too short or empty'}",
+                }
                 continue
             p = kind_probability(f, spec)
             if p is None and kind == "electrodes_problems":
                 p = float(spec.get("p_negative", 0.0))
-                lead_out[kind] = {"probability": round(p, 4), "present": False,
-                                  "evidence": "not flat, clipped or implausibly sized (no other leads to compare)"}
+                lead_out[kind] = {
+                    "probability": round(p, 4),
+                    "present": False,
+                    "evidence": "not flat, clipped or implausibly sized (no other leads to compare)",
+                }
                 continue
             if p is None:
                 lead_out[kind] = {"probability": None, "present": None, "evidence": "no feature measurable"}
                 continue
             thr = float(spec["threshold"])
-            lead_out[kind] = {"probability": round(p, 4), "present": bool(p >= thr),
-                              "evidence": f"{ev}; p={p:.2f} vs threshold {thr:.2f}" if ev else f"p={p:.2f} vs threshold {thr:.2f}"}
+            lead_out[kind] = {
+                "probability": round(p, 4),
+                "present": bool(p >= thr),
+                "evidence": f"{ev}; p={p:.2f} vs threshold {thr:.2f}"
+                if ev
+                else f"p={p:.2f} vs threshold {thr:.2f}",
+            }
         out.append(lead_out)
     return out

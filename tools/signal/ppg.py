@@ -7,6 +7,7 @@ strong power (the cadence of running and its harmonics) are attenuated; and, whe
 window's rate is known, peaks near it are preferred (heart rate changes little in 2 s). Without
 accelerometer channels it is a plain periodogram peak pick.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -80,7 +81,9 @@ def spectral_hr(
     ppg = np.atleast_2d(np.asarray(ppg, dtype=float).T).T
     n = ppg.shape[0]
     if n < 4 * fs:
-        return SpectralHr(None, 0.0, False, f"window of {n / fs:.1f} s is too short for a spectral estimate (4 s)")
+        return SpectralHr(
+            None, 0.0, False, f"window of {n / fs:.1f} s is too short for a spectral estimate (4 s)"
+        )
     nfft = int(2 ** np.ceil(np.log2(max(n, 60 * fs))))  # zero-padding to ~1/60 Hz = 1 bpm bins
     spec = None
     for k in range(ppg.shape[1]):

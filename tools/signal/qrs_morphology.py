@@ -13,6 +13,7 @@ waves of one sign are merged (their dip is a notch). Positive waves are R, R', .
 (before the first R), S (after it), S'. Letters follow the convention: capital when the wave reaches half
 the largest wave of the lead, small otherwise (``rsR'``, ``qR``, ``rS``, ``QS``).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -89,17 +90,23 @@ def _notched(seg: np.ndarray, sign: int, fs: float) -> bool:
     for a in range(len(idx)):
         for b in range(a + 1, len(idx)):
             i, j = idx[a], idx[b]
-            if j - i >= gap and y[i:j + 1].min() <= 0.85 * min(y[i], y[j]):
+            if j - i >= gap and y[i : j + 1].min() <= 0.85 * min(y[i], y[j]):
                 return True
     return False
 
 
-def qrs_waves(beat: np.ndarray, onset: int, offset: int, fs: float, min_amp: float, iso: float | None = None) -> QrsShape:
+def qrs_waves(
+    beat: np.ndarray, onset: int, offset: int, fs: float, min_amp: float, iso: float | None = None
+) -> QrsShape:
     """The waves of one lead inside the QRS window ``[onset, offset]`` (see the module docstring)."""
     iso = isoelectric_level(beat, onset, fs) if iso is None else iso
-    x = beat[onset:offset + 1] - iso
-    shape = QrsShape(iso=iso, min_amp=min_amp, qrs_ms=(offset - onset) * 1000.0 / fs,
-                     net_area=float(np.sum(x)) * 1000.0 / fs if x.size else 0.0)
+    x = beat[onset : offset + 1] - iso
+    shape = QrsShape(
+        iso=iso,
+        min_amp=min_amp,
+        qrs_ms=(offset - onset) * 1000.0 / fs,
+        net_area=float(np.sum(x)) * 1000.0 / fs if x.size else 0.0,
+    )
     if x.size < 3:
         return shape
     sgn = np.sign(x)
@@ -127,15 +134,25 @@ def qrs_waves(beat: np.ndarray, onset: int, offset: int, fs: float, min_amp: flo
             name = "S" + "'" * (n_neg - (1 if any(w.name == "Q" for w in waves) else 0))
         if s < 0:
             n_neg += 1
-        waves.append(Wave(name=name, sign=s, start=onset + a, end=onset + b, peak=onset + k,
-                          amplitude=float(x[k]), notched=_notched(seg, s, fs)))
+        waves.append(
+            Wave(
+                name=name,
+                sign=s,
+                start=onset + a,
+                end=onset + b,
+                peak=onset + k,
+                amplitude=float(x[k]),
+                notched=_notched(seg, s, fs),
+            )
+        )
     # a QS complex: one negative wave and nothing positive
     if len(waves) == 1 and waves[0].sign < 0:
         waves[0].name = "QS"
     shape.waves = waves
     big = max((abs(w.amplitude) for w in waves), default=0.0)
-    shape.pattern = "".join((w.name if abs(w.amplitude) >= 0.5 * big else w.name[0].lower() + w.name[1:])
-                            for w in waves)
+    shape.pattern = "".join(
+        (w.name if abs(w.amplitude) >= 0.5 * big else w.name[0].lower() + w.name[1:]) for w in waves
+    )
     return shape
 
 

@@ -4,6 +4,7 @@ It lives with the signal math that decides it (``sqi``, the detectors), not with
 pure signal functions never depend on the contract; ``cardioagent.tools.contract`` re-exports it for
 tools and plugins.
 """
+
 from __future__ import annotations
 
 from enum import Enum

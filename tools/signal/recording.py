@@ -4,6 +4,7 @@ Signals are held as a float64 array of shape (n_samples, n_channels) in physical
 arbitrary units for PPG, g for accelerometers). The array never leaves the process as text: tools and the
 agent refer to a recording by its ``id`` (a content hash) and look it up in the session store.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -45,7 +46,7 @@ class Demographics(BaseModel):
     height_cm: float | None = None
     weight_kg: float | None = None
 
-    def merged(self, other: "Demographics | None") -> "Demographics":
+    def merged(self, other: Demographics | None) -> Demographics:
         """Fields of ``other`` (e.g. what the user typed) win over ours (what a header said)."""
         if other is None:
             return self
@@ -65,8 +66,19 @@ class AnnotationSet(BaseModel):
 class DeviceMeasurement(BaseModel):
     """One global measurement as the recording device stated it in the file (not measured here)."""
 
-    quantity: Literal["heart_rate", "rr", "pr", "qrs", "qt", "qtc", "qtc_bazett", "qtc_fridericia",
-                      "p_axis", "qrs_axis", "t_axis"]
+    quantity: Literal[
+        "heart_rate",
+        "rr",
+        "pr",
+        "qrs",
+        "qt",
+        "qtc",
+        "qtc_bazett",
+        "qtc_fridericia",
+        "p_axis",
+        "qrs_axis",
+        "t_axis",
+    ]
     value: float
     unit: Literal["bpm", "ms", "deg"]
 
@@ -88,7 +100,9 @@ class DeviceReport(BaseModel):
     measurements: list[DeviceMeasurement] = Field(default_factory=list)
     statements: list[DeviceStatement] = Field(default_factory=list)
     severity: str = Field(default="", description="the device's overall verdict, e.g. 'ABNORMAL ECG'")
-    classification: str = Field(default="", description="a consumer device's rhythm class, e.g. 'Sinus Rhythm'")
+    classification: str = Field(
+        default="", description="a consumer device's rhythm class, e.g. 'Sinus Rhythm'"
+    )
 
     def get(self, quantity: str) -> DeviceMeasurement | None:
         return next((m for m in self.measurements if m.quantity == quantity), None)
@@ -118,8 +132,19 @@ class Recording(BaseModel):
     id: str = Field(description="content hash of the source files; the key in the session store")
     name: str = Field(description="record name as the user knows it, e.g. 'E07500'")
     source_files: list[str]
-    format: Literal["wfdb", "edf", "csv", "numpy", "image", "dicom", "hl7_aecg", "philips_xml", "ge_muse_xml",
-                    "scp_ecg", "apple_health_csv"]
+    format: Literal[
+        "wfdb",
+        "edf",
+        "csv",
+        "numpy",
+        "image",
+        "dicom",
+        "hl7_aecg",
+        "philips_xml",
+        "ge_muse_xml",
+        "scp_ecg",
+        "apple_health_csv",
+    ]
     modality: Modality
     sampling_rate_hz: float | None = None
     channels: list[Channel] = Field(default_factory=list)
@@ -131,7 +156,8 @@ class Recording(BaseModel):
     header_comments: list[str] = Field(default_factory=list)
     acquired_at: datetime | None = Field(default=None, description="acquisition time the file states")
     device_report: DeviceReport | None = Field(
-        default=None, description="what the recording device stated (clinical formats); not a measurement")
+        default=None, description="what the recording device stated (clinical formats); not a measurement"
+    )
 
     @property
     def n_samples(self) -> int:

@@ -8,6 +8,7 @@ power in the cardiac band. Both get basic integrity checks (missing samples, fla
 clipping). UNUSABLE is reserved for signals with nothing to measure; noisy signals are POOR, so
 that callers still get a number, flagged.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -68,7 +69,9 @@ def band_power(x: np.ndarray, fs: float, lo: float, hi: float) -> float:
     return float(np.trapezoid(p[m], f[m])) if m.any() else 0.0
 
 
-def ecg_indices(x: np.ndarray, fs: float, peaks_a: np.ndarray | None = None, peaks_b: np.ndarray | None = None) -> dict[str, float | None]:
+def ecg_indices(
+    x: np.ndarray, fs: float, peaks_a: np.ndarray | None = None, peaks_b: np.ndarray | None = None
+) -> dict[str, float | None]:
     """kSQI (kurtosis of the 0.5-40 Hz signal), pSQI (5-15 Hz share of 5-40 Hz power), basSQI (share
     of 0-40 Hz power above 0.5 Hz) and, when two detectors' peaks are given, bSQI (their F1 at 150 ms)."""
     from cardioagent.tools.signal.ecg import peak_f1
@@ -156,7 +159,13 @@ def grade_ppg(ind: dict[str, float | None]) -> tuple[Quality, str]:
         "cardiac-band power (> 0.6)": c is not None and c > 0.6,
     }
     failed = [k for k, ok in checks.items() if not ok]
-    q = Quality.GOOD if not failed else Quality.ACCEPTABLE if len(failed) == 1 and c is not None and c > 0.4 else Quality.POOR
+    q = (
+        Quality.GOOD
+        if not failed
+        else Quality.ACCEPTABLE
+        if len(failed) == 1 and c is not None and c > 0.4
+        else Quality.POOR
+    )
     reason = "all PPG quality checks pass" if not failed else "failed: " + "; ".join(failed)
     return q, reason
 

@@ -8,11 +8,13 @@ categories), and quantities with units, conversions and normal ranges by sex and
     v = vocabulary()
     v.resolve("AFib").id                       -> "atrial_fibrillation"
     v.resolve("qt corrected").id               -> "qtc"   (a Quantity)
-    [m.id for m in v.find("Is the QTc long? any PVCs in V1?")]  -> ["qtc", "premature_ventricular_contractions", "lead_v1"]
+    [m.id for m in v.find("Is the QTc long? any PVCs in V1?")]
+                                               -> ["qtc", "premature_ventricular_contractions", "lead_v1"]
 
 Plugins add words with ``vocabulary().add_term(Term(...))`` or ``add_synonyms(id, [...])``; a surface form
 may belong to one entry only, and adding one that another entry owns raises ``ValueError``.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +26,18 @@ from pydantic import BaseModel
 from cardioagent.tools.vocabulary.quantities import QUANTITIES, QUANTITY_BY_ID, NormalRange, Quantity
 from cardioagent.tools.vocabulary.terms import LEADS, Term, build_terms, words
 
-__all__ = ["Match", "NormalRange", "Quantity", "Term", "Vocabulary", "vocabulary", "LEADS", "words",
-           "QUANTITIES", "QUANTITY_BY_ID"]
+__all__ = [
+    "Match",
+    "NormalRange",
+    "Quantity",
+    "Term",
+    "Vocabulary",
+    "vocabulary",
+    "LEADS",
+    "words",
+    "QUANTITIES",
+    "QUANTITY_BY_ID",
+]
 
 Entry = Term | Quantity
 
@@ -178,7 +190,7 @@ class Vocabulary:
             key = words(m.group(1))
             indexed = self._index.get(key) or self._index.get(key[:-1])
             if indexed:
-                candidates.append((m.start(1), m.end(1), indexed, text[m.start(1):m.end(1)]))
+                candidates.append((m.start(1), m.end(1), indexed, text[m.start(1) : m.end(1)]))
         for start, end, entry_id, surface in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):
             kind = self._kind(entry_id)
             if kind == "answer" or (kinds is not None and kind not in kinds):
@@ -208,7 +220,11 @@ class Vocabulary:
         for candidate in (stripped, name):
             entry = self.resolve(candidate)
             if isinstance(entry, Quantity):
-                if entry.id == "heart_rate" and unit and unit.lower() not in ("bpm", "/min", "1/min", "beats/min"):
+                if (
+                    entry.id == "heart_rate"
+                    and unit
+                    and unit.lower() not in ("bpm", "/min", "1/min", "beats/min")
+                ):
                     return None
                 return entry.id
         return None
@@ -236,5 +252,7 @@ def _priority(t: Term) -> int:
 @lru_cache(maxsize=1)
 def vocabulary() -> Vocabulary:
     """The process-wide vocabulary (built once from the shipped tables; plugins may add to it)."""
-    return Vocabulary({k: t.model_copy(deep=True) for k, t in build_terms().items()},
-                      [q.model_copy(deep=True) for q in QUANTITIES])
+    return Vocabulary(
+        {k: t.model_copy(deep=True) for k, t in build_terms().items()},
+        [q.model_copy(deep=True) for q in QUANTITIES],
+    )

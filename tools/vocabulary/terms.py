@@ -11,6 +11,7 @@ descriptions are the same words or when ``SCP_SAME_AS`` says so; ECG-QA answers 
 (leads, noise kinds, diagnostic superclasses, range categories, infarction stages, answer words) is a term
 of its own kind, so an answer of the benchmark always resolves to something the rules know.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,14 +35,19 @@ class Term(BaseModel):
     snomed: list[str] = Field(default_factory=list)
     scp: list[str] = Field(default_factory=list)
     ecgqa: list[str] = Field(default_factory=list, description="ECG-QA answer strings naming this term")
-    superclass: str | None = Field(default=None, description="PTB-XL diagnostic class (CD, HYP, MI, STTC, NORM)")
+    superclass: str | None = Field(
+        default=None, description="PTB-XL diagnostic class (CD, HYP, MI, STTC, NORM)"
+    )
     category: str = ""  # rhythm | conduction | hypertrophy | ischemia | infarction | form | axis | ...
 
 
 def words(text: str) -> str:
     """Lower-case words only: "QT-interval", "qt interval" and "QT Interval." compare equal."""
-    return re.sub(r"[^a-z0-9/]+", " ", text.lower().replace("1st", "first").replace("2nd", "second")
-                  .replace("3rd", "third")).strip()
+    return re.sub(
+        r"[^a-z0-9/]+",
+        " ",
+        text.lower().replace("1st", "first").replace("2nd", "second").replace("3rd", "third"),
+    ).strip()
 
 
 def slug(text: str) -> str:
@@ -50,20 +56,43 @@ def slug(text: str) -> str:
 
 # SCP statement -> id of the SNOMED finding it is the same as (where the descriptions differ in words).
 SCP_SAME_AS = {
-    "1AVB": "1st_degree_av_block", "2AVB": "2nd_degree_av_block", "3AVB": "complete_heart_block",
-    "AFIB": "atrial_fibrillation", "AFLT": "atrial_flutter", "SR": "sinus_rhythm", "STACH": "sinus_tachycardia",
-    "SBRAD": "sinus_bradycardia", "SARRH": "sinus_arrhythmia", "SVTAC": "supraventricular_tachycardia",
-    "PSVT": "paroxysmal_supraventricular_tachycardia", "PAC": "premature_atrial_contraction",
-    "PVC": "premature_ventricular_contractions", "CLBBB": "complete_left_bundle_branch_block",
-    "CRBBB": "complete_right_bundle_branch_block", "ILBBB": "incomplete_left_bundle_branch_block",
-    "IRBBB": "incomplete_right_bundle_branch_block", "LAFB": "left_anterior_fascicular_block",
-    "LPFB": "left_posterior_fascicular_block", "IVCD": "nonspecific_intraventricular_conduction_disorder",
-    "WPW": "wolff_parkinson_white_pattern", "LVH": "left_ventricular_hypertrophy",
-    "RVH": "right_ventricular_hypertrophy", "LAO/LAE": "left_atrial_enlargement",
-    "RAO/RAE": "right_atrial_hypertrophy", "LNGQT": "prolonged_qt_interval", "LPR": "prolonged_pr_interval",
-    "LVOLT": "low_qrs_voltages", "INVT": "t_wave_inversion", "TAB_": "t_wave_abnormal", "QWAVE": "qwave_abnormal",
-    "ABQRS": "abnormal_qrs", "PACE": "pacing_rhythm", "AMI": "anterior_myocardial_infarction",
-    "STD_": "st_depression", "STE_": "st_elevation", "VCLVH": "left_ventricular_high_voltage",
+    "1AVB": "1st_degree_av_block",
+    "2AVB": "2nd_degree_av_block",
+    "3AVB": "complete_heart_block",
+    "AFIB": "atrial_fibrillation",
+    "AFLT": "atrial_flutter",
+    "SR": "sinus_rhythm",
+    "STACH": "sinus_tachycardia",
+    "SBRAD": "sinus_bradycardia",
+    "SARRH": "sinus_arrhythmia",
+    "SVTAC": "supraventricular_tachycardia",
+    "PSVT": "paroxysmal_supraventricular_tachycardia",
+    "PAC": "premature_atrial_contraction",
+    "PVC": "premature_ventricular_contractions",
+    "CLBBB": "complete_left_bundle_branch_block",
+    "CRBBB": "complete_right_bundle_branch_block",
+    "ILBBB": "incomplete_left_bundle_branch_block",
+    "IRBBB": "incomplete_right_bundle_branch_block",
+    "LAFB": "left_anterior_fascicular_block",
+    "LPFB": "left_posterior_fascicular_block",
+    "IVCD": "nonspecific_intraventricular_conduction_disorder",
+    "WPW": "wolff_parkinson_white_pattern",
+    "LVH": "left_ventricular_hypertrophy",
+    "RVH": "right_ventricular_hypertrophy",
+    "LAO/LAE": "left_atrial_enlargement",
+    "RAO/RAE": "right_atrial_hypertrophy",
+    "LNGQT": "prolonged_qt_interval",
+    "LPR": "prolonged_pr_interval",
+    "LVOLT": "low_qrs_voltages",
+    "INVT": "t_wave_inversion",
+    "TAB_": "t_wave_abnormal",
+    "QWAVE": "qwave_abnormal",
+    "ABQRS": "abnormal_qrs",
+    "PACE": "pacing_rhythm",
+    "AMI": "anterior_myocardial_infarction",
+    "STD_": "st_depression",
+    "STE_": "st_elevation",
+    "VCLVH": "left_ventricular_high_voltage",
 }
 # ECG-QA answer -> term id, where the words differ from the SCP description / SNOMED name.
 ECGQA_SAME_AS = {
@@ -103,33 +132,102 @@ ECGQA_SAME_AS = {
 }
 # Words people use (lay terms, other clinical names, misspellings) -> term id.
 LAY = {
-    "sinus_rhythm": ["normal sinus rhythm", "nsr", "normal rhythm", "normal heart rhythm", "regular sinus rhythm"],
+    "sinus_rhythm": [
+        "normal sinus rhythm",
+        "nsr",
+        "normal rhythm",
+        "normal heart rhythm",
+        "regular sinus rhythm",
+    ],
     "sinus_bradycardia": ["slow sinus rhythm", "sinus brady", "sinus bradicardia"],
     "sinus_tachycardia": ["fast sinus rhythm", "sinus tachy", "sinus tachicardia"],
-    "bradycardia": ["slow heart rate", "slow heartbeat", "slow pulse", "low heart rate", "heart beating slowly",
-                    "bradicardia", "brady"],
-    "tachycardia": ["fast heart rate", "fast heartbeat", "racing heart", "rapid heartbeat", "high heart rate",
-                    "heart racing", "tachicardia", "tachy"],
-    "atrial_fibrillation": ["afib", "a fib", "a-fib", "af", "atrial fibrilation", "atrial fibrilation",
-                            "auricular fibrillation", "irregularly irregular rhythm"],
+    "bradycardia": [
+        "slow heart rate",
+        "slow heartbeat",
+        "slow pulse",
+        "low heart rate",
+        "heart beating slowly",
+        "bradicardia",
+        "brady",
+    ],
+    "tachycardia": [
+        "fast heart rate",
+        "fast heartbeat",
+        "racing heart",
+        "rapid heartbeat",
+        "high heart rate",
+        "heart racing",
+        "tachicardia",
+        "tachy",
+    ],
+    "atrial_fibrillation": [
+        "afib",
+        "a fib",
+        "a-fib",
+        "af",
+        "atrial fibrilation",
+        "atrial fibrilation",
+        "auricular fibrillation",
+        "irregularly irregular rhythm",
+    ],
     "atrial_flutter": ["aflutter", "a flutter", "flutter"],
-    "premature_beats": ["extra beats", "extra beat", "extrasystole", "extra systole", "extra systoles", "skipped beats", "skipped beat",
-                        "ectopic beats", "ectopics", "premature beats", "premature complexes", "premature complex",
-                        "palpitation beats", "missed beats", "extra heartbeats"],
-    "premature_ventricular_contractions": ["pvc", "pvcs", "vpc", "vpcs", "ventricular ectopic beats",
-                                           "ventricular premature beat", "ventricular extrasystole"],
-    "premature_atrial_contraction": ["pac", "pacs", "apc", "apcs", "atrial ectopic beats",
-                                     "supraventricular premature beat", "atrial extrasystole",
-                                     "supraventricular extrasystole"],
+    "premature_beats": [
+        "extra beats",
+        "extra beat",
+        "extrasystole",
+        "extra systole",
+        "extra systoles",
+        "skipped beats",
+        "skipped beat",
+        "ectopic beats",
+        "ectopics",
+        "premature beats",
+        "premature complexes",
+        "premature complex",
+        "palpitation beats",
+        "missed beats",
+        "extra heartbeats",
+    ],
+    "premature_ventricular_contractions": [
+        "pvc",
+        "pvcs",
+        "vpc",
+        "vpcs",
+        "ventricular ectopic beats",
+        "ventricular premature beat",
+        "ventricular extrasystole",
+    ],
+    "premature_atrial_contraction": [
+        "pac",
+        "pacs",
+        "apc",
+        "apcs",
+        "atrial ectopic beats",
+        "supraventricular premature beat",
+        "atrial extrasystole",
+        "supraventricular extrasystole",
+    ],
     "complete_right_bundle_branch_block": ["crbbb", "complete rbbb"],
     "complete_left_bundle_branch_block": ["clbbb", "complete lbbb"],
     "right_bundle_branch_block": ["rbbb", "right bundle block", "right bundel branch block"],
     "left_bundle_branch_block": ["lbbb", "left bundle block", "left bundel branch block"],
     "bundle_branch_block": ["bundle block", "bundle branch blocks", "bbb", "bundel branch block"],
-    "1st_degree_av_block": ["1avb", "first-degree av block", "first degree heart block", "first-degree heart block",
-                            "1st degree heart block", "av block first degree", "avb1"],
-    "left_ventricular_hypertrophy": ["lvh", "enlarged left ventricle", "thick heart muscle",
-                                     "left ventricle enlargement", "left ventricular enlargement"],
+    "1st_degree_av_block": [
+        "1avb",
+        "first-degree av block",
+        "first degree heart block",
+        "first-degree heart block",
+        "1st degree heart block",
+        "av block first degree",
+        "avb1",
+    ],
+    "left_ventricular_hypertrophy": [
+        "lvh",
+        "enlarged left ventricle",
+        "thick heart muscle",
+        "left ventricle enlargement",
+        "left ventricular enlargement",
+    ],
     "prolonged_qt_interval": ["long qt", "long qt interval", "prolonged qt", "qt prolongation", "lqts"],
     "myocardial_infarction": ["heart attack", "infarct", "old heart attack", "mi"],
     "myocardial_ischemia": ["ischemia", "ischaemia", "lack of blood flow to the heart"],
@@ -138,24 +236,47 @@ LAY = {
     "pacing_rhythm": ["paced rhythm", "pacemaker rhythm", "pacemaker"],
 }
 NOISE = {
-    "baseline_drift": ["baseline drift", "baseline wander", "baseline wandering", "wandering baseline",
-                       "drifting baseline", "baseline shift"],
+    "baseline_drift": [
+        "baseline drift",
+        "baseline wander",
+        "baseline wandering",
+        "wandering baseline",
+        "drifting baseline",
+        "baseline shift",
+    ],
     "static_noise": ["static noise", "constant noise", "persistent noise"],
     "burst_noise": ["burst noise", "noise burst", "noise bursts", "bursts of noise", "sudden noise"],
-    "electrodes_problems": ["electrodes problems", "electrode problems", "electrode problem", "lead problem",
-                            "electrode issue", "electrode issues", "loose electrode", "bad electrode",
-                            "electrode artifact"],
+    "electrodes_problems": [
+        "electrodes problems",
+        "electrode problems",
+        "electrode problem",
+        "lead problem",
+        "electrode issue",
+        "electrode issues",
+        "loose electrode",
+        "bad electrode",
+        "electrode artifact",
+    ],
 }
 SUPERCLASSES = {  # PTB-XL diagnostic class -> (term id, ECG-QA answer)
-    "NORM": ("normal_ecg", "none"), "CD": ("conduction_disturbance", "conduction disturbance"),
-    "HYP": ("hypertrophy", "hypertrophy"), "MI": ("myocardial_infarction_class", "myocardial infarction"),
+    "NORM": ("normal_ecg", "none"),
+    "CD": ("conduction_disturbance", "conduction disturbance"),
+    "HYP": ("hypertrophy", "hypertrophy"),
+    "MI": ("myocardial_infarction_class", "myocardial infarction"),
     "STTC": ("st_t_change", "st/t change"),
 }
-CATEGORIES = {"below_normal": "below the normal range", "within_normal": "within the normal range",
-              "above_normal": "above the normal range"}
-STAGES = {"early_stage_mi": "early stage of myocardial infarction", "middle_stage_mi": "middle stage of myocardial infarction",
-          "old_stage_mi": "old stage of myocardial infarction", "unknown_stage_mi": "unknown stage of myocardial infarction",
-          "no_stage_mi": "none of myocardial infarction"}
+CATEGORIES = {
+    "below_normal": "below the normal range",
+    "within_normal": "within the normal range",
+    "above_normal": "above the normal range",
+}
+STAGES = {
+    "early_stage_mi": "early stage of myocardial infarction",
+    "middle_stage_mi": "middle stage of myocardial infarction",
+    "old_stage_mi": "old stage of myocardial infarction",
+    "unknown_stage_mi": "unknown stage of myocardial infarction",
+    "no_stage_mi": "none of myocardial infarction",
+}
 ANSWER_WORDS = {"yes": "yes", "no": "no", "not_sure": "not sure", "none": "none"}
 LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
@@ -184,8 +305,13 @@ def build_terms() -> dict[str, Term]:
     _attach_ecgqa(terms)
     for t in terms.values():
         if t.kind == "finding" and not t.category:
-            t.category = ("rate" if t.id in RATE_IDS else
-                          "rhythm" if RHYTHM_WORDS.search(t.name) or t.id in RHYTHM_IDS else "morphology")
+            t.category = (
+                "rate"
+                if t.id in RATE_IDS
+                else "rhythm"
+                if RHYTHM_WORDS.search(t.name) or t.id in RHYTHM_IDS
+                else "morphology"
+            )
     return terms
 
 
@@ -226,33 +352,66 @@ def _add_scp_statements(terms: dict[str, Term]) -> None:
 def _add_kinds(terms: dict[str, Term]) -> None:
     """Findings no table names, diagnostic classes, noise kinds, answer categories, stages, answer words
     and leads."""
-    for extra in ("premature_beats", "tachycardia", "right_bundle_branch_block", "bigeminal_pattern",
-                  "left_ventricular_high_voltage", "low_amplitude_t_waves", "high_qrs_voltage", "digitalis_effect"):
+    for extra in (
+        "premature_beats",
+        "tachycardia",
+        "right_bundle_branch_block",
+        "bigeminal_pattern",
+        "left_ventricular_high_voltage",
+        "low_amplitude_t_waves",
+        "high_qrs_voltage",
+        "digitalis_effect",
+    ):
         _add(terms, Term(id=extra, kind="finding", name=extra.replace("_", " ")))
     for code, (tid, answer) in SUPERCLASSES.items():
         if tid == "normal_ecg":
-            _add(terms, Term(id=tid, kind="superclass", name="normal ECG", scp=[code], synonyms=["normal ekg"]))
+            _add(
+                terms, Term(id=tid, kind="superclass", name="normal ECG", scp=[code], synonyms=["normal ekg"])
+            )
         else:  # the class shares its words with findings ("myocardial infarction"): ECG-QA's answer names it
-            _add(terms, Term(id=tid, kind="superclass", name=f"{answer} (PTB-XL diagnostic class)",
-                             synonyms=[answer], scp=[code], ecgqa=[answer]))
+            _add(
+                terms,
+                Term(
+                    id=tid,
+                    kind="superclass",
+                    name=f"{answer} (PTB-XL diagnostic class)",
+                    synonyms=[answer],
+                    scp=[code],
+                    ecgqa=[answer],
+                ),
+            )
     for tid, names in NOISE.items():
         _add(terms, Term(id=tid, kind="noise", name=names[0], synonyms=names[1:], ecgqa=[names[0]]))
-    tables: tuple[tuple[Kind, dict[str, str]], ...] = (("category", CATEGORIES), ("stage", STAGES),
-                                                       ("answer", ANSWER_WORDS))
+    tables: tuple[tuple[Kind, dict[str, str]], ...] = (
+        ("category", CATEGORIES),
+        ("stage", STAGES),
+        ("answer", ANSWER_WORDS),
+    )
     for kind, table in tables:
         for tid, answer in table.items():
             _add(terms, Term(id=tid, kind=kind, name=answer, ecgqa=[answer]))
     for lead in LEADS:
         # A bare "I" is a pronoun far more often than a lead: only "lead I" names it.
         bare = [lead] if lead != "I" else []
-        _add(terms, Term(id=f"lead_{lead.lower()}", kind="lead", name=f"lead {lead}", synonyms=bare,
-                         ecgqa=[f"lead {lead}"]))
+        _add(
+            terms,
+            Term(
+                id=f"lead_{lead.lower()}",
+                kind="lead",
+                name=f"lead {lead}",
+                synonyms=bare,
+                ecgqa=[f"lead {lead}"],
+            ),
+        )
 
 
 # Findings read from the sequence of beats (the rhythm tool) rather than from the shape of one beat.
-RHYTHM_WORDS = re.compile(r"rhythm|fibrillation|flutter|tachycardia|bradycardia|premature|ectopic|extrasystole|"
-                          r"bigemin|trigemin|escape|arrhythmia|pacing|pacemaker|couplet|arrest|fusion|"
-                          r"brady|tachy|wandering|dysrhythmia|sinoatrial block", re.IGNORECASE)
+RHYTHM_WORDS = re.compile(
+    r"rhythm|fibrillation|flutter|tachycardia|bradycardia|premature|ectopic|extrasystole|"
+    r"bigemin|trigemin|escape|arrhythmia|pacing|pacemaker|couplet|arrest|fusion|"
+    r"brady|tachy|wandering|dysrhythmia|sinoatrial block",
+    re.IGNORECASE,
+)
 RHYTHM_IDS = {"premature_beats", "bigeminal_pattern", "atrioventricular_dissociation"}
 RATE_IDS = {"bradycardia", "tachycardia"}  # defined by the rate alone, whatever the rhythm
 

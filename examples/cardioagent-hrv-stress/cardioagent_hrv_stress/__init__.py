@@ -9,6 +9,7 @@ and calls ``register_tools(register)`` once, with a function that validates and 
 The tool module is imported inside ``register_tools`` rather than at the top of this file, so the pure
 math in ``cardioagent_hrv_stress.baevsky`` stays importable (and testable) without the rest of cardioagent.
 """
+
 from __future__ import annotations
 
 from cardioagent_hrv_stress.baevsky import (
@@ -21,7 +22,16 @@ from cardioagent_hrv_stress.baevsky import (
     stress_index,
 )
 
-__all__ = ["BaevskyIndex", "RrHistogram", "baevsky_index", "central_range_s", "clean_rr", "register_tools", "rr_histogram", "stress_index"]
+__all__ = [
+    "BaevskyIndex",
+    "RrHistogram",
+    "baevsky_index",
+    "central_range_s",
+    "clean_rr",
+    "register_tools",
+    "rr_histogram",
+    "stress_index",
+]
 __version__ = "0.1.0"
 
 

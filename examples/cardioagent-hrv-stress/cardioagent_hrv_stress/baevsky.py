@@ -19,6 +19,7 @@ Choices the paper leaves open, fixed here so results are reproducible:
 * when several bins are equally full, the one whose centre is nearest the median interval is the mode;
 * the index is undefined (``ValueError``) when every interval is the same (MxDMn = 0).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -138,7 +139,7 @@ def clean_rr(
     good = np.flatnonzero(plausible)
     for pos, i in enumerate(good):
         for n, tolerance in ((neighbours, max_deviation), (wide_neighbours, wide_deviation)):
-            around = np.concatenate([good[max(0, pos - n):pos], good[pos + 1:pos + 1 + n]])
+            around = np.concatenate([good[max(0, pos - n) : pos], good[pos + 1 : pos + 1 + n]])
             if around.size == 0:
                 continue
             ref = np.median(rr[around])

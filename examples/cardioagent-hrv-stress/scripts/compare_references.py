@@ -6,6 +6,7 @@ References: the cardiologists' N-to-N intervals of MIT-BIH record 100, and neuro
 simulated ECGs put through the same math. Needs the real data of ``../shared/data`` (or the folder given)
 for the MIT-BIH and ICU rows; the simulated rows always run.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,11 @@ def row(label: str, result, reference: str) -> None:
 
 
 def main() -> None:
-    shared = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("CARDIOAGENT_SHARED_DATA", REPO.parent / "shared" / "data"))
+    shared = Path(
+        sys.argv[1]
+        if len(sys.argv) > 1
+        else os.environ.get("CARDIOAGENT_SHARED_DATA", REPO.parent / "shared" / "data")
+    )
     registry = ToolRegistry().discover()
     print("| recording | this tool | reference |\n|---|---|---|")
     mitbih = shared / "mitbih"
@@ -55,14 +60,26 @@ def main() -> None:
         for channel in ("V", "II", "PLETH"):
             row(f"ICU a103l, {channel}", run_tool(registry, rec, channel), "no reference (channels compared)")
     for std in (1, 6):
-        ecg = nk.ecg_simulate(duration=120, sampling_rate=250, heart_rate=70, heart_rate_std=std, random_state=1)
-        rec = Recording(id=f"sim{std}", name=f"sim{std}", source_files=[], format="numpy", modality=Modality.ECG,
-                        sampling_rate_hz=250, channels=[Channel(name="II", kind=ChannelKind.ECG, unit="mV")],
-                        signal=ecg.reshape(-1, 1))
+        ecg = nk.ecg_simulate(
+            duration=120, sampling_rate=250, heart_rate=70, heart_rate_std=std, random_state=1
+        )
+        rec = Recording(
+            id=f"sim{std}",
+            name=f"sim{std}",
+            source_files=[],
+            format="numpy",
+            modality=Modality.ECG,
+            sampling_rate_hz=250,
+            channels=[Channel(name="II", kind=ChannelKind.ECG, unit="mV")],
+            signal=ecg.reshape(-1, 1),
+        )
         _, info = nk.ecg_peaks(ecg, sampling_rate=250)
         kept, _ = clean_rr(np.diff(info["ECG_R_Peaks"]) / 250)
-        row(f"ecg_simulate 120 s, 70 bpm, heart_rate_std={std}", run_tool(registry, rec),
-            f"{stress_index(kept):.1f} from neurokit2's R-peaks, same math")
+        row(
+            f"ecg_simulate 120 s, 70 bpm, heart_rate_std={std}",
+            run_tool(registry, rec),
+            f"{stress_index(kept):.1f} from neurokit2's R-peaks, same math",
+        )
 
 
 if __name__ == "__main__":

@@ -76,8 +76,9 @@ def load_files(
         workdir = Path(tmp)
         # Clinical formats (DICOM, HL7 aECG, SCP-ECG, ...) are recognised by content, whatever their name.
         clinical, rest = _guarded("(upload)", lambda: split_clinical(list(paths), limit))
-        groups = clinical + (_guarded("(upload)", lambda: group_files(rest, workdir, limit))
-                             if rest or not clinical else [])
+        groups = clinical + (
+            _guarded("(upload)", lambda: group_files(rest, workdir, limit)) if rest or not clinical else []
+        )
         recordings = []
         for g in groups:
             rec = _guarded(g.main.label, partial(_load_group, g, workdir, sampling_rate_hz))
@@ -126,5 +127,7 @@ def _guarded(label: str, fn: Callable[[], _T]) -> _T:
         if isinstance(e, OSError) and e.filename:
             label = display_name(str(e.filename))
         raise CorruptFileError(
-            label, f"the file could not be read ({type(e).__name__}: {scrub_paths(str(e))})", SUPPORTED_FORMATS
+            label,
+            f"the file could not be read ({type(e).__name__}: {scrub_paths(str(e))})",
+            SUPPORTED_FORMATS,
         ) from e

@@ -7,6 +7,7 @@ standard ``csv`` module parses it here. Name and date of birth are never kept. T
 ("Sinus Rhythm", "Atrial Fibrillation", "Inconclusive", ...) is a device statement, not a measurement.
 English exports only: the keys are matched by name.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,10 @@ from cardioagent.tools.signal.loaders.limits import ENV_OF
 from cardioagent.tools.signal.loaders.names import clean_text
 from cardioagent.tools.signal.loaders.validate import check_sample_count, limits
 
-ACCEPTED = ("an Apple Health ECG export (header lines such as 'Sample Rate,512 hertz' and 'Unit,µV', then one "
-            "sample per line)")
+ACCEPTED = (
+    "an Apple Health ECG export (header lines such as 'Sample Rate,512 hertz' and 'Unit,µV', then one "
+    "sample per line)"
+)
 _SIGNATURE_KEYS = ("Recorded Date", "Sample Rate", "Classification")
 _NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$")
 
@@ -52,7 +55,9 @@ def looks_like_apple_export(head: bytes) -> bool:
 def _rate(label: str, raw: str) -> float:
     m = re.match(r"^\s*([0-9]+(?:[.,][0-9]+)?)\s*(hertz|hz)?\s*$", raw, re.IGNORECASE)
     if not m:
-        raise CorruptFileError(label, f"the sample rate {clean_text(raw, 40)!r} is not a number of hertz", ACCEPTED)
+        raise CorruptFileError(
+            label, f"the sample rate {clean_text(raw, 40)!r} is not a number of hertz", ACCEPTED
+        )
     return float(m.group(1).replace(",", "."))
 
 
@@ -71,8 +76,10 @@ def read_apple_export(path: Path, label: str) -> AppleEcgExport:
     n_lines = raw.count(b"\n") + 1
     if n_lines > lim.max_csv_rows:  # announced by the file's size before a value is parsed
         raise CorruptFileError(
-            label, f"the export has {n_lines:,} lines, over the limit of {lim.max_csv_rows:,}",
-            f"{ACCEPTED}, of up to {lim.max_csv_rows:,} lines (set by {ENV_OF['max_csv_rows']})")
+            label,
+            f"the export has {n_lines:,} lines, over the limit of {lim.max_csv_rows:,}",
+            f"{ACCEPTED}, of up to {lim.max_csv_rows:,} lines (set by {ENV_OF['max_csv_rows']})",
+        )
     text = raw.decode("utf-8-sig", errors="replace")
     header: dict[str, str] = {}
     values: list[float] = []
@@ -86,7 +93,8 @@ def read_apple_export(path: Path, label: str) -> AppleEcgExport:
             header[cells[0]] = ",".join(cells[1:])
         else:
             raise CorruptFileError(
-                label, f"line {k + 1} ({clean_text(','.join(cells), 40)!r}) is not a sample", ACCEPTED)
+                label, f"line {k + 1} ({clean_text(','.join(cells), 40)!r}) is not a sample", ACCEPTED
+            )
     if "Sample Rate" not in header:
         raise CorruptFileError(label, "the header gives no 'Sample Rate'", ACCEPTED)
     check_sample_count(label, len(values), 1, source="Apple Health export")

@@ -81,15 +81,22 @@ def _check_values(label: str, signal: np.ndarray, channels, comments: list[str])
             wrong[j] = f"{ch.name} sits at {level:.3g} mV"
     if not wrong:
         return signal, channels
-    why = (f"more than the {lim.max_ecg_mv:g} mV an ECG in millivolts can span; the values look like ADC counts "
-           "(raw digital units) or microvolts")
-    accepted = ("ECG in millivolts; for other units name the unit in the column or channel (e.g. 'II (uV)', "
-                f"'ECG [V]'), or give a WFDB header with the ADC gain (limit set by {ENV_OF['max_ecg_mv']})")
+    why = (
+        f"more than the {lim.max_ecg_mv:g} mV an ECG in millivolts can span; the values look like ADC counts "
+        "(raw digital units) or microvolts"
+    )
+    accepted = (
+        "ECG in millivolts; for other units name the unit in the column or channel (e.g. 'II (uV)', "
+        f"'ECG [V]'), or give a WFDB header with the ADC gain (limit set by {ENV_OF['max_ecg_mv']})"
+    )
     keep = [j for j in range(len(channels)) if j not in wrong]
     if not any(channels[j].kind in (ChannelKind.ECG, ChannelKind.PPG) for j in keep):
         raise CorruptFileError(label, "ECG channel " + ", ".join(wrong.values()) + ", " + why, accepted)
-    comments.append("loader: dropped ECG channel(s) whose values cannot be millivolts: "
-                    + ", ".join(wrong.values()) + f" ({why}; to keep them: {accepted})")
+    comments.append(
+        "loader: dropped ECG channel(s) whose values cannot be millivolts: "
+        + ", ".join(wrong.values())
+        + f" ({why}; to keep them: {accepted})"
+    )
     return np.ascontiguousarray(signal[:, keep]), [channels[j] for j in keep]
 
 
@@ -143,8 +150,11 @@ def build_signal_recording(
 ) -> Recording:
     label = group.main.label
     comments = [clean_text(c, max_len=500) for c in comments or []]
-    check_sample_count(label, int(np.shape(signal)[0]) if np.ndim(signal) else 0,
-                       int(np.shape(signal)[1]) if np.ndim(signal) == 2 else 1)
+    check_sample_count(
+        label,
+        int(np.shape(signal)[0]) if np.ndim(signal) else 0,
+        int(np.shape(signal)[1]) if np.ndim(signal) == 2 else 1,
+    )
     signal = as_samples_by_channels(label, signal)
     if signal.shape[0] == 0 or signal.shape[1] == 0:
         raise EmptyChannelError(

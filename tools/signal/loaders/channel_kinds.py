@@ -78,7 +78,10 @@ def millivolt_scale(kind: ChannelKind, unit: str) -> tuple[float, str]:
 
 def make_channels(names: list[str], units: list[str] | None = None) -> list[Channel]:
     units = units or [""] * len(names)
-    return [Channel(name=n, kind=guess_channel_kind(n), unit=normalise_unit(u)) for n, u in zip(names, units)]
+    return [
+        Channel(name=n, kind=guess_channel_kind(n), unit=normalise_unit(u))
+        for n, u in zip(names, units, strict=False)
+    ]
 
 
 def modality_of(channels: list[Channel]) -> Modality | None:

@@ -10,6 +10,7 @@ Each recording keeps what the file states about itself apart from its signal: th
 interpretation statements and verdict, or the watch's classification, as ``Recording.device_report``.
 Names, patient ids and dates of birth are never kept; age and sex are.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -49,15 +50,21 @@ FORMAT_OF_EDK: dict[str, SourceFormat] = {
 }
 CLINICAL_FORMATS: set[SourceFormat] = {*FORMAT_OF_EDK.values(), "apple_health_csv"}
 FORMAT_TITLE = {
-    "dicom": "DICOM waveform", "hl7_aecg": "HL7 aECG XML", "philips_xml": "Philips Sierra/PageWriter XML",
-    "ge_muse_xml": "GE MUSE XML", "scp_ecg": "SCP-ECG", "apple_health_csv": "Apple Health ECG export",
+    "dicom": "DICOM waveform",
+    "hl7_aecg": "HL7 aECG XML",
+    "philips_xml": "Philips Sierra/PageWriter XML",
+    "ge_muse_xml": "GE MUSE XML",
+    "scp_ecg": "SCP-ECG",
+    "apple_health_csv": "Apple Health ECG export",
 }
 # Extensions that announce a clinical format: a file so named that no sniffer recognises gets a message about
 # that format rather than "'.scp' files are not read". (.xml and .csv have too many other uses to say more.)
 CLINICAL_EXTENSIONS = {".dcm": "DICOM (.dcm)", ".scp": "SCP-ECG (.scp)"}
-CLINICAL_ACCEPTED = ("standard SCP-ECG (EN 1064 / ISO 11073-91064), DICOM ECG waveforms, HL7 aECG, Philips "
-                     "Sierra/PageWriter XML, GE MUSE XML or Apple Health ECG CSV, besides WFDB, EDF, CSV, NumPy, "
-                     "images and .zip")
+CLINICAL_ACCEPTED = (
+    "standard SCP-ECG (EN 1064 / ISO 11073-91064), DICOM ECG waveforms, HL7 aECG, Philips "
+    "Sierra/PageWriter XML, GE MUSE XML or Apple Health ECG CSV, besides WFDB, EDF, CSV, NumPy, "
+    "images and .zip"
+)
 _LIMB_AND_CHEST = ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 
@@ -98,9 +105,11 @@ def split_clinical(paths: Sequence[str | Path], max_bytes: int) -> tuple[list[Re
         if fmt is None:
             if path.suffix.lower() in CLINICAL_EXTENSIONS:
                 raise UnsupportedFormatError(
-                    label, f"the file is named like {CLINICAL_EXTENSIONS[path.suffix.lower()]} but its content is not "
-                           "a format read here (a non-standard device export, or a damaged file)",
-                    CLINICAL_ACCEPTED)
+                    label,
+                    f"the file is named like {CLINICAL_EXTENSIONS[path.suffix.lower()]} but its content is not "
+                    "a format read here (a non-standard device export, or a damaged file)",
+                    CLINICAL_ACCEPTED,
+                )
             rest.append(raw)
             continue
         if path.resolve() in seen:
@@ -125,15 +134,21 @@ def load_clinical(group: RecordGroup, sampling_rate_hz: float | None = None) -> 
         raise
     except Exception as e:  # ecgdatakit, pydicom, XML errors: the file is damaged, say which format
         raise CorruptFileError(
-            label, f"the file looks like {FORMAT_TITLE[fmt]} but cannot be read ({type(e).__name__}: "
-                   f"{scrub_paths(str(e))[:200]})",
+            label,
+            f"the file looks like {FORMAT_TITLE[fmt]} but cannot be read ({type(e).__name__}: "
+            f"{scrub_paths(str(e))[:200]})",
             f"a valid {FORMAT_TITLE[fmt]} file",
         ) from e
 
 
 def _demographics(patient) -> Demographics:
     age = patient.age if isinstance(patient.age, (int, float)) and 0 <= patient.age < 130 else None
-    sexes: dict[str, Literal["male", "female"]] = {"m": "male", "male": "male", "f": "female", "female": "female"}
+    sexes: dict[str, Literal["male", "female"]] = {
+        "m": "male",
+        "male": "male",
+        "f": "female",
+        "female": "female",
+    }
     sex = sexes.get(str(patient.sex or "").lower())
     return Demographics(age=None if age is None else float(age), sex=sex)
 
@@ -143,11 +158,16 @@ def _edk_signal(label: str, record, comments: list[str]) -> tuple[np.ndarray, li
     completed to 12 with ecgdatakit's Einthoven/Goldberger derivation."""
     leads = list(record.leads)
     if not leads:
-        raise CorruptFileError(label, "the file holds no lead", "an ECG file with at least one lead of samples")
+        raise CorruptFileError(
+            label, "the file holds no lead", "an ECG file with at least one lead of samples"
+        )
     raw = [ld.label for ld in leads if ld.is_raw]
     if raw:
-        raise CorruptFileError(label, f"lead(s) {', '.join(raw[:6])} carry no amplitude scale (raw ADC units)",
-                               "leads with a stated resolution, so they can be read in mV")
+        raise CorruptFileError(
+            label,
+            f"lead(s) {', '.join(raw[:6])} carry no amplitude scale (raw ADC units)",
+            "leads with a stated resolution, so they can be read in mV",
+        )
     rate = Counter(int(ld.sampling_rate) for ld in leads).most_common(1)[0][0]
     other = [ld.label for ld in leads if int(ld.sampling_rate) != rate]
     if other:
@@ -166,7 +186,9 @@ def _edk_signal(label: str, record, comments: list[str]) -> tuple[np.ndarray, li
         comments.append(f"loader: leads of unequal length cut to the shortest ({n} samples)")
     by_name = {ld.label: ld for ld in leads}
     if set(STANDARD_12_LEADS) <= set(by_name):  # standard order, whatever order the file stores them in
-        leads = [by_name[n] for n in STANDARD_12_LEADS] + [ld for ld in leads if ld.label not in STANDARD_12_LEADS]
+        leads = [by_name[n] for n in STANDARD_12_LEADS] + [
+            ld for ld in leads if ld.label not in STANDARD_12_LEADS
+        ]
     signal = np.stack([np.asarray(ld.samples[:n], dtype=np.float64) for ld in leads], axis=1)
     return signal, [ld.label for ld in leads], [ld.units or "mV" for ld in leads], float(rate)
 
@@ -198,13 +220,22 @@ def _load_edk(group: RecordGroup) -> Recording:
         signal, names, units, fs = _edk_signal(label, record, comments)
     device = record.recording.device
     rec = build_signal_recording(
-        group, signal=signal, names=names, units=units, sampling_rate_hz=fs, rate_source="the file",
-        demographics=_demographics(record.patient), comments=comments,
+        group,
+        signal=signal,
+        names=names,
+        units=units,
+        sampling_rate_hz=fs,
+        rate_source="the file",
+        demographics=_demographics(record.patient),
+        comments=comments,
     )
     rec.acquired_at = record.recording.date
     rec.device_report = build_report(
-        device=device_name(device.manufacturer, device.model), source_format=FORMAT_TITLE[fmt],
-        measurements=measurements, statements=statements, severity=record.interpretation.severity or "",
+        device=device_name(device.manufacturer, device.model),
+        source_format=FORMAT_TITLE[fmt],
+        measurements=measurements,
+        statements=statements,
+        severity=record.interpretation.severity or "",
     )
     return rec
 
@@ -213,15 +244,22 @@ def _load_apple(group: RecordGroup) -> Recording:
     label = group.main.label
     export = read_apple_export(group.main.path, label)
     rec = build_signal_recording(
-        group, signal=export.samples_uv[:, None], names=[export.lead], units=[export.unit],
-        sampling_rate_hz=export.sampling_rate_hz, rate_source="the export's Sample Rate",
+        group,
+        signal=export.samples_uv[:, None],
+        names=[export.lead],
+        units=[export.unit],
+        sampling_rate_hz=export.sampling_rate_hz,
+        rate_source="the export's Sample Rate",
         comments=[f"loader: Apple Health ECG export, software {export.software_version}"]
-        if export.software_version else [],
+        if export.software_version
+        else [],
     )
     rec.acquired_at = export.recorded
     rec.device_report = build_report(
         device=f"Apple Watch ({export.device})" if export.device else "Apple Watch",
-        source_format=FORMAT_TITLE["apple_health_csv"], measurements={}, statements=[],
+        source_format=FORMAT_TITLE["apple_health_csv"],
+        measurements={},
+        statements=[],
         classification=export.classification,
     )
     return rec

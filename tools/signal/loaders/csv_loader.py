@@ -118,7 +118,9 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
         file_rate = _rate_from_time(time_values, strict=strict)
         if file_rate is None and not strict:
             raise SamplingRateError(
-                label, f"the time column {clean_text(time_col, 60)!r} does not rise steadily", HOW_TO_GIVE_RATE
+                label,
+                f"the time column {clean_text(time_col, 60)!r} does not rise steadily",
+                HOW_TO_GIVE_RATE,
             )
         if file_rate is not None:
             rate_source = f"from the time column {clean_text(time_col, 60)!r}"
@@ -127,7 +129,7 @@ def load_csv(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
         raise SamplingRateError(
             label, "the file has no time column and no sampling rate was given", HOW_TO_GIVE_RATE
         )
-    names, units = zip(*(split_unit(col) for col in numeric))
+    names, units = zip(*(split_unit(col) for col in numeric), strict=False)
     return build_signal_recording(
         group,
         signal=np.column_stack(list(numeric.values())),
@@ -213,8 +215,9 @@ def _read_frame(text: str, label: str, sep: str | None, skip: int, has_header: b
     return frame
 
 
-def _signal_columns(frame: pd.DataFrame, label: str, time_col: str | None, skip: int,
-                    has_header: bool) -> dict[str, np.ndarray]:
+def _signal_columns(
+    frame: pd.DataFrame, label: str, time_col: str | None, skip: int, has_header: bool
+) -> dict[str, np.ndarray]:
     """Every column but time and sample index, as float arrays; a non-numeric cell is an error naming its
     line."""
     numeric = {}

@@ -5,6 +5,7 @@ Pure mapping functions from what ``ecgdatakit`` (and, for DICOM annotations it l
 read. Values a device writes for "not measured" (SCP-ECG's 29999, negative durations) and values outside
 any plausible range are dropped rather than kept: a device statement must never look like a number it is not.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,19 @@ from cardioagent.tools.signal.loaders.names import clean_text
 from cardioagent.tools.signal.recording import DeviceMeasurement, DeviceReport, DeviceStatement
 
 # The quantities and units ``DeviceMeasurement`` accepts (mypy checks these stay within its Literals).
-Quantity = Literal["heart_rate", "rr", "pr", "qrs", "qt", "qtc", "qtc_bazett", "qtc_fridericia",
-                   "p_axis", "qrs_axis", "t_axis"]
+Quantity = Literal[
+    "heart_rate",
+    "rr",
+    "pr",
+    "qrs",
+    "qt",
+    "qtc",
+    "qtc_bazett",
+    "qtc_fridericia",
+    "p_axis",
+    "qrs_axis",
+    "t_axis",
+]
 Unit = Literal["bpm", "ms", "deg"]
 
 # quantity -> (unit, plausible low, plausible high); outside it the device's value is a placeholder
@@ -37,16 +49,30 @@ PLAUSIBLE: dict[Quantity, tuple[Unit, float, float]] = {
 
 # ecgdatakit GlobalMeasurements field -> our quantity
 _EDK_FIELDS: dict[str, Quantity] = {
-    "heart_rate": "heart_rate", "rr_interval": "rr", "pr_interval": "pr", "qrs_duration": "qrs",
-    "qt_interval": "qt", "qtc_bazett": "qtc_bazett", "qtc_fridericia": "qtc_fridericia",
-    "p_axis": "p_axis", "qrs_axis": "qrs_axis", "t_axis": "t_axis",
+    "heart_rate": "heart_rate",
+    "rr_interval": "rr",
+    "pr_interval": "pr",
+    "qrs_duration": "qrs",
+    "qt_interval": "qt",
+    "qtc_bazett": "qtc_bazett",
+    "qtc_fridericia": "qtc_fridericia",
+    "p_axis": "p_axis",
+    "qrs_axis": "qrs_axis",
+    "t_axis": "t_axis",
 }
 
 # DICOM WaveformAnnotationSequence concept names (CID 3754 meanings as carts write them) -> quantity
 _DICOM_CONCEPTS: dict[str, Quantity] = {
-    "pr interval": "pr", "qrs duration": "qrs", "qt interval": "qt", "qtc interval": "qtc",
-    "rr interval": "rr", "p axis": "p_axis", "qrs axis": "qrs_axis", "t axis": "t_axis",
-    "heart rate": "heart_rate", "ventricular heart rate": "heart_rate",
+    "pr interval": "pr",
+    "qrs duration": "qrs",
+    "qt interval": "qt",
+    "qtc interval": "qtc",
+    "rr interval": "rr",
+    "p axis": "p_axis",
+    "qrs axis": "qrs_axis",
+    "t axis": "t_axis",
+    "heart rate": "heart_rate",
+    "ventricular heart rate": "heart_rate",
 }
 
 MAX_STATEMENTS = 40  # a cart writes a handful; more is a damaged or hostile file
@@ -98,7 +124,11 @@ def measurements_from_edk(record: Any) -> dict[str, DeviceMeasurement]:
         # PR, QRS and QT are the differences of these by the standard's definitions.
         b = blocks[0]
         pairs: dict[Quantity, tuple[str, str]]
-        pairs = {"pr": ("p_onset", "qrs_onset"), "qrs": ("qrs_onset", "qrs_offset"), "qt": ("qrs_onset", "t_offset")}
+        pairs = {
+            "pr": ("p_onset", "qrs_onset"),
+            "qrs": ("qrs_onset", "qrs_offset"),
+            "qt": ("qrs_onset", "t_offset"),
+        }
         for quantity, (start, end) in pairs.items():
             s, e = b.get(start), b.get(end)
             if isinstance(s, int) and isinstance(e, int) and max(s, e) < 29999:
@@ -121,8 +151,11 @@ def measurements_from_dicom(ds: Any) -> dict[str, DeviceMeasurement]:
         meaning = str(concept[0].get("CodeMeaning", "")).strip().lower()
         quantity = _DICOM_CONCEPTS.get(meaning)
         if quantity:
-            _add(found, quantity, _first(list(value) if hasattr(value, "__iter__") and not isinstance(value, str)
-                                         else value))
+            _add(
+                found,
+                quantity,
+                _first(list(value) if hasattr(value, "__iter__") and not isinstance(value, str) else value),
+            )
     return found
 
 
@@ -139,7 +172,7 @@ def dicom_statements(ds: Any) -> list[DeviceStatement]:
 def statements_from_edk(record: Any) -> list[DeviceStatement]:
     out = []
     for entry in list(record.interpretation.statements or [])[:MAX_STATEMENTS]:
-        text, reason = (entry if isinstance(entry, (list, tuple)) and len(entry) == 2 else (entry, ""))
+        text, reason = entry if isinstance(entry, (list, tuple)) and len(entry) == 2 else (entry, "")
         text = clean_text(str(text), 300)
         if text:
             out.append(DeviceStatement(text=text, reason=clean_text(str(reason or ""), 300)))
@@ -168,9 +201,12 @@ def build_report(
         return None
     order = list(PLAUSIBLE)
     return DeviceReport(
-        device=device, source_format=source_format,
+        device=device,
+        source_format=source_format,
         measurements=sorted(measurements.values(), key=lambda m: order.index(m.quantity)),
-        statements=statements, severity=severity, classification=classification,
+        statements=statements,
+        severity=severity,
+        classification=classification,
     )
 
 
@@ -212,8 +248,10 @@ class DeviceComparison(BaseModel):
         if self.measured_value is None:
             return said + "; not measured here"
         d = self.difference or 0.0
-        return (f"{said}; measured here {self.measured_value:.0f} {self.unit} ({self.measured_name}, quality "
-                f"{self.measured_quality or 'n/a'}; difference {d:+.0f} {self.unit})")
+        return (
+            f"{said}; measured here {self.measured_value:.0f} {self.unit} ({self.measured_name}, quality "
+            f"{self.measured_quality or 'n/a'}; difference {d:+.0f} {self.unit})"
+        )
 
 
 def compare_with_measured(report: DeviceReport, results: dict[str, dict | None]) -> list[DeviceComparison]:
@@ -237,7 +275,9 @@ def compare_with_measured(report: DeviceReport, results: dict[str, dict | None])
 def device_lines(report: DeviceReport, results: dict[str, dict | None]) -> list[str]:
     """Plain-text lines: who stated what, then each measurement beside ours."""
     who = report.device or report.source_format or "the device"
-    lines = [f"device: {who}" + (f" ({report.source_format})" if report.device and report.source_format else "")]
+    lines = [
+        f"device: {who}" + (f" ({report.source_format})" if report.device and report.source_format else "")
+    ]
     if report.classification:
         lines.append(f"classification stated by the device: {report.classification}")
     if report.severity:

@@ -8,6 +8,7 @@ annotations come from pydicom here, everything else from ecgdatakit.
 What the file announces (samples x channels of the multiplex group, bits per sample) is checked against the
 limits and against the size of the waveform data before a sample is decoded.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,9 @@ from cardioagent.tools.errors import CorruptFileError
 from cardioagent.tools.signal.loaders.names import clean_text
 from cardioagent.tools.signal.loaders.validate import check_sample_count
 
-ACCEPTED = "a DICOM waveform (12-lead ECG, general ECG or hemodynamic waveform storage) with a waveform sequence"
+ACCEPTED = (
+    "a DICOM waveform (12-lead ECG, general ECG or hemodynamic waveform storage) with a waveform sequence"
+)
 _LEAD = re.compile(r"\b(?:lead\s+)?(I{1,3}|aV[RLF]|V[1-9])\b", re.IGNORECASE)
 _CANON = {n.lower(): n for n in ["I", "II", "III", "aVR", "aVL", "aVF", *[f"V{k}" for k in range(1, 10)]]}
 
@@ -71,26 +74,42 @@ def read_dicom_waveform(path: Path, label: str) -> DicomWaveform:
             fs = float(g.SamplingFrequency)
             bits = int(g.WaveformBitsAllocated)
         except (AttributeError, TypeError, ValueError) as e:
-            raise CorruptFileError(label, "the waveform group lacks its sample count, channel count, rate or bit "
-                                          "depth", ACCEPTED) from e
+            raise CorruptFileError(
+                label, "the waveform group lacks its sample count, channel count, rate or bit depth", ACCEPTED
+            ) from e
         check_sample_count(label, n, c, source="DICOM waveform group")
         if bits not in (8, 16, 32, 64):
-            raise CorruptFileError(label, f"the waveform has {bits} bits per sample", f"{ACCEPTED}, 8/16/32 bits")
+            raise CorruptFileError(
+                label, f"the waveform has {bits} bits per sample", f"{ACCEPTED}, 8/16/32 bits"
+            )
         have = len(g.get("WaveformData", b"") or b"")
         need = n * c * bits // 8
         if have < need:
             raise CorruptFileError(
-                label, f"the waveform data is {have:,} bytes, less than the {need:,} its header announces "
-                       f"({n:,} samples x {c} channels x {bits} bits)", ACCEPTED)
+                label,
+                f"the waveform data is {have:,} bytes, less than the {need:,} its header announces "
+                f"({n:,} samples x {c} channels x {bits} bits)",
+                ACCEPTED,
+            )
         chans = list(g.get("ChannelDefinitionSequence", []) or [])
         if len(chans) != c:
             raise CorruptFileError(label, f"{len(chans)} channel definitions for {c} channels", ACCEPTED)
-        signal = np.asarray(ds.waveform_array(i), dtype=np.float64)  # sensitivity, baseline and correction applied
+        signal = np.asarray(
+            ds.waveform_array(i), dtype=np.float64
+        )  # sensitivity, baseline and correction applied
     names, units = [], []
     for k, ch in enumerate(chans, start=1):
         src = ch.get("ChannelSourceSequence")
-        names.append(lead_name(str(src[0].get("CodeMeaning", "")) if src else str(ch.get("ChannelLabel", "")), k))
+        names.append(
+            lead_name(str(src[0].get("CodeMeaning", "")) if src else str(ch.get("ChannelLabel", "")), k)
+        )
         unit_seq = ch.get("ChannelSensitivityUnitsSequence")
         units.append(clean_text(str(unit_seq[0].get("CodeValue", "")), 8) if unit_seq else "")
-    return DicomWaveform(signal=signal, names=names, units=units, sampling_rate_hz=fs,
-                         group_label=clean_text(str(g.get("MultiplexGroupLabel", "")), 40), dataset=ds)
+    return DicomWaveform(
+        signal=signal,
+        names=names,
+        units=units,
+        sampling_rate_hz=fs,
+        group_label=clean_text(str(g.get("MultiplexGroupLabel", "")), 40),
+        dataset=ds,
+    )

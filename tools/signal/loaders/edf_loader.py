@@ -58,7 +58,12 @@ def _age_years(birth: date, at: date) -> float:
     return float(years)
 
 
-_SEX_OF: dict[str, Literal["male", "female"]] = {"male": "male", "m": "male", "female": "female", "f": "female"}
+_SEX_OF: dict[str, Literal["male", "female"]] = {
+    "male": "male",
+    "m": "male",
+    "female": "female",
+    "f": "female",
+}
 
 
 def _demographics(reader: pyedflib.EdfReader) -> Demographics:
@@ -67,7 +72,9 @@ def _demographics(reader: pyedflib.EdfReader) -> Demographics:
     sex_raw = (reader.getSex() or "").strip().lower()
     sex = _SEX_OF.get(sex_raw)
     age = None
-    birth_text = reader.getBirthdate()  # a str (string=True is the default); the check narrows the stub's Union
+    birth_text = (
+        reader.getBirthdate()
+    )  # a str (string=True is the default); the check narrows the stub's Union
     birth_raw = birth_text.strip() if isinstance(birth_text, str) else ""
     if birth_raw:
         try:
@@ -85,7 +92,9 @@ def load_edf(group: RecordGroup, sampling_rate_hz: float | None = None) -> Recor
         reader = pyedflib.EdfReader(str(group.main.path))
     except OSError as e:
         raise CorruptFileError(
-            label, f"the file is not a readable EDF/EDF+ file ({clean_text(scrub_paths(str(e)), 200)})", _ACCEPTED
+            label,
+            f"the file is not a readable EDF/EDF+ file ({clean_text(scrub_paths(str(e)), 200)})",
+            _ACCEPTED,
         ) from e
     try:
         return _read(group, reader)
@@ -144,8 +153,11 @@ def _read(group: RecordGroup, reader: pyedflib.EdfReader) -> Recording:
     comments.append(f"EDF start: {start.isoformat()}")
     annotations = []
     onsets, _durations, texts = reader.readAnnotations()
-    kept = [(round(float(t) * fs), clean_text(str(x), 80)) for t, x in zip(onsets, texts)
-            if math.isfinite(float(t)) and 0 <= float(t) * fs < max(n_out, 1)]
+    kept = [
+        (round(float(t) * fs), clean_text(str(x), 80))
+        for t, x in zip(onsets, texts, strict=False)
+        if math.isfinite(float(t)) and 0 <= float(t) * fs < max(n_out, 1)
+    ]
     if len(kept) < len(onsets):
         comments.append(f"loader: {len(onsets) - len(kept)} EDF annotation(s) outside the recording left out")
     if kept:

@@ -57,7 +57,9 @@ from cardioagent.tools.signal.loaders.validate import (
 class SourceFile:
     path: Path  # where the bytes are on disk now (an unpacked zip member lives in the work folder)
     name: str  # the file's safe base name (``names.safe_file_name``): what headers match and stores use
-    label: str  # what messages and ``Recording.source_files`` show: "E07500.hea" or "archive.zip:dir/E07500.hea"
+    label: (
+        str  # what messages and ``Recording.source_files`` show: "E07500.hea" or "archive.zip:dir/E07500.hea"
+    )
     shown: str = ""  # the base name as the user knows it, cleaned of control characters
 
     @property
@@ -102,7 +104,9 @@ _FS_FIELD = re.compile(r"^(\d*\.?\d+(?:[eE][-+]?\d+)?)(?:/[\d.eE+-]+(?:\([^)]*\)
 _HEADER_ACCEPTED = "a WFDB header (.hea) as written by wfdb or PhysioNet tools"
 _GAIN_FIELD = re.compile(r"^(?P<gain>[^(/]*)(?:\((?P<baseline>[^)]*)\))?(?:/(?P<units>.*))?$")
 # format[xsamples per frame][:skew][+byte offset]; the formats wfdb reads
-_FMT_FIELD = re.compile(r"^(8|16|24|32|61|80|160|212|310|311|508|516|524)(x\d{1,4})?(:\d{1,9})?(\+\d{1,12})?$")
+_FMT_FIELD = re.compile(
+    r"^(8|16|24|32|61|80|160|212|310|311|508|516|524)(x\d{1,4})?(:\d{1,9})?(\+\d{1,12})?$"
+)
 MIN_GAIN, MAX_GAIN = 1e-6, 1e12  # ADC units per physical unit; outside this no recorder is calibrated
 
 
@@ -120,7 +124,9 @@ def _header_text(src: SourceFile) -> str:
         )
     raw = src.path.read_bytes()
     if b"\0" in raw:
-        raise CorruptFileError(src.label, "the header is not a text file (it holds NUL bytes)", _HEADER_ACCEPTED)
+        raise CorruptFileError(
+            src.label, "the header is not a text file (it holds NUL bytes)", _HEADER_ACCEPTED
+        )
     n_lines = raw.count(b"\n") + 1
     if n_lines > max_lines:
         raise CorruptFileError(
@@ -146,14 +152,18 @@ def _gain(src: SourceFile, k: int, fields: list[str]) -> float:
     try:
         gain = float(raw)
     except ValueError:
-        raise CorruptFileError(src.label, f"the gain {shown!r} of signal {k} is not a number", accepted) from None
+        raise CorruptFileError(
+            src.label, f"the gain {shown!r} of signal {k} is not a number", accepted
+        ) from None
     if not math.isfinite(gain):
         raise CorruptFileError(src.label, f"the gain of signal {k} is {gain}, not a finite number", accepted)
     if gain < 0:
         raise CorruptFileError(src.label, f"the gain of signal {k} is negative ({gain:g})", accepted)
     if gain == 0:
         raise CorruptFileError(
-            src.label, f"the gain of signal {k} is 0 (uncalibrated: the physical values are unknown)", accepted
+            src.label,
+            f"the gain of signal {k} is 0 (uncalibrated: the physical values are unknown)",
+            accepted,
         )
     if not MIN_GAIN <= gain <= MAX_GAIN:
         raise CorruptFileError(
@@ -165,7 +175,9 @@ def _gain(src: SourceFile, k: int, fields: list[str]) -> float:
     baseline = m.group("baseline") if m else None
     if baseline is not None and not re.fullmatch(r"[-+]?\d{1,12}", baseline.strip()):
         raise CorruptFileError(
-            src.label, f"the baseline {clean_text(baseline, 40)!r} of signal {k} is not a whole number", accepted
+            src.label,
+            f"the baseline {clean_text(baseline, 40)!r} of signal {k} is not a whole number",
+            accepted,
         )
     return gain
 
@@ -343,20 +355,23 @@ def _unpack_zip(src: SourceFile, workdir: Path, max_bytes: int) -> list[SourceFi
                 with zf.open(info) as fin, open(out, "xb") as fout:
                     # Declared sizes can lie; never write more than the limit, over all members.
                     shutil.copyfileobj(_Capped(fin, budget, clean_text(info.filename, 80)), fout)
-                members.append(SourceFile(path=out, name=name, label=member_label,
-                                          shown=clean_text(parts[-1], 120)))
+                members.append(
+                    SourceFile(path=out, name=name, label=member_label, shown=clean_text(parts[-1], 120))
+                )
     except zipfile.BadZipFile as e:
         raise CorruptFileError(
             src.label, f"the archive cannot be read ({e})", "a valid .zip of " + SUPPORTED_FORMATS
         ) from e
     except (RuntimeError, NotImplementedError) as e:  # encrypted members, unknown compression
         raise CorruptFileError(
-            src.label, f"the archive cannot be unpacked ({clean_text(str(e), 160)})",
+            src.label,
+            f"the archive cannot be unpacked ({clean_text(str(e), 160)})",
             "an unencrypted, deflated or stored .zip",
         ) from e
     except (zlib.error, EOFError, OSError, ValueError) as e:  # damaged compressed data, bad offsets
         raise CorruptFileError(
-            src.label, f"the archive is damaged: a member cannot be unpacked ({clean_text(str(e), 160)})",
+            src.label,
+            f"the archive is damaged: a member cannot be unpacked ({clean_text(str(e), 160)})",
             "a valid .zip of " + SUPPORTED_FORMATS,
         ) from e
     if not members:

@@ -60,7 +60,9 @@ def _read_raster(group: RecordGroup) -> tuple[np.ndarray, list[str]]:
         raise _too_many_pixels(label, max_pixels * 2, 1, max_pixels) from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise CorruptFileError(
-            label, f"the file cannot be decoded as an image ({clean_text(scrub_paths(str(e)), 200)})", _ACCEPTED
+            label,
+            f"the file cannot be decoded as an image ({clean_text(scrub_paths(str(e)), 200)})",
+            _ACCEPTED,
         ) from e
 
 
@@ -109,8 +111,9 @@ def _read_pdf(group: RecordGroup) -> tuple[np.ndarray, list[str]]:
             # the array is copied once, without a detour through PIL.
             bitmap = page.render(scale=scale, rev_byteorder=True, fill_color=(255, 255, 255, 255))
             pixels = bitmap.to_numpy()
-            rgb = np.ascontiguousarray(pixels[:, :, :3] if pixels.ndim == 3 else np.stack([pixels] * 3, -1),
-                                       dtype=np.uint8)
+            rgb = np.ascontiguousarray(
+                pixels[:, :, :3] if pixels.ndim == 3 else np.stack([pixels] * 3, -1), dtype=np.uint8
+            )
             del pixels, bitmap
         except pdfium.PdfiumError as e:
             raise CorruptFileError(

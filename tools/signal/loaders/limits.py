@@ -102,6 +102,11 @@ def describe_limits() -> list[tuple[str, str, str]]:
     rows = [("upload size, and unpacked size of a .zip/.npz", "50 MB", MAX_UPLOAD_ENV)]
     for field, var in ENV_OF.items():
         info = LoaderLimits.model_fields[field]
-        rows.append((info.description or field, f"{info.default:,}" if isinstance(info.default, int)
-                     else f"{info.default:g}", var))
+        rows.append(
+            (
+                info.description or field,
+                f"{info.default:,}" if isinstance(info.default, int) else f"{info.default:g}",
+                var,
+            )
+        )
     return rows

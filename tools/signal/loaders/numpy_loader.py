@@ -93,7 +93,9 @@ def _check_array(label: str, shape: tuple[int, ...], dtype: np.dtype, what: str,
     if signal:
         if len(shape) > 2:
             raise CorruptFileError(
-                label, f"the signal has {len(shape)} dimensions", "a 1-D signal or a 2-D array of samples x channels"
+                label,
+                f"the signal has {len(shape)} dimensions",
+                "a 1-D signal or a 2-D array of samples x channels",
             )
         n_ch = 1 if len(shape) < 2 else min(shape)
         check_sample_count(label, n // max(1, n_ch), n_ch, source=f"{what} of shape {shape}")
@@ -119,17 +121,21 @@ def _check_npz(label: str, path, max_bytes: int) -> None:
                 )
             names = [i.filename.removesuffix(".npy") for i in infos]
             signal_key = "signal" if "signal" in names else (names[0] if len(names) == 1 else None)
-            for info, key in zip(infos, names):
+            for info, key in zip(infos, names, strict=False):
                 with zf.open(info) as fh:
                     shape, dtype = _array_header(label, fh, f"array {clean_text(key, 40)!r}")
                 _check_array(label, shape, dtype, f"array {clean_text(key, 40)!r}", signal=key == signal_key)
     except zipfile.BadZipFile as e:
         raise CorruptFileError(label, f"the file is not a NumPy .npz archive ({e})", _ACCEPTED) from e
     except (RuntimeError, NotImplementedError) as e:
-        raise CorruptFileError(label, f"the archive cannot be unpacked ({clean_text(str(e), 160)})", _ACCEPTED) from e
+        raise CorruptFileError(
+            label, f"the archive cannot be unpacked ({clean_text(str(e), 160)})", _ACCEPTED
+        ) from e
     except (zlib.error, OSError, EOFError, ValueError) as e:
         raise CorruptFileError(
-            label, f"the archive is damaged: an array cannot be unpacked ({clean_text(str(e), 160)})", _ACCEPTED
+            label,
+            f"the archive is damaged: an array cannot be unpacked ({clean_text(str(e), 160)})",
+            _ACCEPTED,
         ) from e
 
 
@@ -172,7 +178,9 @@ def load_numpy(group: RecordGroup, sampling_rate_hz: float | None = None) -> Rec
             raw, file_rate, names, units = _npz_arrays(label, loaded)
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as e:
             raise CorruptFileError(
-                label, f"an array in the archive is damaged ({clean_text(scrub_paths(str(e)), 160)})", _ACCEPTED
+                label,
+                f"an array in the archive is damaged ({clean_text(scrub_paths(str(e)), 160)})",
+                _ACCEPTED,
             ) from e
     elif isinstance(loaded, np.ndarray):
         raw = loaded
@@ -207,8 +215,16 @@ def _npz_arrays(label: str, loaded) -> tuple:
     return raw, file_rate, names, units
 
 
-def _finish(group: RecordGroup, label: str, raw: np.ndarray, file_rate: float | None, names: list[str] | None,
-            units: list[str] | None, sampling_rate_hz: float | None, comments: list[str]) -> Recording:
+def _finish(
+    group: RecordGroup,
+    label: str,
+    raw: np.ndarray,
+    file_rate: float | None,
+    names: list[str] | None,
+    units: list[str] | None,
+    sampling_rate_hz: float | None,
+    comments: list[str],
+) -> Recording:
     signal = orient(as_samples_by_channels(label, raw))
     n_ch = signal.shape[1]
     for what, given in (("channel names", names), ("units", units)):

@@ -52,8 +52,19 @@ MIN_SAMPLING_RATE_HZ = 50.0
 MAX_SAMPLING_RATE_HZ = 10_000.0
 
 # What a loaded file is (``Recording.format``; mypy checks these stay within its Literal).
-SourceFormat = Literal["wfdb", "edf", "csv", "numpy", "image", "dicom", "hl7_aecg", "philips_xml", "ge_muse_xml",
-                       "scp_ecg", "apple_health_csv"]
+SourceFormat = Literal[
+    "wfdb",
+    "edf",
+    "csv",
+    "numpy",
+    "image",
+    "dicom",
+    "hl7_aecg",
+    "philips_xml",
+    "ge_muse_xml",
+    "scp_ecg",
+    "apple_health_csv",
+]
 
 # The format each extension stands for. WFDB parts other than the header are only valid beside a header.
 FORMAT_OF_EXTENSION: dict[str, SourceFormat] = {

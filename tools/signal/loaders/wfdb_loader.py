@@ -90,7 +90,9 @@ def _announced_values(label: str, header, data_sizes: dict[str, int]) -> tuple[i
     n_sig = int(header.n_sig)
     spf = [int(v or 1) for v in (header.samps_per_frame or [1] * n_sig)]
     if any(v < 1 or v > 1000 for v in spf):
-        raise CorruptFileError(label, "the header gives an implausible number of samples per frame", _ACCEPTED)
+        raise CorruptFileError(
+            label, "the header gives an implausible number of samples per frame", _ACCEPTED
+        )
     frame = max(1, math.ceil(sum(spf) / n_sig))  # wfdb averages the frames to one sample per channel
     if header.sig_len:
         return int(header.sig_len) * frame, n_sig
@@ -124,9 +126,11 @@ def load_wfdb(group: RecordGroup, workdir: Path, sampling_rate_hz: float | None 
     try:
         header = wfdb.rdheader(base)
     except Exception as e:  # wfdb raises HeaderSyntaxError, or bare ValueError/IndexError
-        what = (f"the header does not follow the WFDB syntax ({clean_text(scrub_paths(str(e)), 120)})"
-                if type(e).__name__ == "HeaderSyntaxError"
-                else f"the header cannot be parsed ({type(e).__name__}: {scrub_paths(str(e))})")
+        what = (
+            f"the header does not follow the WFDB syntax ({clean_text(scrub_paths(str(e)), 120)})"
+            if type(e).__name__ == "HeaderSyntaxError"
+            else f"the header cannot be parsed ({type(e).__name__}: {scrub_paths(str(e))})"
+        )
         raise CorruptFileError(label, what, _ACCEPTED) from e
     if not header.n_sig:
         raise HeaderMismatchError(label, "the header lists no signals", _ACCEPTED)
@@ -188,8 +192,9 @@ def load_wfdb(group: RecordGroup, workdir: Path, sampling_rate_hz: float | None 
     )
 
 
-def _read_annotations(base: str, ext: str, src: SourceFile, n_samples: int,
-                      comments: list[str]) -> AnnotationSet | None:
+def _read_annotations(
+    base: str, ext: str, src: SourceFile, n_samples: int, comments: list[str]
+) -> AnnotationSet | None:
     """The annotations of an optional .atr/.qrs file; one that cannot be read is noted and left out, and
     annotations outside the record are dropped with a note."""
     try:
@@ -207,7 +212,7 @@ def _read_annotations(base: str, ext: str, src: SourceFile, n_samples: int,
     if len(samples) != len(symbols):
         comments.append(f"loader: annotation file {src.label} is inconsistent and was left out")
         return None
-    inside = [(s, y) for s, y in zip(samples, symbols) if 0 <= s < n_samples]
+    inside = [(s, y) for s, y in zip(samples, symbols, strict=False) if 0 <= s < n_samples]
     if len(inside) < len(samples):
         comments.append(
             f"loader: {len(samples) - len(inside)} annotation(s) of {src.label} lie outside the record and "

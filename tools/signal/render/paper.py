@@ -16,10 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from cardioagent.tools.errors import InputError, SamplingRateError
-from cardioagent.tools.signal.recording import Recording
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import BaseModel, ConfigDict, Field
+
+from cardioagent.tools.errors import InputError, SamplingRateError
+from cardioagent.tools.signal.recording import Recording
 
 SPEED_MM_S = 25.0
 GAIN_MM_MV = 10.0
@@ -202,13 +203,13 @@ def _polyline_points(x: np.ndarray, y: np.ndarray, samples_per_px: float) -> lis
         runs = [(0, len(y))]
     else:
         edges = np.flatnonzero(np.diff(np.concatenate(([0], finite.astype(np.int8), [0]))))
-        runs = list(zip(edges[::2], edges[1::2]))
+        runs = list(zip(edges[::2], edges[1::2], strict=False))
     out = []
     for a, b in runs:
         xs, ys = x[a:b], y[a:b]
         if samples_per_px > 4 and len(xs) > 8:
             xs, ys = _envelope(xs, ys)
-        out.append(list(zip(xs.tolist(), ys.tolist())))
+        out.append(list(zip(xs.tolist(), ys.tolist(), strict=False)))
     return out
 
 
@@ -346,8 +347,11 @@ def _check_render_request(
 def _panel_plan(seconds: float, rhythm_lead: str) -> list[tuple[str, int, int, bool, float, float]]:
     """(lead, row, column, is_rhythm_strip, start_s, end_s) of every panel: 3x4, then the rhythm strip."""
     col_s = seconds / 4.0
-    plan = [(lead, r, c, False, c * col_s, (c + 1) * col_s)
-            for r, leads in enumerate(LAYOUT_3X4) for c, lead in enumerate(leads)]
+    plan = [
+        (lead, r, c, False, c * col_s, (c + 1) * col_s)
+        for r, leads in enumerate(LAYOUT_3X4)
+        for c, lead in enumerate(leads)
+    ]
     plan.append((rhythm_lead, 3, 0, True, 0.0, seconds))
     return plan
 
@@ -363,8 +367,9 @@ class _Ink:
     fs: float
 
 
-def _draw_panel(ink: _Ink, rec: Recording, lead: str, idx: int | None, r: int, c: int, rhythm: bool,
-                t0: float, t1: float) -> PanelBox:
+def _draw_panel(
+    ink: _Ink, rec: Recording, lead: str, idx: int | None, r: int, c: int, rhythm: bool, t0: float, t1: float
+) -> PanelBox:
     """One panel: the trace, or a 'no data' box when the lead is absent, its label and the group bar."""
     g, draw, fs, width = ink.g, ink.draw, ink.fs, ink.width
     base_px = g.px(g.baseline_mm(r))

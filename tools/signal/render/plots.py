@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from cardioagent.tools.errors import InputError, SamplingRateError
 from cardioagent.tools.signal.recording import Recording
 
@@ -87,7 +88,7 @@ def plot_recording(
 
     fig = _new_figure(11.0, 1.0 + 1.7 * len(indices))
     axes = fig.subplots(len(indices), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, idx in zip(axes, indices):
+    for ax, idx in zip(axes, indices, strict=False):
         ch = rec.channels[idx]
         y = rec.signal[i0:i1, idx]
         ax.plot(t, y, color="black", linewidth=0.7)
@@ -96,7 +97,7 @@ def plot_recording(
             p = peaks_by[key]
             p = p[(p >= i0) & (p < i1)]
             ax.plot(p / fs, rec.signal[p, idx], "o", color="#d62728", markersize=4, label="peaks")
-        for style, (label, samples) in zip(_MARKER_STYLES, markers_by.get(key, {}).items()):
+        for style, (label, samples) in zip(_MARKER_STYLES, markers_by.get(key, {}).items(), strict=False):
             s = np.asarray(samples, dtype=np.float64)
             s = s[np.isfinite(s)].astype(np.int64)  # neurokit marks undetected waves with NaN
             s = s[(s >= i0) & (s < i1)]

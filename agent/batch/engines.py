@@ -22,19 +22,37 @@ import os
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from cardioagent.tools.errors import CardioAgentError
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from typing_extensions import Self  # typing.Self is 3.11+; the package supports 3.10
 
 ENGINES = ("local", "ray")
 RAY_OBJECT_STORE_BYTES = 200 * 1024**2  # results are small rows; the default (30% of RAM) is wasteful here
 IN_FLIGHT_PER_WORKER = 2
 
 
-class Worker(Protocol):
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+_ItemT_contra = TypeVar("_ItemT_contra", contravariant=True)
+_ResultT_co = TypeVar("_ResultT_co", covariant=True)
+
+
+class Worker(Protocol[_ItemT_contra, _ResultT_co]):
+    """What an engine maps: set up once per worker process or actor, then called once per item."""
+
     def setup(self) -> None: ...
 
-    def __call__(self, item: Any) -> Any: ...
+    # Positional-only, so a worker may name its parameter after what it takes (``task``, ``job``).
+    def __call__(self, item: _ItemT_contra, /) -> _ResultT_co: ...
+
+
+# What an engine yields per item: ``(item, result, None)``, or ``(item, None, error)`` when it failed.
+Outcome = tuple[ItemT, ResultT | None, BaseException | None]
 
 
 class EngineError(CardioAgentError):
@@ -58,8 +76,8 @@ class Engine(ABC):
 
     @abstractmethod
     def map_unordered(
-        self, worker: Worker, items: Iterable[Any]
-    ) -> Iterator[tuple[Any, Any, BaseException | None]]: ...
+        self, worker: Worker[ItemT, ResultT], items: Iterable[ItemT]
+    ) -> Iterator[Outcome[ItemT, ResultT]]: ...
 
     def describe(self) -> str:
         return f"{self.name} ({self.workers} worker{'s' if self.workers != 1 else ''})"
@@ -67,10 +85,10 @@ class Engine(ABC):
     def close(self) -> None:  # noqa: B027 — most engines hold nothing between maps
         """Release what the engine started (a local Ray cluster); pools are closed by map_unordered."""
 
-    def __enter__(self):  # -> Self (3.11+)
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -89,7 +107,9 @@ class SerialEngine(Engine):
     name = "serial"
     workers = 1
 
-    def map_unordered(self, worker, items):
+    def map_unordered(
+        self, worker: Worker[ItemT, ResultT], items: Iterable[ItemT]
+    ) -> Iterator[Outcome[ItemT, ResultT]]:
         worker.setup()
         for item in items:
             try:
@@ -99,10 +119,10 @@ class SerialEngine(Engine):
 
 
 # -- local process pool -----------------------------------------------------------------------------------
-_WORKER: Worker | None = None  # the worker of this pool process, set up once by _init_worker
+_WORKER: Worker[Any, Any] | None = None  # the worker of this pool process, set up once by _init_worker
 
 
-def _init_worker(worker: Worker) -> None:
+def _init_worker(worker: Worker[Any, Any]) -> None:
     global _WORKER
     worker.setup()
     _WORKER = worker
@@ -119,7 +139,7 @@ class LocalEngine(Engine):
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
-    def _pool(self, worker: Worker):
+    def _pool(self, worker: Worker[Any, Any]) -> ProcessPoolExecutor:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -130,7 +150,9 @@ class LocalEngine(Engine):
             initargs=(worker,),
         )
 
-    def map_unordered(self, worker, items):
+    def map_unordered(
+        self, worker: Worker[ItemT, ResultT], items: Iterable[ItemT]
+    ) -> Iterator[Outcome[ItemT, ResultT]]:
         # One math thread per worker, as Ray gives its one-CPU actors (OMP_NUM_THREADS=1), so the two
         # engines run the same per-worker code and N workers with N BLAS/OpenMP threads each cannot
         # oversubscribe the cores (a precaution: on the loaded 2-core test machine an A/B of 40 records showed
@@ -144,25 +166,27 @@ class LocalEngine(Engine):
             for k in added:
                 os.environ.pop(k, None)
 
-    def _map(self, worker, items):
-        from concurrent.futures import FIRST_COMPLETED, wait
+    def _map(
+        self, worker: Worker[ItemT, ResultT], items: Iterable[ItemT]
+    ) -> Iterator[Outcome[ItemT, ResultT]]:
+        from concurrent.futures import FIRST_COMPLETED, Future, wait
         from concurrent.futures.process import BrokenProcessPool
 
         source = iter(items)
-        retry: deque[tuple[Any, int]] = deque()
+        retry: deque[tuple[ItemT, int]] = deque()
         generation = served = 0  # served: items finished by any pool of this run
         pool = self._pool(worker)
-        inflight: dict[Any, tuple[Any, int, int]] = {}  # future -> (item, attempt, pool generation)
+        inflight: dict[Future[ResultT], tuple[ItemT, int, int]] = {}  # future -> (item, attempt, generation)
         try:
             while True:
                 while len(inflight) < IN_FLIGHT_PER_WORKER * self.workers:
                     if retry:
                         item, attempt = retry.popleft()
                     else:
-                        item = next(source, _END)
-                        if item is _END:
+                        nxt = next(source, _END)
+                        if isinstance(nxt, _End):
                             break
-                        attempt = 0
+                        item, attempt = nxt, 0
                     inflight[pool.submit(_call, item)] = (item, attempt, generation)
                 if not inflight:
                     return
@@ -201,12 +225,16 @@ class LocalEngine(Engine):
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-_END = object()
+class _End:
+    """The end of the items (a class of its own, so that ``isinstance`` tells it from any item)."""
+
+
+_END = _End()
 _MATH_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 # -- Ray --------------------------------------------------------------------------------------------------
-def _import_ray():
+def _import_ray() -> Any:  # the ray module: used dynamically (an optional dependency, may be absent)
     try:
         import ray
     except ImportError as exc:
@@ -219,7 +247,7 @@ def _import_ray():
 class _RayWorker:
     """A Ray actor holding one set-up worker (models loaded once), serving items one call each."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker[Any, Any]) -> None:
         worker.setup()
         self.worker = worker
 
@@ -257,20 +285,22 @@ class RayEngine(Engine):
         cpus = int(self._ray.cluster_resources().get("CPU", 1))
         self.workers = workers or cpus
 
-    def map_unordered(self, worker, items):
+    def map_unordered(
+        self, worker: Worker[ItemT, ResultT], items: Iterable[ItemT]
+    ) -> Iterator[Outcome[ItemT, ResultT]]:
         ray = self._ray
         actor_cls = ray.remote(num_cpus=1, max_restarts=1, max_task_retries=1)(_RayWorker)
         actors = [actor_cls.remote(worker) for _ in range(self.workers)]
         free = deque(a for a in actors for _ in range(IN_FLIGHT_PER_WORKER))
         source = iter(items)
-        inflight: dict[Any, tuple[Any, Any]] = {}  # object ref -> (item, actor)
+        inflight: dict[Any, tuple[ItemT, Any]] = {}  # object ref -> (item, actor)
         try:
             while True:
                 while free:
-                    item = next(source, _END)
-                    if item is _END:
+                    nxt = next(source, _END)
+                    if isinstance(nxt, _End):
                         break
-                    actor = free.popleft()
+                    item, actor = nxt, free.popleft()
                     inflight[actor.run.remote(item)] = (item, actor)
                 if not inflight:
                     return

@@ -26,6 +26,7 @@ from cardioagent.agent.batch.schema import (
 # Keys of a ToolResult's dump that hold a Measurement (a dict with these fields) at its top level; per-lead,
 # per-channel and per-window values stay out of the row (they are many, and the fused value is reported).
 _MEASUREMENT_KEYS = {"name", "value", "unit", "quality"}
+_MEASUREMENT_FIELDS = ("name", "quantity", "value", "unit", "uncertainty", "channel", "quality")
 
 
 def worker_id() -> str:
@@ -67,7 +68,7 @@ class BatchAnalyzer:
 
         noise.load_model()
 
-    def __call__(self, task: RecordTask) -> list[dict]:
+    def __call__(self, task: RecordTask) -> list[dict[str, Any]]:
         started, cpu_started = time.perf_counter(), cpu_seconds()
         try:
             rows = self._analyse(task)
@@ -85,7 +86,7 @@ class BatchAnalyzer:
             )
         return rows
 
-    def _analyse(self, task: RecordTask) -> list[dict]:
+    def _analyse(self, task: RecordTask) -> list[dict[str, Any]]:
         from cardioagent.tools.report import analyze_recording
         from cardioagent.tools.signal.loaders import load_files
 
@@ -100,7 +101,7 @@ class BatchAnalyzer:
         return rows
 
 
-def error_row(task: RecordTask, kind: str, message: str) -> dict:
+def error_row(task: RecordTask, kind: str, message: str) -> dict[str, Any]:
     return BatchRow(
         key=task.key,
         task_key=task.key,
@@ -113,7 +114,7 @@ def error_row(task: RecordTask, kind: str, message: str) -> dict:
     ).model_dump()
 
 
-def report_row(task: RecordTask, key: str, rec: Any, report: Any) -> dict:
+def report_row(task: RecordTask, key: str, rec: Any, report: Any) -> dict[str, Any]:
     summary = report.recording
     row = BatchRow(
         key=key,
@@ -137,21 +138,10 @@ def report_row(task: RecordTask, key: str, rec: Any, report: Any) -> dict:
         row.quality_flags.extend(f"{outcome.name}: {w}" for w in result.get("warnings", []))
         for value in result.values():
             if isinstance(value, dict) and _MEASUREMENT_KEYS <= value.keys():
+                # Validated from the dump's dict: its values are untyped (Any) until the model checks them.
                 row.measurements.append(
-                    MeasurementRow(
-                        analysis=outcome.name,
-                        **{
-                            k: value.get(k)
-                            for k in (
-                                "name",
-                                "quantity",
-                                "value",
-                                "unit",
-                                "uncertainty",
-                                "channel",
-                                "quality",
-                            )
-                        },
+                    MeasurementRow.model_validate(
+                        {"analysis": outcome.name, **{k: value.get(k) for k in _MEASUREMENT_FIELDS}}
                     )
                 )
         if outcome.name == "quality":

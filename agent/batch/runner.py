@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from cardioagent.agent.batch.engines import Engine
+from cardioagent.agent.batch.engines import Engine, EngineError
 from cardioagent.agent.batch.record import BatchAnalyzer, error_row
 from cardioagent.agent.batch.schema import RecordTask
 from cardioagent.agent.batch.writer import PartWriter, finished_keys, merge
@@ -54,6 +54,8 @@ def run_batch(
         for task, rows, exc in engine.map_unordered(analyzer or BatchAnalyzer(), pending):
             if exc is not None:  # the worker itself failed (crash); the analyzer never raises
                 rows = [error_row(task, type(exc).__name__, str(exc))]
+            elif rows is None:  # an engine yields a result or an error: a broken engine, not a bad record
+                raise EngineError(f"engine {engine.name!r} yielded neither rows nor an error for {task.key}")
             writer.add(rows)
             processed += 1
             errors += any(r["status"] != "ok" for r in rows)

@@ -6,7 +6,12 @@ the same column types even when a part holds only error rows (whose lists are em
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class RecordTask(BaseModel):
@@ -69,7 +74,7 @@ class BatchRow(BaseModel):
     finished_at: str | None = None
 
 
-def arrow_schema():
+def arrow_schema() -> pa.Schema:
     import pyarrow as pa
 
     s, f = pa.string(), pa.float64()

@@ -208,7 +208,7 @@ def _resolve(base: Path, raw: str) -> Path:
     return p
 
 
-def _text(v) -> str | None:
+def _text(v: object) -> str | None:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
     s = str(v)

@@ -40,8 +40,8 @@ def summarize(results: Path) -> BatchSummary:
         columns=["status", "error_kind", "quality", "statements", "analysis_errors", "device_statements"],
     ).to_pylist()
     ok = [r for r in t if r["status"] == "ok"]
-    present: Counter = Counter()
-    undetermined: Counter = Counter()
+    present: Counter[tuple[str, str]] = Counter()  # (source, name) -> recordings
+    undetermined: Counter[tuple[str, str]] = Counter()
     for r in ok:
         for s in r["statements"] or []:
             k = (s["source"], s["name"])

@@ -13,6 +13,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from cardioagent.agent.batch.schema import arrow_schema
 
@@ -47,12 +48,12 @@ class PartWriter:
         # A time-ordered run id: parts of later runs sort after earlier ones, so their rows win on merge.
         self.run = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
         self.flush_rows, self.flush_s = max(1, flush_rows), flush_s
-        self._rows: list[dict] = []
+        self._rows: list[dict[str, Any]] = []
         self._n = 0
         self._last = time.monotonic()
         self.written = 0
 
-    def add(self, rows: list[dict]) -> None:
+    def add(self, rows: list[dict[str, Any]]) -> None:
         self._rows.extend(rows)
         if len(self._rows) >= self.flush_rows or time.monotonic() - self._last >= self.flush_s:
             self.flush()

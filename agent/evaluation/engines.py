@@ -17,9 +17,9 @@ import os
 import socket
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cardioagent.agent.batch.engines import Engine
+from cardioagent.agent.batch.engines import Engine, EngineError
 from cardioagent.agent.batch.record import cpu_seconds, peak_rss_mb, worker_id
 from cardioagent.agent.evaluation.benchmark import BenchItem, Benchmark
 from cardioagent.agent.evaluation.runner import (
@@ -33,6 +33,9 @@ from cardioagent.agent.evaluation.runner import (
     read_trace,
 )
 from cardioagent.agent.safe_paths import safe_name
+
+if TYPE_CHECKING:
+    from cardioagent.agent.api import Assistant
 
 # Environment a worker must see as the driver does, also on another node of a cluster: where the knowledge
 # store lives, which model backend, and that nothing is fetched from a hub.
@@ -50,9 +53,9 @@ class EvalWorker:
         self.range_profile = range_profile
         self.run_dir = str(run_dir)
         self.env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
-        self.assistant = None
+        self.assistant: Assistant | None = None
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "assistant": None}  # an Assistant never travels; each worker builds its own
 
     def setup(self) -> None:
@@ -62,14 +65,17 @@ class EvalWorker:
         os.environ.update(self.env)
         run_dir = Path(self.run_dir) / f"worker-{socket.gethostname()}-{os.getpid()}"
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.assistant = Assistant(
+        assistant = Assistant(
             self.backend,
             EvalSettings(llm_summary=self.llm_summary, run_dir=run_dir, range_profile=self.range_profile),
         )
-        self.assistant.warm_up()
+        self.assistant = assistant
+        assistant.warm_up()
 
-    def __call__(self, job: tuple[BenchItem, list[Path], str]) -> dict:
+    def __call__(self, job: tuple[BenchItem, list[Path], str]) -> dict[str, Any]:
         item, files, thread_id = job
+        if self.assistant is None:  # engines call setup() first; a bare call would fail on every item
+            raise EngineError("EvalWorker.setup() was not called in this worker before its first question")
         cpu_started = cpu_seconds()
         row = evaluate_item(item, files, self.assistant, thread_id)
         return {
@@ -106,6 +112,8 @@ def run_on_engine(
         for (item, files, thread_id), row, exc in engine.map_unordered(worker, jobs):
             if exc is not None:
                 row = evaluate_item(item, files, _Failed(exc), thread_id)
+            elif row is None:  # an engine yields a result or an error: a broken engine, not a bad item
+                raise EngineError(f"engine {engine.name!r} yielded neither a row nor an error for {item.key}")
             writer.append(row)
             asked += 1
             correct += bool(row["correct"])
@@ -124,7 +132,7 @@ def run_on_engine(
 
 def run_eval_on_engine(
     args: Any, bench: Benchmark, out: Path, run_dir: Path, config: RunConfig
-) -> tuple[RunResult, dict]:
+) -> tuple[RunResult, dict[str, Any]]:
     """``cardioagent eval --engine local|ray``: the run and its description for the report."""
     from cardioagent.agent.batch.engines import make_engine
     from cardioagent.agent.evaluation.report import command_line

@@ -38,6 +38,7 @@ from cardioagent.tools.signal.loaders.validate import (
     resolve_max_bytes,
 )
 from cardioagent.tools.signal.loaders.wearable_csv import is_wearable_csv, load_wearable_csv
+from cardioagent.tools.signal.loaders.wearable_formats import is_wearable_file, load_wearable_file
 from cardioagent.tools.signal.loaders.wfdb_loader import load_wfdb
 from cardioagent.tools.signal.recording import Recording
 
@@ -108,6 +109,8 @@ def _load_group(group: RecordGroup, workdir: Path, sampling_rate_hz: float | Non
         return load_clinical(group, sampling_rate_hz)
     if group.format == "csv" and is_wearable_csv(group.main.path):  # heart rate + motion, not a waveform
         return load_wearable_csv(group)
+    if group.format in ("edf", "numpy") and is_wearable_file(group):  # the same night as EDF or .npz
+        return load_wearable_file(group)
     loader = {"edf": load_edf, "csv": load_csv, "numpy": load_numpy, "image": load_image}[group.format]
     return loader(group, sampling_rate_hz)
 

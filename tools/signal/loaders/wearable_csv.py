@@ -21,6 +21,8 @@ so that tools can place epochs on the file's clock.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,10 @@ MAX_BRIDGE_S = 60.0
 _ACCEPTED = (
     "a wearable CSV with a time column in seconds (second, time_s), a heart_rate column in bpm and, for "
     "sleep staging, accelerometer columns (acc_x/acc_y/acc_z or x_move/y_move/z_move, in g)"
+)
+_ACCEPTED_ANY = (
+    "a wearable night as CSV, EDF or .npz: a heart-rate series in bpm (heart_rate/hr) with its time base and, "
+    "for sleep staging, accelerometer channels (acc_x/acc_y/acc_z or x_move/y_move/z_move, in g) or counts"
 )
 _TIME = {"second", "seconds", "time", "times", "timesec", "timeseconds", "timestamp", "t"}
 _HR = {"heartrate", "hr", "bpm", "pulse", "pulserate", "heartratebpm"}
@@ -64,17 +70,25 @@ def _header(path) -> list[str] | None:
     return None
 
 
+def is_wearable_names(names) -> bool:
+    """True when the column/channel names hold a heart rate and no ECG/PPG (a wearable night, not a waveform)."""
+    cols = [_squash(c) for c in names]
+    return any(c in _HR for c in cols) and not any(_CARDIAC.match(c) for c in cols)
+
+
+def wanted_column(name) -> bool:
+    """A column/channel a wearable recording is built from: heart rate, an accelerometer axis, counts, stages."""
+    c = _squash(name)
+    return c in _HR or c in _COUNTS or c in _STAGES or any(c in names for names in _AXES.values())
+
+
 def is_wearable_csv(path) -> bool:
     """True for a CSV whose header has a time column and a heart-rate column and no ECG/PPG column."""
     try:
-        cols = [_squash(c) for c in (_header(path) or [])]
+        header = _header(path) or []
     except OSError:
         return False
-    return (
-        any(c in _TIME for c in cols)
-        and any(c in _HR for c in cols)
-        and not any(_CARDIAC.match(c) for c in cols)
-    )
+    return any(_squash(c) in _TIME for c in header) and is_wearable_names(header)
 
 
 def _on_grid(t: np.ndarray, v: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -114,31 +128,80 @@ def load_wearable_csv(group: RecordGroup) -> Recording:
             f"CSV files of up to {lim.max_csv_rows:,} rows (set by {ENV_OF['max_csv_rows']})",
         )
     cols = {_squash(c): c for c in frame.columns}
-    pick = lambda names: next((cols[n] for n in cols if n in names), None)  # noqa: E731
-    time_col, hr_col = pick(_TIME), pick(_HR)
+    time_col = next((cols[n] for n in cols if n in _TIME), None)
+    # is_wearable_csv sniffed the first header line; pandas may read another (sep=None guesses the separator).
+    # A missing heart-rate column is reported by wearable_recording.
+    if time_col is None:
+        raise CorruptFileError(
+            label, f"no time column among {', '.join(map(str, frame.columns[:20]))}", _ACCEPTED
+        )
     t = pd.to_numeric(frame[time_col], errors="coerce").to_numpy(float)
     if not np.isfinite(t).any():
         raise CorruptFileError(
             label, f"the time column {clean_text(time_col, 40)!r} holds no numbers", _ACCEPTED
         )
+    # only the columns a wearable night uses are converted: a wide export can have hundreds of others
+    columns = {
+        str(c): pd.to_numeric(frame[c], errors="coerce").to_numpy(float)
+        for c in frame.columns
+        if wanted_column(c)
+    }
+    return wearable_recording(group, t, columns, "csv")
+
+
+_WHAT = {
+    "csv": ("wearable CSV", "rows"),
+    "edf": ("wearable EDF", "samples"),
+    "numpy": ("wearable .npz", "samples"),
+}
+
+
+def wearable_recording(
+    group: RecordGroup,
+    t: np.ndarray,
+    columns: dict[str, np.ndarray],
+    fmt: Literal["csv", "edf", "numpy"],
+    notes: Sequence[str] = (),
+) -> Recording:
+    """Time stamps (s, any order, may repeat) and named numeric columns of the same length -> a wearable
+    ``Recording`` on a 1-s grid. Columns are recognised by name (heart rate, acc x/y/z, counts, stages);
+    the others are ignored. ``fmt`` is the source format; ``notes`` go to ``header_comments``."""
+    label = group.main.label
+    accepted = _ACCEPTED if fmt == "csv" else _ACCEPTED_ANY
+    what, unit = _WHAT[fmt]
+    cols = {_squash(c): c for c in columns}
+    pick = lambda names: next((cols[n] for n in cols if n in names), None)  # noqa: E731
+    hr_col = pick(_HR)
+    if hr_col is None:
+        raise CorruptFileError(
+            label,
+            f"no heart-rate {'column' if fmt == 'csv' else 'channel'} among {', '.join(columns)}",
+            accepted,
+        )
+    t = np.asarray(t, dtype=float)
+    if not np.isfinite(t).any():
+        raise CorruptFileError(label, "the time stamps hold no numbers", accepted)
     order = np.argsort(t, kind="stable")
-    frame, t = frame.iloc[order], t[order]
+    t = t[order]
     keep = np.isfinite(t) & np.concatenate([[True], np.diff(t) > 0])  # repeated stamps: keep the first
-    frame, t = frame[keep], t[keep]
+    t = t[keep]
     if len(t) < 2:
-        raise CorruptFileError(label, "the file has fewer than two time stamps", _ACCEPTED)
+        raise CorruptFileError(label, "the file has fewer than two time stamps", accepted)
     grid = np.arange(np.ceil(t[0]), np.floor(t[-1]) + 1.0, 1.0)
     comments = [
         f"start_s={grid[0]:g}",
-        f"loader: wearable CSV; {len(t)} rows from {t[0]:g} s to {t[-1]:g} s "
+        f"loader: {what}; {len(t)} {unit} from {t[0]:g} s to {t[-1]:g} s "
         f"placed on a 1-s grid; gaps over {MAX_BRIDGE_S:g} s left empty (NaN)",
+        *notes,
     ]
     dropped = int((~keep).sum())
     if dropped:
-        comments.append(f"loader: {dropped} rows with a repeated or missing time stamp dropped after sorting")
+        comments.append(
+            f"loader: {dropped} {unit} with a repeated or missing time stamp dropped after sorting"
+        )
 
     def numeric(col) -> np.ndarray:
-        return pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
+        return np.asarray(columns[col], dtype=float)[order][keep]
 
     series, channels = (
         [_on_grid(t, numeric(hr_col), grid)],
@@ -153,7 +216,8 @@ def load_wearable_csv(group: RecordGroup) -> Recording:
     if count_col is not None:
         series.append(_on_grid(t, numeric(count_col), grid))
         channels.append(Channel(name="activity_count", kind=ChannelKind.OTHER, unit="counts"))
-        comments.append(f"loader: column {clean_text(count_col, 40)!r} taken as activity counts")
+        kind = "column" if fmt == "csv" else "channel"
+        comments.append(f"loader: {kind} {clean_text(count_col, 40)!r} taken as activity counts")
     annotations = []
     stage_col = pick(_STAGES)
     if stage_col is not None:
@@ -166,12 +230,14 @@ def load_wearable_csv(group: RecordGroup) -> Recording:
         )
     signal = np.column_stack(series)
     if not np.isfinite(signal[:, 0]).any():
-        raise CorruptFileError(label, "the heart-rate column holds no numbers", _ACCEPTED)
+        raise CorruptFileError(
+            label, f"the heart-rate {'column' if fmt == 'csv' else 'channel'} holds no numbers", accepted
+        )
     return Recording(
         id=content_id(group.files),
         name=clean_text(group.name, max_len=120) or "recording",
         source_files=[f.label for f in group.files],
-        format="csv",
+        format=fmt,
         modality=Modality.WEARABLE,
         sampling_rate_hz=1.0,
         channels=channels,

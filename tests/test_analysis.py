@@ -363,6 +363,7 @@ def test_cpsc2019_heart_rate_mae_below_2_bpm(shared_data):
     assert len(errors) == 25 and np.mean(errors) < 2.0, errors
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_intervals_on_every_cinc2021_record(shared_data):
     import wfdb

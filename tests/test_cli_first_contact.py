@@ -70,6 +70,7 @@ def _npy_at_250_hz(tmp_path: Path) -> Path:
 # ----- analyze: folders, the table, channels, --fs ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_analyze_folder_skips_non_recordings_and_writes_the_table(tmp_path):
     folder = tmp_path / "records"
     folder.mkdir()
@@ -101,6 +102,7 @@ def test_analyze_named_non_recording_is_still_an_error(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_analyze_channel_picks_the_ppg_of_a_multi_sensor_csv(tmp_path):
     table = tmp_path / "t.csv"
     src = DATA / "synthetic_ppg_accel.csv"  # SPC-2015 layout: ppg1, ppg2, accelerometer, chest ECG
@@ -117,6 +119,7 @@ def test_analyze_channel_picks_the_ppg_of_a_multi_sensor_csv(tmp_path):
     assert wrong.returncode == 2 and "ppg1" in wrong.stderr and "ecg_chest" in wrong.stderr
 
 
+@pytest.mark.slow
 def test_missing_sampling_rate_names_the_cli_option(tmp_path):
     npy = _npy_at_250_hz(tmp_path)
     for command in (["analyze", str(npy)], ["ask", "What is the heart rate?", "-f", str(npy)]):
@@ -131,6 +134,7 @@ def test_missing_sampling_rate_names_the_cli_option(tmp_path):
 # ----- plan, tools list ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_plan_shows_the_tools_and_why_without_running_them(tmp_path):
     done = _cli("plan", "Is the QTc prolonged?", "-f", str(DATA / "E07500.hea"), home=tmp_path / "home")
     assert done.returncode == 0, done.stderr
@@ -151,6 +155,7 @@ def test_plan_shows_the_tools_and_why_without_running_them(tmp_path):
     assert not (tmp_path / "home" / "threads").exists()  # a dry run: no conversation, no figure
 
 
+@pytest.mark.slow
 def test_tools_list_shows_titles_in_aligned_columns(tmp_path):
     done = _cli("tools", "list", home=tmp_path / "home")
     assert done.returncode == 0, done.stderr
@@ -168,6 +173,7 @@ def test_tools_list_shows_titles_in_aligned_columns(tmp_path):
 # ----- the terminal chat -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_chat_commands_attach_summary_and_empty_lines(tmp_path):
     script = (
         "\n".join(

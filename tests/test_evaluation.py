@@ -460,6 +460,7 @@ def assistant(shared_home):
     a.close()
 
 
+@pytest.mark.slow
 def test_options_reach_the_agent_and_the_answer_line_is_grounded(assistant, tests_data):
     files = [tests_data / "E07500.hea", tests_data / "E07500.mat"]
     bands = ["under 60 bpm", "60 to 100 bpm", "over 100 bpm"]
@@ -474,6 +475,7 @@ def test_options_reach_the_agent_and_the_answer_line_is_grounded(assistant, test
     assert plain.closed is None and "**Answer:**" not in plain.text
 
 
+@pytest.mark.slow
 def test_header_diagnoses_do_not_reach_the_answer(assistant, tests_data, tmp_path):
     stripped = tmp_path / "E07500.hea"
     stripped.write_text(
@@ -490,6 +492,7 @@ def test_header_diagnoses_do_not_reach_the_answer(assistant, tests_data, tmp_pat
     assert with_dx.closed.chosen == without.closed.chosen == ["yes"]
 
 
+@pytest.mark.slow
 def test_cli_eval_end_to_end(shared_home, tiny_bench, tmp_path, capsys):
     from cardioagent.ui.cli import main
 

@@ -125,6 +125,7 @@ def test_parse_entry_reports_every_problem(tmp_path):
 # ----- store: build ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_build_is_idempotent_and_incremental(tmp_path, small_corpus):
     store = KnowledgeStore(path=tmp_path / "kb", corpus_dir=small_corpus)
     embedded: list[int] = []
@@ -188,6 +189,7 @@ def test_default_store_path_follows_cardioagent_home(cardio_home):
 # ----- store: search --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_lay_abbreviation_finds_atrial_fibrillation(kb_store):
     hits = kb_store.search("afib", k=3)
     assert "atrial_fibrillation" in [h.entry_id for h in hits]
@@ -196,6 +198,7 @@ def test_lay_abbreviation_finds_atrial_fibrillation(kb_store):
     assert len({h.entry_id for h in hits}) == len(hits)  # entry-level: one hit per entry
 
 
+@pytest.mark.slow
 def test_search_question_and_criteria_queries(kb_store):
     slow = [h.entry_id for h in kb_store.search("is 48 bpm too slow", k=3)]
     assert {"sinus_bradycardia", "bradycardia"} & set(slow)
@@ -216,6 +219,7 @@ def test_search_bonus_names_codes_and_numbers():
     assert {"sinus_bradycardia", "bradycardia"} <= set(slow) and "sinus_tachycardia" not in slow
 
 
+@pytest.mark.slow
 def test_category_filter(kb_store):
     hits = kb_store.search("heart block", k=8, category="conduction")
     assert hits and all(h.category == "conduction" for h in hits)
@@ -224,6 +228,7 @@ def test_category_filter(kb_store):
     assert kb_store.search("", k=5) == []
 
 
+@pytest.mark.slow
 def test_lookup_by_id_name_synonym_and_code(kb_store):
     assert kb_store.lookup("atrial_fibrillation")[1] == "id"
     entry, how = kb_store.lookup("Normal sinus rhythm")
@@ -324,6 +329,7 @@ def test_chunk_document_sizes_headings_and_overlap():
 # ----- CKEPE --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ckepe_marks_support_and_contradiction_with_citations(kb_store):
     prompt = build_ckepe_prompt(["sinus bradycardia", "sinus tachycardia"], [hr(48)], kb_store)
     brady, tachy = prompt.candidates
@@ -340,6 +346,7 @@ def test_ckepe_marks_support_and_contradiction_with_citations(kb_store):
     assert "SUPPORTS: heart_rate: 48 bpm" in prompt.text and "CONTRADICTS: heart_rate: 48 bpm" in prompt.text
 
 
+@pytest.mark.slow
 def test_ckepe_qtc_units_and_resolution(kb_store):
     measurements = [
         Measurement(name="QTc (Bazett)", value=0.49, unit="s"),
@@ -361,6 +368,7 @@ def test_ckepe_qtc_units_and_resolution(kb_store):
     assert quantity_of(measurements[1]) is None
 
 
+@pytest.mark.slow
 def test_ckepe_borderline_and_poor_quality(kb_store):
     m = Measurement(name="QTc", value=452, unit="ms", quality=Quality.POOR)
     (cand,) = build_ckepe_prompt(["long QT"], [m], kb_store).candidates
@@ -368,6 +376,7 @@ def test_ckepe_borderline_and_poor_quality(kb_store):
     assert [e.verdict for e in cand.evidence] == ["borderline"] and cand.evidence[0].poor_quality
 
 
+@pytest.mark.slow
 def test_score_labels_ranks_af_first(kb_store):
     findings = (
         "The rhythm is irregularly irregular: RR intervals vary without any pattern and no P waves are "
@@ -404,6 +413,7 @@ def _run(argv: list[str]) -> int:
     return args.func(args)
 
 
+@pytest.mark.slow
 def test_cli_commands(kb_store, tmp_path, capsys):
     store = str(kb_store.path)
     assert _run(["kb", "build", "--path", store]) == 0

@@ -324,6 +324,7 @@ def test_ppg_and_mixed_recordings(registry, recordings, tmp_path):
     assert on_pleth.channel == "PLETH" and on_pleth.stress_index.channel == "PLETH"
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_agrees_with_the_cardiologists_beats_on_mitbih_100(registry, shared_data, tmp_path):
     from cardioagent.tools.signal.loaders import load_files

@@ -575,6 +575,7 @@ def test_login_is_required_when_configured(ui_settings, scripted):
         demo.close()
 
 
+@pytest.mark.slow
 def test_cardioagent_ui_command_serves_on_loopback(tmp_path):
     import socket
     import subprocess

@@ -5,24 +5,8 @@ apart from the data generator so that reading one image never imports it.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
-FINDINGS: tuple[str, ...] = (
-    "sinus_rhythm",
-    "bradycardia",
-    "tachycardia",
-    "atrial_fibrillation",
-    "atrial_flutter",
-    "premature_atrial_beats",
-    "premature_ventricular_beats",
-    "first_degree_av_block",
-    "wide_qrs",
-    "st_elevation",
-    "st_depression",
-    "t_wave_inversion",
-    "low_qrs_voltage",
-    "long_qt",
-)
 Finding = Literal[
     "sinus_rhythm",
     "bradycardia",
@@ -39,6 +23,7 @@ Finding = Literal[
     "low_qrs_voltage",
     "long_qt",
 ]
+FINDINGS: tuple[str, ...] = get_args(Finding)  # the label head's outputs, in this order
 RhythmFinding = Literal["sinus_rhythm", "atrial_fibrillation", "atrial_flutter"]
 RHYTHMS: tuple[RhythmFinding, ...] = ("sinus_rhythm", "atrial_fibrillation", "atrial_flutter")
 Rhythm = Literal[RhythmFinding, "other"]  # a reading's rhythm: "other" when none of RHYTHMS

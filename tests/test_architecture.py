@@ -15,6 +15,8 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("lint_imports", REPO / ".ci" / "lint_imports.py")
 lint_imports = importlib.util.module_from_spec(_spec)
@@ -57,6 +59,7 @@ def _forbidden_at_run_time() -> list[str]:
     return cfg["importlinter:contract:runtime"]["forbidden_modules"].split()
 
 
+@pytest.mark.slow
 def test_loading_each_builtin_tool_loads_no_training_code():
     builtin = [e for e in entry_points(group="cardioagent.tools") if e.value.startswith("cardioagent.")]
     assert len(builtin) >= 4

@@ -83,6 +83,7 @@ def test_limit_samples_every_question_type_seeded_and_nested(bench_path):
     assert [it.key for it in select(items, 4, None, first=True)] == order[:4]
 
 
+@pytest.mark.slow
 def test_moved_benchmark_is_an_error_before_anything_runs(bench_path, tmp_path):
     moved = tmp_path / "elsewhere" / "tiny.json"
     moved.parent.mkdir()
@@ -110,6 +111,7 @@ def test_report_lists_wrong_and_unparsed_answers_with_links_into_the_trace(bench
     assert md.count("](trace.jsonl#L") == len(wrong)
 
 
+@pytest.mark.slow
 def test_compare_warns_and_uses_the_common_questions(bench_path, tmp_path):
     bench = load_benchmark(bench_path)
     small, full = tmp_path / "small", tmp_path / "full"

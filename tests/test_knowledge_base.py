@@ -244,6 +244,7 @@ def test_lookup_by_id_name_synonym_and_code(kb_store):
 # ----- user documents ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_user_documents_are_cited_as_user_provided(cardio_home, small_corpus, tmp_path):
     store = KnowledgeStore(corpus_dir=small_corpus)  # default path: $CARDIOAGENT_HOME/kb
     doc = tmp_path / "holter_instructions.md"
@@ -271,6 +272,7 @@ def test_user_documents_are_cited_as_user_provided(cardio_home, small_corpus, tm
     assert all(h.source_kind == "corpus" for h in store.search("holter recorder", k=5, category="rhythm"))
 
 
+@pytest.mark.slow
 def test_user_pdf_is_read(cardio_home, small_corpus, tmp_path):
     import matplotlib
 

@@ -36,6 +36,7 @@ def wheel(tmp_path_factory) -> Path:
     return next(out.glob("cardioagent-*.whl"))
 
 
+@pytest.mark.slow
 def test_wheel_maps_every_room_under_cardioagent(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     for room in ROOMS:
@@ -46,6 +47,7 @@ def test_wheel_maps_every_room_under_cardioagent(wheel):
     assert not any(n.startswith(("tools/", "agent/", "models/")) for n in names)
 
 
+@pytest.mark.slow
 def test_wheel_ships_the_corpus_and_declares_the_entry_points(wheel):
     z = zipfile.ZipFile(wheel)
     names = z.namelist()

@@ -186,6 +186,7 @@ def _assert_prompts_hold_it_as_data(model: GullibleChatModel) -> None:
         assert INJECTION not in re.sub(r"<data>.*?</data>", " ", text, flags=re.S)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_instructions_in_file_text_change_neither_plan_nor_conclusions(case, tests_data, tmp_path):
     control_files = CASES[case][0](tmp_path / "control", tests_data)

@@ -17,6 +17,36 @@ from pydantic import BaseModel, ConfigDict, Field
 STANDARD_12_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 
+# What a loaded file is (``Recording.format``).
+SourceFormat = Literal[
+    "wfdb",
+    "edf",
+    "csv",
+    "numpy",
+    "image",
+    "dicom",
+    "hl7_aecg",
+    "philips_xml",
+    "ge_muse_xml",
+    "scp_ecg",
+    "apple_health_csv",
+]
+# The global measurements a recording device may state in its file (``DeviceMeasurement.quantity``).
+DeviceQuantity = Literal[
+    "heart_rate",
+    "rr",
+    "pr",
+    "qrs",
+    "qt",
+    "qtc",
+    "qtc_bazett",
+    "qtc_fridericia",
+    "p_axis",
+    "qrs_axis",
+    "t_axis",
+]
+
+
 class Modality(str, Enum):
     ECG = "ecg"
     PPG = "ppg"
@@ -66,19 +96,7 @@ class AnnotationSet(BaseModel):
 class DeviceMeasurement(BaseModel):
     """One global measurement as the recording device stated it in the file (not measured here)."""
 
-    quantity: Literal[
-        "heart_rate",
-        "rr",
-        "pr",
-        "qrs",
-        "qt",
-        "qtc",
-        "qtc_bazett",
-        "qtc_fridericia",
-        "p_axis",
-        "qrs_axis",
-        "t_axis",
-    ]
+    quantity: DeviceQuantity
     value: float
     unit: Literal["bpm", "ms", "deg"]
 
@@ -132,19 +150,7 @@ class Recording(BaseModel):
     id: str = Field(description="content hash of the source files; the key in the session store")
     name: str = Field(description="record name as the user knows it, e.g. 'E07500'")
     source_files: list[str]
-    format: Literal[
-        "wfdb",
-        "edf",
-        "csv",
-        "numpy",
-        "image",
-        "dicom",
-        "hl7_aecg",
-        "philips_xml",
-        "ge_muse_xml",
-        "scp_ecg",
-        "apple_health_csv",
-    ]
+    format: SourceFormat
     modality: Modality
     sampling_rate_hz: float | None = None
     channels: list[Channel] = Field(default_factory=list)

@@ -14,22 +14,14 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from cardioagent.tools.signal.loaders.names import clean_text
-from cardioagent.tools.signal.recording import DeviceMeasurement, DeviceReport, DeviceStatement
+from cardioagent.tools.signal.recording import (
+    DeviceMeasurement,
+    DeviceQuantity,
+    DeviceReport,
+    DeviceStatement,
+)
 
-# The quantities and units ``DeviceMeasurement`` accepts (mypy checks these stay within its Literals).
-Quantity = Literal[
-    "heart_rate",
-    "rr",
-    "pr",
-    "qrs",
-    "qt",
-    "qtc",
-    "qtc_bazett",
-    "qtc_fridericia",
-    "p_axis",
-    "qrs_axis",
-    "t_axis",
-]
+Quantity = DeviceQuantity
 Unit = Literal["bpm", "ms", "deg"]
 
 # quantity -> (unit, plausible low, plausible high); outside it the device's value is a placeholder

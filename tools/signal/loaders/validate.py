@@ -19,7 +19,6 @@ Decisions (documented here because the loaders rely on them):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
@@ -38,7 +37,7 @@ from cardioagent.tools.signal.loaders.limits import (
     limits,
     resolve_max_bytes,
 )
-from cardioagent.tools.signal.recording import Channel
+from cardioagent.tools.signal.recording import Channel, SourceFormat
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_UPLOAD_ENV", "LoaderLimits", "limits", "resolve_max_bytes"]
 
@@ -50,21 +49,6 @@ SUPPORTED_FORMATS = (
 
 MIN_SAMPLING_RATE_HZ = 50.0
 MAX_SAMPLING_RATE_HZ = 10_000.0
-
-# What a loaded file is (``Recording.format``; mypy checks these stay within its Literal).
-SourceFormat = Literal[
-    "wfdb",
-    "edf",
-    "csv",
-    "numpy",
-    "image",
-    "dicom",
-    "hl7_aecg",
-    "philips_xml",
-    "ge_muse_xml",
-    "scp_ecg",
-    "apple_health_csv",
-]
 
 # The format each extension stands for. WFDB parts other than the header are only valid beside a header.
 FORMAT_OF_EXTENSION: dict[str, SourceFormat] = {

@@ -55,10 +55,12 @@ _EXPORTS: dict[str, str] = {
     # the command line's output conventions (shared with the rooms' own sub-commands)
     "configure_output": "cardioagent.tools.progress",
     "DefaultsHelpFormatter": "cardioagent.tools.cli_help",
+    "add_llm_summary_options": "cardioagent.tools.cli_help",
 }
 _RENAMED = {"fhir_bundle_json": "bundle_json"}
 
 __all__ = [
+    "add_llm_summary_options",
     "AgentEvent",
     "AgentSettings",
     "Answer",
@@ -112,7 +114,7 @@ if TYPE_CHECKING:
     from cardioagent.agent.reporting.pdf import write_pdf
     from cardioagent.agent.safety import EMERGENCY_ADVICE, NOT_A_MEDICAL_DEVICE
     from cardioagent.agent.untrusted import defang_markdown, drop_remote_images, inert_markdown, one_line
-    from cardioagent.tools.cli_help import DefaultsHelpFormatter
+    from cardioagent.tools.cli_help import DefaultsHelpFormatter, add_llm_summary_options
     from cardioagent.tools.errors import CardioAgentError, InputError
     from cardioagent.tools.progress import configure_output
     from cardioagent.tools.signal.loaders.names import safe_file_name

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from cardioagent.tools.cli_help import DefaultsHelpFormatter
+from cardioagent.tools.cli_help import DefaultsHelpFormatter, add_llm_summary_options
 
 if TYPE_CHECKING:  # imported inside the commands: loading the agent takes seconds (see _assistant)
     from cardioagent.agent.api import Answer, Assistant
@@ -141,20 +141,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="a vitals adapter trained with 'cardioagent train vitals' (OUT/adapter, or a folder of "
         "them) to use instead of the shipped one (default: $CARDIOAGENT_VITALS_ADAPTER)",
     )
-    llm = p.add_mutually_exclusive_group()
-    llm.add_argument(
-        "--no-llm",
-        dest="llm_summary",
-        action="store_false",
-        default=None,
-        help="no plain-words paragraph by the language model",
-    )
-    llm.add_argument(
-        "--llm-summary",
-        dest="llm_summary",
-        action="store_true",
-        help="add the language model's plain-words paragraph (default: only for a configured model)",
-    )
+    add_llm_summary_options(p)
 
 
 def use_adapter(folder: str | None) -> None:

@@ -46,8 +46,7 @@ def test_train_vitals_help_shows_defaults_once_and_the_bounds():
 
 def test_adapter_env_points_the_estimator_at_a_trained_adapter(tmp_path, monkeypatch):
     shipped = adapter_dir("hr", "ppg")
-    if shipped_adapter_problem("hr", "ppg"):
-        pytest.skip("no shipped hr_ppg adapter to copy")
+    assert shipped_adapter_problem("hr", "ppg") is None, "the hr_ppg adapter ships with the package"
     mine = tmp_path / "my-run" / "adapter"
     shutil.copytree(shipped, mine)
     monkeypatch.setenv(ADAPTER_ENV, str(mine))

@@ -24,3 +24,22 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         ):
             return text
         return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+def add_llm_summary_options(parser: argparse.ArgumentParser) -> None:
+    """``--no-llm`` / ``--llm-summary``: whether the language model writes its plain-words paragraph
+    (``llm_summary`` None leaves it to the backend: on for a configured model, off for the embedded one)."""
+    llm = parser.add_mutually_exclusive_group()
+    llm.add_argument(
+        "--no-llm",
+        dest="llm_summary",
+        action="store_false",
+        default=None,
+        help="no plain-words paragraph by the language model (the tools-only agent)",
+    )
+    llm.add_argument(
+        "--llm-summary",
+        dest="llm_summary",
+        action="store_true",
+        help="add the language model's plain-words paragraph (default: only for a configured model)",
+    )

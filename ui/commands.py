@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cardioagent.agent import DefaultsHelpFormatter
+from cardioagent.agent import DefaultsHelpFormatter, add_llm_summary_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,20 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="embedded | hf:/path/to/model | openai:URL#model (default: $CARDIOAGENT_BACKEND or embedded)",
     )
-    llm = p.add_mutually_exclusive_group()
-    llm.add_argument(
-        "--no-llm",
-        dest="llm_summary",
-        action="store_false",
-        default=None,
-        help="no plain-words paragraph by the language model",
-    )
-    llm.add_argument(
-        "--llm-summary",
-        dest="llm_summary",
-        action="store_true",
-        help="add the language model's plain-words paragraph (default: only for a configured model)",
-    )
+    add_llm_summary_options(p)
     p.add_argument(
         "--max-upload-mb",
         type=float,

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cardioagent.tools.cli_help import add_llm_summary_options
+
 if TYPE_CHECKING:  # the evaluation modules are imported by the command that runs
     from cardioagent.agent.evaluation.benchmark import Benchmark
     from cardioagent.agent.evaluation.runner import RunConfig
@@ -99,20 +101,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "benchmark's estimated convention, e.g. 'ecgqa' (see bench/ecgqa_ranges.py)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    llm = p.add_mutually_exclusive_group()
-    llm.add_argument(
-        "--no-llm",
-        dest="llm_summary",
-        action="store_false",
-        default=None,
-        help="no plain-words paragraph by the language model (the tools-only agent)",
-    )
-    llm.add_argument(
-        "--llm-summary",
-        dest="llm_summary",
-        action="store_true",
-        help="the language model writes its plain-words paragraph (default: only for a configured model)",
-    )
+    add_llm_summary_options(p)
     p.set_defaults(func=_eval)
 
     bench = sub.add_parser("bench", help="benchmarks for the agent: build one, compare runs")

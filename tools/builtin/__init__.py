@@ -6,6 +6,7 @@ pyproject.toml points at ``register_tools``), so the registry has one code path 
 
 from __future__ import annotations
 
+from cardioagent.tools.builtin.image_tools import EcgImageDigitizeTool
 from cardioagent.tools.builtin.signal_tools import (
     EcgIntervalsTool,
     HeartRateTool,
@@ -25,6 +26,7 @@ BUILTIN_TOOLS: list[type[Tool]] = [
     HrvTool,
     EcgIntervalsTool,
     RenderEcgTool,
+    EcgImageDigitizeTool,
 ]
 
 

@@ -1,0 +1,158 @@
+"""The ECG-image digitizer (tools/signal/digitize): a real phone photo and the project's own renders are read
+back into the signals they were printed from, real photos of other things are refused, and the tool
+measures the digitized signal with the signal tools, flagged by the digitization's confidence."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import wfdb
+from PIL import Image
+
+from cardioagent.tools import analysis
+from cardioagent.tools.builtin.image_tools import EcgImageDigitizeTool
+from cardioagent.tools.contract import Quality, RecordingInput, ToolContext
+from cardioagent.tools.errors import InputError
+from cardioagent.tools.signal.digitize import NotAnEcgPageError, digitize_ecg_image
+from cardioagent.tools.signal.digitize.export import as_recording, write_csv, write_wfdb
+from cardioagent.tools.signal.digitize.layout import layout_for
+from cardioagent.tools.signal.digitize.scoring import score_lead
+from cardioagent.tools.signal.loaders import load_recording
+from cardioagent.tools.signal.render import render_12lead
+
+DATA = Path(__file__).parent / "data"
+PHOTO = DATA / "photos" / "01442_hr-0.jpg"
+
+
+@pytest.fixture(scope="module")
+def photo_digitized():
+    return digitize_ecg_image(np.asarray(Image.open(PHOTO).convert("RGB")))
+
+
+def _hr(values: np.ndarray) -> float:
+    rec = as_recording_like(values)
+    value = analysis.heart_rate(rec).heart_rate.value
+    assert value is not None
+    return value
+
+
+def as_recording_like(values: np.ndarray):
+    from cardioagent.tools.signal.recording import Channel, ChannelKind, Modality, Recording
+
+    return Recording(
+        id="0" * 16,
+        name="x",
+        source_files=[],
+        format="wfdb",
+        modality=Modality.ECG,
+        sampling_rate_hz=500.0,
+        channels=[Channel(name="II", kind=ChannelKind.ECG, unit="mV")],
+        signal=np.nan_to_num(values).reshape(-1, 1),
+    )
+
+
+def test_a_real_phone_photo_is_read_back_into_its_lead_ii(photo_digitized):
+    dig = photo_digitized
+    assert dig.report.page_found and dig.report.layout == "3x4 + II rhythm strip"
+    assert dig.report.layout_consistent and dig.report.calibration_pulses >= 3
+    ref, _ = wfdb.rdsamp(str(DATA / "photos" / "01442_hr"))
+    ii = dig.leads.index("II")
+    score = score_lead(ref[:, 1], dig.signal[:, ii], 500.0)
+    assert score.correlation > 0.8 and score.snr_db > 2.0, score
+    assert abs(score.shift_s) < 0.1
+    assert abs(_hr(dig.signal[:, ii]) - _hr(ref[:, 1])) < 3.0
+
+
+def test_each_printed_window_lands_on_its_own_time(photo_digitized):
+    sig = photo_digitized.signal
+    covered = np.isfinite(sig)
+    names = photo_digitized.leads
+    # 3 x 4: V1 is printed from 5.0 to 7.5 s only; lead II over the whole 10 s (the rhythm strip)
+    v1 = covered[:, names.index("V1")]
+    assert v1[2600:3700].all() and not v1[:2400].any() and not v1[3900:].any()
+    assert covered[:, names.index("II")].mean() > 0.97
+
+
+def test_a_render_of_a_real_record_is_read_back(tmp_path):
+    rec = load_recording(DATA / "E07500.hea")
+    page = render_12lead(rec, show_header=False, dpi=150).image  # a screenshot-like resolution
+    dig = digitize_ecg_image(page)
+    assert dig.report.layout == "3x4 + II rhythm strip" and not dig.report.page_found
+    src = rec.channel_data("II")
+    src = np.interp(np.arange(5000) / 500.0, np.arange(len(src)) / rec.sampling_rate_hz, src)
+    score = score_lead(src, dig.signal[:, dig.leads.index("II")], 500.0)
+    assert score.correlation > 0.9, score
+    assert abs(_hr(dig.signal[:, 1]) - _hr(src)) < 3.0
+
+
+@pytest.mark.parametrize("name", ["astronaut", "camera", "coins", "hubble_deep_field", "page", "horse"])
+def test_real_photos_of_other_things_are_refused(name):
+    data = pytest.importorskip("skimage.data")
+    img = np.asarray(getattr(data, name)())
+    rgb = np.stack([img] * 3, axis=-1) if img.ndim == 2 else img[..., :3]
+    with pytest.raises(NotAnEcgPageError):
+        digitize_ecg_image(rgb.astype(np.uint8))
+
+
+def test_layouts_follow_the_row_count():
+    assert layout_for(4, 10).name == "3x4 + II rhythm strip"
+    assert layout_for(6, 10).name == "6x2"
+    assert layout_for(12, 10).name == "12x1"
+    assert layout_for(1, 30).duration_s == 30
+    assert layout_for(9, 10) is None
+
+
+def test_scoring_finds_the_shift_and_punishes_noise():
+    t = np.arange(5000) / 500.0
+    x = np.sin(2 * np.pi * 1.2 * t) + 0.3 * np.sin(2 * np.pi * 7 * t)
+    shifted = np.roll(x, 50) + 0.2  # 0.1 s late and 0.2 mV higher
+    good = score_lead(x, shifted, 500.0)
+    assert good.shift_s == pytest.approx(-0.1, abs=0.01) and good.snr_db > 15
+    noisy = score_lead(x, x + np.random.default_rng(0).normal(0, 0.5, x.size), 500.0)
+    assert noisy.snr_db < good.snr_db and noisy.snr_db < 5
+
+
+def test_exports_round_trip(photo_digitized, tmp_path):
+    out = write_csv(photo_digitized, tmp_path / "d.csv")
+    with open(out) as f:
+        header = next(csv.reader(f))
+    assert header[0] == "time_s" and "II_mV" in header and len(header) == 13
+    files = write_wfdb(photo_digitized, tmp_path, "d")
+    sig, fields = wfdb.rdsamp(str(tmp_path / "d"))
+    assert fields["fs"] == 500 and fields["sig_name"][1] == "II" and files[0].is_file()
+    ii = photo_digitized.signal[:, 1]
+    ok = np.isfinite(ii)
+    assert np.allclose(sig[ok, 1], ii[ok], atol=1e-3)
+    assert np.isnan(sig[:100, fields["sig_name"].index("V1")]).all()  # not printed there: missing, not 0
+    rec = as_recording(photo_digitized, "p", "0123456789abcdef")
+    assert rec.channel_names == ["II"] and np.isfinite(rec.signal).all()
+
+
+def test_the_tool_measures_the_digitized_signal_with_flags(tmp_path):
+    rec = load_recording(PHOTO)
+    ctx = ToolContext(get_recording=lambda _id: rec, artifacts_dir=tmp_path)
+    result = EcgImageDigitizeTool().run(RecordingInput(recording_id=rec.id), ctx)
+    assert result.heart_rate is not None and 60 < result.heart_rate.value < 90
+    assert result.leads_analysed == ["II"] and result.rhythm == "regular"
+    # every number is flagged no better than the digitization's confidence in lead II
+    lead_q = result.digitization.lead("II").quality
+    order = [Quality.GOOD, Quality.ACCEPTABLE, Quality.POOR, Quality.UNUSABLE]
+    assert all(
+        order.index(m.quality) >= order.index(lead_q) for m in result.measurements() if m.value is not None
+    )
+    assert {Path(p).suffix for p in result.downloads} == {".csv", ".hea", ".dat"}
+    assert all(Path(p).is_file() for p in result.figures) and len(result.figures) == 2
+    assert "digitized" in result.summary()
+
+
+def test_the_tool_refuses_a_photo_of_something_else_with_a_specific_error(tmp_path):
+    data = pytest.importorskip("skimage.data")
+    path = tmp_path / "cat.png"
+    Image.fromarray(data.chelsea()).save(path)
+    rec = load_recording(path)
+    ctx = ToolContext(get_recording=lambda _id: rec, artifacts_dir=tmp_path)
+    with pytest.raises(InputError, match="could not be read as an ECG"):
+        EcgImageDigitizeTool().run(RecordingInput(recording_id=rec.id), ctx)

@@ -1,0 +1,206 @@
+"""The ECG-image digitizer as a tool: a photo or scan of a printed ECG read by the same measurement and
+interpretation code as an uploaded signal (heart rate, rhythm, intervals), every number flagged with the
+worse of the signal's quality and the digitization's confidence in the lead it came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from cardioagent.tools import analysis
+from cardioagent.tools.contract import Measurement, Quality, RecordingInput, Tool, ToolContext, ToolResult
+from cardioagent.tools.errors import InputError
+from cardioagent.tools.signal.digitize import (
+    Digitization,
+    DigitizedEcg,
+    NotAnEcgPageError,
+    digitize_ecg_image,
+)
+from cardioagent.tools.signal.digitize.export import as_recording, write_csv, write_wfdb
+
+_ORDER = [Quality.GOOD, Quality.ACCEPTABLE, Quality.POOR, Quality.UNUSABLE]
+ACCEPTED = "a photo, scan or screenshot of a printed ECG (12-lead page or single-lead strip) on ECG paper"
+
+
+def worse(a: Quality, b: Quality) -> Quality:
+    return max(a, b, key=_ORDER.index)
+
+
+class DigitizedEcgResult(ToolResult):
+    recording: str
+    digitization: Digitization
+    leads_analysed: list[str] = Field(
+        description="the full-length digitized leads the measurements come from"
+    )
+    heart_rate: Measurement | None = None
+    rhythm: str | None = Field(default=None, description="the rhythm statement of the rhythm tool")
+    rhythm_rule: str = ""
+    pr: Measurement | None = None
+    qrs: Measurement | None = None
+    qtc_bazett: Measurement | None = None
+    statements: list[str] = Field(
+        default_factory=list, description="interpretation statements, as the text shows"
+    )
+    downloads: list[str] = Field(default_factory=list, description="the digitized signal as CSV and WFDB")
+
+    def summary(self) -> str:
+        d = self.digitization
+        lead_q = ", ".join(f"{x.lead} {x.quality.value}" for x in d.leads if x.lead in self.leads_analysed)
+        lines = [
+            f"digitized from the image ({d.layout}; confidence: {lead_q or 'no full-length lead'}); "
+            "measured with the same tools as a signal recording"
+        ]
+        for m in (self.heart_rate, self.pr, self.qrs, self.qtc_bazett):
+            if m is not None and m.value is not None:
+                lines.append(f"{m.text(digits=0)} [{m.quality.value}] (digitized)")
+        if self.rhythm:
+            lines.append(f"rhythm: {self.rhythm} (digitized) — {self.rhythm_rule}")
+        lines += [f"statement: {s}" for s in self.statements[:4]]
+        lines += [f"note: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _flagged(m: Measurement | None, confidence: Quality) -> Measurement | None:
+    if m is None:
+        return None
+    return m.model_copy(update={"quality": worse(m.quality, confidence), "name": m.name})
+
+
+def _figures(dig: DigitizedEcg, stem: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    page = stem.with_name(stem.name + "-page.png")
+    Image.fromarray(dig.rectified).save(page)
+    strip = stem.with_name(stem.name + "-strip.png")
+    keep = [i for i in range(dig.signal.shape[1]) if np.isfinite(dig.signal[:, i]).any()]
+    fig, axes = plt.subplots(len(keep), 1, figsize=(12, 0.9 * len(keep) + 0.6), sharex=True, squeeze=False)
+    t = np.arange(len(dig.signal)) / dig.report.sampling_rate_hz
+    for ax, i in zip(axes[:, 0], keep, strict=True):
+        ax.plot(t, dig.signal[:, i], lw=0.7, color="k")
+        ax.set_ylabel(dig.leads[i], rotation=0, labelpad=14)
+        ax.set_yticks([])
+    axes[-1, 0].set_xlabel("s")
+    fig.suptitle("Digitized from the image (mV, 25 mm/s reading)")
+    fig.tight_layout()
+    fig.savefig(strip, dpi=80)
+    plt.close(fig)
+    return [str(page), str(strip)]
+
+
+class EcgImageDigitizeTool(Tool):
+    name = "ecg_image_digitize"
+    description = (
+        "Digitize a photo, scan or screenshot of a printed ECG: find the page, undo the perspective, read each "
+        "lead's trace in mV, then measure heart rate, rhythm and intervals with the same tools as an uploaded "
+        "signal. Each number carries the digitization's confidence in the lead it came from; the digitized "
+        "signal is offered as CSV and WFDB."
+    )
+    modalities = ("ecg_image",)
+    input_model = RecordingInput
+    output_model = DigitizedEcgResult
+    timeout_s = 120.0
+    default_for = ("ecg_image",)
+    keywords = (
+        r"\bdigiti[sz]\w*",
+        r"\b(ECG|EKG)\s+(image|photo|picture|scan|screenshot|printout|strip|tracing)s?\b",
+        r"\bheart ?rate\b",
+        r"\bbpm\b",
+        r"\brhythm\w*",
+        r"\b(ir)?regular\w*",
+        r"\bQRS\b",
+        r"\bQTc?\b",
+        r"\bPR\b",
+        r"\binterval\w*",
+        r"\b(csv|wfdb|signal) (from|of) (the|this) (image|photo|picture)\b",
+    )
+    examples = (
+        "Digitize this ECG photo.",
+        "What is the heart rate on this printout?",
+        "Turn this ECG picture into a signal I can download.",
+    )
+
+    def run(self, args: RecordingInput, ctx: ToolContext) -> ToolResult:
+        rec = ctx.get_recording(args.recording_id)
+        if rec.image is None:
+            raise InputError(rec.name, "is not an image", ACCEPTED)
+        try:
+            dig = digitize_ecg_image(rec.image)
+        except NotAnEcgPageError as exc:
+            raise InputError(rec.name, f"it could not be read as an ECG ({exc})", ACCEPTED) from exc
+        warnings = list(dig.report.warnings)
+        stem = ctx.artifacts_dir / f"{rec.name}-{rec.id[:8]}-digitized"
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        downloads = [str(write_csv(dig, stem.with_suffix(".csv")))]
+        downloads += [str(p) for p in write_wfdb(dig, stem.parent, stem.name)]
+        try:
+            figures = _figures(dig, stem)
+        except Exception as exc:  # a figure is a courtesy; the measurements stand without it
+            figures, warnings = [], [*warnings, f"figure not drawn: {exc}"]
+        try:
+            signal_rec = as_recording(dig, rec.name, rec.id)
+        except ValueError as exc:
+            return DigitizedEcgResult(
+                quality=Quality.UNUSABLE,
+                method=_METHOD,
+                warnings=[*warnings, f"nothing measured: {exc}"],
+                recording=rec.name,
+                digitization=dig.report,
+                leads_analysed=[],
+                downloads=downloads,
+                figures=figures,
+            )
+        leads = signal_rec.channel_names
+        confidence = max(
+            (d.quality for d in dig.report.leads if d.lead in leads), key=_ORDER.index, default=Quality.POOR
+        )
+        fields = _measure(signal_rec, confidence, warnings)
+        return DigitizedEcgResult(
+            quality=worse(fields.pop("quality"), confidence),
+            method=_METHOD,
+            warnings=warnings,
+            recording=rec.name,
+            digitization=dig.report,
+            leads_analysed=leads,
+            downloads=downloads,
+            figures=figures,
+            **fields,
+        )
+
+
+_METHOD = (
+    "page found and rectified (homography), grid-calibrated trace following (ECGScan-style), then the "
+    "heart-rate, rhythm and interval tools on the full-length digitized leads"
+)
+
+
+def _measure(signal_rec: Any, confidence: Quality, warnings: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"quality": Quality.UNUSABLE}
+    try:
+        hr = analysis.heart_rate(signal_rec)
+        out["heart_rate"] = _flagged(hr.heart_rate, confidence)
+        out["quality"] = hr.quality
+    except Exception as exc:  # each measurement stands or falls alone
+        warnings.append(f"heart rate not measured on the digitized signal: {exc}")
+    try:
+        rh = analysis.rhythm(signal_rec)
+        out["rhythm"], out["rhythm_rule"] = str(rh.statement), rh.rule
+    except Exception as exc:
+        warnings.append(f"rhythm not judged on the digitized signal: {exc}")
+    try:
+        iv = analysis.intervals(signal_rec)
+        out.update(
+            pr=_flagged(iv.pr, confidence),
+            qrs=_flagged(iv.qrs, confidence),
+            qtc_bazett=_flagged(iv.qtc_bazett, confidence),
+            statements=[s.text() for s in iv.statements],
+        )
+    except Exception as exc:
+        warnings.append(f"intervals not measured on the digitized signal: {exc}")
+    return out

@@ -1,0 +1,101 @@
+"""The digitized signal as files a person can take away, and as a Recording the signal tools read.
+
+CSV: one column per lead in mV with a time column, empty cells where the lead was not printed (a 3 x 4 page
+prints each lead for 2.5 s). WFDB: a 16-bit record at 500 Hz written by ``wfdb.wrsamp``, the gaps as WFDB's
+missing-sample value, and the digitization's layout and per-lead confidence as header comments.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from cardioagent.tools.signal.digitize.digitize import DigitizedEcg
+from cardioagent.tools.signal.recording import Channel, ChannelKind, Modality, Recording
+
+
+def header_comments(dig: DigitizedEcg) -> list[str]:
+    rep = dig.report
+    lines = [
+        "digitized from an image by cardioagent",
+        f"layout: {rep.layout}; rows: {rep.rows}; calibration pulses: {rep.calibration_pulses}",
+        f"px/mm: {rep.px_per_mm[0]:.2f} x {rep.px_per_mm[1]:.2f}; page found: {rep.page_found}",
+    ]
+    lines += [
+        f"lead {d.lead}: {d.start_s:.1f}-{d.start_s + d.duration_s:.1f} s, trace found {d.found_fraction:.0%}, "
+        f"confidence {d.quality.value}"
+        for d in rep.leads
+    ]
+    return lines + [f"warning: {w}" for w in rep.warnings]
+
+
+def write_csv(dig: DigitizedEcg, path: str | Path) -> Path:
+    path = Path(path)
+    fs = dig.report.sampling_rate_hz
+    present = [i for i in range(dig.signal.shape[1]) if np.isfinite(dig.signal[:, i]).any()]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["time_s", *(f"{dig.leads[i]}_mV" for i in present)])
+        for k, row in enumerate(dig.signal[:, present]):
+            w.writerow([f"{k / fs:.4f}", *("" if not np.isfinite(v) else f"{v:.4f}" for v in row)])
+    return path
+
+
+def write_wfdb(dig: DigitizedEcg, folder: str | Path, record_name: str) -> list[Path]:
+    import wfdb
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    present = [i for i in range(dig.signal.shape[1]) if np.isfinite(dig.signal[:, i]).any()]
+    sig = dig.signal[:, present]
+    # digital samples at 1 uV per unit; NaN becomes WFDB's missing-sample value (-32768)
+    digital = np.where(np.isfinite(sig), np.clip(np.round(sig * 1000), -32767, 32767), -32768).astype(
+        np.int16
+    )
+    wfdb.wrsamp(
+        record_name,
+        fs=dig.report.sampling_rate_hz,
+        units=["mV"] * len(present),
+        sig_name=[dig.leads[i] for i in present],
+        d_signal=digital,
+        fmt=["16"] * len(present),
+        adc_gain=[1000.0] * len(present),
+        baseline=[0] * len(present),
+        comments=header_comments(dig),
+        write_dir=str(folder),
+    )
+    return [folder / f"{record_name}.hea", folder / f"{record_name}.dat"]
+
+
+def full_length_leads(dig: DigitizedEcg, min_coverage: float = 0.5) -> list[int]:
+    """Leads printed for (nearly) the whole recording: the rhythm strips, or every lead of a 12 x 1 page."""
+    covered = np.isfinite(dig.signal).mean(axis=0)
+    return [i for i in range(dig.signal.shape[1]) if covered[i] >= min_coverage]
+
+
+def as_recording(dig: DigitizedEcg, name: str, source_id: str) -> Recording:
+    """The full-length digitized leads as an ECG Recording (the 2.5-s windows of a 3 x 4 page are left out:
+    the rate, rhythm and interval tools need continuous leads). Short gaps are filled by interpolation."""
+    keep = full_length_leads(dig)
+    if not keep:
+        raise ValueError("no lead was digitized over the whole recording (no rhythm strip was found)")
+    sig = dig.signal[:, keep].copy()
+    t = np.arange(len(sig))
+    for j in range(sig.shape[1]):
+        ok = np.isfinite(sig[:, j])
+        sig[:, j] = np.interp(t, t[ok], sig[ok, j])
+    digest = hashlib.sha256(f"{source_id}:digitized".encode()).hexdigest()[:16]
+    return Recording(
+        id=digest,
+        name=f"{name} (digitized)",
+        source_files=[],
+        format="image",
+        modality=Modality.ECG,
+        sampling_rate_hz=dig.report.sampling_rate_hz,
+        channels=[Channel(name=dig.leads[i], kind=ChannelKind.ECG, unit="mV") for i in keep],
+        signal=sig,
+        header_comments=header_comments(dig),
+    )

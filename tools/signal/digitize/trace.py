@@ -1,0 +1,209 @@
+"""Follow the trace of each printed row, column by column, into a curve in pixels.
+
+``find_rows(ink)``: the rows are the peaks of the ink's horizontal projection that span most of the page
+(a text line is short, a trace row runs across it); each row keeps the band between it and its neighbours.
+
+``follow_trace(ink, band)``: in every column the ink of a band forms vertical runs; the trace is the run
+nearest to where it was in the previous column (a tracking rule in the manner of ECGScan, Badilini et al.
+2005), so lead labels and stray marks beside the trace are passed over. A steep stroke (a QRS) fills a tall
+run in one column; its value there is the run's end farther from the local baseline, which keeps R and S
+peaks instead of cutting them at the run's middle.
+
+``calibration_pulse(ink, band, ...)``: the 1-mV reference pulse printed at the start of a row (10 mm tall,
+0.2 s wide): its foot is the row's zero and its height checks the vertical scale.
+
+References
+----------
+Badilini F, Erdem T, Zareba W, Moss AJ. ECGScan: a method for conversion of paper electrocardiographic
+printouts to digital electrocardiographic files. J Electrocardiol 2005;38:310-8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage, signal
+
+
+@dataclass(frozen=True)
+class Row:
+    centre: int  # px, the projection's peak
+    top: int  # the band searched for this row's trace
+    bottom: int
+    x0: int  # first and last columns whose ink belongs to the row
+    x1: int
+
+
+@dataclass(frozen=True)
+class TraceCurve:
+    y: np.ndarray  # (n_columns,) float px; NaN where no ink was found
+    found: np.ndarray  # (n_columns,) bool
+    x0: int  # first column of ``y`` in the image
+
+
+@dataclass(frozen=True)
+class Pulse:
+    foot_y: float  # px: the row's 0 mV
+    height_px: float
+    x_end: int  # the column where the pulse's falling edge is: the signal starts after it
+
+
+def ink_mask(ink: np.ndarray, min_object_px: int, floor: float = 0.22) -> np.ndarray:
+    """Ink pixels: the darkest of three classes of the ink map (paper, grid residue, trace) by multi-level
+    Otsu thresholding (Liao, Chen & Chung 2001), never below ``floor``; connected pieces smaller than
+    ``min_object_px`` (specks, grid fragments, most lettering) are dropped, as a trace is one long stroke."""
+    from skimage.filters import threshold_multiotsu
+    from skimage.morphology import remove_small_objects
+
+    sample = ink[ink > 0.05][::7]
+    threshold = floor if sample.size < 300 else max(floor, float(threshold_multiotsu(sample, classes=3)[-1]))
+    return np.asarray(remove_small_objects(ink > threshold, max_size=min_object_px, connectivity=2))
+
+
+def row_slope(mask: np.ndarray, max_slope: float = 0.06, n: int = 49) -> float:
+    """The slope (px per px) that makes the ink's horizontal projection sharpest: the rows' residual tilt
+    after rectification (a page outline a few pixels off, or a sheet lying unevenly)."""
+    ys, xs = np.nonzero(mask[:, :: max(1, mask.shape[1] // 600)])
+    if ys.size < 100:
+        return 0.0
+    xs = xs * max(1, mask.shape[1] // 600) - mask.shape[1] / 2
+    best, best_sharpness = 0.0, -1.0
+    for slope in np.linspace(-max_slope, max_slope, n):
+        hist = np.bincount(
+            np.clip((ys - slope * xs).astype(int), 0, mask.shape[0] - 1), minlength=mask.shape[0]
+        )
+        sharpness = float(np.sum(hist.astype(float) ** 2))
+        if sharpness > best_sharpness:
+            best, best_sharpness = float(slope), sharpness
+    return best
+
+
+def unshear(image: np.ndarray, slope: float) -> np.ndarray:
+    """Each column moved up or down so that rows of the given slope run level (a shear: vertical distances,
+    and so millivolts, are unchanged)."""
+    h, w = image.shape[:2]
+    shift = np.round(slope * (np.arange(w) - w / 2)).astype(int)
+    rows = np.clip(np.arange(h)[:, None] + shift[None, :], 0, h - 1)
+    out = image[rows, np.arange(w)[None, :]]
+    out[(np.arange(h)[:, None] + shift[None, :] < 0) | (np.arange(h)[:, None] + shift[None, :] >= h)] = 0
+    return out
+
+
+def find_rows(mask: np.ndarray, min_gap_px: float, min_span: float = 0.35) -> list[Row]:
+    """Trace rows: projection peaks at least ``min_gap_px`` apart whose ink spans ``min_span`` of the width."""
+    h, w = mask.shape
+    projection = ndimage.gaussian_filter1d(mask.sum(axis=1).astype(float), min_gap_px / 8)
+    peaks, _ = signal.find_peaks(
+        projection, distance=max(1, int(min_gap_px)), height=0.3 * float(projection.max(initial=0.0))
+    )
+    rows = []
+    for p in peaks:
+        lo, hi = max(0, int(p - min_gap_px / 4)), min(h, int(p + min_gap_px / 4) + 1)
+        cols = np.flatnonzero(mask[lo:hi].any(axis=0))
+        if len(cols) < 2:
+            continue
+        # Columns with ink, closed over gaps shorter than 1% of the width (~3 mm): a trace row is one long run.
+        occupied = ndimage.binary_closing(mask[lo:hi].any(axis=0), structure=np.ones(max(3, w // 100)))
+        runs, n = ndimage.label(occupied)
+        if n == 0:
+            continue
+        sizes = ndimage.sum(occupied, runs, range(1, n + 1))
+        long_runs = [i + 1 for i, size in enumerate(sizes) if size >= 0.02 * w]
+        if not long_runs or max(sizes) < min_span * w / 3:
+            continue
+        span = np.flatnonzero(np.isin(runs, long_runs))
+        if span[-1] - span[0] >= min_span * w:
+            rows.append((int(p), int(span[0]), int(span[-1])))
+    out: list[Row] = []
+    for i, (centre, x0, x1) in enumerate(rows):
+        above = rows[i - 1][0] if i > 0 else None
+        below = rows[i + 1][0] if i + 1 < len(rows) else None
+        half_up = (centre - above) / 2 if above is not None else (below - centre) / 2 if below else min_gap_px
+        half_down = (below - centre) / 2 if below is not None else half_up
+        out.append(
+            Row(
+                centre=centre,
+                top=max(0, int(centre - 1.2 * half_up)),
+                bottom=min(h, int(centre + 1.2 * half_down)),
+                x0=x0,
+                x1=x1,
+            )
+        )
+    return out
+
+
+def _runs(column: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of the True runs in a boolean column, stop exclusive."""
+    padded = np.concatenate([[False], column, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return list(zip(edges[::2], edges[1::2], strict=True))
+
+
+def follow_trace(mask: np.ndarray, row: Row, x_start: int, x_stop: int, start_y: float) -> TraceCurve:
+    """The trace of ``row`` from column ``x_start`` to ``x_stop`` (see the module docstring)."""
+    band = mask[row.top : row.bottom]
+    n = max(0, x_stop - x_start)
+    ys = np.full(n, np.nan)
+    found = np.zeros(n, bool)
+    previous = start_y - row.top
+    baseline = previous
+    for i in range(n):
+        runs = _runs(band[:, x_start + i])
+        if not runs:
+            continue
+        distances = [
+            0.0 if a <= previous < b else min(abs(a - previous), abs(b - 1 - previous)) for a, b in runs
+        ]
+        a, b = runs[int(np.argmin(distances))]
+        if min(distances) > band.shape[0] / 3:
+            continue  # nothing near the trace in this column: a gap, not a jump to another mark
+        if b - a <= 3:
+            y = (a + b - 1) / 2
+        else:
+            # a steep stroke: take the end farther from the recent baseline (the peak of an R or an S)
+            y = float(a) if abs(a - baseline) > abs(b - 1 - baseline) else float(b - 1)
+        ys[i], found[i] = y + row.top, True
+        previous = (a + b - 1) / 2 if b - a > 3 else y
+        baseline = 0.97 * baseline + 0.03 * ((a + b - 1) / 2)
+    return TraceCurve(y=ys, found=found, x0=x_start)
+
+
+def _tall_edges(
+    band: np.ndarray, x_from: int, x_to: int, lo_px: float, hi_px: float
+) -> list[tuple[int, int, int, int]]:
+    """Vertical strokes as tall as a calibration pulse: (first column, last column, top, foot)."""
+    edges: list[list[int]] = []
+    for x in range(x_from, x_to):
+        runs = [r for r in _runs(band[:, x]) if lo_px <= r[1] - r[0] <= hi_px]
+        if not runs:
+            continue
+        a, b = max(runs, key=lambda r: r[1] - r[0])
+        if edges and x - edges[-1][1] <= 2 and abs(edges[-1][3] - b) <= 3:
+            edges[-1][1] = x
+        else:
+            edges.append([x, x, a, b])
+    return [(e[0], e[1], e[2], e[3]) for e in edges]
+
+
+def calibration_pulse(mask: np.ndarray, row: Row, px_per_mm_y: float, px_per_mm_x: float) -> Pulse | None:
+    """The 1-mV pulse at the start of ``row``: two vertical edges 7-13 mm tall, 3.5-6.5 mm apart (0.2 s),
+    whose tops and feet are level and joined by ink along the top; the pair nearest the row's start."""
+    band = mask[row.top : row.bottom]
+    x_from = max(0, row.x0 - int(20 * px_per_mm_x))
+    x_to = min(band.shape[1], row.x0 + int(20 * px_per_mm_x))
+    edges = _tall_edges(band, x_from, x_to, 7 * px_per_mm_y, 13 * px_per_mm_y)
+    level = 1.5 * px_per_mm_y
+    for i, (_, l1, top_l, foot_l) in enumerate(edges):
+        for r0, r1, top_r, foot_r in edges[i + 1 :]:
+            gap_mm = (r0 - l1) / px_per_mm_x
+            if not 3.5 <= gap_mm <= 6.5 or abs(top_l - top_r) > level or abs(foot_l - foot_r) > level:
+                continue
+            top = int(round((top_l + top_r) / 2))
+            lid = band[max(0, top - 3) : top + 4, l1:r0].any(axis=0).mean()
+            if lid < 0.8:
+                continue
+            foot = (foot_l + foot_r) / 2 - 1 + row.top
+            height = ((foot_l - top_l) + (foot_r - top_r)) / 2
+            return Pulse(foot_y=float(foot), height_px=float(height), x_end=int(r1))
+    return None

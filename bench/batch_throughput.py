@@ -1,7 +1,7 @@
 """Throughput of ``cardioagent batch`` and ``cardioagent eval``: one process vs ``--engine local`` vs ``--engine ray``.
 
     .venv/bin/python bench/batch_throughput.py [--data ../shared/data/ptbxl_1_250] [--records 250]
-        [--questions 24] [--workers 2] [--skip-eval] [--home DIR]
+        [--questions 24] [--workers 2] [--skip-batch] [--skip-eval] [--home DIR]
 
 Each configuration runs the real command line in a subprocess on the same inputs, into a fresh output folder:
 
@@ -17,7 +17,9 @@ the first and the last finished item, from the rows' ``finished_at``: start-up o
 speed-up over one process, the mean CPU seconds per item (in the worker and its tool subprocesses: the
 cost that does not depend on the machine's load, for the cost model in docs/scale.md), and the peak RSS of
 each worker (from the rows' ``worker_rss_mb``; for one
-process, the command itself). The load average before and after each run is recorded: on a shared machine
+process, the command itself), and the CPU seconds of the command with the children it waited for
+(``command_cpu_s``: for one process, start-up plus every question; Ray's actors are not its children). The
+load average before and after each run is recorded: on a shared machine
 the figures are only as quiet as the machine. Writes bench/results/batch_throughput.json.
 """
 
@@ -62,6 +64,9 @@ def run_command(argv: list[str], env: dict[str, str], timeout: float) -> dict:
         "returncode": proc.returncode,
         "wall_s": round(wall, 2),
         "command_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        # CPU of the command and the children it waited for (tool subprocesses, a local pool; not Ray's
+        # actors): for one process, the cost per question beside the load-dependent wall time
+        "command_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "stdout_tail": stdout[-600:],
@@ -232,6 +237,7 @@ def main() -> int:
     p.add_argument(
         "--workers", type=int, default=None, help="workers of the local and Ray engines (default: cores)"
     )
+    p.add_argument("--skip-batch", action="store_true", help="only the eval comparison")
     p.add_argument("--skip-eval", action="store_true")
     p.add_argument(
         "--home", type=Path, default=None, help="CARDIOAGENT_HOME (default: a fresh one, kb built first)"
@@ -258,15 +264,16 @@ def main() -> int:
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "load_average_start": [round(x, 2) for x in os.getloadavg()],
         }
-        batch = bench_batch(args.data, args.records, workers, work, env)
-        speedups(batch)
-        n = args.records or "all"
-        result["batch"] = {
-            "input": f"{args.data.name}/records500 ({n} records)",
-            "runs": batch,
-            "acceptance": verdict(batch),
-        }
-        print(table("batch (records)", batch, "rec"))
+        if not args.skip_batch:
+            batch = bench_batch(args.data, args.records, workers, work, env)
+            speedups(batch)
+            n = args.records or "all"
+            result["batch"] = {
+                "input": f"{args.data.name}/records500 ({n} records)",
+                "runs": batch,
+                "acceptance": verdict(batch),
+            }
+            print(table("batch (records)", batch, "rec"))
         if not args.skip_eval:
             kb = run_command(["kb", "build"], env, timeout=1800)  # once, before timing: a shared store
             result["kb_build_s"] = kb["wall_s"]

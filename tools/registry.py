@@ -270,6 +270,14 @@ def _check_modality(tool: Tool[Any], parsed: BaseModel, ctx: ToolContext) -> Non
 # work really stops. Where fork is unavailable (Windows, macOS), or with CARDIOAGENT_TOOL_ISOLATION=thread,
 # such tools run like ``isolation = "thread"`` ones.
 #
+# What a child learns is lost when it exits, so two kinds of it are sent back with a result and kept here:
+# the entries it added to the analysis code's caches (``_shared_caches``), and the modules it imported. The
+# second matters most: the analysis code imports its heavy libraries lazily (``import neurokit2`` pulls in
+# matplotlib: ~1.3 s of CPU), and a child that imports them for itself pays that on every call, ten times
+# the call's own work on a PTB-XL record. The parent imports what the first child imported (once), and every
+# later child inherits it, as a call in a thread would. Forks wait while the parent imports, so no child is
+# forked holding a half-imported module.
+#
 # ``isolation = "thread"``: for tools that need what this process holds (a loaded vector store, model
 # weights). The call runs in a daemon thread; at the time limit the registry stops waiting, sets the call's
 # cancellation flag (a tool's loops may poll ``check_cancelled()``), and refuses new calls of that tool until
@@ -283,6 +291,8 @@ _FORK_WARNING = r".*use of fork\(\) may lead to deadlocks in the child"
 warnings.filterwarnings("ignore", message=_FORK_WARNING, category=DeprecationWarning)
 
 _local = threading.local()
+_import_lock = threading.Lock()  # forks and adopting a child's imports do not overlap
+_unadoptable: set[str] = set()  # modules a child imported that do not import here
 _overrunning: weakref.WeakKeyDictionary[Tool[Any], threading.Thread] = weakref.WeakKeyDictionary()
 _overrunning_lock = threading.Lock()
 
@@ -382,7 +392,8 @@ def _call_in_process(context: Any, tool: Tool[Any], parsed: BaseModel, ctx: Tool
     child = context.Process(target=_child_main, args=(tool, parsed, ctx, send), name=f"tool-{tool.name}")
     started = time.monotonic()
     try:
-        child.start()
+        with _import_lock:
+            child.start()
     except OSError as exc:
         receive.close()
         send.close()
@@ -437,6 +448,7 @@ def _child_main(tool: Tool[Any], parsed: BaseModel, ctx: ToolContext, conn: Any)
         pass
     _die_with_parent()
     _limit_memory()
+    modules_before = set(sys.modules)
     caches = _shared_caches()
     before = {name: set(cache._d) for name, cache in caches.items()}
     message: tuple[Any, ...]  # a tagged tuple: its first item says what the rest holds (see _result_from)
@@ -445,7 +457,8 @@ def _child_main(tool: Tool[Any], parsed: BaseModel, ctx: ToolContext, conn: Any)
         if not isinstance(result, tool.output_model):
             message = ("wrong_type", type(result).__name__)
         else:
-            message = ("ok", _portable(result), _new_entries(_shared_caches(), before))
+            imported = [m for m in list(sys.modules) if m not in modules_before]  # in import order
+            message = ("ok", _portable(result), _new_entries(_shared_caches(), before), imported)
     except InputError as exc:
         message = ("input", type(exc).__module__, type(exc).__qualname__, str(exc), _portable_attrs(exc))
     except ToolError as exc:
@@ -534,11 +547,29 @@ def _merge_entries(entries: dict[str, list[tuple[Any, Any]]]) -> None:
                 break
 
 
+def _adopt_imports(names: list[str]) -> None:
+    """Import here the modules a child imported (in its order), so the next child inherits them. A module
+    that does not import here (one a library put into ``sys.modules`` by hand) is skipped: the child that
+    needs it imports it again, as before."""
+    missing = [m for m in names if m not in sys.modules and m not in _unadoptable]
+    if not missing:
+        return
+    with _import_lock:
+        for name in missing:
+            if name in sys.modules:  # imported by an earlier name of the list
+                continue
+            try:
+                importlib.import_module(name)
+            except Exception:  # the child imports it itself, as it did before; not tried here again
+                _unadoptable.add(name)
+
+
 def _result_from(tool: Tool[Any], message: tuple[Any, ...]) -> ToolResult:
     kind = message[0]
     if kind == "ok":
         how, data = message[1]
         _merge_entries(message[2] if len(message) > 2 else {})
+        _adopt_imports(message[3] if len(message) > 3 else [])
         model = tool.output_model
         return model.model_validate_json(data) if how == "json" else model.model_validate(data)
     if kind == "wrong_type":

@@ -37,6 +37,7 @@ from cardioagent.tools.signal.digitize.trace import (
     follow_trace,
     ink_mask,
     row_slope,
+    spike_count,
     unshear,
 )
 from cardioagent.tools.signal.quality import Quality
@@ -45,6 +46,7 @@ FS = 500.0
 WORK_WIDTH = 2400  # the rectified page's width: ~8.5 px/mm on a letter or A4 page, 4.7 ms per column
 LETTER_WIDTH_MM = 279.4  # the page-size prior that tells a 5-mm grid from a 1-mm one
 MIN_GRID_STRENGTH = 0.08  # share of the grid projection's power at its period: below this, no grid
+MIN_SPIKES = 3  # strokes taller than 3 mm a row must hold to be a trace: a beat or two per printed lead
 GOOD_FOUND, ACCEPTABLE_FOUND = 0.97, 0.85  # share of a lead's printed window with its trace found
 
 
@@ -198,7 +200,9 @@ def digitize_ecg_image(rgb: np.ndarray) -> DigitizedEcg:
     mask = ink_mask(ink, min_object_px=int(4 * mm_x * mm_y))
     slope = row_slope(mask)
     mask, grid = unshear(mask, slope), unshear(grid, slope)
-    rows = find_rows(mask, min_gap_px=12 * mm_y)
+    rows = [
+        r for r in find_rows(mask, min_gap_px=12 * mm_y) if spike_count(mask, r, 3.0 * mm_y) >= MIN_SPIKES
+    ]
     if not rows:
         raise NotAnEcgPageError("no trace rows: nothing runs across the image the way an ECG trace does")
     px_s = PAPER_SPEED_MM_S * mm_x

@@ -133,6 +133,18 @@ def find_rows(mask: np.ndarray, min_gap_px: float, min_span: float = 0.35) -> li
     return out
 
 
+def spike_count(mask: np.ndarray, row: Row, min_height_px: float) -> int:
+    """Vertical strokes taller than ``min_height_px`` along the row (QRS complexes, calibration pulses,
+    lead separators): a trace has them every beat, a line of text, a fold or a page edge has none."""
+    band = mask[row.top : row.bottom, row.x0 : row.x1 + 1]
+    tall = np.zeros(band.shape[1], bool)
+    for x in range(band.shape[1]):
+        runs = _runs(band[:, x])
+        tall[x] = bool(runs) and max(b - a for a, b in runs) >= min_height_px
+    _, n = ndimage.label(tall)
+    return int(n)
+
+
 def _runs(column: np.ndarray) -> list[tuple[int, int]]:
     """(start, stop) of the True runs in a boolean column, stop exclusive."""
     padded = np.concatenate([[False], column, [False]])

@@ -22,6 +22,7 @@ from cardioagent.tools.analysis.results import HeartRateResult, HrWindow
 from cardioagent.tools.contract import Measurement, Quality
 from cardioagent.tools.errors import InputError
 from cardioagent.tools.signal import ppg
+from cardioagent.tools.signal.ppg_spectral import ppg_spectral_rate
 from cardioagent.tools.signal.recording import ChannelKind, Recording
 
 MAX_FUSED_LEADS = 3
@@ -126,38 +127,54 @@ def _ppg_spectral_check(rec: Recording, b: Beats, m: Measurement) -> str | None:
     return None
 
 
+_WINDOW_RANK = (Quality.GOOD, Quality.ACCEPTABLE)
+
+
 def _wrist_ppg(
     rec: Recording, ppg_idx: list[int], acc_idx: list[int], spans, window_s, step_s
 ) -> HeartRateResult:
-    """Spectral rate per window from all PPG channels, accelerometer frequencies attenuated, tracked."""
+    """Spectral rate per window from all PPG channels, motion removed with the accelerometer (Wiener
+    filter, Temko 2017) and the heart-rate ridge tracked across windows (``signal.ppg_spectral``)."""
     sig, fs = signal_of(rec)
     names = [rec.channels[i].name for i in ppg_idx]
-    windows, prev = [], None
-    for start, end in spans:
-        a, b = int(start * fs), int(end * fs)
-        s = ppg.spectral_hr(sig[a:b, ppg_idx], fs, sig[a:b, acc_idx], previous_bpm=prev)
-        prev = s.bpm if s.bpm is not None else prev
-        q = Quality.UNUSABLE if s.bpm is None else Quality.ACCEPTABLE if s.peak_ratio >= 2.5 else Quality.POOR
-        windows.append(
-            HrWindow(
-                start_s=round(start, 3),
-                end_s=round(end, 3),
-                bpm=Measurement(
-                    name="heart rate",
-                    value=None if s.bpm is None else round(s.bpm, 1),
-                    unit="bpm",
-                    channel="+".join(names),
-                    quality=q,
-                ),
-            )
+    track = ppg_spectral_rate(sig[:, ppg_idx], sig[:, acc_idx], fs, spans=spans)
+    windows = [
+        HrWindow(
+            start_s=round(w.start_s, 3),
+            end_s=round(w.end_s, 3),
+            bpm=Measurement(
+                name="heart rate",
+                value=None if w.bpm is None else round(w.bpm, 1),
+                unit="bpm",
+                channel="+".join(names),
+                quality=w.quality,
+            ),
         )
+        for w in track.windows
+    ]
+    refused = [w for w in track.windows if w.bpm is None]
+    notes = (
+        [
+            f"{len(refused)} of {len(windows)} windows refused: "
+            + "; ".join(sorted({f"{w.reason}" for w in refused}))
+        ]
+        if refused
+        else []
+    )
     vals = np.array([w.bpm.value for w in windows if w.bpm.value is not None])
     if len(vals) == 0:
         hr = Measurement(name="heart rate", value=None, unit="bpm", quality=Quality.UNUSABLE)
         quality = Quality.UNUSABLE
     else:
-        good = [w for w in windows if w.bpm.quality == Quality.ACCEPTABLE]
-        quality = Quality.ACCEPTABLE if len(good) >= 0.5 * len(windows) else Quality.POOR
+        n_good = sum(w.bpm.quality == Quality.GOOD for w in windows)
+        n_ok = sum(w.bpm.quality in _WINDOW_RANK for w in windows)
+        quality = (
+            Quality.GOOD
+            if n_good >= 0.5 * len(windows)
+            else Quality.ACCEPTABLE
+            if n_ok >= 0.5 * len(windows)
+            else Quality.POOR
+        )
         iqr = float(np.subtract(*np.percentile(vals, [75, 25]))) if len(vals) > 1 else None
         hr = Measurement(
             name="heart rate",
@@ -167,16 +184,18 @@ def _wrist_ppg(
             channel="+".join(names),
             quality=quality,
         )
+    motion = (
+        "accelerometer frequencies attenuated (Wiener filter, Temko 2017)" if acc_idx else "no accelerometer"
+    )
     return HeartRateResult(
         quality=quality,
         method=(
-            f"wrist PPG: periodogram peak per {window_s:g}-s window of {', '.join(names)} with "
-            f"accelerometer frequencies attenuated and tracking from window to window (TROIKA-like); "
+            f"wrist PPG: periodogram per {window_s:g}-s window of {', '.join(names)} with {motion}, "
+            f"heart-rate peak tracked across windows with a bounded jump (Viterbi; Schäck 2017, TROIKA); "
             f"overall = median of windows, uncertainty = half the interquartile range"
         ),
-        warnings=["motion-corrupted wrist PPG: treat the rate as an estimate"]
-        if quality == Quality.POOR
-        else [],
+        warnings=notes
+        + (["motion-corrupted wrist PPG: treat the rate as an estimate"] if quality == Quality.POOR else []),
         recording=rec.name,
         heart_rate=hr,
         channels_used=names,
@@ -184,7 +203,7 @@ def _wrist_ppg(
         window_s=window_s,
         step_s=step_s,
         n_beats=0,
-        reason="" if hr.value is not None else "no spectral peak in any window",
+        reason="" if hr.value is not None else (notes[0] if notes else "no spectral peak in any window"),
     )
 
 

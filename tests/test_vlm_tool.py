@@ -476,3 +476,49 @@ def test_an_uploaded_ecg_image_reaches_the_tool_through_the_agent(monkeypatch, t
     answer = assistant.ask("What does this ECG show?", [str(upload)])
     assert not answer.trace[0].ok and answer.trace[0].error_kind == "input"
     assert "does not look like a 12-lead ECG" in answer.text
+
+
+def _unrecognised(rgb):
+    """A label-head reading that did not recognise the page (as the model does for many real photos)."""
+    from cardioagent.models.vlm.inference import LabelReading
+    from cardioagent.models.vlm.quality import image_quality
+
+    return LabelReading(
+        is_ecg=False,
+        page_probability=0.02,
+        probabilities={},
+        findings=[],
+        heart_rate_bpm=70,
+        axis_deg=30,
+        pr_ms=160,
+        qrs_ms=90,
+        qtc_ms=410,
+        rate_category="normal",
+        rhythm="sinus_rhythm",
+        image_quality=image_quality(rgb),
+    )
+
+
+def test_a_real_photo_the_model_does_not_recognise_is_flagged_not_refused():
+    """Issue 16: a real photo of an ECG is never refused for being a photo; the digitizer's evidence of ECG
+    paper overrules the image model's page probability, and the reading is flagged poor with the reason."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from cardioagent.models.vlm.tool import _refuse_if_unusable
+
+    photo = Path(__file__).parent / "data" / "photos" / "01442_hr-0.jpg"
+    rgb = np.asarray(Image.open(photo).convert("RGB"))
+    q = _refuse_if_unusable("photo", _unrecognised(rgb), rgb)
+    assert q.flag == Quality.POOR
+    assert any("digitizer found ECG paper" in r and "calibration pulses" in r for r in q.reasons)
+
+
+def test_a_photo_of_something_else_is_still_refused():
+    data = pytest.importorskip("skimage.data")
+    from cardioagent.models.vlm.tool import NotAnEcgImageError, _refuse_if_unusable
+
+    rgb = np.asarray(data.coffee())
+    with pytest.raises(NotAnEcgImageError, match="does not look like a 12-lead ECG"):
+        _refuse_if_unusable("coffee", _unrecognised(rgb), rgb)

@@ -22,6 +22,7 @@ import math
 import re
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from cardioagent.models.vlm.inference import LabelReading, default_weights_dir, shared_reader, weights_problem
@@ -281,7 +282,7 @@ class EcgImageInterpretTool(Tool):
             raise InputError(rec.name, "is not an image", "an uploaded PNG, JPEG or PDF of an ECG")
         reader = shared_reader()
         reading = reader.read(rec.image)
-        image_quality = _refuse_if_unusable(rec.name, reading)
+        image_quality = _refuse_if_unusable(rec.name, reading, rec.image)
         meta = reader.meta
 
         facts = reading.facts(rec.name)
@@ -391,7 +392,7 @@ def _tower_method(meta: object) -> str:
     return f"vision tower label head on the image pixels (letterboxed to {size} px)"
 
 
-def _refuse_if_unusable(name: str, reading: LabelReading) -> ImageQuality:
+def _refuse_if_unusable(name: str, reading: LabelReading, rgb: np.ndarray | None = None) -> ImageQuality:
     """The reading's image quality, after refusing an image that cannot be read or is not an ECG."""
     q = reading.image_quality
     if q is None:  # a reading made without pixels (training); the reader always measures the image
@@ -401,12 +402,39 @@ def _refuse_if_unusable(name: str, reading: LabelReading) -> ImageQuality:
             name, f"this image cannot be read as an ECG: {', '.join(q.reasons)}", ACCEPTED
         )
     if not reading.is_ecg:
-        raise NotAnEcgImageError(
-            name,
-            f"this image does not look like a 12-lead ECG (page probability {reading.page_probability:.2f})",
-            ACCEPTED,
+        paper = _ecg_paper(rgb)
+        if paper is None:
+            raise NotAnEcgImageError(
+                name,
+                f"this image does not look like a 12-lead ECG (page probability {reading.page_probability:.2f})",
+                ACCEPTED,
+            )
+        # The model was trained on drawn pages and does not recognise every real photo; the digitizer's
+        # evidence of ECG paper overrules it, and the reading is flagged instead of refused.
+        q = q.model_copy(
+            update={
+                "flag": Quality.POOR,
+                "reasons": [
+                    *q.reasons,
+                    f"the image model did not recognise the page (page probability "
+                    f"{reading.page_probability:.2f}) but the digitizer found ECG paper ({paper}): its reading "
+                    "of this photo is less reliable than the digitized measurements",
+                ],
+            }
         )
     return q
+
+
+def _ecg_paper(rgb: np.ndarray | None) -> str | None:
+    """What shows the image is ECG paper (trace rows with a grid or calibration pulses), or None."""
+    if rgb is None:
+        return None
+    from cardioagent.tools.signal.digitize import NotAnEcgPageError, read_page
+
+    try:
+        return read_page(rgb).evidence
+    except NotAnEcgPageError:
+        return None
 
 
 def _language_model_problem(reader: object) -> str | None:

@@ -11,7 +11,17 @@ from cardioagent.tools.signal.digitize.digitize import (
     DigitizedEcg,
     LeadDigitization,
     NotAnEcgPageError,
+    PageReading,
     digitize_ecg_image,
+    read_page,
 )
 
-__all__ = ["Digitization", "DigitizedEcg", "LeadDigitization", "NotAnEcgPageError", "digitize_ecg_image"]
+__all__ = [
+    "Digitization",
+    "DigitizedEcg",
+    "LeadDigitization",
+    "NotAnEcgPageError",
+    "PageReading",
+    "digitize_ecg_image",
+    "read_page",
+]

@@ -16,6 +16,8 @@ confidence, and its flag is what ``bench/ecg_digitize.py`` checks against the er
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from pydantic import BaseModel, Field
 
@@ -30,6 +32,7 @@ from cardioagent.tools.signal.digitize.layout import (
 )
 from cardioagent.tools.signal.digitize.page import PageOutline, find_page, rectify
 from cardioagent.tools.signal.digitize.trace import (
+    Pulse,
     Row,
     TraceCurve,
     calibration_pulse,
@@ -191,8 +194,34 @@ def _edge_fraction(curve: TraceCurve, row: Row) -> float:
     return float(np.mean((y <= row.top + 1) | (y >= row.bottom - 2)))
 
 
-def digitize_ecg_image(rgb: np.ndarray) -> DigitizedEcg:
-    """Digitize a printed 12-lead ECG or single-lead strip (see the module docstring)."""
+@dataclass(frozen=True)
+class PageReading:
+    """The page as far as it is read before any trace is followed: enough to say whether it is ECG paper."""
+
+    outline: PageOutline
+    page: np.ndarray  # the rectified page, float RGB
+    mask: np.ndarray  # ink, rows levelled
+    mm_x: float
+    mm_y: float
+    grid_strength: float
+    rows: list[Row]
+    pulses: list[Pulse | None]
+    rulers: list[tuple[np.ndarray, np.ndarray] | None]
+
+    @property
+    def evidence(self) -> str:
+        n_pulses = sum(p is not None for p in self.pulses)
+        n_ruled = sum(r is not None for r in self.rulers)
+        return (
+            f"{len(self.rows)} trace rows, {n_pulses} calibration pulses, ECG grid along {n_ruled} rows "
+            f"({self.mm_x:.1f} px/mm)"
+        )
+
+
+def read_page(rgb: np.ndarray) -> PageReading:
+    """Steps 1-3 and the calibration pulses (see the module docstring). Raises ``NotAnEcgPageError`` when no
+    row of trace is found, or when neither a calibration pulse nor an ECG grid is: ECG paper shows itself by
+    one or the other, rows of ink without either are text, a chart or a photo of something else."""
     outline: PageOutline = find_page(rgb)
     page = rectify(rgb, outline, WORK_WIDTH)
     ink, grid = ink_and_grid(page)
@@ -205,8 +234,27 @@ def digitize_ecg_image(rgb: np.ndarray) -> DigitizedEcg:
     ]
     if not rows:
         raise NotAnEcgPageError("no trace rows: nothing runs across the image the way an ECG trace does")
-    px_s = PAPER_SPEED_MM_S * mm_x
     pulses = [calibration_pulse(mask, r, mm_y, mm_x) for r in rows]
+    rulers = [
+        grid_ruler(grid[r.top : r.bottom], mask[r.top : r.bottom], 5.0 * mm_x)
+        if strength >= MIN_GRID_STRENGTH
+        else None
+        for r in rows
+    ]
+    if not any(p is not None for p in pulses) and not any(r is not None for r in rulers):
+        raise NotAnEcgPageError(
+            "no ECG grid and no calibration pulse were found: the image does not look like a printed ECG"
+        )
+    return PageReading(outline, page, mask, mm_x, mm_y, strength, rows, pulses, rulers)
+
+
+def digitize_ecg_image(rgb: np.ndarray) -> DigitizedEcg:
+    """Digitize a printed 12-lead ECG or single-lead strip (see the module docstring)."""
+    reading = read_page(rgb)
+    outline, page, mask = reading.outline, reading.page, reading.mask
+    mm_x, mm_y, strength = reading.mm_x, reading.mm_y, reading.grid_strength
+    rows, pulses, rulers = reading.rows, reading.pulses, reading.rulers
+    px_s = PAPER_SPEED_MM_S * mm_x
     starts = [(p.x_end + 1) if p else r.x0 for p, r in zip(pulses, rows, strict=True)]
     row_seconds = float(np.median([(r.x1 - s) / px_s for r, s in zip(rows, starts, strict=True)]))
     layout: Layout | None = layout_for(len(rows), row_seconds)
@@ -220,20 +268,8 @@ def digitize_ecg_image(rgb: np.ndarray) -> DigitizedEcg:
     signal = np.full((n, len(STANDARD_LEADS)), np.nan)
     leads: list[LeadDigitization] = []
     curves: dict[int, tuple[TraceCurve, float, np.ndarray]] = {}
-    rulers = [
-        grid_ruler(grid[r.top : r.bottom], mask[r.top : r.bottom], 5.0 * mm_x)
-        if strength >= MIN_GRID_STRENGTH
-        else None
-        for r in rows
-    ]
     n_pulses = sum(p is not None for p in pulses)
     consistent = layout_consistent(rows, n_pulses)
-    if n_pulses == 0 and not any(r is not None for r in rulers):
-        # ECG paper shows itself by a calibration pulse or by grid lines repeating at one period along a
-        # row; rows of ink without either are text, a chart or a photo of something else
-        raise NotAnEcgPageError(
-            "no ECG grid and no calibration pulse were found: the image does not look like a printed ECG"
-        )
     for seg in layout.segments:
         if seg.row >= len(rows):
             continue

@@ -49,6 +49,7 @@ TOOL_TITLES = {
     "render_ecg_paper": "12-lead ECG figure",
     "knowledge_search": "Knowledge",
     "ecg_image_interpret": "ECG image reading",
+    "ecg_image_digitize": "ECG image, digitized",
     "vitals_estimate": "QLoRA vitals estimate",
 }
 

@@ -20,6 +20,7 @@ from cardioagent.agent.comparison import difference_lines
 from cardioagent.agent.compose import KnowledgeBundle, compose_answer
 from cardioagent.agent.config import AgentSettings
 from cardioagent.agent.grounding import check_answer, numbers_in
+from cardioagent.agent.image_agreement import image_reading_agreement
 from cardioagent.agent.language import detect_language, language_notice
 from cardioagent.agent.planner import (
     GENERAL_REQUEST,
@@ -270,6 +271,7 @@ class Nodes:
             "options"
         ):  # two recordings: say what differs, labelled by record
             comparison = "\n".join(difference_lines(records, refs, parsed.target_ids(("quantity",)))) or None
+        comparison = "\n\n".join(x for x in (comparison, image_reading_agreement(records)) if x) or None
         draft = compose_answer(
             recordings_line=_recordings_line(refs),
             records=records,

@@ -340,14 +340,19 @@ def test_generated_answers_are_checked_against_the_label_head(monkeypatch, tmp_p
 
 
 def test_the_tool_refuses_images_that_are_not_ecgs(monkeypatch, tmp_path, page):
+    data = pytest.importorskip("skimage.data")
     registry = _registry(monkeypatch, make_checkpoint(tmp_path / "w", page_logit=-8.0))
-    rec = _image_recording(page, "holiday.jpg")
+    rec = _image_recording(np.asarray(data.coffee()), "holiday.jpg")  # a real photo of something else
     with pytest.raises(
         NotAnEcgImageError,
         match=r"holiday\.jpg: this image does not look like a 12-lead ECG "
         r"\(page probability 0\.00\)\. Accepted: a photo, scan or screenshot",
     ):
         registry.run("ecg_image_interpret", {"recording_id": rec.id}, _ctx(rec, tmp_path))
+    # an ECG page the model does not recognise is read with a warning, not refused (issue 16)
+    ecg = _image_recording(page, "ecg.png")
+    result = registry.run("ecg_image_interpret", {"recording_id": ecg.id}, _ctx(ecg, tmp_path))
+    assert result.quality == Quality.POOR and any("did not recognise the page" in w for w in result.warnings)
 
 
 def test_the_tool_refuses_unreadable_images(monkeypatch, tmp_path, page):
@@ -379,9 +384,11 @@ def test_the_planner_sends_image_questions_to_the_tool(monkeypatch, tmp_path):
     registry = _registry(monkeypatch, make_checkpoint(tmp_path / "w"))
     ref = [RecordingRef(id="img1", name="photo.png", modality="ecg_image")]
     for question in ("Interpret this ECG", "What is the heart rate?", "Is there atrial fibrillation?"):
-        calls = plan(question, ref, registry)
-        assert [c.tool for c in calls] == ["ecg_image_interpret"], question
-        assert calls[0].args == {"recording_id": "img1", "question": question}
+        calls = {c.tool: c for c in plan(question, ref, registry)}
+        # the image model reads it, the digitizer measures it (issue 16)
+        assert set(calls) == {"ecg_image_interpret", "ecg_image_digitize"}, question
+        assert calls["ecg_image_interpret"].args == {"recording_id": "img1", "question": question}
+        assert calls["ecg_image_digitize"].args == {"recording_id": "img1"}
 
 
 # ------------------------------------------------------------------------------------ shipped weights
@@ -461,9 +468,12 @@ def test_an_uploaded_ecg_image_reaches_the_tool_through_the_agent(monkeypatch, t
     upload = tmp_path / "scan.png"
     Image.fromarray(page).save(upload)
     answer = assistant.ask("Interpret this ECG", [str(upload)])
-    assert [s.tool for s in answer.trace] == ["ecg_image_interpret"] and answer.trace[0].ok
+    # the image model reads it, and the digitizer measures it with the signal tools (issue 16)
+    assert sorted(s.tool for s in answer.trace) == ["ecg_image_digitize", "ecg_image_interpret"]
+    assert all(s.ok for s in answer.trace)
     assert answer.route == "image"
     assert "image of an ECG" in answer.text and "Sinus bradycardia" in answer.text
+    assert "digitized from the image" in answer.text
 
     refusing = _registry(monkeypatch, make_checkpoint(tmp_path / "w2", page_logit=-8.0))
     assistant = Assistant(
@@ -473,8 +483,10 @@ def test_an_uploaded_ecg_image_reaches_the_tool_through_the_agent(monkeypatch, t
         chat_model=FakeMessagesListChatModel(responses=[AIMessage(content="unused")]),
         knowledge=_NoKnowledge(),
     )
-    answer = assistant.ask("What does this ECG show?", [str(upload)])
-    assert not answer.trace[0].ok and answer.trace[0].error_kind == "input"
+    coffee = tmp_path / "coffee.png"
+    Image.fromarray(np.asarray(pytest.importorskip("skimage.data").coffee())).save(coffee)
+    answer = assistant.ask("What does this ECG show?", [str(coffee)])
+    assert not any(s.ok for s in answer.trace) and answer.trace[0].error_kind == "input"
     assert "does not look like a 12-lead ECG" in answer.text
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from cardioagent.tools.analysis import intervals
 from cardioagent.tools.analysis.interpretation import Inputs, interpret
-from cardioagent.tools.analysis.results import LeadQrsShape
+from cardioagent.tools.analysis.results import LeadQrsShape, LeadStT
 from cardioagent.tools.contract import Measurement, Quality
 from cardioagent.tools.signal import qrs_morphology as qm
 from cardioagent.tools.signal.recording import STANDARD_12_LEADS, Channel, ChannelKind, Modality, Recording
@@ -236,3 +236,206 @@ def test_bundle_branch_block_question_on_a_cinc_rbbb_record(tests_data, cardio_h
     why = answer.closed.verdicts[0].why
     assert "V1" in why and "I:" in why and "120 ms" in why
     assert any("120 ms" in c for c in answer.closed.criteria)
+
+
+# ----- hypertrophy, voltage, Q waves, ST-T, QT, ventricular premature complexes ------------------------
+
+
+def _shape(r: float, s: float, **kw) -> LeadQrsShape:
+    """A lead with an R of ``r`` mV and an S of ``s`` mV (negative), amplitudes as the engine reads them."""
+    pattern = kw.pop("pattern", "Rs" if r >= abs(s) else "rS")
+    return LeadQrsShape(
+        pattern=pattern,
+        r_amplitude=r or None,
+        s_amplitude=s or None,
+        max_amplitude=r,
+        min_amplitude=min(s, kw.get("q_amplitude") or 0.0),
+        r_peak_time_ms=35,
+        **kw,
+    )
+
+
+def _normal_shapes() -> dict[str, LeadQrsShape]:
+    return {lead: _shape(1.0, -0.3) for lead in STANDARD_12_LEADS} | {
+        "aVR": _shape(0.1, -0.8),
+        "V1": _shape(0.2, -0.9),
+        "V2": _shape(0.4, -1.0),
+        "V3": _shape(0.8, -0.8),
+    }
+
+
+def _st_t(st_j: float = 0.0, t: float = 0.3, st_80: float | None = None) -> LeadStT:
+    return LeadStT(st_j=st_j, st_60=st_j, st_80=st_j if st_80 is None else st_80, t_amplitude=t)
+
+
+def _statements(shapes=None, st_t=None, **kw) -> dict:
+    qrs = Measurement(name="QRS duration (global)", value=90, unit="ms", quality=Quality.GOOD, quantity="qrs")
+    shapes = _normal_shapes() if shapes is None else shapes
+    st_t = {lead: _st_t() for lead in STANDARD_12_LEADS} if st_t is None else st_t
+    inp = Inputs(
+        qrs=qrs, shapes=shapes, axis=None, pr=None, p_lead_share=1.0, p_beat_share=1.0, st_t=st_t, **kw
+    )
+    return {s.id: s for s in interpret(inp)}
+
+
+NEW_IDS = (
+    "left_ventricular_hypertrophy",
+    "low_qrs_voltages",
+    "inferior_myocardial_infarction",
+    "anteroseptal_myocardial_infarction",
+    "lateral_myocardial_infarction",
+    "qwave_abnormal",
+    "st_elevation",
+    "st_depression",
+    "t_wave_inversion",
+    "nonspecific_st_t_abnormality",
+    "prolonged_qt_interval",
+    "premature_ventricular_contractions",
+)
+
+
+def test_new_statements_use_vocabulary_ids_and_cite_their_criteria():
+    from cardioagent.tools.vocabulary import vocabulary
+
+    st = _statements(sex="male", age=60)
+    for sid in NEW_IDS:
+        assert sid in st, sid
+        assert vocabulary().resolve(sid.replace("_", " ")) is not None or sid == "qwave_abnormal", sid
+        assert st[sid].criteria and st[sid].source, sid
+    assert all(st[sid].verdict != "present" for sid in NEW_IDS[:-2]), [st[s].text() for s in NEW_IDS]
+
+
+def test_sokolow_lyon_and_cornell_with_sex():
+    shapes = _normal_shapes()
+    shapes["V1"] = _shape(0.2, -1.6)
+    shapes["V5"] = _shape(2.0, -0.2)  # SV1 1.6 + RV5 2.0 = 3.6 mV >= 3.5
+    lvh = _statements(shapes, sex="male")["left_ventricular_hypertrophy"]
+    assert lvh.verdict == "present" and any("Sokolow" in e and "3.60" in e for e in lvh.evidence)
+    shapes = _normal_shapes()
+    shapes["aVL"] = _shape(1.0, -0.1)
+    shapes["V3"] = _shape(0.4, -1.4)  # Cornell 2.4 mV: above the women's 2.0, below the men's 2.8
+    assert _statements(shapes, sex="female")["left_ventricular_hypertrophy"].verdict == "present"
+    assert _statements(shapes, sex="male")["left_ventricular_hypertrophy"].verdict == "absent"
+    unknown = _statements(shapes)["left_ventricular_hypertrophy"]
+    assert unknown.verdict == "undetermined" and any("sex unknown" in e for e in unknown.evidence)
+
+
+def test_low_qrs_voltage_in_every_limb_lead_and_undetermined_with_a_lead_missing():
+    shapes = _normal_shapes()
+    for lead in ("I", "II", "III", "aVR", "aVL", "aVF"):
+        shapes[lead] = _shape(0.3, -0.1)
+    assert _statements(shapes)["low_qrs_voltages"].verdict == "present"
+    shapes["aVF"] = _shape(0.5, -0.1)  # 0.6 mV peak to peak
+    assert _statements(shapes)["low_qrs_voltages"].verdict == "absent"
+    shapes = {
+        k: (_shape(0.3, -0.1) if k in ("I", "II", "III", "aVR", "aVL") else v) for k, v in shapes.items()
+    }
+    del shapes["aVF"]
+    assert _statements(shapes)["low_qrs_voltages"].verdict == "undetermined"
+
+
+def test_pathological_q_waves_need_two_contiguous_leads_of_a_territory():
+    q = {"q_amplitude": -0.3, "q_ms": 40.0, "pattern": "QR"}
+    shapes = _normal_shapes()
+    shapes["II"] = _shape(0.8, 0.0, **q)
+    one = _statements(shapes)
+    assert one["inferior_myocardial_infarction"].verdict == "absent"  # one lead only
+    shapes["aVF"] = _shape(0.8, 0.0, **q)
+    st = _statements(shapes)
+    imi = st["inferior_myocardial_infarction"]
+    assert imi.verdict == "present" and "II and aVF" in imi.evidence[0], imi.text()
+    assert any("30 ms" in c for c in imi.criteria) and "Universal Definition" in imi.source
+    assert st["anteroseptal_myocardial_infarction"].verdict == "absent"
+    assert st["lateral_myocardial_infarction"].verdict == "absent"
+    assert st["qwave_abnormal"].verdict == "present"
+    shallow = _normal_shapes() | {
+        lead: _shape(0.8, 0.0, q_amplitude=-0.05, q_ms=40.0, pattern="qR") for lead in ("II", "aVF")
+    }
+    assert _statements(shallow)["inferior_myocardial_infarction"].verdict == "absent"  # < 0.1 mV deep
+
+
+def test_st_elevation_limits_in_v2_v3_depend_on_sex_and_age():
+    st_t = {lead: _st_t() for lead in STANDARD_12_LEADS} | {"V2": _st_t(0.18), "V3": _st_t(0.18)}
+    assert _statements(st_t=st_t, sex="female", age=60)["st_elevation"].verdict == "present"  # >= 0.15
+    assert _statements(st_t=st_t, sex="male", age=60)["st_elevation"].verdict == "absent"  # < 0.20
+    unknown = _statements(st_t=st_t)["st_elevation"]
+    assert unknown.verdict == "absent" and any("sex and age" in e for e in unknown.evidence)
+    inferior = {lead: _st_t() for lead in STANDARD_12_LEADS} | {"III": _st_t(0.12), "aVF": _st_t(0.11)}
+    assert _statements(st_t=inferior)["st_elevation"].verdict == "present"
+
+
+def test_st_depression_t_inversion_and_nonspecific_st_t_change():
+    flat = {lead: _st_t() for lead in STANDARD_12_LEADS}
+    down = flat | {"V5": _st_t(-0.08, st_80=-0.1), "V6": _st_t(-0.07, st_80=-0.09)}
+    st = _statements(st_t=down)
+    assert st["st_depression"].verdict == "present" and st["nonspecific_st_t_abnormality"].verdict == "absent"
+    upsloping = flat | {"V5": _st_t(-0.08, st_80=0.0), "V6": _st_t(-0.07, st_80=0.01)}
+    assert _statements(st_t=upsloping)["st_depression"].verdict == "absent"
+    inverted = flat | {"V5": _st_t(t=-0.2), "V6": _st_t(t=-0.15)}
+    assert _statements(st_t=inverted)["t_wave_inversion"].verdict == "present"
+    flat_t = flat | {"V5": _st_t(t=0.03), "V6": _st_t(t=0.02)}
+    st = _statements(st_t=flat_t)
+    assert st["t_wave_inversion"].verdict == "absent"
+    assert st["nonspecific_st_t_abnormality"].verdict == "present"
+    from cardioagent.tools.analysis.interpretation_qrs_st import st_t_statements
+
+    lbbb = {s.id: s for s in st_t_statements(_normal_shapes(), down, "male", 60, "left bundle branch block")}
+    assert lbbb["st_depression"].verdict == "undetermined"  # a QRS confounder: the criteria do not apply
+
+
+def test_long_qt_by_sex_and_undetermined_on_poor_quality():
+    def qtc(v: float, q: Quality = Quality.GOOD) -> Measurement:
+        return Measurement(name="QTc (Bazett)", value=v, unit="ms", quality=q, quantity="qtc")
+
+    assert _statements(qtc=qtc(455), sex="male", rr_ms=900)["prolonged_qt_interval"].verdict == "present"
+    assert _statements(qtc=qtc(455), sex="female", rr_ms=900)["prolonged_qt_interval"].verdict == "absent"
+    assert _statements(qtc=qtc(455), rr_ms=900)["prolonged_qt_interval"].verdict == "undetermined"
+    poor = _statements(qtc=qtc(520, Quality.POOR), sex="male", rr_ms=900)["prolonged_qt_interval"]
+    assert poor.verdict == "undetermined" and "poor" in poor.evidence[0]
+
+
+def test_ventricular_premature_complex_is_early_and_wide_or_unlike():
+    normal = [qm.BeatFeature(i * 500, None if i == 0 else 1.0, 0.98) for i in range(8)]
+    assert _statements(beats=normal)["premature_ventricular_contractions"].verdict == "absent"
+    pac = list(normal)
+    pac[4] = qm.BeatFeature(1900, 0.7, 0.95, qrs_ms=90)  # early, narrow, like the others: atrial
+    assert _statements(beats=pac)["premature_ventricular_contractions"].verdict == "absent"
+    pvc = list(normal)
+    pvc[4] = qm.BeatFeature(1900, 0.7, 0.5, qrs_ms=150)
+    st = _statements(beats=pvc)["premature_ventricular_contractions"]
+    assert st.verdict == "present" and st.evidence[0].startswith("1 of 8 beats")
+    assert _statements(beats=normal[:2])["premature_ventricular_contractions"].verdict == "undetermined"
+
+
+def test_synthetic_premature_wide_beat_is_found_in_the_signal():
+    rec = synthetic_12lead()
+    t = np.arange(rec.signal.shape[0]) / FS
+    sig = rec.signal.copy()
+    # beat at 5.7 s moved to 5.3 s (RR 0.6 x) and made broad: a ventricular premature complex
+    for j, lead in enumerate(STANDARD_12_LEADS):
+        sig[:, j] -= _beat((t - 5.7) * 1000.0, lead, False, 0.15, 0.0)
+        sign = 1.0 if lead in ("I", "aVL", "V5", "V6", "II") else -1.0
+        sig[:, j] += sign * 1.2 * np.exp(-0.5 * (((t - 5.3) * 1000.0) / 30) ** 2)
+    st = _by_id(intervals(rec.model_copy(update={"signal": sig})))["premature_ventricular_contractions"]
+    assert st.verdict == "present", st.text()
+    assert _by_id(intervals(synthetic_12lead()))["premature_ventricular_contractions"].verdict == "absent"
+
+
+@pytest.mark.parametrize("record", ["E07500", "E07510", "JS20000"])
+def test_real_records_new_statements(tests_data, record):
+    """CinC 2021 records: E07500 (LAE, sinus bradycardia) and E07510 (RBBB) carry none of the new
+    statements; JS20000 (PACs, ST changes) has premature beats that are atrial: narrow and like the others."""
+    from cardioagent.tools.signal.loaders import load_recording
+
+    res = intervals(load_recording(tests_data / f"{record}.hea"))
+    st = _by_id(res)
+    for sid in ("left_ventricular_hypertrophy", "qwave_abnormal", "prolonged_qt_interval"):
+        assert st[sid].verdict != "present", st[sid].text()
+    assert st["premature_ventricular_contractions"].verdict == "absent", st[
+        "premature_ventricular_contractions"
+    ].text()
+    assert all(lead.st_t is not None for lead in res.leads if lead.qrs_shape is not None)
+    if record == "E07510":  # a complete RBBB: its secondary T inversion in V1-V2 is no ischaemic statement
+        assert st["t_wave_inversion"].verdict == "undetermined"
+    if record == "JS20000":
+        assert res.leads[0].st_t is not None

@@ -1,6 +1,10 @@
 """Interpretation statements of the 12-lead ECG by published criteria: bundle branch blocks (complete and
 incomplete, right and left), non-specific intraventricular conduction delay, left anterior fascicular
-block, first-degree AV block, left and right axis deviation.
+block, first-degree AV block, left and right axis deviation; and, through ``interpretation_qrs_st`` and
+``interpretation_qt_ectopy`` (criteria and sources in their docstrings), left ventricular hypertrophy
+(Sokolow-Lyon, Cornell voltage with sex), low QRS voltage, pathological Q waves by territory, ST
+elevation / depression, T-wave inversion and non-specific ST-T change (4th Universal Definition of MI
+2018; AHA/ACCF/HRS 2009 Part IV), prolonged QT (AHA/ACCF/HRS 2009) and ventricular premature complexes.
 
 Input: the global QRS duration, each lead's waves inside the global QRS window (``LeadQrsShape``), the
 frontal axis, the PR interval and how consistently P waves precede the beats. Output: one
@@ -24,11 +28,13 @@ it ranks records for an ROC curve and is not a calibrated probability.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from cardioagent.tools.analysis.results import InterpretationStatement, LeadQrsShape, Verdict
+from cardioagent.tools.analysis import interpretation_qrs_st as qst
+from cardioagent.tools.analysis import interpretation_qt_ectopy as qte
+from cardioagent.tools.analysis.results import InterpretationStatement, LeadQrsShape, LeadStT, Verdict
 from cardioagent.tools.contract import Measurement, Quality
-from cardioagent.tools.signal.qrs_morphology import sigmoid
+from cardioagent.tools.signal.qrs_morphology import BeatFeature, sigmoid
 
 SURAWICZ = (
     "Surawicz B, et al. AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the "
@@ -94,6 +100,14 @@ class Inputs:
     p_beat_share: (
         float | None
     )  # share of beats with a P wave like the median's (clearest P lead; 0: none has one)
+    # for the hypertrophy, Q-wave, ST-T, QT and ectopy statements (interpretation_qrs_st / _qt_ectopy)
+    st_t: dict[str, LeadStT] = field(default_factory=dict)
+    sex: str | None = None  # "male" / "female" from the recording's demographics
+    age: float | None = None
+    qtc: Measurement | None = None  # global QTc (Bazett)
+    rr_ms: float | None = None  # median RR
+    beats: list[BeatFeature] | None = None  # every beat against the dominant one (fiducial lead)
+    beats_lead: str | None = None
 
 
 def _st(
@@ -434,7 +448,25 @@ def interpret(inp: Inputs) -> list[InterpretationStatement]:
         _lafb(inp, crbbb.verdict == "present" or irbbb.verdict == "present"),
         _avb1(inp),
     ]
-    return out + _axis_deviation(inp)
+    return out + _axis_deviation(inp) + _more(inp, clbbb, crbbb)
+
+
+def _more(
+    inp: Inputs, clbbb: InterpretationStatement, crbbb: InterpretationStatement
+) -> list[InterpretationStatement]:
+    """Hypertrophy, low voltage, Q waves, ST-T, long QT and ventricular premature complexes. Left bundle
+    branch block is a QRS confounder of the Q-wave and ST-T criteria (4th UDMI); a complete right bundle
+    branch block one of the ST-T criteria (its secondary T inversion in V1-V3)."""
+    lb = "complete left bundle branch block" if clbbb.verdict == "present" else None
+    rb = "complete right bundle branch block" if crbbb.verdict == "present" else None
+    return [
+        qst.lvh(inp.shapes, inp.sex),
+        qst.low_voltage(inp.shapes),
+        *qst.q_waves(inp.shapes, lb),
+        *qst.st_t_statements(inp.shapes, inp.st_t, inp.sex, inp.age, lb or rb),
+        qte.long_qt(inp.qtc, _width(inp), inp.rr_ms, inp.sex),
+        qte.pvc(inp.beats, inp.beats_lead, _width(inp)),
+    ]
 
 
 def _ilbbb_morphology(inp: Inputs) -> tuple[float | None, list[str], str]:

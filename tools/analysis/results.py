@@ -208,6 +208,22 @@ class LeadQrsShape(BaseModel):
     )
     notched_r: bool = False
     net_area: float = Field(default=0.0, description="net QRS area, mV x ms, over the global QRS window")
+    max_amplitude: float | None = Field(
+        default=None, description="largest positive deflection in the global QRS window, mV"
+    )
+    min_amplitude: float | None = Field(
+        default=None, description="largest negative deflection in the global QRS window, mV (<= 0)"
+    )
+
+
+class LeadStT(BaseModel):
+    """ST levels and T-wave amplitude of one lead's median beat, mV from the isoelectric (PR) level; the J
+    point is the global QRS offset."""
+
+    st_j: float
+    st_60: float = Field(description="ST level 60 ms after the J point")
+    st_80: float = Field(description="ST level 80 ms after the J point")
+    t_amplitude: float = Field(description="signed largest deviation of the T wave")
 
 
 Verdict = Literal["present", "absent", "undetermined"]
@@ -249,6 +265,7 @@ class LeadIntervals(BaseModel):
     p_wave_present: bool | None = None
     p_duration: Measurement | None = None
     qrs_shape: LeadQrsShape | None = Field(default=None, description="waves inside the global QRS window")
+    st_t: LeadStT | None = Field(default=None, description="ST levels and T amplitude")
 
 
 class IntervalsResult(ToolResult):

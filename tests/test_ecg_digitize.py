@@ -54,6 +54,7 @@ def as_recording_like(values: np.ndarray):
     )
 
 
+@pytest.mark.slow  # digitizes a full photo or page (seconds each)
 def test_a_real_phone_photo_is_read_back_into_its_lead_ii(photo_digitized):
     dig = photo_digitized
     assert dig.report.page_found and dig.report.layout == "3x4 + II rhythm strip"
@@ -66,6 +67,7 @@ def test_a_real_phone_photo_is_read_back_into_its_lead_ii(photo_digitized):
     assert abs(_hr(dig.signal[:, ii]) - _hr(ref[:, 1])) < 3.0
 
 
+@pytest.mark.slow  # digitizes a full photo or page (seconds each)
 def test_each_printed_window_lands_on_its_own_time(photo_digitized):
     sig = photo_digitized.signal
     covered = np.isfinite(sig)
@@ -76,6 +78,7 @@ def test_each_printed_window_lands_on_its_own_time(photo_digitized):
     assert covered[:, names.index("II")].mean() > 0.97
 
 
+@pytest.mark.slow  # digitizes a full photo or page (seconds each)
 def test_a_render_of_a_real_record_is_read_back(tmp_path):
     rec = load_recording(DATA / "E07500.hea")
     page = render_12lead(rec, show_header=False, dpi=150).image  # a screenshot-like resolution
@@ -88,6 +91,7 @@ def test_a_render_of_a_real_record_is_read_back(tmp_path):
     assert abs(_hr(dig.signal[:, 1]) - _hr(src)) < 3.0
 
 
+@pytest.mark.slow  # digitizes a full photo or page (seconds each)
 @pytest.mark.parametrize("name", ["astronaut", "camera", "coins", "hubble_deep_field", "page", "horse"])
 def test_real_photos_of_other_things_are_refused(name):
     data = pytest.importorskip("skimage.data")
@@ -115,6 +119,7 @@ def test_scoring_finds_the_shift_and_punishes_noise():
     assert noisy.snr_db < good.snr_db and noisy.snr_db < 5
 
 
+@pytest.mark.slow  # digitizes a full photo or page (seconds each)
 def test_exports_round_trip(photo_digitized, tmp_path):
     out = write_csv(photo_digitized, tmp_path / "d.csv")
     with open(out) as f:
@@ -131,6 +136,7 @@ def test_exports_round_trip(photo_digitized, tmp_path):
     assert rec.channel_names == ["II"] and np.isfinite(rec.signal).all()
 
 
+@pytest.mark.slow  # digitizes a full photo or page (seconds each)
 def test_the_tool_measures_the_digitized_signal_with_flags(tmp_path):
     rec = load_recording(PHOTO)
     ctx = ToolContext(get_recording=lambda _id: rec, artifacts_dir=tmp_path)
@@ -148,6 +154,7 @@ def test_the_tool_measures_the_digitized_signal_with_flags(tmp_path):
     assert "digitized" in result.summary()
 
 
+@pytest.mark.slow  # digitizes a full photo or page (seconds each)
 def test_the_tool_refuses_a_photo_of_something_else_with_a_specific_error(tmp_path):
     data = pytest.importorskip("skimage.data")
     path = tmp_path / "cat.png"

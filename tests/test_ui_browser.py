@@ -121,3 +121,26 @@ def test_malformed_upload_shows_loader_error_then_session_goes_on(page):
     assert message in text  # the error stays in the conversation, above the answer that followed it
     assert text.index(message) < text.index("Findings")
     assert HEART_RATE_LINE.search(text[text.index("Findings") :])
+
+
+def test_a_phone_photo_of_a_printed_ecg_shows_the_page_the_strip_and_the_answer(page):
+    """Issue 16: a real phone photo (Paper2Pulse, MIT; PTB-XL record 1442, CC BY 4.0) dropped into the chat
+    shows the straightened page, the digitized leads, a download of the signal and a measured answer."""
+    _send(page, "What is the heart rate on this ECG photo?", [DATA / "photos" / "01442_hr-0.jpg"])
+    page.wait_for_function(
+        "document.querySelector('#chat').innerText.includes('not a medical device') && "
+        "document.querySelectorAll('#chat img').length >= 2",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    text = _chat_text(page)
+    assert "ECG image, digitized" in text, text[-2000:]
+    assert "digitized from the image" in text
+    bpm = re.search(r"heart rate:?\s*(\d+(?:\.\d+)?)[^\n]*bpm[^\n]*\(digitized\)", text, re.IGNORECASE)
+    assert bpm and 60 <= float(bpm.group(1)) <= 90, text[-2000:]
+    # the page and the digitized strip are images the browser loaded
+    widths = page.eval_on_selector_all("#chat img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert sum(w > 300 for w in widths) >= 2
+    # the digitized signal is offered as a file to download
+    hrefs = page.eval_on_selector_all("#chat a", "links => links.map(a => a.getAttribute('href') || '')")
+    assert any(h.endswith("-digitized.csv") for h in hrefs), hrefs
+    page.locator("#chat img").last.scroll_into_view_if_needed()

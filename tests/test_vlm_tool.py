@@ -511,6 +511,7 @@ def _unrecognised(rgb):
     )
 
 
+@pytest.mark.slow  # reads a full photo for ECG paper
 def test_a_real_photo_the_model_does_not_recognise_is_flagged_not_refused():
     """Issue 16: a real photo of an ECG is never refused for being a photo; the digitizer's evidence of ECG
     paper overrules the image model's page probability, and the reading is flagged poor with the reason."""
@@ -527,6 +528,7 @@ def test_a_real_photo_the_model_does_not_recognise_is_flagged_not_refused():
     assert any("digitizer found ECG paper" in r and "calibration pulses" in r for r in q.reasons)
 
 
+@pytest.mark.slow  # reads a full photo for ECG paper
 def test_a_photo_of_something_else_is_still_refused():
     data = pytest.importorskip("skimage.data")
     from cardioagent.models.vlm.tool import NotAnEcgImageError, _refuse_if_unusable

@@ -35,6 +35,7 @@ FAILED_ICON = "⚠️"
 EMERGENCY_ICON = "🚨"
 FIGURE_CAPTIONS = {
     "heart_rate": "signal with the detected beats",
+    "ecg_image_digitize": "the page and the digitized leads",
     "render_ecg_paper": "12-lead ECG",
     "hrv_analysis": "heart-rate trend",
 }
@@ -74,8 +75,21 @@ def error_message(error: BaseException | str, *, what: str = "Could not read the
     return {"role": "assistant", "content": f"{FAILED_ICON} **{what}.** {defang_markdown(error)}"}
 
 
+# What a file a tool wrote is, by the end of its name (the digitizer's figures and downloads).
+FILE_CAPTIONS = {
+    "-page.png": "the page, found and straightened",
+    "-strip.png": "the leads digitized from the image (mV)",
+    ".csv": "the digitized signal, CSV (one column per lead, mV)",
+    ".hea": "the digitized signal, WFDB header",
+    ".dat": "the digitized signal, WFDB data",
+}
+
+
 def figure_message(path: str, tool: str | None = None) -> Message:
-    caption = FIGURE_CAPTIONS.get(tool or "", "figure")
+    caption = next(
+        (c for end, c in FILE_CAPTIONS.items() if str(path).endswith(end)),
+        FIGURE_CAPTIONS.get(tool or "", "figure"),
+    )
     title = title_of(tool) if tool else "Figure"
     return {"role": "assistant", "content": {"path": str(path), "alt_text": f"{title}: {caption}"}}
 
@@ -83,6 +97,11 @@ def figure_message(path: str, tool: str | None = None) -> Message:
 def user_message(text: str, files: Sequence[str | Path]) -> Message:
     names = ", ".join(inert_markdown(Path(f).name, max_chars=120) for f in files)
     return {"role": "user", "content": text + (f"\n\n📎 {names}" if names else "")}
+
+
+def _downloads(result: dict[str, Any] | None) -> list[str]:
+    """Files a tool offers for download (the digitized signal as CSV and WFDB), shown after its figures."""
+    return [str(p) for p in (result or {}).get("downloads") or []]
 
 
 class TurnRenderer:
@@ -150,7 +169,7 @@ class TurnRenderer:
             body = defang_markdown(data.get("error") or "failed")
         step["content"] = body
         step["metadata"] = meta
-        for fig in data.get("figures") or []:
+        for fig in [*(data.get("figures") or []), *_downloads(data.get("result"))]:
             self._add_figure(fig, tool)
 
     def _add_figure(self, path: str, tool: str | None) -> None:
@@ -168,7 +187,7 @@ class TurnRenderer:
             self.messages[i]["metadata"]["status"] = "done"
         self._pending.clear()
         for rec in answer.trace:
-            for fig in rec.figures:
+            for fig in [*rec.figures, *_downloads(rec.result)]:
                 self._add_figure(fig, rec.tool)
         text = link_citations(defang_markdown(answer.text))
         if answer.emergency.emergency:

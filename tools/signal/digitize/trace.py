@@ -218,4 +218,17 @@ def calibration_pulse(mask: np.ndarray, row: Row, px_per_mm_y: float, px_per_mm_
             foot = (foot_l + foot_r) / 2 - 1 + row.top
             height = ((foot_l - top_l) + (foot_r - top_r)) / 2
             return Pulse(foot_y=float(foot), height_px=float(height), x_end=int(r1))
+    return _half_pulse(band, edges, row, px_per_mm_x)
+
+
+def _half_pulse(
+    band: np.ndarray, edges: list[tuple[int, int, int, int]], row: Row, px_per_mm_x: float
+) -> Pulse | None:
+    """A pulse whose falling edge did not survive the photo (a thin stroke lost to glare): its rising edge
+    and a lid of ink at least 3.5 mm long from its top; the pulse is 0.2 s (5 mm) wide, so it ends there."""
+    width = int(round(5 * px_per_mm_x))
+    for _, l1, top, foot in edges:
+        lid = band[max(0, top - 3) : top + 4, l1 : l1 + width].any(axis=0)
+        if lid.size and lid[: int(3.5 * px_per_mm_x)].mean() >= 0.9:
+            return Pulse(foot_y=float(foot - 1 + row.top), height_px=float(foot - top), x_end=int(l1 + width))
     return None

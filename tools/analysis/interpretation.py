@@ -119,15 +119,7 @@ def _st(
     evidence: list[str],
     source: str = SURAWICZ,
 ) -> InterpretationStatement:
-    return InterpretationStatement(
-        id=id_,
-        name=name,
-        verdict=verdict,
-        probability=None if p is None else round(float(p), 3),
-        criteria=list(criteria),
-        evidence=evidence,
-        source=source,
-    )
+    return qst.statement(id_, name, verdict, p, criteria, evidence, source)
 
 
 def _shape(inp: Inputs, lead: str) -> LeadQrsShape | None:

@@ -241,7 +241,7 @@ def read_page(rgb: np.ndarray) -> PageReading:
         else None
         for r in rows
     ]
-    if not any(p is not None for p in pulses) and not any(r is not None for r in rulers):
+    if not any(p is not None and p.complete for p in pulses) and not any(r is not None for r in rulers):
         raise NotAnEcgPageError(
             "no ECG grid and no calibration pulse were found: the image does not look like a printed ECG"
         )

@@ -47,6 +47,7 @@ class Pulse:
     foot_y: float  # px: the row's 0 mV
     height_px: float
     x_end: int  # the column where the pulse's falling edge is: the signal starts after it
+    complete: bool = True  # both edges seen; a half pulse times the row but proves no ECG paper
 
 
 def ink_mask(ink: np.ndarray, min_object_px: int, floor: float = 0.22) -> np.ndarray:
@@ -230,5 +231,10 @@ def _half_pulse(
     for _, l1, top, foot in edges:
         lid = band[max(0, top - 3) : top + 4, l1 : l1 + width].any(axis=0)
         if lid.size and lid[: int(3.5 * px_per_mm_x)].mean() >= 0.9:
-            return Pulse(foot_y=float(foot - 1 + row.top), height_px=float(foot - top), x_end=int(l1 + width))
+            return Pulse(
+                foot_y=float(foot - 1 + row.top),
+                height_px=float(foot - top),
+                x_end=int(l1 + width),
+                complete=False,
+            )
     return None

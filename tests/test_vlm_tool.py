@@ -339,6 +339,7 @@ def test_generated_answers_are_checked_against_the_label_head(monkeypatch, tmp_p
     assert asked == ["Is there bradycardia?", "What is the heart rate?"]
 
 
+@pytest.mark.slow  # runs the digitizer on whole pages
 def test_the_tool_refuses_images_that_are_not_ecgs(monkeypatch, tmp_path, page):
     data = pytest.importorskip("skimage.data")
     registry = _registry(monkeypatch, make_checkpoint(tmp_path / "w", page_logit=-8.0))
@@ -450,6 +451,7 @@ class _NoKnowledge:
         pass
 
 
+@pytest.mark.slow  # runs the digitizer on whole pages
 def test_an_uploaded_ecg_image_reaches_the_tool_through_the_agent(monkeypatch, tmp_path, page):
     from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
     from langchain_core.messages import AIMessage

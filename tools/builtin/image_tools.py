@@ -57,7 +57,7 @@ class DigitizedEcgResult(ToolResult):
             if m is not None and m.value is not None:
                 lines.append(f"{m.text(digits=0)} [{m.quality.value}] (digitized)")
         if self.rhythm:
-            lines.append(f"rhythm: {self.rhythm} (digitized) — {self.rhythm_rule}")
+            lines.append(f"rhythm: {self.rhythm} [{self.quality.value}] (digitized) — {self.rhythm_rule}")
         lines += [f"statement: {s}" for s in self.statements[:4]]
         lines += [f"note: {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -206,8 +206,20 @@ def _measure(signal_rec: Any, confidence: Quality, warnings: list[str]) -> dict[
             pr=_flagged(iv.pr, confidence),
             qrs=_flagged(iv.qrs, confidence),
             qtc_bazett=_flagged(iv.qtc_bazett, confidence),
-            statements=[s.text() for s in iv.statements],
+            # From the full-length leads alone (lead II on a 3 x 4 page) a statement found absent may be
+            # present in a lead printed for 2.5 s: only those found present are given.
+            statements=[s.text() for s in iv.statements if s.verdict == "present"],
         )
+        if _ORDER.index(worse(iv.quality, confidence)) >= _ORDER.index(Quality.POOR) and out["statements"]:
+            warnings.append(
+                "interpretation statements withheld: the digitized intervals they rest on are poor"
+            )
+            out["statements"] = []
+        if len(signal_rec.channel_names) < 12:
+            warnings.append(
+                "interpretation statements from the full-length digitized leads only "
+                f"({', '.join(signal_rec.channel_names)}): those found absent there are not reported"
+            )
     except Exception as exc:
         warnings.append(f"intervals not measured on the digitized signal: {exc}")
     return out

@@ -14,16 +14,24 @@ leak into the answer.
 
 How a question is read, from its options first:
 1. options within {yes, no, not sure}: a *verify* question. Its subject is a sex ("male"/"female"), a range
-   category of a measured quantity ("above the normal range"), an age/rate band ("65 or older"), else the
-   longest knowledge-base concept named in the question.
+   category of a measured quantity ("above the normal range"), an age/rate band ("65 or older"), the longest
+   vocabulary finding named that has an interpretation statement, else the longest knowledge-base concept
+   named in the question.
 2. options that are range categories ("below/within/above the normal range"): the category of the quantity
    the question names (heart rate, PR, QRS, QTc, P duration). Limits are those of the CKEPE rules
    (``RANGE_LIMITS``), decided at the threshold, without grey zone.
 3. options that are numeric bands ("under 18", "40 to 64", "65 or older"): the band holding the value of
    the quantity the question names (age, heart rate).
 4. options {male, female}: the sex stated in the recording's header (``recording_summary``).
-5. otherwise each option is a finding: resolved to a knowledge-base entry by exact name, id or synonym
-   (case- and space-insensitive, a final plural "s" tolerated) and judged present, absent or undetermined.
+5. options that all name PTB-XL diagnostic classes ("normal ecg", "myocardial infarction", "st/t change",
+   "conduction disturbance", "hypertrophy"): each class judged from the interpretation statements
+   (``judge_superclass``: a class is present when one of its statements is; NORM when no statement of another
+   class is present and the rhythm is not shown to be non-sinus).
+6. otherwise each option is a finding: the interpretation statement of the vocabulary id the option names,
+   else a knowledge-base entry by exact name, id or synonym (case- and space-insensitive, a final plural "s"
+   tolerated), judged present, absent or undetermined; "normal heart axis" is present when neither axis
+   deviation is stated (and the axis is not extreme). A finding implied by a more specific one present is
+   not named (sinus rhythm beside sinus arrhythmia, extrasystoles beside ventricular extrasystoles).
 
 How a finding is judged (``judge``):
 - a finding for which ``ecg_intervals`` gave an interpretation statement (bundle branch blocks, non-specific
@@ -173,6 +181,7 @@ class OptionVerdict(BaseModel):
     option: str
     verdict: Verdict
     why: str
+    implied: bool = Field(default=False, description="present, but implied by a more specific option present")
 
 
 class ClosedAnswer(BaseModel):
@@ -216,6 +225,7 @@ class Facts(BaseModel):
     qt: Measurement | None = None
     rr: Measurement | None = None
     p_duration: Measurement | None = None
+    qrs_axis: Measurement | None = None
     age: float | None = None
     sex: str | None = None
     recordings: set[str] = Field(default_factory=set)
@@ -281,6 +291,7 @@ def facts_of(records: list[ToolCallRecord], recording_id: str | None = None) -> 
                 _measurement(r.get(k)) for k in ("pr", "qrs", "qtc_bazett", "qt", "rr", "p_duration")
             )
             hr_from_intervals = _measurement(r.get("heart_rate"))
+            f.qrs_axis = _measurement(r.get("qrs_axis"))
             f.statements = {s["id"]: s for s in r.get("statements") or [] if s.get("id")}
         elif rec.tool == "signal_quality":
             for ch in r.get("channels") or []:
@@ -388,8 +399,11 @@ def _judge_by_statement(concept: str, f: Facts) -> tuple[Verdict, str, list[str]
         ),
         None,
     )
-    if st is None:
-        return None
+    return None if st is None else statement_verdict(st)
+
+
+def statement_verdict(st: dict[str, Any]) -> tuple[Verdict, str, list[str]]:
+    """An interpretation statement's verdict, with its per-lead evidence and the published criteria."""
     name = st.get("name") or st["id"].replace("_", " ")
     evidence = "; ".join(st.get("evidence") or []) or "no evidence recorded"
     criteria = list(st.get("criteria") or [])
@@ -522,6 +536,136 @@ def _judge_premature(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
     if concept == PREMATURE_BEATS:
         return "present", found, crit
     return "undetermined", f"{found}, but the beat intervals cannot tell their origin", crit
+
+
+# ----- statements by vocabulary id, diagnostic classes, normal axis -----------------------------------------
+
+# Vocabulary findings the interpretation engine states under another id: PTB-XL's NST_ ("non-specific ST
+# changes") and NDT ("non-diagnostic T abnormalities") are what its non-specific ST-T statement decides
+# (bench/ptbxl_statements.py scores it against both codes).
+STATEMENT_ALIASES = {
+    "non_specific_st_changes": "nonspecific_st_t_abnormality",
+    "non_diagnostic_t_abnormalities": "nonspecific_st_t_abnormality",
+}
+# Statements whose vocabulary term has no PTB-XL diagnostic class (form statements): the class their
+# diagnostic counterparts belong to (Wagner et al. 2020, scp_statements.csv: NST_, NDT, ISC_*, LNGQT are STTC;
+# the infarction statements that pathological Q waves stand for are MI).
+STATEMENT_CLASS = {
+    "st_elevation": "STTC",
+    "st_depression": "STTC",
+    "t_wave_inversion": "STTC",
+    "nonspecific_st_t_abnormality": "STTC",
+    "qwave_abnormal": "MI",
+}
+NORMAL_AXIS = "normal_heart_axis"
+
+
+def statement_for(text: str, f: Facts) -> dict[str, Any] | None:
+    """The interpretation statement of the vocabulary finding ``text`` names exactly, if one was made."""
+    from cardioagent.tools.vocabulary import vocabulary
+
+    term = vocabulary().resolve(text)
+    if term is None:
+        return None
+    return f.statements.get(STATEMENT_ALIASES.get(term.id, term.id))
+
+
+def statement_in_question(question: str, f: Facts) -> tuple[str, dict[str, Any]] | None:
+    """(words, statement) of the longest vocabulary finding a question names that has a statement: the
+    vocabulary reaches statements ("myocardial infarction in inferior leads") where the knowledge base only
+    has the broader concept."""
+    from cardioagent.tools.vocabulary import vocabulary
+
+    if not f.statements:
+        return None
+    found = sorted(vocabulary().find(question, kinds={"finding"}), key=lambda m: -len(m.text))
+    for m in found:
+        if (st := f.statements.get(STATEMENT_ALIASES.get(m.id, m.id))) is not None:
+            return m.text, st
+    return None
+
+
+def _judge_normal_axis(f: Facts) -> tuple[Verdict, str, list[str]]:
+    """Normal frontal axis (-30° to +90°, adults): neither axis deviation stated, and not the extreme axis
+    (-90° to -180°) that neither statement covers."""
+    crit = ["frontal QRS axis between -30° and +90° (adults)"]
+    lad, rad = f.statements.get("left_axis_deviation"), f.statements.get("right_axis_deviation")
+    if lad is None or rad is None:
+        return "undetermined", "the axis statements were not made", crit
+    verdicts = {lad["verdict"], rad["verdict"]}
+    axis = f.qrs_axis.value if f.qrs_axis is not None else None
+    seen = "; ".join(lad.get("evidence") or []) or "axis evidence not recorded"
+    if "present" in verdicts:
+        return "absent", f"axis deviation stated: {seen}", crit
+    if verdicts != {"absent"}:
+        return "undetermined", f"axis not decided: {seen}", crit
+    if axis is not None and float(axis) < -90:
+        return "absent", f"QRS axis {float(axis):.0f}°: extreme axis", crit
+    return "present", f"no axis deviation: {seen}", crit
+
+
+@lru_cache(maxsize=1)
+def superclass_answers() -> dict[str, str]:
+    """Option words (normalized) -> PTB-XL diagnostic class, from the vocabulary's class table."""
+    from cardioagent.tools.vocabulary.terms import SUPERCLASSES
+
+    out = {norm(answer): code for code, (_, answer) in SUPERCLASSES.items() if answer != NONE}
+    out.update({"normal ecg": "NORM", "normal ekg": "NORM", "normal electrocardiogram": "NORM"})
+    return out
+
+
+def statement_class(sid: str) -> str | None:
+    from cardioagent.tools.vocabulary import vocabulary
+
+    term = vocabulary().terms.get(sid)
+    return (term.superclass if term is not None else None) or STATEMENT_CLASS.get(sid)
+
+
+def judge_superclass(code: str, f: Facts) -> tuple[Verdict, str, list[str]]:
+    """A PTB-XL diagnostic class from the interpretation statements: present when a statement of the class is
+    present, absent when all are absent. NORM ("normal ECG"): present when no statement of another class is
+    present and the rhythm is not shown to be non-sinus, as interpretation programs state "normal ECG" when
+    no abnormal statement applies."""
+    crit = [f"PTB-XL diagnostic class {code}: any of its statements present"]
+    if not f.statements:
+        return "undetermined", "no interpretation statements were made", crit
+    by_class: dict[str, list[dict[str, Any]]] = {}
+    for sid, st in f.statements.items():
+        if (cls := statement_class(sid)) is not None:
+            by_class.setdefault(cls, []).append(st)
+    if code == "NORM":
+        found = sorted(
+            st.get("name") or sid
+            for sid, st in f.statements.items()
+            if statement_class(sid) not in (None, "NORM") and st["verdict"] == "present"
+        )
+        if found:
+            return "absent", "stated: " + ", ".join(found), crit
+        sinus, why, _ = _sinus_mechanism(f)
+        if sinus is False:
+            return "absent", why, crit
+        return "present", "no statement of another diagnostic class is present", crit
+    members = by_class.get(code, [])
+    present = [st.get("name") or st["id"] for st in members if st["verdict"] == "present"]
+    if present:
+        return "present", "stated: " + ", ".join(present), crit
+    if members and all(st["verdict"] == "absent" for st in members):
+        return "absent", f"none of {len(members)} statements of the class is present", crit
+    open_ = [st.get("name") or st["id"] for st in members if st["verdict"] != "absent"]
+    return "undetermined", "not decided: " + (", ".join(open_) or "no statement of the class"), crit
+
+
+def _superclasses(opts: list[str], f: Facts) -> ClosedAnswer:
+    """A diagnostic-class question: every class option judged from the statements (``judge_superclass``)."""
+    classes = superclass_answers()
+    verdicts, criteria = [], []
+    for o in opts:
+        if norm(o) in (NONE, NOT_SURE):
+            continue
+        verdict, why, crit = judge_superclass(classes[norm(o)], f)
+        verdicts.append(OptionVerdict(option=o, verdict=verdict, why=why))
+        criteria += crit
+    return _finding_answer(opts, verdicts, criteria)
 
 
 # ----- question kinds ---------------------------------------------------------------------------------------
@@ -691,6 +835,9 @@ def decide_one(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
         chosen = [o for o in opts if norm(o) == f.sex] if f.sex else []
         why = f"sex {f.sex} (file header)" if f.sex else "no sex in the recording's header"
         return ClosedAnswer(kind="sex", options=opts, chosen=chosen or fallback_answer(opts), note=why)
+    classes = superclass_answers()
+    if len(rest) >= 2 and all(norm(o) in classes for o in rest):
+        return _superclasses(opts, f)
     return _findings(opts, f)
 
 
@@ -748,6 +895,9 @@ def _verify(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
         subject = f"{(quantity or 'value').replace('_', ' ')} {subject}"
     elif (noise := noise_in_question(question)) is not None:
         subject, verdict, why, criteria = judge_noise(*noise, f)
+    elif (stated_finding := statement_in_question(question, f)) is not None:
+        subject, st = stated_finding
+        verdict, why, criteria = statement_verdict(st)
     elif (hit := concept_in_question(question)) is not None:
         subject, concept = hit
         verdict, why, criteria = judge(concept, f)
@@ -822,16 +972,55 @@ def _findings(opts: list[str], f: Facts) -> ClosedAnswer:
     for o in opts:
         if norm(o) in (NONE, NOT_SURE):
             continue
-        concept = resolve_concept(o)
-        if concept is None:
+        judged = _judge_option(o, f)
+        if judged is None:
             verdicts.append(
                 OptionVerdict(option=o, verdict="undetermined", why="no knowledge entry has this name")
             )
             continue
-        verdict, why, crit = judge(concept, f)
+        verdict, why, crit = judged
         verdicts.append(OptionVerdict(option=o, verdict=verdict, why=why))
         criteria += crit
-    present = [v.option for v in verdicts if v.verdict == "present"]
+    return _finding_answer(opts, _most_specific(verdicts), criteria)
+
+
+# A finding implied by a more specific one present beside it is not named again (the answer names one
+# rhythm statement, as SCP-ECG codes one: sinus arrhythmia is a sinus rhythm; ventricular extrasystoles are
+# extrasystoles).
+IMPLIED_BY = {
+    "sinus_rhythm": {"sinus_arrhythmia"},
+    PREMATURE_BEATS: PREMATURE,
+}
+
+
+def _most_specific(verdicts: list[OptionVerdict]) -> list[OptionVerdict]:
+    present = {c for v in verdicts if v.verdict == "present" and (c := resolve_concept(v.option))}
+    out = []
+    for v in verdicts:
+        concept = resolve_concept(v.option)
+        if v.verdict == "present" and concept in IMPLIED_BY and IMPLIED_BY[concept] & present:
+            why = v.why + " (implied by the more specific finding present, so not named)"
+            out.append(OptionVerdict(option=v.option, verdict="present", why=why, implied=True))
+        else:
+            out.append(v)
+    return out
+
+
+def _judge_option(option: str, f: Facts) -> tuple[Verdict, str, list[str]] | None:
+    """One finding option: the statement its vocabulary id has, else the knowledge-base concept's rules."""
+    from cardioagent.tools.vocabulary import vocabulary
+
+    if (st := statement_for(option, f)) is not None:
+        return statement_verdict(st)
+    term = vocabulary().resolve(option)
+    if term is not None and term.id == NORMAL_AXIS:
+        return _judge_normal_axis(f)
+    concept = resolve_concept(option)
+    return None if concept is None else judge(concept, f)
+
+
+def _finding_answer(opts: list[str], verdicts: list[OptionVerdict], criteria: list[str]) -> ClosedAnswer:
+    present = [v.option for v in verdicts if v.verdict == "present" and not v.implied]
     if present:
         chosen: list[str] | None = present
     elif verdicts and all(v.verdict == "absent" for v in verdicts):

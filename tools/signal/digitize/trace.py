@@ -229,7 +229,7 @@ def _half_pulse(
     and a lid of ink at least 3.5 mm long from its top; the pulse is 0.2 s (5 mm) wide, so it ends there."""
     width = int(round(5 * px_per_mm_x))
     for _, l1, top, foot in edges:
-        lid = band[max(0, top - 3) : top + 4, l1 : l1 + width].any(axis=0)
+        lid = np.asarray(band[max(0, top - 3) : top + 4, l1 : l1 + width].any(axis=0))
         if lid.size and lid[: int(3.5 * px_per_mm_x)].mean() >= 0.9:
             return Pulse(
                 foot_y=float(foot - 1 + row.top),

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import wfdb
 from PIL import Image
+from skimage import data as skimage_data  # real photographs of other things: the negatives
 
 from cardioagent.tools import analysis
 from cardioagent.tools.builtin.image_tools import EcgImageDigitizeTool
@@ -94,8 +95,8 @@ def test_a_render_of_a_real_record_is_read_back(tmp_path):
 @pytest.mark.slow  # digitizes a full photo or page (seconds each)
 @pytest.mark.parametrize("name", ["astronaut", "camera", "coins", "hubble_deep_field", "page", "horse"])
 def test_real_photos_of_other_things_are_refused(name):
-    data = pytest.importorskip("skimage.data")
-    img = np.asarray(getattr(data, name)())
+
+    img = np.asarray(getattr(skimage_data, name)())
     rgb = np.stack([img] * 3, axis=-1) if img.ndim == 2 else img[..., :3]
     with pytest.raises(NotAnEcgPageError):
         digitize_ecg_image(rgb.astype(np.uint8))
@@ -156,9 +157,9 @@ def test_the_tool_measures_the_digitized_signal_with_flags(tmp_path):
 
 @pytest.mark.slow  # digitizes a full photo or page (seconds each)
 def test_the_tool_refuses_a_photo_of_something_else_with_a_specific_error(tmp_path):
-    data = pytest.importorskip("skimage.data")
+
     path = tmp_path / "cat.png"
-    Image.fromarray(data.chelsea()).save(path)
+    Image.fromarray(skimage_data.chelsea()).save(path)
     rec = load_recording(path)
     ctx = ToolContext(get_recording=lambda _id: rec, artifacts_dir=tmp_path)
     with pytest.raises(InputError, match="could not be read as an ECG"):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageFilter
+from skimage import data as skimage_data  # real photographs of other things: the negatives
 
 from cardioagent.models.vlm import inference
 from cardioagent.models.vlm.checkpoint import (
@@ -341,9 +342,9 @@ def test_generated_answers_are_checked_against_the_label_head(monkeypatch, tmp_p
 
 @pytest.mark.slow  # runs the digitizer on whole pages
 def test_the_tool_refuses_images_that_are_not_ecgs(monkeypatch, tmp_path, page):
-    data = pytest.importorskip("skimage.data")
+
     registry = _registry(monkeypatch, make_checkpoint(tmp_path / "w", page_logit=-8.0))
-    rec = _image_recording(np.asarray(data.coffee()), "holiday.jpg")  # a real photo of something else
+    rec = _image_recording(np.asarray(skimage_data.coffee()), "holiday.jpg")  # a real photo of something else
     with pytest.raises(
         NotAnEcgImageError,
         match=r"holiday\.jpg: this image does not look like a 12-lead ECG "
@@ -486,7 +487,7 @@ def test_an_uploaded_ecg_image_reaches_the_tool_through_the_agent(monkeypatch, t
         knowledge=_NoKnowledge(),
     )
     coffee = tmp_path / "coffee.png"
-    Image.fromarray(np.asarray(pytest.importorskip("skimage.data").coffee())).save(coffee)
+    Image.fromarray(np.asarray(skimage_data.coffee())).save(coffee)
     answer = assistant.ask("What does this ECG show?", [str(coffee)])
     assert not any(s.ok for s in answer.trace) and answer.trace[0].error_kind == "input"
     assert "does not look like a 12-lead ECG" in answer.text
@@ -532,9 +533,8 @@ def test_a_real_photo_the_model_does_not_recognise_is_flagged_not_refused():
 
 @pytest.mark.slow  # reads a full photo for ECG paper
 def test_a_photo_of_something_else_is_still_refused():
-    data = pytest.importorskip("skimage.data")
     from cardioagent.models.vlm.tool import NotAnEcgImageError, _refuse_if_unusable
 
-    rgb = np.asarray(data.coffee())
+    rgb = np.asarray(skimage_data.coffee())
     with pytest.raises(NotAnEcgImageError, match="does not look like a 12-lead ECG"):
         _refuse_if_unusable("coffee", _unrecognised(rgb), rgb)

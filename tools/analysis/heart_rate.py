@@ -23,16 +23,12 @@ from cardioagent.tools.contract import Measurement, Quality
 from cardioagent.tools.errors import InputError
 from cardioagent.tools.signal import ppg
 from cardioagent.tools.signal.ppg_spectral import ppg_spectral_rate
+from cardioagent.tools.signal.quality import QUALITY_RANK, worse
 from cardioagent.tools.signal.recording import ChannelKind, Recording
 
 MAX_FUSED_LEADS = 3
 RR_RANGE_S = (0.2, 3.0)  # 20-300 bpm: anything outside is a detection error, not a rhythm
 PLAUSIBLE_BPM = (25.0, 250.0)
-_RANK = {Quality.GOOD: 3, Quality.ACCEPTABLE: 2, Quality.POOR: 1, Quality.UNUSABLE: 0}
-
-
-def _worse(a: Quality, b: Quality) -> Quality:
-    return a if _RANK[a] <= _RANK[b] else b
 
 
 def _rate(
@@ -70,7 +66,7 @@ def _beat_windows(b: Beats, spans: list[tuple[float, float]]) -> list[HrWindow]:
         else:
             v = b.votes[inside] if len(b.votes) == len(b.peaks) else np.ones(inside.sum())
             if n < 3 or (len(v) and float(np.mean(v)) < 0.6):
-                q = _worse(q, Quality.POOR)
+                q = worse(q, Quality.POOR)
         out.append(
             HrWindow(
                 start_s=round(start, 3),
@@ -238,7 +234,7 @@ def heart_rate(
         if check:
             notes.append(check)
             per_channel[0] = per_channel[0].model_copy(
-                update={"quality": _worse(per_channel[0].quality, Quality.POOR)}
+                update={"quality": worse(per_channel[0].quality, Quality.POOR)}
             )
 
     valid = [(m, b) for m, b in zip(per_channel, beats, strict=False) if m.value is not None]
@@ -267,11 +263,11 @@ def heart_rate(
     quality = (
         trusted[0][0].quality
         if len(trusted) == 1
-        else min((m.quality for m, _ in trusted), key=_RANK.__getitem__)
+        else min((m.quality for m, _ in trusted), key=QUALITY_RANK.__getitem__)
     )
     if len(trusted) >= 2 and spread <= 0.05 * fused:
         quality = max(
-            (m.quality for m, _ in trusted), key=_RANK.__getitem__
+            (m.quality for m, _ in trusted), key=QUALITY_RANK.__getitem__
         )  # leads agree: the best one's flag
     hr = Measurement(
         name="heart rate",
@@ -289,7 +285,7 @@ def heart_rate(
         windows = []
         for k, (start, end) in enumerate(spans):
             ws = [pl[k].bpm for pl in per_lead if pl[k].bpm.value is not None]
-            q = max((w.quality for w in ws), key=_RANK.__getitem__) if ws else Quality.UNUSABLE
+            q = max((w.quality for w in ws), key=QUALITY_RANK.__getitem__) if ws else Quality.UNUSABLE
             windows.append(
                 HrWindow(
                     start_s=round(start, 3),

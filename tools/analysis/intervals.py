@@ -22,10 +22,10 @@ from cardioagent.tools.contract import Measurement, Quality
 from cardioagent.tools.errors import InputError
 from cardioagent.tools.signal import delineation as dl
 from cardioagent.tools.signal import qrs_morphology as qm
+from cardioagent.tools.signal.quality import QUALITY_RANK
 from cardioagent.tools.signal.recording import STANDARD_12_LEADS, ChannelKind, Recording
 
 FAST_RR_S = 0.5  # above 120 bpm T and P waves overlap and Bazett over-corrects
-_RANK = {Quality.GOOD: 3, Quality.ACCEPTABLE: 2, Quality.POOR: 1, Quality.UNUSABLE: 0}
 _NAMES = {
     "pr": "PR interval",
     "qrs": "QRS duration",
@@ -110,7 +110,7 @@ def _lead(
         q = Quality.POOR
         reasons.append("few or dissimilar beats")
     if rr_s < FAST_RR_S:
-        q = Quality.POOR if _RANK[q] > _RANK[Quality.POOR] else q
+        q = Quality.POOR if QUALITY_RANK[q] > QUALITY_RANK[Quality.POOR] else q
         reasons.append("fast rate: T and P waves may overlap")
     if q == Quality.POOR and cq.quality == Quality.POOR:
         reasons.append(f"noisy lead ({cq.reason})")
@@ -166,7 +166,7 @@ def _across(leads: list[LeadIntervals], key: str) -> tuple[float | None, float |
         for lead in leads
         if getattr(lead, key) is not None and getattr(lead, key).value is not None
     ]
-    better = [v for v, q in vals if _RANK[q] >= _RANK[Quality.ACCEPTABLE]]
+    better = [v for v, q in vals if QUALITY_RANK[q] >= QUALITY_RANK[Quality.ACCEPTABLE]]
     use = better if len(better) >= 3 else [v for v, _ in vals]
     if not use:
         return None, None, Quality.UNUSABLE, 0
@@ -235,7 +235,7 @@ def intervals(rec: Recording) -> IntervalsResult:
     )
     measured = [lead for lead in leads if lead.quality != Quality.UNUSABLE]
     overall = (
-        max((g.quality for k, g in glob.items() if k != "p_duration"), key=_RANK.__getitem__)
+        max((g.quality for k, g in glob.items() if k != "p_duration"), key=QUALITY_RANK.__getitem__)
         if measured
         else Quality.UNUSABLE
     )
@@ -363,7 +363,7 @@ def _interpretation(
     3rd latest), each lead's waves inside it, the frontal axis and the interpretation statements."""
     by_name = {lead.lead: lead for lead in leads}
     usable = [n for n, (mb, d) in beats_of_lead.items() if d.qrs_ms is not None]
-    better = [n for n in usable if _RANK[by_name[n].quality] >= _RANK[Quality.ACCEPTABLE]]
+    better = [n for n in usable if QUALITY_RANK[by_name[n].quality] >= QUALITY_RANK[Quality.ACCEPTABLE]]
     use = better if len(better) >= 3 else usable
     if not use:
         return None, None, []

@@ -20,10 +20,10 @@ from cardioagent.tools.analysis.results import DetectorAgreement, PeaksResult
 from cardioagent.tools.contract import Quality
 from cardioagent.tools.errors import InputError
 from cardioagent.tools.signal import ecg, ppg
+from cardioagent.tools.signal.quality import QUALITY_RANK
 from cardioagent.tools.signal.recording import ChannelKind, Recording
 
 MIN_PEAK_SECONDS = 2.0
-_RANK = {Quality.GOOD: 3, Quality.ACCEPTABLE: 2, Quality.POOR: 1, Quality.UNUSABLE: 0}
 BEAT_KINDS = (ChannelKind.ECG, ChannelKind.PPG)
 _cache = LruCache(64)
 
@@ -87,7 +87,7 @@ def _detect(rec: Recording, idx: int) -> Beats:
         # the flag is the worse of the channel's SQIs and the detection's own evidence (do the
         # detectors reach this rate on their own, do the beats match the median beat)
         dq, dwhy = ecg.detection_quality(det)
-        quality = cq.quality if _RANK[cq.quality] <= _RANK[dq] else dq
+        quality = cq.quality if QUALITY_RANK[cq.quality] <= QUALITY_RANK[dq] else dq
         return Beats(
             name,
             idx,

@@ -20,13 +20,9 @@ from cardioagent.tools.signal.digitize import (
     digitize_ecg_image,
 )
 from cardioagent.tools.signal.digitize.export import as_recording, write_csv, write_wfdb
+from cardioagent.tools.signal.quality import QUALITY_RANK, worse
 
-_ORDER = [Quality.GOOD, Quality.ACCEPTABLE, Quality.POOR, Quality.UNUSABLE]
 ACCEPTED = "a photo, scan or screenshot of a printed ECG (12-lead page or single-lead strip) on ECG paper"
-
-
-def worse(a: Quality, b: Quality) -> Quality:
-    return max(a, b, key=_ORDER.index)
 
 
 class DigitizedEcgResult(ToolResult):
@@ -164,8 +160,10 @@ class EcgImageDigitizeTool(Tool):
                 figures=figures,
             )
         leads = signal_rec.channel_names
-        confidence = max(
-            (d.quality for d in dig.report.leads if d.lead in leads), key=_ORDER.index, default=Quality.POOR
+        confidence = min(
+            (d.quality for d in dig.report.leads if d.lead in leads),
+            key=QUALITY_RANK.__getitem__,
+            default=Quality.POOR,
         )
         fields = _measure(signal_rec, confidence, warnings)
         return DigitizedEcgResult(
@@ -210,7 +208,7 @@ def _measure(signal_rec: Any, confidence: Quality, warnings: list[str]) -> dict[
             # present in a lead printed for 2.5 s: only those found present are given.
             statements=[s.text() for s in iv.statements if s.verdict == "present"],
         )
-        if _ORDER.index(worse(iv.quality, confidence)) >= _ORDER.index(Quality.POOR) and out["statements"]:
+        if QUALITY_RANK[worse(iv.quality, confidence)] <= QUALITY_RANK[Quality.POOR] and out["statements"]:
             warnings.append(
                 "interpretation statements withheld: the digitized intervals they rest on are poor"
             )

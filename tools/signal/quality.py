@@ -15,3 +15,12 @@ class Quality(str, Enum):
     ACCEPTABLE = "acceptable"
     POOR = "poor"  # a number is given but should not be trusted on its own
     UNUSABLE = "unusable"  # no number is given
+
+
+# Higher is better: how flags compare (the best channel, the worse of two flags, "at least acceptable").
+QUALITY_RANK = {Quality.GOOD: 3, Quality.ACCEPTABLE: 2, Quality.POOR: 1, Quality.UNUSABLE: 0}
+
+
+def worse(a: Quality, b: Quality) -> Quality:
+    """The less trustworthy of two flags: a number is no better than the worst thing it rests on."""
+    return a if QUALITY_RANK[a] <= QUALITY_RANK[b] else b

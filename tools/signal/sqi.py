@@ -18,7 +18,7 @@ from scipy import signal as sps
 from scipy import stats
 
 from cardioagent.tools.signal.filters import bandpass, fill_gaps
-from cardioagent.tools.signal.quality import Quality
+from cardioagent.tools.signal.quality import QUALITY_RANK, Quality
 
 MIN_SECONDS = 2.0  # below this no index is meaningful
 
@@ -198,9 +198,6 @@ def assess_channel(x: np.ndarray, fs: float, kind: str) -> ChannelSqi:
     elif shares["nan_fraction"] > 0.01 and q == Quality.GOOD:
         q, reason = Quality.ACCEPTABLE, f"{shares['nan_fraction']:.0%} of samples missing"
     return ChannelSqi(kind, dict(ind), q, reason)
-
-
-QUALITY_RANK = {Quality.GOOD: 3, Quality.ACCEPTABLE: 2, Quality.POOR: 1, Quality.UNUSABLE: 0}
 
 
 def rank_score(c: ChannelSqi) -> float:

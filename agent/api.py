@@ -120,6 +120,9 @@ class Assistant:
             self.settings = self.settings.model_copy(update={"llm_summary": self.backend.kind != "embedded"})
         planner = self.settings.planner
         use_llm = planner == "llm" or (planner == "auto" and self.backend.kind != "embedded")
+        # the embedded backend plans with the fine-tuned question parser when one ships (models.parser)
+        use_parser = not use_llm and planner in ("auto", "parser")
+        self._parser_model: BaseChatModel | None = None
         # timeout: another process writing another thread holds SQLite's write lock only briefly; wait for it.
         self._conn = sqlite3.connect(self.settings.checkpoint_db, check_same_thread=False, timeout=30)
         self.checkpointer = SqliteSaver(self._conn)
@@ -130,6 +133,7 @@ class Assistant:
             get_chat_model=self.chat_model,
             settings=self.settings,
             use_llm_planner=use_llm,
+            get_parser_model=self.parser_model if use_parser else None,
         )
         self.graph = build_graph(nodes, self.checkpointer)
 
@@ -141,6 +145,17 @@ class Assistant:
 
                 self._chat_model = load_chat_model(self.backend)
             return self._chat_model
+
+    def parser_model(self) -> BaseChatModel | None:
+        """The fine-tuned question parser as a tool-calling chat model, or None when none ships."""
+        with self._chat_lock:
+            if self._parser_model is None:
+                from cardioagent.models.parser import shipped_parser
+                from cardioagent.models.parser.chat import ParserChatModel
+
+                parser = shipped_parser()
+                self._parser_model = ParserChatModel(parser=parser) if parser is not None else None
+            return self._parser_model
 
     def warm_up(self) -> float:
         """Load the models now rather than on the first question; returns the seconds it took."""

@@ -19,7 +19,9 @@ How a question is read, from its options first:
    named in the question.
 2. options that are range categories ("below/within/above the normal range"): the category of the quantity
    the question names (heart rate, PR, QRS, QTc, P duration). Limits are those of the CKEPE rules
-   (``RANGE_LIMITS``), decided at the threshold, without grey zone.
+   (``RANGE_LIMITS``), which read them from the clinical vocabulary's normal ranges (QTc by sex), decided at
+   the threshold, without grey zone; other quantities against the vocabulary's range for the person's sex and
+   age, the age a question states ("for a 70-year-old", ``age_in``) before the file header's.
 3. options that are numeric bands ("under 18", "40 to 64", "65 or older"): the band holding the value of
    the quantity the question names (age, heart rate).
 4. options {male, female}: the sex stated in the recording's header (``recording_summary``).
@@ -123,7 +125,8 @@ EXTRA_CONCEPTS = {  # option words with no knowledge-base entry of their own
     "ectopic beats": PREMATURE_BEATS,
     "extra beats": PREMATURE_BEATS,
 }
-# quantity -> (entry whose rule marks "below the normal range", entry whose rule marks "above"); adults
+# quantity -> (entry whose rule marks "below the normal range", entry whose rule marks "above"); adults. These
+# are range rules: their limits are the vocabulary's (``knowledge_base.numeric_rules``).
 RANGE_LIMITS: dict[str, tuple[str | None, str | None]] = {
     "heart_rate": ("sinus_bradycardia", "sinus_tachycardia"),
     "pr": ("short_pr_interval", "first_degree_av_block"),
@@ -226,6 +229,8 @@ class Facts(BaseModel):
     rr: Measurement | None = None
     p_duration: Measurement | None = None
     qrs_axis: Measurement | None = None
+    sdnn: Measurement | None = None  # hrv_analysis
+    rmssd: Measurement | None = None
     age: float | None = None
     sex: str | None = None
     recordings: set[str] = Field(default_factory=set)
@@ -260,7 +265,7 @@ class Facts(BaseModel):
         return m
 
 
-QUANTITY_FIELDS = ("heart_rate", "pr", "qrs", "qtc", "qt", "rr", "p_duration")
+QUANTITY_FIELDS = ("heart_rate", "pr", "qrs", "qtc", "qt", "rr", "p_duration", "sdnn", "rmssd")
 
 
 def facts_of(records: list[ToolCallRecord], recording_id: str | None = None) -> Facts:
@@ -293,6 +298,8 @@ def facts_of(records: list[ToolCallRecord], recording_id: str | None = None) -> 
             hr_from_intervals = _measurement(r.get("heart_rate"))
             f.qrs_axis = _measurement(r.get("qrs_axis"))
             f.statements = {s["id"]: s for s in r.get("statements") or [] if s.get("id")}
+        elif rec.tool == "hrv_analysis":
+            f.sdnn, f.rmssd = _measurement(r.get("sdnn")), _measurement(r.get("rmssd"))
         elif rec.tool == "signal_quality":
             for ch in r.get("channels") or []:
                 found = {n.get("kind"): n.get("present") for n in ch.get("noise") or [] if n.get("kind")}
@@ -420,13 +427,13 @@ def statement_verdict(st: dict[str, Any]) -> tuple[Verdict, str, list[str]]:
 def _ckepe(concept: str, f: Facts) -> list[Evidence]:
     from cardioagent.knowledge_base.ckepe import evidence_for
 
-    return evidence_for(concept, f.measurements())
+    return evidence_for(concept, f.measurements(), f.sex)
 
 
 def _rules_of(concept: str) -> list[NumericRule]:
-    from cardioagent.knowledge_base.numeric_rules import NUMERIC_RULES
+    from cardioagent.knowledge_base.numeric_rules import rules_for
 
-    return [r for r in NUMERIC_RULES if r.entry_id == concept]
+    return rules_for(concept)
 
 
 def _judge_by_rules(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
@@ -772,7 +779,7 @@ def _value_of(quantity: str | None, f: Facts) -> tuple[float | None, str]:
 
 
 def _category(quantity: str | None, f: Facts) -> tuple[str | None, str, list[str]]:
-    from cardioagent.knowledge_base.numeric_rules import NUMERIC_RULES
+    from cardioagent.knowledge_base.numeric_rules import rule_for
 
     if quantity not in RANGE_LIMITS:
         return category_by_vocabulary(quantity, f)
@@ -784,7 +791,7 @@ def _category(quantity: str | None, f: Facts) -> tuple[str | None, str, list[str
     for entry, name in ((low_entry, "low"), (high_entry, "high")):
         if entry is None:
             continue
-        rule = next(r for r in NUMERIC_RULES if r.entry_id == entry and r.quantity == quantity)
+        rule = rule_for(entry, quantity, f.sex)  # the limit for the person's sex (QTc)
         crit.append(rule.criterion)
         if rule.holds(value):
             return name, f"{text} meets {rule.criterion}", crit
@@ -820,6 +827,90 @@ def category_by_vocabulary(
     )
 
 
+# ----- the age a question states; measured values against the normal range for it ---------------------------
+
+AGE_STATED = re.compile(
+    r"\b(\d{1,3})[\s-]*(?:years?|yrs?)[\s-]*old\b|\b(\d{1,3})\s*(?:yo|y/o)(?![a-z])|"
+    r"\baged\s+(\d{1,3})\b|\bage of\s+(\d{1,3})\b",
+    re.IGNORECASE,
+)
+ASKS_NORMAL = re.compile(
+    r"\b(normal|abnormal|ok|okay|fine|healthy|typical|usual|expected)\b|"
+    r"\bfor (my|his|her|their|your|a|an|the|this) age\b",
+    re.IGNORECASE,
+)
+
+
+def age_in(question: str) -> float | None:
+    """The age a question states of the person ("for a 70-year-old", "aged 70", "70 years old", "at the age
+    of 70"); None when it states none. Bands ("65 or older") are options, not an age: they are not read."""
+    m = AGE_STATED.search(question)
+    if m is None:
+        return None
+    age = float(next(g for g in m.groups() if g))
+    return age if 0 < age < 130 else None
+
+
+def as_asked(question: str, f: Facts) -> Facts:
+    """The facts with the age the question states in place of the file header's (norms by age)."""
+    age = age_in(question)
+    return f if age is None else f.model_copy(update={"age": age})
+
+
+def range_lines(question: str, records: list[ToolCallRecord]) -> list[str]:
+    """For a question asking whether measured values are normal ("is that normal for a 70-year-old?", read
+    with the targets of the conversation: "... (HRV)"), one line per quantity it names that was measured:
+    the value against the vocabulary's normal range for the person's sex and age (the age the question states,
+    else the file header's), with whom the range is for, what it is and its source. A quantity measured
+    through others is judged on them (heart rate variability: SDNN and RMSSD). Empty when the question does
+    not ask about normality or names no measured quantity with a range."""
+    from cardioagent.tools.vocabulary import QUANTITY_BY_ID, vocabulary
+
+    stated = age_in(question)
+    if stated is None and not ASKS_NORMAL.search(question):
+        return []
+    f = as_asked(question, facts_of(records))
+    named: list[str] = []
+    for m in vocabulary().find(question, kinds={"quantity"}):
+        q = QUANTITY_BY_ID.get(m.id)
+        for part in (q.parts or (q.id,)) if q is not None else ():
+            if part not in named:
+                named.append(part)
+    lines = [_range_line(quantity, f, stated is not None) for quantity in named]
+    return [line for line in lines if line]
+
+
+def _range_line(quantity: str, f: Facts, age_stated: bool) -> str | None:
+    from cardioagent.knowledge_base.ckepe import measurement_text
+    from cardioagent.tools.vocabulary import QUANTITY_BY_ID
+
+    q = QUANTITY_BY_ID.get(quantity)
+    m = f.quantity(quantity)
+    if q is None or m is None or m.value is None:
+        return None
+    # norms by sex with the sex unknown: both sexes' ranges, each judged
+    found = [q.range_for(sex, f.age) for sex in ((f.sex,) if f.sex else ("male", "female"))]
+    ranges = list({id(r): r for r in found if r is not None}.values())
+    if not ranges:
+        return None
+    where = {"low": "below", "normal": "within", "high": "above"}
+    whom = "" if f.age is None else f" for age {f.age:g} ({'as asked' if age_stated else 'file header'})"
+    cats = [r.category(float(m.value)) for r in ranges]
+    texts = [r.text(q.unit) for r in ranges]
+    if len(set(cats)) == 1:
+        judged = f"{where[cats[0]]} the normal range{whom}: " + "; ".join(texts)
+    else:  # within a man's range, below a woman's
+        judged = " and ".join(f"{where[c]} {t}" for c, t in zip(cats, texts, strict=True))
+        judged += f", the normal ranges{whom}"
+    about = "; ".join(dict.fromkeys(r.note for r in ranges if r.note))
+    sources = "; ".join(dict.fromkeys(r.source for r in ranges if r.source))
+    return (
+        f"{measurement_text(m)} is {judged}"
+        + (f" — {about}" if about else "")
+        + (f" ({sources})" if sources else "")
+    )
+
+
 def decide_one(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
     """The option(s) one recording's facts support, by the rules in the module docstring (two recordings:
     ``agent.closed_answer.decide`` hands them to ``agent.comparison``)."""
@@ -828,7 +919,8 @@ def decide_one(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
     if normalized and normalized <= {YES, NO, NOT_SURE}:
         return _verify(question, opts, f)
     if rest and all(_category_of(o) for o in rest):
-        return _pick(opts, "category", *_category(_quantity_in(question), f), match=_category_of)
+        found = _category(_quantity_in(question), as_asked(question, f))
+        return _pick(opts, "category", *found, match=_category_of)
     if rest and all(_band_of(o) for o in rest):
         return _pick_band(question, opts, f)
     if rest and {norm(o) for o in rest} <= {"male", "female"}:
@@ -885,7 +977,7 @@ def _verify(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
     elif (stated := CATEGORY.search(q)) is not None:  # what _category_of(q) reads (q is normalised)
         category = CATEGORY_NAME[stated.group(1)]
         quantity = _quantity_in(q)
-        found, why, criteria = _category(quantity, f)
+        found, why, criteria = _category(quantity, as_asked(question, f))
         verdict = "undetermined" if found is None else ("present" if found == category else "absent")
         subject = stated.group(0)
     elif (band_found := _band_match(q)) is not None:
@@ -903,7 +995,7 @@ def _verify(question: str, opts: list[str], f: Facts) -> ClosedAnswer:
         verdict, why, criteria = judge(concept, f)
     elif (direction := direction_asked(question)) is not None:
         quantity, category, words_used = direction
-        found, why, criteria = _category(quantity, f)
+        found, why, criteria = _category(quantity, as_asked(question, f))
         verdict = "undetermined" if found is None else ("present" if found == category else "absent")
         subject = f"{quantity.replace('_', ' ')} {words_used}"
     elif (linked := _linked_concept(question)) is not None:

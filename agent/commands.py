@@ -80,29 +80,50 @@ def _register_train_parser(sub: argparse._SubParsersAction[argparse.ArgumentPars
     tsub = next(a for a in train._actions if isinstance(a, argparse._SubParsersAction))
     p = tsub.add_parser(
         "parser",
-        help="train the question-type classifier of question reading (ships only if it beats the rules)",
-        description="Generate phrasings from the clinical vocabulary (agent/question_phrasings.py), fit the "
-        "question-type classifier on the tune template families, compare it with the word rules by "
-        "leave-one-family-out cross-validation, and write the model beside agent/question.py only when it is "
-        "better. The report is written either way.",
+        help="fine-tune the question parser (QLoRA on the embedded SmolLM2; ships only if it beats the rules)",
+        description="Generate phrasings from the clinical vocabulary (agent/question_phrasings.py), add ECG-QA's "
+        "questions on PTB-XL strat_fold 1-8, fine-tune the embedded model with QLoRA to write each question's "
+        "type and tools, compare it with the word rules and the deterministic planner by leave-families-out "
+        "cross-validation, score the held-out families and ECG-QA's strat_fold 9-10 questions, and write the "
+        "adapter to models/adapters/parser only when it is better. The report is written either way.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--seed", type=int, default=0, help="phrasing generator seed")
-    p.add_argument("--per-template", type=int, default=12, help="questions generated per template")
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    p.add_argument("--qa-dir", type=Path, default=shared / "ecgqa_format_sample", help="ECG-QA sample folder")
     p.add_argument(
-        "--c", type=float, default=4.0, help="inverse L2 regularisation of the logistic regression"
+        "--ptbxl-database",
+        type=Path,
+        default=shared / "ptbxl_1_250" / "ptbxl_database.csv",
+        help="for strat_fold",
     )
+    p.add_argument("--out", type=Path, default=None, help="adapter folder (default: models/adapters/parser)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--per-template", type=int, default=16, help="training questions generated per template")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--lora-layers", type=int, default=6, help="LoRA on the top N decoder layers")
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--folds", type=int, default=3, help="family groups of the cross-validation")
     p.set_defaults(func=_train_parser)
 
 
 def _train_parser(args: argparse.Namespace) -> int:
     import json
 
-    from cardioagent.agent.question_phrasings import TUNE_FAMILIES, generate
-    from cardioagent.agent.training.question_type import train
+    from cardioagent.agent.training.parser import ParserTrainConfig, train
+    from cardioagent.models.parser import ADAPTER
 
-    report = train(generate(seed=args.seed, per_template=args.per_template), TUNE_FAMILIES, c=args.c)
-    print(json.dumps(report, indent=2))
+    cfg = ParserTrainConfig(
+        seed=args.seed,
+        per_template=args.per_template,
+        epochs=args.epochs,
+        lora_layers=args.lora_layers,
+        learning_rate=args.learning_rate,
+        cv_folds=args.folds,
+    )
+    qa = args.qa_dir if args.qa_dir.is_dir() else None
+    db = args.ptbxl_database if args.ptbxl_database.is_file() else None
+    report = train(args.out or ADAPTER, qa, db, cfg, progress=lambda m: print(m, flush=True))
+    print(json.dumps({k: v for k, v in report.items() if k not in ("log", "misses_report")}, indent=2))
     return 0
 
 

@@ -15,8 +15,9 @@ class AgentSettings(BaseModel):
     home: Path = Field(default_factory=cardio_home)
     planner: str = Field(
         default="auto",
-        description="'rules' (deterministic), 'llm' (native tool calling) or 'auto': rules for the embedded "
-        "135M model, which cannot choose tools reliably, llm for anything configured by the user",
+        description="'rules' (deterministic), 'llm' (native tool calling by the configured model), 'parser' "
+        "(native tool calls from the fine-tuned question parser, models.parser) or 'auto': the parser for "
+        "the embedded model when one ships (else the rules), llm for anything configured by the user",
     )
     llm_summary: bool | None = Field(
         default=None,

@@ -131,9 +131,13 @@ class KnowledgeGatherer:
         self.store().search("heart rate", k=1)
 
     def gather(self, question: str, records: list[ToolCallRecord]) -> KnowledgeBundle:
+        from cardioagent.agent.closed_question import facts_of, range_lines
         from cardioagent.knowledge_base.ckepe import build_ckepe_prompt, evidence_for, quantity_of
 
         store = self.store()
+        # "is that normal (for a 70-year-old)?": the measured values against the vocabulary's range, first
+        ranges = range_lines(question, records)
+        sex = facts_of(records).sex  # sex-specific limits (QTc) for the person's sex
         measurements = headline(measurements_of(records), quantity_of)
         quantities = {quantity_of(m) for m in measurements}
         decided = _stated_entries(_statements(records), store)
@@ -143,7 +147,7 @@ class KnowledgeGatherer:
             for entry_id in CANDIDATES_BY_QUANTITY.get(q or "", []):
                 if decided.get(entry_id) == "absent":
                     continue  # a number meeting a necessary criterion is no evidence against the statement
-                verdicts = {e.verdict for e in evidence_for(entry_id, measurements)}
+                verdicts = {e.verdict for e in evidence_for(entry_id, measurements, sex)}
                 if (
                     verdicts & {"supports", "borderline"}
                     and entry_id not in labels
@@ -154,7 +158,7 @@ class KnowledgeGatherer:
             concept = CONTEXT_BY_TOOL.get(rec.tool)
             if rec.ok and concept and concept not in labels and store.get_entry(concept):
                 labels.append(concept)
-        passages: list[str] = []
+        passages: list[str] = list(ranges)
         hits = [
             h
             for r in records
@@ -174,9 +178,9 @@ class KnowledgeGatherer:
                 labels.append(h["entry_id"])
                 question_entries.append(h["entry_id"])
         if not labels:
-            return KnowledgeBundle(passages=passages)
-        prompt = build_ckepe_prompt(labels, measurements, store)
-        lines = self._evidence_lines(prompt.candidates, set(question_entries))
+            return KnowledgeBundle(lines=ranges, passages=passages)
+        prompt = build_ckepe_prompt(labels, measurements, store, sex)
+        lines = ranges + self._evidence_lines(prompt.candidates, set(question_entries))
         for cand in prompt.candidates:
             if cand.entry_id is not None:
                 passages.append(cand.definition)
@@ -195,7 +199,7 @@ class KnowledgeGatherer:
         """One line per candidate and quantity, from the first headline measurement. Borderline lines are
         dropped for a quantity where another candidate's criterion is met outright ("57 bpm meets sinus
         bradycardia" says it already). For concepts the question asked about, a criterion the numbers do
-        not meet is said too: "is the QTc prolonged?" deserves "410 ms does not meet QTc > 460 ms"."""
+        not meet is said too: "is the QTc prolonged?" deserves "410 ms does not meet QTc >= 450 ms (men)"."""
         firsts = []  # (candidate, evidence)
         for cand in candidates:
             if cand.entry_id is None:

@@ -28,6 +28,7 @@ from cardioagent.agent.planner import (
     RecordingRef,
     invalid_reason,
     plan,
+    prerequisite_calls,
     required_calls,
     route,
 )
@@ -67,6 +68,7 @@ class Nodes:
         get_chat_model: Callable[[], BaseChatModel | None],
         settings: AgentSettings,
         use_llm_planner: bool,
+        get_parser_model: Callable[[], BaseChatModel | None] | None = None,
     ) -> None:
         self.registry = registry
         self.get_recording = get_recording
@@ -74,6 +76,9 @@ class Nodes:
         self.get_chat_model = get_chat_model
         self.settings = settings
         self.use_llm_planner = use_llm_planner
+        # the fine-tuned question parser (models.parser) that plans for the embedded backend through the same
+        # tool-calling path as a configured model; None, or a getter returning None: the rules plan
+        self.get_parser_model = get_parser_model
 
     # -- triage ------------------------------------------------------------------------------------------
     def triage(self, state: AgentState) -> dict[str, Any]:
@@ -105,8 +110,14 @@ class Nodes:
         calls: list[PlannedCall] = []
         usage = state.get("usage") or {}
         dropped: list[dict[str, Any]] = []
-        if self.use_llm_planner:
-            calls, reply = self._llm_plan(state, refs)
+        parser = None
+        if not self.use_llm_planner and self.get_parser_model is not None and rounds == 0:
+            from cardioagent.models.parser import TRAINED_MODALITIES
+
+            if {r.modality for r in refs} <= TRAINED_MODALITIES:  # else the rules: it never saw those
+                parser = self.get_parser_model()
+        if self.use_llm_planner or parser is not None:
+            calls, reply = self._llm_plan(state, refs, parser)
             usage = _add_usage(usage, reply)
             # The deterministic planner validates the model's plan: invalid calls are dropped (the trace says
             # why) and the tool that measures each target the question names is added when missing.
@@ -125,7 +136,9 @@ class Nodes:
                         ).model_dump()
                     )
             if calls and rounds == 0:
-                calls += required_calls(state["question"], refs, self.registry, calls)
+                question = _in_context(state) if parser is not None else state["question"]
+                calls += required_calls(question, refs, self.registry, calls)
+                calls = prerequisite_calls(refs, self.registry, calls) + calls
             if not calls and refs and not state.get("results"):
                 # A question about a recording is answered from this turn's measurements, never from the
                 # model's word alone: when it measured nothing, the deterministic planner's tools run.
@@ -139,8 +152,11 @@ class Nodes:
             update["results"] = list(state.get("results", [])) + dropped
         return update
 
-    def _llm_plan(self, state: AgentState, refs: list[RecordingRef]) -> tuple[list[PlannedCall], Any]:
-        llm = self.get_chat_model()
+    def _llm_plan(
+        self, state: AgentState, refs: list[RecordingRef], parser: BaseChatModel | None = None
+    ) -> tuple[list[PlannedCall], Any]:
+        llm = parser or self.get_chat_model()
+        question = _in_context(state) if parser is not None else state["question"]
         modalities = {r.modality for r in refs} or {"text"}
         tools = [t for t in self.registry.names() if modalities & set(self.registry.get(t).modalities)]
         schemas = [
@@ -162,7 +178,7 @@ class Nodes:
         )
         messages: list[Any] = [
             SystemMessage(PLANNER_SYSTEM),
-            HumanMessage(f"Recordings:\n{listing}\n\nQuestion: {state['question']}"),
+            HumanMessage(f"Recordings:\n{listing}\n\nQuestion: {question}"),
         ]
         for i, rec in enumerate(ToolCallRecord(**r) for r in state.get("results", [])):
             call_id = f"call_{i}"
@@ -183,15 +199,18 @@ class Nodes:
                 c.reason += f" (language-model planner failed: {exc}; deterministic planner used)"
             return fallback, None
         already = {(r["tool"], json.dumps(r["args"], sort_keys=True)) for r in state.get("results", [])}
+        read = (getattr(reply, "response_metadata", None) or {}).get("parser")
+        chooser = (
+            f"chosen by the fine-tuned question parser (read as a {read['type']} question, "
+            f"p={read['type_probability']:.2f})"
+            if read
+            else "chosen by the language model"
+        )
         calls = []
         for tc in getattr(reply, "tool_calls", []) or []:
             key = (tc["name"], json.dumps(tc.get("args", {}), sort_keys=True))
             if key not in already:  # unknown or unfit tools are dropped by the validator, with the reason
-                calls.append(
-                    PlannedCall(
-                        tool=tc["name"], args=tc.get("args", {}), reason="chosen by the language model"
-                    )
-                )
+                calls.append(PlannedCall(tool=tc["name"], args=tc.get("args", {}), reason=chooser))
         return calls, reply
 
     # -- act ---------------------------------------------------------------------------------------------

@@ -154,6 +154,29 @@ def required_calls(
     return out
 
 
+def prerequisite_calls(
+    recordings: list[RecordingRef], registry: ToolRegistry, planned: list[PlannedCall]
+) -> list[PlannedCall]:
+    """The prerequisite tools (signal quality) a model-made plan left out for a recording it measures, so
+    every number it shows carries a quality flag, as in a plan of the rules."""
+    out = []
+    for rec in recordings:
+        mine = {c.tool for c in planned if c.args.get("recording_id") == rec.id}
+        if not mine:
+            continue
+        for tool in registry.tools_for(rec.modality):
+            if _is_prerequisite(tool, rec.modality) and tool.name not in mine:
+                out.append(
+                    PlannedCall(
+                        tool=tool.name,
+                        args={"recording_id": rec.id},
+                        reason=f"added by the validator: runs before other {rec.modality} tools so every "
+                        f"number carries a quality flag (recording {rec.name})",
+                    )
+                )
+    return out
+
+
 def invalid_reason(call: PlannedCall, recordings: list[RecordingRef], registry: ToolRegistry) -> str | None:
     """Why a model-made call cannot run as asked (an unknown tool, a recording not in this turn, a tool
     that does not accept the recording's modality, arguments its input model refuses), or None."""

@@ -157,12 +157,12 @@ def with_context(question: str, earlier: list[str]) -> str:
 
 
 def _type(question: str, options: list[str], n_recordings: int, recordings: list[int]) -> QuestionType:
-    """Allowed answers and two recordings decide by definition; otherwise the learned classifier
+    """Allowed answers and two recordings decide by definition; otherwise the fine-tuned parser
     (``agent.question_type``) when it ships and is confident, else the word rules."""
     if not options and n_recordings < 2 and len(set(recordings)) < 2:
         from cardioagent.agent.question_type import MIN_PROBABILITY, predict
 
-        learned = predict(question)
+        learned = predict(question, n_recordings)
         if learned is not None and learned[1] >= MIN_PROBABILITY:
             return learned[0]  # type: ignore[return-value]
     return rule_type(question, options, n_recordings, recordings)

@@ -8,7 +8,10 @@ vocabulary entries (names, abbreviations, lay words), and a quarter of the quest
 
 from __future__ import annotations
 
+import csv
+import json
 import random
+from pathlib import Path
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 if TYPE_CHECKING:
@@ -26,11 +29,24 @@ TUNE_FAMILIES = (
     "explain_lay",
     "plot_lay",
     "compare_tune",
+    "value_polite",
+    "verify_hedged",
 )
+# Written before the fine-tuned parser (agent.training.parser) was trained, never trained on, scored once.
+FRESH2_FAMILIES = ("fresh2_verify", "fresh2_value", "fresh2_explain", "fresh2_plot", "fresh2_compare")
 # The first four report families were inspected once (their misses were typing slips, which led to the
 # vocabulary's spelling corrector), so they are development figures now; the "fresh_" families were written
 # after the parser was finished and scored once, unchanged.
-REPORT_FAMILIES = ("direction", "choose", "compare", "noise", "fresh_verify", "fresh_compare", "fresh_noise")
+REPORT_FAMILIES = (
+    "direction",
+    "choose",
+    "compare",
+    "noise",
+    "fresh_verify",
+    "fresh_compare",
+    "fresh_noise",
+    *FRESH2_FAMILIES,
+)
 
 FINDINGS = [
     "atrial_fibrillation",
@@ -131,6 +147,40 @@ FAMILIES = {
         "Has the {q} gone up or down from ECG 1 to ECG 2?",
     ],
     "fresh_noise": ["Is {lead} contaminated with {n}?", "I think lead {lead} has {n}, right?"],
+    "value_polite": [
+        "Could you tell me the {q}?",
+        "Can you measure the {q} for me?",
+        "I need the {q} of this tracing.",
+    ],
+    "verify_hedged": [
+        "I wonder whether this shows {f}.",
+        "Is it possible that this is {f}?",
+        "Do you think it's {f}?",
+    ],
+    "fresh2_verify": [
+        "Please check this recording for {f}.",
+        "Tell me whether {f} is there.",
+        "I'd like to rule out {f}.",
+    ],
+    "fresh2_value": [
+        "How much is the {q} here?",
+        "Can I get the {q} for this recording?",
+        "Read off the {q}.",
+    ],
+    "fresh2_explain": [
+        "I never understood what {f} is.",
+        "In simple words, {f}?",
+        "Give me a short explanation of {f}.",
+    ],
+    "fresh2_plot": [
+        "I want to see lead {lead} on paper.",
+        "Put lead {lead} on the screen.",
+        "Print out lead {lead}.",
+    ],
+    "fresh2_compare": [
+        "Is the {q} higher now than in the earlier ECG?",
+        "Track the {q} across both recordings.",
+    ],
 }
 TYPE = {
     "verify_finding": "verify",
@@ -151,6 +201,13 @@ TYPE = {
     "fresh_verify": "verify",
     "fresh_compare": "compare",
     "fresh_noise": "verify",
+    "value_polite": "open",
+    "verify_hedged": "verify",
+    "fresh2_verify": "verify",
+    "fresh2_value": "open",
+    "fresh2_explain": "explain",
+    "fresh2_plot": "plot",
+    "fresh2_compare": "compare",
 }
 
 
@@ -164,6 +221,7 @@ class Phrasing(TypedDict):
     n_recordings: int
     options: list[str]
     typo: NotRequired[bool]  # present (True) only when a typing slip was put in
+    split: NotRequired[str]  # ECG-QA items: "tune" / "report" / "mixed" by PTB-XL strat_fold
     question: str
 
 
@@ -232,9 +290,9 @@ def generate(seed: int = 0, per_template: int = 12) -> list[Phrasing]:
                     item["targets"].append(n)
                 if "{lead}" in template:
                     item["leads"].append(lead)
-                if family in ("explain", "explain_lay"):
+                if family in ("explain", "explain_lay", "fresh2_explain"):
                     item["n_recordings"] = 0
-                if family in ("compare", "fresh_compare", "compare_tune"):
+                if family in ("compare", "fresh_compare", "compare_tune", "fresh2_compare"):
                     item["n_recordings"] = 2
                 if family in ("range",):
                     item["options"] = ["yes", "no"]
@@ -244,3 +302,65 @@ def generate(seed: int = 0, per_template: int = 12) -> list[Phrasing]:
                 item["question"] = text
                 out.append(item)
     return out
+
+
+ECGQA_NUMERIC_OPTIONS = [
+    "none",
+    "p duration",
+    "pr interval",
+    "qrs duration",
+    "qt corrected",
+    "qt interval",
+    "rr interval",
+]
+ECGQA_TUNE_FOLDS = frozenset(range(1, 9))  # PTB-XL strat_fold 1-8: tune; 9-10: report
+
+
+def ecgqa_phrasings(qa_dir: Path, ptbxl_database: Path | None = None) -> list[Phrasing]:
+    """ECG-QA's own questions (``ptbxl_1_250_{template,paraphrased}.json``) with the type and targets their
+    template implies; ``split`` is "tune" when every ECG is in PTB-XL strat_fold 1-8, "report" when every
+    one is in 9-10, else "mixed" (read from ``ptbxl_database``; "unknown" without it)."""
+    from cardioagent.tools.vocabulary import vocabulary
+
+    fold: dict[int, int] = {}
+    if ptbxl_database is not None and ptbxl_database.is_file():
+        with ptbxl_database.open(newline="") as fh:
+            fold = {int(r["ecg_id"]): int(r["strat_fold"]) for r in csv.DictReader(fh)}
+    out: list[Phrasing] = []
+    for phrasing in ("template", "paraphrased"):
+        path = qa_dir / f"ptbxl_1_250_{phrasing}.json"
+        if not path.is_file():
+            continue
+        for it in json.loads(path.read_text()):
+            item: Phrasing = {
+                "family": f"ecgqa_{phrasing}",
+                "type": "compare",
+                "question": it["question"],
+                "n_recordings": len(it["ecg_id"]),
+                "leads": [],
+                "targets": [],
+                "options": list(ECGQA_NUMERIC_OPTIONS),
+                "split": _fold_split([fold.get(int(e)) for e in it["ecg_id"]]),
+            }
+            if it["attribute_type"] == "noise":
+                item["type"] = "verify"
+                item["options"] = ["yes", "no"]
+                attr = (it["attribute"] or [""])[0]
+                if attr != "any kind of noises":
+                    item["targets"] = [vocabulary().from_ecgqa(attr).id]
+                if it["template_id"] != 27:
+                    item["leads"] = [
+                        w
+                        for w in [*LEADS, "I", "V2", "V3", "V4", "V6", "aVR"]
+                        if f"lead {w} " in it["question"] + " " or f"lead {w}?" in it["question"]
+                    ][:1]
+            out.append(item)
+    return out
+
+
+def _fold_split(folds: list[int | None]) -> str:
+    if not folds or None in folds:
+        return "unknown"
+    if set(folds) <= ECGQA_TUNE_FOLDS:
+        return "tune"
+    return "report" if not set(folds) & ECGQA_TUNE_FOLDS else "mixed"

@@ -1,12 +1,13 @@
 """Full classical analysis of the CinC-2021 twelve-lead records: intervals per lead and across leads,
 heart rate, rhythm and HRV, with the wall time of the whole analysis per record.
 
-    .venv/bin/python bench/ecg_intervals.py [--data DIR]
+    .venv/bin/python bench/ecg_intervals.py [--data DIR] [--delineation median_beat|ecgdeli]
 
 There is no interval reference for these records; the check is physiological plausibility (PR
 120-200 ms, QRS 80-120 ms, QTc 350-460 ms are typical), that every record yields all 12 leads, and how
 the QTc of the record labelled "prolonged QT" (LQT in labels.csv) compares with the others. Prints a
-table and writes bench/results/ecg_intervals.json.
+table and writes bench/results/ecg_intervals.json (``--delineation ecgdeli``: ECGdeli's wave boundaries,
+written to bench/results/ecg_intervals_ecgdeli.json).
 """
 
 from __future__ import annotations
@@ -30,8 +31,15 @@ OUT = REPO / "bench" / "results" / "ecg_intervals.json"
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument(
+        "--out", type=Path, default=None, help=f"default {OUT.relative_to(REPO)}, or *_ecgdeli.json"
+    )
+    ap.add_argument("--delineation", choices=("median_beat", "ecgdeli"), default="median_beat")
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = (
+            OUT if args.delineation == "median_beat" else OUT.with_name(f"{OUT.stem}_{args.delineation}.json")
+        )
     labels_csv = args.data / "labels.csv"
     if not labels_csv.is_file():
         print(f"no labels.csv in {args.data}", file=sys.stderr)
@@ -44,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         labels = list(csv.DictReader(fh))
     # first-use costs (imports, neurokit2 set-up) are paid on the first record and not timed
     warm = load_recording(args.data / f"{labels[0]['record']}.hea")
-    intervals(warm.model_copy(update={"signal": warm.signal * 1.0001, "id": "warm-up"}))
+    intervals(
+        warm.model_copy(update={"signal": warm.signal * 1.0001, "id": "warm-up"}), method=args.delineation
+    )
 
     rows = []
     print(
@@ -58,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         hr = heart_rate(rec)
         rh = rhythm(rec)
         hv = hrv(rec)
-        iv = intervals(rec)
+        iv = intervals(rec, method=args.delineation)
         elapsed = time.perf_counter() - t0
         measured = [lead.lead for lead in iv.leads if lead.quality.value != "unusable"]
         row = {
@@ -141,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "benchmark": "ecg_intervals",
                 "command": ".venv/bin/python bench/ecg_intervals.py"
-                + ("" if args.data == DEFAULT_DATA else f" --data {args.data}"),
+                + ("" if args.data == DEFAULT_DATA else f" --data {args.data}")
+                + ("" if args.delineation == "median_beat" else f" --delineation {args.delineation}"),
                 "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "machine": {
                     "python": platform.python_version(),

@@ -2,6 +2,11 @@
 labels: PTB-XL (``../shared/data/ptbxl_1_250``) and the 25 CinC-2021 twelve-lead records.
 
     .venv/bin/python bench/ptbxl_statements.py [--ptbxl DIR] [--cinc DIR] [--jobs N] [--out FILE]
+        [--delineation median_beat|ecgdeli]
+
+``--delineation ecgdeli`` runs the statements on ECGdeli's wave boundaries (``intervals(rec,
+method="ecgdeli")``, needs the optional package ``ecgdeli``) and writes
+bench/results/ptbxl_statements_ecgdeli.json unless ``--out`` says otherwise.
 
 Labels. PTB-XL: a statement is positive when ``scp_codes`` gives one of its SCP codes likelihood >= 50 (as
 PTB-XL's benchmarks do), negative otherwise (``PTBXL_STATEMENTS``: territories take the SCP infarction
@@ -39,6 +44,7 @@ import platform
 import sys
 import time
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +115,9 @@ def _derive(statements: dict) -> dict:
     return statements
 
 
-def analyse(job: str | tuple[str, str | None, float | None]) -> dict:
+def analyse(job: str | tuple[str, str | None, float | None], method: str = "median_beat") -> dict:
     """One record's statements. ``job``: its path, or (path, sex, age) from the database's demographics,
-    used where the header carries none (PTB-XL headers carry none)."""
+    used where the header carries none (PTB-XL headers carry none); ``method``: the delineation."""
     from cardioagent.tools.analysis import intervals
     from cardioagent.tools.signal.loaders import load_recording
     from cardioagent.tools.signal.recording import Demographics
@@ -122,7 +128,7 @@ def analyse(job: str | tuple[str, str | None, float | None]) -> dict:
         rec = load_recording(Path(path))
         if rec.demographics.sex is None and (sex is not None or age is not None):
             rec.demographics = Demographics(sex=sex, age=age)
-        iv = intervals(rec)
+        iv = intervals(rec, method=method)
     except Exception as exc:  # noqa: BLE001 - a record that cannot be analysed counts as undetermined everywhere
         return {"error": f"{type(exc).__name__}: {exc}", "statements": {}}
     return {
@@ -179,15 +185,16 @@ def metrics(rows: list[dict], sid: str, label) -> dict:
     }
 
 
-def _run(paths: list[tuple[str, Any]], jobs: int) -> dict[str, dict]:
+def _run(paths: list[tuple[str, Any]], jobs: int, method: str = "median_beat") -> dict[str, dict]:
+    one = partial(analyse, method=method)
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(jobs) as pool:
-            return dict(zip((k for k, _ in paths), pool.map(analyse, (p for _, p in paths)), strict=False))
+            return dict(zip((k for k, _ in paths), pool.map(one, (p for _, p in paths)), strict=False))
     out = {}
     for i, (k, p) in enumerate(paths):
-        out[k] = analyse(p)
+        out[k] = one(p)
         if i % 25 == 0:
             print(f"  {i}/{len(paths)} {k}", file=sys.stderr, flush=True)
     return out
@@ -220,11 +227,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ptbxl", type=Path, default=PTBXL)
     ap.add_argument("--cinc", type=Path, default=CINC)
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument(
+        "--out", type=Path, default=None, help=f"default {OUT.relative_to(REPO)}, or *_ecgdeli.json"
+    )
+    ap.add_argument(
+        "--delineation",
+        choices=("median_beat", "ecgdeli"),
+        default="median_beat",
+        help="wave delineation under the statements (intervals(rec, method=...))",
+    )
     ap.add_argument(
         "--tune-only", action="store_true", help="PTB-XL folds 1-8 only (while adjusting), no CinC"
     )
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = (
+            OUT if args.delineation == "median_beat" else OUT.with_name(f"{OUT.stem}_{args.delineation}.json")
+        )
     db = args.ptbxl / "ptbxl_database.csv"
     if not db.is_file():
         print(f"no ptbxl_database.csv in {args.ptbxl}", file=sys.stderr)
@@ -250,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             for r in meta
         ],
         args.jobs,
+        args.delineation,
     )
     rows = []
     for r in meta:
@@ -267,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "ptbxl_records": len(rows),
         "label_rule": "scp_codes likelihood >= 50",
+        "delineation": args.delineation,
         "splits": {},
     }
     for split, keep in (
@@ -292,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     if labels_csv.is_file() and not args.tune_only:
         with labels_csv.open() as fh:
             lab = list(csv.DictReader(fh))
-        cres = _run([(r["record"], str(args.cinc / f"{r['record']}.hea")) for r in lab], args.jobs)
+        cres = _run(
+            [(r["record"], str(args.cinc / f"{r['record']}.hea")) for r in lab], args.jobs, args.delineation
+        )
         crows = [
             {"record": r["record"], "codes": set(r["dx_snomed"].split(";")), "result": cres[r["record"]]}
             for r in lab

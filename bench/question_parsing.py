@@ -23,12 +23,13 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 QA = ROOT.parent / "shared" / "data" / "ecgqa_format_sample"
+PTBXL_DB = ROOT.parent / "shared" / "data" / "ptbxl_1_250" / "ptbxl_database.csv"
 from cardioagent.agent.question_phrasings import (  # noqa: E402
-    LEADS,
     REPORT_FAMILIES,
     TUNE_FAMILIES,
     generate,
@@ -36,128 +37,131 @@ from cardioagent.agent.question_phrasings import (  # noqa: E402
 
 
 def ecgqa_items() -> list[dict]:
-    from cardioagent.tools.vocabulary import vocabulary
+    from cardioagent.agent.question_phrasings import ecgqa_phrasings
 
-    out = []
-    for phrasing in ("template", "paraphrased"):
-        path = QA / f"ptbxl_1_250_{phrasing}.json"
-        if not path.is_file():
-            continue
-        for it in json.loads(path.read_text()):
-            exp = {
-                "family": f"ecgqa_{phrasing}",
-                "question": it["question"],
-                "n_recordings": len(it["ecg_id"]),
-                "leads": [],
-                "targets": [],
-            }
-            if it["attribute_type"] == "noise":
-                exp["type"] = "verify"
-                exp["options"] = ["yes", "no"]
-                attr = (it["attribute"] or [""])[0]
-                if attr != "any kind of noises":
-                    exp["targets"] = [vocabulary().from_ecgqa(attr).id]
-                if it["template_id"] != 27:
-                    exp["leads"] = [
-                        w
-                        for w in LEADS + ["I", "V2", "V3", "V4", "V6", "aVR"]
-                        if f"lead {w} " in it["question"] + " " or f"lead {w}?" in it["question"]
-                    ][:1]
-            else:
-                exp["type"] = "compare"
-                exp["options"] = [
-                    "none",
-                    "p duration",
-                    "pr interval",
-                    "qrs duration",
-                    "qt corrected",
-                    "qt interval",
-                    "rr interval",
-                ]
-            out.append(exp)
-    return out
+    return [dict(it) for it in ecgqa_phrasings(QA, PTBXL_DB)]
 
 
 def main() -> int:
-    if "--train" in sys.argv:  # the same as `cardioagent train parser`
-        from cardioagent.agent.training.question_type import train
-
-        print(json.dumps(train(generate(), TUNE_FAMILIES), indent=2))
-    from cardioagent.agent.planner import RecordingRef, plan
     from cardioagent.agent.question import link_target, parse_question
+    from cardioagent.agent.training.parser import score
+    from cardioagent.models.parser import report, shipped_parser
     from cardioagent.tools.registry import default_registry
     from cardioagent.tools.vocabulary import vocabulary
 
     link_target("warm-up")  # builds the entry index once, as a running app has
     registry = default_registry()
+    parser = shipped_parser()
     items = generate() + ecgqa_items()
-    rows = defaultdict(lambda: {"n": 0, "type": 0, "targets": 0, "parsed": 0, "covered": 0})
+    scored = score(parser, items, registry)  # type and tools: the word rules / planner, and the parser
+    rows = defaultdict(lambda: defaultdict(int))
     latencies, misses = [], defaultdict(list)
-    for it in items:
+    for it, sc in zip(items, scored, strict=True):
         t0 = time.perf_counter()
-        p = parse_question(it["question"], it.get("options") or [], it["n_recordings"])
+        with _parser_off():
+            p = parse_question(it["question"], it.get("options") or [], it["n_recordings"])
         latencies.append(time.perf_counter() - t0)
         got = set(p.target_ids()) | {f"lead:{x.lower()}" for x in p.leads}
         want = set(it["targets"]) | {f"lead:{x.lower()}" for x in it["leads"]}
-        ok_type = p.type == it["type"]
         ok_targets = want <= got
-        refs = [
-            RecordingRef(id=f"r{i}", name=f"r{i}", modality="ecg") for i in range(max(1, it["n_recordings"]))
-        ]
-        tools = {c.tool for c in plan(it["question"], refs, registry)} if it["n_recordings"] else set()
-        covered = not it["n_recordings"] or all(_covers(t, tools, vocabulary()) for t in it["targets"])
-        split = (
+        covered = not it["n_recordings"] or all(
+            _covers(t, set(sc["rules_tools"]), vocabulary()) for t in it["targets"]
+        )
+        split = it.get("split") or (
             "tune"
             if it["family"] in TUNE_FAMILIES
             else "report"
             if it["family"] in REPORT_FAMILIES
-            else it["family"]
+            else "other"
         )
+        values = {
+            "targets": ok_targets,
+            "type_rules": sc["rules_type_ok"],
+            "parsed_rules": sc["rules_type_ok"] and ok_targets,
+            "covered_rules": covered,
+        }
+        if parser is not None:
+            values |= {
+                "type_parser": sc["hybrid_type_ok"],
+                "parsed_parser": sc["hybrid_type_ok"] and ok_targets,
+                "covered_parser": sc["validated_covered"],
+            }
         for key in ((split, it["family"]), (split, "all")):
-            r = rows[key]
-            r["n"] += 1
-            r["type"] += ok_type
-            r["targets"] += ok_targets
-            r["parsed"] += ok_type and ok_targets
-            r["covered"] += covered
-        if not (ok_type and ok_targets and covered) and len(misses[it["family"]]) < 6:
+            rows[key]["n"] += 1
+            for k, v in values.items():
+                rows[key][k] += bool(v)
+        if not all(values.values()) and len(misses[it["family"]]) < 6:
             misses[it["family"]].append(
                 {
                     "q": it["question"],
                     "want": [it["type"], sorted(want)],
-                    "got": [p.type, sorted(got)],
-                    "tools": sorted(tools),
+                    "got_rules": [sc["rules_type"], sorted(got), sc["rules_tools"]],
+                    "got_parser": [sc.get("model_type"), sc.get("model_p"), sc.get("model_tools")],
                 }
             )
+    columns = [
+        "targets",
+        "type_rules",
+        "type_parser",
+        "parsed_rules",
+        "parsed_parser",
+        "covered_rules",
+        "covered_parser",
+    ]
+    columns = [c for c in columns if parser is not None or not c.endswith("_parser")]
     table = {
-        f"{s}/{f}": {
-            **r,
-            **{k + "_rate": round(r[k] / r["n"], 3) for k in ("type", "targets", "parsed", "covered")},
-        }
+        f"{s}/{f}": {"n": r["n"], **{c: round(r[c] / r["n"], 3) for c in columns}}
         for (s, f), r in sorted(rows.items())
     }
+    parser_latency = sorted(sc["seconds"] for sc in scored if "seconds" in sc)
     result = {
         "tune_families": TUNE_FAMILIES,
         "report_families": REPORT_FAMILIES,
+        "parser": "fine-tuned (models/adapters/parser)"
+        if parser is not None
+        else "none ships: word rules only",
+        "parser_training_report": {
+            k: v for k, v in (report() or {}).items() if k not in ("log", "misses_report")
+        },
         "table": table,
-        "parser_latency_p50_s": round(statistics.median(latencies), 4),
-        "parser_latency_p95_s": round(sorted(latencies)[int(0.95 * len(latencies))], 4),
+        "rules_latency_p50_s": round(statistics.median(latencies), 4),
+        "parser_latency_p50_s": round(statistics.median(parser_latency), 3) if parser_latency else None,
+        "parser_latency_p95_s": round(parser_latency[int(0.95 * len(parser_latency))], 3)
+        if parser_latency
+        else None,
         "examples_of_misses": misses,
         "command": "python bench/question_parsing.py",
     }
     out = ROOT / "bench" / "results" / "question_parsing.json"
     out.write_text(json.dumps(result, indent=2))
-    print(f"{'split/family':<30} {'n':>5} {'type':>6} {'targets':>8} {'parsed':>7} {'covered':>8}")
+    print(f"{'split/family':<30} {'n':>5} " + " ".join(f"{c:>14}" for c in columns))
     for key, r in table.items():
-        print(
-            f"{key:<30} {r['n']:>5} {r['type_rate']:>6} {r['targets_rate']:>8} {r['parsed_rate']:>7} "
-            f"{r['covered_rate']:>8}"
-        )
+        print(f"{key:<30} {r['n']:>5} " + " ".join(f"{r[c]:>14}" for c in columns))
     print(
-        f"parser latency p50 {result['parser_latency_p50_s']} s, p95 {result['parser_latency_p95_s']} s (warm)"
+        f"word rules: p50 {result['rules_latency_p50_s']} s; parser: p50 {result['parser_latency_p50_s']} s, "
+        f"p95 {result['parser_latency_p95_s']} s (warm, this CPU)"
     )
-    print("tune families are development figures; report families and ECG-QA's wording were not written on")
+    print(
+        "_rules: word rules + deterministic planner alone; _parser: the fine-tuned parser (rules below its "
+        "threshold) + the validator. tune families are development figures (the parser trained on them); "
+        "report families, fresh*/fresh2* and ECG-QA report/mixed (PTB-XL strat_fold 9-10) were never trained on"
+    )
     return 0
+
+
+@contextmanager
+def _parser_off():
+    import os
+
+    before = os.environ.get("CARDIOAGENT_PARSER")
+    os.environ["CARDIOAGENT_PARSER"] = "off"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("CARDIOAGENT_PARSER", None)
+        else:
+            os.environ["CARDIOAGENT_PARSER"] = before
 
 
 def _covers(target: str, tools: set[str], voc) -> bool:

@@ -15,13 +15,17 @@ comparing it with a recording. Here the knowledge comes from the local corpus, n
 The numeric rule table
 ----------------------
 One ``NumericRule`` per (entry, measured quantity) criterion, adult values, taken from the entry's own
-Criteria section so that the prompt never contradicts the text it cites. A rule states the range in
-which the criterion holds. A value inside it *supports* the entry; a value outside it by more than
-``grey`` (in the rule's unit) *contradicts* it; in between is *borderline*. Rules whose criterion is only
+Criteria section so that the prompt never contradicts the text it cites; where the criterion is a limit of
+the normal range (bradycardia, prolonged QTc) the number is the clinical vocabulary's, read from it
+(``numeric_rules``). A rule states the range in which the criterion holds. A value inside it *supports* the
+entry; a value outside it by more than ``grey`` (in the rule's unit) *contradicts* it; in between is
+*borderline*. Rules whose criterion is only
 typical ("usually", "often") set ``contradicts=False``: meeting them supports, missing them says nothing.
 Rules speak only to the number: HR 48 bpm supports sinus bradycardia's rate criterion and says nothing
-about whether P waves are sinus. To add a rule, add a line to ``NUMERIC_RULES``; a test checks that every
-``entry_id`` exists in the corpus.
+about whether P waves are sinus. A sex-specific limit (QTc) is checked against the person's sex; with the
+sex unknown, the rules for both sexes give one verdict that holds whatever the sex (455 ms: borderline). To
+add a rule, add a line to ``numeric_rules.build_rules``; a test checks that every ``entry_id`` exists in the
+corpus.
 
 Measurements are matched to quantities by name (``quantity_of``: "heart_rate", "HR", "QTc (Bazett)",
 "PR interval", "QRS duration", "QRS axis", ...) and converted to the rule's unit (s -> ms, mm -> mV).
@@ -37,7 +41,13 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from cardioagent.knowledge_base.entries import KnowledgeEntry
-from cardioagent.knowledge_base.numeric_rules import NUMERIC_RULES, UNITS, Verdict
+from cardioagent.knowledge_base.numeric_rules import (
+    UNITS,
+    NumericRule,
+    Verdict,
+    rules_for,
+    verdict_for_any_sex,
+)
 from cardioagent.knowledge_base.store import KnowledgeStore
 from cardioagent.tools.contract import Measurement, Quality
 
@@ -158,10 +168,13 @@ def resolve_label(label: str, store: KnowledgeStore) -> tuple[KnowledgeEntry | N
     return None, "unresolved"
 
 
-def evidence_for(entry_id: str, measurements: Sequence[Measurement]) -> list[Evidence]:
-    """Every rule of ``entry_id`` checked against every measurement of its quantity."""
+def evidence_for(
+    entry_id: str, measurements: Sequence[Measurement], sex: str | None = None
+) -> list[Evidence]:
+    """Every rule of ``entry_id`` checked against every measurement of its quantity; a sex-specific rule
+    only for ``sex``, or, with the sex unknown, the rules for each sex as one criterion."""
     out: list[Evidence] = []
-    rules = [r for r in NUMERIC_RULES if r.entry_id == entry_id]
+    rules = rules_for(entry_id, sex)
     for m in measurements:
         q = quantity_of(m)
         if q is None:
@@ -169,10 +182,15 @@ def evidence_for(entry_id: str, measurements: Sequence[Measurement]) -> list[Evi
         v = value_in(m, q)
         if v is None:
             continue
-        for rule in rules:
-            if rule.quantity != q:
-                continue
-            verdict = rule.verdict(v)
+        on_q = [r for r in rules if r.quantity == q]
+        by_sex = [r for r in on_q if r.sex is not None]
+        groups: list[list[NumericRule]] = [[r] for r in on_q if r.sex is None]
+        if by_sex:
+            groups.append(by_sex)
+        for group in groups:
+            verdict = (
+                group[0].verdict(v) if len(group) == 1 else verdict_for_any_sex([r.verdict(v) for r in group])
+            )
             if verdict is None:
                 continue
             out.append(
@@ -181,7 +199,8 @@ def evidence_for(entry_id: str, measurements: Sequence[Measurement]) -> list[Evi
                     quantity=q,
                     value=v,
                     unit=UNITS[q],
-                    criterion=rule.criterion,
+                    criterion="; ".join(r.criterion for r in group)
+                    + (" (sex unknown)" if len(group) > 1 else ""),
                     verdict=verdict,
                     poor_quality=m.quality == Quality.POOR,
                 )
@@ -216,9 +235,13 @@ def measurement_text(m: Measurement, value: float | None = None, quantity: str |
 
 
 def build_ckepe_prompt(
-    labels: Sequence[str], measurements: Sequence[Measurement], store: KnowledgeStore
+    labels: Sequence[str],
+    measurements: Sequence[Measurement],
+    store: KnowledgeStore,
+    sex: str | None = None,
 ) -> CkepePrompt:
-    """The knowledge-enhanced prompt for a set of candidate labels and the measurements at hand."""
+    """The knowledge-enhanced prompt for a set of candidate labels and the measurements at hand (``sex``:
+    the person's, for sex-specific limits)."""
     citations: dict[str, Citation] = {}
     candidates: list[CandidateKnowledge] = []
     for label in labels:
@@ -239,7 +262,7 @@ def build_ckepe_prompt(
                 urgency=entry.urgency,
                 definition=_first_sentences(entry.section("Definition"), 2),
                 criteria=entry.criteria_items(),
-                evidence=evidence_for(entry.id, measurements),
+                evidence=evidence_for(entry.id, measurements, sex),
                 citation=citations[entry.id].n,
             )
         )

@@ -199,9 +199,11 @@ def test_closed_question_rules():
     assert decide("Does this ECG show right bundle branch block?", YN, _records(qrs=130)).chosen == [
         "not sure"
     ]
-    assert decide("Does this ECG show prolonged qt interval?", YN, _records(qtc=455)).chosen == [
+    # QTc limits by sex, read from the vocabulary (AHA/ACCF/HRS 2009: >= 450 ms men, >= 460 ms women)
+    assert decide("Does this ECG show prolonged qt interval?", YN, _records(qtc=455)).chosen == ["yes"]
+    assert decide("Does this ECG show prolonged qt interval?", YN, _records(qtc=455, sex=None)).chosen == [
         "not sure"
-    ]  # borderline
+    ]  # between the two sexes' limits
     assert decide("Does this ECG show prolonged qt interval?", YN, _records(qtc=480)).chosen == ["yes"]
     assert decide("What rhythm does this ECG show?", rhythms, _records()).chosen == ["sinus bradycardia"]
     assert decide(

@@ -9,6 +9,7 @@ quality UNUSABLE and the reason; it never raises.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TypedDict
 
 import numpy as np
@@ -88,9 +89,16 @@ def _unusable_lead(lead: str, reason: str) -> LeadIntervals:
 
 
 def _lead(
-    rec: Recording, idx: int, beats: np.ndarray, rr_s: float, fs: float, beats_of_lead: dict | None = None
+    rec: Recording,
+    idx: int,
+    beats: np.ndarray,
+    rr_s: float,
+    fs: float,
+    beats_of_lead: dict | None = None,
+    delineate: Callable[[dl.MedianBeat, int], dl.BeatDelineation] | None = None,
 ) -> LeadIntervals:
-    """One lead's intervals; its median beat and delineation go into ``beats_of_lead`` (lead -> (beat, delineation))."""
+    """One lead's intervals; its median beat and delineation go into ``beats_of_lead`` (lead -> (beat, delineation)).
+    ``delineate(median beat, signal column)`` replaces the default delineation of the median beat."""
     name = rec.channels[idx].name
     cq = channel_sqi(rec, idx)
     if cq.quality == Quality.UNUSABLE:
@@ -99,7 +107,7 @@ def _lead(
     mb = dl.median_beat(dl.clean_for_delineation(sig[:, idx], fs), beats, fs)
     if mb is None:
         return _unusable_lead(name, "no complete beat to measure")
-    d = dl.delineate_beat(mb, fs, rr_s)
+    d = dl.delineate_beat(mb, fs, rr_s) if delineate is None else delineate(mb, idx)
     if d.pr_ms is None and d.qrs_ms is None and d.qt_ms is None:
         return _unusable_lead(name, "; ".join(d.problems) or "delineation failed")
     if beats_of_lead is not None:
@@ -178,7 +186,31 @@ def _across(leads: list[LeadIntervals], key: str) -> tuple[float | None, float |
     return med, mad, q, n
 
 
-def intervals(rec: Recording) -> IntervalsResult:
+METHODS = ("median_beat", "ecgdeli")
+
+
+def _ecgdeli_delineator(
+    rec: Recording, ecg_idx: list[int], beats: np.ndarray, fs: float
+) -> Callable[[dl.MedianBeat, int], dl.BeatDelineation]:
+    """ECGdeli's wave boundaries (``tools.signal.delineate_ecgdeli``), annotated once for the record's
+    usable ECG leads (ECGdeli fails on a flat lead) and read per lead on the common R fiducials."""
+    from cardioagent.tools.signal import delineate_ecgdeli as ed
+
+    sig, _ = signal_of(rec)
+    usable = [i for i in ecg_idx if channel_sqi(rec, i).quality != Quality.UNUSABLE]
+    fiducials = ed.annotate_leads(sig, fs, usable)
+
+    def delineate(mb: dl.MedianBeat, idx: int) -> dl.BeatDelineation:
+        return ed.delineate_lead(fiducials[idx], beats, mb, fs)
+
+    return delineate
+
+
+def intervals(rec: Recording, method: str = "median_beat") -> IntervalsResult:
+    """``method``: "median_beat" (default: slope envelope and tangents on each lead's median beat) or
+    "ecgdeli" (ECGdeli's wave boundaries, Pilia et al. 2021; needs the optional package ``ecgdeli``)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown delineation method {method!r}; one of {', '.join(METHODS)}")
     require_duration(rec, MIN_RATE_SECONDS, "interval measurement")
     sig, fs = signal_of(rec)
     ecg_idx = rec.indices_of(ChannelKind.ECG)
@@ -222,7 +254,10 @@ def intervals(rec: Recording) -> IntervalsResult:
         )
 
     beats_of_lead: dict = {}
-    leads = _in_standard_order([_lead(rec, i, beats, rr_s, fs, beats_of_lead) for i in ecg_idx] + absent)
+    delineate = _ecgdeli_delineator(rec, ecg_idx, beats, fs) if method == "ecgdeli" else None
+    leads = _in_standard_order(
+        [_lead(rec, i, beats, rr_s, fs, beats_of_lead, delineate) for i in ecg_idx] + absent
+    )
     glob = {}
     for key in ("pr", "qrs", "qt", "p_duration"):
         med, mad, q, _ = _across(leads, key)
@@ -256,8 +291,14 @@ def intervals(rec: Recording) -> IntervalsResult:
     return IntervalsResult(
         quality=overall,
         method=(
-            "median beat per lead (dominant beats aligned on R-peaks of the best lead), QRS bounds from the "
-            "slope envelope, T end, P onset and P offset by the tangent method; global = median across leads; "
+            (
+                "median beat per lead (dominant beats aligned on R-peaks of the best lead), QRS bounds from the "
+                "slope envelope, T end, P onset and P offset by the tangent method; "
+                if method == "median_beat"
+                else "wave boundaries by ECGdeli (Pilia et al. 2021) in every beat and lead, median offset from "
+                "the R-peaks of the best lead; "
+            )
+            + "global = median across leads; "
             "QTc = QT/RR^(1/2) (Bazett) and QT/RR^(1/3) (Fridericia) with the median RR; global QRS = earliest "
             "onset to latest offset across leads (3rd earliest / 3rd latest, against outlying leads); waves of "
             "each lead read inside it; frontal axis from the net QRS areas of I and aVF; statements by "

@@ -5,8 +5,14 @@ A tool states which quantity a number is (``Measurement.quantity``); the closed-
 planner and knowledge search read the same ids, so "QTc (Bazett)", "corrected QT" and "qt corrected" are one
 thing everywhere and a plugin's "QTc dispersion" is not mistaken for a QTc.
 
-Normal ranges are adult resting values unless ``by_sex`` or ``by_age`` says more. ``low``/``high`` are the
-limits of the normal range: a value below ``low`` is "below the normal range", above ``high`` "above".
+Normal ranges are adult resting values unless a range's ``sex`` or ``min_age``/``max_age`` says more.
+``low``/``high`` are the limits of the normal range: a value below ``low`` is "below the normal range", above
+``high`` "above"; ``low_inclusive``/``high_inclusive`` say whether the limit itself is normal, as the cited
+source words it (AHA/ACCF/HRS 2009: a QTc of 450 ms in a man is already prolonged).
+
+These limits are the one copy the project holds: the knowledge base's numeric rules that are "outside the
+normal range" by definition (bradycardia, first-degree AV block, prolonged QT, ...) read them through
+``normal_range``/``limit`` (``knowledge_base.numeric_rules``), so changing a range here changes the rule.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -44,6 +51,14 @@ KLIGFIELD_2007 = (
     "Kligfield P, Gettes LS, Bailey JJ, et al. Recommendations for the Standardization and "
     "Interpretation of the Electrocardiogram, Part I. Circulation 2007;115:1306-1324"
 )
+BAYES_DE_LUNA_2012 = (
+    "Bayes de Luna A, Platonov P, Cosio FG, et al. Interatrial blocks. A separate entity from left atrial "
+    "enlargement: a consensus report. J Electrocardiol 2012;45:445-451"
+)
+VOSS_2015 = (
+    "Voss A, Schroeder R, Heitmann A, Peters A, Perz S. Short-term heart rate variability - influence of "
+    "gender and age in healthy subjects. PLoS One 2015;10(3):e0118308"
+)
 NUNAN_2010 = (
     "Nunan D, Sandercock GRH, Brodie DA. A quantitative systematic review of normal values for "
     "short-term heart rate variability in healthy adults. PACE 2010;33:1407-1417"
@@ -65,6 +80,8 @@ CARSKADON_DEMENT = (
 class NormalRange(BaseModel):
     low: float | None = None
     high: float | None = None
+    low_inclusive: bool = Field(default=True, description="the low limit itself is normal")
+    high_inclusive: bool = Field(default=True, description="the high limit itself is normal")
     sex: str | None = Field(default=None, description="'male' | 'female' | None for both")
     min_age: float | None = None
     max_age: float | None = None
@@ -78,11 +95,16 @@ class NormalRange(BaseModel):
             return False
         return not (age is not None and self.max_age is not None and age > self.max_age)
 
+    def needs(self, sex: str | None, age: float | None) -> int:
+        """How many facts this range is specific to that are not known (a sex, an age band)."""
+        banded = self.min_age is not None or self.max_age is not None
+        return int(self.sex is not None and sex is None) + int(banded and age is None)
+
     def category(self, value: float) -> str:
         """'low' | 'normal' | 'high' against this range."""
-        if self.low is not None and value < self.low:
+        if self.low is not None and (value < self.low or (value == self.low and not self.low_inclusive)):
             return "low"
-        if self.high is not None and value > self.high:
+        if self.high is not None and (value > self.high or (value == self.high and not self.high_inclusive)):
             return "high"
         return "normal"
 
@@ -93,8 +115,19 @@ class NormalRange(BaseModel):
             core = f"up to {self.high:g} {unit}"
         else:
             core = f"at least {self.low:g} {unit}"
-        who = " ".join(x for x in (self.sex or "", f"age {self.min_age:g}+" if self.min_age else "") if x)
-        return core + (f" ({who})" if who else "")
+        return core + (f" ({self.who()})" if self.who() else "")
+
+    def who(self) -> str:
+        """Whom the range is for: 'male, age 50-74', 'age 18+', '' (adults of either sex)."""
+        if self.min_age is not None and self.max_age is not None:
+            ages = f"age {self.min_age:g}-{self.max_age:g}"
+        elif self.min_age:
+            ages = f"age {self.min_age:g}+"
+        elif self.max_age is not None:
+            ages = f"age up to {self.max_age:g}"
+        else:
+            ages = ""
+        return ", ".join(x for x in (self.sex or "", ages) if x)
 
 
 class Quantity(BaseModel):
@@ -109,13 +142,31 @@ class Quantity(BaseModel):
     derived_from: str | None = Field(
         default=None, description="quantity it converts from (RR from heart rate)"
     )
+    parts: tuple[str, ...] = Field(
+        default=(),
+        description="the quantities that measure it (heart rate variability: SDNN, RMSSD); a question about "
+        "it is judged on these",
+    )
 
     def range_for(self, sex: str | None = None, age: float | None = None) -> NormalRange | None:
-        return next((r for r in self.normal if r.applies(sex, age)), None)
+        """The range that applies to this sex and age. A range for a sex or an age band that is not known
+        is the fallback, not the first choice (a man's QTc limits only when no limit for an unknown sex is
+        given; an age band's HRV norms only when the age is known); otherwise the first listed."""
+        fits = [r for r in self.normal if r.applies(sex, age)]
+        return min(fits, key=lambda r: r.needs(sex, age), default=None)  # min keeps list order among equals
 
 
 def _q(
-    id, name, unit, synonyms, tools, normal=(), ecgqa=None, modality=("ecg",), derived_from=None
+    id,
+    name,
+    unit,
+    synonyms,
+    tools,
+    normal=(),
+    ecgqa=None,
+    modality=("ecg",),
+    derived_from=None,
+    parts=(),
 ) -> Quantity:
     return Quantity(
         id=id,
@@ -127,6 +178,21 @@ def _q(
         ecgqa=ecgqa,
         modality=tuple(modality),
         derived_from=derived_from,
+        parts=tuple(parts),
+    )
+
+
+def _voss(mean: float, sd: float, sex: str, min_age: float, max_age: float) -> NormalRange:
+    """Voss 2015's mean ± 1 SD of one sex and age cluster as a normal range (mean and SD as reported)."""
+    return NormalRange(
+        low=round(mean - sd, 1),
+        high=round(mean + sd, 1),
+        sex=sex,
+        min_age=min_age,
+        max_age=max_age,
+        source=VOSS_2015,
+        note="mean ± 1 SD of healthy people of this sex and age band, 5-min supine resting ECG (KORA S4); "
+        "values as transcribed in NeuroKit (Makowski, ecg_hrv_assessment), not re-checked against the paper",
     )
 
 
@@ -161,8 +227,12 @@ QUANTITIES: list[Quantity] = [
                 low=60,
                 high=100,
                 min_age=18,
-                source=BRADY_2018,
-                note="conventional ECG definition: < 60 bradycardia, > 100 tachycardia",
+                source=GOLDBERGER,
+                # BRADY_2018 was cited here, but that guideline uses < 50 bpm for sinus bradycardia; the
+                # 60-100 bpm convention is the textbooks' (the knowledge base's sinus bradycardia entry says
+                # the same).
+                note="conventional ECG definition: < 60 bradycardia, > 100 tachycardia (the 2018 ACC/AHA/HRS "
+                "bradycardia guideline uses < 50 bpm for sinus bradycardia)",
             )
         ],
         modality=("ecg", "ppg"),
@@ -187,7 +257,7 @@ QUANTITIES: list[Quantity] = [
                 low=600,
                 high=1000,
                 min_age=18,
-                source=BRADY_2018,
+                source=GOLDBERGER,
                 note="60000 / heart rate: the 60-100 bpm range as an interval",
             )
         ],
@@ -259,16 +329,36 @@ QUANTITIES: list[Quantity] = [
             "rate-corrected qt",
         ],
         ["ecg_intervals"],
+        # AHA/ACCF/HRS 2009 (Rautaharju, Part IV): prolonged QTc >= 450 ms in men and >= 460 ms in women,
+        # short QTc <= 390 ms; the limits themselves are abnormal. (The low limit was 350/360 ms here before,
+        # which is not what the cited source says.)
         [
             NormalRange(
-                low=350,
+                low=390,
                 high=450,
+                low_inclusive=False,
+                high_inclusive=False,
                 sex="male",
                 source=AHA_2009_INTERVALS,
-                note="prolonged QTc >= 450 ms men, >= 460 ms women; short QT <= 390 ms",
+                note="prolonged QTc >= 450 ms men, >= 460 ms women; short QTc <= 390 ms",
             ),
-            NormalRange(low=360, high=460, sex="female", source=AHA_2009_INTERVALS),
-            NormalRange(low=350, high=450, source=AHA_2009_INTERVALS, note="sex unknown: men's limits"),
+            NormalRange(
+                low=390,
+                high=460,
+                low_inclusive=False,
+                high_inclusive=False,
+                sex="female",
+                source=AHA_2009_INTERVALS,
+                note="prolonged QTc >= 460 ms women; short QTc <= 390 ms",
+            ),
+            NormalRange(
+                low=390,
+                high=450,
+                low_inclusive=False,
+                high_inclusive=False,
+                source=AHA_2009_INTERVALS,
+                note="sex unknown: men's limits",
+            ),
         ],
         ecgqa="qt corrected",
     ),
@@ -288,9 +378,10 @@ QUANTITIES: list[Quantity] = [
         [
             NormalRange(
                 high=120,
+                high_inclusive=False,
                 min_age=18,
-                source=AHA_2009_ATRIAL,
-                note="> 120 ms suggests left atrial abnormality / interatrial block",
+                source=BAYES_DE_LUNA_2012,
+                note=">= 120 ms: interatrial block (the knowledge base's prolonged P wave criterion)",
             )
         ],
         ecgqa="p duration",
@@ -317,7 +408,22 @@ QUANTITIES: list[Quantity] = [
         "ms",
         ["sdnn", "standard deviation of nn intervals"],
         ["hrv_analysis"],
-        [NormalRange(low=32, high=93, source=NUNAN_2010, note="short-term (5 min) recordings, mean ± 1 SD")],
+        [
+            # Age- and sex-specific first (used when the age is known: ``Quantity.range_for``); Voss 2015's
+            # two age clusters. NOTE: transcribed from the paper's age-cluster table as NeuroKit.py
+            # (ecg_hrv_assessment) reproduces it; to be checked against the paper before further use.
+            _voss(45.8, 18.8, "male", 25, 49),
+            _voss(33.0, 14.8, "male", 50, 74),
+            _voss(44.9, 19.2, "female", 25, 49),
+            _voss(31.6, 13.6, "female", 50, 74),
+            NormalRange(
+                low=32,
+                high=93,
+                source=NUNAN_2010,
+                note="short-term (5 min) recordings of healthy adults; the lowest to highest value the "
+                "reviewed studies reported, not mean ± 1 SD",
+            ),
+        ],
         modality=("ecg", "ppg"),
     ),
     _q(
@@ -326,7 +432,19 @@ QUANTITIES: list[Quantity] = [
         "ms",
         ["rmssd", "root mean square of successive differences"],
         ["hrv_analysis"],
-        [NormalRange(low=19, high=75, source=NUNAN_2010, note="short-term (5 min) recordings, mean ± 1 SD")],
+        [
+            _voss(34.0, 18.3, "male", 25, 49),
+            _voss(20.5, 11.0, "male", 50, 74),
+            _voss(36.5, 20.1, "female", 25, 49),
+            _voss(22.0, 13.2, "female", 50, 74),
+            NormalRange(
+                low=19,
+                high=75,
+                source=NUNAN_2010,
+                note="short-term (5 min) recordings of healthy adults; the lowest to highest value the "
+                "reviewed studies reported, not mean ± 1 SD",
+            ),
+        ],
         modality=("ecg", "ppg"),
     ),
     _q("pnn50", "pNN50", "%", ["pnn50"], ["hrv_analysis"], modality=("ecg", "ppg")),
@@ -345,6 +463,7 @@ QUANTITIES: list[Quantity] = [
         ["heart rate variability", "hrv", "variability of the heart rate"],
         ["hrv_analysis"],
         modality=("ecg", "ppg"),
+        parts=("sdnn", "rmssd"),
     ),
     _q(
         "lf_hf",
@@ -535,6 +654,24 @@ QUANTITIES: list[Quantity] = [
 ]
 
 QUANTITY_BY_ID: dict[str, Quantity] = {q.id: q for q in QUANTITIES}
+
+Side = Literal["low", "high"]
+
+
+def normal_range(quantity_id: str, sex: str | None = None, age: float | None = None) -> NormalRange:
+    """The normal range the vocabulary states for a quantity, for this sex and age (KeyError when none)."""
+    rng = QUANTITY_BY_ID[quantity_id].range_for(sex, age)
+    if rng is None:
+        raise KeyError(f"no normal range for {quantity_id!r} (sex {sex}, age {age})")
+    return rng
+
+
+def limit(quantity_id: str, side: Side, sex: str | None = None, age: float | None = None) -> float:
+    """One limit of a quantity's normal range: ``limit("heart_rate", "low")`` -> 60.0 (bradycardia below)."""
+    value = getattr(normal_range(quantity_id, sex, age), side)
+    if value is None:
+        raise KeyError(f"the normal range of {quantity_id!r} has no {side} limit")
+    return float(value)
 
 
 def rr_from_heart_rate(bpm: float) -> float:

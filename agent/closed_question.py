@@ -66,7 +66,7 @@ import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
@@ -76,6 +76,7 @@ from cardioagent.tools.contract import Measurement, Quality
 if TYPE_CHECKING:  # the knowledge base is imported where it is used (it loads the corpus)
     from cardioagent.knowledge_base.ckepe import Evidence
     from cardioagent.knowledge_base.numeric_rules import NumericRule
+    from cardioagent.knowledge_base.numeric_rules import Quantity as RuleQuantity
 
 YES, NO, NOT_SURE, NONE = "yes", "no", "not sure", "none"
 UNDETERMINED_LINE = "cannot be determined from the measurements"
@@ -791,7 +792,7 @@ def _category(quantity: str | None, f: Facts) -> tuple[str | None, str, list[str
     for entry, name in ((low_entry, "low"), (high_entry, "high")):
         if entry is None:
             continue
-        rule = rule_for(entry, quantity, f.sex)  # the limit for the person's sex (QTc)
+        rule = rule_for(entry, cast("RuleQuantity", quantity), f.sex)  # the limit for the sex (QTc)
         crit.append(rule.criterion)
         if rule.holds(value):
             return name, f"{text} meets {rule.criterion}", crit

@@ -97,11 +97,11 @@ def _register_train_parser(sub: argparse._SubParsersAction[argparse.ArgumentPars
         help="for strat_fold",
     )
     p.add_argument("--out", type=Path, default=None, help="adapter folder (default: models/adapters/parser)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="phrasing generator and shuffling seed")
     p.add_argument("--per-template", type=int, default=16, help="training questions generated per template")
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=4, help="passes over the training questions")
     p.add_argument("--lora-layers", type=int, default=6, help="LoRA on the top N decoder layers")
-    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--learning-rate", type=float, default=1e-3, help="peak of the one-cycle schedule (AdamW)")
     p.add_argument("--folds", type=int, default=3, help="family groups of the cross-validation")
     p.set_defaults(func=_train_parser)
 

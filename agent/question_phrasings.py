@@ -346,8 +346,9 @@ def ecgqa_phrasings(qa_dir: Path, ptbxl_database: Path | None = None) -> list[Ph
                 item["type"] = "verify"
                 item["options"] = ["yes", "no"]
                 attr = (it["attribute"] or [""])[0]
-                if attr != "any kind of noises":
-                    item["targets"] = [vocabulary().from_ecgqa(attr).id]
+                entry = vocabulary().from_ecgqa(attr) if attr != "any kind of noises" else None
+                if entry is not None:
+                    item["targets"] = [entry.id]
                 if it["template_id"] != 27:
                     item["leads"] = [
                         w

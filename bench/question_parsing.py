@@ -1,17 +1,22 @@
-"""Question understanding on phrasings the parser was not written on: type, targets, planner coverage.
+"""Question understanding on phrasings the parser was not written on: type, targets, planner coverage; the
+word rules with the deterministic planner beside the fine-tuned parser with the validator.
 
 Two sources:
 1. A phrasing generator over the clinical vocabulary: template families (verify a finding, a quantity in
    plain direction words, a range category, a value, a choice, a comparison of two recordings, an
    explanation, a plot, a noise question) x surface forms (names, abbreviations, lay words) x typos. The
-   families are split before anything is tuned: TUNE_FAMILIES may be looked at while writing the parser and
-   choosing ``agent.question.LINK_THRESHOLD``; REPORT_FAMILIES are only scored (leave-template-family-out).
+   families are split before anything is tuned: TUNE_FAMILIES may be looked at, and the fine-tuned parser is
+   trained on them (``cardioagent train parser``); REPORT_FAMILIES are only scored (leave-template-family-out;
+   the fresh_ and fresh2_ families were written before the code or the model they test and scored once).
 2. ECG-QA's own questions on PTB-XL (``../shared/data/ecgqa_format_sample``), template and paraphrased
-   wording, with the type and targets their template implies.
+   wording, split by PTB-XL strat_fold (1-8 tune, which the parser trains on; 9-10 report; mixed).
 
 A question counts as parsed when its type is right and every expected target (vocabulary id, lead) is among
-the parsed ones; the plan covers it when the deterministic planner's tools include one that measures each
-target. Latency is the parser's warm p50 on this CPU.
+the parsed ones; the plan covers it when its tools include one that measures each target. ``_rules``
+columns: the word rules and the deterministic planner alone (``CARDIOAGENT_PARSER=off``); ``_parser``: the
+type from the fine-tuned parser where it is confident (the rules below ``MIN_PROBABILITY``, and allowed
+answers or two recordings decide by definition), its tool calls completed by the validator. Latency: warm
+p50 on this CPU.
 
     .venv/bin/python bench/question_parsing.py     # writes bench/results/question_parsing.json
 """
@@ -45,7 +50,7 @@ def ecgqa_items() -> list[dict]:
 def main() -> int:
     from cardioagent.agent.question import link_target, parse_question
     from cardioagent.agent.training.parser import score
-    from cardioagent.models.parser import report, shipped_parser
+    from cardioagent.models.parser.model import report, shipped_parser
     from cardioagent.tools.registry import default_registry
     from cardioagent.tools.vocabulary import vocabulary
 
@@ -147,6 +152,12 @@ def main() -> int:
         "report families, fresh*/fresh2* and ECG-QA report/mixed (PTB-XL strat_fold 9-10) were never trained on"
     )
     return 0
+
+
+def _last_training() -> dict:
+    """The last `cardioagent train parser` report kept with the benchmarks (when no adapter ships)."""
+    path = ROOT / "bench" / "results" / "parser_training.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 @contextmanager

@@ -14,7 +14,8 @@ learned them), and the answer has one form,
 Decoding is greedy and constrained to the token paths of answers that can run (``allowed_answers``: a
 question type, then up to three tools that accept the attached modality, or "none"), so the output always
 parses into a type and valid tool names. The type's probability is the model's softmax over the allowed
-types at the first answer token; it is what callers compare with a threshold.
+types at the first token where the answers branch (each type is one token), temperature-scaled as the
+training's cross-validation calibrated it; it is what callers compare with a threshold.
 
 Training and its evaluation against the word rules live in ``agent.training.parser``; this module is only
 what inference needs.
@@ -66,7 +67,10 @@ class ParsedPlan(BaseModel):
     """What the parser model read: the question's type (with its probability) and the tools to call."""
 
     type: str
-    type_probability: float = Field(ge=0.0, le=1.0)
+    type_probability: float = Field(ge=0.0, le=1.0, description="calibrated (``type_temperature``)")
+    type_logits: dict[str, float] = Field(
+        default_factory=dict, description="raw logits of the allowed types at the first answer token"
+    )
     tools: list[str] = Field(default_factory=list)
     text: str = Field(description="the answer as the model wrote it")
 
@@ -115,7 +119,7 @@ def dequantize_4bit_layers(model: Any) -> int:
     for module in list(model.modules()):
         for name, child in list(module.named_children()):
             if isinstance(child, bnb.nn.Linear4bit):
-                weight = bnb.functional.dequantize_4bit(child.weight.data, child.weight.quant_state).float()
+                weight = bnb.functional.dequantize_4bit(child.weight.data, child.weight.quant_state).float()  # type: ignore[attr-defined]
                 linear = torch.nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
                 linear.weight = torch.nn.Parameter(weight, requires_grad=False)
                 if child.bias is not None:
@@ -134,6 +138,9 @@ class ParserModel:
             lm.model.merge_adapter()
         self.lm = lm
         self.meta = meta
+        # temperature scaling of the type's softmax, fitted on the cross-validation's held-out families
+        # (agent.training.parser.fit_temperature); 1.0 before calibration
+        self.type_temperature = float(meta.get("type_temperature", 1.0))
         self._lock = threading.Lock()
         self._tries: dict[tuple[str, ...], dict] = {}
 
@@ -177,14 +184,19 @@ class ParserModel:
             past, logits, node = out.past_key_values, self._logits(out), trie
             first = True
             type_p = 1.0
+            type_logits: dict[str, float] = {}
             while True:
                 choices = [t for t in node if t is not None]
                 if not choices:
                     break
                 scores = logits[choices]
                 pick_i = int(torch.argmax(scores))
-                if first:  # the types differ at their first token: its softmax is the type's probability
-                    type_p = float(torch.softmax(scores, dim=0)[pick_i])
+                if first and len(choices) > 1:  # the first branching token is the type's: its softmax
+                    type_p = float(torch.softmax(scores / self.type_temperature, dim=0)[pick_i])
+                    type_logits = {
+                        self.lm.tokenizer.decode([t]).strip(): round(float(v), 4)
+                        for t, v in zip(choices, scores, strict=True)
+                    }
                     first = False
                 feed = [choices[pick_i]]
                 node = node[feed[0]]
@@ -201,7 +213,13 @@ class ParserModel:
                 past, logits = out.past_key_values, self._logits(out)
         text = node.get(None, "")
         qtype, chosen = read_answer(text)
-        return ParsedPlan(type=qtype, type_probability=round(type_p, 4), tools=chosen, text=text.strip())
+        return ParsedPlan(
+            type=qtype,
+            type_probability=round(type_p, 4),
+            type_logits=type_logits,
+            tools=chosen,
+            text=text.strip(),
+        )
 
 
 OFF_ENV = "CARDIOAGENT_PARSER"  # "off": the word rules and the deterministic planner alone (benchmarks)

@@ -4,7 +4,8 @@ r"""The agent graph, on one screen.
                           \--(nothing pending)--> answer -> ground -> END
 
 triage: emergency check and modality routing, no model involved. plan: the deterministic planner (default
-for the embedded model) or native tool calling (a capable model). act: runs the calls with timeouts,
+for the embedded model) or native tool calls (a configured model, or the fine-tuned question parser when an
+adapter ships), validated by the planner. act: runs the calls with timeouts,
 retries and typed errors. answer: findings from tool outputs + CKEPE knowledge with citations (+ an optional
 plain-words paragraph by the LLM; + a rule-based "**Answer:**" line when the caller gave closed-question
 options, as the evaluation harness does). ground: drops any sentence with a number no tool produced.

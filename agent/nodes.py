@@ -117,7 +117,9 @@ class Nodes:
             if {r.modality for r in refs} <= TRAINED_MODALITIES:  # else the rules: it never saw those
                 parser = self.get_parser_model()
         if self.use_llm_planner or parser is not None:
-            calls, reply = self._llm_plan(state, refs, parser)
+            # the parser, like the rules, reads a follow-up with the targets of the earlier questions
+            question = _in_context(state) if parser is not None else state["question"]
+            calls, reply = self._llm_plan(state, refs, question, parser)
             usage = _add_usage(usage, reply)
             # The deterministic planner validates the model's plan: invalid calls are dropped (the trace says
             # why) and the tool that measures each target the question names is added when missing.
@@ -136,7 +138,6 @@ class Nodes:
                         ).model_dump()
                     )
             if calls and rounds == 0:
-                question = _in_context(state) if parser is not None else state["question"]
                 calls += required_calls(question, refs, self.registry, calls)
                 calls = prerequisite_calls(refs, self.registry, calls) + calls
             if not calls and refs and not state.get("results"):
@@ -153,10 +154,9 @@ class Nodes:
         return update
 
     def _llm_plan(
-        self, state: AgentState, refs: list[RecordingRef], parser: BaseChatModel | None = None
+        self, state: AgentState, refs: list[RecordingRef], question: str, parser: BaseChatModel | None = None
     ) -> tuple[list[PlannedCall], Any]:
         llm = parser or self.get_chat_model()
-        question = _in_context(state) if parser is not None else state["question"]
         modalities = {r.modality for r in refs} or {"text"}
         tools = [t for t in self.registry.names() if modalities & set(self.registry.get(t).modalities)]
         schemas = [

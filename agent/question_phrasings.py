@@ -340,7 +340,7 @@ def ecgqa_phrasings(qa_dir: Path, ptbxl_database: Path | None = None) -> list[Ph
                 "leads": [],
                 "targets": [],
                 "options": list(ECGQA_NUMERIC_OPTIONS),
-                "split": _fold_split([fold.get(int(e)) for e in it["ecg_id"]]),
+                "split": fold_split([fold.get(int(e)) for e in it["ecg_id"]]),
             }
             if it["attribute_type"] == "noise":
                 item["type"] = "verify"
@@ -359,7 +359,8 @@ def ecgqa_phrasings(qa_dir: Path, ptbxl_database: Path | None = None) -> list[Ph
     return out
 
 
-def _fold_split(folds: list[int | None]) -> str:
+def fold_split(folds: list[int | None]) -> str:
+    """'tune' (all in strat_fold 1-8), 'report' (all in 9-10), 'mixed', or 'unknown' (a fold missing)."""
     if not folds or None in folds:
         return "unknown"
     if set(folds) <= ECGQA_TUNE_FOLDS:

@@ -32,8 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 PTBXL = SHARED / "ptbxl_1_250"
 QA = SHARED / "ecgqa_format_sample"
-TUNE_FOLDS = set(range(1, 9))
-REPORT_FOLDS = {9, 10}
 
 
 def folds() -> dict[int, int]:
@@ -42,12 +40,9 @@ def folds() -> dict[int, int]:
 
 
 def split_of(ecg_ids: list[int], fold: dict[int, int]) -> str:
-    fs = {fold[int(e)] for e in ecg_ids}
-    if fs <= TUNE_FOLDS:
-        return "tune"
-    if fs <= REPORT_FOLDS:
-        return "report"
-    return "mixed"
+    from cardioagent.agent.question_phrasings import fold_split
+
+    return fold_split([fold[int(e)] for e in ecg_ids])
 
 
 def kind_of(item: dict) -> str:

@@ -127,40 +127,36 @@ def _range_of(q: Quantity, sex: str | None) -> NormalRange:
 def _below_normal(entry_id: str, q: Quantity, criterion: str, sex: str | None = None, **kw) -> NumericRule:
     """Holds below the vocabulary's normal range of ``q``; ``criterion`` has ``{op}`` and ``{x}`` for the
     limit as read ("heart rate {op} {x} bpm" -> "heart rate < 60 bpm")."""
-    rng = _range_of(q, sex)
-    if rng.low is None:
-        raise ValueError(f"the normal range of {q} has no low limit")
-    inclusive = not rng.low_inclusive  # the limit is abnormal when the range excludes it
-    return NumericRule(
-        entry_id=entry_id,
-        quantity=q,
-        high=rng.low,
-        high_inclusive=inclusive,
-        criterion=criterion.format(op=_op(inclusive, below=True), x=f"{rng.low:g}"),
-        source=rng.source,
-        from_range="below",
-        sex=sex,
-        **kw,
-    )
+    return _outside_normal(entry_id, q, criterion, "below", sex, **kw)
 
 
 def _above_normal(entry_id: str, q: Quantity, criterion: str, sex: str | None = None, **kw) -> NumericRule:
     """Holds above the vocabulary's normal range of ``q`` (``criterion`` as for ``_below_normal``)."""
+    return _outside_normal(entry_id, q, criterion, "above", sex, **kw)
+
+
+def _outside_normal(
+    entry_id: str, q: Quantity, criterion: str, side: Literal["below", "above"], sex: str | None, **kw
+) -> NumericRule:
     rng = _range_of(q, sex)
-    if rng.high is None:
-        raise ValueError(f"the normal range of {q} has no high limit")
-    inclusive = not rng.high_inclusive
-    return NumericRule(
+    below = side == "below"
+    limit, normal_inclusive = (rng.low, rng.low_inclusive) if below else (rng.high, rng.high_inclusive)
+    if limit is None:
+        raise ValueError(f"the normal range of {q} has no {'low' if below else 'high'} limit")
+    inclusive = not normal_inclusive  # the limit is abnormal when the range excludes it
+    rule = NumericRule(
         entry_id=entry_id,
         quantity=q,
-        low=rng.high,
-        low_inclusive=inclusive,
-        criterion=criterion.format(op=_op(inclusive, below=False), x=f"{rng.high:g}"),
+        criterion=criterion.format(op=_op(inclusive, below=below), x=f"{limit:g}"),
         source=rng.source,
-        from_range="above",
+        from_range=side,
         sex=sex,
         **kw,
     )
+    # the abnormal side of the limit: below the range it is the rule's high bound, above it its low bound
+    if below:
+        return rule.model_copy(update={"high": limit, "high_inclusive": inclusive})
+    return rule.model_copy(update={"low": limit, "low_inclusive": inclusive})
 
 
 def _within_normal(entry_id: str, q: Quantity, criterion: str, **kw) -> NumericRule:

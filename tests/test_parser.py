@@ -57,8 +57,9 @@ def test_every_allowed_answer_reads_back_as_a_type_and_bound_tools():
 
 
 def test_dequantised_4bit_layers_give_the_same_numbers():
-    torch = pytest.importorskip("torch")
-    bnb = pytest.importorskip("bitsandbytes")
+    import bitsandbytes as bnb  # required dependencies (pyproject), not optional
+    import torch
+
     from cardioagent.models.parser.model import dequantize_4bit_layers
 
     torch.manual_seed(0)

@@ -45,7 +45,6 @@ from cardioagent.models.parser.model import (
     prompt,
 )
 
-FINDING_TOOL = {"rate": "heart_rate", "rhythm": "rhythm_analysis", "morphology": "ecg_intervals"}
 OVERVIEW_TOOLS = ("heart_rate", "rhythm_analysis", "ecg_intervals")
 
 
@@ -63,6 +62,7 @@ class ParserTrainConfig(BaseModel):
 
 def expected_tools(item: Phrasing) -> list[str]:
     """The tools that answer the item, from its type and vocabulary targets (module docstring)."""
+    from cardioagent.agent.planner import FINDING_TOOL
     from cardioagent.tools.vocabulary import vocabulary
 
     voc = vocabulary()
@@ -204,7 +204,7 @@ def fit(lm: Any, data: list[Encoded], cfg: ParserTrainConfig, log: list[str] | N
 
 
 def rules_reading(item: Phrasing, registry: Any) -> tuple[str, list[str]]:
-    """The word rules' type and the deterministic planner's tools (prerequisites left out) for an item."""
+    """The word rules' type and the deterministic planner's tools for an item."""
     from cardioagent.agent.planner import RecordingRef, plan
     from cardioagent.agent.question import _ordinals, rule_type
 
@@ -212,13 +212,7 @@ def rules_reading(item: Phrasing, registry: Any) -> tuple[str, list[str]]:
     qtype = rule_type(q, item.get("options") or [], item["n_recordings"], _ordinals(q))
     refs = [RecordingRef(id=f"r{i}", name=f"r{i}", modality="ecg") for i in range(item["n_recordings"])]
     tools = {c.tool for c in plan(q, refs, registry)}
-    return qtype, sorted(
-        tools - {"signal_quality"} | ({"signal_quality"} & tools if _asks_quality(item) else set())
-    )
-
-
-def _asks_quality(item: Phrasing) -> bool:
-    return "signal_quality" in expected_tools(item)
+    return qtype, sorted(tools)
 
 
 def hybrid_type(item: Phrasing, model_type: str, probability: float, rule: str) -> str:

@@ -80,12 +80,15 @@ def _register_train_parser(sub: argparse._SubParsersAction[argparse.ArgumentPars
     tsub = next(a for a in train._actions if isinstance(a, argparse._SubParsersAction))
     p = tsub.add_parser(
         "parser",
-        help="fine-tune the question parser (QLoRA on the embedded SmolLM2; ships only if it beats the rules)",
+        help="fine-tune the question parser (QLoRA on the embedded SmolLM2; ships only if it beats the rules "
+        "on unseen phrasings)",
         description="Generate phrasings from the clinical vocabulary (agent/question_phrasings.py), add ECG-QA's "
         "questions on PTB-XL strat_fold 1-8, fine-tune the embedded model with QLoRA to write each question's "
         "type and tools, compare it with the word rules and the deterministic planner by leave-families-out "
         "cross-validation, score the held-out families and ECG-QA's strat_fold 9-10 questions, and write the "
-        "adapter to models/adapters/parser only when it is better. The report is written either way.",
+        "adapter to models/adapters/parser only when it beats them on the held-out phrasings, among them "
+        "families written for that decision that neither the rules nor the training saw (SHIP_RULE in "
+        "agent/training/parser.py). The report is written either way.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     shared = Path(__file__).resolve().parents[2] / "shared" / "data"

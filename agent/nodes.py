@@ -143,7 +143,7 @@ class Nodes:
             if not calls and refs and not state.get("results"):
                 # A question about a recording is answered from this turn's measurements, never from the
                 # model's word alone: when it measured nothing, the deterministic planner's tools run.
-                calls = plan(state["question"], refs, self.registry)
+                calls = plan(question, refs, self.registry)
                 for c in calls:
                     c.reason += " (the language model called no tool; the deterministic planner chose this)"
         elif rounds == 0:

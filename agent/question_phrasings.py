@@ -37,6 +37,17 @@ FRESH2_FAMILIES = ("fresh2_verify", "fresh2_value", "fresh2_explain", "fresh2_pl
 # The first four report families were inspected once (their misses were typing slips, which led to the
 # vocabulary's spelling corrector), so they are development figures now; the "fresh_" families were written
 # after the parser was finished and scored once, unchanged.
+# Written (and committed) before the second training run, for the ship decision: phrasings neither the word
+# rules nor the parser were built on, so both are scored out of sample (the rules' cross-validation figure is
+# in-sample: they were written from the training families). Scored once.
+FRESH3_FAMILIES = (
+    "fresh3_verify",
+    "fresh3_value",
+    "fresh3_overview",
+    "fresh3_explain",
+    "fresh3_plot",
+    "fresh3_compare",
+)
 REPORT_FAMILIES = (
     "direction",
     "choose",
@@ -46,6 +57,7 @@ REPORT_FAMILIES = (
     "fresh_compare",
     "fresh_noise",
     *FRESH2_FAMILIES,
+    *FRESH3_FAMILIES,
 )
 
 FINDINGS = [
@@ -181,6 +193,36 @@ FAMILIES = {
         "Is the {q} higher now than in the earlier ECG?",
         "Track the {q} across both recordings.",
     ],
+    "fresh3_verify": [
+        "The nurse said something about {f}. Is that on here?",
+        "Does my heart show {f}?",
+        "Any evidence of {f} in this tracing?",
+    ],
+    "fresh3_value": [
+        "What's my {q} on this strip?",
+        "Find the {q}.",
+        "Report the {q}, please.",
+    ],
+    "fresh3_overview": [
+        "Go through this tracing for me.",
+        "What can you tell me about this recording?",
+        "Give me a full read of this ECG.",
+    ],
+    "fresh3_explain": [
+        "How would you describe {f} to a patient?",
+        "What is the meaning of {f}?",
+        "{f} - what's that?",
+    ],
+    "fresh3_plot": [
+        "Show lead {lead}, please.",
+        "Let me look at lead {lead}.",
+        "Make a plot of lead {lead}.",
+    ],
+    "fresh3_compare": [
+        "Did the {q} get better on the second tracing?",
+        "Compare {q}: first ECG versus second ECG.",
+        "How much did the {q} differ between them?",
+    ],
 }
 TYPE = {
     "verify_finding": "verify",
@@ -208,6 +250,12 @@ TYPE = {
     "fresh2_explain": "explain",
     "fresh2_plot": "plot",
     "fresh2_compare": "compare",
+    "fresh3_verify": "verify",
+    "fresh3_value": "open",
+    "fresh3_overview": "open",
+    "fresh3_explain": "explain",
+    "fresh3_plot": "plot",
+    "fresh3_compare": "compare",
 }
 
 
@@ -290,9 +338,9 @@ def generate(seed: int = 0, per_template: int = 12) -> list[Phrasing]:
                     item["targets"].append(n)
                 if "{lead}" in template:
                     item["leads"].append(lead)
-                if family in ("explain", "explain_lay", "fresh2_explain"):
+                if family in ("explain", "explain_lay", "fresh2_explain", "fresh3_explain"):
                     item["n_recordings"] = 0
-                if family in ("compare", "fresh_compare", "compare_tune", "fresh2_compare"):
+                if family in ("compare", "fresh_compare", "compare_tune", "fresh2_compare", "fresh3_compare"):
                     item["n_recordings"] = 2
                 if family in ("range",):
                     item["options"] = ["yes", "no"]

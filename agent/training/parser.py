@@ -12,10 +12,12 @@ Evaluation, and the decision to ship:
 1. leave-families-out cross-validation over the training families (``folds`` groups; each family's
    questions are scored by a model that never saw that family), the fine-tuned model against the word rules
    (``agent.question.rule_type``) on the question's type and against the deterministic planner on the tools;
-2. the held-out report families and ECG-QA's questions on strat_fold 9-10 records, scored once.
-The adapter is written to ``models/adapters/parser`` only when the model, with the word rules deciding below
-``MIN_PROBABILITY``, is more often right on the type than the rules alone in the cross-validation and its
-plans cover the targets as often; the report says which way it went.
+   reported, but it cannot decide: the rules were written from those families, so theirs is in-sample;
+2. the held-out report families and ECG-QA's questions on strat_fold 9-10 records, scored once; among them
+   the FRESH3 families, written for this decision, that neither the rules nor the training ever saw.
+The adapter is written to ``models/adapters/parser`` only when ``SHIP_RULE`` holds; the report says which way
+it went. Plans are scored as the graph runs them: the validator adds the tools the vocabulary requires and
+the quality prerequisite, and a plan that measures nothing is replaced by the deterministic planner's.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from cardioagent.agent.question_phrasings import (
+    FRESH3_FAMILIES,
     REPORT_FAMILIES,
     TUNE_FAMILIES,
     Phrasing,
@@ -46,6 +49,14 @@ from cardioagent.models.parser.model import (
 )
 
 OVERVIEW_TOOLS = ("heart_rate", "rhythm_analysis", "ecg_intervals")
+SHIP_RULE = (
+    "declared before the second training run: the adapter ships when, on the FRESH3 families (written for "
+    "this decision, seen by neither the rules' author nor the training) and on all held-out questions, the "
+    "parser with the rules below MIN_PROBABILITY reads the type more often right than the word rules, and "
+    "its plans after the validator cover the targets at least as often as the deterministic planner's. The "
+    "leave-families-out cross-validation is reported beside it; it cannot decide, because the rules were "
+    "written from those very families (their figure there is in-sample)."
+)
 
 
 class ParserTrainConfig(BaseModel):
@@ -250,9 +261,10 @@ def score(model: ParserModel | None, items: list[Phrasing], registry: Any) -> li
             planned = [
                 PlannedCall(tool=t, args={"recording_id": r.id}, reason="") for t in p.tools for r in refs
             ]
-            added = (
-                {c.tool for c in required_calls(it["question"], refs, registry, planned)} if refs else set()
-            )
+            if planned:
+                added = {c.tool for c in required_calls(it["question"], refs, registry, planned)}
+            else:  # the graph runs the deterministic planner when the model measures nothing (agent.nodes)
+                added = set(rule_tools) if refs else set()
             prerequisites = {"signal_quality"} if refs else set()  # the validator adds them (agent.nodes)
             hybrid = hybrid_type(it, p.type, p.type_probability, rule_t)
             row.update(
@@ -425,10 +437,11 @@ def train(
     model = ParserModel(lm, {"type_temperature": temperature})
     report_rows = score(model, report_eval, registry)
     latencies = sorted(r["seconds"] for r in report_rows)
-    cv_all = cv["all"]
-    ships = (
-        cv_all["hybrid_type_ok"] > cv_all["rules_type_ok"]
-        and cv_all["validated_covered"] >= cv_all["rules_covered"]
+    fresh = summarize([r for r in report_rows if r["family"] in FRESH3_FAMILIES], key="split")["all"]
+    held = summarize(report_rows, key="split")["all"]
+    ships = all(
+        s["hybrid_type_ok"] > s["rules_type_ok"] and s["validated_covered"] >= s["rules_covered"]
+        for s in (fresh, held)
     )
     report = {
         "config": cfg.model_dump(),
@@ -447,10 +460,13 @@ def train(
         "latency_p95_s": round(latencies[int(0.95 * len(latencies))], 3),
         "min_probability": MIN_PROBABILITY,
         "shipped": ships,
-        "decision": "ships: with the rules below the threshold it reads the type better than the rules in "
-        "cross-validation, and covers the targets as often"
+        "ship_rule": SHIP_RULE,
+        "fresh3": fresh,
+        "held_out_all": held,
+        "decision": "ships: on phrasings neither was built on it reads the type better than the word rules "
+        "and its validated plans cover the targets as often"
         if ships
-        else "not shipped: in cross-validation it did not beat the word rules",
+        else "not shipped: on phrasings neither was built on it did not beat the word rules",
         "minutes": round((time.time() - started) / 60, 1),
         "log": log,
         "misses_report": [

@@ -41,8 +41,10 @@ How a finding is judged (``judge``):
   vocabulary id): the statement's verdict, with its per-lead evidence and published criteria;
 - sinus rhythm / sinus bradycardia / sinus tachycardia: P waves before at least half the beats
   (``rhythm_analysis`` P-wave presence), intervals not irregularly irregular, and the rate rule of the entry
-  (< 60, 60-100, > 100 bpm; the three are told apart by rate alone, so no grey zone here);
-- sinus arrhythmia: P waves as above and an irregular rhythm with no premature beats;
+  (the vocabulary's heart-rate range: < 50 bpm sinus bradycardia as the 2018 ACC/AHA/HRS guideline defines
+  it, 50-100, > 100 bpm; the three are told apart by rate alone, so no grey zone here);
+- sinus arrhythmia: P waves as above, an irregular rhythm with no premature beats, and a cycle that varies
+  (longest minus shortest RR) by more than the vocabulary's ``SINUS_CYCLE_VARIATION`` (160 ms);
 - atrial fibrillation (and its variants): the rhythm tool's "irregularly irregular" statement; a regular
   rhythm, or an irregular one with P waves before most beats, excludes it;
 - premature beats: none among the beats excludes every premature-beat entry; premature beats found make
@@ -222,6 +224,7 @@ class Facts(BaseModel):
     rhythm: str | None = None  # rhythm_analysis statement
     p_wave_presence: float | None = None
     premature_fraction: float | None = None
+    rr_range: float | None = None  # rhythm_analysis: longest minus shortest RR, ms
     n_beats: int | None = None
     pr: Measurement | None = None
     qrs: Measurement | None = None
@@ -291,6 +294,7 @@ def facts_of(records: list[ToolCallRecord], recording_id: str | None = None) -> 
             hr_from_rhythm = _measurement(r.get("heart_rate"))
             f.p_wave_presence = _value(r.get("p_wave_presence"))
             f.premature_fraction = _value(r.get("premature_fraction"))
+            f.rr_range = _value(r.get("rr_range"))
             f.n_beats = r.get("n_beats")
         elif rec.tool == "ecg_intervals":
             f.pr, f.qrs, f.qtc, f.qt, f.rr, f.p_duration = (
@@ -493,14 +497,19 @@ def _judge_sinus(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
 
 
 def _judge_sinus_arrhythmia(f: Facts) -> tuple[Verdict, str, list[str]]:
+    from cardioagent.tools.vocabulary.quantities import SINUS_CYCLE_VARIATION
+
+    limit = float(SINUS_CYCLE_VARIATION.high or 0.0)
     sinus, why, crit = _sinus_mechanism(f)
-    crit.append("irregular rhythm without premature beats")
+    crit += ["irregular rhythm without premature beats", f"longest minus shortest cycle > {limit:g} ms"]
     if sinus is False:
         return "absent", why, crit
     if sinus is None:
         return "undetermined", why, crit
     if f.rhythm == "regular":
         return "absent", "the rhythm is regular", crit
+    if f.rr_range is not None and f.rr_range <= limit:
+        return "absent", f"the cycle varies by {f.rr_range:.0f} ms, not more than {limit:g} ms", crit
     if f.premature_fraction:
         return "undetermined", "the rhythm is irregular, but premature beats may explain it", crit
     return "present", f"{why}, with no premature beats", crit

@@ -27,6 +27,7 @@ from cardioagent.agent.planner import (
     PlannedCall,
     RecordingRef,
     invalid_reason,
+    overview_calls,
     plan,
     prerequisite_calls,
     required_calls,
@@ -139,6 +140,9 @@ class Nodes:
                     )
             if calls and rounds == 0:
                 calls += required_calls(question, refs, self.registry, calls)
+                read = (getattr(reply, "response_metadata", None) or {}).get("parser") or {}
+                if read.get("type") == "open":  # the parser read an open question: a target-less one
+                    calls += overview_calls(question, refs, self.registry, calls)  # gets the overview
                 calls = prerequisite_calls(refs, self.registry, calls) + calls
             if not calls and refs and not state.get("results"):
                 # A question about a recording is answered from this turn's measurements, never from the

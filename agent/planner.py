@@ -154,6 +154,36 @@ def required_calls(
     return out
 
 
+def overview_calls(
+    question: str, recordings: list[RecordingRef], registry: ToolRegistry, planned: list[PlannedCall]
+) -> list[PlannedCall]:
+    """For an open question that names no target in the clinical vocabulary ("go through this tracing"),
+    the modality's default tools a model-made plan left out: the planner's own rule for such a request
+    (``_plan_for``), so the overview is complete whoever planned it."""
+    from cardioagent.tools.vocabulary import vocabulary
+
+    if vocabulary().find(question, kinds={"quantity", "finding", "superclass", "noise"}):
+        return []
+    out = []
+    for rec in recordings:
+        mine = {c.tool for c in planned if c.args.get("recording_id") == rec.id}
+        for tool in registry.tools_for(rec.modality):
+            if (
+                rec.modality in tool.default_for
+                and tool.name not in mine
+                and not _is_prerequisite(tool, rec.modality)
+            ):
+                out.append(
+                    PlannedCall(
+                        tool=tool.name,
+                        args={"recording_id": rec.id},
+                        reason=f"added by the validator: an open question naming no measurement is answered "
+                        f"with the {rec.modality} overview (recording {rec.name})",
+                    )
+                )
+    return out
+
+
 def prerequisite_calls(
     recordings: list[RecordingRef], registry: ToolRegistry, planned: list[PlannedCall]
 ) -> list[PlannedCall]:

@@ -14,8 +14,11 @@ Pearson correlation beside it), and the heart rate is measured by the project's 
 digitized lead II and on the source lead II (the reference). "Processed" counts photos that produced a
 lead II without an error. The rhythm statement (regular / irregular / ...) and the rate category
 (< 60, 60-100, > 100 bpm) of the digitized lead are compared with those of the source lead: interpretation
-agreement by statement. The lead's digitization flag is reported against its error, since a flag must
-predict error.
+agreement by statement. The digitized lead is measured as the tool measures it (``export.as_recording``:
+trace lost = missing; ``image_tools.digitized_rhythm``: the page's measured beat timing error and beats
+lost in digitization taken into account). "Regular vs other" is the sinus-like reading (regular) against
+any other statement, an "undetermined" counted as disagreeing. The lead's digitization flag is reported
+against its error, since a flag must predict error.
 
 Negatives: the real photographs scikit-image ships (``skimage.data``: astronaut, coffee, cat, rocket,
 street, text page, ...) must all be refused as "not an ECG".
@@ -98,6 +101,20 @@ def _hr_and_rhythm(values: np.ndarray, name: str) -> tuple[float | None, str, st
         return None, f"error: {exc}", None
 
 
+def _digitized_hr_and_rhythm(dig) -> tuple[float | None, str, str | None, float | None]:
+    from cardioagent.tools import analysis
+    from cardioagent.tools.builtin.image_tools import digitized_rhythm
+    from cardioagent.tools.signal.digitize.export import as_recording
+
+    rec = as_recording(dig, "digitized", "0" * 16)
+    try:
+        hr = analysis.heart_rate(rec, "II").heart_rate
+        rh, sd = digitized_rhythm(dig, rec, "II")
+        return hr.value, hr.quality.value, str(rh.statement), sd
+    except Exception as exc:  # noqa: BLE001 — scored as not measured
+        return None, f"error: {exc}", None, None
+
+
 def score_photo(image_path: Path, signal_path: Path) -> dict:
     import wfdb
     from PIL import Image
@@ -129,10 +146,8 @@ def score_photo(image_path: Path, signal_path: Path) -> dict:
         row["error"] = "no full-length lead II (no rhythm strip found)"
         return row
     score = score_lead(ref_ii, dig.signal[:, ii], 500.0)
-    digitized = dig.signal[:, ii].copy()
-    ok = np.isfinite(digitized)
-    digitized = np.interp(np.arange(len(digitized)), np.flatnonzero(ok), digitized[ok])
-    hr_dig, hr_flag, rhythm_dig = _hr_and_rhythm(digitized, "digitized")
+    # lead II as the tool reads it: the digitized Recording (trace lost = missing), measured as the tool does
+    hr_dig, hr_flag, rhythm_dig, timing_sd = _digitized_hr_and_rhythm(dig)
     hr_ref, _, rhythm_ref = _hr_and_rhythm(np.nan_to_num(ref_ii), "source")
     row.update(
         snr_db=round(score.snr_db, 3),
@@ -146,8 +161,21 @@ def score_photo(image_path: Path, signal_path: Path) -> dict:
         rhythm_digitized=rhythm_dig,
         rhythm_source=rhythm_ref,
         rhythm_agrees=rhythm_dig == rhythm_ref,
+        regular_agrees=(rhythm_dig == "regular") == (rhythm_ref == "regular")
+        and rhythm_dig != "undetermined",
+        beat_timing_sd_ms=None if timing_sd is None else round(timing_sd * 1000, 1),
     )
     return row
+
+
+def _median(values: list) -> float | None:
+    vals = [v for v in values if v is not None]
+    return round(statistics.median(vals), 1) if vals else None
+
+
+def _decided_agreement(rows: list[dict]) -> float | None:
+    decided = [r for r in rows if r.get("rhythm_digitized") not in (None, "undetermined")]
+    return round(statistics.mean([r["rhythm_agrees"] for r in decided]), 3) if decided else None
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -166,6 +194,14 @@ def summarize(rows: list[dict]) -> dict:
         if done
         else None,
         "rhythm_agreement": round(statistics.mean([r["rhythm_agrees"] for r in done]), 3) if done else None,
+        # regular (the sinus-like reading: every source here reads regular or irregular) vs any other
+        # statement; "undetermined" counts as disagreeing, so an honest refusal is not a free pass
+        "regular_vs_other_agreement": round(statistics.mean([r["regular_agrees"] for r in done]), 3)
+        if done
+        else None,
+        "rhythm_undetermined": sum(r.get("rhythm_digitized") == "undetermined" for r in done),
+        "rhythm_agreement_when_decided": _decided_agreement(done),
+        "median_beat_timing_sd_ms": _median([r.get("beat_timing_sd_ms") for r in done]),
         "by_flag": {},
     }
     for flag in ("good", "acceptable", "poor"):
@@ -236,13 +272,16 @@ def main() -> int:
     result["negatives"] = negatives()
     print()
     print(
-        f"{'split':8} {'n':>3} {'processed':>9} {'SNR dB':>7} {'r':>6} {'HR MAE':>7} {'rate cat':>8} {'rhythm':>7}"
+        f"{'split':8} {'n':>3} {'processed':>9} {'SNR dB':>7} {'r':>6} {'HR MAE':>7} {'rate cat':>8} {'rhythm':>7} "
+        f"{'reg/other':>9} {'undet.':>6} {'timing SD ms':>12}"
     )
     for name, s in result["splits"].items():
         label = f"{name} ({'development' if name == 'tune' else 'held out'})"
         print(
             f"{label:8} {s['n']:>3} {s['processed']:>9} {s['median_snr_db']!s:>7} {s['median_correlation']!s:>6} "
-            f"{s['hr_mae_bpm']!s:>7} {s['rate_category_agreement']!s:>8} {s['rhythm_agreement']!s:>7}"
+            f"{s['hr_mae_bpm']!s:>7} {s['rate_category_agreement']!s:>8} {s['rhythm_agreement']!s:>7} "
+            f"{s['regular_vs_other_agreement']!s:>9} {s['rhythm_undetermined']!s:>6} "
+            f"{s['median_beat_timing_sd_ms']!s:>12}"
         )
         for flag, f in s["by_flag"].items():
             print(

@@ -3,8 +3,9 @@
 The items are ECG-QA v1.0.2's own questions whose ECGs are in ``../shared/data/ptbxl_1_250`` (noise verify,
 templates 26-28; two-ECG comparison queries on numeric features, templates 68-70), in ECG-QA's template
 wording and in its paraphrases of the same items. They are asked through ``Assistant.ask`` (the public API
-the UI and ``cardioagent eval`` use) with the embedded model's deterministic planner, and scored as ECG-QA
-scores (exact match of the answer set).
+the UI and ``cardioagent eval`` use) with the embedded model's default planning (the fine-tuned question
+parser when one ships; ``--planner rules``: the word rules and deterministic planner alone, side by side),
+and scored as ECG-QA scores (exact match of the answer set).
 
 Split (declared before tuning, PTB-XL's own ``strat_fold``): an item belongs to the *tune* split when every
 ECG it names is in folds 1-8, to the *reporting* split when every ECG is in folds 9-10, else to *mixed*
@@ -60,7 +61,20 @@ def main() -> int:
     )
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "ecgqa_ptbxl_runs")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ecgqa_ptbxl.json")
+    ap.add_argument(
+        "--planner",
+        choices=("auto", "rules"),
+        default="auto",
+        help="auto: the embedded model's default (the fine-tuned parser when one ships); rules: the word rules "
+        "and the deterministic planner alone (CARDIOAGENT_PARSER=off), for the side-by-side figure",
+    )
     args = ap.parse_args()
+    if args.planner == "rules":
+        import os
+
+        os.environ["CARDIOAGENT_PARSER"] = "off"
+        args.work = args.work.with_name(args.work.name + "_rules")
+        args.out = args.out.with_name(args.out.stem + "_rules.json")
     if not (PTBXL / "ptbxl_database.csv").is_file():
         print(f"needs {PTBXL} (the shared data); nothing to do", file=sys.stderr)
         return 0
@@ -71,7 +85,9 @@ def main() -> int:
     from cardioagent.agent.evaluation.settings import EvalSettings
 
     fold = folds()
-    assistant = Assistant(None, EvalSettings(llm_summary=False, run_dir=args.work / "agent"))
+    assistant = Assistant(
+        None, EvalSettings(llm_summary=False, run_dir=args.work / "agent", planner=args.planner)
+    )
     results: dict = {
         "split": {
             "tune": "PTB-XL strat_fold 1-8",
@@ -122,7 +138,9 @@ def main() -> int:
         "python bench/ecgqa_ptbxl.py"
         + (f" --limit {args.limit}" if args.limit else "")
         + (f" --splits {args.splits}" if args.splits != "tune,report,mixed" else "")
+        + (f" --planner {args.planner}" if args.planner != "auto" else "")
     )
+    results["planner"] = args.planner
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     _print(results)

@@ -3,6 +3,8 @@
     .venv/bin/python bench/ptbxl_statements_qa.py [--ptbxl ../shared/data/ptbxl_1_250] [--seed 0]
     .venv/bin/python bench/ptbxl_statements_qa.py --summary bench/results/eval_ptbxl_statements_tune \
         bench/results/eval_ptbxl_statements_report    # the table, also written to ..._summary.md
+    .venv/bin/python bench/ptbxl_statements_qa.py --summary "tune before=RUN" "tune after=RUN" \
+        "held out before=RUN" "held out after=RUN"    # any runs, each named
 
 writes ``bench/ptbxl_statements_qa_tune.json`` (``strat_fold`` 1-8) and ``bench/ptbxl_statements_qa_report.json``
 (folds 9-10), in the format ``cardioagent bench build`` writes (items with ``files`` and ``options``), to be run
@@ -247,15 +249,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", type=Path, default=REPO / "bench")
     ap.add_argument(
         "--summary",
-        nargs=2,
-        type=Path,
-        metavar=("TUNE_RUN", "REPORT_RUN"),
-        help="instead of building: the table of two `cardioagent eval` runs (their --out folders)",
+        nargs="+",
+        metavar="[LABEL=]RUN",
+        help="instead of building: the table of `cardioagent eval` runs (their --out folders); unnamed runs "
+        "are 'tune' and 'held out' in that order",
     )
     args = ap.parse_args(argv)
     if args.summary:
         out = REPO / "bench" / "results" / "eval_ptbxl_statements_summary.md"
-        print(summary(dict(zip(("tune", "report"), args.summary, strict=True)), out), end="")
+        runs: dict[str, Path] = {}
+        for i, arg in enumerate(args.summary):
+            label, _, run = arg.rpartition("=")
+            runs[label or ("tune", "held out")[min(i, 1)] + (f" {i}" if i > 1 else "")] = Path(run)
+        print(summary(runs, out), end="")
         return 0
     records = load(args.ptbxl)
     for split, keep in (("tune", lambda r: r["fold"] in TUNE_FOLDS), ("report", lambda r: r["fold"] >= 9)):

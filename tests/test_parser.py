@@ -206,3 +206,21 @@ def test_embedded_backend_plans_with_the_shipped_parser_through_the_graph(tmp_pa
     assert "rhythm_analysis" in reasons and "fine-tuned question parser" in reasons["rhythm_analysis"]
     assert "signal_quality" in reasons
     assert "atrial fibrillation" in answer.text.lower()
+
+
+def test_an_open_question_naming_nothing_gets_the_whole_overview(tmp_path, tests_data):
+    """The parser read "go through this tracing" as open but planned one tool: the validator completes the
+    overview with the default tools, as the planner does for such a request; a verify question is left as
+    planned (only its prerequisite is added)."""
+    files = [str(tests_data / "E07500.hea"), str(tests_data / "E07500.mat")]
+    settings = AgentSettings(home=tmp_path, planner="parser", llm_summary=False)
+    assistant = Assistant("embedded", settings, knowledge=StubKnowledge())
+    assistant._parser_model = ParserChatModel(parser=FixedReader("open", ["heart_rate"]))
+    ran = {s.tool: s.reason for s in assistant.ask("Go through this tracing for me.", files).trace if s.ok}
+    assert {"heart_rate", "rhythm_analysis", "ecg_intervals", "signal_quality"} <= set(ran)
+    assert "open question naming no measurement" in ran["rhythm_analysis"]
+    assert "fine-tuned question parser" in ran["heart_rate"]
+
+    assistant._parser_model = ParserChatModel(parser=FixedReader("verify", ["heart_rate"]))
+    ran = {s.tool for s in assistant.ask("Is the heart racing?", files).trace if s.ok}
+    assert ran == {"heart_rate", "signal_quality"}

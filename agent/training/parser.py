@@ -46,6 +46,7 @@ from cardioagent.models.parser.model import (
     ParserModel,
     answer_text,
     prompt,
+    prompt_ids,
 )
 
 OVERVIEW_TOOLS = ("heart_rate", "rhythm_analysis", "ecg_intervals")
@@ -69,6 +70,7 @@ class ParserTrainConfig(BaseModel):
     per_template: int = 16
     cv_folds: int = 3
     seed: int = 0
+    base: str = "embedded"  # the vitals estimators' base naming: "embedded" (SmolLM2) or a local HF folder
 
 
 def expected_tools(item: Phrasing) -> list[str]:
@@ -130,6 +132,7 @@ def new_model(cfg: ParserTrainConfig) -> Any:
 
     lm = VitalsLM(
         VitalsModelConfig(
+            base=cfg.base,
             head="text",
             lora_layers=cfg.lora_layers,
             lora_r=cfg.lora_r,
@@ -152,7 +155,7 @@ def encode(lm: Any, items: list[Phrasing], batch: int = 32) -> list[Encoded]:
 
     seqs = []
     for it in items:
-        p = lm.tokenizer(item_prompt(it), add_special_tokens=False).input_ids
+        p = prompt_ids(lm.tokenizer, item_prompt(it))
         a = lm.answer_ids(answer_text(it["type"], expected_tools(it)))
         seqs.append((p + a, [-100] * len(p) + a))
     out: list[Encoded] = []
@@ -236,7 +239,7 @@ def hybrid_type(item: Phrasing, model_type: str, probability: float, rule: str) 
 
 def score(model: ParserModel | None, items: list[Phrasing], registry: Any) -> list[dict[str, Any]]:
     """Per item: the rules' and (when given) the model's type and tools, and whether each is right."""
-    from cardioagent.agent.planner import PlannedCall, RecordingRef, required_calls
+    from cardioagent.agent.planner import PlannedCall, RecordingRef, overview_calls, required_calls
 
     rows = []
     for it in items:
@@ -263,6 +266,8 @@ def score(model: ParserModel | None, items: list[Phrasing], registry: Any) -> li
             ]
             if planned:
                 added = {c.tool for c in required_calls(it["question"], refs, registry, planned)}
+                if p.type == "open":
+                    added |= {c.tool for c in overview_calls(it["question"], refs, registry, planned)}
             else:  # the graph runs the deterministic planner when the model measures nothing (agent.nodes)
                 added = set(rule_tools) if refs else set()
             prerequisites = {"signal_quality"} if refs else set()  # the validator adds them (agent.nodes)
@@ -394,6 +399,30 @@ def recalibrate(rows: list[dict[str, Any]], temperature: float) -> None:
         r["hybrid_type_ok"] = hybrid == r["type"]
 
 
+def cross_validate(
+    lm: Any,
+    train_items: list[Phrasing],
+    encoded: list[Encoded],
+    tune_eval: list[Phrasing],
+    groups: list[list[str]],
+    cfg: ParserTrainConfig,
+    registry: Any,
+    log: list[str],
+    progress: Any = print,
+) -> list[dict[str, Any]]:
+    """Leave-families-out: per group, a model fitted without its families scores their questions."""
+    initial = lm.trainable_state()
+    rows: list[dict[str, Any]] = []
+    for k, held in enumerate(groups):
+        lm.load_trainable_state(initial)
+        idx = [i for i, it in enumerate(train_items) if it["family"] not in held]
+        progress(f"cross-validation fold {k + 1}/{len(groups)}: holding out {', '.join(held)}")
+        fit(lm, [encoded[i] for i in idx], cfg, log)
+        rows += score(ParserModel(lm, {}), [it for it in tune_eval if it["family"] in held], registry)
+    lm.load_trainable_state(initial)
+    return rows
+
+
 def train(
     out: Path = ADAPTER,
     qa_dir: Path | None = None,
@@ -419,14 +448,8 @@ def train(
     progress(f"encoding {len(train_items)} training questions")
     encoded = encode(lm, train_items)
     groups = family_groups(cfg.cv_folds, cfg.seed)
-    cv_rows: list[dict[str, Any]] = []
     log: list[str] = []
-    for k, held in enumerate(groups):
-        lm.load_trainable_state(initial)
-        idx = [i for i, it in enumerate(train_items) if it["family"] not in held]
-        progress(f"cross-validation fold {k + 1}/{cfg.cv_folds}: holding out {', '.join(held)}")
-        fit(lm, [encoded[i] for i in idx], cfg, log)
-        cv_rows += score(ParserModel(lm, {}), [it for it in tune_eval if it["family"] in held], registry)
+    cv_rows = cross_validate(lm, train_items, encoded, tune_eval, groups, cfg, registry, log, progress)
     calibration_before = calibration(cv_rows)
     temperature = fit_temperature(cv_rows)
     recalibrate(cv_rows, temperature)

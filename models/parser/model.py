@@ -101,6 +101,12 @@ def allowed_answers(tools: list[str] | tuple[str, ...]) -> list[str]:
     return [answer_text(t, list(s)) for t in TYPES for s in sets]
 
 
+def prompt_ids(tokenizer: Any, text: str) -> list[int]:
+    """The prompt's token ids with the tokenizer's own special tokens: Gemma's <bos>, which a Gemma model
+    needs in front; SmolLM2's tokenizer adds none, so its ids are the plain ones."""
+    return list(tokenizer(text).input_ids)
+
+
 def dequantize_4bit_layers(model: Any) -> int:
     """Replace every frozen bitsandbytes ``Linear4bit`` by a float32 ``Linear`` holding the same NF4-rounded
     weights; returns how many were replaced.
@@ -132,10 +138,10 @@ def dequantize_4bit_layers(model: Any) -> int:
 class ParserModel:
     """A loaded parser: the QLoRA LM with its adapter, decoding under a lock (one generation at a time)."""
 
-    def __init__(self, lm: Any, meta: dict[str, Any], merge: bool = False) -> None:
+    def __init__(self, lm: Any, meta: dict[str, Any]) -> None:
+        # The adapters stay unmerged, as in the training's scoring: peft's 4-bit merge cannot fold them into
+        # the dequantised layers, and unmerged r-16 adapters on six layers cost next to nothing
         dequantize_4bit_layers(lm.model)
-        if merge:  # for inference only: folds the adapters into the float32 copy of the base
-            lm.model.merge_adapter()
         self.lm = lm
         self.meta = meta
         # temperature scaling of the type's softmax, fitted on the cross-validation's held-out families
@@ -149,7 +155,7 @@ class ParserModel:
         from cardioagent.models.vitals.model import VitalsLM
 
         lm, meta = VitalsLM.load(folder)
-        return cls(lm, meta, merge=True)
+        return cls(lm, meta)
 
     def _trie(self, tools: tuple[str, ...]) -> dict:
         if tools not in self._tries:
@@ -177,10 +183,14 @@ class ParserModel:
 
         trie = self._trie(tuple(t for t in TOOL_ORDER if t in tools))
         with self._lock, torch.no_grad():
-            enc = self.lm.tokenize([prompt(question, modalities, options)])
+            ids = torch.tensor([prompt_ids(self.lm.tokenizer, prompt(question, modalities, options))])
             # the decoder, then the output layer on the last position only: the 49k-word output layer over
             # every prompt position would cost more than the decoder itself
-            out = self.lm.decoder(input_ids=enc.input_ids, attention_mask=enc.attention_mask, use_cache=True)
+            out = self.lm.decoder(
+                input_ids=ids.to(self.lm.device),
+                attention_mask=torch.ones_like(ids).to(self.lm.device),
+                use_cache=True,
+            )
             past, logits, node = out.past_key_values, self._logits(out), trie
             first = True
             type_p = 1.0

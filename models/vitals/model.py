@@ -237,10 +237,18 @@ class VitalsLM:
 
         full = self.decoder.layers
         self.decoder.layers = torch.nn.ModuleList(list(full)[self.split :])
+        # Gemma 3 picks each layer's mask and rotary table (sliding or global) by its loop position in
+        # config.layer_types, so the list must start where the layers now start
+        config: Any = getattr(self.decoder, "config", None)
+        types = getattr(config, "layer_types", None)
+        if types is not None:
+            config.layer_types = list(types)[self.split :]
         try:
             yield
         finally:
             self.decoder.layers = full
+            if types is not None:
+                config.layer_types = types
 
     def upper(self, lower, attention_mask):
         """Final (normed) hidden states from cached ``lower`` states, through the adapted layers only."""

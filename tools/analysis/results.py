@@ -332,6 +332,9 @@ class RhythmResult(ToolResult):
     normalized_rmssd: Measurement = Field(description="RMSSD divided by mean RR")
     premature_fraction: Measurement
     p_wave_presence: Measurement | None = None
+    rr_range: Measurement | None = Field(
+        default=None, description="longest minus shortest RR interval, ms (the sinus arrhythmia criterion)"
+    )
     statement: RhythmStatement
     rule: str = Field(description="the rule that produced the statement, with the numbers it compared")
 

@@ -11,6 +11,8 @@ import numpy as np
 from pydantic import Field
 
 from cardioagent.tools import analysis
+from cardioagent.tools.analysis.peaks import beats_of, pick_beat_channel
+from cardioagent.tools.analysis.results import RhythmResult
 from cardioagent.tools.contract import Measurement, Quality, RecordingInput, Tool, ToolContext, ToolResult
 from cardioagent.tools.errors import InputError
 from cardioagent.tools.signal.digitize import (
@@ -20,7 +22,9 @@ from cardioagent.tools.signal.digitize import (
     digitize_ecg_image,
 )
 from cardioagent.tools.signal.digitize.export import as_recording, write_csv, write_wfdb
+from cardioagent.tools.signal.digitize.timing import beat_timing_sd
 from cardioagent.tools.signal.quality import QUALITY_RANK, worse
+from cardioagent.tools.signal.recording import Recording
 
 ACCEPTED = "a photo, scan or screenshot of a printed ECG (12-lead page or single-lead strip) on ECG paper"
 
@@ -34,6 +38,10 @@ class DigitizedEcgResult(ToolResult):
     heart_rate: Measurement | None = None
     rhythm: str | None = Field(default=None, description="the rhythm statement of the rhythm tool")
     rhythm_rule: str = ""
+    beat_timing_sd_ms: float | None = Field(
+        default=None,
+        description="the digitization's timing error of one beat, from the same beats printed in other rows",
+    )
     pr: Measurement | None = None
     qrs: Measurement | None = None
     qtc_bazett: Measurement | None = None
@@ -165,7 +173,7 @@ class EcgImageDigitizeTool(Tool):
             key=QUALITY_RANK.__getitem__,
             default=Quality.POOR,
         )
-        fields = _measure(signal_rec, confidence, warnings)
+        fields = _measure(signal_rec, confidence, warnings, dig)
         return DigitizedEcgResult(
             quality=worse(fields.pop("quality"), confidence),
             method=_METHOD,
@@ -185,7 +193,40 @@ _METHOD = (
 )
 
 
-def _measure(signal_rec: Any, confidence: Quality, warnings: list[str]) -> dict[str, Any]:
+def digitized_rhythm(
+    dig: DigitizedEcg, signal_rec: Recording, channel: str | None = None
+) -> tuple[RhythmResult, float | None]:
+    """The rhythm tool on a digitized lead, told what digitization does to beat times: the beat timing
+    error measured on the page (``digitize.timing``), inside which an interval difference is no evidence of
+    irregularity, and intervals with room for a whole missed beat left out (a beat the trace lost is far
+    likelier on a photo than a pause in a rhythm otherwise regular). Returns the result and the timing SD."""
+    idx = pick_beat_channel(signal_rec, channel)
+    name = signal_rec.channel_names[idx]
+    beats = beats_of(signal_rec, idx)
+    sd, _ = beat_timing_sd(dig.signal, dig.report.sampling_rate_hz, dig.leads.index(name), beats.peaks)
+    result = analysis.rhythm(signal_rec, name, beat_timing_sd_s=sd or 0.0, missed_beats_as_gaps=True)
+    lead = dig.report.lead(name)
+    if (
+        result.statement in ("irregular", "irregularly irregular")
+        and lead is not None
+        and lead.quality == Quality.POOR
+        and beats.quality == Quality.POOR
+    ):
+        # The rhythm tool's own caveat ("missed or false beats may look like irregularity") with a trace the
+        # digitization itself flags poor: irregular beats are then no evidence of an irregular rhythm.
+        result = result.model_copy(
+            update={
+                "statement": "undetermined",
+                "rule": f"{result.rule}; but the trace (digitization poor) and its beats (detection poor) "
+                "are too unsure for false or lost beats to be told from an irregular rhythm",
+            }
+        )
+    return result, sd
+
+
+def _measure(
+    signal_rec: Recording, confidence: Quality, warnings: list[str], dig: DigitizedEcg
+) -> dict[str, Any]:
     out: dict[str, Any] = {"quality": Quality.UNUSABLE}
     try:
         hr = analysis.heart_rate(signal_rec)
@@ -194,8 +235,9 @@ def _measure(signal_rec: Any, confidence: Quality, warnings: list[str]) -> dict[
     except Exception as exc:  # each measurement stands or falls alone
         warnings.append(f"heart rate not measured on the digitized signal: {exc}")
     try:
-        rh = analysis.rhythm(signal_rec)
+        rh, sd = digitized_rhythm(dig, signal_rec)
         out["rhythm"], out["rhythm_rule"] = str(rh.statement), rh.rule
+        out["beat_timing_sd_ms"] = None if sd is None else round(sd * 1000.0, 1)
     except Exception as exc:
         warnings.append(f"rhythm not judged on the digitized signal: {exc}")
     try:

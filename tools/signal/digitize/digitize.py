@@ -51,6 +51,10 @@ LETTER_WIDTH_MM = 279.4  # the page-size prior that tells a 5-mm grid from a 1-m
 MIN_GRID_STRENGTH = 0.08  # share of the grid projection's power at its period: below this, no grid
 MIN_SPIKES = 3  # strokes taller than 3 mm a row must hold to be a trace: a beat or two per printed lead
 GOOD_FOUND, ACCEPTABLE_FOUND = 0.97, 0.85  # share of a lead's printed window with its trace found
+# The longest run of columns without trace that is bridged by a straight line: shorter than a QRS complex
+# (80-100 ms in adults; Surawicz et al. 2009, AHA/ACCF/HRS recommendations for the standardization and
+# interpretation of the ECG, part III), so a bridged gap cannot hide a whole beat. Longer gaps stay missing.
+MAX_GAP_S = 0.06
 
 
 class LeadDigitization(BaseModel):
@@ -156,7 +160,19 @@ def _segment_signal(
     t = np.arange(i0, i1) / FS
     ok = found & np.isfinite(mv)
     out[i0:i1] = np.interp(t, seconds[ok], mv[ok], left=np.nan, right=np.nan)
+    out[i0:i1][_in_long_gap(t, seconds[ok])] = np.nan
     return out, float(found.mean()), 0.0
+
+
+def _in_long_gap(t: np.ndarray, found_s: np.ndarray, max_gap_s: float = MAX_GAP_S) -> np.ndarray:
+    """True for the times ``t`` that fall between two found columns more than ``max_gap_s`` apart: there the
+    trace was lost, and a straight line drawn across would hide any beat inside (it read as a missing beat
+    and so as an irregular rhythm). Such stretches stay missing, so that the rate and rhythm tools leave the
+    intervals across them out instead of reading a pause into them."""
+    if len(found_s) < 2:
+        return np.ones(len(t), bool)
+    k = np.clip(np.searchsorted(found_s, t), 1, len(found_s) - 1)
+    return (found_s[k] - found_s[k - 1] > max_gap_s) & (t > found_s[k - 1]) & (t < found_s[k])
 
 
 def _time_scale(rows: list[Row], starts: list[int], layout: Layout | None, grid_px_s: float) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cardioagent.tools.signal.digitize.digitize import DigitizedEcg
+from cardioagent.tools.signal.digitize.digitize import MAX_GAP_S, DigitizedEcg
 from cardioagent.tools.signal.recording import Channel, ChannelKind, Modality, Recording
 
 
@@ -76,17 +76,35 @@ def full_length_leads(dig: DigitizedEcg, min_coverage: float = 0.5) -> list[int]
     return [i for i in range(dig.signal.shape[1]) if covered[i] >= min_coverage]
 
 
+def _fill_short_gaps(x: np.ndarray, max_len: int) -> np.ndarray:
+    """``x`` with its runs of NaN no longer than ``max_len`` samples interpolated, and those at either end held
+    at the nearest value (as before: a lead's ends hide no interval between two beats)."""
+    missing = ~np.isfinite(x)
+    if not missing.any() or missing.all():
+        return x
+    padded = np.concatenate([[False], missing, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    t = np.arange(len(x))
+    filled = np.interp(t, t[~missing], x[~missing])
+    out = x.copy()
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if b - a <= max_len or a == 0 or b == len(x):
+            out[a:b] = filled[a:b]
+    return out
+
+
 def as_recording(dig: DigitizedEcg, name: str, source_id: str) -> Recording:
     """The full-length digitized leads as an ECG Recording (the 2.5-s windows of a 3 x 4 page are left out:
-    the rate, rhythm and interval tools need continuous leads). Short gaps are filled by interpolation."""
+    the rate, rhythm and interval tools need continuous leads). Gaps where the trace was lost stay missing
+    (NaN): the signal tools leave the beat intervals across them out, where a line drawn across would hide a
+    beat and read as a pause. Runs of missing samples shorter than ``MAX_GAP_S`` are filled, as the digitizer
+    bridges such gaps itself, and so are the lead's ends (held, as before)."""
     keep = full_length_leads(dig)
     if not keep:
         raise ValueError("no lead was digitized over the whole recording (no rhythm strip was found)")
     sig = dig.signal[:, keep].copy()
-    t = np.arange(len(sig))
     for j in range(sig.shape[1]):
-        ok = np.isfinite(sig[:, j])
-        sig[:, j] = np.interp(t, t[ok], sig[ok, j])
+        sig[:, j] = _fill_short_gaps(sig[:, j], int(MAX_GAP_S * dig.report.sampling_rate_hz))
     digest = hashlib.sha256(f"{source_id}:digitized".encode()).hexdigest()[:16]
     return Recording(
         id=digest,

@@ -15,6 +15,7 @@ Every planned call carries the reason it was chosen; the reasons are part of the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -135,20 +136,23 @@ def _by_vocabulary(question: str, tools: list[Tool[Any]], chosen: dict[str, str]
 def required_calls(
     question: str, recordings: list[RecordingRef], registry: ToolRegistry, planned: list[PlannedCall]
 ) -> list[PlannedCall]:
-    """The calls a model-made plan lacks for the targets the question names (the vocabulary says which
-    tool measures each), one per recording; the deterministic planner acting as the model's validator."""
+    """The calls a model-made plan lacks for what the question names, one per recording: a tool whose own
+    declared keywords it mentions ("is the rhythm regular" -> the rhythm tool), and the tool that measures
+    each vocabulary target; the deterministic planner acting as the model's validator."""
     out = []
     for rec in recordings:
         tools = registry.tools_for(rec.modality)
         have = {c.tool: c.reason for c in planned if c.args.get("recording_id") in (rec.id, None)}
-        for name, reason in _by_vocabulary(question, tools, have).items():
+        named = {k: v for k, v in _by_keywords(question, tools).items() if k not in have}
+        named.update(_by_vocabulary(question, tools, have | named))
+        for name, reason in named.items():
             fields = registry.get(name).input_model.model_fields
             args: dict[str, Any] = {"recording_id": rec.id} if "recording_id" in fields else {}
             out.append(
                 PlannedCall(
                     tool=name,
                     args=args,
-                    reason=f"added by the vocabulary check: {reason} (recording {rec.name})",
+                    reason=f"added by the validator: {reason} (recording {rec.name})",
                 )
             )
     return out
@@ -164,24 +168,14 @@ def overview_calls(
 
     if vocabulary().find(question, kinds={"quantity", "finding", "superclass", "noise"}):
         return []
-    out = []
-    for rec in recordings:
-        mine = {c.tool for c in planned if c.args.get("recording_id") == rec.id}
-        for tool in registry.tools_for(rec.modality):
-            if (
-                rec.modality in tool.default_for
-                and tool.name not in mine
-                and not _is_prerequisite(tool, rec.modality)
-            ):
-                out.append(
-                    PlannedCall(
-                        tool=tool.name,
-                        args={"recording_id": rec.id},
-                        reason=f"added by the validator: an open question naming no measurement is answered "
-                        f"with the {rec.modality} overview (recording {rec.name})",
-                    )
-                )
-    return out
+    return _missing(
+        recordings,
+        registry,
+        planned,
+        lambda tool, mod: mod in tool.default_for and not _is_prerequisite(tool, mod),
+        "an open question naming no measurement is answered with the {modality} overview",
+        only_measured=False,
+    )
 
 
 def prerequisite_calls(
@@ -189,19 +183,39 @@ def prerequisite_calls(
 ) -> list[PlannedCall]:
     """The prerequisite tools (signal quality) a model-made plan left out for a recording it measures, so
     every number it shows carries a quality flag, as in a plan of the rules."""
+    return _missing(
+        recordings,
+        registry,
+        planned,
+        _is_prerequisite,
+        "runs before other {modality} tools so every number carries a quality flag",
+        only_measured=True,
+    )
+
+
+def _missing(
+    recordings: list[RecordingRef],
+    registry: ToolRegistry,
+    planned: list[PlannedCall],
+    wanted: Callable[[Tool[Any], str], bool],
+    why: str,
+    only_measured: bool,
+) -> list[PlannedCall]:
+    """Per recording, the calls of the ``wanted(tool, modality)`` tools the plan lacks (for recordings the
+    plan measures at all, when ``only_measured``), each with the validator's reason."""
     out = []
     for rec in recordings:
         mine = {c.tool for c in planned if c.args.get("recording_id") == rec.id}
-        if not mine:
+        if only_measured and not mine:
             continue
         for tool in registry.tools_for(rec.modality):
-            if _is_prerequisite(tool, rec.modality) and tool.name not in mine:
+            if wanted(tool, rec.modality) and tool.name not in mine:
                 out.append(
                     PlannedCall(
                         tool=tool.name,
                         args={"recording_id": rec.id},
-                        reason=f"added by the validator: runs before other {rec.modality} tools so every "
-                        f"number carries a quality flag (recording {rec.name})",
+                        reason=f"added by the validator: {why.format(modality=rec.modality)} "
+                        f"(recording {rec.name})",
                     )
                 )
     return out

@@ -102,7 +102,10 @@ def test_normal_ranges_by_sex_with_sources_and_rr_from_heart_rate():
     assert qtc.range_for("female").high == 460 and qtc.range_for("male").high == 450
     assert qtc.range_for(None).source
     assert rr_from_heart_rate(75) == pytest.approx(800.0)
-    assert QUANTITY_BY_ID["rr"].range_for().category(rr_from_heart_rate(50)) == "high"
+    # the RR range is the heart-rate range as an interval: 50-100 bpm (sinus bradycardia < 50 bpm, 2018
+    # ACC/AHA/HRS) is 600-1200 ms
+    assert QUANTITY_BY_ID["rr"].range_for().category(rr_from_heart_rate(45)) == "high"
+    assert QUANTITY_BY_ID["rr"].range_for().category(rr_from_heart_rate(55)) == "normal"
 
 
 def test_plugins_add_terms_but_cannot_take_a_word_already_owned():

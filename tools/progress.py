@@ -111,6 +111,10 @@ def is_enabled() -> bool:
     return bool(_state["enabled"])
 
 
+def is_verbose() -> bool:
+    return bool(_state["verbose"])
+
+
 def say(message: str) -> None:
     """One status line on stderr (only when a command turned status lines on)."""
     if _state["enabled"]:

@@ -283,6 +283,7 @@ def score(model: ParserModel | None, items: list[Phrasing], registry: Any) -> li
                 model_tools_exact=set(p.tools) == want_tools,
                 model_covered=want_tools <= set(p.tools),
                 validated_covered=want_tools <= set(p.tools) | added | prerequisites,
+                validated_tools=sorted(set(p.tools) | added | prerequisites),
             )
         rows.append(row)
     return rows

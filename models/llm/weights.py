@@ -12,7 +12,9 @@ read that copy in a few seconds. Nothing is ever downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import logging
 import os
@@ -114,9 +116,15 @@ def _convert_gguf(gguf: Path, out_dir: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder, name = str(gguf.parent), gguf.name
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    with torch.inference_mode():
-        gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    # transformers' GGUF reader draws its own tqdm bar, which no setting switches off: keep it off the
+    # terminal unless --verbose (an exception still propagates)
+    from cardioagent.tools.progress import is_verbose
+
+    quiet = contextlib.nullcontext() if is_verbose() else contextlib.redirect_stderr(io.StringIO())
+    with quiet:
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        with torch.inference_mode():
+            gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     config = gguf_model.config
     # The GGUF quantization config is what makes save_pretrained refuse; the weights are already
     # dequantised float32, so a config without it describes them exactly.

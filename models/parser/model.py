@@ -248,7 +248,14 @@ _load_lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _loaded() -> ParserModel:
-    return ParserModel.load(ADAPTER)
+    from cardioagent.tools.progress import is_verbose, status
+
+    if not is_verbose():  # transformers' own bars (GGUF conversion, loading weights) are not for a person
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    with status("loading the question parser"):
+        return ParserModel.load(ADAPTER)
 
 
 def shipped_parser() -> ParserModel | None:

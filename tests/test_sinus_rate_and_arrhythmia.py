@@ -11,20 +11,10 @@ from cardioagent.agent.state import ToolCallRecord
 from cardioagent.tools.analysis import rhythm
 from cardioagent.tools.signal.recording import Channel, ChannelKind, Modality, Recording
 from cardioagent.tools.vocabulary.quantities import SINUS_CYCLE_VARIATION, limit, normal_range
+from tests.test_closed_question_statements import _m
 
 RHYTHMS = ["sinus rhythm", "sinus bradycardia", "sinus tachycardia", "sinus arrhythmia", "none"]
 Q = "What rhythm does this ECG show?"
-
-
-def _m(name: str, value: float, unit: str) -> dict:
-    return {
-        "name": name,
-        "value": value,
-        "unit": unit,
-        "uncertainty": None,
-        "channel": None,
-        "quality": "good",
-    }
 
 
 def _rhythm(hr: float, statement: str = "regular", rr_range: float | None = None) -> list[ToolCallRecord]:

@@ -104,11 +104,28 @@ NUMERIC_FEATURES = re.compile(
 FINDING_TOOL = {"rate": "heart_rate", "rhythm": "rhythm_analysis", "morphology": "ecg_intervals"}
 
 
+def _add_missing(
+    out: dict[str, str],
+    chosen: dict[str, str],
+    available: set[str],
+    measuring: tuple[str, ...],
+    text: str,
+    id_: str,
+) -> None:
+    """Add the first available tool of ``measuring`` unless a chosen or added one already measures it."""
+    if set(measuring) & (set(chosen) | set(out)):
+        return
+    name = next((n for n in measuring if n in available), None)
+    if name:
+        out[name] = f"the question names '{text}' (vocabulary: {id_}), which {name} measures"
+
+
 def _by_vocabulary(question: str, tools: list[Tool[Any]], chosen: dict[str, str]) -> dict[str, str]:
     """For each target the question names in the clinical vocabulary that no chosen tool measures, the tool
     that does: a quantity's reporting tool ("RR interval" -> heart_rate), the rhythm tool for a rhythm
     finding ("extra systoles"), the interval tool for a morphology finding ("bundle branch block") and for
     "numeric features" as a set."""
+    from cardioagent.tools.analysis.interpretation import stated_findings
     from cardioagent.tools.vocabulary import vocabulary
 
     voc = vocabulary()
@@ -119,13 +136,13 @@ def _by_vocabulary(question: str, tools: list[Tool[Any]], chosen: dict[str, str]
             measuring = voc.quantity(match.id).tools  # any tool that reports it covers it
         elif match.kind == "finding":
             measuring = (FINDING_TOOL.get(voc.terms[match.id].category, "ecg_intervals"),)
+            if match.id in stated_findings() and measuring != ("ecg_intervals",):
+                # a rhythm finding the interpretation engine also states (premature complexes: their QRS
+                # shape against the dominant beat) needs both tools, not either
+                _add_missing(out, chosen, available, ("ecg_intervals",), match.text, match.id)
         else:
             measuring = ("ecg_intervals",)
-        if set(measuring) & (set(chosen) | set(out)):
-            continue
-        name = next((n for n in measuring if n in available), None)
-        if name:
-            out[name] = f"the question names '{match.text}' (vocabulary: {match.id}), which {name} measures"
+        _add_missing(out, chosen, available, measuring, match.text, match.id)
     if (m := NUMERIC_FEATURES.search(question)) is not None:
         for name in ("ecg_intervals",):
             if name in available and name not in chosen:

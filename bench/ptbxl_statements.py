@@ -77,6 +77,7 @@ PTBXL_STATEMENTS = {  # statement id (vocabulary) -> the SCP codes that make a r
     },
     "prolonged_qt_interval": {"LNGQT"},
     "premature_ventricular_contractions": {"PVC", "BIGU", "TRIGU"},
+    "premature_atrial_contraction": {"PAC"},
 }
 # derived rows: present when any of these statements is present (score: the largest)
 DERIVED = {

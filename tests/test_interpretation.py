@@ -272,9 +272,8 @@ def _statements(shapes=None, st_t=None, **kw) -> dict:
     qrs = Measurement(name="QRS duration (global)", value=90, unit="ms", quality=Quality.GOOD, quantity="qrs")
     shapes = _normal_shapes() if shapes is None else shapes
     st_t = {lead: _st_t() for lead in STANDARD_12_LEADS} if st_t is None else st_t
-    inp = Inputs(
-        qrs=qrs, shapes=shapes, axis=None, pr=None, p_lead_share=1.0, p_beat_share=1.0, st_t=st_t, **kw
-    )
+    kw.setdefault("p_beat_share", 1.0)
+    inp = Inputs(qrs=qrs, shapes=shapes, axis=None, pr=None, p_lead_share=1.0, st_t=st_t, **kw)
     return {s.id: s for s in interpret(inp)}
 
 
@@ -291,6 +290,7 @@ NEW_IDS = (
     "nonspecific_st_t_abnormality",
     "prolonged_qt_interval",
     "premature_ventricular_contractions",
+    "premature_atrial_contraction",
 )
 
 
@@ -407,6 +407,29 @@ def test_ventricular_premature_complex_is_early_and_wide_or_unlike():
     assert _statements(beats=normal[:2])["premature_ventricular_contractions"].verdict == "undetermined"
 
 
+def test_supraventricular_premature_complex_is_early_alike_and_followed_by_a_pause():
+    normal = [qm.BeatFeature(i * 500, None if i == 0 else 1.0, 0.98) for i in range(8)]
+    assert _statements(beats=normal)["premature_atrial_contraction"].verdict == "absent"
+    pac = list(normal)
+    pac[4] = qm.BeatFeature(1900, 0.7, 0.95, qrs_ms=90)  # 400 ms after the last beat, 600 ms before the next
+    st = _statements(beats=pac)
+    assert st["premature_atrial_contraction"].verdict == "present", st["premature_atrial_contraction"].text()
+    assert st["premature_ventricular_contractions"].verdict == "absent"
+    assert st["premature_beats"].verdict == "present"  # the generic statement follows its kinds
+    no_pause = [
+        qm.BeatFeature(s, r, 0.98)
+        for s, r in zip((0, 500, 1000, 1400, 1800, 2200, 2600), (None, 1, 1, 0.7, 0.7, 0.7, 0.7), strict=True)
+    ]
+    assert _statements(beats=no_pause)["premature_atrial_contraction"].verdict == "absent"  # a rate change
+    no_p = _statements(beats=pac, p_beat_share=0.1)  # without P waves the rhythm may be AF: not premature
+    assert no_p["premature_atrial_contraction"].verdict == "undetermined"
+    pvc = list(normal)
+    pvc[4] = qm.BeatFeature(1900, 0.7, 0.5, qrs_ms=150)
+    st = _statements(beats=pvc)
+    assert st["premature_atrial_contraction"].verdict == "absent"
+    assert st["premature_ventricular_contractions"].verdict == "present"
+
+
 def test_synthetic_premature_wide_beat_is_found_in_the_signal():
     rec = synthetic_12lead()
     t = np.arange(rec.signal.shape[0]) / FS
@@ -437,5 +460,9 @@ def test_real_records_new_statements(tests_data, record):
     assert all(lead.st_t is not None for lead in res.leads if lead.qrs_shape is not None)
     if record == "E07510":  # a complete RBBB: its secondary T inversion in V1-V2 is no ischaemic statement
         assert st["t_wave_inversion"].verdict == "undetermined"
+    expected_svpc = "present" if record == "JS20000" else "absent"  # the PACs are early, narrow, alike
+    assert st["premature_atrial_contraction"].verdict == expected_svpc, st[
+        "premature_atrial_contraction"
+    ].text()
     if record == "JS20000":
         assert res.leads[0].st_t is not None

@@ -62,3 +62,13 @@ def test_every_planned_call_explains_itself():
     calls = plan("HRV and QTc", [RecordingRef(id="r", name="E1", modality="ecg")], default_registry())
     assert {c.tool for c in calls} == {"signal_quality", "hrv_analysis", "ecg_intervals"}
     assert all(c.reason and "E1" in c.reason for c in calls)
+
+
+@pytest.mark.parametrize(
+    "question", ["Which extra systoles does this ECG show?", "Are there ventricular extrasystoles?"]
+)
+def test_premature_complexes_plan_the_rhythm_and_the_interval_tool(question):
+    """The rhythm tool counts early beats; only the interval tool's statements tell a ventricular from a
+    supraventricular one (QRS shape against the dominant beat), so a question about them needs both."""
+    calls = plan(question, [RecordingRef(id="r", name="r", modality="ecg")], default_registry())
+    assert {"rhythm_analysis", "ecg_intervals"} <= {c.tool for c in calls}

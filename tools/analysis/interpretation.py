@@ -4,7 +4,8 @@ block, first-degree AV block, left and right axis deviation; and, through ``inte
 ``interpretation_qt_ectopy`` (criteria and sources in their docstrings), left ventricular hypertrophy
 (Sokolow-Lyon, Cornell voltage with sex), low QRS voltage, pathological Q waves by territory, ST
 elevation / depression, T-wave inversion and non-specific ST-T change (4th Universal Definition of MI
-2018; AHA/ACCF/HRS 2009 Part IV), prolonged QT (AHA/ACCF/HRS 2009) and ventricular premature complexes.
+2018; AHA/ACCF/HRS 2009 Part IV), prolonged QT (AHA/ACCF/HRS 2009), ventricular and supraventricular
+premature complexes.
 
 Input: the global QRS duration, each lead's waves inside the global QRS window (``LeadQrsShape``), the
 frontal axis, the PR interval and how consistently P waves precede the beats. Output: one
@@ -29,6 +30,7 @@ it ranks records for an ROC curve and is not a calibrated probability.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from cardioagent.tools.analysis import interpretation_qrs_st as qst
 from cardioagent.tools.analysis import interpretation_qt_ectopy as qte
@@ -443,6 +445,14 @@ def interpret(inp: Inputs) -> list[InterpretationStatement]:
     return out + _axis_deviation(inp) + _more(inp, clbbb, crbbb)
 
 
+@lru_cache(maxsize=1)
+def stated_findings() -> frozenset[str]:
+    """The vocabulary ids of every statement ``interpret`` makes (it makes all of them, undetermined when
+    nothing was measured), so a planner knows which findings need the interval tool."""
+    empty = Inputs(qrs=None, shapes={}, axis=None, pr=None, p_lead_share=None, p_beat_share=None)
+    return frozenset(s.id for s in interpret(empty))
+
+
 def _more(
     inp: Inputs, clbbb: InterpretationStatement, crbbb: InterpretationStatement
 ) -> list[InterpretationStatement]:
@@ -451,13 +461,17 @@ def _more(
     branch block one of the ST-T criteria (its secondary T inversion in V1-V3)."""
     lb = "complete left bundle branch block" if clbbb.verdict == "present" else None
     rb = "complete right bundle branch block" if crbbb.verdict == "present" else None
+    pvc = qte.pvc(inp.beats, inp.beats_lead, _width(inp))
+    svpc = qte.svpc(inp.beats, inp.beats_lead, _width(inp), inp.p_beat_share)
     return [
         qst.lvh(inp.shapes, inp.sex),
         qst.low_voltage(inp.shapes),
         *qst.q_waves(inp.shapes, lb),
         *qst.st_t_statements(inp.shapes, inp.st_t, inp.sex, inp.age, lb or rb),
         qte.long_qt(inp.qtc, _width(inp), inp.rr_ms, inp.sex),
-        qte.pvc(inp.beats, inp.beats_lead, _width(inp)),
+        pvc,
+        svpc,
+        _generic("premature_beats", "premature complexes (extrasystoles)", [pvc, svpc]),
     ]
 
 

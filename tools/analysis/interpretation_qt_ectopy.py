@@ -1,5 +1,5 @@
-"""Interpretation statements on the QT interval and on single beats: prolonged QT interval and ventricular
-premature complexes.
+"""Interpretation statements on the QT interval and on single beats: prolonged QT interval, ventricular and
+supraventricular premature complexes.
 
 Prolonged QT: the global QTc (Bazett) against the sex-specific limits of the AHA/ACCF/HRS 2009
 recommendations (QTc >= 450 ms men, >= 460 ms women); "undetermined" when the QT measurement is of poor
@@ -15,6 +15,13 @@ that occurs earlier than the next expected sinus beat without a number). Atrial 
 narrow and like the dominant beat) do not count. When the dominant beat is itself wide (a bundle branch
 block), width cannot tell a ventricular beat and only the shape counts. Beats within 0.3 s of either end
 of the recording are not judged (filter edge effects; set on PTB-XL folds 1-8).
+
+Supraventricular (atrial or junctional) premature complexes: a beat that comes early by the same limit,
+is followed by a longer cycle (the pause after an early beat: the next RR > 1.1 x its own, the rhythm
+tool's premature-beat rule) and whose QRS is like the dominant beat (not a ventricular premature complex by
+the rule above): an early impulse conducted through the normal ventricular pathway (Chou, ch. 15-16).
+"Undetermined" when P waves precede fewer than half of the beats: the underlying rhythm may then be atrial
+fibrillation, where early narrow beats are the irregular rhythm itself, not premature complexes.
 
 - Rautaharju PM, Surawicz B, Gettes LS. AHA/ACCF/HRS Recommendations, Part IV: The ST Segment, T and U
   Waves, and the QT Interval. Circulation 2009;119:e241-e250.
@@ -43,6 +50,15 @@ MIN_BEATS = 4
 CRIT_LQT = [
     "QTc (Bazett) >= 450 ms (men), >= 460 ms (women)",
     "QT measured with acceptable quality, QRS < 120 ms, RR >= 500 ms",
+]
+P_SHARE_MIN = 0.5  # as the first-degree AV block statement: P waves before at least half the beats
+PAUSE_RATIO = 1.1
+CRIT_SVPC = [
+    f"premature beat: RR < {PREMATURE_RATIO} x the median of the preceding RRs, followed by an RR > "
+    f"{PAUSE_RATIO} x its own",
+    f"QRS like the dominant beat (correlation >= {SHAPE_CORR}, and < {WIDE_QRS_MS:.0f} ms when the dominant "
+    "beat is narrow)",
+    f"P waves before at least {P_SHARE_MIN:.0%} of the beats (an underlying organised atrial rhythm)",
 ]
 CRIT_PVC = [
     f"premature beat: RR < {PREMATURE_RATIO} x the median of the preceding RRs",
@@ -121,3 +137,43 @@ def pvc(
     if not width_counts:
         ev.append(f"dominant QRS {dominant_qrs_ms:.0f} ms: wide already, QRS shape decides")
     return statement(id_, name, "present" if hits else "absent", p, CRIT_PVC, ev, CHOU)
+
+
+def svpc(
+    beats: list[BeatFeature] | None,
+    lead: str | None,
+    dominant_qrs_ms: float | None = None,
+    p_beat_share: float | None = None,
+) -> InterpretationStatement:
+    id_, name = "premature_atrial_contraction", "supraventricular premature complexes"
+    if not beats or len(beats) < MIN_BEATS:
+        n = len(beats or [])
+        return statement(id_, name, "undetermined", None, CRIT_SVPC, [f"{n} beats: too few to judge"], CHOU)
+    width_counts = dominant_qrs_ms is None or dominant_qrs_ms < WIDE_QRS_MS
+    hits = []
+    for prev, b, nxt in zip(beats, beats[1:], beats[2:], strict=False):
+        if b.rr_ratio is None or b.rr_ratio >= PREMATURE_RATIO or is_pvc(b, width_counts):
+            continue
+        if nxt.sample - b.sample > PAUSE_RATIO * (b.sample - prev.sample):
+            hits.append(b)
+    ev = [
+        f"{len(hits)} of {len(beats)} beats premature, followed by a pause, QRS like the dominant beat "
+        f"(lead {lead})"
+    ]
+    ev += [
+        f"beat at sample {b.sample}: RR {b.rr_ratio:.2f} x median, correlation {b.correlation:.2f}"
+        for b in hits[:4]
+    ]
+    if p_beat_share is None or p_beat_share < P_SHARE_MIN:
+        seen = "not measured" if p_beat_share is None else f"before {p_beat_share:.0%} of beats"
+        return statement(
+            id_,
+            name,
+            "undetermined",
+            None,
+            CRIT_SVPC,
+            ev + [f"P waves {seen}: the underlying rhythm may be atrial fibrillation"],
+            CHOU,
+        )
+    p = 1.0 if hits else 0.0
+    return statement(id_, name, "present" if hits else "absent", p, CRIT_SVPC, ev, CHOU)

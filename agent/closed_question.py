@@ -377,17 +377,25 @@ def concept_in_question(question: str) -> tuple[str, str] | None:
 # ----- judging --------------------------------------------------------------------------------------------
 
 
+def _is_premature(concept: str | None) -> bool:
+    return concept in PREMATURE or concept == PREMATURE_BEATS
+
+
 def judge(concept: str, f: Facts) -> tuple[Verdict, str, list[str]]:
     """(verdict, reason, criteria used) for one concept against the facts of the turn."""
+    premature = _is_premature(concept)
     if (stated := _judge_by_statement(concept, f)) is not None:
-        return stated
+        # an undetermined premature-complex statement (no P waves to tell a supraventricular beat) gives way
+        # to the rhythm tool's count, which can still say that no beat came early
+        if not (premature and stated[0] == "undetermined" and f.premature_fraction is not None):
+            return stated
     if concept in SINUS_RATE:
         return _judge_sinus(concept, f)
     if concept == "sinus_arrhythmia":
         return _judge_sinus_arrhythmia(f)
     if concept in FIBRILLATION:
         return _judge_fibrillation(concept, f)
-    if concept in PREMATURE or concept == PREMATURE_BEATS:
+    if premature:
         return _judge_premature(concept, f)
     return _judge_by_rules(concept, f)
 
@@ -1112,12 +1120,14 @@ def _judge_option(option: str, f: Facts) -> tuple[Verdict, str, list[str]] | Non
     """One finding option: the statement its vocabulary id has, else the knowledge-base concept's rules."""
     from cardioagent.tools.vocabulary import vocabulary
 
+    concept = resolve_concept(option)
     if (st := statement_for(option, f)) is not None:
-        return statement_verdict(st)
+        stated = statement_verdict(st)
+        if not (_is_premature(concept) and stated[0] == "undetermined"):
+            return stated
     term = vocabulary().resolve(option)
     if term is not None and term.id == NORMAL_AXIS:
         return _judge_normal_axis(f)
-    concept = resolve_concept(option)
     return None if concept is None else judge(concept, f)
 
 

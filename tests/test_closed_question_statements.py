@@ -32,6 +32,7 @@ ABSENT_BY_DEFAULT = (
     "nonspecific_st_t_abnormality",
     "prolonged_qt_interval",
     "premature_ventricular_contractions",
+    "premature_atrial_contraction",
 )
 
 
@@ -149,3 +150,12 @@ def test_the_more_specific_finding_is_named_alone():
     assert pvc.chosen == ["ventricular extrasystoles"]
     assert decide(q, extra, _records(rhythm="irregular", premature=0.1)).chosen == ["extrasystoles"]
     assert decide(q, extra, _records()).chosen == ["none"]
+    sv = decide(
+        q,
+        extra,
+        _records(rhythm="irregular", premature=0.1, present=("premature_atrial_contraction",)),
+    )
+    assert sv.chosen == ["supraventricular extrasystoles"]
+    # no P waves: the engine cannot tell a supraventricular beat, the rhythm tool still counts none early
+    no_p = _records(undetermined=("premature_atrial_contraction",))
+    assert decide(q, extra, no_p).chosen == ["none"]

@@ -487,12 +487,18 @@ def interpret(inp: Inputs) -> list[InterpretationStatement]:
     return out + _axis_deviation(inp) + _more(inp, clbbb, crbbb)
 
 
+# Findings the engine does not state itself but whose kinds it tells apart: whether any beat came early is
+# the rhythm tool's count; which kind it was, the engine's QRS-shape statements.
+KINDS_STATED = {"premature_beats": ("premature_ventricular_contractions", "premature_atrial_contraction")}
+
+
 @lru_cache(maxsize=1)
 def stated_findings() -> frozenset[str]:
     """The vocabulary ids of every statement ``interpret`` makes (it makes all of them, undetermined when
-    nothing was measured), so a planner knows which findings need the interval tool."""
+    nothing was measured) and of the findings whose kinds it states (``KINDS_STATED``), so a planner knows
+    which findings need the interval tool."""
     empty = Inputs(qrs=None, shapes={}, axis=None, pr=None, p_lead_share=None, p_beat_share=None)
-    return frozenset(s.id for s in interpret(empty))
+    return frozenset(s.id for s in interpret(empty)) | frozenset(KINDS_STATED)
 
 
 def _more(
@@ -513,7 +519,6 @@ def _more(
         qte.long_qt(inp.qtc, _width(inp), inp.rr_ms, inp.sex),
         pvc,
         svpc,
-        _generic("premature_beats", "premature complexes (extrasystoles)", [pvc, svpc]),
     ]
 
 

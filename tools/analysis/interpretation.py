@@ -488,8 +488,8 @@ def interpret(inp: Inputs) -> list[InterpretationStatement]:
 
 
 # Findings the engine does not state itself but whose kinds it tells apart: whether any beat came early is
-# the rhythm tool's count; which kind it was, the engine's QRS-shape statements.
-KINDS_STATED = {"premature_beats": ("premature_ventricular_contractions", "premature_atrial_contraction")}
+# the rhythm tool's count; which kind it was (ventricular, supraventricular), the engine's QRS-shape statements.
+KINDS_STATED = frozenset({"premature_beats"})
 
 
 @lru_cache(maxsize=1)
@@ -498,7 +498,7 @@ def stated_findings() -> frozenset[str]:
     nothing was measured) and of the findings whose kinds it states (``KINDS_STATED``), so a planner knows
     which findings need the interval tool."""
     empty = Inputs(qrs=None, shapes={}, axis=None, pr=None, p_lead_share=None, p_beat_share=None)
-    return frozenset(s.id for s in interpret(empty)) | frozenset(KINDS_STATED)
+    return frozenset(s.id for s in interpret(empty)) | KINDS_STATED
 
 
 def _more(
@@ -509,16 +509,14 @@ def _more(
     branch block one of the ST-T criteria (its secondary T inversion in V1-V3)."""
     lb = "complete left bundle branch block" if clbbb.verdict == "present" else None
     rb = "complete right bundle branch block" if crbbb.verdict == "present" else None
-    pvc = qte.pvc(inp.beats, inp.beats_lead, _width(inp))
-    svpc = qte.svpc(inp.beats, inp.beats_lead, _width(inp), inp.p_beat_share)
     return [
         qst.lvh(inp.shapes, inp.sex),
         qst.low_voltage(inp.shapes),
         *qst.q_waves(inp.shapes, lb),
         *qst.st_t_statements(inp.shapes, inp.st_t, inp.sex, inp.age, lb or rb),
         qte.long_qt(inp.qtc, _width(inp), inp.rr_ms, inp.sex),
-        pvc,
-        svpc,
+        qte.pvc(inp.beats, inp.beats_lead, _width(inp)),
+        qte.svpc(inp.beats, inp.beats_lead, _width(inp), inp.p_beat_share),
     ]
 
 

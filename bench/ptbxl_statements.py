@@ -18,7 +18,9 @@ demographics: the sex and age of ``ptbxl_database.csv`` (sex 0 = male, 1 = femal
 recording, as a clinical file would carry them. CinC: the SNOMED codes of ``labels.csv`` (RBBB 59118001 and
 CRBBB 713427006 count as complete RBBB, as the Challenge scoring treats them as equivalent; IRBBB 713426002;
 LBBB 164909002 / CLBBB 733534002; 1AVB 270492004; LVH, LQRSV, QAb/MI, STE, STD, TInv, NSSTTA/TAb, LQT,
-PVC/VPB as in ``CINC_STATEMENTS``).
+PVC/VPB, AF as in ``CINC_STATEMENTS``). Atrial fibrillation is the agent's answer (the rhythm tool, then the
+closed-question rule: irregularly irregular without P waves before most beats); PTB-XL's rhythm codes carry
+likelihood 0, so for it the listed code is the label.
 
 Split, declared before any tuning: PTB-XL ``strat_fold`` 1-8 is the **tune** split (where thresholds
 could be looked at), folds 9-10 the **reporting** split. The statements use published thresholds unchanged
@@ -59,6 +61,7 @@ PTBXL_STATEMENTS = {  # statement id (vocabulary) -> the SCP codes that make a r
     "complete_left_bundle_branch_block": {"CLBBB"},
     "1st_degree_av_block": {"1AVB"},
     "left_anterior_fascicular_block": {"LAFB"},
+    "left_posterior_fascicular_block": {"LPFB"},
     "nonspecific_intraventricular_conduction_disorder": {"IVCD"},
     "left_ventricular_hypertrophy": {"LVH"},
     "low_qrs_voltages": {"LVOLT"},
@@ -78,7 +81,11 @@ PTBXL_STATEMENTS = {  # statement id (vocabulary) -> the SCP codes that make a r
     "prolonged_qt_interval": {"LNGQT"},
     "premature_ventricular_contractions": {"PVC", "BIGU", "TRIGU"},
     "premature_atrial_contraction": {"PAC"},
+    "atrial_fibrillation": {"AFIB"},
 }
+# rhythm statements: PTB-XL gives rhythm codes likelihood 0, so listing the code is the label; decided as the
+# agent decides them, the closed-question rule (agent.closed_question.judge) on the rhythm tool's output
+RHYTHM_STATEMENTS = {"atrial_fibrillation"}
 # derived rows: present when any of these statements is present (score: the largest)
 DERIVED = {
     "_ischemic_st_t": ("st_depression", "t_wave_inversion"),
@@ -98,6 +105,7 @@ CINC_STATEMENTS = {  # label -> (SNOMED codes, statement id)
     "NSSTTA/TAb": ({"428750005", "164934002"}, "nonspecific_st_t_abnormality"),
     "LQT": ({"111975006"}, "prolonged_qt_interval"),
     "PVC/VPB": ({"427172004", "17338001"}, "premature_ventricular_contractions"),
+    "AF": ({"164889003"}, "atrial_fibrillation"),
 }
 PTBXL_SEX = {"0": "male", "1": "female"}  # ptbxl_database.csv: 0 = male, 1 = female
 ALL_CODES = set().union(*PTBXL_STATEMENTS.values())
@@ -130,6 +138,7 @@ def analyse(job: str | tuple[str, str | None, float | None], method: str = "medi
         if rec.demographics.sex is None and (sex is not None or age is not None):
             rec.demographics = Demographics(sex=sex, age=age)
         iv = intervals(rec, method=method)
+        rhythm_statements = _rhythm_statements(rec)
     except Exception as exc:  # noqa: BLE001 - a record that cannot be analysed counts as undetermined everywhere
         return {"error": f"{type(exc).__name__}: {exc}", "statements": {}}
     return {
@@ -138,8 +147,32 @@ def analyse(job: str | tuple[str, str | None, float | None], method: str = "medi
         "qrs_axis": iv.qrs_axis.value if iv.qrs_axis else None,
         "pr_ms": iv.pr.value,
         "sex": rec.demographics.sex,
-        "statements": _derive({s.id: {"verdict": s.verdict, "p": s.probability} for s in iv.statements}),
+        "statements": _derive({s.id: {"verdict": s.verdict, "p": s.probability} for s in iv.statements})
+        | rhythm_statements,
         "seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+def _rhythm_statements(rec) -> dict:
+    """The rhythm statements as the agent answers them: the rhythm tool, then the closed-question rule. The
+    score is the share of successive RR differences over 10 % of the median RR (irregularity)."""
+    from cardioagent.agent.closed_question import Facts, judge
+    from cardioagent.tools.analysis import rhythm
+
+    rh = rhythm(rec)
+    pw = rh.p_wave_presence.value if rh.p_wave_presence is not None else None
+    facts = Facts(
+        rhythm=rh.statement,
+        p_wave_presence=pw,
+        premature_fraction=rh.premature_fraction.value,
+        rr_range=rh.rr_range.value if rh.rr_range is not None else None,
+        n_beats=rh.n_beats,
+        heart_rate=rh.heart_rate,
+    )
+    irregularity = rh.successive_irregularity.value
+    return {
+        sid: {"verdict": judge(sid, facts)[0], "p": None if irregularity is None else float(irregularity)}
+        for sid in RHYTHM_STATEMENTS
     }
 
 
@@ -199,6 +232,12 @@ def _run(paths: list[tuple[str, Any]], jobs: int, method: str = "median_beat") -
         if i % 25 == 0:
             print(f"  {i}/{len(paths)} {k}", file=sys.stderr, flush=True)
     return out
+
+
+def _ptbxl_label(r: dict, sid: str, codes: set[str]) -> bool:
+    if sid in RHYTHM_STATEMENTS:
+        return any(c in r["codes"] for c in codes)
+    return any(r["codes"].get(c, 0.0) >= 50 for c in codes)
 
 
 def _fmt(v) -> str:
@@ -299,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         if not sub:
             continue
         res = {
-            sid: metrics(sub, sid, lambda r, cs=codes: any(r["codes"].get(c, 0.0) >= 50 for c in cs))
+            sid: metrics(sub, sid, partial(_ptbxl_label, sid=sid, codes=codes))
             for sid, codes in PTBXL_STATEMENTS.items()
         }
         over = [sid for sid, m in res.items() if not sid.startswith("_") and m["positives"] >= 5]

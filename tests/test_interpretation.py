@@ -485,3 +485,40 @@ def test_incomplete_rbbb_by_minnesota_code_7_3(width, r_prime, expected):
     if expected == "present":
         assert "Minnesota Code 7-3" in st.criteria[0] and "Minnesota" in st.source
         assert any("V1" in e and "R'" in e for e in st.evidence)
+
+
+@pytest.mark.parametrize(
+    ("axis", "width", "expected"),
+    [(120, 100, "present"), (60, 100, "absent"), (120, 130, "absent"), (200, 100, "absent")],
+)
+def test_left_posterior_fascicular_block_by_axis_rs_lateral_qr_inferior(axis, width, expected):
+    """AHA/ACCF/HRS 2009: axis 90° to 180°, rS in I and aVL, qR in III and aVF, QRS < 120 ms."""
+    shapes = _normal_shapes()
+    shapes["I"] = shapes["aVL"] = _shape(0.2, -0.7)
+    shapes["III"] = shapes["aVF"] = _shape(1.2, -0.1, pattern="qR", q_amplitude=-0.15)
+    qrs = Measurement(
+        name="QRS duration (global)", value=width, unit="ms", quality=Quality.GOOD, quantity="qrs"
+    )
+    ax = Measurement(name="QRS axis", value=axis, unit="°", quality=Quality.GOOD, quantity="qrs_axis")
+    inp = Inputs(qrs=qrs, shapes=shapes, axis=ax, pr=None, p_lead_share=1.0, p_beat_share=1.0)
+    st = {s.id: s for s in interpret(inp)}["left_posterior_fascicular_block"]
+    assert st.verdict == expected, st.text()
+    if expected == "present":
+        assert any("III: qR" in e for e in st.evidence) and "not excluded" in st.evidence[-1]
+    normal = dict(_normal_shapes())
+    inp_normal = Inputs(qrs=qrs, shapes=normal, axis=ax, pr=None, p_lead_share=1.0, p_beat_share=1.0)
+    assert {s.id: s for s in interpret(inp_normal)}["left_posterior_fascicular_block"].verdict == "absent"
+
+
+@pytest.mark.parametrize(("width", "expected"), [(105, "absent"), (115, "absent"), (124, "present")])
+def test_nonspecific_ivcd_at_minnesota_code_7_4_width(width, expected):
+    """Non-specific IVCD from 120 ms (Minnesota Code 7-4) with no bundle branch block; 111-119 ms is said to
+    pass the AHA/ACCF/HRS 2009 limit only."""
+    qrs = Measurement(
+        name="QRS duration (global)", value=width, unit="ms", quality=Quality.GOOD, quantity="qrs"
+    )
+    inp = Inputs(qrs=qrs, shapes=_normal_shapes(), axis=None, pr=None, p_lead_share=1.0, p_beat_share=1.0)
+    st = {s.id: s for s in interpret(inp)}["nonspecific_intraventricular_conduction_disorder"]
+    assert st.verdict == expected, st.text()
+    assert "Minnesota" in st.source
+    assert any("AHA/ACCF/HRS 2009 limit" in e for e in st.evidence) == (110 < width < 120)

@@ -1,6 +1,6 @@
 """Interpretation statements of the 12-lead ECG by published criteria: bundle branch blocks (complete and
-incomplete, right and left), non-specific intraventricular conduction delay, left anterior fascicular
-block, first-degree AV block, left and right axis deviation; and, through ``interpretation_qrs_st`` and
+incomplete, right and left), non-specific intraventricular conduction delay, left anterior and posterior
+fascicular block, first-degree AV block, left and right axis deviation; and, through ``interpretation_qrs_st`` and
 ``interpretation_qt_ectopy`` (criteria and sources in their docstrings), left ventricular hypertrophy
 (Sokolow-Lyon, Cornell voltage with sex), low QRS voltage, pathological Q waves by territory, ST
 elevation / depression, T-wave inversion and non-specific ST-T change (4th Universal Definition of MI
@@ -17,7 +17,7 @@ waves before the beats there is no PR interval, so first-degree AV block is neve
 Criteria (thresholds unchanged from the sources):
 - Surawicz B, Childers R, Deal BJ, Gettes LS. AHA/ACCF/HRS Recommendations for the Standardization and
   Interpretation of the Electrocardiogram, Part III: Intraventricular Conduction Disturbances.
-  Circulation 2009;119:e235-e240 (complete/incomplete RBBB and LBBB, LAFB, non-specific IVCD).
+  Circulation 2009;119:e235-e240 (complete/incomplete RBBB and LBBB, LAFB, LPFB).
 - Kusumoto FM, et al. 2018 ACC/AHA/HRS Guideline on the Evaluation and Management of Patients With
   Bradycardia and Cardiac Conduction Delay. Circulation 2019;140:e382-e482 (first-degree AV block: PR > 200 ms).
 - Prineas RJ, Crow RS, Zhang ZM. The Minnesota Code Manual of Electrocardiographic Findings, 2nd ed.
@@ -25,6 +25,10 @@ Criteria (thresholds unchanged from the sources):
   lower QRS limit). Incomplete RBBB is stated when either this or the AHA/ACCF/HRS 2009 criteria are met:
   the 2009 criteria alone (QRS 110-119 ms) found 2 of the 10 incomplete RBBBs of PTB-XL folds 1-8, whose
   cardiologists label the pattern at narrower widths; the evidence says which definition was met.
+  Code 7-4, intraventricular block at QRS >= 120 ms, is the non-specific IVCD limit rather than the 2009
+  criteria's > 110 ms: on PTB-XL folds 1-8 the 110-ms limit stated IVCD on 5 records that the cardiologists
+  called normal (global QRS 112-118 ms; the 95th percentile of their normal records is 110 ms), and the
+  diagnostic-class answer built from the statements rose from 0.741 to 0.766 there.
 - Axis limits (normal -30° to +90° in adults) as in the knowledge-base entries on axis deviation
   (Surawicz & Knilans, Chou's Electrocardiography in Clinical Practice, 6th ed., 2008).
 
@@ -58,12 +62,14 @@ AXIS_SOURCE = (
 
 COMPLETE_QRS_MS = 120.0
 INCOMPLETE_QRS_MS = 110.0
-IVCD_QRS_MS = 110.0
+IVCD_QRS_MS = 110.0  # AHA/ACCF/HRS 2009: non-specific IVCD above 110 ms
+IVCD_MINNESOTA_QRS_MS = 120.0  # Minnesota Code 7-4: intraventricular block at 120 ms or more
 RBBB_V1_R_PEAK_MS = 50.0
 RBBB_S_MS = 40.0
 LBBB_R_PEAK_MS = 60.0
 LAFB_AXIS = (-90.0, -45.0)
 LAFB_R_PEAK_AVL_MS = 45.0
+LPFB_AXIS = (90.0, 180.0)
 FIRST_DEGREE_PR_MS = 200.0
 P_SHARE_MIN = 0.5  # P waves before at least half the beats (on the clearest P lead)
 P_LEAD_SHARE_MIN = 0.25  # and seen in the median beat of at least a quarter of the leads (3 of 12)
@@ -78,8 +84,9 @@ CRIT_IRBBB = ["QRS duration 110-119 ms (adults)", *CRIT_RBBB[1:]]
 CRIT_IRBBB_MINNESOTA = ["Minnesota Code 7-3: QRS duration < 120 ms and R' > R in V1 or V2"]
 MINNESOTA = (
     "Prineas RJ, Crow RS, Zhang ZM. The Minnesota Code Manual of Electrocardiographic Findings, 2nd ed. "
-    "Springer 2010 (code 7-3)"
+    "Springer 2010 (codes 7-3 and 7-4)"
 )
+IVCD_SOURCE = MINNESOTA + "; " + SURAWICZ
 CRIT_LBBB = [
     "QRS duration >= 120 ms (adults)",
     "broad notched or slurred R wave in leads I, aVL, V5 and V6 (R-peak time > 60 ms in V5 and V6)",
@@ -91,13 +98,23 @@ CRIT_ILBBB = [
     "R-peak time > 60 ms in V4, V5 and V6",
     "absent q waves in leads I, V5 and V6",
 ]
-CRIT_IVCD = ["QRS duration > 110 ms (adults)", "criteria for right or left bundle branch block not met"]
+CRIT_IVCD = [
+    "QRS duration >= 120 ms (Minnesota Code 7-4; the AHA/ACCF/HRS 2009 limit is > 110 ms)",
+    "criteria for right or left bundle branch block not met",
+]
 CRIT_LAFB = [
     "frontal plane QRS axis between -45° and -90° (adults)",
     "qR pattern in lead aVL",
     "R-peak time in aVL >= 45 ms",
     "rS pattern in leads II, III and aVF",
     "QRS duration < 120 ms (unless a right bundle branch block coexists: bifascicular block)",
+]
+CRIT_LPFB = [
+    "frontal plane QRS axis between 90° and 180° (adults)",
+    "rS pattern in leads I and aVL",
+    "qR pattern in leads III and aVF",
+    "QRS duration < 120 ms",
+    "other causes of right axis deviation (right ventricular hypertrophy, lateral infarction) excluded",
 ]
 CRIT_1AVB = ["P waves before the beats (1:1 conduction)", "PR interval > 200 ms (adults)"]
 
@@ -304,19 +321,24 @@ def _ivcd(inp: Inputs, bbbs: list[InterpretationStatement]) -> InterpretationSta
     )
     w = _width(inp)
     if w is None:
-        return _st(id_, name, "undetermined", None, CRIT_IVCD, ["global QRS duration not measured"])
+        return _st(
+            id_, name, "undetermined", None, CRIT_IVCD, ["global QRS duration not measured"], IVCD_SOURCE
+        )
     ev = [f"global QRS {w:.0f} ms"]
     present = [s.name for s in bbbs if s.verdict == "present"]
     undetermined = [s.name for s in bbbs if s.verdict == "undetermined"]
     p_bbb = max((s.probability or 0.0 for s in bbbs), default=0.0)
-    p = sigmoid(w, IVCD_QRS_MS + 0.5, 3) * (1.0 - p_bbb)
-    if w <= IVCD_QRS_MS:
-        return _st(id_, name, "absent", p, CRIT_IVCD, ev)
+    p = sigmoid(w, IVCD_MINNESOTA_QRS_MS - 0.5, 3) * (1.0 - p_bbb)
+    if w < IVCD_MINNESOTA_QRS_MS:
+        if w > IVCD_QRS_MS:
+            ev.append(f"above the AHA/ACCF/HRS 2009 limit ({IVCD_QRS_MS:.0f} ms), below Minnesota Code 7-4's")
+        return _st(id_, name, "absent", p, CRIT_IVCD, ev, IVCD_SOURCE)
     if present:
-        return _st(id_, name, "absent", p, CRIT_IVCD, ev + [f"{', '.join(present)} instead"])
+        return _st(id_, name, "absent", p, CRIT_IVCD, ev + [f"{', '.join(present)} instead"], IVCD_SOURCE)
     if undetermined:
-        return _st(id_, name, "undetermined", p, CRIT_IVCD, ev + [f"{', '.join(undetermined)} undetermined"])
-    return _st(id_, name, "present", p, CRIT_IVCD, ev + ["no bundle branch block pattern"])
+        why = ev + [f"{', '.join(undetermined)} undetermined"]
+        return _st(id_, name, "undetermined", p, CRIT_IVCD, why, IVCD_SOURCE)
+    return _st(id_, name, "present", p, CRIT_IVCD, ev + ["no bundle branch block pattern"], IVCD_SOURCE)
 
 
 def _lafb(inp: Inputs, rbbb_present: bool) -> InterpretationStatement:
@@ -344,6 +366,30 @@ def _lafb(inp: Inputs, rbbb_present: bool) -> InterpretationStatement:
     if rbbb_present and w >= COMPLETE_QRS_MS:
         ev.append("with right bundle branch block (bifascicular block)")
     return _st(id_, name, "present" if ok else "absent", p, CRIT_LAFB, ev)
+
+
+def _lpfb(inp: Inputs, rbbb_present: bool) -> InterpretationStatement:
+    """AHA/ACCF/HRS 2009 criteria. The engine does not state right ventricular hypertrophy, so the exclusion
+    of other right-axis causes is left to the reader and said in the evidence."""
+    id_, name = "left_posterior_fascicular_block", "left posterior fascicular block"
+    w = _width(inp)
+    ax = None if inp.axis is None or inp.axis.value is None else float(inp.axis.value)
+    lat = [(lead, sh) for lead in ("I", "aVL") if (sh := _shape(inp, lead)) is not None]
+    inf = [(lead, sh) for lead in ("III", "aVF") if (sh := _shape(inp, lead)) is not None]
+    if ax is None or not lat or not inf or w is None:
+        return _st(id_, name, "undetermined", None, CRIT_LPFB, ["axis, leads I/aVL or III/aVF not measured"])
+    ev = [f"QRS axis {ax:.0f}°"] + [f"{lead}: {sh.pattern or 'no wave'}" for lead, sh in lat + inf]
+    p_axis = sigmoid(ax, LPFB_AXIS[0], 4) * sigmoid(-ax, -LPFB_AXIS[1], 4)
+    rs_lat = sum(1 for _, sh in lat if dominant_negative(sh) and sh.r_amplitude is not None)
+    qr_inf = sum(1 for _, sh in inf if _last_positive(sh) and not dominant_negative(sh) and sh.q_amplitude)
+    narrow = w < COMPLETE_QRS_MS or rbbb_present
+    p = p_axis * (rs_lat / len(lat)) * (qr_inf / len(inf)) * (1.0 if narrow else 0.2)
+    ok = LPFB_AXIS[0] < ax <= LPFB_AXIS[1] and rs_lat == len(lat) and qr_inf == len(inf) and narrow
+    if ok:
+        ev.append("right ventricular hypertrophy and lateral infarction not excluded by this engine")
+    if rbbb_present and w >= COMPLETE_QRS_MS:
+        ev.append("with right bundle branch block (bifascicular block)")
+    return _st(id_, name, "present" if ok else "absent", p, CRIT_LPFB, ev)
 
 
 def _avb1(inp: Inputs) -> InterpretationStatement:
@@ -482,6 +528,7 @@ def interpret(inp: Inputs) -> list[InterpretationStatement]:
         bbb,
         _ivcd(inp, [crbbb, irbbb, clbbb, ilbbb]),
         _lafb(inp, crbbb.verdict == "present" or irbbb.verdict == "present"),
+        _lpfb(inp, crbbb.verdict == "present" or irbbb.verdict == "present"),
         _avb1(inp),
     ]
     return out + _axis_deviation(inp) + _more(inp, clbbb, crbbb)

@@ -5,9 +5,11 @@
 1. ``page.find_page`` + ``page.rectify``: the paper found and its perspective undone;
 2. ``grid.ink_and_grid`` + ``grid.grid_pitch``: ink apart from the grid, and pixels per millimetre along each
    axis from the grid's period (5-mm squares; the page's width decides between the 1-mm and 5-mm period);
-3. ``trace.find_rows`` + ``layout.layout_for``: the trace rows and the page layout they imply;
+3. ``trace.find_rows`` + ``trace.extend_rows`` + ``layout.layout_for``: the trace rows (each as long as its
+   trace runs) and the page layout they imply;
 4. ``trace.calibration_pulse`` + ``trace.follow_trace``: each row's zero and its trace, column by column;
-5. each layout segment resampled to ``FS`` Hz, in mV (10 mm/mV) and seconds (25 mm/s).
+5. each layout segment resampled to ``FS`` Hz, in mV (10 mm/mV) and seconds (25 mm/s), and its baseline
+   removed (``remove_baseline``: the curl of the sheet bends a row that was printed level).
 
 The result carries, per lead, how much of its printed window the trace was found in and whether the trace
 ran into the edge of its band (a clipped peak or a neighbouring row's trace): that is the per-lead
@@ -36,6 +38,7 @@ from cardioagent.tools.signal.digitize.trace import (
     Row,
     TraceCurve,
     calibration_pulse,
+    extend_rows,
     find_rows,
     follow_trace,
     ink_mask,
@@ -164,6 +167,27 @@ def _segment_signal(
     return out, float(found.mean()), 0.0
 
 
+def remove_baseline(x: np.ndarray, fs: float = FS) -> np.ndarray:
+    """``x`` less its baseline, the output of a 200-ms then a 600-ms median filter (de Chazal, O'Dwyer &
+    Reilly 2004, IEEE Trans Biomed Eng 51:1196), over each stretch of found trace (NaN stays NaN). On paper
+    the baseline moves when the sheet curls or sags: a row drawn level bends across the photo, which the
+    pulse's single zero cannot follow."""
+    from scipy.ndimage import median_filter
+
+    out = np.array(x, dtype=float)
+    ok = np.isfinite(out)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], ok.astype(np.int8), [0]])))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        seg = out[a:b]
+        short, long_ = int(0.2 * fs) | 1, int(0.6 * fs) | 1
+        if len(seg) < long_:
+            out[a:b] = seg - np.median(seg)
+            continue
+        base = median_filter(median_filter(seg, size=short, mode="nearest"), size=long_, mode="nearest")
+        out[a:b] = seg - base
+    return out
+
+
 def _in_long_gap(t: np.ndarray, found_s: np.ndarray, max_gap_s: float = MAX_GAP_S) -> np.ndarray:
     """True for the times ``t`` that fall between two found columns more than ``max_gap_s`` apart: there the
     trace was lost, and a straight line drawn across would hide any beat inside (it read as a missing beat
@@ -251,6 +275,9 @@ def read_page(rgb: np.ndarray) -> PageReading:
     if not rows:
         raise NotAnEcgPageError("no trace rows: nothing runs across the image the way an ECG trace does")
     pulses = [calibration_pulse(mask, r, mm_y, mm_x) for r in rows]
+    rows = extend_rows(
+        mask, rows, [p.foot_y if p else float(r.centre) for p, r in zip(pulses, rows, strict=True)]
+    )
     rulers = [
         grid_ruler(grid[r.top : r.bottom], mask[r.top : r.bottom], 5.0 * mm_x)
         if strength >= MIN_GRID_STRENGTH
@@ -316,6 +343,9 @@ def digitize_ecg_image(rgb: np.ndarray) -> DigitizedEcg:
                     quality=_lead_quality(found, edge, consistent, rulers[seg.row] is not None),
                 )
             )
+    for col in range(signal.shape[1]):
+        if np.isfinite(signal[:, col]).any():
+            signal[:, col] = remove_baseline(signal[:, col])
     if not consistent:
         warnings.append(
             "the rows found are unevenly spaced or lack calibration pulses (a fold, crease or handwriting may "

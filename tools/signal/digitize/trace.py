@@ -3,6 +3,9 @@
 ``find_rows(ink)``: the rows are the peaks of the ink's horizontal projection that span most of the page
 (a text line is short, a trace row runs across it); each row keeps the band between it and its neighbours.
 
+``extend_rows(ink, rows)``: a row cut short of the others (a curled sheet carries its far end out of its
+band) is followed on to the longest row's end.
+
 ``follow_trace(ink, band)``: in every column the ink of a band forms vertical runs; the trace is the run
 nearest to where it was in the previous column (a tracking rule in the manner of ECGScan, Badilini et al.
 2005), so lead labels and stray marks beside the trace are passed over. A steep stroke (a QRS) fills a tall
@@ -131,6 +134,33 @@ def find_rows(mask: np.ndarray, min_gap_px: float, min_span: float = 0.35) -> li
                 x1=x1,
             )
         )
+    return out
+
+
+def extend_rows(
+    mask: np.ndarray, rows: list[Row], starts: list[float], min_found: float = 0.5, min_short_px: float = 20.0
+) -> list[Row]:
+    """Rows that end short of the longest row, followed on to its end. A page prints its rows over one width
+    (the same seconds per row), but ``find_rows`` measures a row's extent within a level band around its
+    projection peak, and a sheet that curls or sags carries a row's far end out of that band. The trace
+    is followed (``follow_trace``, ECGScan's tracking) from where the row was cut to the longest row's end;
+    the row is extended to the last column found when the trace was found in at least ``min_found`` of
+    those columns (a trace, not a stray mark), and left as it was otherwise."""
+    if len(rows) < 2:
+        return rows
+    end = max(r.x1 for r in rows)
+    out = []
+    for row, y0 in zip(rows, starts, strict=True):
+        if end - row.x1 < min_short_px:
+            out.append(row)
+            continue
+        head = follow_trace(mask, row, row.x0, row.x1 + 1, y0)
+        last = head.y[head.found][-1] if head.found.any() else y0
+        tail = follow_trace(mask, row, row.x1 + 1, end + 1, float(last))
+        if tail.found.size and tail.found.mean() >= min_found:
+            x1 = row.x1 + 1 + int(np.flatnonzero(tail.found)[-1])
+            row = Row(centre=row.centre, top=row.top, bottom=row.bottom, x0=row.x0, x1=x1)
+        out.append(row)
     return out
 
 

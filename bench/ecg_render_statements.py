@@ -71,12 +71,15 @@ def _read(rec) -> dict:
 
 
 def analyse(job: tuple[str, str | None, float | None]) -> dict:
-    from cardioagent.tools.builtin.image_tools import digitized_rhythm
+    from cardioagent.tools.builtin.image_tools import (
+        digitization_confidence,
+        digitized_rhythm,
+        statements_withheld,
+    )
     from cardioagent.tools.contract import Quality
     from cardioagent.tools.signal.digitize import NotAnEcgPageError, digitize_ecg_image
     from cardioagent.tools.signal.digitize.export import as_recording
     from cardioagent.tools.signal.loaders import load_recording
-    from cardioagent.tools.signal.quality import QUALITY_RANK, worse
     from cardioagent.tools.signal.recording import Demographics
     from cardioagent.tools.signal.render import render_12lead
 
@@ -98,14 +101,9 @@ def analyse(job: tuple[str, str | None, float | None]) -> dict:
         image["rhythm_error"] = str(exc)
     image["leads"] = drec.channel_names
     # withheld as the image tool withholds them: intervals or digitization confidence poor
-    confidence = min(
-        (d.quality for d in dig.report.leads if d.lead in drec.channel_names),
-        key=QUALITY_RANK.__getitem__,
-        default=Quality.POOR,
-    )
+    confidence = digitization_confidence(dig, drec.channel_names)
     image["confidence"] = confidence.value
-    quality = Quality(image.get("intervals_quality", "unusable"))
-    if QUALITY_RANK[worse(quality, confidence)] <= QUALITY_RANK[Quality.POOR]:
+    if statements_withheld(Quality(image.get("intervals_quality", "unusable")), confidence):
         image["withheld"], image["present"] = image["present"], []
     return {**row, "image": image, "seconds": round(time.perf_counter() - t0, 2)}
 

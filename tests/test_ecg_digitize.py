@@ -18,7 +18,7 @@ from cardioagent.tools.builtin.image_tools import EcgImageDigitizeTool
 from cardioagent.tools.contract import Quality, RecordingInput, ToolContext
 from cardioagent.tools.errors import InputError
 from cardioagent.tools.signal.digitize import NotAnEcgPageError, digitize_ecg_image
-from cardioagent.tools.signal.digitize.digitize import remove_baseline
+from cardioagent.tools.signal.digitize.digitize import flatten_baseline
 from cardioagent.tools.signal.digitize.export import as_recording, write_csv, write_wfdb
 from cardioagent.tools.signal.digitize.layout import layout_for
 from cardioagent.tools.signal.digitize.scoring import score_lead
@@ -91,7 +91,7 @@ def test_a_render_of_a_real_record_is_read_back(tmp_path):
     score = score_lead(src, dig.signal[:, dig.leads.index("II")], 500.0)
     # the digitizer removes the baseline (a curled sheet bends it), and with it the record's own wander
     assert score.correlation > 0.85, score
-    level = score_lead(remove_baseline(src), dig.signal[:, dig.leads.index("II")], 500.0)
+    level = score_lead(flatten_baseline(src), dig.signal[:, dig.leads.index("II")], 500.0)
     assert level.correlation > 0.9, level
     assert abs(_hr(dig.signal[:, 1]) - _hr(src)) < 3.0
 
@@ -206,7 +206,7 @@ def test_the_sag_of_a_curled_sheet_is_removed_as_baseline_and_gaps_stay_missing(
     ecg = nk.ecg_simulate(duration=10, sampling_rate=500, heart_rate=70, random_state=3)
     sagging = ecg - np.linspace(0.0, 1.0, ecg.size)  # the row bends 1 mV (10 mm) down across the page
     sagging[2000:2100] = np.nan  # trace lost to glare
-    flat = remove_baseline(sagging)
+    flat = flatten_baseline(sagging)
     ok = np.isfinite(flat)
     assert np.isnan(flat[2000:2100]).all() and ok.sum() == ecg.size - 100
     before = np.corrcoef(sagging[ok], ecg[ok])[0, 1]

@@ -168,11 +168,7 @@ class EcgImageDigitizeTool(Tool):
                 figures=figures,
             )
         leads = signal_rec.channel_names
-        confidence = min(
-            (d.quality for d in dig.report.leads if d.lead in leads),
-            key=QUALITY_RANK.__getitem__,
-            default=Quality.POOR,
-        )
+        confidence = digitization_confidence(dig, leads)
         fields = _measure(signal_rec, confidence, warnings, dig)
         return DigitizedEcgResult(
             quality=worse(fields.pop("quality"), confidence),
@@ -191,6 +187,21 @@ _METHOD = (
     "page found and rectified (homography), grid-calibrated trace following (ECGScan-style), then the "
     "heart-rate, rhythm and interval tools on the full-length digitized leads"
 )
+
+
+def digitization_confidence(dig: DigitizedEcg, leads: list[str]) -> Quality:
+    """The worst digitization flag of the leads measured: every number from them is flagged no better."""
+    return min(
+        (d.quality for d in dig.report.leads if d.lead in leads),
+        key=QUALITY_RANK.__getitem__,
+        default=Quality.POOR,
+    )
+
+
+def statements_withheld(intervals_quality: Quality, confidence: Quality) -> bool:
+    """Interpretation statements are not shown when the intervals they rest on, or the digitization of the
+    leads measured, are poor."""
+    return QUALITY_RANK[worse(intervals_quality, confidence)] <= QUALITY_RANK[Quality.POOR]
 
 
 def digitized_rhythm(
@@ -250,7 +261,7 @@ def _measure(
             # present in a lead printed for 2.5 s: only those found present are given.
             statements=[s.text() for s in iv.statements if s.verdict == "present"],
         )
-        if QUALITY_RANK[worse(iv.quality, confidence)] <= QUALITY_RANK[Quality.POOR] and out["statements"]:
+        if statements_withheld(iv.quality, confidence) and out["statements"]:
             warnings.append(
                 "interpretation statements withheld: the digitized intervals they rest on are poor"
             )

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cardioagent.tools.signal.filters import fill_gaps, lowpass, moving_average, remove_powerline
+from cardioagent.tools.signal.filters import (
+    fill_gaps,
+    lowpass,
+    median_baseline,
+    moving_average,
+    remove_powerline,
+)
 
 BEFORE_S = 0.40
 AFTER_S = 0.75
@@ -35,16 +41,11 @@ QT_RANGE_MS = (200.0, 700.0)
 
 
 def clean_for_delineation(x: np.ndarray, fs: float) -> np.ndarray:
-    """Baseline removed by two median filters (200 ms, then 600 ms: de Chazal et al. 2004), mains notch,
-    40 Hz low-pass. Unlike a 0.5 Hz high-pass, the median baseline leaves the slow T wave's shape and
-    level intact, which the tangent method for the T end depends on."""
-    from scipy.ndimage import median_filter
-
+    """Baseline removed by two median filters (``median_baseline``), mains notch, 40 Hz low-pass. The median
+    baseline leaves the slow T wave's shape and level intact, which the tangent method for the T end
+    depends on."""
     y = fill_gaps(x)
-    k1 = int(0.2 * fs) | 1
-    k2 = int(0.6 * fs) | 1
-    baseline = median_filter(median_filter(y, size=k1, mode="nearest"), size=k2, mode="nearest")
-    y, _ = remove_powerline(y - baseline, fs)
+    y, _ = remove_powerline(y - median_baseline(y, fs), fs)
     return lowpass(y, fs, 40.0)
 
 

@@ -9,7 +9,7 @@
    trace runs) and the page layout they imply;
 4. ``trace.calibration_pulse`` + ``trace.follow_trace``: each row's zero and its trace, column by column;
 5. each layout segment resampled to ``FS`` Hz, in mV (10 mm/mV) and seconds (25 mm/s), and its baseline
-   removed (``remove_baseline``: the curl of the sheet bends a row that was printed level).
+   removed (``flatten_baseline``: the curl of the sheet bends a row that was printed level).
 
 The result carries, per lead, how much of its printed window the trace was found in and whether the trace
 ran into the edge of its band (a clipped peak or a neighbouring row's trace): that is the per-lead
@@ -46,6 +46,7 @@ from cardioagent.tools.signal.digitize.trace import (
     spike_count,
     unshear,
 )
+from cardioagent.tools.signal.filters import median_baseline
 from cardioagent.tools.signal.quality import Quality
 
 FS = 500.0
@@ -167,24 +168,17 @@ def _segment_signal(
     return out, float(found.mean()), 0.0
 
 
-def remove_baseline(x: np.ndarray, fs: float = FS) -> np.ndarray:
-    """``x`` less its baseline, the output of a 200-ms then a 600-ms median filter (de Chazal, O'Dwyer &
-    Reilly 2004, IEEE Trans Biomed Eng 51:1196), over each stretch of found trace (NaN stays NaN). On paper
-    the baseline moves when the sheet curls or sags: a row drawn level bends across the photo, which the
-    pulse's single zero cannot follow."""
-    from scipy.ndimage import median_filter
-
+def flatten_baseline(x: np.ndarray, fs: float = FS) -> np.ndarray:
+    """``x`` less its median baseline (``filters.median_baseline``) over each stretch of found trace (NaN stays
+    NaN; a stretch shorter than the 600-ms filter loses its median). On paper the baseline moves when the
+    sheet curls or sags: a row drawn level bends across the photo, which the pulse's single zero cannot
+    follow."""
     out = np.array(x, dtype=float)
     ok = np.isfinite(out)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], ok.astype(np.int8), [0]])))
     for a, b in zip(edges[::2], edges[1::2], strict=True):
         seg = out[a:b]
-        short, long_ = int(0.2 * fs) | 1, int(0.6 * fs) | 1
-        if len(seg) < long_:
-            out[a:b] = seg - np.median(seg)
-            continue
-        base = median_filter(median_filter(seg, size=short, mode="nearest"), size=long_, mode="nearest")
-        out[a:b] = seg - base
+        out[a:b] = seg - (np.median(seg) if len(seg) < (int(0.6 * fs) | 1) else median_baseline(seg, fs))
     return out
 
 
@@ -345,7 +339,7 @@ def digitize_ecg_image(rgb: np.ndarray) -> DigitizedEcg:
             )
     for col in range(signal.shape[1]):
         if np.isfinite(signal[:, col]).any():
-            signal[:, col] = remove_baseline(signal[:, col])
+            signal[:, col] = flatten_baseline(signal[:, col])
     if not consistent:
         warnings.append(
             "the rows found are unevenly spaced or lack calibration pulses (a fold, crease or handwriting may "

@@ -17,16 +17,22 @@ import numpy as np
 from cardioagent.tools.analysis.common import MIN_RATE_SECONDS, require_duration, signal_of
 from cardioagent.tools.analysis.interpretation import Inputs, interpret
 from cardioagent.tools.analysis.peaks import beats_of
-from cardioagent.tools.analysis.quality import best_channel, channel_sqi
+from cardioagent.tools.analysis.quality import best_channel, channel_sqi, span_sqi
 from cardioagent.tools.analysis.results import IntervalsResult, LeadIntervals, LeadQrsShape, LeadStT
 from cardioagent.tools.contract import Measurement, Quality
 from cardioagent.tools.errors import InputError
 from cardioagent.tools.signal import delineation as dl
 from cardioagent.tools.signal import qrs_morphology as qm
+from cardioagent.tools.signal.filters import recorded_span
 from cardioagent.tools.signal.quality import QUALITY_RANK
 from cardioagent.tools.signal.recording import STANDARD_12_LEADS, ChannelKind, Recording
+from cardioagent.tools.signal.sqi import ChannelSqi
 
 FAST_RR_S = 0.5  # above 120 bpm T and P waves overlap and Bazett over-corrects
+# A lead recorded for part of the recording only (each lead of a 3 x 4 page is printed for 2.5 s of the
+# 10 s) is measured on that part when it holds at least this much: room for a median-beat window (1.15 s)
+# around one beat or more.
+MIN_PART_S = 2.0
 _NAMES = {
     "pr": "PR interval",
     "qrs": "QRS duration",
@@ -100,11 +106,10 @@ def _lead(
     """One lead's intervals; its median beat and delineation go into ``beats_of_lead`` (lead -> (beat, delineation)).
     ``delineate(median beat, signal column)`` replaces the default delineation of the median beat."""
     name = rec.channels[idx].name
-    cq = channel_sqi(rec, idx)
+    x, beats, cq, part = _recorded_part(rec, idx, beats, fs)
     if cq.quality == Quality.UNUSABLE:
-        return _unusable_lead(name, cq.reason)
-    sig, _ = signal_of(rec)
-    mb = dl.median_beat(dl.clean_for_delineation(sig[:, idx], fs), beats, fs)
+        return _unusable_lead(name, "; ".join(filter(None, [part, cq.reason])))
+    mb = dl.median_beat(dl.clean_for_delineation(x, fs), beats, fs)
     if mb is None:
         return _unusable_lead(name, "no complete beat to measure")
     d = dl.delineate_beat(mb, fs, rr_s) if delineate is None else delineate(mb, idx)
@@ -113,7 +118,7 @@ def _lead(
     if beats_of_lead is not None:
         beats_of_lead[name] = (mb, d)
     q = cq.quality
-    reasons = [f"median of {mb.n_beats} beats (shape coherence {mb.coherence:.2f})"]
+    reasons = [*filter(None, [part]), f"median of {mb.n_beats} beats (shape coherence {mb.coherence:.2f})"]
     if mb.n_beats < 3 or mb.coherence < 0.8:
         q = Quality.POOR
         reasons.append("few or dissimilar beats")
@@ -137,6 +142,34 @@ def _lead(
         p_wave_present=d.p_present,
         p_duration=_m("p_duration", d.p_ms, q, name),
     )
+
+
+def _recorded_part(
+    rec: Recording, idx: int, beats: np.ndarray, fs: float
+) -> tuple[np.ndarray, np.ndarray, ChannelSqi, str]:
+    """The lead's samples, the beats in them, their signal quality and a note: the whole lead, or, for a lead
+    recorded over part of the recording only (``MIN_PART_S`` or more), that part with the beats inside it
+    renumbered from its start."""
+    sig, _ = signal_of(rec)
+    x = sig[:, idx]
+    span = recorded_span(x)
+    if span is None or span == (0, len(x)) or span[1] - span[0] < MIN_PART_S * fs:
+        return x, beats, channel_sqi(rec, idx), ""
+    a, b = span
+    inside = beats[(beats >= a) & (beats < b)] - a
+    cq = span_sqi(rec, idx, a, b)
+    if cq.quality == Quality.UNUSABLE and cq.reason == "no heartbeats found" and len(inside):
+        # a 2.5-s window at a slow rate holds one or two beats, too few for the quality detectors to count;
+        # the full-length lead's beats locate them, and the lead is measured, flagged poor
+        cq = ChannelSqi(cq.kind, cq.indices, Quality.POOR, "too short for the beat detectors")
+    return x[a:b], inside, cq, f"recorded {a / fs:.1f}-{b / fs:.1f} s only"
+
+
+def fully_recorded(rec: Recording, name: str) -> bool:
+    """The lead holds samples from the recording's first to its last (gaps inside may be missing)."""
+    sig, _ = signal_of(rec)
+    x = sig[:, rec.channel_names.index(name)]
+    return recorded_span(x) == (0, len(x))
 
 
 def _absent_standard_leads(rec: Recording) -> list[LeadIntervals]:
@@ -455,14 +488,15 @@ def _interpretation(
     # share of beats with a P wave like the median beat's, on the first lead (in the order P waves are
     # usually clearest) whose median beat has one; 0 when none has
     p_beat = 0.0 if beats_of_lead else None
-    lower = {n.lower(): n for n in beats_of_lead}
+    # beat by beat needs the lead throughout the recording (not one printed for 2.5 s of a 10-s page)
+    lower = {n.lower(): n for n in beats_of_lead if fully_recorded(rec, n)}
     p_key = next(
         (
             lower[c.lower()]
             for c in P_LEADS
             if c.lower() in lower and beats_of_lead[lower[c.lower()]][1].p_present
         ),
-        next((n for n, (_, d) in beats_of_lead.items() if d.p_present), None),
+        next((n for n, (_, d) in beats_of_lead.items() if d.p_present and n in lower.values()), None),
     )
     if p_key is not None:
         sig, _ = signal_of(rec)
@@ -531,7 +565,7 @@ def _beat_features(
     the fiducial lead and two of V1, II, V5: one lead where a premature beat lands on the previous T wave
     does not decide alone), and the QRS duration of the early beats (slope envelope on the single beat, as
     for the median beat)."""
-    lower = {n.lower(): n for n in beats_of_lead}
+    lower = {n.lower(): n for n in beats_of_lead if fully_recorded(rec, n)}
     names = list(dict.fromkeys(lower[c.lower()] for c in (fid.channel, *PVC_LEADS) if c.lower() in lower))[:3]
     if not names or len(fid.peaks) < 2:
         return None, None

@@ -27,6 +27,15 @@ def channel_sqi(rec: Recording, idx: int) -> sqi.ChannelSqi:
     return _cache.get((fingerprint(rec, idx), kind), lambda: sqi.assess_channel(sig[:, idx], fs, kind))
 
 
+def span_sqi(rec: Recording, idx: int, start: int, stop: int) -> sqi.ChannelSqi:
+    """SQIs and grade of the samples ``start:stop`` of one channel: a lead judged where it was recorded (a
+    lead printed for 2.5 s of a 10-s page), not marked unusable for the time it was not."""
+    sig, fs = signal_of(rec)
+    kind = kind_of(rec, idx)
+    key = (fingerprint(rec, idx), kind, start, stop)
+    return _cache.get(key, lambda: sqi.assess_channel(sig[start:stop, idx], fs, kind))
+
+
 def best_channel(rec: Recording, kinds: tuple[ChannelKind, ...]) -> tuple[int | None, list[int]]:
     """The best channel among ``kinds`` (earlier kinds preferred whenever one of them is usable) and all
     usable channels of that kind, best first."""

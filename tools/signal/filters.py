@@ -28,6 +28,16 @@ def fill_gaps(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def recorded_span(x: np.ndarray) -> tuple[int, int] | None:
+    """``(start, stop)`` of the samples a lead holds when it is missing (NaN) only before and after them, as a
+    lead printed for 2.5 s on a 3 x 4 page and digitized on the page's 10-s time base is; None when the lead
+    holds no sample. Gaps inside the span are left to ``fill_gaps``."""
+    ok = np.flatnonzero(np.isfinite(np.asarray(x, dtype=float)))
+    if ok.size == 0:
+        return None
+    return int(ok[0]), int(ok[-1]) + 1
+
+
 def _padlen_ok(x: np.ndarray, sos: np.ndarray) -> bool:
     # sosfiltfilt needs the signal longer than its padding (3 * number of taps)
     return len(x) > 3 * (2 * len(sos) + 1)

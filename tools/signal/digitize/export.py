@@ -76,6 +76,23 @@ def full_length_leads(dig: DigitizedEcg, min_coverage: float = 0.5) -> list[int]
     return [i for i in range(dig.signal.shape[1]) if covered[i] >= min_coverage]
 
 
+MIN_WINDOW_S = (
+    2.0  # a lead of a 3 x 4 page is printed for 2.5 s; less holds no median-beat window to speak of
+)
+
+
+def printed_window_leads(dig: DigitizedEcg) -> list[int]:
+    """Leads printed for part of the page's time only, ``MIN_WINDOW_S`` or more (a 3 x 4 page's 2.5-s leads)."""
+    full = set(full_length_leads(dig))
+    fs = dig.report.sampling_rate_hz
+    out = []
+    for i in range(dig.signal.shape[1]):
+        ok = np.flatnonzero(np.isfinite(dig.signal[:, i]))
+        if i not in full and ok.size and (ok[-1] + 1 - ok[0]) >= MIN_WINDOW_S * fs:
+            out.append(i)
+    return out
+
+
 def _fill_short_gaps(x: np.ndarray, max_len: int) -> np.ndarray:
     """``x`` with its runs of NaN no longer than ``max_len`` samples interpolated, and those at either end held
     at the nearest value (as before: a lead's ends hide no interval between two beats)."""
@@ -93,18 +110,30 @@ def _fill_short_gaps(x: np.ndarray, max_len: int) -> np.ndarray:
     return out
 
 
-def as_recording(dig: DigitizedEcg, name: str, source_id: str) -> Recording:
-    """The full-length digitized leads as an ECG Recording (the 2.5-s windows of a 3 x 4 page are left out:
-    the rate, rhythm and interval tools need continuous leads). Gaps where the trace was lost stay missing
-    (NaN): the signal tools leave the beat intervals across them out, where a line drawn across would hide a
-    beat and read as a pause. Runs of missing samples shorter than ``MAX_GAP_S`` are filled, as the digitizer
-    bridges such gaps itself, and so are the lead's ends (held, as before)."""
+def as_recording(dig: DigitizedEcg, name: str, source_id: str, *, printed_windows: bool = False) -> Recording:
+    """The full-length digitized leads as an ECG Recording (the rate and rhythm tools need continuous leads).
+    With ``printed_windows``, every lead printed for ``MIN_WINDOW_S`` or more joins them, missing (NaN) outside
+    the window it was printed for: the interval tool measures each lead's median beat inside its window, on
+    the beats of a full-length lead, as the 12 leads of a 3 x 4 page were recorded at once. Gaps where the
+    trace was lost stay missing (NaN): the signal tools leave the beat intervals across them out, where a
+    line drawn across would hide a beat and read as a pause. Runs of missing samples shorter than
+    ``MAX_GAP_S`` are filled, as the digitizer bridges such gaps itself, and so are a full-length lead's ends
+    (held, as before)."""
     keep = full_length_leads(dig)
     if not keep:
         raise ValueError("no lead was digitized over the whole recording (no rhythm strip was found)")
-    sig = dig.signal[:, keep].copy()
-    for j in range(sig.shape[1]):
-        sig[:, j] = _fill_short_gaps(sig[:, j], int(MAX_GAP_S * dig.report.sampling_rate_hz))
+    fs = dig.report.sampling_rate_hz
+    windows = printed_window_leads(dig) if printed_windows else []
+    cols = sorted(set(keep) | set(windows))
+    sig = dig.signal[:, cols].copy()
+    for j, col in enumerate(cols):
+        if col in keep:
+            sig[:, j] = _fill_short_gaps(sig[:, j], int(MAX_GAP_S * fs))
+        else:  # inside its window only: outside it the lead was not printed
+            ok = np.flatnonzero(np.isfinite(sig[:, j]))
+            a, b = ok[0], ok[-1] + 1
+            sig[a:b, j] = _fill_short_gaps(sig[a:b, j], int(MAX_GAP_S * fs))
+    keep = cols
     digest = hashlib.sha256(f"{source_id}:digitized".encode()).hexdigest()[:16]
     return Recording(
         id=digest,

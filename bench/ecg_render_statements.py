@@ -74,38 +74,14 @@ def _read(rec) -> dict:
     return out
 
 
-# the 3 x 4 page: which quarter of the 10 s each lead is printed for (II also runs the whole page below)
-WINDOW = {
-    "I": 0,
-    "III": 0,
-    "aVR": 1,
-    "aVL": 1,
-    "aVF": 1,
-    "V1": 2,
-    "V2": 2,
-    "V3": 2,
-    "V4": 3,
-    "V5": 3,
-    "V6": 3,
-}
-
-
 def _windowed_statements(rec) -> list[str] | None:
     """The statements the source makes when cut to what a 3 x 4 page prints (no drawing, no digitization):
     the part of the image path's disagreement that comes from the 2.5-s windows alone."""
-    import numpy as np
-
     from cardioagent.tools import analysis
+    from cardioagent.tools.signal.digitize.layout import as_printed, layout_for
 
     w = rec.model_copy(deep=True)
-    fs = float(w.sampling_rate_hz)
-    sig = np.array(w.signal, dtype=float)[: int(10 * fs)]
-    n = int(2.5 * fs)
-    for j, name in enumerate(w.channel_names):
-        k = next((v for lead, v in WINDOW.items() if lead.lower() == name.lower()), None)
-        if k is not None:
-            sig[: k * n, j] = np.nan
-            sig[(k + 1) * n :, j] = np.nan
+    sig = as_printed(w.signal, float(w.sampling_rate_hz), w.channel_names, layout_for(4, 10.0))
     w.signal, w.id = sig, f"{w.id}-windowed"
     try:
         return sorted(s.id for s in analysis.intervals(w).statements if s.verdict == "present")

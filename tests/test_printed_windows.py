@@ -13,6 +13,7 @@ from PIL import Image
 from cardioagent.tools import analysis
 from cardioagent.tools.builtin.image_tools import EcgImageDigitizeTool
 from cardioagent.tools.contract import Quality, RecordingInput, ToolContext
+from cardioagent.tools.signal.digitize.layout import as_printed, layout_for
 from cardioagent.tools.signal.filters import recorded_span
 from cardioagent.tools.signal.loaders import load_recording
 from cardioagent.tools.signal.recording import STANDARD_12_LEADS
@@ -47,15 +48,8 @@ def test_the_recorded_span_is_where_the_lead_holds_samples():
 def _windowed(rec):
     """The record cut as a 3 x 4 page prints it: every lead but II missing outside its 2.5-s window."""
     w = rec.model_copy(deep=True)
-    fs = w.sampling_rate_hz
-    sig = np.array(w.signal, dtype=float)[: int(10 * fs)]
-    n = int(2.5 * fs)
-    for j, name in enumerate(w.channel_names):
-        if name in WINDOW:
-            keep = np.zeros(len(sig), bool)
-            keep[WINDOW[name] * n : (WINDOW[name] + 1) * n] = True
-            sig[~keep, j] = np.nan
-    w.signal, w.id = sig, f"{w.id}-windowed"
+    w.signal = as_printed(w.signal, w.sampling_rate_hz, w.channel_names, layout_for(4, 10.0))
+    w.id = f"{w.id}-windowed"
     return w
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 PAPER_SPEED_MM_S = 25.0
 GAIN_MM_MV = 10.0
 STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -77,3 +79,16 @@ def layout_for(n_rows: int, row_seconds: float) -> Layout | None:
         )
         return Layout(name="single-lead strip", segments=segments, duration_s=n_rows * row_seconds)
     return None
+
+
+def as_printed(signal: np.ndarray, fs: float, leads: list[str], layout: Layout) -> np.ndarray:
+    """``signal`` (n_samples, n_leads) with each lead missing (NaN) outside the time ``layout`` prints it for:
+    what a page shows of a recording, on the recording's time base (its first ``layout.duration_s``)."""
+    out = np.array(signal, dtype=float)[: int(round(layout.duration_s * fs))]
+    for j, name in enumerate(leads):
+        printed = np.zeros(len(out), bool)
+        for seg in layout.segments:
+            if seg.lead.lower() == name.lower():
+                printed[int(round(seg.start_s * fs)) : int(round((seg.start_s + seg.duration_s) * fs))] = True
+        out[~printed, j] = np.nan
+    return out

@@ -99,7 +99,6 @@ def analyse(job: tuple[str, str | None, float | None, int]) -> dict:
     from cardioagent.tools.signal.digitize import NotAnEcgPageError, digitize_ecg_image
     from cardioagent.tools.signal.digitize.export import as_recording
     from cardioagent.tools.signal.loaders import load_recording
-    from cardioagent.tools.signal.quality import worse
     from cardioagent.tools.signal.recording import Demographics
     from cardioagent.tools.signal.render import render_12lead
 
@@ -131,9 +130,7 @@ def analyse(job: tuple[str, str | None, float | None, int]) -> dict:
         image["rhythm_error"] = str(exc)
     image["leads"] = drec.channel_names
     # withheld as the image tool withholds them (its rule, called here)
-    confidence = worse(
-        digitization_confidence(dig, drec.channel_names), digitization_confidence(dig, measured)
-    )
+    confidence = digitization_confidence(dig, measured)
     image["confidence"] = confidence.value
     why = statements_withheld(iv, confidence) if iv is not None else "intervals not measured"
     if why:
@@ -193,12 +190,12 @@ def summarise(rows: list[dict]) -> dict:
         "rhythm_agreement": round(rhythm_ok / rhythm_n, 3) if rhythm_n else None,
         "statements_shown_by_image": n_shown,
         "precision_all_statements": round(n_right / n_shown, 3) if n_shown else None,
-        # does the withholding flag predict error? how often a withheld statement was the source's too
         # the source cut to the page's 2.5-s windows, not drawn: what the windows alone cost
         "source_cut_to_the_page_statements": sum(windowed.values()),
         "precision_source_cut_to_the_page": (
             round(sum(windowed_and_stated.values()) / sum(windowed.values()), 3) if windowed else None
         ),
+        # does the withholding flag predict error? how often a withheld statement was the source's too
         "statements_withheld_by_image": sum(withheld.values()),
         "precision_withheld_statements": (
             round(sum(withheld_and_stated.values()) / sum(withheld.values()), 3) if withheld else None

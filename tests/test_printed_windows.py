@@ -20,20 +20,6 @@ from cardioagent.tools.signal.recording import STANDARD_12_LEADS
 from cardioagent.tools.signal.render import render_12lead
 
 DATA = Path(__file__).parent / "data"
-# the 3 x 4 page: which quarter of the 10 s each lead is printed for (II runs the whole page below)
-WINDOW = {
-    "I": 0,
-    "III": 0,
-    "aVR": 1,
-    "aVL": 1,
-    "aVF": 1,
-    "V1": 2,
-    "V2": 2,
-    "V3": 2,
-    "V4": 3,
-    "V5": 3,
-    "V6": 3,
-}
 
 
 def test_the_recorded_span_is_where_the_lead_holds_samples():

@@ -26,13 +26,9 @@ from cardioagent.tools.signal import qrs_morphology as qm
 from cardioagent.tools.signal.filters import recorded_span
 from cardioagent.tools.signal.quality import QUALITY_RANK
 from cardioagent.tools.signal.recording import STANDARD_12_LEADS, ChannelKind, Recording
-from cardioagent.tools.signal.sqi import ChannelSqi
+from cardioagent.tools.signal.sqi import NO_BEATS, ChannelSqi
 
 FAST_RR_S = 0.5  # above 120 bpm T and P waves overlap and Bazett over-corrects
-# A lead recorded for part of the recording only (each lead of a 3 x 4 page is printed for 2.5 s of the
-# 10 s) is measured on that part when it holds at least this much: room for a median-beat window (1.15 s)
-# around one beat or more.
-MIN_PART_S = 2.0
 _NAMES = {
     "pr": "PR interval",
     "qrs": "QRS duration",
@@ -148,17 +144,17 @@ def _recorded_part(
     rec: Recording, idx: int, beats: np.ndarray, fs: float
 ) -> tuple[np.ndarray, np.ndarray, ChannelSqi, str]:
     """The lead's samples, the beats in them, their signal quality and a note: the whole lead, or, for a lead
-    recorded over part of the recording only (``MIN_PART_S`` or more), that part with the beats inside it
+    recorded over part of the recording only (``dl.MIN_PART_S`` or more), that part with the beats inside it
     renumbered from its start."""
     sig, _ = signal_of(rec)
     x = sig[:, idx]
     span = recorded_span(x)
-    if span is None or span == (0, len(x)) or span[1] - span[0] < MIN_PART_S * fs:
+    if span is None or span == (0, len(x)) or span[1] - span[0] < dl.MIN_PART_S * fs:
         return x, beats, channel_sqi(rec, idx), ""
     a, b = span
     inside = beats[(beats >= a) & (beats < b)] - a
     cq = span_sqi(rec, idx, a, b)
-    if cq.quality == Quality.UNUSABLE and cq.reason == "no heartbeats found" and len(inside):
+    if cq.quality == Quality.UNUSABLE and cq.reason == NO_BEATS and len(inside):
         # a 2.5-s window at a slow rate holds one or two beats, too few for the quality detectors to count;
         # the full-length lead's beats locate them, and the lead is measured, flagged poor
         cq = ChannelSqi(cq.kind, cq.indices, Quality.POOR, "too short for the beat detectors")

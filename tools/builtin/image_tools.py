@@ -287,7 +287,7 @@ def _measure(
         warnings.append(f"rhythm not judged on the digitized signal: {exc}")
     try:
         iv, measured = digitized_intervals(dig, signal_rec.name, source_id, signal_rec.demographics)
-        confidence = worse(confidence, digitization_confidence(dig, measured))
+        confidence = digitization_confidence(dig, measured)  # the full-length leads are among them
         why = statements_withheld(iv, confidence)
         if why:  # the global QRS and the axis rest on the same leads as the statements
             confidence = worse(confidence, Quality.POOR)

@@ -32,6 +32,10 @@ from cardioagent.tools.signal.filters import (
 
 BEFORE_S = 0.40
 AFTER_S = 0.75
+# A lead recorded over part of the recording only (each lead of a 3 x 4 page is printed for 2.5 s of the
+# 10 s) is measured on that part when it holds at least this much: room for a median-beat window
+# (BEFORE_S + AFTER_S = 1.15 s) around one beat or more.
+MIN_PART_S = 2.0
 
 # plausible ranges; a measurement outside them is reported as a failed delineation, not a number
 PR_RANGE_MS = (60.0, 400.0)

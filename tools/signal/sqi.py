@@ -20,6 +20,8 @@ from scipy import stats
 from cardioagent.tools.signal.filters import bandpass, fill_gaps
 from cardioagent.tools.signal.quality import QUALITY_RANK, Quality
 
+NO_BEATS = "no heartbeats found"  # the verdict on an ECG channel where neither beat detector finds two beats
+
 MIN_SECONDS = 2.0  # below this no index is meaningful
 
 
@@ -186,7 +188,7 @@ def assess_channel(x: np.ndarray, fs: float, kind: str) -> ChannelSqi:
         b = detector_peaks(x, fs, "kalidas2017", cache)
         ind.update(ecg_indices(x, fs, a, b))
         if len(a) < 2 and len(b) < 2:
-            return ChannelSqi(kind, dict(ind), Quality.UNUSABLE, "no heartbeats found")
+            return ChannelSqi(kind, dict(ind), Quality.UNUSABLE, NO_BEATS)
         q, reason = grade_ecg(ind)
     elif kind == "ppg":
         ind.update(ppg_indices(x, fs))

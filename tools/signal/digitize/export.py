@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cardioagent.tools.signal.delineation import MIN_PART_S
 from cardioagent.tools.signal.digitize.digitize import MAX_GAP_S, DigitizedEcg
+from cardioagent.tools.signal.filters import recorded_span
 from cardioagent.tools.signal.recording import Channel, ChannelKind, Modality, Recording
 
 
@@ -76,21 +78,16 @@ def full_length_leads(dig: DigitizedEcg, min_coverage: float = 0.5) -> list[int]
     return [i for i in range(dig.signal.shape[1]) if covered[i] >= min_coverage]
 
 
-MIN_WINDOW_S = (
-    2.0  # a lead of a 3 x 4 page is printed for 2.5 s; less holds no median-beat window to speak of
-)
-
-
 def printed_window_leads(dig: DigitizedEcg) -> list[int]:
-    """Leads printed for part of the page's time only, ``MIN_WINDOW_S`` or more (a 3 x 4 page's 2.5-s leads)."""
+    """Leads printed for part of the page's time only, ``MIN_PART_S`` or more (a 3 x 4 page's 2.5-s leads)."""
     full = set(full_length_leads(dig))
     fs = dig.report.sampling_rate_hz
-    out = []
-    for i in range(dig.signal.shape[1]):
-        ok = np.flatnonzero(np.isfinite(dig.signal[:, i]))
-        if i not in full and ok.size and (ok[-1] + 1 - ok[0]) >= MIN_WINDOW_S * fs:
-            out.append(i)
-    return out
+    spans = [recorded_span(dig.signal[:, i]) for i in range(dig.signal.shape[1])]
+    return [
+        i
+        for i, span in enumerate(spans)
+        if i not in full and span is not None and span[1] - span[0] >= MIN_PART_S * fs
+    ]
 
 
 def _fill_short_gaps(x: np.ndarray, max_len: int) -> np.ndarray:
@@ -112,7 +109,7 @@ def _fill_short_gaps(x: np.ndarray, max_len: int) -> np.ndarray:
 
 def as_recording(dig: DigitizedEcg, name: str, source_id: str, *, printed_windows: bool = False) -> Recording:
     """The full-length digitized leads as an ECG Recording (the rate and rhythm tools need continuous leads).
-    With ``printed_windows``, every lead printed for ``MIN_WINDOW_S`` or more joins them, missing (NaN) outside
+    With ``printed_windows``, every lead printed for ``MIN_PART_S`` or more joins them, missing (NaN) outside
     the window it was printed for: the interval tool measures each lead's median beat inside its window, on
     the beats of a full-length lead, as the 12 leads of a 3 x 4 page were recorded at once. Gaps where the
     trace was lost stay missing (NaN): the signal tools leave the beat intervals across them out, where a
@@ -130,10 +127,8 @@ def as_recording(dig: DigitizedEcg, name: str, source_id: str, *, printed_window
         if col in keep:
             sig[:, j] = _fill_short_gaps(sig[:, j], int(MAX_GAP_S * fs))
         else:  # inside its window only: outside it the lead was not printed
-            ok = np.flatnonzero(np.isfinite(sig[:, j]))
-            a, b = ok[0], ok[-1] + 1
+            a, b = recorded_span(sig[:, j]) or (0, 0)
             sig[a:b, j] = _fill_short_gaps(sig[a:b, j], int(MAX_GAP_S * fs))
-    keep = cols
     digest = hashlib.sha256(f"{source_id}:digitized".encode()).hexdigest()[:16]
     return Recording(
         id=digest,
@@ -142,7 +137,7 @@ def as_recording(dig: DigitizedEcg, name: str, source_id: str, *, printed_window
         format="image",
         modality=Modality.ECG,
         sampling_rate_hz=dig.report.sampling_rate_hz,
-        channels=[Channel(name=dig.leads[i], kind=ChannelKind.ECG, unit="mV") for i in keep],
+        channels=[Channel(name=dig.leads[i], kind=ChannelKind.ECG, unit="mV") for i in cols],
         signal=sig,
         header_comments=header_comments(dig),
     )

@@ -96,6 +96,23 @@ def test_a_render_of_a_real_record_is_read_back(tmp_path):
     assert abs(_hr(dig.signal[:, 1]) - _hr(src)) < 3.0
 
 
+def test_a_page_lit_from_one_side_is_read_whole_not_as_its_bright_part():
+    """Light falling across the sheet: Otsu's page outline takes the bright part of the sheet for the page
+    (a fifth of the image), whose rectified grid is weak; the whole image, whose grid is far stronger, is
+    read instead, where the page was refused as "not an ECG" before."""
+    from cardioagent.models.vlm.photo_augment import uneven_lighting
+    from cardioagent.tools.signal.digitize.page import find_page
+
+    rec = load_recording(DATA / "E07500.hea")
+    lit = uneven_lighting(render_12lead(rec, dpi=150).image, gradient=0.45, angle_deg=30.0, vignette=0.02)
+    assert not find_page(lit).whole_image and find_page(lit).fraction < 0.5  # the outline is misread
+    dig = digitize_ecg_image(lit)
+    assert dig.report.page_method == "whole image" and dig.report.layout == "3x4 + II rhythm strip"
+    src = rec.channel_data("II")
+    src = np.interp(np.arange(5000) / 500.0, np.arange(len(src)) / rec.sampling_rate_hz, src)
+    assert abs(_hr(dig.signal[:, dig.leads.index("II")]) - _hr(src)) < 3.0
+
+
 @pytest.mark.slow  # digitizes a full photo or page (seconds each)
 @pytest.mark.parametrize("name", ["astronaut", "camera", "coins", "hubble_deep_field", "page", "horse"])
 def test_real_photos_of_other_things_are_refused(name):

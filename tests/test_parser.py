@@ -203,8 +203,10 @@ def test_embedded_backend_plans_with_the_shipped_parser_through_the_graph(tmp_pa
     files = [str(tests_data / "E07500.hea"), str(tests_data / "E07500.mat")]
     answer = assistant.ask("My cardiologist mentioned atrial fibrillation. Is that what this shows?", files)
     reasons = {s.tool: s.reason for s in answer.trace if s.ok}
-    assert "rhythm_analysis" in reasons and "fine-tuned question parser" in reasons["rhythm_analysis"]
-    assert "signal_quality" in reasons
+    # every step, failed ones with their error: a run where the quality step did not complete says why
+    steps = [(s.tool, s.ok, s.reason, s.error) for s in answer.trace]
+    assert "rhythm_analysis" in reasons and "fine-tuned question parser" in reasons["rhythm_analysis"], steps
+    assert "signal_quality" in reasons, steps
     assert "atrial fibrillation" in answer.text.lower()
 
 

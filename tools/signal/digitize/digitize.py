@@ -2,7 +2,9 @@
 
 ``digitize_ecg_image(rgb)`` chains the steps, each a pure function of its own module:
 
-1. ``page.find_page`` + ``page.rectify``: the paper found and its perspective undone;
+1. ``page.find_page`` + ``page.rectify``: the paper found and its perspective undone (or the whole image, when
+   its grid is far stronger than the outline's: light across the sheet can make Otsu's outline the bright
+   part of the page only);
 2. ``grid.ink_and_grid`` + ``grid.grid_pitch``: ink apart from the grid, and pixels per millimetre along each
    axis from the grid's period (5-mm squares; the page's width decides between the 1-mm and 5-mm period);
 3. ``trace.find_rows`` + ``trace.extend_rows`` + ``layout.layout_for``: the trace rows (each as long as its
@@ -32,7 +34,7 @@ from cardioagent.tools.signal.digitize.layout import (
     Segment,
     layout_for,
 )
-from cardioagent.tools.signal.digitize.page import PageOutline, find_page, rectify
+from cardioagent.tools.signal.digitize.page import PageOutline, find_page, rectify, whole_image
 from cardioagent.tools.signal.digitize.trace import (
     Pulse,
     Row,
@@ -53,6 +55,10 @@ FS = 500.0
 WORK_WIDTH = 2400  # the rectified page's width: ~8.5 px/mm on a letter or A4 page, 4.7 ms per column
 LETTER_WIDTH_MM = 279.4  # the page-size prior that tells a 5-mm grid from a 1-mm one
 MIN_GRID_STRENGTH = 0.08  # share of the grid projection's power at its period: below this, no grid
+# The whole image replaces the page outline found when its grid is at least this much stronger. Chosen on
+# synthetic photos of tune records (bench/ecg_digitize_synthetic.py): the unevenly lit pages whose outline
+# took the bright part of the sheet for the page gain 2.3-7x; correct outlines on a table, 1.0-1.8x.
+WHOLE_IMAGE_GRID_GAIN = 2.0
 MIN_SPIKES = 3  # strokes taller than 3 mm a row must hold to be a trace: a beat or two per printed lead
 GOOD_FOUND, ACCEPTABLE_FOUND = 0.97, 0.85  # share of a lead's printed window with its trace found
 # The longest run of columns without trace that is bridged by a straight line: shorter than a QRS complex
@@ -252,14 +258,29 @@ class PageReading:
         )
 
 
+def _paper(
+    rgb: np.ndarray, outline: PageOutline
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """The page rectified from ``outline``, its ink and grid, and the grid's scale and strength."""
+    page = rectify(rgb, outline, WORK_WIDTH)
+    ink, grid = ink_and_grid(page)
+    return page, ink, grid, _scale(grid, page.shape[1])
+
+
 def read_page(rgb: np.ndarray) -> PageReading:
     """Steps 1-3 and the calibration pulses (see the module docstring). Raises ``NotAnEcgPageError`` when no
     row of trace is found, or when neither a calibration pulse nor an ECG grid is: ECG paper shows itself by
     one or the other, rows of ink without either are text, a chart or a photo of something else."""
     outline: PageOutline = find_page(rgb)
-    page = rectify(rgb, outline, WORK_WIDTH)
-    ink, grid = ink_and_grid(page)
-    mm_x, mm_y, strength = _scale(grid, page.shape[1])
+    page, ink, grid, (mm_x, mm_y, strength) = _paper(rgb, outline)
+    if not outline.whole_image:
+        # Light falling across the sheet splits it into a bright and a dark part, and the outline found may
+        # be the bright part only: the whole image is read as well, and it is the page when its grid (the
+        # paper's own evidence, as for the refusal below) is far stronger than the outline's.
+        whole = whole_image(rgb, outline.fraction)
+        alternative = _paper(rgb, whole)
+        if alternative[3][2] >= WHOLE_IMAGE_GRID_GAIN * strength:
+            outline, (page, ink, grid, (mm_x, mm_y, strength)) = whole, alternative
     mask = ink_mask(ink, min_object_px=int(4 * mm_x * mm_y))
     slope = row_slope(mask)
     mask, grid = unshear(mask, slope), unshear(grid, slope)

@@ -89,6 +89,11 @@ def filled(mask: np.ndarray) -> np.ndarray:
     return np.asarray(ndimage.binary_fill_holes(mask))
 
 
+def whole_image(rgb: np.ndarray, fraction: float = 1.0) -> PageOutline:
+    """The whole image as the page (a scan or a screenshot, or a photo whose page outline is in doubt)."""
+    return _whole(rgb.shape[1], rgb.shape[0], fraction)
+
+
 def _whole(w: int, h: int, fraction: float) -> PageOutline:
     corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
     return PageOutline(corners=corners, fraction=float(fraction), whole_image=True, method="whole image")

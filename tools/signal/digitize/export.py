@@ -78,9 +78,9 @@ def full_length_leads(dig: DigitizedEcg, min_coverage: float = 0.5) -> list[int]
     return [i for i in range(dig.signal.shape[1]) if covered[i] >= min_coverage]
 
 
-def printed_window_leads(dig: DigitizedEcg) -> list[int]:
-    """Leads printed for part of the page's time only, ``MIN_PART_S`` or more (a 3 x 4 page's 2.5-s leads)."""
-    full = set(full_length_leads(dig))
+def printed_window_leads(dig: DigitizedEcg, full: list[int]) -> list[int]:
+    """Leads printed for part of the page's time only, ``MIN_PART_S`` or more (a 3 x 4 page's 2.5-s leads);
+    ``full``: the full-length leads (``full_length_leads``), which are not among them."""
     fs = dig.report.sampling_rate_hz
     spans = [recorded_span(dig.signal[:, i]) for i in range(dig.signal.shape[1])]
     return [
@@ -120,7 +120,7 @@ def as_recording(dig: DigitizedEcg, name: str, source_id: str, *, printed_window
     if not keep:
         raise ValueError("no lead was digitized over the whole recording (no rhythm strip was found)")
     fs = dig.report.sampling_rate_hz
-    windows = printed_window_leads(dig) if printed_windows else []
+    windows = printed_window_leads(dig, keep) if printed_windows else []
     cols = sorted(set(keep) | set(windows))
     sig = dig.signal[:, cols].copy()
     for j, col in enumerate(cols):

@@ -230,3 +230,24 @@ def test_the_sag_of_a_curled_sheet_is_removed_as_baseline_and_gaps_stay_missing(
     after = np.corrcoef(flat[ok], ecg[ok])[0, 1]
     assert after > 0.9 > before
     assert abs(np.median(flat[:1000]) - np.median(flat[-1000:])) < 0.05  # no drift left end to end
+
+
+def test_the_grid_ruler_is_not_thrown_off_by_a_stray_line_before_the_grid():
+    # A grid of 5-mm lines every 43.6 px with a stray dark column at 14 px (the image's edge, a lead label):
+    # chained from that first peak, no grid line sat a whole number of squares away, and the ruler held one
+    # line, which mapped every column to the same instant (a whole row's trace was then lost).
+    from cardioagent.tools.signal.digitize.grid import grid_ruler
+
+    period, width = 43.6, 2400
+    grid_band = np.zeros((60, width))
+    lines = np.arange(44.0, width - 5, period)
+    for x in lines:
+        grid_band[:, int(round(x))] = 1.0
+    grid_band[:, 14] = 1.0
+    ruler = grid_ruler(grid_band, np.zeros_like(grid_band), period)
+    assert ruler is not None
+    cols, index = ruler
+    assert len(cols) >= len(lines) - 1 and 14 not in cols
+    # the index counts grid squares: one square per period of columns
+    slope = np.polyfit(cols, index, 1)[0]
+    assert slope == pytest.approx(1 / period, rel=0.01)

@@ -90,7 +90,8 @@ def grid_ruler(
     perspective was not fully undone (a page outline a few pixels off), so time follows the paper, not the
     pixels. The profile is the median over the band's pixel rows with the least ink, so the trace does not
     add lines. None when fewer than 80 % of the steps between lines found are one grid square (a crumpled
-    sheet whose lines bend within the band): then no ruler is better than a wrong one."""
+    sheet whose lines bend within the band), or when no chain of lines holds half of those found: then no
+    ruler is better than a wrong one."""
     quiet = np.argsort(ink_band.mean(axis=1))[: max(1, int(0.4 * ink_band.shape[0]))]
     profile = np.median(grid_band[quiet], axis=0).astype(np.float64)
     profile = profile - ndimage.uniform_filter1d(profile, max(3, int(period_px * 2)))
@@ -100,11 +101,30 @@ def grid_ruler(
     steps = np.diff(peaks) / period_px
     if np.mean(np.abs(steps - 1.0) < 0.15) < 0.8:
         return None
-    cols, idx = [int(peaks[0])], [0]
-    for p in peaks[1:]:
-        k = round((p - cols[-1]) / period_px)
-        if k < 1 or abs((p - cols[-1]) / period_px - k) > 0.2:
-            continue  # a trace stroke or a crease, not the next grid line
-        cols.append(int(p))
-        idx.append(idx[-1] + k)
-    return np.asarray(cols, float), np.asarray(idx, float)
+    # The chain is grown from every line found and the one that takes in the most lines is kept: grown from
+    # the first line only, a stray first peak (the image's edge, a lead label) sets a phase that no grid
+    # line matches, and a ruler of one line maps every column to the same instant.
+    best = max((_chain(peaks, start, period_px) for start in range(len(peaks))), key=lambda c: len(c[0]))
+    if len(best[0]) < max(8, len(peaks) // 2):
+        return None
+    return np.asarray(best[0], float), np.asarray(best[1], float) - best[1][0]
+
+
+def _chain(peaks: np.ndarray, start: int, period_px: float) -> tuple[list[int], list[int]]:
+    """Columns and grid-line indices of the lines reached from ``peaks[start]`` by whole grid steps (within
+    a fifth of a square of the last line kept), forwards and backwards: a trace stroke or a crease between
+    two lines is passed over, and the period may drift along the row (perspective)."""
+
+    def walk(order: np.ndarray, sign: int) -> tuple[list[int], list[int]]:
+        cols, idx = [int(peaks[start])], [0]
+        for p in order:
+            k = round(sign * (p - cols[-1]) / period_px)
+            if k < 1 or abs(sign * (p - cols[-1]) / period_px - k) > 0.2:
+                continue
+            cols.append(int(p))
+            idx.append(idx[-1] + sign * k)
+        return cols, idx
+
+    ahead = walk(peaks[start + 1 :], 1)
+    behind = walk(peaks[:start][::-1], -1)
+    return behind[0][:0:-1] + ahead[0], behind[1][:0:-1] + ahead[1]

@@ -7,6 +7,9 @@
    part of the page only);
 2. ``grid.ink_and_grid`` + ``grid.grid_pitch``: ink apart from the grid, and pixels per millimetre along each
    axis from the grid's period (5-mm squares; the page's width decides between the 1-mm and 5-mm period);
+   ``trace.row_slope`` + ``trace.unshear`` and ``grid.column_slope`` + ``trace.upright``: the rows levelled
+   along the trace's own projection and the columns stood upright along the grid's (what tilt and
+   perspective the page outline left);
 3. ``trace.find_rows`` + ``trace.extend_rows`` + ``layout.layout_for``: the trace rows (each as long as its
    trace runs) and the page layout they imply;
 4. ``trace.calibration_pulse`` + ``trace.follow_trace``: each row's zero and its trace, column by column;
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, Field
 
-from cardioagent.tools.signal.digitize.grid import GridPitch, grid_pitch, grid_ruler, ink_and_grid
+from cardioagent.tools.signal.digitize.grid import GridPitch, column_slope, grid_pitch, grid_ruler, ink_and_grid
 from cardioagent.tools.signal.digitize.layout import (
     GAIN_MM_MV,
     PAPER_SPEED_MM_S,
@@ -47,6 +50,7 @@ from cardioagent.tools.signal.digitize.trace import (
     row_slope,
     spike_count,
     unshear,
+    upright,
 )
 from cardioagent.tools.signal.filters import median_baseline
 from cardioagent.tools.signal.quality import Quality
@@ -284,6 +288,9 @@ def read_page(rgb: np.ndarray) -> PageReading:
     mask = ink_mask(ink, min_object_px=int(4 * mm_x * mm_y))
     slope = row_slope(mask)
     mask, grid = unshear(mask, slope), unshear(grid, slope)
+    if strength >= MIN_GRID_STRENGTH:
+        lean = column_slope(grid)
+        mask, grid = upright(mask, lean), upright(grid, lean)
     rows = [
         r for r in find_rows(mask, min_gap_px=12 * mm_y) if spike_count(mask, r, 3.0 * mm_y) >= MIN_SPIKES
     ]

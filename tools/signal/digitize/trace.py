@@ -94,6 +94,13 @@ def unshear(image: np.ndarray, slope: float) -> np.ndarray:
     return out
 
 
+def upright(image: np.ndarray, slope: float) -> np.ndarray:
+    """Each row moved left or right so that lines leaning by ``slope`` (px across per px down) stand upright:
+    the counterpart of ``unshear`` for the columns (horizontal distances along a row, and so seconds, are
+    unchanged)."""
+    return unshear(image.T, slope).T
+
+
 def find_rows(mask: np.ndarray, min_gap_px: float, min_span: float = 0.35) -> list[Row]:
     """Trace rows: projection peaks at least ``min_gap_px`` apart whose ink spans ``min_span`` of the width."""
     h, w = mask.shape

@@ -28,7 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, Field
 
-from cardioagent.tools.signal.digitize.grid import GridPitch, column_slope, grid_pitch, grid_ruler, ink_and_grid
+from cardioagent.tools.signal.digitize.grid import (
+    GridPitch,
+    column_slope,
+    grid_pitch,
+    grid_ruler,
+    ink_and_grid,
+)
 from cardioagent.tools.signal.digitize.layout import (
     GAIN_MM_MV,
     PAPER_SPEED_MM_S,

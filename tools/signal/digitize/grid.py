@@ -102,7 +102,9 @@ def column_slope(grid: np.ndarray, max_slope: float = 0.1, n: int = 81) -> float
     best, best_sharpness = 0.0, -1.0
     for slope in np.linspace(-max_slope, max_slope, n):
         hist = np.bincount(
-            np.clip((xs - slope * ys).astype(int), 0, grid.shape[1] - 1), weights=weights, minlength=grid.shape[1]
+            np.clip((xs - slope * ys).astype(int), 0, grid.shape[1] - 1),
+            weights=weights,
+            minlength=grid.shape[1],
         )
         sharpness = float(np.sum(hist.astype(float) ** 2))
         if sharpness > best_sharpness:

@@ -113,6 +113,23 @@ def test_a_page_lit_from_one_side_is_read_whole_not_as_its_bright_part():
     assert abs(_hr(dig.signal[:, dig.leads.index("II")]) - _hr(src)) < 3.0
 
 
+def test_a_whole_image_with_a_grid_as_strong_and_more_calibrated_rows_is_taken_for_the_page():
+    """Light across the sheet again, but milder: the outline is a corner of the sheet (15 % of the image) and
+    the whole image's grid is stronger, yet not twice as strong. The outline's reading shows no calibration
+    pulse (the page was refused before); the whole image shows four rows that open with one, and is read."""
+    from cardioagent.models.vlm.photo_augment import uneven_lighting
+    from cardioagent.tools.signal.digitize.digitize import read_page
+    from cardioagent.tools.signal.digitize.page import find_page
+
+    rec = load_recording(DATA / "E07500.hea")
+    lit = uneven_lighting(render_12lead(rec, dpi=150).image, gradient=0.25, angle_deg=0.0, vignette=0.2)
+    outline = find_page(lit)
+    assert not outline.whole_image and outline.fraction < 0.3
+    reading = read_page(lit)
+    assert reading.outline.whole_image and len(reading.rows) == 4 and reading.complete_pulses == 4
+    assert digitize_ecg_image(lit).report.layout == "3x4 + II rhythm strip"
+
+
 @pytest.mark.slow  # digitizes a full photo or page (seconds each)
 @pytest.mark.parametrize("name", ["astronaut", "camera", "coins", "hubble_deep_field", "page", "horse"])
 def test_real_photos_of_other_things_are_refused(name):

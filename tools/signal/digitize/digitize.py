@@ -259,6 +259,10 @@ class PageReading:
     rulers: list[tuple[np.ndarray, np.ndarray] | None]
 
     @property
+    def complete_pulses(self) -> int:
+        return sum(p is not None and p.complete for p in self.pulses)
+
+    @property
     def evidence(self) -> str:
         n_pulses = sum(p is not None for p in self.pulses)
         n_ruled = sum(r is not None for r in self.rulers)
@@ -280,17 +284,51 @@ def _paper(
 def read_page(rgb: np.ndarray) -> PageReading:
     """Steps 1-3 and the calibration pulses (see the module docstring). Raises ``NotAnEcgPageError`` when no
     row of trace is found, or when neither a calibration pulse nor an ECG grid is: ECG paper shows itself by
-    one or the other, rows of ink without either are text, a chart or a photo of something else."""
+    one or the other, rows of ink without either are text, a chart or a photo of something else.
+
+    Light falling across the sheet splits it into a bright and a dark part, and the outline found may be the
+    bright part only (or a corner of it). An outline that holds the whole sheet has a grid at least as strong
+    as the whole image's, which adds the table around the sheet; so the whole image is the page when its
+    grid is far stronger than the outline's (``WHOLE_IMAGE_GRID_GAIN``), and when its grid is merely as
+    strong or stronger, both are read and the whole image is taken if it shows more rows that open with a
+    complete calibration pulse. Grid and pulses are the paper's own evidence (as for the refusal): the 1-mV
+    pulse opens each printed row, so an outline that cut rows off, or left them too tilted for a pulse's
+    edges to be seen, shows fewer."""
     outline: PageOutline = find_page(rgb)
-    page, ink, grid, (mm_x, mm_y, strength) = _paper(rgb, outline)
-    if not outline.whole_image:
-        # Light falling across the sheet splits it into a bright and a dark part, and the outline found may
-        # be the bright part only: the whole image is read as well, and it is the page when its grid (the
-        # paper's own evidence, as for the refusal below) is far stronger than the outline's.
-        whole = whole_image(rgb, outline.fraction)
-        alternative = _paper(rgb, whole)
-        if alternative[3][2] >= WHOLE_IMAGE_GRID_GAIN * strength:
-            outline, (page, ink, grid, (mm_x, mm_y, strength)) = whole, alternative
+    paper = _paper(rgb, outline)
+    if outline.whole_image:
+        return _read(outline, *paper)
+    whole = whole_image(rgb, outline.fraction)
+    whole_paper = _paper(rgb, whole)
+    if whole_paper[3][2] >= WHOLE_IMAGE_GRID_GAIN * paper[3][2]:
+        return _read(whole, *whole_paper)
+    if whole_paper[3][2] < paper[3][2]:
+        return _read(outline, *paper)
+    try:
+        reading: PageReading | None = _read(outline, *paper)
+        error = None
+    except NotAnEcgPageError as e:
+        reading, error = None, e
+    try:
+        alternative = _read(whole, *whole_paper)
+    except NotAnEcgPageError:
+        if reading is None:
+            raise error from None
+        return reading
+    if reading is None or alternative.complete_pulses > reading.complete_pulses:
+        return alternative
+    return reading
+
+
+def _read(
+    outline: PageOutline,
+    page: np.ndarray,
+    ink: np.ndarray,
+    grid: np.ndarray,
+    scale: tuple[float, float, float],
+) -> PageReading:
+    """Rows, pulses and rulers of one candidate page (``read_page``)."""
+    mm_x, mm_y, strength = scale
     mask = ink_mask(ink, min_object_px=int(4 * mm_x * mm_y))
     slope = row_slope(mask)
     mask, grid = unshear(mask, slope), unshear(grid, slope)

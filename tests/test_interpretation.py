@@ -123,8 +123,18 @@ def test_qrs_waves_name_an_rsr_prime_and_measure_the_terminal_s():
 def test_frontal_axis_from_leads_i_and_avf():
     assert qm.frontal_axis(1.0, 0.0) == pytest.approx(0)
     assert qm.frontal_axis(0.0, 1.0) == pytest.approx(90)
-    assert qm.frontal_axis(1.0, -1.0) == pytest.approx(-45)
+    # aVF reads sqrt(3)/2 of the vector's projection (Einthoven + Goldberger): equal areas are not -45°
+    assert qm.frontal_axis(1.0, -1.0) == pytest.approx(-49.1, abs=0.1)
+    assert qm.frontal_axis(1.0, -np.sqrt(3) / 2) == pytest.approx(-45)
     assert qm.frontal_axis(0.0, 0.0) is None
+
+
+def test_the_axis_of_leads_built_by_einthoven_and_goldberger_is_the_vector_angle():
+    for theta in (-75.0, -45.0, -30.0, 0.0, 60.0, 90.0, 120.0):
+        r = np.radians(theta)
+        lead_i, lead_ii = np.cos(r), np.cos(r - np.radians(60))
+        avf = lead_ii - lead_i / 2  # Goldberger's augmented lead, as every 12-lead recorder derives it
+        assert qm.frontal_axis(lead_i, avf) == pytest.approx(theta, abs=1e-6)
 
 
 def test_no_p_waves_never_give_first_degree_av_block():

@@ -285,7 +285,7 @@ class IntervalsResult(ToolResult):
         description="global QRS duration: earliest onset to latest offset across leads (outlier-guarded)",
     )
     qrs_axis: Measurement | None = Field(
-        default=None, description="frontal QRS axis from the net QRS areas of I and aVF"
+        default=None, description="frontal QRS axis from the net QRS areas of I and aVF, atan2(2·aVF/√3, I)"
     )
     statements: list[InterpretationStatement] = Field(
         default_factory=list,

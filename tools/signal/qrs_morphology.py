@@ -174,10 +174,16 @@ def terminal_s_ms(shape: QrsShape, fs: float) -> float:
 
 def frontal_axis(area_i: float, area_avf: float) -> float | None:
     """Mean frontal QRS axis in degrees (-180..180] from the net QRS areas of leads I (0°) and aVF (+90°),
-    which are perpendicular on the hexaxial reference system."""
+    which are perpendicular on the hexaxial reference system.
+
+    The two leads do not read the heart's vector with the same gain: on Einthoven's triangle lead I is the
+    vector's projection E·cos θ, while Goldberger's augmented aVF = II - I/2 is (√3/2)·E·sin θ. So the
+    tangent of the axis is 2·aVF / (√3·I), the textbook formula; the plain ratio aVF / I pulls every axis
+    towards 0° or 180° by up to 4° (a -45° axis read as -41°), which moves records across the -30° and -45°
+    limits of left axis deviation and left anterior fascicular block."""
     if area_i == 0 and area_avf == 0:
         return None
-    return float(np.degrees(np.arctan2(area_avf, area_i)))
+    return float(np.degrees(np.arctan2(area_avf * 2.0 / np.sqrt(3.0), area_i)))
 
 
 def sigmoid(x: float, centre: float, scale: float) -> float:

@@ -285,3 +285,28 @@ def test_leaning_grid_lines_are_measured_and_stood_upright():
     assert columns.max() > 0.25  # each vertical line now falls in one column over the whole height
     square = 0.3 * ((np.mod(xx, 40.0) < 2) | (np.mod(yy, 40.0) < 2))
     assert column_slope(square) == 0.0
+
+
+def test_a_faint_rhythm_strip_one_pitch_below_the_rows_is_found_and_text_off_the_lattice_is_not():
+    # Three rows of trace and a fourth, faint one (the ink mask kept 60 % of it, in dashes): its projection
+    # is 16 % of the strongest row's, under find_rows' bar of 30 %. It lies one row pitch below the last
+    # row, where a printed layout puts its rhythm strip, and is found there with the lower bar.
+    from cardioagent.tools.signal.digitize.trace import complete_lattice, find_rows, spike_count
+
+    m = np.zeros((1000, 1200), bool)
+    for y in (200, 400, 600):
+        m[y : y + 4, 50:1150] = True
+        m[[y - 30 + k for k in range(40)], 100:1150:100] = True  # beats
+    m[800, 50:1150] = (np.arange(1100) % 12) < 7
+    m[770:810, 150:1150:250] = True
+    m[140, 300:700] = True  # a line of header text above the first row: not where a rhythm strip is printed
+    rows = find_rows(m, 120)
+    assert [r.centre for r in rows] == [201, 401, 601]
+    completed = complete_lattice(m, rows, 120, lambda r: spike_count(m, r, 20) >= 3)
+    assert [r.centre for r in completed] == [201, 401, 601, 799]
+    assert completed[-1].x0 <= 60 and completed[-1].x1 >= 1140
+    # rows found unevenly (a crease taken for a row) imply no lattice: nothing is added
+    from dataclasses import replace
+
+    uneven = [rows[0], replace(rows[1], centre=331), rows[2]]
+    assert [r.centre for r in complete_lattice(m, uneven, 120, lambda r: True)] == [201, 331, 601]

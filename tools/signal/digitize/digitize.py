@@ -10,8 +10,8 @@
    ``trace.row_slope`` + ``trace.unshear`` and ``grid.column_slope`` + ``trace.upright``: the rows levelled
    along the trace's own projection and the columns stood upright along the grid's (what tilt and
    perspective the page outline left);
-3. ``trace.find_rows`` + ``trace.extend_rows`` + ``layout.layout_for``: the trace rows (each as long as its
-   trace runs) and the page layout they imply;
+3. ``trace.find_rows`` + ``trace.complete_lattice`` + ``trace.extend_rows`` + ``layout.layout_for``: the trace
+   rows (each as long as its trace runs) and the page layout they imply;
 4. ``trace.calibration_pulse`` + ``trace.follow_trace``: each row's zero and its trace, column by column;
 5. each layout segment resampled to ``FS`` Hz, in mV (10 mm/mV) and seconds (25 mm/s), and its baseline
    removed (``flatten_baseline``: the curl of the sheet bends a row that was printed level).
@@ -49,6 +49,7 @@ from cardioagent.tools.signal.digitize.trace import (
     Row,
     TraceCurve,
     calibration_pulse,
+    complete_lattice,
     extend_rows,
     find_rows,
     follow_trace,
@@ -305,19 +306,17 @@ def read_page(rgb: np.ndarray) -> PageReading:
     if whole_paper[3][2] < paper[3][2]:
         return _read(outline, *paper)
     try:
-        reading: PageReading | None = _read(outline, *paper)
-        error = None
-    except NotAnEcgPageError as e:
-        reading, error = None, e
+        reading = _read(outline, *paper)
+    except NotAnEcgPageError as error:
+        try:
+            return _read(whole, *whole_paper)
+        except NotAnEcgPageError:
+            raise error from None
     try:
         alternative = _read(whole, *whole_paper)
     except NotAnEcgPageError:
-        if reading is None:
-            raise error from None
         return reading
-    if reading is None or alternative.complete_pulses > reading.complete_pulses:
-        return alternative
-    return reading
+    return alternative if alternative.complete_pulses > reading.complete_pulses else reading
 
 
 def _read(
@@ -335,9 +334,13 @@ def _read(
     if strength >= MIN_GRID_STRENGTH:
         lean = column_slope(grid)
         mask, grid = upright(mask, lean), upright(grid, lean)
-    rows = [
-        r for r in find_rows(mask, min_gap_px=12 * mm_y) if spike_count(mask, r, 3.0 * mm_y) >= MIN_SPIKES
-    ]
+
+    def is_trace(row: Row) -> bool:
+        return spike_count(mask, row, 3.0 * mm_y) >= MIN_SPIKES
+
+    rows = complete_lattice(
+        mask, [r for r in find_rows(mask, min_gap_px=12 * mm_y) if is_trace(r)], 12 * mm_y, is_trace
+    )
     if not rows:
         raise NotAnEcgPageError("no trace rows: nothing runs across the image the way an ECG trace does")
     pulses = [calibration_pulse(mask, r, mm_y, mm_x) for r in rows]

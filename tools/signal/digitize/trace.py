@@ -3,6 +3,9 @@
 ``find_rows(ink)``: the rows are the peaks of the ink's horizontal projection that span most of the page
 (a text line is short, a trace row runs across it); each row keeps the band between it and its neighbours.
 
+``complete_lattice(ink, rows, ...)``: a faint rhythm strip one row pitch below the last row, found with a
+lower bar (a printed layout spaces its rows evenly and prints its rhythm strips at the bottom).
+
 ``extend_rows(ink, rows)``: a row cut short of the others (a curled sheet carries its far end out of its
 band) is followed on to the longest row's end.
 
@@ -23,6 +26,7 @@ printouts to digital electrocardiographic files. J Electrocardiol 2005;38:310-8.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,35 +105,37 @@ def upright(image: np.ndarray, slope: float) -> np.ndarray:
     return unshear(image.T, slope).T
 
 
-def find_rows(mask: np.ndarray, min_gap_px: float, min_span: float = 0.35) -> list[Row]:
-    """Trace rows: projection peaks at least ``min_gap_px`` apart whose ink spans ``min_span`` of the width."""
+def _projection(mask: np.ndarray, min_gap_px: float) -> np.ndarray:
+    return ndimage.gaussian_filter1d(mask.sum(axis=1).astype(float), min_gap_px / 8)
+
+
+def _row_span(mask: np.ndarray, p: int, min_gap_px: float, min_span: float) -> tuple[int, int, int] | None:
+    """(centre, x0, x1) of the trace row at projection peak ``p``, or None when its ink does not run across
+    ``min_span`` of the width as one long stroke."""
     h, w = mask.shape
-    projection = ndimage.gaussian_filter1d(mask.sum(axis=1).astype(float), min_gap_px / 8)
-    peaks, _ = signal.find_peaks(
-        projection, distance=max(1, int(min_gap_px)), height=0.3 * float(projection.max(initial=0.0))
-    )
-    rows = []
-    for p in peaks:
-        lo, hi = max(0, int(p - min_gap_px / 4)), min(h, int(p + min_gap_px / 4) + 1)
-        cols = np.flatnonzero(mask[lo:hi].any(axis=0))
-        if len(cols) < 2:
-            continue
-        # Columns with ink, closed over gaps shorter than 1% of the width (~3 mm): a trace row is one long run.
-        occupied = ndimage.binary_closing(mask[lo:hi].any(axis=0), structure=np.ones(max(3, w // 100)))
-        runs, n = ndimage.label(occupied)
-        if n == 0:
-            continue
-        sizes = ndimage.sum(occupied, runs, range(1, n + 1))
-        long_runs = [i + 1 for i, size in enumerate(sizes) if size >= 0.02 * w]
-        if not long_runs or max(sizes) < min_span * w / 3:
-            continue
-        span = np.flatnonzero(np.isin(runs, long_runs))
-        if span[-1] - span[0] >= min_span * w:
-            rows.append((int(p), int(span[0]), int(span[-1])))
+    lo, hi = max(0, int(p - min_gap_px / 4)), min(h, int(p + min_gap_px / 4) + 1)
+    cols = np.flatnonzero(mask[lo:hi].any(axis=0))
+    if len(cols) < 2:
+        return None
+    # Columns with ink, closed over gaps shorter than 1% of the width (~3 mm): a trace row is one long run.
+    occupied = ndimage.binary_closing(mask[lo:hi].any(axis=0), structure=np.ones(max(3, w // 100)))
+    runs, n = ndimage.label(occupied)
+    if n == 0:
+        return None
+    sizes = ndimage.sum(occupied, runs, range(1, n + 1))
+    long_runs = [i + 1 for i, size in enumerate(sizes) if size >= 0.02 * w]
+    if not long_runs or max(sizes) < min_span * w / 3:
+        return None
+    span = np.flatnonzero(np.isin(runs, long_runs))
+    return (int(p), int(span[0]), int(span[-1])) if span[-1] - span[0] >= min_span * w else None
+
+
+def _banded(spans: list[tuple[int, int, int]], h: int, min_gap_px: float) -> list[Row]:
+    """Rows with the band between each and its neighbours (1.2 x half the distance to each)."""
     out: list[Row] = []
-    for i, (centre, x0, x1) in enumerate(rows):
-        above = rows[i - 1][0] if i > 0 else None
-        below = rows[i + 1][0] if i + 1 < len(rows) else None
+    for i, (centre, x0, x1) in enumerate(spans):
+        above = spans[i - 1][0] if i > 0 else None
+        below = spans[i + 1][0] if i + 1 < len(spans) else None
         half_up = (centre - above) / 2 if above is not None else (below - centre) / 2 if below else min_gap_px
         half_down = (below - centre) / 2 if below is not None else half_up
         out.append(
@@ -142,6 +148,56 @@ def find_rows(mask: np.ndarray, min_gap_px: float, min_span: float = 0.35) -> li
             )
         )
     return out
+
+
+def find_rows(mask: np.ndarray, min_gap_px: float, min_span: float = 0.35) -> list[Row]:
+    """Trace rows: projection peaks at least ``min_gap_px`` apart whose ink spans ``min_span`` of the width."""
+    projection = _projection(mask, min_gap_px)
+    peaks, _ = signal.find_peaks(
+        projection, distance=max(1, int(min_gap_px)), height=0.3 * float(projection.max(initial=0.0))
+    )
+    spans = [sp for p in peaks if (sp := _row_span(mask, int(p), min_gap_px, min_span)) is not None]
+    return _banded(spans, mask.shape[0], min_gap_px)
+
+
+def complete_lattice(
+    mask: np.ndarray,
+    rows: list[Row],
+    min_gap_px: float,
+    is_trace: Callable[[Row], bool],
+    min_share: float = 0.1,
+    min_span: float = 0.35,
+) -> list[Row]:
+    """A printed layout spaces its rows evenly and puts its rhythm strips below the lead rows, so a row one
+    pitch below the last row found is looked for with a lower bar: a faint or low-voltage rhythm strip casts
+    a weaker projection than the rows above it (less ink), and was lost to ``find_rows``' bar of 30 % of the
+    strongest row. The candidate is the projection's highest point within 15 % of a pitch of the predicted
+    position, at least ``min_share`` of the strongest row, and it must still be a trace row (``_row_span``
+    and ``is_trace``). Nothing is looked for above the first row: that is where the header is printed (its
+    text lines have tall letters and span the page). Rows found unevenly (a pitch that varies by more than
+    10 %, as ``layout_consistent`` judges) are left as found."""
+    if len(rows) < 2:
+        return rows
+    centres = np.array([r.centre for r in rows], float)
+    gaps = np.diff(centres)
+    if np.std(gaps) / np.mean(gaps) >= 0.1:
+        return rows
+    pitch = float(np.median(gaps))
+    projection = _projection(mask, min_gap_px)
+    floor = min_share * float(projection.max(initial=0.0))
+    predicted = centres[-1] + pitch
+    lo, hi = int(predicted - 0.15 * pitch), int(predicted + 0.15 * pitch) + 1
+    if hi > len(projection):
+        return rows
+    p = lo + int(np.argmax(projection[lo:hi]))
+    if projection[p] < floor or p in (lo, hi - 1):
+        return rows
+    sp = _row_span(mask, p, min_gap_px, min_span)
+    if sp is None or not is_trace(
+        _banded([sp], mask.shape[0], pitch / 2)[0]
+    ):  # its own band, not its neighbour's
+        return rows
+    return _banded([(r.centre, r.x0, r.x1) for r in rows] + [sp], mask.shape[0], min_gap_px)
 
 
 def extend_rows(

@@ -50,6 +50,7 @@ from cardioagent.tools.signal.digitize.trace import (
     TraceCurve,
     calibration_pulse,
     complete_lattice,
+    evenly_spaced,
     extend_rows,
     find_rows,
     follow_trace,
@@ -226,8 +227,7 @@ def layout_consistent(rows: list[Row], pulses: int) -> bool:
     read as printed."""
     if len(rows) < 2:
         return pulses >= 1
-    gaps = np.diff([r.centre for r in rows])
-    return bool(np.std(gaps) / np.mean(gaps) < 0.1 and pulses >= len(rows) / 2)
+    return evenly_spaced(rows) and pulses >= len(rows) / 2
 
 
 def _lead_quality(found: float, edge: float, consistent: bool, ruler: bool) -> Quality:
@@ -301,9 +301,10 @@ def read_page(rgb: np.ndarray) -> PageReading:
         return _read(outline, *paper)
     whole = whole_image(rgb, outline.fraction)
     whole_paper = _paper(rgb, whole)
-    if whole_paper[3][2] >= WHOLE_IMAGE_GRID_GAIN * paper[3][2]:
+    strength, whole_strength = paper[3][2], whole_paper[3][2]
+    if whole_strength >= WHOLE_IMAGE_GRID_GAIN * strength:
         return _read(whole, *whole_paper)
-    if whole_paper[3][2] < paper[3][2]:
+    if whole_strength < strength:
         return _read(outline, *paper)
     try:
         reading = _read(outline, *paper)

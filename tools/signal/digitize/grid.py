@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, signal
 
+from cardioagent.tools.signal.digitize.trace import sharpest_slope
+
 
 @dataclass(frozen=True)
 class GridPitch:
@@ -98,17 +100,7 @@ def column_slope(grid: np.ndarray, max_slope: float = 0.1, n: int = 81) -> float
     if ys.size < 1000:
         return 0.0
     weights = sample[ys, xs].astype(float)
-    ys = ys * step - grid.shape[0] / 2
-    best, best_sharpness = 0.0, -1.0
-    for slope in np.linspace(-max_slope, max_slope, n):
-        hist = np.bincount(
-            np.clip((xs - slope * ys).astype(int), 0, grid.shape[1] - 1),
-            weights=weights,
-            minlength=grid.shape[1],
-        )
-        sharpness = float(np.sum(hist.astype(float) ** 2))
-        if sharpness > best_sharpness:
-            best, best_sharpness = float(slope), sharpness
+    best = sharpest_slope(xs, ys * step - grid.shape[0] / 2, grid.shape[1], max_slope, n, weights)
     # sharpest at the end of the range searched is no peak found (a misread page leaning further, or no grid
     # lines at all): the columns are left as they are
     return 0.0 if abs(best) >= max_slope * (1 - 1e-9) else best

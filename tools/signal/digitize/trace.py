@@ -69,6 +69,28 @@ def ink_mask(ink: np.ndarray, min_object_px: int, floor: float = 0.22) -> np.nda
     return np.asarray(remove_small_objects(ink > threshold, max_size=min_object_px, connectivity=2))
 
 
+def sharpest_slope(
+    along: np.ndarray,
+    across: np.ndarray,
+    n_bins: int,
+    max_slope: float,
+    n: int,
+    weights: np.ndarray | None = None,
+) -> float:
+    """The slope s in [-max_slope, max_slope] (``n`` steps) for which the projection of points onto
+    ``along - s * across`` is sharpest (largest sum of squares): projection-profile skew detection
+    (Postl 1986), for the trace's rows (``row_slope``) and the grid's columns (``grid.column_slope``)."""
+    best, best_sharpness = 0.0, -1.0
+    for slope in np.linspace(-max_slope, max_slope, n):
+        hist = np.bincount(
+            np.clip((along - slope * across).astype(int), 0, n_bins - 1), weights=weights, minlength=n_bins
+        )
+        sharpness = float(np.sum(hist.astype(float) ** 2))
+        if sharpness > best_sharpness:
+            best, best_sharpness = float(slope), sharpness
+    return best
+
+
 def row_slope(mask: np.ndarray, max_slope: float = 0.06, n: int = 49) -> float:
     """The slope (px per px) that makes the ink's horizontal projection sharpest: the rows' residual tilt
     after rectification (a page outline a few pixels off, or a sheet lying unevenly)."""
@@ -76,15 +98,7 @@ def row_slope(mask: np.ndarray, max_slope: float = 0.06, n: int = 49) -> float:
     if ys.size < 100:
         return 0.0
     xs = xs * max(1, mask.shape[1] // 600) - mask.shape[1] / 2
-    best, best_sharpness = 0.0, -1.0
-    for slope in np.linspace(-max_slope, max_slope, n):
-        hist = np.bincount(
-            np.clip((ys - slope * xs).astype(int), 0, mask.shape[0] - 1), minlength=mask.shape[0]
-        )
-        sharpness = float(np.sum(hist.astype(float) ** 2))
-        if sharpness > best_sharpness:
-            best, best_sharpness = float(slope), sharpness
-    return best
+    return sharpest_slope(ys, xs, mask.shape[0], max_slope, n)
 
 
 def unshear(image: np.ndarray, slope: float) -> np.ndarray:
@@ -160,6 +174,13 @@ def find_rows(mask: np.ndarray, min_gap_px: float, min_span: float = 0.35) -> li
     return _banded(spans, mask.shape[0], min_gap_px)
 
 
+def evenly_spaced(rows: list[Row], tolerance: float = 0.1) -> bool:
+    """The rows' spacing varies by less than ``tolerance`` of its mean (SD / mean), as a printed layout's
+    does; rows found unevenly mean a fold, crease or line of handwriting was taken for a row."""
+    gaps = np.diff([r.centre for r in rows])
+    return bool(np.std(gaps) / np.mean(gaps) < tolerance)
+
+
 def complete_lattice(
     mask: np.ndarray,
     rows: list[Row],
@@ -175,14 +196,11 @@ def complete_lattice(
     position, at least ``min_share`` of the strongest row, and it must still be a trace row (``_row_span``
     and ``is_trace``). Nothing is looked for above the first row: that is where the header is printed (its
     text lines have tall letters and span the page). Rows found unevenly (a pitch that varies by more than
-    10 %, as ``layout_consistent`` judges) are left as found."""
-    if len(rows) < 2:
+    10 %: ``evenly_spaced``) are left as found."""
+    if len(rows) < 2 or not evenly_spaced(rows):
         return rows
     centres = np.array([r.centre for r in rows], float)
-    gaps = np.diff(centres)
-    if np.std(gaps) / np.mean(gaps) >= 0.1:
-        return rows
-    pitch = float(np.median(gaps))
+    pitch = float(np.median(np.diff(centres)))
     projection = _projection(mask, min_gap_px)
     floor = min_share * float(projection.max(initial=0.0))
     predicted = centres[-1] + pitch
@@ -193,9 +211,7 @@ def complete_lattice(
     if projection[p] < floor or p in (lo, hi - 1):
         return rows
     sp = _row_span(mask, p, min_gap_px, min_span)
-    if sp is None or not is_trace(
-        _banded([sp], mask.shape[0], pitch / 2)[0]
-    ):  # its own band, not its neighbour's
+    if sp is None or not is_trace(_banded([sp], mask.shape[0], pitch / 2)[0]):  # in its own band only
         return rows
     return _banded([(r.centre, r.x0, r.x1) for r in rows] + [sp], mask.shape[0], min_gap_px)
 
